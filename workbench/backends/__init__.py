@@ -1,0 +1,1 @@
+"""Image backends: the contract in ``base``; ``draft`` (offline) and ``openai`` implement it."""

@@ -1,0 +1,308 @@
+"""The one backend contract: requests, results, capabilities and the registry.
+
+A backend declares what it can do as class attributes (``needs_key``, ``key_env``, its models and
+their capabilities) and implements ``generate`` and ``edit``. Backends register through the
+``workbench.backends`` entry-point group — the built-in ``draft`` and ``openai`` exactly like a
+third party's::
+
+    [project.entry-points."workbench.backends"]
+    mine = "my_package.backend:MyBackend"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from workbench.errors import CapabilityError, SpecError
+
+if TYPE_CHECKING:
+    from workbench.spec import PromptSpec
+
+__all__ = [
+    "Backend",
+    "ImageRequest",
+    "ImageResult",
+    "ModelCapabilities",
+    "PartialCallback",
+    "Usage",
+    "available_backends",
+    "get_backend_class",
+    "register_backend",
+]
+
+KINDS = ("generate", "edit")
+BACKGROUNDS = ("auto", "opaque", "transparent")
+FORMATS = ("png", "jpeg", "webp")
+MODERATIONS = ("auto", "low")
+
+PartialCallback = Callable[[int, bytes], None]
+"""Called with (index, encoded preview image) as partial images stream in."""
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One request to a backend: everything that changes its output, nothing that does not.
+
+    ``inputs`` and ``mask`` are encoded image files (edits). ``spec`` travels along for backends
+    that render from the structured spec (``Backend.uses_spec``), such as the draft renderer.
+    """
+
+    prompt: str
+    width: int
+    height: int
+    quality: str = "medium"
+    kind: str = "generate"
+    n: int = 1
+    seed: int | None = None
+    model: str | None = None
+    background: str = "auto"
+    output_format: str = "png"
+    output_compression: int | None = None
+    moderation: str = "auto"
+    inputs: tuple[bytes, ...] = ()
+    mask: bytes | None = None
+    spec: PromptSpec | None = None
+    variant: int = 0
+    partial_images: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise SpecError(f"Unknown request kind {self.kind!r}: use generate or edit.", field="kind")
+        if not self.prompt or not self.prompt.strip():
+            raise SpecError("The prompt is empty: describe the image you want.", field="prompt")
+        if self.background not in BACKGROUNDS:
+            raise SpecError(f"Unknown background {self.background!r}: use auto, opaque or transparent.", field="background")
+        if self.output_format not in FORMATS:
+            raise SpecError(f"Unknown output format {self.output_format!r}: use png, jpeg or webp.", field="output_format")
+        if self.background == "transparent" and self.output_format == "jpeg":
+            raise SpecError("A transparent background needs PNG or WebP output, not JPEG.", field="output_format")
+        if self.output_compression is not None and not 0 <= self.output_compression <= 100:
+            raise SpecError("output_compression must be from 0 to 100.", field="output_compression")
+        if self.moderation not in MODERATIONS:
+            raise SpecError(f"Unknown moderation {self.moderation!r}: use auto or low.", field="moderation")
+        if self.kind == "edit" and not self.inputs:
+            raise SpecError("An edit needs at least one input image.", field="inputs")
+        if self.width <= 0 or self.height <= 0:
+            raise SpecError(f"Invalid size {self.width}x{self.height}.", field="size")
+        if not 0 <= self.partial_images <= 3:
+            raise SpecError("partial_images must be from 0 to 3.", field="partial_images")
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def fingerprint(self, *, backend: str, version: str, uses_spec: bool) -> str:
+        """A hash of everything that changes the output of this request on a backend."""
+        payload: dict[str, Any] = {
+            "backend": backend,
+            "version": version,
+            "kind": self.kind,
+            "model": self.model,
+            "prompt": self.prompt,
+            "size": self.size,
+            "quality": self.quality,
+            "n": self.n,
+            "seed": self.seed,
+            "background": self.background,
+            "format": self.output_format,
+            "compression": self.output_compression,
+            "moderation": self.moderation,
+            "inputs": [hashlib.sha256(b).hexdigest() for b in self.inputs],
+            "mask": hashlib.sha256(self.mask).hexdigest() if self.mask else None,
+            "variant": self.variant,
+        }
+        if uses_spec and self.spec is not None:
+            payload["spec"] = self.spec.to_dict() | {"preset": None}
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens the service reported for one call."""
+
+    text_in: int = 0
+    image_in: int = 0
+    image_out: int = 0
+    text_out: int = 0
+
+    @property
+    def tokens_in(self) -> int:
+        return self.text_in + self.image_in
+
+    @property
+    def tokens_out(self) -> int:
+        return self.image_out + self.text_out
+
+
+@dataclass
+class ImageResult:
+    """What a backend returns: encoded image files, usage, latency and non-secret metadata."""
+
+    images: list[bytes]
+    format: str = "png"
+    model: str | None = None
+    usage: Usage | None = None
+    latency_ms: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelCapabilities:
+    """What one model can make.
+
+    ``sizes`` is a fixed set of (width, height), or ``None`` for flexible sizes: any WxH whose
+    sides are multiples of ``multiple_of``, whose ratio is within ``max_ratio``:1, and whose
+    pixel count and edge stay within ``max_pixels`` and ``max_edge``.
+    """
+
+    sizes: frozenset[tuple[int, int]] | None = None
+    qualities: tuple[str, ...] = ("low", "medium", "high")
+    transparency: bool = True
+    edit: bool = True
+    max_n: int = 10
+    multiple_of: int = 16
+    max_ratio: float = 3.0
+    max_pixels: int = 3840 * 2160
+    min_pixels: int = 0
+    max_edge: int = 3840
+    formats: tuple[str, ...] = FORMATS
+
+    def supports_size(self, width: int, height: int) -> bool:
+        if self.sizes is not None:
+            return (width, height) in self.sizes
+        return (
+            width % self.multiple_of == 0
+            and height % self.multiple_of == 0
+            and max(width, height) / min(width, height) <= self.max_ratio
+            and self.min_pixels <= width * height <= self.max_pixels
+            and max(width, height) <= self.max_edge
+        )
+
+    def describe_sizes(self) -> str:
+        if self.sizes is not None:
+            return ", ".join(f"{w}x{h}" for w, h in sorted(self.sizes))
+        return (
+            f"any WxH in multiples of {self.multiple_of}, ratio up to {self.max_ratio:g}:1, "
+            f"at most {self.max_edge} px a side and {self.max_pixels:,} pixels"
+        )
+
+
+class Backend:
+    """Base class of every backend. Subclasses set the class attributes and implement ``generate``.
+
+    Attributes:
+        name: the registry name (``draft``, ``openai``).
+        version: bumps when the same request would give different images (part of fingerprints).
+        needs_key / key_env: whether an API key is needed and which environment variable holds it.
+        models: capabilities per model name; ``default_model`` is used when a run names none.
+        uses_spec: renders from the structured spec, not only the prompt text.
+        is_draft: output is a draft, never to be passed off as a model's.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    needs_key: ClassVar[bool] = False
+    key_env: ClassVar[str | None] = None
+    models: ClassVar[dict[str, ModelCapabilities]] = {}
+    default_model: ClassVar[str] = ""
+    uses_spec: ClassVar[bool] = False
+    is_draft: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @classmethod
+    def capabilities(cls, model: str | None = None) -> ModelCapabilities:
+        model = model or cls.default_model
+        try:
+            return cls.models[model]
+        except KeyError:
+            raise CapabilityError(
+                f"The {cls.name} backend has no model {model!r}: choose one of {', '.join(sorted(cls.models))}.",
+                field="model",
+            ) from None
+
+    @classmethod
+    def check(cls, request: ImageRequest) -> None:
+        """Raise ``CapabilityError`` when the request's model cannot make it; sends nothing."""
+        model = request.model or cls.default_model
+        caps = cls.capabilities(model)
+        where = f"{cls.name} model {model!r}"
+        if not caps.supports_size(request.width, request.height):
+            raise CapabilityError(
+                f"The {where} cannot make {request.size}: it supports {caps.describe_sizes()}.", field="size"
+            )
+        if request.quality not in caps.qualities:
+            raise CapabilityError(
+                f"The {where} has no quality {request.quality!r}: it has {', '.join(caps.qualities)}.",
+                field="quality",
+            )
+        if request.n > caps.max_n:
+            raise CapabilityError(f"The {where} makes at most {caps.max_n} images per run.", field="n")
+        if request.background == "transparent" and not caps.transparency:
+            raise CapabilityError(f"The {where} cannot make transparent backgrounds.", field="background")
+        if request.kind == "edit" and not caps.edit:
+            raise CapabilityError(f"The {where} cannot edit images.", field="kind")
+        if request.output_format not in caps.formats:
+            raise CapabilityError(
+                f"The {where} cannot write {request.output_format}: it writes {', '.join(caps.formats)}.",
+                field="output_format",
+            )
+
+    def generate(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        raise NotImplementedError
+
+    def edit(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        raise CapabilityError(f"The {self.name} backend cannot edit images.", field="kind")
+
+    def run(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Dispatch on ``request.kind``."""
+        method = self.edit if request.kind == "edit" else self.generate
+        return method(request, on_partial=on_partial)
+
+    async def arun(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Async twin of ``run``; backends with a native async client override it."""
+        return await asyncio.to_thread(self.run, request, on_partial=on_partial)
+
+    def close(self) -> None:
+        """Release connections; the default holds none."""
+
+
+_REGISTRY: dict[str, type[Backend]] = {}
+ENTRY_POINT_GROUP = "workbench.backends"
+
+
+def register_backend(name: str, cls: type[Backend]) -> None:
+    """Register a backend class under ``name`` for this process (tests, notebooks)."""
+    _REGISTRY[name] = cls
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_backends() -> list[str]:
+    """Names of every registered backend, sorted."""
+    return sorted(set(_REGISTRY) | set(_entry_points()))
+
+
+def get_backend_class(name: str) -> type[Backend]:
+    """Look a backend class up by name; ``SpecError`` names the ones there are."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    eps = _entry_points()
+    if name not in eps:
+        raise SpecError(
+            f"Unknown backend {name!r}: choose one of {', '.join(available_backends()) or 'none installed'}.",
+            field="backend",
+        )
+    cls = eps[name].load()
+    _REGISTRY[name] = cls
+    return cls
