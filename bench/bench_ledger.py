@@ -1,0 +1,73 @@
+"""Run log speed: recording one run (target ≤ 2 ms) and runs() over 100,000 rows (≤ 500 ms)."""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import uuid
+from pathlib import Path
+
+from bench._common import median, report, timeit
+from workbench.ledger import Ledger, utc_now
+
+
+def _row(i: int) -> dict:
+    quality = random.choice(["medium", "high"])
+    return {
+        "id": uuid.uuid4().hex,
+        "created_at": utc_now(),
+        "batch_id": f"batch-{i // 1000}",
+        "kind": "generate",
+        "backend": random.choice(["draft", "openai"]),
+        "model": "gpt-image-2",
+        "preset": random.choice(["ecommerce-product", "marketing-poster", None]),
+        "prompt": "a matte black water bottle on white marble, soft light from the left, product photography",
+        "spec": json.dumps({"subject": "a matte black water bottle", "aspect": "1:1", "quality": quality}),
+        "params": json.dumps({"background": "auto"}),
+        "width": 1024,
+        "height": 1024,
+        "quality": quality,
+        "n": 1,
+        "status": random.choice(["ok", "ok", "ok", "cached", "failed"]),
+        "credits_estimated": 2,
+        "credits": 2,
+        "usd_estimated": 0.04,
+        "usd": 0.0412,
+        "tokens_in": 40,
+        "tokens_out": 1056,
+        "latency_ms": random.uniform(20, 90000),
+        "fingerprint": uuid.uuid4().hex,
+        "images": [f"images/ab/{uuid.uuid4().hex}.png"],
+    }
+
+
+def main() -> None:
+    random.seed(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger(Path(tmp) / "ledger.sqlite")
+        record_times = timeit(lambda: ledger.record(_row(0)), repeat=200, warmup=5)
+        rows = [_row(i) for i in range(100_000 - ledger.count())]
+        with ledger.transaction() as db:
+            for row in rows:
+                ledger.record(row, db=db)
+        cold = timeit(lambda: Ledger(ledger.path).runs(), repeat=3, warmup=0)
+        runs_times = timeit(lambda: (ledger.record(_row(0)), ledger.runs()), repeat=5, warmup=1)
+        filtered = timeit(lambda: Ledger(ledger.path).runs(status="ok", backend="openai"), repeat=3, warmup=0)
+        count = len(ledger.runs())
+        ledger.close()
+    report(
+        "ledger",
+        [
+            {"name": "record one run (median of 200, WAL)", "value": median(record_times), "unit": "ms", "target": 2},
+            {"name": f"runs() over {count:,} rows, warm (a new run each time)", "value": median(runs_times),
+             "unit": "ms", "target": 500},
+            {"name": f"runs() over {count:,} rows, cold (new Ledger)", "value": median(cold), "unit": "ms",
+             "target": 500},
+            {"name": "runs(status=ok, backend=openai), cold (SQL filter)", "value": median(filtered), "unit": "ms"},
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

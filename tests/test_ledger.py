@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import LedgerError
+from workbench.ledger import MIGRATIONS, Ledger, utc_now
+
+
+def _row(**values):
+    return {
+        "id": uuid.uuid4().hex, "kind": "generate", "backend": "draft", "model": "draft-1", "prompt": "a mug",
+        "width": 1024, "height": 1536, "quality": "medium", "n": 1, "status": "ok", "credits": 2, "usd": 0.04,
+        "latency_ms": 12.5, "fingerprint": "f" * 64, "images": ["images/ab/x.png"], **values,
+    }
+
+
+def test_schema_from_empty_database(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    assert ledger.applied_migrations() == [name for name, _ in MIGRATIONS]
+    mode = ledger.query("PRAGMA journal_mode")[0][0]
+    assert mode == "wal"
+    # A new wallet starts with 10 welcome credits.
+    assert ledger.query("SELECT kind, credits FROM wallet_events")[0][:] == ("welcome", 10)
+
+
+def test_migrates_from_the_previous_schema(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    first_name, first = MIGRATIONS[0]
+    first(db)
+    db.execute("INSERT INTO _migrations VALUES (?, ?)", (first_name, utc_now()))
+    db.execute("INSERT INTO runs (id, created_at, kind, backend, prompt, status) VALUES ('old', ?, 'generate', 'draft', 'p', 'ok')", (utc_now(),))
+    db.commit()
+    db.close()
+    ledger = Ledger(path)
+    assert ledger.applied_migrations() == [name for name, _ in MIGRATIONS]
+    assert ledger.get("old")["prompt"] == "p"
+    assert Ledger(path).migrate() == []  # applying twice does nothing
+
+
+def test_runs_is_typed(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.record(_row(batch_id="b1", preset="marketing-poster"))
+    ledger.record(_row(status="failed", credits=0, images=[], error="boom", tokens_in=40, tokens_out=1056))
+    frame = ledger.runs()
+    assert len(frame) == 2
+    assert str(frame["created_at"].dtype) == "datetime64[us, UTC]" or str(frame["created_at"].dtype).startswith("datetime64")
+    assert frame["created_at"].dt.tz is not None
+    for name in ("status", "backend", "quality", "kind", "size"):
+        assert isinstance(frame[name].dtype, pd.CategoricalDtype), name
+    assert frame["credits"].dtype == "Int64" and frame["usd"].dtype == "float64"
+    assert frame["size"].tolist() == ["1024x1536", "1024x1536"]
+    assert frame["images"].tolist() == [["images/ab/x.png"], []]
+    assert frame.loc[1, "error"] == "boom" and frame.loc[1, "tokens_out"] == 1056
+
+
+def test_filters_cold_and_warm_agree(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    for status in ("ok", "ok", "cached", "failed"):
+        ledger.record(_row(status=status, batch_id="b1" if status != "failed" else "b2"))
+    cold = Ledger(ledger.path).runs(status=["ok", "cached"], batch_id="b1")
+    ledger.runs()  # warms the cache
+    warm = ledger.runs(status=["ok", "cached"], batch_id="b1")
+    assert cold["id"].tolist() == warm["id"].tolist() and len(warm) == 3
+    ledger.record(_row(status="ok", batch_id="b1"))
+    assert len(ledger.runs(batch_id="b1")) == 4  # rows recorded after the cache was built
+    assert len(ledger.runs(limit=2)) == 2
+    assert len(ledger.runs(since="2000-01-01")) == 5 and ledger.runs(until="2000-01-01").empty
+    with pytest.raises(LedgerError, match="cannot filter on 'colour'"):
+        ledger.runs(colour="red")
+
+
+def test_returned_frames_do_not_alter_the_cache(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.record(_row())
+    frame = ledger.runs()
+    frame.loc[0, "prompt"] = "changed"
+    assert ledger.runs().loc[0, "prompt"] == "a mug"
+
+
+def test_bad_status_writes_nothing(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    with pytest.raises(LedgerError, match="Unknown run status"):
+        ledger.record(_row(status="maybe"))
+    assert ledger.count() == 0
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    path.write_text("this is not sqlite " * 100)
+    with pytest.raises(LedgerError, match="cannot be opened"):
+        Ledger(path)
+
+
+def _writer(path: str, prefix: str, count: int) -> None:
+    ledger = Ledger(path)
+    for i in range(count):
+        ledger.record(_row(id=f"{prefix}-{i}"))
+    ledger.close()
+
+
+def test_two_processes_writing_at_once_lose_no_row(tmp_path):
+    path = str(tmp_path / "ledger.sqlite")
+    Ledger(path).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(path, name, 300)) for name in ("a", "b")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    ids = set(Ledger(path).runs()["id"])
+    assert ids == {f"{p}-{i}" for p in "ab" for i in range(300)}

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from workbench import InputImageError
+from workbench.store import Store, embed_recipe, read_recipe
+
+RECIPE = {"run_id": "abc", "prompt": "a poster reading 'MOVE FORWARD' · 日本語", "spec": {"subject": "poster"}}
+
+
+def _encode(fmt: str, mode: str = "RGB", **options) -> bytes:
+    image = Image.new(mode, (96, 64), (30, 60, 200, 255)[: len(mode)])
+    if mode == "RGBA":
+        image.paste((0, 0, 0, 0), (0, 0, 32, 32))
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("fmt", "mode", "options"), [
+    ("PNG", "RGB", {}), ("PNG", "RGBA", {}), ("JPEG", "RGB", {"quality": 90}),
+    ("WEBP", "RGB", {"quality": 80}), ("WEBP", "RGBA", {"lossless": True}),
+])
+def test_recipe_survives_every_format_and_pixels_do_not_change(fmt, mode, options):
+    original = _encode(fmt, mode, **options)
+    data = embed_recipe(original, RECIPE)
+    assert read_recipe(data) == RECIPE
+    before, after = Image.open(io.BytesIO(original)), Image.open(io.BytesIO(data))
+    assert after.size == (96, 64) and after.mode == before.mode
+    assert after.tobytes() == before.tobytes()
+
+
+def test_store_is_content_addressed(tmp_path):
+    store = Store(tmp_path)
+    first = store.put(_encode("PNG"), recipe=RECIPE)
+    second = store.put(_encode("PNG"), recipe=RECIPE)
+    assert first == second and first.startswith("images/") and first.endswith(".png")
+    sha = first.rsplit("/", 1)[1].split(".")[0]
+    assert first.split("/")[1] == sha[:2]
+    assert len(list((tmp_path / "images").rglob("*.png"))) == 1
+    assert read_recipe(store.path(first)) == RECIPE
+    assert not list((tmp_path / "images").rglob("*.tmp"))
+
+
+def test_store_refuses_what_is_not_an_image(tmp_path):
+    with pytest.raises(InputImageError, match="Only PNG, JPEG and WebP"):
+        Store(tmp_path).put(b"GIF89a....")
+    assert not (tmp_path / "images").exists()
+
+
+def test_image_without_recipe(tmp_path):
+    assert read_recipe(_encode("PNG")) is None

@@ -1,0 +1,357 @@
+"""The run log: one SQLite row per run, read as a typed pandas DataFrame.
+
+SQLite in WAL mode with a busy timeout lets several processes (papermill kernels, a CLI and a
+notebook) write at once without losing rows. The schema grows by append-only, named migrations:
+each is a function registered in order; the names applied are kept in ``_migrations``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from workbench.errors import LedgerError
+
+__all__ = ["MIGRATIONS", "RUN_COLUMNS", "STATUSES", "Ledger", "utc_now"]
+
+STATUSES = ("ok", "cached", "blocked", "failed")
+WELCOME_CREDITS = 10
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register a migration; never edit or reorder one that has shipped, append a new one."""
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_runs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            batch_id TEXT,
+            shard INTEGER,
+            parent_id TEXT,
+            kind TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT,
+            preset TEXT,
+            prompt TEXT NOT NULL,
+            spec TEXT,
+            params TEXT,
+            width INTEGER,
+            height INTEGER,
+            quality TEXT,
+            n INTEGER,
+            seed INTEGER,
+            variant INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'cached', 'blocked', 'failed')),
+            credits_estimated INTEGER NOT NULL DEFAULT 0,
+            credits INTEGER NOT NULL DEFAULT 0,
+            usd_estimated REAL NOT NULL DEFAULT 0,
+            usd REAL NOT NULL DEFAULT 0,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            usage TEXT,
+            latency_ms REAL,
+            fingerprint TEXT,
+            images TEXT NOT NULL DEFAULT '',
+            cached_from TEXT,
+            error TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX runs_fingerprint ON runs (fingerprint, status)")
+    db.execute("CREATE INDEX runs_batch ON runs (batch_id)")
+    db.execute("CREATE INDEX runs_created ON runs (created_at)")
+
+
+@migration
+def m002_wallet(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE wallet_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('welcome', 'topup', 'charge', 'adjust')),
+            credits INTEGER NOT NULL,
+            run_id TEXT,
+            note TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            credits INTEGER NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO wallet_events (created_at, kind, credits, note) VALUES (?, 'welcome', ?, ?)",
+        (utc_now(), WELCOME_CREDITS, "welcome credits"),
+    )
+
+
+# Columns of the runs table in order; images are kept newline-separated (fast to split).
+RUN_COLUMNS = (
+    "id created_at batch_id shard parent_id kind backend model preset prompt spec params width height "
+    "quality n seed variant status credits_estimated credits usd_estimated usd tokens_in tokens_out "
+    "usage latency_ms fingerprint images cached_from error"
+).split()
+
+_CATEGORIES = ("kind", "backend", "model", "quality", "status", "preset")
+_INTEGERS = ("shard", "width", "height", "n", "seed", "variant", "credits_estimated", "credits", "tokens_in", "tokens_out")
+_FLOATS = ("usd_estimated", "usd", "latency_ms")
+# Columns that runs() filters on, with their SQL column.
+_FILTERS = {"batch_id", "status", "kind", "backend", "model", "preset", "quality", "fingerprint", "parent_id", "shard", "id"}
+
+
+def utc_now() -> str:
+    """Now in UTC as ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Ledger:
+    """The SQLite run log (and the wallet's tables) at ``path``.
+
+    One connection per Ledger, shared by threads under a lock; writes take ``BEGIN IMMEDIATE`` so
+    several processes serialise on the database's write lock (WAL keeps readers unblocked).
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._cache: pd.DataFrame | None = None
+        self._cache_rowid = -1
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"The run log {self.path} cannot be opened: {exc}.") from None
+
+    # -- schema -------------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply the migrations not yet applied, each in its own transaction; return their names."""
+        applied_now = []
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
+        for name, fn in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction() as db:
+                # Another process may have applied it while we waited for the write lock.
+                if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                    continue
+                fn(db)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, utc_now()))
+                applied_now.append(name)
+        return applied_now
+
+    def applied_migrations(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: everything inside commits together or not at all."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- runs ---------------------------------------------------------------------------------
+    def record(self, run: Mapping[str, Any], *, db: sqlite3.Connection | None = None) -> None:
+        """Insert one run row. Pass ``db`` to join a transaction already open (wallet commit)."""
+        row = {name: run.get(name) for name in RUN_COLUMNS}
+        if row["status"] not in STATUSES:
+            raise LedgerError(f"Unknown run status {row['status']!r}.")
+        row["created_at"] = row["created_at"] or utc_now()
+        images = row["images"] or ()
+        row["images"] = images if isinstance(images, str) else "\n".join(str(p) for p in images)
+        for name in ("credits_estimated", "credits", "usd_estimated", "usd", "variant"):
+            row[name] = row[name] or 0
+        sql = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})"
+        if db is not None:
+            db.execute(sql, list(row.values()))
+        else:
+            with self.transaction() as tx:
+                tx.execute(sql, list(row.values()))
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _row_dict(rows[0]) if rows else None
+
+    def find_ok(self, fingerprint: str) -> dict[str, Any] | None:
+        """The latest successful (not cached) run with this fingerprint."""
+        rows = self.query(
+            "SELECT * FROM runs WHERE fingerprint = ? AND status = 'ok' ORDER BY created_at DESC LIMIT 1",
+            (fingerprint,),
+        )
+        return _row_dict(rows[0]) if rows else None
+
+    def count(self) -> int:
+        return self.query("SELECT count(*) FROM runs")[0][0]
+
+    def runs(
+        self,
+        *,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        limit: int | None = None,
+        **filters: Any,
+    ) -> pd.DataFrame:
+        """Runs as a typed DataFrame, in the order they were recorded.
+
+        Args:
+            since/until: bounds on ``created_at`` (datetime or ISO text, UTC when naive).
+            limit: the newest ``limit`` runs only.
+            **filters: column=value or column=[values] for batch_id, status, kind, backend, model,
+                preset, quality, fingerprint, parent_id, shard, id.
+
+        Rows are written once and never changed, so the Ledger keeps the frame it has read and
+        fetches only rows recorded since: the first full read of a large log costs most.
+        """
+        for name in filters:
+            if name not in _FILTERS:
+                raise LedgerError(f"runs() cannot filter on {name!r}: use one of {', '.join(sorted(_FILTERS))}.")
+        filters = {k: v for k, v in filters.items() if v is not None}
+        if self._cache is None and (filters or since is not None or until is not None):
+            frame = self._select(filters, since, until)  # a narrow question on a cold cache: ask SQLite
+        else:
+            frame = self._cached_frame()
+            mask = np.ones(len(frame), dtype=bool)
+            for name, value in filters.items():
+                values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+                mask &= frame[name].isin(values).to_numpy(dtype=bool)
+            if since is not None:
+                mask &= (frame["created_at"] >= _utc(since)).to_numpy(dtype=bool)
+            if until is not None:
+                mask &= (frame["created_at"] < _utc(until)).to_numpy(dtype=bool)
+            frame = frame[mask] if not mask.all() else frame.copy()
+        if limit is not None:
+            frame = frame.tail(int(limit))
+        return frame.reset_index(drop=True)
+
+    def _select(self, filters: dict[str, Any], since: Any, until: Any) -> pd.DataFrame:
+        where, params = [], []
+        for name, value in filters.items():
+            values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+            where.append(f"{name} IN ({', '.join('?' * len(values))})")
+            params += values
+        for op, bound in ((">=", since), ("<", until)):
+            if bound is not None:
+                where.append(f"created_at {op} ?")
+                params.append(_utc(bound).isoformat())
+        sql = f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return _frame(self._fetch(sql + " ORDER BY rowid", params))
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            cursor.row_factory = None
+            return cursor.fetchall()
+
+    def _cached_frame(self) -> pd.DataFrame:
+        last = -1 if self._cache is None else int(self._cache_rowid)
+        rows = self._fetch(f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs WHERE rowid > ? ORDER BY rowid", (last,))
+        if self._cache is None:
+            self._cache = _frame(rows)
+        elif rows:
+            self._cache = _concat(self._cache, _frame(rows))
+        if rows:
+            self._cache_rowid = rows[-1][0]
+        return self._cache
+
+
+def _utc(bound: str | datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(bound)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["images"] = data["images"].split("\n") if data.get("images") else []
+    return data
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    """Build the typed frame column by column (no dtype guessing: it is the slow part)."""
+    columns = list(zip(*rows)) if rows else [()] * (len(RUN_COLUMNS) + 1)
+    data: dict[str, Any] = {}
+    for name, values in zip(RUN_COLUMNS, columns[1:]):
+        if name == "created_at":
+            data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+        elif name in _CATEGORIES:
+            data[name] = _categorical(values)
+        elif name in _INTEGERS:
+            data[name] = pd.array(values, dtype="Int64")
+        elif name in _FLOATS:
+            data[name] = np.array(values, dtype="float64")
+        elif name == "images":
+            data[name] = pd.Series([s.split("\n") if s else [] for s in values], dtype=object)
+        else:
+            data[name] = pd.Series(values, dtype=object)
+    frame = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+    frame.insert(frame.columns.get_loc("width"), "size", _sizes(frame))
+    return frame
+
+
+def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Append rows, keeping categorical columns categorical (their categories are united)."""
+    frame = pd.concat([old, new], ignore_index=True)
+    for name in (*_CATEGORIES, "size"):
+        frame[name] = union_categoricals([old[name], new[name]])
+    return frame
+
+
+def _sizes(frame: pd.DataFrame) -> pd.Categorical:
+    sizes = [f"{w}x{h}" for w, h in zip(frame["width"].tolist(), frame["height"].tolist())]
+    return _categorical(sizes)
+
+
+def _categorical(values: Sequence[str | None]) -> pd.Categorical:
+    # Categories always of the string dtype, even when empty, so later appends can unite them.
+    categories = pd.Index(sorted({v for v in values if v is not None}), dtype="str")
+    return pd.Categorical(values, categories=categories)
