@@ -1,0 +1,181 @@
+"""The spine end to end on the draft backend: spec → backend → store → ledger → wallet."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from PIL import Image
+
+from conftest import ledger_state
+from workbench import (
+    Backend,
+    BudgetError,
+    ContentPolicyError,
+    ImageResult,
+    ModelCapabilities,
+    PromptSpec,
+    ServiceError,
+    SpecError,
+    TemplateError,
+    Workbench,
+    register_backend,
+)
+
+
+def test_generate_makes_a_logged_draft_with_its_recipe(wb):
+    spec = wb.spec(subject="a ceramic coffee mug", background="walnut table", aspect="2:3",
+                   texts=["MORNING"])
+    run = wb.generate(spec)
+    assert run.status == "ok" and run.credits == 0 and run.backend == "draft"
+    assert len(run.images) == 1 and run.images[0].is_file()
+    image = Image.open(run.images[0])
+    assert image.format == "PNG" and image.size == (1024, 1536)
+    assert wb.recall(run.images[0]) == spec
+    recipe = wb.recipe(run.images[0])
+    assert recipe["run_id"] == run.id and recipe["draft"] is True and recipe["prompt"] == run.prompt
+    row = wb.runs().iloc[-1]
+    assert row["id"] == run.id and row["status"] == "ok" and row["size"] == "1024x1536"
+    assert row["prompt"] == "a ceramic coffee mug, walnut table, headline text reading 'MORNING', high resolution"
+    assert row["latency_ms"] > 0 and len(row["fingerprint"]) == 64
+    assert wb.wallet.balance == 10
+
+
+def test_an_identical_request_is_never_rendered_twice(wb):
+    first = wb.generate("a ceramic coffee mug on a walnut table")
+    again = wb.generate("a ceramic coffee mug on a walnut table")
+    assert again.status == "cached" and again.credits == 0
+    assert again.images == first.images and again.cached_from == first.id
+    fresh = wb.generate("a ceramic coffee mug on a walnut table", fresh=True)
+    variant = wb.generate("a ceramic coffee mug on a walnut table", variant=1)
+    assert fresh.status == variant.status == "ok"
+    assert variant.images[0].read_bytes() != first.images[0].read_bytes()
+    assert wb.runs()["status"].tolist() == ["ok", "cached", "ok", "ok"]
+
+
+def test_paid_runs_are_charged_once(paid_draft):
+    wb = Workbench(paid_draft)
+    run = wb.generate("a ceramic mug", quality="medium")
+    assert run.credits == 2 and run.credits_estimated == 2 and wb.wallet.balance == 8
+    again = wb.generate("a ceramic mug", quality="medium")
+    assert again.status == "cached" and again.credits == 0 and wb.wallet.balance == 8
+    assert wb.wallet.spent == 2 == int(wb.runs()["credits"].sum())
+
+
+def test_a_run_the_wallet_cannot_pay_for_is_refused_before_rendering(paid_draft):
+    wb = Workbench(paid_draft)
+    before = ledger_state(paid_draft)
+    with pytest.raises(BudgetError, match=r"costs 20, the wallet has 10 \(short by 10\)"):
+        wb.generate("a ceramic mug", quality="high", n=2)
+    assert ledger_state(paid_draft) == before
+    assert wb.wallet.balance == 10 and not (paid_draft / "images").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"subject": "a mug", "background": "@nowhere-at-all"}, TemplateError, "Unknown background template"),
+        ({"subject": "a mug", "aspect": "5:1"}, SpecError, "Unsupported aspect '5:1'"),
+        ({"subject": "   "}, SpecError, "The prompt is empty"),
+        ({"subject": "a mug " * 6000}, SpecError, "the limit is 32,000"),
+        ({"preset": "no-such-preset"}, TemplateError, "no-such-preset"),
+        ({"subject": "a mug", "backend": "nope"}, SpecError, "Unknown backend 'nope'"),
+    ],
+)
+def test_bad_input_changes_nothing(wb, root, options, error, message):
+    before = ledger_state(root)
+    with pytest.raises(error, match=message):
+        wb.generate(**options)
+    assert ledger_state(root) == before
+
+
+class _Faulty(Backend):
+    """A third party's backend that fails the way a service does."""
+
+    name = "faulty"
+    models = {"f-1": ModelCapabilities()}
+    default_model = "f-1"
+    fault: BaseException = ServiceError("The service answered 500 three times.", backend="faulty")
+
+    def generate(self, request, *, on_partial=None):
+        raise self.fault
+
+
+class _Paid(Backend):
+    name = "paid"
+    models = {"p-1": ModelCapabilities()}
+    default_model = "p-1"
+
+    def generate(self, request, *, on_partial=None):
+        return Backend.generate(self, request) if request.n > 99 else ImageResult(
+            images=[_png(request.width, request.height)] * request.n)
+
+
+def _png(width, height):
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def faulty(root):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prices.yaml").write_text('credits:\n  faulty:\n    "*": {low: 1, medium: 2, high: 10}\n')
+    register_backend("faulty", _Faulty)
+    return Workbench(root, backend="faulty")
+
+
+def test_a_failed_run_is_logged_and_costs_nothing(faulty):
+    with pytest.raises(ServiceError, match="500 three times"):
+        faulty.generate("a mug")
+    row = faulty.runs().iloc[-1]
+    assert row["status"] == "failed" and row["credits"] == 0 and "500 three times" in row["error"]
+    assert row["credits_estimated"] == 2
+    assert faulty.wallet.balance == 10 and faulty.wallet.reserved == 0
+    run = faulty.generate("a mug", raise_errors=False)
+    assert run.status == "failed" and run.images == []
+
+
+def test_a_refused_prompt_is_blocked_with_the_reason(faulty, monkeypatch):
+    monkeypatch.setattr(_Faulty, "fault", ContentPolicyError("Refused.", reason="safety system: violence"))
+    with pytest.raises(ContentPolicyError):
+        faulty.generate("a mug")
+    row = faulty.runs().iloc[-1]
+    assert row["status"] == "blocked" and row["error"] == "safety system: violence" and row["credits"] == 0
+    assert faulty.wallet.balance == 10
+
+
+def test_an_interrupted_run_leaves_no_row_and_no_reservation(faulty, monkeypatch):
+    monkeypatch.setattr(_Faulty, "fault", KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        faulty.generate("a mug")
+    assert faulty.runs().empty and faulty.wallet.balance == 10 and faulty.wallet.reserved == 0
+
+
+def test_async_and_sync_inside_a_running_loop(wb):
+    async def main():
+        runs = await asyncio.gather(*(wb.agenerate(f"a mug number {i}") for i in range(4)))
+        inside = wb.generate("a teapot")  # a notebook calls the sync API inside its event loop
+        return runs, inside
+
+    runs, inside = asyncio.run(main())
+    assert [r.status for r in runs] == ["ok"] * 4 and inside.status == "ok"
+    assert len(wb.runs()) == 5
+
+
+def test_estimate_before_and_after(paid_draft):
+    wb = Workbench(paid_draft)
+    estimate = wb.estimate("a mug", quality="high")
+    assert estimate.credits == 10 and not estimate.cached and estimate.size == "2048x2048"
+    wb.generate("a mug", quality="high")
+    assert wb.estimate("a mug", quality="high").cached
+
+
+def test_presets_and_template_references_resolve(wb):
+    run = wb.generate(preset="marketing-poster")
+    assert run.spec.preset == "marketing-poster" and "'MOVE FORWARD'" in run.prompt
+    assert "@" not in run.prompt
+    assert wb.runs(preset="marketing-poster")["id"].tolist() == [run.id]
+    assert isinstance(wb.recall(run.images[0]), PromptSpec)

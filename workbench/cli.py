@@ -1,0 +1,256 @@
+"""The ``workbench`` command: a thin shell over the ``Workbench`` facade.
+
+Bad input prints one sentence (``error: …``) on stderr and exits 1; usage mistakes exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workbench.errors import WorkbenchError
+from workbench.spec import ASPECTS, PromptSpec
+
+TABLE_COLUMNS = ["created_at", "id", "status", "backend", "preset", "size", "quality", "n", "credits", "usd",
+                 "latency_ms", "prompt"]
+
+
+def _workbench(ctx: click.Context, **kwargs: Any):
+    from workbench.core import Workbench
+
+    options = ctx.obj or {}
+    backend_options = {}
+    if options.get("base_url"):
+        backend_options["openai"] = {"base_url": options["base_url"]}
+    return Workbench(options.get("root"), prompts=options.get("prompts", ()), backend_options=backend_options,
+                     **kwargs)
+
+
+def run_table(frame, *, width: int = 48) -> str:
+    """The run log as a short text table: the columns a person looks at first."""
+    if frame.empty:
+        return "(no runs)"
+    table = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].copy()
+    table["created_at"] = table["created_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    table["id"] = table["id"].str[:8]
+    table["latency_ms"] = table["latency_ms"].round(0).astype("Int64")
+    table["usd"] = table["usd"].map(lambda v: f"{v:.4f}")
+    table["prompt"] = table["prompt"].map(lambda p: p if len(p) <= width else p[: width - 1] + "…")
+    return table.to_string(index=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar="WORKBENCH_HOME",
+              help="Where images and the run log go (default: the project's outputs/).")
+@click.option("--prompts", "prompts", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="An extra folder of prompt templates (repeatable).")
+@click.option("--base-url", help="Base URL of an OpenAI-compatible server for --backend openai.")
+@click.version_option(package_name="workbench")
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None, prompts: tuple[Path, ...], base_url: str | None) -> None:
+    """Workbench: build prompts from templates, make images, keep a run log with costs."""
+    ctx.obj = {"root": root, "prompts": prompts, "base_url": base_url}
+
+
+def _spec_from_options(wb, prompt: str | None, spec_file: Path | None, preset: str | None,
+                       fields: dict[str, Any], texts: list[dict[str, str]]) -> PromptSpec:
+    given = {k: v for k, v in fields.items() if v is not None}
+    if texts:
+        given["texts"] = texts
+    if spec_file is not None:
+        base = PromptSpec.from_yaml(spec_file.read_text(encoding="utf-8"))
+        return base.replace(**given) if given else base
+    if prompt is not None:
+        given = {"subject": prompt, **given}
+    return wb.spec(preset=preset, **given)
+
+
+@cli.command()
+@click.argument("prompt", required=False)
+@click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A spec in YAML or JSON (see `workbench recall`).")
+@click.option("--preset", help="Start from a preset (see `workbench templates preset`).")
+@click.option("--subject", help="The main subject, or @template.")
+@click.option("--background", help="Background or setting, or @template.")
+@click.option("--lighting", help="Light source, direction and mood, or @template.")
+@click.option("--style", help="Medium or look, or @template.")
+@click.option("--details", help="Free details: composition, colours with hex codes, mood.")
+@click.option("--headline", multiple=True, help="Exact headline text to render (repeatable).")
+@click.option("--subtext", multiple=True, help="Exact subtext to render (repeatable).")
+@click.option("--label", multiple=True, help="Exact label text, e.g. a step of an infographic (repeatable).")
+@click.option("--aspect", help=f"Aspect ratio: {', '.join(ASPECTS)} (default 1:1).")
+@click.option("--quality", help="low, medium (2 credits) or high (10 credits); default medium.")
+@click.option("-n", "n", type=int, help="How many images.")
+@click.option("--seed", type=int, help="Seed, for backends that take one.")
+@click.option("--backend", help="draft (offline, free; the default) or openai.")
+@click.option("--model", help="Model of the backend (default: the backend's own).")
+@click.option("--transparent", is_flag=True, help="Transparent background (PNG or WebP).")
+@click.option("--format", "output_format", type=click.Choice(["png", "jpeg", "webp"]), default="png",
+              show_default=True)
+@click.option("--fresh", is_flag=True, help="Make a new sample even if this exact request was made before.")
+@click.option("--variant", type=int, default=0, help="Ask for another sample of the same request.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.pass_context
+def generate(ctx: click.Context, prompt: str | None, spec_file: Path | None, preset: str | None,
+             headline: tuple[str, ...], subtext: tuple[str, ...], label: tuple[str, ...],
+             backend: str | None, model: str | None, transparent: bool, output_format: str, fresh: bool,
+             variant: int, as_json: bool, **fields: Any) -> None:
+    """Make images from PROMPT, a --preset or a --spec file; log the run and charge the wallet."""
+    wb = _workbench(ctx)
+    texts = ([{"text": t, "role": "headline"} for t in headline] + [{"text": t, "role": "subtext"} for t in subtext]
+             + [{"text": t, "role": "label"} for t in label])
+    spec = _spec_from_options(wb, prompt, spec_file, preset, fields, texts)
+    findings = wb.lint(spec)  # shown after the run, never blocking; an error stays one line
+    run = wb.generate(spec, backend=backend, model=model, fresh=fresh, variant=variant,
+                      transparent=transparent or None, output_format=output_format)
+    for finding in findings:
+        click.echo(f"lint {finding.code}: {finding.message} Fix: {finding.fix}", err=True)
+    if as_json:
+        click.echo(json.dumps({"id": run.id, "status": run.status, "credits": run.credits, "usd": run.usd,
+                               "size": run.size, "images": [str(p) for p in run.images]}))
+        return
+    for path in run.images:
+        click.echo(f"{run.status:<7} {run.size:>9}  {run.credits:>3} credits  {path}")
+    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+
+
+@cli.command()
+@click.option("--batch", "batch_id", help="Only runs of this batch.")
+@click.option("--status", type=click.Choice(["ok", "cached", "blocked", "failed"]))
+@click.option("--backend")
+@click.option("--preset")
+@click.option("--limit", type=int, default=20, show_default=True, help="The newest N runs (0 for all).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, batch_id: str | None, status: str | None, backend: str | None, preset: str | None,
+         limit: int, fmt: str) -> None:
+    """Show the run log, newest last, with credits and dollars."""
+    wb = _workbench(ctx)
+    frame = wb.runs(batch_id=batch_id, status=status, backend=backend, preset=preset, limit=limit or None)
+    if fmt == "csv":
+        click.echo(frame.drop(columns=["spec"]).to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(frame.drop(columns=["spec"]).to_json(orient="records", date_format="iso"))
+    else:
+        click.echo(run_table(frame))
+        click.echo(f"{len(frame)} run(s), {int(frame['credits'].sum()) if len(frame) else 0} credits, "
+                   f"${frame['usd'].sum() if len(frame) else 0:.4f}")
+
+
+@cli.command()
+@click.argument("prompt", required=False)
+@click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--preset")
+@click.pass_context
+def lint(ctx: click.Context, prompt: str | None, spec_file: Path | None, preset: str | None) -> None:
+    """Check a prompt for the classic mistakes; exit 1 when there are findings."""
+    wb = _workbench(ctx)
+    target: PromptSpec | str
+    if spec_file or preset:
+        target = _spec_from_options(wb, None, spec_file, preset, {}, [])
+    elif prompt:
+        target = prompt
+    else:
+        raise click.UsageError("Give a PROMPT, --spec or --preset.")
+    findings = wb.lint(target)
+    for finding in findings:
+        click.echo(f"{finding.code} {finding.message}\n    fix: {finding.fix}")
+    if findings:
+        sys.exit(1)
+    click.echo("no findings")
+
+
+@cli.command()
+@click.argument("kind", required=False,
+                type=click.Choice(["subject", "background", "lighting", "style", "preset"]))
+@click.pass_context
+def templates(ctx: click.Context, kind: str | None) -> None:
+    """List prompt templates (all kinds, or one KIND)."""
+    wb = _workbench(ctx)
+    library = wb.templates
+    for each in [kind] if kind else ["subject", "background", "lighting", "style", "preset"]:
+        click.echo(f"{each}:")
+        for name in library.names(each):
+            template = library.get(each, name)
+            about = template.description or template.text
+            click.echo(f"  @{name:<28} {about[:80]}")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def wallet(ctx: click.Context) -> None:
+    """Show the credit balance (subcommands: topup, history)."""
+    if ctx.invoked_subcommand is None:
+        wb = _workbench(ctx)
+        click.echo(f"{wb.wallet.balance} credits ({wb.wallet.spent} spent)")
+
+
+@wallet.command()
+@click.argument("credits", type=int)
+@click.option("--note", help="Why, for the history.")
+@click.pass_context
+def topup(ctx: click.Context, credits: int, note: str | None) -> None:
+    """Add CREDITS to the wallet."""
+    wb = _workbench(ctx)
+    click.echo(f"{wb.wallet.topup(credits, note=note)} credits")
+
+
+@wallet.command()
+@click.pass_context
+def history(ctx: click.Context) -> None:
+    """Every wallet event: welcome credits, top-ups, charges."""
+    wb = _workbench(ctx)
+    click.echo(wb.wallet.history().to_string(index=False))
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="The whole recipe as JSON.")
+@click.pass_context
+def recall(ctx: click.Context, path: Path, as_json: bool) -> None:
+    """Print the spec an image was made from (YAML), read from the image itself."""
+    wb = _workbench(ctx)
+    if as_json:
+        click.echo(json.dumps(wb.recipe(path), ensure_ascii=False, indent=2))
+        return
+    click.echo(wb.recall(path).to_yaml(), nl=False)
+
+
+@cli.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Render an example of every preset offline and print the run table."""
+    from workbench.demo import run_demo
+
+    wb = _workbench(ctx)
+    frame = run_demo(wb, echo=click.echo)
+    click.echo(run_table(frame))
+    click.echo(f"\n{len(frame)} run(s): {int((frame['status'] == 'ok').sum())} rendered, "
+               f"{int((frame['status'] == 'cached').sum())} from the cache, {int(frame['credits'].sum())} credits; "
+               f"wallet {wb.wallet.balance} credits. Images and the run log are in {wb.root}/.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line and a non-zero exit for bad input."""
+    try:
+        cli.main(args=argv, prog_name="workbench", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except WorkbenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

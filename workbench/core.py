@@ -1,0 +1,570 @@
+"""The ``Workbench`` facade: the one way runs are made, logged and paid for.
+
+Every front end — the CLI, the widget panel, a papermill batch — calls this class; nothing else
+writes the ledger or the store. One run goes::
+
+    spec → compose → ImageRequest → fingerprint → cache? → estimate → wallet.reserve
+         → backend.run → store.put → ledger.record + wallet.commit (one transaction)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.backends.base import (
+    Backend,
+    ImageRequest,
+    ImageResult,
+    PartialCallback,
+    get_backend_class,
+)
+from workbench.errors import BackendError, ContentPolicyError, InputImageError, SpecError
+from workbench.ledger import RUN_COLUMNS, Ledger, utc_now
+from workbench.pricing import Estimate, PriceTable
+from workbench.spec import PromptSpec, compose
+from workbench.store import Store, read_recipe
+from workbench.wallet import Reservation, Wallet
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from PIL import Image
+
+    from workbench.lint import Finding
+    from workbench.templates import TemplateLibrary
+
+__all__ = ["Plan", "Run", "Workbench", "default_root"]
+
+DEFAULT_BACKEND = "draft"
+
+
+def default_root() -> Path:
+    """``$WORKBENCH_HOME``, else the nearest ``outputs/`` folder at or above the working folder
+    (so notebooks in ``notebooks/`` share the project's run log), else ``./outputs``."""
+    if os.environ.get("WORKBENCH_HOME"):
+        return Path(os.environ["WORKBENCH_HOME"])
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "outputs" / "README.md").is_file():
+            return folder / "outputs"
+    return here / "outputs"
+
+
+@dataclass
+class Run:
+    """One run as the ledger records it. ``images`` are absolute paths in the store."""
+
+    id: str
+    status: str
+    kind: str
+    backend: str
+    model: str | None
+    prompt: str
+    spec: PromptSpec | None
+    width: int
+    height: int
+    quality: str | None
+    n: int
+    credits: int
+    usd: float
+    credits_estimated: int
+    usd_estimated: float
+    tokens_in: int | None
+    tokens_out: int | None
+    latency_ms: float | None
+    fingerprint: str | None
+    images: list[Path] = field(default_factory=list)
+    error: str | None = None
+    batch_id: str | None = None
+    parent_id: str | None = None
+    cached_from: str | None = None
+    created_at: str = ""
+    preset: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], root: Path) -> Run:
+        spec = PromptSpec.from_json(row["spec"]) if row.get("spec") else None
+        return cls(
+            id=row["id"],
+            status=row["status"],
+            kind=row["kind"],
+            backend=row["backend"],
+            model=row["model"],
+            prompt=row["prompt"],
+            spec=spec,
+            width=row["width"],
+            height=row["height"],
+            quality=row["quality"],
+            n=row["n"],
+            credits=row["credits"],
+            usd=row["usd"],
+            credits_estimated=row["credits_estimated"],
+            usd_estimated=row["usd_estimated"],
+            tokens_in=row["tokens_in"],
+            tokens_out=row["tokens_out"],
+            latency_ms=row["latency_ms"],
+            fingerprint=row["fingerprint"],
+            images=[root / p for p in row["images"]],
+            error=row["error"],
+            batch_id=row["batch_id"],
+            parent_id=row["parent_id"],
+            cached_from=row["cached_from"],
+            created_at=row["created_at"],
+            preset=row["preset"],
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "cached")
+
+    @property
+    def cached(self) -> bool:
+        return self.status == "cached"
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def image(self, index: int = 0) -> Image.Image:
+        """Open one of the run's images with Pillow."""
+        from PIL import Image
+
+        return Image.open(self.images[index])
+
+    def __repr__(self) -> str:
+        return (
+            f"<Run {self.id[:8]} {self.status} {self.backend}/{self.model} {self.size} "
+            f"{self.credits} credits, {len(self.images)} image(s)>"
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run before it is paid for or sent: request, backend, fingerprint, estimate."""
+
+    request: ImageRequest
+    backend: str
+    model: str
+    fingerprint: str
+    estimate: Estimate
+    spec: PromptSpec | None
+    params: dict[str, Any]
+    parent_id: str | None = None
+
+
+class Workbench:
+    """Make images, log every run, and pay for them from a wallet of credits.
+
+    Args:
+        root: where images, the ledger and batches go (default: ``default_root()``).
+        backend: the default backend name (``draft``, offline and free, unless told otherwise).
+        model: the default model for the default backend.
+        prompts: extra template folders, read after the project's ``prompts/``.
+        prices: a price table; default: the packaged one with ``root/prices.yaml`` over it.
+        backend_options: constructor options per backend name, e.g.
+            ``{"openai": {"base_url": "http://127.0.0.1:8000/v1"}}``.
+
+    Example:
+        >>> wb = Workbench()
+        >>> run = wb.generate("a ceramic coffee mug on a walnut table", aspect="3:2")
+        >>> run.images[0]
+        PosixPath('outputs/images/…/….png')
+        >>> wb.runs()[["status", "credits", "size"]]
+    """
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        *,
+        backend: str = DEFAULT_BACKEND,
+        model: str | None = None,
+        prompts: tuple[str | Path, ...] | list[str | Path] = (),
+        prices: PriceTable | None = None,
+        backend_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.default_backend = backend
+        self.default_model = model
+        self.ledger = Ledger(self.root / "ledger.sqlite")
+        self.store = Store(self.root)
+        self.wallet = Wallet(self.ledger)
+        self.prices = prices or PriceTable.load(self.root)
+        self._prompt_folders = tuple(Path(p) for p in prompts)
+        self._templates: TemplateLibrary | None = None
+        self.backend_options = {k: dict(v) for k, v in (backend_options or {}).items()}
+        self._backends: dict[str, Backend] = {}
+        get_backend_class(backend)  # an unknown default backend fails here, not at the first run
+
+    # -- prompts ------------------------------------------------------------------------------
+    @property
+    def templates(self) -> TemplateLibrary:
+        """The template library: the project's ``prompts/`` plus the folders given."""
+        if self._templates is None:
+            from workbench.templates import TemplateLibrary
+
+            self._templates = TemplateLibrary.default(extra=self._prompt_folders)
+        return self._templates
+
+    def spec(self, spec: PromptSpec | str | None = None, *, preset: str | None = None, **fields: Any) -> PromptSpec:
+        """Build a spec from a prompt text, a preset and/or fields (fields win over the preset)."""
+        if isinstance(spec, str):
+            fields = {"subject": spec, **fields}
+            spec = None
+        if spec is None:
+            if preset is None and not fields:
+                raise SpecError("The prompt is empty: give a subject, details or a text to render.", field="subject")
+            return self.templates.spec(preset, **fields) if preset else PromptSpec(**fields)
+        if preset is not None:
+            raise SpecError("Give either a spec or a preset, not both.", field="preset")
+        return spec.replace(**fields) if fields else spec
+
+    def compose(self, spec: PromptSpec | str | None = None, **fields: Any) -> str:
+        """The prompt text a spec composes to (template references resolved)."""
+        return compose(self.spec(spec, **fields), self.templates)
+
+    def lint(self, spec_or_prompt: PromptSpec | str) -> list[Finding]:
+        """Prompt findings: each with a code, a message and a suggested fix. Never blocking."""
+        from workbench.lint import lint
+
+        return lint(spec_or_prompt, templates=self.templates)
+
+    # -- backends -----------------------------------------------------------------------------
+    def backend(self, name: str | None = None) -> Backend:
+        """The backend instance for ``name`` (created once, with this workbench's options)."""
+        name = name or self.default_backend
+        if name not in self._backends:
+            cls = get_backend_class(name)
+            self._backends[name] = cls(**self.backend_options.get(name, {}))
+        return self._backends[name]
+
+    # -- planning -----------------------------------------------------------------------------
+    def plan(
+        self,
+        spec: PromptSpec | str | None = None,
+        *,
+        preset: str | None = None,
+        kind: str = "generate",
+        backend: str | None = None,
+        model: str | None = None,
+        prompt: str | None = None,
+        size: tuple[int, int] | None = None,
+        transparent: bool | None = None,
+        output_format: str = "png",
+        output_compression: int | None = None,
+        moderation: str = "auto",
+        inputs: tuple[bytes, ...] = (),
+        mask: bytes | None = None,
+        variant: int = 0,
+        partial_images: int = 0,
+        parent_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Plan:
+        """Validate a run and price it, without sending or charging anything.
+
+        Raises ``SpecError``/``CapabilityError``/``TemplateError`` for anything the chosen backend
+        and model cannot do — before any request leaves the machine.
+        """
+        spec = self.spec(spec, preset=preset, **fields)
+        backend = backend or self.default_backend
+        cls = get_backend_class(backend)
+        if model is None and backend == self.default_backend:
+            model = self.default_model
+        model = model or cls.default_model
+        cls.capabilities(model)
+        width, height = size or spec.size
+        request = ImageRequest(
+            prompt=prompt if prompt is not None else compose(spec, self.templates),
+            width=width,
+            height=height,
+            quality=spec.quality,
+            kind=kind,
+            n=spec.n,
+            seed=spec.seed,
+            model=model,
+            background={None: "auto", True: "transparent", False: "opaque"}[transparent],
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
+            inputs=tuple(inputs),
+            mask=mask,
+            spec=self.templates.resolve(spec) if cls.uses_spec else None,
+            variant=variant,
+            partial_images=partial_images,
+        )
+        cls.check(request)
+        fingerprint = request.fingerprint(backend=backend, version=cls.version, uses_spec=cls.uses_spec)
+        estimate = self.prices.estimate(backend, model, request)
+        cached = self._cached_row(fingerprint) is not None
+        estimate = Estimate(
+            credits=estimate.credits, usd=estimate.usd, cached=cached, fingerprint=fingerprint,
+            width=width, height=height, n=request.n,
+        )
+        run_params = {
+            "background": request.background,
+            "output_format": output_format,
+            "output_compression": output_compression,
+            "moderation": moderation,
+            "partial_images": partial_images,
+            **dict(params or {}),
+        }
+        return Plan(request, backend, model, fingerprint, estimate, spec, run_params, parent_id)
+
+    def estimate(self, spec: PromptSpec | str | None = None, **options: Any) -> Estimate:
+        """Credits and dollars a run would cost, and whether it would come from the cache (0)."""
+        return self.plan(spec, **options).estimate
+
+    # -- running ------------------------------------------------------------------------------
+    def generate(
+        self,
+        spec: PromptSpec | str | None = None,
+        *,
+        fresh: bool = False,
+        batch_id: str | None = None,
+        shard: int | None = None,
+        on_partial: PartialCallback | None = None,
+        raise_errors: bool = True,
+        **options: Any,
+    ) -> Run:
+        """Make images for a spec (or a prompt text), log the run and charge the wallet.
+
+        A repeat of a successful request returns its stored images as a ``cached`` run at 0
+        credits; ``fresh=True`` or a new ``variant`` asks for a new sample on purpose.
+
+        Args:
+            spec: a PromptSpec, or a prompt text (becomes the subject).
+            fresh: skip the cache.
+            batch_id/shard: recorded in the ledger for batch runs.
+            on_partial: called with (index, image bytes) as previews stream in.
+            raise_errors: raise the backend's error after recording a failed or blocked run
+                (default); when False, return the Run with its status and error.
+            **options: ``Workbench.plan`` options (preset, backend, model, transparent, …) and
+                spec fields (aspect, quality, texts, …).
+
+        Raises:
+            SpecError, TemplateError, CapabilityError: bad input; nothing is logged or charged.
+            BudgetError: the wallet cannot pay; nothing is logged or charged.
+            BackendError: the service failed; the run is logged as failed or blocked at 0 credits.
+        """
+        plan = self.plan(spec, **options)
+        return self.execute(plan, fresh=fresh, batch_id=batch_id, shard=shard, on_partial=on_partial,
+                            raise_errors=raise_errors)
+
+    async def agenerate(
+        self,
+        spec: PromptSpec | str | None = None,
+        *,
+        fresh: bool = False,
+        batch_id: str | None = None,
+        shard: int | None = None,
+        on_partial: PartialCallback | None = None,
+        raise_errors: bool = True,
+        **options: Any,
+    ) -> Run:
+        """Async twin of ``generate``, for batches running many requests at once."""
+        plan = self.plan(spec, **options)
+        return await self.aexecute(plan, fresh=fresh, batch_id=batch_id, shard=shard, on_partial=on_partial,
+                                   raise_errors=raise_errors)
+
+    def execute(self, plan: Plan, *, fresh: bool = False, batch_id: str | None = None, shard: int | None = None,
+                on_partial: PartialCallback | None = None, raise_errors: bool = True) -> Run:
+        """Run a plan: cache, reserve, send, store, record, charge."""
+        started = time.perf_counter()
+        run_id = uuid.uuid4().hex
+        hit = None if fresh else self._record_cached(plan, run_id, batch_id, shard, started)
+        if hit is not None:
+            return hit
+        backend = self.backend(plan.backend)  # a missing key fails here, before any reservation
+        reservation = self.wallet.reserve(plan.estimate.credits, run_id)
+        try:
+            result = backend.run(plan.request, on_partial=on_partial)
+        except BaseException as exc:
+            return self._fail(plan, reservation, exc, run_id, batch_id, shard, started, raise_errors)
+        return self._finish(plan, reservation, result, run_id, batch_id, shard, started)
+
+    async def aexecute(self, plan: Plan, *, fresh: bool = False, batch_id: str | None = None,
+                       shard: int | None = None, on_partial: PartialCallback | None = None,
+                       raise_errors: bool = True) -> Run:
+        """Async twin of ``execute``."""
+        started = time.perf_counter()
+        run_id = uuid.uuid4().hex
+        hit = None if fresh else self._record_cached(plan, run_id, batch_id, shard, started)
+        if hit is not None:
+            return hit
+        backend = self.backend(plan.backend)  # a missing key fails here, before any reservation
+        reservation = self.wallet.reserve(plan.estimate.credits, run_id)
+        try:
+            result = await backend.arun(plan.request, on_partial=on_partial)
+        except BaseException as exc:
+            return self._fail(plan, reservation, exc, run_id, batch_id, shard, started, raise_errors)
+        return self._finish(plan, reservation, result, run_id, batch_id, shard, started)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _cached_row(self, fingerprint: str) -> dict[str, Any] | None:
+        row = self.ledger.find_ok(fingerprint)
+        if row and row["images"] and all(self.store.exists(p) for p in row["images"]):
+            return row
+        return None
+
+    def _row(self, plan: Plan, run_id: str, status: str, batch_id: str | None, shard: int | None,
+             started: float, **values: Any) -> dict[str, Any]:
+        request = plan.request
+        return dict.fromkeys(RUN_COLUMNS) | {
+            "id": run_id,
+            "created_at": utc_now(),
+            "batch_id": batch_id,
+            "shard": shard,
+            "parent_id": plan.parent_id,
+            "kind": request.kind,
+            "backend": plan.backend,
+            "model": plan.model,
+            "preset": plan.spec.preset if plan.spec else None,
+            "prompt": request.prompt,
+            "spec": plan.spec.to_json() if plan.spec else None,
+            "params": _json(plan.params),
+            "width": request.width,
+            "height": request.height,
+            "quality": request.quality,
+            "n": request.n,
+            "seed": request.seed,
+            "variant": request.variant,
+            "status": status,
+            "credits_estimated": plan.estimate.credits,
+            "usd_estimated": plan.estimate.usd,
+            "fingerprint": plan.fingerprint,
+            "latency_ms": (time.perf_counter() - started) * 1000,
+            **values,
+        }
+
+    def _record_cached(self, plan: Plan, run_id: str, batch_id: str | None, shard: int | None,
+                       started: float) -> Run | None:
+        source = self._cached_row(plan.fingerprint)
+        if source is None:
+            return None
+        row = self._row(plan, run_id, "cached", batch_id, shard, started, credits=0, usd=0.0,
+                        images=source["images"], cached_from=source["id"], tokens_in=0, tokens_out=0)
+        self.ledger.record(row)
+        return Run.from_row(row, self.root)
+
+    def _finish(self, plan: Plan, reservation: Reservation, result: ImageResult, run_id: str,
+                batch_id: str | None, shard: int | None, started: float) -> Run:
+        cls = get_backend_class(plan.backend)
+        try:
+            images = []
+            for index, data in enumerate(result.images):
+                recipe = self._recipe(plan, run_id, index, draft=cls.is_draft)
+                images.append(self.store.put(data, recipe=recipe))
+            if not images:
+                raise BackendError(f"The {plan.backend} backend returned no image.", backend=plan.backend)
+        except BaseException as exc:
+            return self._fail(plan, reservation, exc, run_id, batch_id, shard, started, True)
+        credits = self.prices.credits_per_image(plan.backend, plan.model, plan.request.quality) * len(images)
+        usage = result.usage
+        row = self._row(
+            plan, run_id, "ok", batch_id, shard, started,
+            credits=credits,
+            usd=round(self.prices.usd_for_usage(plan.backend, plan.model, usage), 6),
+            tokens_in=usage.tokens_in if usage else None,
+            tokens_out=usage.tokens_out if usage else None,
+            usage=_json(usage.__dict__) if usage else None,
+            images=images,
+        )
+        row["model"] = result.model or plan.model
+        with self.ledger.transaction() as db:
+            self.ledger.record(row, db=db)
+            self.wallet.commit(reservation, credits, db=db)
+        return Run.from_row(row | {"images": images}, self.root)
+
+    def _fail(self, plan: Plan, reservation: Reservation, exc: BaseException, run_id: str,
+              batch_id: str | None, shard: int | None, started: float, raise_errors: bool) -> Run:
+        """Release the reservation; log the run as failed or blocked when a request was attempted."""
+        if not isinstance(exc, Exception) or isinstance(exc, (SpecError, InputImageError)):
+            # Interrupted, or refused before anything left the machine: no row, no charge.
+            self.wallet.release(reservation)
+            raise exc
+        status = "blocked" if isinstance(exc, ContentPolicyError) else "failed"
+        message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+        row = self._row(plan, run_id, status, batch_id, shard, started, credits=0, usd=0.0, error=message)
+        with self.ledger.transaction() as db:
+            self.wallet.release(reservation, db=db)
+            self.ledger.record(row, db=db)
+        if raise_errors:
+            if hasattr(exc, "__dict__"):
+                exc.run_id = run_id  # type: ignore[attr-defined]
+            raise exc
+        return Run.from_row(row | {"images": []}, self.root)
+
+    def _recipe(self, plan: Plan, run_id: str, index: int, *, draft: bool) -> dict[str, Any]:
+        from workbench import __version__
+
+        return {
+            "workbench": __version__,
+            "run_id": run_id,
+            "index": index,
+            "kind": plan.request.kind,
+            "backend": plan.backend,
+            "model": plan.model,
+            "draft": draft,
+            "prompt": plan.request.prompt,
+            "spec": plan.spec.to_dict() if plan.spec else None,
+            "size": plan.request.size,
+            "quality": plan.request.quality,
+            "params": plan.params,
+            "parent_id": plan.parent_id,
+            "fingerprint": plan.fingerprint,
+        }
+
+    # -- reading ------------------------------------------------------------------------------
+    def runs(self, **filters: Any) -> pd.DataFrame:
+        """The run log as a typed pandas DataFrame; see ``Ledger.runs`` for the filters."""
+        return self.ledger.runs(**filters)
+
+    def run(self, run_id: str) -> Run:
+        """One run by id."""
+        row = self.ledger.get(run_id)
+        if row is None:
+            raise SpecError(f"No run with id {run_id!r} in {self.ledger.path}.", field="run_id")
+        return Run.from_row(row, self.root)
+
+    def recipe(self, path: str | Path) -> dict[str, Any]:
+        """The recipe embedded in an image file made by Workbench."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputImageError(f"No image at {path}.", path=str(path))
+        recipe = read_recipe(path)
+        if recipe is None:
+            raise InputImageError(f"{path} carries no Workbench recipe.", path=str(path))
+        return recipe
+
+    def recall(self, path: str | Path) -> PromptSpec:
+        """The spec an image was made from, read from the image file's own metadata."""
+        recipe = self.recipe(path)
+        if not recipe.get("spec"):
+            raise InputImageError(f"{path} was not made from a prompt spec.", path=str(path))
+        return PromptSpec.from_dict(recipe["spec"])
+
+    def close(self) -> None:
+        for backend in self._backends.values():
+            backend.close()
+        self.ledger.close()
+
+    def __enter__(self) -> Workbench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Workbench root={str(self.root)!r} backend={self.default_backend!r}>"
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
