@@ -52,7 +52,7 @@ def test_runs_wallet_templates_and_lint(capsys, root):
     assert cli(capsys, "wallet", "topup", "40")[1].strip() == "50 credits"
     assert "topup" in cli(capsys, "wallet", "history")[1]
     code, out, _ = cli(capsys, "templates", "preset")
-    assert code == 0 and "@marketing-poster" in out
+    assert code == 0 and "  marketing-poster " in out and "@marketing-poster" not in out
     code, out, _ = cli(capsys, "lint", "a nice product photo")
     assert code == 1 and "WB001" in out and "fix:" in out
     code, out, _ = cli(capsys, "lint", "--preset", "ecommerce-product")

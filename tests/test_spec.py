@@ -38,6 +38,8 @@ def test_character_description_leads_every_prompt_of_a_series():
     for scene in ("standing in a park", "reading under a tree"):
         prompt = compose(PromptSpec(subject=scene, character=mia))
         assert prompt.startswith("[Mia, a young girl, age 8, curly red hair, yellow raincoat] " + scene)
+    alone = compose(PromptSpec(character=mia, background="a city park"))
+    assert alone.startswith("[Mia, a young girl, age 8, curly red hair, yellow raincoat], a city park")
 
 
 @pytest.mark.parametrize("fmt", ["dict", "json", "yaml"])

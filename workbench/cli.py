@@ -177,7 +177,8 @@ def templates(ctx: click.Context, kind: str | None) -> None:
         for name in library.names(each):
             template = library.get(each, name)
             about = template.description or template.text
-            click.echo(f"  @{name:<28} {about[:80]}")
+            ref = name if each == "preset" else f"@{name}"  # presets are chosen by plain name
+            click.echo(f"  {ref:<29} {about[:80]}")
 
 
 @cli.group(invoke_without_command=True)

@@ -313,7 +313,7 @@ def compose(spec: PromptSpec, templates: TemplateLibrary | None = None) -> str:
     parts += _texts_phrase(spec.texts)
     parts += [spec.details, _RESOLUTION_WORDS[spec.quality]]
     prompt = ", ".join(p.strip().rstrip(",.") for p in parts if p and p.strip())
-    if spec.character and parts[0]:
+    if spec.character and spec.subject:
         prompt = prompt.replace("], ", "] ", 1)
     if len(prompt) > MAX_PROMPT_CHARS:
         raise SpecError(
