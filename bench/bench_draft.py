@@ -1,0 +1,60 @@
+"""Draft renderer speed: median time to render and encode one PNG, pinned to one core.
+
+Targets: 1024x1024 (medium, 1:1) within 40 ms, 3840x2160 (high, 16:9) within 400 ms, with a
+realistic spec: a gradient background with a texture, light from the upper left, a subject, a
+headline and a subtext. Run with ``python -m bench draft``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from bench._common import median, report, timeit
+from workbench.backends.base import ImageRequest
+from workbench.backends.draft import DraftBackend
+from workbench.spec import PromptSpec, TextItem, compose
+
+SPEC = PromptSpec(
+    subject="a white leather sneaker on a concrete plinth",
+    background="gradient from navy to #3A6EA5 with a subtle concrete texture",
+    lighting="soft studio light from the upper left",
+    texts=(TextItem("MOVE FORWARD"), TextItem("The new Aero runner, lighter than ever", "subtext")),
+    details="accent colour #F07F6B",
+)
+
+
+def _pin_to_one_core() -> str:
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"core {core}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def main() -> None:
+    pinned = _pin_to_one_core()
+    backend = DraftBackend()
+    figures = []
+    for aspect, quality, target, repeat in (("1:1", "medium", 40, 21), ("16:9", "high", 400, 7)):
+        spec = SPEC.replace(aspect=aspect, quality=quality)
+        width, height = spec.size
+        request = ImageRequest(compose(spec), width, height, quality=quality, spec=spec)
+        size = len(backend.generate(request).images[0])
+        times = timeit(lambda request=request: backend.generate(request), repeat=repeat, warmup=2)
+        figures.append(
+            {
+                "name": f"render+encode PNG {width}x{height} ({quality} {aspect})",
+                "value": median(times),
+                "unit": "ms",
+                "target": target,
+                "min": min(times),
+                "max": max(times),
+                "bytes": size,
+                "pinned": pinned,
+            }
+        )
+    report("draft", figures)
+
+
+if __name__ == "__main__":
+    main()
