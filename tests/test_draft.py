@@ -348,3 +348,14 @@ def test_a_text_without_a_font_is_refused_with_what_to_install(tmp_path: Path) -
     # Latin still renders on a machine without fonts, in Pillow's own font.
     image = Image.open(io.BytesIO(no_fonts.generate(request_for(spec.replace(texts=("HELLO",)))).images[0]))
     assert image.size == (1024, 1024)
+
+
+@pytest.mark.parametrize(("subject", "label"), [
+    ("a smiling woman in her thirties with short dark hair", "smiling woman"),
+    ("a bold lifestyle poster of a runner mid-stride", "bold lifestyle poster"),
+    ("a white leather sneaker on a plinth", "white leather sneaker"),
+])
+def test_subject_labels_name_the_subject(subject, label):
+    from workbench.backends.draft import short_label
+
+    assert short_label(subject) == label

@@ -199,3 +199,10 @@ def test_require_skips_here_and_fails_on_ci(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="no such font"):
         require(False, "no such font")
+
+
+def test_symbols_in_a_text_choose_a_face_that_has_them():
+    from workbench.imaging.fonts import _covers, font_for
+
+    font = font_for("Shop now →", 32)
+    require(_covers(font.path, 0, "→"), "no installed font has the arrow '→' (fonts-dejavu-core has it)")

@@ -340,16 +340,20 @@ def _words(value: str) -> str:
     return value[1:].replace("-", " ").replace("_", " ") if value.startswith("@") else value
 
 
+_DANGLING = frozenset("of and or a an the to for with in on at by from".split())
+
+
 def short_label(text: str, *, max_words: int = 4) -> str:
     """A few words naming the subject: 'a white leather sneaker on a plinth' → 'white leather sneaker'."""
-    text = _words(text).strip()
-    text = _LABEL_END.split(text, maxsplit=1)[0]
-    text = _ARTICLES.sub("", text.strip())
-    words = text.split()
-    if not words:
+    text = _ARTICLES.sub("", _words(text).strip())
+    # The first word always stays ("smiling woman in …" → "smiling woman", not "").
+    first = re.match(r"\S+\s*", text)
+    if first is None:
         return ""
-    label = " ".join(words[:max_words])
-    return label[:48].rstrip()
+    words = (text[: first.end()] + _LABEL_END.split(text[first.end() :], maxsplit=1)[0]).split()[:max_words]
+    while len(words) > 1 and words[-1].lower() in _DANGLING:  # "poster of" → "poster"
+        words.pop()
+    return " ".join(words)[:48].rstrip()
 
 
 def _shape_for(subject: str) -> str:

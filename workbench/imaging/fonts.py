@@ -353,7 +353,8 @@ class FontLibrary:
     def face_for(self, text: str, *, bold: bool = False) -> FontFace | None:
         """The best installed face for ``text``, or ``None`` when no font covers its script."""
         script = script_of(text)
-        letters = "".join(sorted({ch for ch in text if _char_script(ch)}))
+        # Every visible character counts, symbols too: "Shop now →" needs a face with the arrow.
+        letters = "".join(sorted({ch for ch in text if not ch.isspace()}))
         key = (script, bold, letters)
         if key in self._faces:
             return self._faces[key]
