@@ -144,6 +144,18 @@ class Run:
 
 
 @dataclass(frozen=True)
+class _Attempt:
+    """A run under way: its id, start time, batch, backend and the credits it holds."""
+
+    run_id: str
+    started: float
+    batch_id: str | None
+    shard: int | None
+    backend: Backend
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
 class Plan:
     """A validated run before it is paid for or sent: request, backend, fingerprint, estimate."""
 
@@ -375,37 +387,39 @@ class Workbench:
     def execute(self, plan: Plan, *, fresh: bool = False, batch_id: str | None = None, shard: int | None = None,
                 on_partial: PartialCallback | None = None, raise_errors: bool = True) -> Run:
         """Run a plan: cache, reserve, send, store, record, charge."""
-        started = time.perf_counter()
-        run_id = uuid.uuid4().hex
-        hit = None if fresh else self._record_cached(plan, run_id, batch_id, shard, started)
-        if hit is not None:
-            return hit
-        backend = self.backend(plan.backend)  # a missing key fails here, before any reservation
-        reservation = self.wallet.reserve(plan.estimate.credits, run_id)
+        attempt = self._begin(plan, fresh, batch_id, shard)
+        if isinstance(attempt, Run):
+            return attempt
         try:
-            result = backend.run(plan.request, on_partial=on_partial)
+            result = attempt.backend.run(plan.request, on_partial=on_partial)
         except BaseException as exc:
-            return self._fail(plan, reservation, exc, run_id, batch_id, shard, started, raise_errors)
-        return self._finish(plan, reservation, result, run_id, batch_id, shard, started)
+            return self._fail(plan, attempt, exc, raise_errors)
+        return self._finish(plan, attempt, result)
 
     async def aexecute(self, plan: Plan, *, fresh: bool = False, batch_id: str | None = None,
                        shard: int | None = None, on_partial: PartialCallback | None = None,
                        raise_errors: bool = True) -> Run:
         """Async twin of ``execute``."""
-        started = time.perf_counter()
-        run_id = uuid.uuid4().hex
-        hit = None if fresh else self._record_cached(plan, run_id, batch_id, shard, started)
+        attempt = self._begin(plan, fresh, batch_id, shard)
+        if isinstance(attempt, Run):
+            return attempt
+        try:
+            result = await attempt.backend.arun(plan.request, on_partial=on_partial)
+        except BaseException as exc:
+            return self._fail(plan, attempt, exc, raise_errors)
+        return self._finish(plan, attempt, result)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _begin(self, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
+        """A cached Run when the request was made before, else an attempt holding its credits."""
+        attempt_id, started = uuid.uuid4().hex, time.perf_counter()
+        hit = None if fresh else self._record_cached(plan, attempt_id, batch_id, shard, started)
         if hit is not None:
             return hit
         backend = self.backend(plan.backend)  # a missing key fails here, before any reservation
-        reservation = self.wallet.reserve(plan.estimate.credits, run_id)
-        try:
-            result = await backend.arun(plan.request, on_partial=on_partial)
-        except BaseException as exc:
-            return self._fail(plan, reservation, exc, run_id, batch_id, shard, started, raise_errors)
-        return self._finish(plan, reservation, result, run_id, batch_id, shard, started)
+        reservation = self.wallet.reserve(plan.estimate.credits, attempt_id)
+        return _Attempt(attempt_id, started, batch_id, shard, backend, reservation)
 
-    # -- internals ----------------------------------------------------------------------------
     def _cached_row(self, fingerprint: str) -> dict[str, Any] | None:
         row = self.ledger.find_ok(fingerprint)
         if row and row["images"] and all(self.store.exists(p) for p in row["images"]):
@@ -452,9 +466,9 @@ class Workbench:
         self.ledger.record(row)
         return Run.from_row(row, self.root)
 
-    def _finish(self, plan: Plan, reservation: Reservation, result: ImageResult, run_id: str,
-                batch_id: str | None, shard: int | None, started: float) -> Run:
+    def _finish(self, plan: Plan, attempt: _Attempt, result: ImageResult) -> Run:
         cls = get_backend_class(plan.backend)
+        run_id = attempt.run_id
         try:
             images = []
             for index, data in enumerate(result.images):
@@ -463,11 +477,11 @@ class Workbench:
             if not images:
                 raise BackendError(f"The {plan.backend} backend returned no image.", backend=plan.backend)
         except BaseException as exc:
-            return self._fail(plan, reservation, exc, run_id, batch_id, shard, started, True)
+            return self._fail(plan, attempt, exc, True)
         credits = self.prices.credits_per_image(plan.backend, plan.model, plan.request.quality) * len(images)
         usage = result.usage
         row = self._row(
-            plan, run_id, "ok", batch_id, shard, started,
+            plan, run_id, "ok", attempt.batch_id, attempt.shard, attempt.started,
             credits=credits,
             usd=round(self.prices.usd_for_usage(plan.backend, plan.model, usage), 6),
             tokens_in=usage.tokens_in if usage else None,
@@ -478,21 +492,22 @@ class Workbench:
         row["model"] = result.model or plan.model
         with self.ledger.transaction() as db:
             self.ledger.record(row, db=db)
-            self.wallet.commit(reservation, credits, db=db)
+            self.wallet.commit(attempt.reservation, credits, db=db)
         return Run.from_row(row | {"images": images}, self.root)
 
-    def _fail(self, plan: Plan, reservation: Reservation, exc: BaseException, run_id: str,
-              batch_id: str | None, shard: int | None, started: float, raise_errors: bool) -> Run:
+    def _fail(self, plan: Plan, attempt: _Attempt, exc: BaseException, raise_errors: bool) -> Run:
         """Release the reservation; log the run as failed or blocked when a request was attempted."""
         if not isinstance(exc, Exception) or isinstance(exc, (SpecError, InputImageError)):
             # Interrupted, or refused before anything left the machine: no row, no charge.
-            self.wallet.release(reservation)
+            self.wallet.release(attempt.reservation)
             raise exc
         status = "blocked" if isinstance(exc, ContentPolicyError) else "failed"
         message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        row = self._row(plan, run_id, status, batch_id, shard, started, credits=0, usd=0.0, error=message)
+        run_id = attempt.run_id
+        row = self._row(plan, run_id, status, attempt.batch_id, attempt.shard, attempt.started, credits=0,
+                        usd=0.0, error=message)
         with self.ledger.transaction() as db:
-            self.wallet.release(reservation, db=db)
+            self.wallet.release(attempt.reservation, db=db)
             self.ledger.record(row, db=db)
         if raise_errors:
             if hasattr(exc, "__dict__"):
