@@ -75,9 +75,9 @@ function render({ model, el }) {
     return bar;
   }
 
-  function card(run, selected) {
-    const picture = run.thumb
-      ? h("img", { src: run.thumb, alt: run.prompt, loading: "lazy" })
+  function card(run, selected, thumb) {
+    const picture = thumb
+      ? h("img", { src: thumb, alt: run.prompt, loading: "lazy" })
       : h("div", { class: "wb-noimage" }, run.status === "ok" ? "no image" : run.status);
     return h(
       "div",
@@ -96,7 +96,7 @@ function render({ model, el }) {
         h("br"),
         `${run.size} · ${credits(run.credits)}`,
       ),
-      run.thumb
+      run.image
         ? h(
             "button",
             {
@@ -112,7 +112,7 @@ function render({ model, el }) {
     );
   }
 
-  function compare(runs, selected) {
+  function compare(runs, selected, thumbs) {
     const picked = selected.map((id) => runs.find((r) => r.id === id)).filter(Boolean);
     if (picked.length < 2) {
       return h("div", { class: "wb-hint" }, "Click two or more thumbnails to compare them side by side.");
@@ -129,7 +129,7 @@ function render({ model, el }) {
           h(
             "div",
             { class: "wb-compare-col" },
-            run.thumb ? h("img", { src: run.thumb, alt: run.prompt }) : null,
+            thumbs[run.id] ? h("img", { src: thumbs[run.id], alt: run.prompt }) : null,
             h("div", { class: "wb-prompt" }, run.prompt),
             h(
               "table",
@@ -176,17 +176,26 @@ function render({ model, el }) {
     const filters = model.get("filters");
     const selected = model.get("selected");
     const shown = visible(runs, filters);
+    const thumbs = model.get("thumbs");
     const selectedSet = new Set(selected);
+    // Thumbnails travel only on request: ask for the ones this view shows and lacks.
+    const missing = shown.filter((r) => r.image && !thumbs[r.id]).map((r) => r.id);
+    if (missing.length && !requested.has(missing.join())) {
+      requested.add(missing.join());
+      model.send({ type: "thumbs", ids: missing });
+    }
     root.replaceChildren(
       filterBar(runs, filters),
       h("div", { class: "wb-count" }, `${shown.length} of ${model.get("total")} runs`),
-      h("div", { class: "wb-grid" }, shown.map((run) => card(run, selectedSet.has(run.id)))),
-      compare(runs, selected),
+      h("div", { class: "wb-grid" }, shown.map((run) => card(run, selectedSet.has(run.id), thumbs[run.id]))),
+      compare(runs, selected, thumbs),
       overlay(model.get("full_image")),
     );
   }
 
-  const events = ["change:runs", "change:filters", "change:selected", "change:full_image", "change:total"];
+  const requested = new Set();
+  const events = ["change:runs", "change:filters", "change:selected", "change:full_image", "change:total",
+    "change:thumbs"];
   for (const name of events) model.on(name, draw);
   draw();
   return () => {

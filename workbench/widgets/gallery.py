@@ -3,8 +3,10 @@
 An anywidget; its front end is ``gallery.js`` (and ``gallery.css``) beside this file. State lives
 in synced traits: ``runs`` (one small dict per run, with a thumbnail data URI), ``filters``
 (batch_id, preset, status), ``selected`` run ids, and ``full_image`` — filled when the front end
-asks for one run's full-size image. Where no widget front end runs, the mime bundle carries a
-static HTML grid with the same information.
+asks for one run's full-size image. Thumbnails (data URIs) travel in ``thumbs`` only when a front
+end asks for them, so a notebook executed by papermill (which stores widget state in the file)
+does not carry a thumbnail per run twice. Where no widget front end runs, the mime bundle carries a
+static HTML grid of the newest runs with the same information.
 
 Example:
     >>> gallery = wb.gallery(status="ok")
@@ -56,6 +58,7 @@ class Gallery(anywidget.AnyWidget):
     runs = traitlets.List(traitlets.Dict()).tag(sync=True)
     filters = traitlets.Dict().tag(sync=True)
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    thumbs = traitlets.Dict().tag(sync=True)
     full_image = traitlets.Dict().tag(sync=True)
     total = traitlets.Int(0).tag(sync=True)
 
@@ -114,9 +117,23 @@ class Gallery(anywidget.AnyWidget):
                 "error": _text(columns["error"][i]),
                 "cached_from": _text(columns["cached_from"][i]),
                 "images": len(images),
-                "thumb": self._thumb(images[0]) if images else None,
+                "image": images[0] if images else None,
             })
         self.runs = runs
+        if self.thumbs:
+            self.load_thumbs([r["id"] for r in runs])
+
+    def load_thumbs(self, run_ids: list[str] | None = None) -> dict[str, str]:
+        """Fill ``thumbs`` (run id → data URI) for these runs (default: every run shown)."""
+        wanted = None if run_ids is None else set(run_ids)
+        thumbs = dict(self.thumbs)
+        for run in self.runs:
+            if (wanted is None or run["id"] in wanted) and run["image"] and run["id"] not in thumbs:
+                uri = self._thumb(run["image"])
+                if uri:
+                    thumbs[run["id"]] = uri
+        self.thumbs = thumbs
+        return thumbs
 
     def visible(self) -> list[dict[str, Any]]:
         """The runs the filters let through."""
@@ -144,12 +161,19 @@ class Gallery(anywidget.AnyWidget):
     def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("type") == "open":
             self.open_full(str(content.get("id")), int(content.get("index", 0)))
+        elif content.get("type") == "thumbs":
+            ids = content.get("ids")
+            self.load_thumbs([str(i) for i in ids] if isinstance(ids, list) else None)
         elif content.get("type") == "refresh":
             self.refresh()
 
     # -- static fallback -------------------------------------------------------------------------
-    def to_html(self) -> str:
-        return H.gallery_html(self.visible(), selected=self.selected)
+    def to_html(self, limit: int = 24) -> str:
+        """The static gallery: the newest ``limit`` visible runs and the comparison, as HTML."""
+        runs = self.visible()
+        keep = {r["id"] for r in runs[:limit]} | set(self.selected)
+        cards = [r | {"thumb": self._thumb(r["image"]) if r["id"] in keep and r["image"] else None} for r in runs]
+        return H.gallery_html(cards, selected=self.selected, limit=limit)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
