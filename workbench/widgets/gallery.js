@@ -184,13 +184,14 @@ function render({ model, el }) {
       requested.add(missing.join());
       model.send({ type: "thumbs", ids: missing });
     }
-    root.replaceChildren(
+    const parts = [
       filterBar(runs, filters),
       h("div", { class: "wb-count" }, `${shown.length} of ${model.get("total")} runs`),
       h("div", { class: "wb-grid" }, shown.map((run) => card(run, selectedSet.has(run.id), thumbs[run.id]))),
       compare(runs, selected, thumbs),
       overlay(model.get("full_image")),
-    );
+    ];
+    root.replaceChildren(...parts.filter(Boolean));
   }
 
   const requested = new Set();

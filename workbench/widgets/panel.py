@@ -289,7 +289,8 @@ class Panel(widgets.VBox):
     def _render(self) -> None:
         if self._prompt:
             self.preview.value = (f'<div class="workbench-prompt" style="font-family:ui-monospace,monospace;'
-                                  f'font-size:12px;background:#f6f8fa;padding:6px;border-radius:4px">'
+                                  f'font-size:12px;line-height:1.45;background:#f6f8fa;padding:6px;border-radius:4px;'
+                                  f'white-space:pre-wrap">'
                                   f"{H.escape(self._prompt)}</div>")
         else:
             self.preview.value = "<i>No prompt yet.</i>"
