@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._skips import require
+from _skips import require
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import ledger_state
+from conftest import ledger_state
 from workbench import ModelCapabilities, Workbench, register_backend
 from workbench.backends.draft import DraftBackend
 from workbench.widgets import Gallery, Panel
