@@ -310,3 +310,27 @@ def test_gallery_front_end_file_sits_beside_the_class():
 def test_an_empty_gallery_says_how_to_start(wb: Workbench):
     html = _bundle(wb.gallery())["text/html"]
     assert "No runs yet" in html
+
+
+class BrokenDraft(DraftBackend):
+    """A backend whose service is down."""
+
+    name = "broken-draft"
+
+    def generate(self, request, *, on_partial=None):
+        from workbench import ServiceError
+
+        raise ServiceError("The image service answered 503: try again in a minute.", backend=self.name)
+
+
+def test_a_service_failure_is_a_sentence_and_a_failed_row(root: Path):
+    register_backend("broken-draft", BrokenDraft)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prices.yaml").write_text('credits:\n  broken-draft:\n    "*": {low: 0, medium: 0, high: 0}\n')
+    wb = Workbench(root)
+    panel = wb.panel(subject="a ceramic mug", backend="broken-draft", threaded=False)
+    assert panel.generate() is None
+    assert _text(panel.message.value) == "The image service answered 503: try again in a minute."
+    runs = wb.runs()
+    assert list(runs.status) == ["failed"] and runs.credits[0] == 0
+    assert not panel.button.disabled

@@ -96,6 +96,7 @@ class Panel(widgets.VBox):
         self.previews = previews
         self.last_run: Run | None = None
         self.last_error: BaseException | None = None
+        self._traceback: str | None = None  # of an unexpected failure, for whoever debugs it
         self._thread: threading.Thread | None = None
         self._loading = False
         self._plan_error: str | None = None
@@ -317,6 +318,8 @@ class Panel(widgets.VBox):
 
     # -- generating ------------------------------------------------------------------------------
     def _on_click(self, _button: widgets.Button) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return  # a second click before the first run has disabled the button
         if self.threaded:
             self._thread = threading.Thread(target=self.generate, name="workbench-panel", daemon=True)
             self._thread.start()
