@@ -334,3 +334,12 @@ def test_a_service_failure_is_a_sentence_and_a_failed_row(root: Path):
     runs = wb.runs()
     assert list(runs.status) == ["failed"] and runs.credits[0] == 0
     assert not panel.button.disabled
+
+
+def test_an_empty_panel_invites_input_without_an_error(wb: Workbench):
+    panel = wb.panel(threaded=False)
+    assert panel.error is None and panel.message.value == ""
+    assert "pick a preset or type a subject" in panel.preview.value
+    assert panel.generate() is None
+    assert "The prompt is empty" in _text(panel.message.value)  # pressing Generate says why nothing happens
+    assert len(wb.runs()) == 0

@@ -278,7 +278,8 @@ class Panel(widgets.VBox):
             plan = self.wb.plan(self.spec, backend=self.backend, model=self.model)
         except WorkbenchError as exc:
             self._prompt, self._findings, self._estimate = "", [], None
-            self._plan_error = str(exc)
+            # An untouched panel is not an error: it waits for a subject or a preset.
+            self._plan_error = None if self._is_blank() else str(exc)
         else:
             self._plan_error = None
             self._prompt = plan.request.prompt
@@ -287,14 +288,17 @@ class Panel(widgets.VBox):
         self._balance = self.wb.wallet.balance
         self._render()
 
+    def _is_blank(self) -> bool:
+        return not self.preset and not any(self._value(n).strip() for n in (*TEMPLATE_FIELDS, "texts", "details"))
+
     def _render(self) -> None:
         if self._prompt:
             self.preview.value = (f'<div class="workbench-prompt" style="font-family:ui-monospace,monospace;'
-                                  f'font-size:12px;line-height:1.45;background:#f6f8fa;padding:6px;border-radius:4px;'
+                                  f'font-size:12px;line-height:1.45;background:#f6f8fa;color:#24292f;padding:6px;border-radius:4px;'
                                   f'white-space:pre-wrap">'
                                   f"{H.escape(self._prompt)}</div>")
         else:
-            self.preview.value = "<i>No prompt yet.</i>"
+            self.preview.value = "<i>No prompt yet: pick a preset or type a subject.</i>"
         self.findings_box.value = H.findings_html(self._findings) if self._prompt else ""
         self.cost.value = self._cost_html()
         self.message.value = (f'<div class="workbench-error" style="color:#b00020">{H.escape(self._plan_error)}</div>'
