@@ -30,11 +30,15 @@ def _bundle(widget) -> dict:
 
 
 class FixedSizeDraft(DraftBackend):
-    """A draft renderer that, like many real models, makes only three sizes."""
+    """A draft renderer with two models: one flexible, one that (like many real models) makes
+    only three sizes."""
 
     name = "fixed-draft"
-    default_model = "fixed-1"
-    models = {"fixed-1": ModelCapabilities(sizes=frozenset({(1024, 1024), (1024, 1536), (1536, 1024)}))}
+    default_model = "flex-1"
+    models = {
+        "flex-1": DraftBackend.models["draft-1"],
+        "fixed-1": ModelCapabilities(sizes=frozenset({(1024, 1024), (1024, 1536), (1536, 1024)})),
+    }
 
 
 @pytest.fixture
@@ -83,6 +87,18 @@ def test_changing_an_input_updates_preview_estimate_and_findings(panel: Panel):
     assert panel.findings, "contradictory lighting should be flagged"
     shown = _text(panel.findings_box.value)
     assert panel.findings[0].code in shown and "Fix:" in shown
+
+
+def test_backend_choice_offers_its_models_and_prices(priced: Workbench):
+    register_backend("fixed-draft", FixedSizeDraft)
+    panel = priced.panel(subject="a ceramic mug", threaded=False)
+    assert panel.inputs["model"].value == "draft-1"
+    panel.inputs["backend"].value = "fixed-draft"
+    assert panel.inputs["model"].value == "flex-1"
+    assert panel.inputs["quality"].value == "medium"
+    run = panel.generate()
+    assert run.backend == "fixed-draft" and run.model == "draft-1"  # the renderer reports its own name
+    assert priced.runs().backend.tolist() == ["fixed-draft"]
 
 
 def test_quality_labels_show_credits_and_the_estimate_follows(priced: Workbench):
@@ -180,10 +196,11 @@ def test_an_unaffordable_run_shows_a_sentence_and_changes_nothing(priced: Workbe
 
 def test_a_bad_aspect_for_the_model_shows_a_sentence_and_changes_nothing(priced: Workbench, root: Path):
     register_backend("fixed-draft", FixedSizeDraft)
-    panel = priced.panel(subject="a ceramic mug", backend="fixed-draft", threaded=False)
-    assert panel.error is None
-    panel.inputs["aspect"].value = "16:9"
-    assert "cannot make 1536x864" in _text(panel.message.value)
+    panel = priced.panel(subject="a ceramic mug", backend="fixed-draft", aspect="16:9", threaded=False)
+    assert panel.inputs["model"].options == ("flex-1", "fixed-1")
+    assert panel.error is None and panel.estimate.size == "1536x864"
+    panel.inputs["model"].value = "fixed-1"
+    assert "fixed-draft model 'fixed-1' cannot make 1536x864" in _text(panel.message.value)
     before = ledger_state(root)
     assert panel.generate() is None
     message = _text(panel.message.value)
@@ -343,3 +360,11 @@ def test_an_empty_panel_invites_input_without_an_error(wb: Workbench):
     assert panel.generate() is None
     assert "The prompt is empty" in _text(panel.message.value)  # pressing Generate says why nothing happens
     assert len(wb.runs()) == 0
+
+
+def test_a_run_from_the_panel_shows_up_in_the_gallery(wb: Workbench):
+    gallery = wb.gallery()
+    panel = wb.panel(subject="a ceramic mug", threaded=False)
+    assert gallery.runs == []
+    run = panel.generate()
+    assert [r["id"] for r in gallery.runs] == [run.id]

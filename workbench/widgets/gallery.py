@@ -17,6 +17,9 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,15 @@ if TYPE_CHECKING:
 __all__ = ["FILTERS", "Gallery"]
 
 HERE = Path(__file__).parent
+# Galleries on screen, so a run made elsewhere (the panel) shows up in them at once.
+_LIVE: weakref.WeakSet[Gallery] = weakref.WeakSet()
+
+
+def refresh_galleries(wb: Workbench) -> None:
+    """Refresh every live gallery showing ``wb``'s run log."""
+    for gallery in list(_LIVE):
+        if gallery.wb is wb:
+            gallery.refresh()
 FILTERS = ("batch_id", "preset", "status")
 THUMB = 160
 
@@ -74,6 +86,7 @@ class Gallery(anywidget.AnyWidget):
         self.filters = {k: str(v) for k, v in filters.items() if v}
         self.on_msg(self._on_message)
         self.refresh()
+        _LIVE.add(self)
 
     # -- data ------------------------------------------------------------------------------------
     def _thumb(self, relative: str) -> str | None:
@@ -127,11 +140,17 @@ class Gallery(anywidget.AnyWidget):
         """Fill ``thumbs`` (run id → data URI) for these runs (default: every run shown)."""
         wanted = None if run_ids is None else set(run_ids)
         thumbs = dict(self.thumbs)
-        for run in self.runs:
-            if (wanted is None or run["id"] in wanted) and run["image"] and run["id"] not in thumbs:
-                uri = self._thumb(run["image"])
-                if uri:
-                    thumbs[run["id"]] = uri
+        todo = [r for r in self.runs
+                if (wanted is None or r["id"] in wanted) and r["image"] and r["id"] not in thumbs]
+        cold = sorted({r["image"] for r in todo} - set(self._thumbs))
+        if len(cold) > 4:
+            # Making a thumbnail decodes a full image (Pillow releases the GIL): use every core.
+            with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+                list(pool.map(self._thumb, cold))
+        for run in todo:
+            uri = self._thumb(run["image"])
+            if uri:
+                thumbs[run["id"]] = uri
         self.thumbs = thumbs
         return thumbs
 

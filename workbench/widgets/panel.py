@@ -81,7 +81,7 @@ class Panel(widgets.VBox):
         wb: the Workbench every run goes through.
         preset: a preset to start from (its fields fill the inputs).
         backend: the backend to start with (default: the workbench's).
-        model: the model (default: the backend's).
+        model: the model to start with (default: the backend's).
         threaded: Generate clicks run in a background thread so the kernel stays responsive
             (``panel.wait()`` joins it); ``panel.generate()`` itself is always synchronous.
         previews: how many streamed previews to ask for (0-3) where the backend has them.
@@ -91,7 +91,6 @@ class Panel(widgets.VBox):
     def __init__(self, wb: Workbench, *, preset: str | None = None, backend: str | None = None,
                  model: str | None = None, threaded: bool = True, previews: int = 2, **fields: Any) -> None:
         self.wb = wb
-        self.model = model
         self.threaded = threaded
         self.previews = previews
         self.last_run: Run | None = None
@@ -126,6 +125,9 @@ class Panel(widgets.VBox):
         self.inputs["backend"] = widgets.Dropdown(
             description="Backend", options=backends,
             value=backend if backend in backends else wb.default_backend, style=style)
+        self.inputs["model"] = widgets.Dropdown(description="Model", options=self._model_options(), style=style)
+        if model is not None:
+            self.inputs["model"].value = model
         self.inputs["quality"] = widgets.Dropdown(
             description="Quality", options=self._quality_options(), value="medium", style=style)
 
@@ -141,7 +143,7 @@ class Panel(widgets.VBox):
 
         left = widgets.VBox([self.inputs[k] for k in ("preset", *TEMPLATE_FIELDS, "texts", "details")],
                             layout=widgets.Layout(width="50%"))
-        settings = widgets.HBox([self.inputs["aspect"], self.inputs["quality"], self.inputs["backend"]],
+        settings = widgets.HBox([self.inputs[k] for k in ("aspect", "quality", "backend", "model")],
                                 layout=widgets.Layout(flex_flow="row wrap"))
         right = widgets.VBox([
             widgets.HTML("<b>Prompt</b>"), self.preview, widgets.HTML("<b>Findings</b>"), self.findings_box,
@@ -185,6 +187,10 @@ class Panel(widgets.VBox):
         return self._value("backend")
 
     @property
+    def model(self) -> str:
+        return self._value("model")
+
+    @property
     def spec(self) -> PromptSpec:
         """The spec the panel describes (raises the user's error as a ``WorkbenchError``)."""
         return self.wb.spec(preset=self.preset, **self.fields())
@@ -221,7 +227,10 @@ class Panel(widgets.VBox):
                 self._fill_from_preset(self.preset)
             if "backend" in values:
                 self.inputs["backend"].value = values.pop("backend")
-                self.inputs["quality"].options = self._quality_options()
+                self._backend_changed()
+            if "model" in values:
+                self.inputs["model"].value = values.pop("model")
+                self._backend_changed(models=False)
             for name, value in values.items():
                 if name == "texts" and not isinstance(value, str):
                     value = texts_to_lines(tuple(TextItem.coerce(t) for t in value))
@@ -242,13 +251,30 @@ class Panel(widgets.VBox):
         self.inputs["aspect"].value = spec.aspect
         self.inputs["quality"].value = spec.quality
 
+    def _model_options(self) -> list[str]:
+        try:
+            cls = get_backend_class(self.backend)
+        except Exception:  # noqa: BLE001 — the plan will say what is wrong with the backend
+            return [""]
+        return [cls.default_model] + sorted(set(cls.models) - {cls.default_model})
+
+    def _backend_changed(self, *, models: bool = True) -> None:
+        """New backend or model: offer its models, and its prices in the quality labels."""
+        if models:
+            self.inputs["model"].options = self._model_options()
+            self.inputs["model"].value = self.inputs["model"].options[0]
+        quality = self._value("quality")
+        self.inputs["quality"].options = self._quality_options()
+        self.inputs["quality"].value = quality
+
     def _quality_options(self) -> list[tuple[str, str]]:
-        backend = self.inputs["backend"].value if "backend" in self.inputs else self.wb.default_backend
+        backend = self.backend
+        model = self.inputs["model"].value if "model" in self.inputs else None
         options = []
         for quality in QUALITIES:
             try:
                 cls = get_backend_class(backend)
-                credits = self.wb.prices.credits_per_image(backend, self.model or cls.default_model, quality)
+                credits = self.wb.prices.credits_per_image(backend, model or cls.default_model, quality)
                 label = f"{quality} · {credits} credit{'' if credits == 1 else 's'}"
             except Exception:  # noqa: BLE001 — no price: still offer the quality
                 label = quality
@@ -264,9 +290,9 @@ class Panel(widgets.VBox):
             if owner is self.inputs["preset"]:
                 self._fill_from_preset(self.preset)
             elif owner is self.inputs["backend"]:
-                quality = self._value("quality")
-                self.inputs["quality"].options = self._quality_options()
-                self.inputs["quality"].value = quality
+                self._backend_changed()
+            elif owner is self.inputs["model"]:
+                self._backend_changed(models=False)
         finally:
             self._loading = False
         self.refresh()
@@ -275,7 +301,7 @@ class Panel(widgets.VBox):
     def refresh(self) -> None:
         """Recompose, lint and price the inputs, and show the wallet balance."""
         try:
-            plan = self.wb.plan(self.spec, backend=self.backend, model=self.model)
+            plan = self.wb.plan(self.spec, backend=self.backend, model=self.model or None)
         except WorkbenchError as exc:
             self._prompt, self._findings, self._estimate = "", [], None
             # An untouched panel is not an error: it waits for a subject or a preset.
@@ -347,7 +373,7 @@ class Panel(widgets.VBox):
         self.last_error = None
         try:
             spec = self.spec
-            run = self.wb.generate(spec, backend=self.backend, model=self.model,
+            run = self.wb.generate(spec, backend=self.backend, model=self.model or None,
                                    partial_images=self.previews if self.previews else 0,
                                    on_partial=self._on_partial)
         except WorkbenchError as exc:
@@ -367,6 +393,9 @@ class Panel(widgets.VBox):
                              f"{(run.latency_ms or 0) / 1000:.1f} s</span>")
         self.result.value = H.run_html(run, size=RESULT_SIZE)
         self.refresh()
+        from workbench.widgets.gallery import refresh_galleries
+
+        refresh_galleries(self.wb)
         return run
 
     def _on_partial(self, index: int, data: bytes) -> None:
