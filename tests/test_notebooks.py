@@ -81,3 +81,31 @@ def test_every_notebook_passes_nbval_lax(tmp_path: Path):
 
 def _code_cells(path: Path) -> int:
     return sum(1 for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+
+
+def test_a_notebook_showing_twenty_results_stays_under_1_mb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Twenty runs shown one by one, in a grid, in the gallery and in the panel: thumbnails only."""
+    import papermill
+
+    for key, value in _env().items():
+        monkeypatch.setenv(key, value)
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell("count = 20", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "from IPython.display import HTML, display\nfrom workbench import Workbench\nwb = Workbench()\n"
+            "runs = [wb.generate(f'a red bicycle number {i}', aspect='3:2', quality='high') for i in range(count)]"),
+        nbformat.v4.new_code_cell("for run in runs:\n    display(run)"),
+        nbformat.v4.new_code_cell("wb.gallery()"),
+        nbformat.v4.new_code_cell("panel = wb.panel(subject='a red bicycle number 0', aspect='3:2', quality='high')\n"
+                                  "panel.generate()\npanel"),
+    ]
+    source, output = tmp_path / "twenty.ipynb", tmp_path / "twenty-out.ipynb"
+    nbformat.write(notebook, source)
+    papermill.execute_notebook(str(source), str(output), cwd=str(tmp_path), kernel_name="python3",
+                               progress_bar=False, execution_timeout=300)
+    executed = json.loads(output.read_text())
+    shown = [o for o in executed["cells"][2]["outputs"] if "text/html" in o.get("data", {})]
+    assert len(shown) == 20 and all("data:image/webp" in "".join(o["data"]["text/html"]) for o in shown)
+    assert output.stat().st_size < MAX_BYTES, f"{output.stat().st_size:,} bytes"
