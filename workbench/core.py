@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from workbench.lint import Finding
     from workbench.templates import TemplateLibrary
+    from workbench.widgets import Gallery, Panel
 
 __all__ = ["Plan", "Run", "Workbench", "default_root"]
 
@@ -135,6 +136,13 @@ class Run:
         from PIL import Image
 
         return Image.open(self.images[index])
+
+    def _repr_html_(self) -> str:
+        """A small card in notebooks: a thumbnail from the store (never the full image), status,
+        size, credits and dollars."""
+        from workbench.widgets.html import run_html
+
+        return run_html(self)
 
     def __repr__(self) -> str:
         return (
@@ -534,6 +542,23 @@ class Workbench:
             "parent_id": plan.parent_id,
             "fingerprint": plan.fingerprint,
         }
+
+    # -- notebook front ends ------------------------------------------------------------------
+    def panel(self, *, preset: str | None = None, **options: Any) -> Panel:
+        """The prompt panel: build, check, price and generate without writing code.
+
+        Example:
+            >>> wb.panel(preset="marketing-poster")   # the last line of a cell shows it
+        """
+        from workbench.widgets.panel import Panel
+
+        return Panel(self, preset=preset, **options)
+
+    def gallery(self, *, limit: int | None = 200, **filters: Any) -> Gallery:
+        """Thumbnails of the newest runs, with filters (batch_id, preset, status) and comparison."""
+        from workbench.widgets.gallery import Gallery
+
+        return Gallery(self, limit=limit, **filters)
 
     # -- reading ------------------------------------------------------------------------------
     def runs(self, **filters: Any) -> pd.DataFrame:

@@ -180,3 +180,36 @@ class Store:
                 tmp.write(data)
             os.replace(tmp.name, target)
         return relative.as_posix()
+
+    def thumbnail(self, relative: str | Path, size: int = 256) -> bytes:
+        """A small WebP of a stored image, at most ``size`` pixels a side, cached under ``root/thumbs``.
+
+        Stored images never change (their name is their hash), so a thumbnail made once is good
+        forever: widgets and notebooks show these instead of inlining full-size images.
+
+        Raises:
+            InputImageError: the image is missing or cannot be read.
+        """
+        source = self.path(relative)
+        cached = self.root / "thumbs" / str(size) / f"{source.stem}.webp"
+        try:
+            return cached.read_bytes()
+        except FileNotFoundError:
+            pass
+        try:
+            with Image.open(source) as image:
+                image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
+                if image.mode not in ("RGB", "RGBA"):
+                    image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+                buffer = io.BytesIO()
+                image.save(buffer, "WEBP", quality=72, method=4)
+        except FileNotFoundError:
+            raise InputImageError(f"No image at {source}.", path=str(source)) from None
+        except OSError as exc:
+            raise InputImageError(f"{source} cannot be read as an image: {exc}.", path=str(source)) from None
+        data = buffer.getvalue()
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False, suffix=".tmp") as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, cached)
+        return data

@@ -1,0 +1,370 @@
+"""The prompt panel and the gallery, driven from Python: what a person sees change as they type,
+what a click does to the run log, and what the static fallback carries."""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import ledger_state
+from workbench import ModelCapabilities, Workbench, register_backend
+from workbench.backends.draft import DraftBackend
+from workbench.widgets import Gallery, Panel
+from workbench.widgets.html import run_html
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", html_module.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def _bundle(widget) -> dict:
+    bundle = widget._repr_mimebundle_()
+    return bundle[0] if isinstance(bundle, tuple) else bundle
+
+
+class FixedSizeDraft(DraftBackend):
+    """A draft renderer with two models: one flexible, one that (like many real models) makes
+    only three sizes."""
+
+    name = "fixed-draft"
+    default_model = "flex-1"
+    models = {
+        "flex-1": DraftBackend.models["draft-1"],
+        "fixed-1": ModelCapabilities(sizes=frozenset({(1024, 1024), (1024, 1536), (1536, 1024)})),
+    }
+
+
+@pytest.fixture
+def panel(wb: Workbench) -> Panel:
+    return wb.panel(preset="marketing-poster", threaded=False)
+
+
+@pytest.fixture
+def priced(root: Path) -> Workbench:
+    """A workbench whose draft renders cost credits (medium 2, high 50): the wallet's 10 welcome
+    credits pay for a medium run, not a high one."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prices.yaml").write_text(
+        'credits:\n  draft:\n    "*": {low: 1, medium: 2, high: 50}\n'
+        '  fixed-draft:\n    "*": {low: 1, medium: 2, high: 50}\n'
+    )
+    bench = Workbench(root)
+    yield bench
+    bench.close()
+
+
+# -- the panel: live preview -------------------------------------------------------------------
+
+
+def test_preset_fills_the_inputs_and_the_preview(panel: Panel):
+    assert panel.inputs["background"].value == "@navy-solid"
+    assert "headline: MOVE FORWARD" in panel.inputs["texts"].value
+    assert panel.inputs["aspect"].value == "2:3"
+    assert "'MOVE FORWARD'" in panel.prompt
+    assert "'MOVE FORWARD'" in _text(panel.preview.value)
+    assert panel.error is None and panel.message.value == ""
+
+
+def test_changing_an_input_updates_preview_estimate_and_findings(panel: Panel):
+    panel.inputs["subject"].value = "a red bicycle leaning on a wall"
+    assert panel.prompt.startswith("a red bicycle leaning on a wall")
+    assert "a red bicycle" in panel.preview.value
+
+    size_before = panel.estimate.size
+    panel.inputs["aspect"].value = "3:2"
+    assert panel.estimate.size == "1536x1024" != size_before
+    assert "1536x1024" in panel.cost.value
+
+    assert not any(f.code for f in panel.findings if "light" in f.message.lower())
+    panel.inputs["lighting"].value = "golden hour light at noon"
+    assert panel.findings, "contradictory lighting should be flagged"
+    shown = _text(panel.findings_box.value)
+    assert panel.findings[0].code in shown and "Fix:" in shown
+
+
+def test_backend_choice_offers_its_models_and_prices(priced: Workbench):
+    register_backend("fixed-draft", FixedSizeDraft)
+    panel = priced.panel(subject="a ceramic mug", threaded=False)
+    assert panel.inputs["model"].value == "draft-1"
+    panel.inputs["backend"].value = "fixed-draft"
+    assert panel.inputs["model"].value == "flex-1"
+    assert panel.inputs["quality"].value == "medium"
+    run = panel.generate()
+    assert run.backend == "fixed-draft" and run.model == "draft-1"  # the renderer reports its own name
+    assert priced.runs().backend.tolist() == ["fixed-draft"]
+
+
+def test_quality_labels_show_credits_and_the_estimate_follows(priced: Workbench):
+    panel = priced.panel(subject="a ceramic mug", threaded=False)
+    labels = dict((value, label) for label, value in panel.inputs["quality"].options)
+    assert labels["medium"] == "medium · 2 credits" and labels["high"] == "high · 50 credits"
+    assert panel.estimate.credits == 2
+    assert "2 credits" in _text(panel.cost.value) and "wallet: 10 credits" in _text(panel.cost.value)
+    panel.inputs["quality"].value = "high"
+    assert panel.estimate.credits == 50
+    assert "40 credits short" in _text(panel.cost.value)
+
+
+def test_free_text_and_templates_both_work_in_the_comboboxes(panel: Panel):
+    assert "@studio-white" in panel.inputs["background"].options
+    panel.inputs["background"].value = "a sunlit rooftop garden"
+    assert "a sunlit rooftop garden" in panel.prompt
+
+
+def test_an_unknown_template_shows_one_sentence_not_a_traceback(panel: Panel):
+    panel.inputs["background"].value = "@studo-white"
+    assert panel.prompt == ""
+    message = _text(panel.message.value)
+    assert "@studio-white" in message and "Traceback" not in message
+    panel.inputs["background"].value = "@studio-white"
+    assert panel.error is None and panel.prompt
+
+
+def test_texts_keep_their_roles(panel: Panel):
+    panel.set(texts="headline: SUMMER SALE\nsubtext: 50% off everything\nlabel: Step one")
+    roles = [(t.role, t.text) for t in panel.spec.texts]
+    assert roles == [("headline", "SUMMER SALE"), ("subtext", "50% off everything"), ("label", "Step one")]
+
+
+def test_a_preview_update_is_fast(panel: Panel):
+    times = []
+    for i in range(15):
+        start = time.perf_counter()
+        panel.inputs["subject"].value = f"a red bicycle number {i}"
+        times.append(time.perf_counter() - start)
+    assert sorted(times)[len(times) // 2] < 0.05  # the bench holds it to 20 ms; leave CI headroom
+
+
+# -- the panel: Generate -------------------------------------------------------------------------
+
+
+def test_generate_adds_a_ledger_row_and_shows_the_image(wb: Workbench, panel: Panel):
+    assert len(wb.runs()) == 0
+    panel.button.click()
+    runs = wb.runs()
+    assert len(runs) == 1 and runs.status[0] == "ok" and runs.preset[0] == "marketing-poster"
+    assert panel.last_run.id == runs.id[0]
+    assert "<img" in panel.result.value and "data:image/webp;base64," in panel.result.value
+    assert not panel.button.disabled and panel.button.description == "Generate"
+    assert "ok" in _text(panel.status.value)
+
+
+def test_a_threaded_click_finishes_and_can_be_waited_for(wb: Workbench):
+    panel = wb.panel(subject="a ceramic mug", threaded=True)
+    panel.button.click()
+    run = panel.wait(timeout=60)
+    assert run is not None and run.ok
+    assert len(wb.runs()) == 1
+
+
+def test_streamed_previews_are_shown_while_running(wb: Workbench):
+    panel = wb.panel(subject="a ceramic mug", threaded=False, previews=2)
+    seen: list[str] = []
+    panel.result.observe(lambda change: seen.append(change["new"]), names="value")
+    panel.generate()
+    assert any("workbench-partial" in value for value in seen)
+    assert "workbench-run" in panel.result.value
+
+
+def test_the_button_is_disabled_while_running(wb: Workbench):
+    panel = wb.panel(subject="a ceramic mug", threaded=False)
+    states: list[bool] = []
+    panel.button.observe(lambda change: states.append(change["new"]), names="disabled")
+    panel.generate()
+    assert states == [True, False]
+
+
+def test_an_unaffordable_run_shows_a_sentence_and_changes_nothing(priced: Workbench, root: Path):
+    panel = priced.panel(subject="a ceramic mug", quality="high", threaded=False)
+    before = ledger_state(root)
+    balance = priced.wallet.balance
+    panel.button.click()
+    assert panel.last_run is None
+    message = _text(panel.message.value)
+    assert message.startswith("Not enough credits") and "Traceback" not in message
+    assert message.count("\n") == 0 and message.endswith(".")
+    assert ledger_state(root) == before and priced.wallet.balance == balance
+    assert not panel.button.disabled
+
+
+def test_a_bad_aspect_for_the_model_shows_a_sentence_and_changes_nothing(priced: Workbench, root: Path):
+    register_backend("fixed-draft", FixedSizeDraft)
+    panel = priced.panel(subject="a ceramic mug", backend="fixed-draft", aspect="16:9", threaded=False)
+    assert panel.inputs["model"].options == ("flex-1", "fixed-1")
+    assert panel.error is None and panel.estimate.size == "1536x864"
+    panel.inputs["model"].value = "fixed-1"
+    assert "fixed-draft model 'fixed-1' cannot make 1536x864" in _text(panel.message.value)
+    before = ledger_state(root)
+    assert panel.generate() is None
+    message = _text(panel.message.value)
+    assert "cannot make 1536x864" in message and "Traceback" not in message
+    assert ledger_state(root) == before
+
+
+def test_the_panel_works_on_from_code(wb: Workbench, panel: Panel):
+    panel.set(subject="a red bicycle", aspect="3:2")
+    run = wb.generate(panel.spec)
+    assert run.ok and run.size == "1536x1024"
+    assert wb.recall(run.images[0]) == panel.spec
+
+
+# -- static fallbacks ----------------------------------------------------------------------------
+
+
+def test_the_panel_bundle_carries_a_widget_view_and_static_html(panel: Panel):
+    panel.generate()
+    data = _bundle(panel)
+    assert WIDGET_VIEW in data and "text/html" in data
+    html = data["text/html"]
+    assert "MOVE FORWARD" in html and "Estimate" in html and "data:image/webp" in html
+    assert len(html) < 60_000
+
+
+def test_run_repr_html_is_a_small_thumbnail(wb: Workbench):
+    run = wb.generate("a red bicycle", aspect="16:9", quality="high")
+    html = run._repr_html_()
+    assert html == run_html(run)
+    assert "data:image/webp;base64," in html and "ok" in html and "0 credits" in html
+    assert len(html) < 30_000  # the image itself is several hundred KB
+
+
+def test_thumbnails_are_small_and_cached(wb: Workbench, root: Path):
+    run = wb.generate("a red bicycle", aspect="2:3")
+    relative = run.images[0].relative_to(root)
+    data = wb.store.thumbnail(relative, 256)
+    import io
+
+    with Image.open(io.BytesIO(data)) as thumb:
+        assert thumb.format == "WEBP" and max(thumb.size) == 256 and thumb.size[0] < thumb.size[1]
+    assert len(data) < 20_000
+    cached = list((root / "thumbs" / "256").glob("*.webp"))
+    assert len(cached) == 1 and cached[0].read_bytes() == data
+
+
+# -- the gallery ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gallery_runs(wb: Workbench) -> list:
+    runs = [
+        wb.generate(preset="marketing-poster"),
+        wb.generate(preset="ecommerce-product", batch_id="b1"),
+        wb.generate(preset="ecommerce-product", quality="low", batch_id="b1"),
+    ]
+    runs.append(wb.generate(preset="marketing-poster"))  # cached
+    return runs
+
+
+def test_the_gallery_lists_runs_newest_first(wb: Workbench, gallery_runs: list):
+    gallery = wb.gallery()
+    assert isinstance(gallery, Gallery)
+    assert [r["id"] for r in gallery.runs] == [r.id for r in reversed(gallery_runs)]
+    first = gallery.runs[0]
+    assert first["status"] == "cached" and first["preset"] == "marketing-poster" and first["size"] == "1024x1536"
+    assert gallery.total == 4
+
+
+def test_gallery_filters(wb: Workbench, gallery_runs: list):
+    gallery = wb.gallery(batch_id="b1")
+    assert {r["id"] for r in gallery.visible()} == {gallery_runs[1].id, gallery_runs[2].id}
+    gallery.filters = {"status": "cached"}
+    assert [r["id"] for r in gallery.visible()] == [gallery_runs[3].id]
+    with pytest.raises(TypeError, match="cannot filter on 'colour'"):
+        wb.gallery(colour="red")
+
+
+def test_gallery_thumbnails_come_on_request(wb: Workbench, gallery_runs: list):
+    gallery = wb.gallery()
+    assert gallery.thumbs == {}  # none in the synced state until a front end asks
+    gallery._on_message(gallery, {"type": "thumbs", "ids": [gallery_runs[0].id]}, [])
+    assert list(gallery.thumbs) == [gallery_runs[0].id]
+    assert gallery.thumbs[gallery_runs[0].id].startswith("data:image/webp;base64,")
+    gallery.load_thumbs()
+    assert len(gallery.thumbs) == 4
+
+
+def test_selecting_two_runs_compares_them(wb: Workbench, gallery_runs: list):
+    gallery = wb.gallery()
+    gallery.selected = [gallery_runs[1].id, gallery_runs[2].id]
+    assert [r.id for r in gallery.selection] == gallery.selected
+    html = gallery.to_html()
+    assert "Comparing 2 runs" in html
+    assert gallery_runs[1].prompt[:30] in html and "low" in html and "high" in html
+
+
+def test_open_full_size_on_request(wb: Workbench, gallery_runs: list):
+    gallery = wb.gallery()
+    gallery._on_message(gallery, {"type": "open", "id": gallery_runs[0].id}, [])
+    full = gallery.full_image
+    assert full["id"] == gallery_runs[0].id and full["size"] == "1024x1536"
+    assert full["src"].startswith("data:image/png;base64,")
+    assert "error" in gallery.open_full("no-such-run")
+
+
+def test_gallery_bundle_has_static_html_with_thumbnails(wb: Workbench, gallery_runs: list):
+    gallery = wb.gallery()
+    data = _bundle(gallery)
+    assert WIDGET_VIEW in data
+    html = data["text/html"]
+    assert html.count("<img") == 4 and "4 runs" in html
+
+
+def test_gallery_front_end_file_sits_beside_the_class():
+    here = Path(Gallery.__module__.replace(".", "/")).name
+    assert here == "gallery"
+    source = Path(__file__).resolve().parents[1] / "workbench" / "widgets"
+    assert (source / "gallery.js").is_file() and (source / "gallery.css").is_file()
+    assert "export default" in (source / "gallery.js").read_text()
+
+
+def test_an_empty_gallery_says_how_to_start(wb: Workbench):
+    html = _bundle(wb.gallery())["text/html"]
+    assert "No runs yet" in html
+
+
+class BrokenDraft(DraftBackend):
+    """A backend whose service is down."""
+
+    name = "broken-draft"
+
+    def generate(self, request, *, on_partial=None):
+        from workbench import ServiceError
+
+        raise ServiceError("The image service answered 503: try again in a minute.", backend=self.name)
+
+
+def test_a_service_failure_is_a_sentence_and_a_failed_row(root: Path):
+    register_backend("broken-draft", BrokenDraft)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prices.yaml").write_text('credits:\n  broken-draft:\n    "*": {low: 0, medium: 0, high: 0}\n')
+    wb = Workbench(root)
+    panel = wb.panel(subject="a ceramic mug", backend="broken-draft", threaded=False)
+    assert panel.generate() is None
+    assert _text(panel.message.value) == "The image service answered 503: try again in a minute."
+    runs = wb.runs()
+    assert list(runs.status) == ["failed"] and runs.credits[0] == 0
+    assert not panel.button.disabled
+
+
+def test_an_empty_panel_invites_input_without_an_error(wb: Workbench):
+    panel = wb.panel(threaded=False)
+    assert panel.error is None and panel.message.value == ""
+    assert "pick a preset or type a subject" in panel.preview.value
+    assert panel.generate() is None
+    assert "The prompt is empty" in _text(panel.message.value)  # pressing Generate says why nothing happens
+    assert len(wb.runs()) == 0
+
+
+def test_a_run_from_the_panel_shows_up_in_the_gallery(wb: Workbench):
+    gallery = wb.gallery()
+    panel = wb.panel(subject="a ceramic mug", threaded=False)
+    assert gallery.runs == []
+    run = panel.generate()
+    assert [r["id"] for r in gallery.runs] == [run.id]

@@ -1,0 +1,204 @@
+"""The gallery: thumbnails of runs from the run log, filters, side-by-side comparison, full size.
+
+An anywidget; its front end is ``gallery.js`` (and ``gallery.css``) beside this file. State lives
+in synced traits: ``runs`` (one small dict per run, with a thumbnail data URI), ``filters``
+(batch_id, preset, status), ``selected`` run ids, and ``full_image`` — filled when the front end
+asks for one run's full-size image. Thumbnails (data URIs) travel in ``thumbs`` only when a front
+end asks for them, so a notebook executed by papermill (which stores widget state in the file)
+does not carry a thumbnail per run twice. Where no widget front end runs, the mime bundle carries a
+static HTML grid of the newest runs with the same information.
+
+Example:
+    >>> gallery = wb.gallery(status="ok")
+    >>> gallery.selected = gallery.runs[0]["id"], gallery.runs[1]["id"]
+    >>> gallery.selection          # the Run objects
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from workbench.errors import InputImageError, WorkbenchError
+from workbench.widgets import html as H
+
+if TYPE_CHECKING:
+    from workbench.core import Run, Workbench
+
+__all__ = ["FILTERS", "Gallery"]
+
+HERE = Path(__file__).parent
+# Galleries on screen, so a run made elsewhere (the panel) shows up in them at once.
+_LIVE: weakref.WeakSet[Gallery] = weakref.WeakSet()
+
+
+def refresh_galleries(wb: Workbench) -> None:
+    """Refresh every live gallery showing ``wb``'s run log."""
+    for gallery in list(_LIVE):
+        if gallery.wb is wb:
+            gallery.refresh()
+FILTERS = ("batch_id", "preset", "status")
+THUMB = 160
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+class Gallery(anywidget.AnyWidget):
+    """Thumbnails of the newest runs, filterable, with a compare view for two or more.
+
+    Args:
+        wb: the Workbench whose run log is shown.
+        limit: how many of the newest runs to show (None: all).
+        thumb_size: the thumbnails' longest side in pixels.
+        **filters: initial filters: batch_id, preset, status.
+    """
+
+    _esm = HERE / "gallery.js"
+    _css = HERE / "gallery.css"
+
+    runs = traitlets.List(traitlets.Dict()).tag(sync=True)
+    filters = traitlets.Dict().tag(sync=True)
+    selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    thumbs = traitlets.Dict().tag(sync=True)
+    full_image = traitlets.Dict().tag(sync=True)
+    total = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, wb: Workbench, *, limit: int | None = 200, thumb_size: int = THUMB, **filters: Any) -> None:
+        unknown = set(filters) - set(FILTERS)
+        if unknown:
+            raise TypeError(f"The gallery cannot filter on {sorted(unknown)[0]!r}: use {', '.join(FILTERS)}.")
+        super().__init__()
+        self.wb = wb
+        self.limit = limit
+        self.thumb_size = thumb_size
+        self._thumbs: dict[str, str | None] = {}
+        self.filters = {k: str(v) for k, v in filters.items() if v}
+        self.on_msg(self._on_message)
+        self.refresh()
+        _LIVE.add(self)
+
+    # -- data ------------------------------------------------------------------------------------
+    def _thumb(self, relative: str) -> str | None:
+        if relative not in self._thumbs:
+            try:
+                self._thumbs[relative] = H.data_uri(self.wb.store.thumbnail(relative, self.thumb_size))
+            except InputImageError:
+                self._thumbs[relative] = None  # the file was removed: show the run without a picture
+        return self._thumbs[relative]
+
+    def refresh(self) -> None:
+        """Read the run log again (the newest ``limit`` runs, newest first)."""
+        frame = self.wb.runs()
+        self.total = len(frame)
+        if self.limit is not None:
+            frame = frame.tail(self.limit)
+        frame = frame.iloc[::-1]
+        columns = {name: frame[name].tolist() for name in (
+            "id", "created_at", "status", "preset", "batch_id", "backend", "model", "quality", "size", "n",
+            "credits", "usd", "latency_ms", "prompt", "images", "error", "cached_from", "kind")}
+        runs = []
+        for i in range(len(frame)):
+            images = columns["images"][i]
+            created = columns["created_at"][i]
+            runs.append({
+                "id": columns["id"][i],
+                "created_at": created.isoformat(timespec="seconds") if created is not None else "",
+                "status": _text(columns["status"][i]),
+                "preset": _text(columns["preset"][i]),
+                "batch_id": _text(columns["batch_id"][i]),
+                "backend": _text(columns["backend"][i]),
+                "model": _text(columns["model"][i]),
+                "quality": _text(columns["quality"][i]),
+                "size": _text(columns["size"][i]),
+                "kind": _text(columns["kind"][i]),
+                "n": int(columns["n"][i] or 1),
+                "credits": int(columns["credits"][i] or 0),
+                "usd": float(columns["usd"][i] or 0.0),
+                "latency_ms": None if math.isnan(columns["latency_ms"][i]) else round(columns["latency_ms"][i], 1),
+                "prompt": columns["prompt"][i],
+                "error": _text(columns["error"][i]),
+                "cached_from": _text(columns["cached_from"][i]),
+                "images": len(images),
+                "image": images[0] if images else None,
+            })
+        self.runs = runs
+        if self.thumbs:
+            self.load_thumbs([r["id"] for r in runs])
+
+    def load_thumbs(self, run_ids: list[str] | None = None) -> dict[str, str]:
+        """Fill ``thumbs`` (run id → data URI) for these runs (default: every run shown)."""
+        wanted = None if run_ids is None else set(run_ids)
+        thumbs = dict(self.thumbs)
+        todo = [r for r in self.runs
+                if (wanted is None or r["id"] in wanted) and r["image"] and r["id"] not in thumbs]
+        cold = sorted({r["image"] for r in todo} - set(self._thumbs))
+        if len(cold) > 4:
+            # Making a thumbnail decodes a full image (Pillow releases the GIL): use every core.
+            with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+                list(pool.map(self._thumb, cold))
+        for run in todo:
+            uri = self._thumb(run["image"])
+            if uri:
+                thumbs[run["id"]] = uri
+        self.thumbs = thumbs
+        return thumbs
+
+    def visible(self) -> list[dict[str, Any]]:
+        """The runs the filters let through."""
+        active = {k: v for k, v in self.filters.items() if v}
+        return [r for r in self.runs if all((r.get(k) or "") == v for k, v in active.items())]
+
+    @property
+    def selection(self) -> list[Run]:
+        """The selected runs, as Run objects."""
+        return [self.wb.run(run_id) for run_id in self.selected]
+
+    def open_full(self, run_id: str, index: int = 0) -> dict[str, Any]:
+        """Put one run's full-size image in ``full_image`` (what "open full size" asks for)."""
+        try:
+            run = self.wb.run(run_id)
+            path = run.images[index]
+            data = path.read_bytes()
+        except (WorkbenchError, IndexError, OSError) as exc:
+            self.full_image = {"id": run_id, "error": f"The full image cannot be opened: {exc}"}
+            return self.full_image
+        mime = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}.get(path.suffix[1:], "image/png")
+        self.full_image = {"id": run_id, "src": H.data_uri(data, mime), "size": run.size, "path": str(path)}
+        return self.full_image
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("type") == "open":
+            self.open_full(str(content.get("id")), int(content.get("index", 0)))
+        elif content.get("type") == "thumbs":
+            ids = content.get("ids")
+            self.load_thumbs([str(i) for i in ids] if isinstance(ids, list) else None)
+        elif content.get("type") == "refresh":
+            self.refresh()
+
+    # -- static fallback -------------------------------------------------------------------------
+    def to_html(self, limit: int = 24) -> str:
+        """The static gallery: the newest ``limit`` visible runs and the comparison, as HTML."""
+        runs = self.visible()
+        keep = {r["id"] for r in runs[:limit]} | set(self.selected)
+        cards = [r | {"thumb": self._thumb(r["image"]) if r["id"] in keep and r["image"] else None} for r in runs]
+        return H.gallery_html(cards, selected=self.selected, limit=limit)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/html"] = self.to_html()
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<Gallery {len(self.runs)} of {self.total} runs, filters={self.filters}>"
