@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -84,7 +85,7 @@ def run(ctx: click.Context, experiment: str | None, notebook: Path | None, worke
     click.echo(result.describe())
     click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
     if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
-        ctx.exit(1)
+        sys.exit(1)
 
 
 @batch.command()

@@ -104,16 +104,23 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width:
     return text + "…"
 
 
+_THUMBS: dict[str, Image.Image] = {}
+
+
 def _thumb(path: Path | None) -> Image.Image | None:
+    """A ~256 px RGB thumbnail on white; each image is decoded once per report."""
     if path is None or not Path(path).is_file():
         return None
-    with Image.open(path) as image:
-        image.draft("RGB", (THUMB, THUMB))
-        image = image.convert("RGBA")
-        image.thumbnail((THUMB, THUMB))
-        canvas = Image.new("RGB", image.size, "white")
-        canvas.paste(image, mask=image.getchannel("A"))
-        return canvas
+    key = str(path)
+    if key not in _THUMBS:
+        with Image.open(path) as image:
+            image.draft("RGB", (THUMB, THUMB))
+            image.thumbnail((THUMB, THUMB), reducing_gap=2.0)
+            image = image.convert("RGBA")
+            canvas = Image.new("RGB", image.size, "white")
+            canvas.paste(image, mask=image.getchannel("A"))
+            _THUMBS[key] = canvas
+    return _THUMBS[key]
 
 
 def _cell(draw: ImageDraw.ImageDraw, sheet: Image.Image, x: int, y: int, row: dict[str, Any] | None,
@@ -228,14 +235,13 @@ def _link_images(folder: Path, frame: pd.DataFrame) -> None:
 
 
 def _data_uri(path: Path | None, size: int = 128) -> str:
-    if path is None or not Path(path).is_file():
+    thumb = _thumb(path)
+    if thumb is None:
         return ""
-    with Image.open(path) as image:
-        image.draft("RGB", (size, size))
-        image = image.convert("RGB")
-        image.thumbnail((size, size))
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=70)
+    image = thumb.copy()
+    image.thumbnail((size, size))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=70)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -269,6 +275,14 @@ def write_report(wb: Workbench, batch_id: str) -> Report:
     folder = batch_folder(wb, batch_id)
     meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
     frame = batch_frame(wb, batch_id)
+    _THUMBS.clear()
+    try:
+        return _write_report(wb, batch_id, folder, meta, frame)
+    finally:
+        _THUMBS.clear()
+
+
+def _write_report(wb: Workbench, batch_id: str, folder: Path, meta: dict[str, Any], frame: pd.DataFrame) -> Report:
     sheets = contact_sheets(wb, batch_id, frame, folder=folder)
     _link_images(folder, frame)
     factors = [f for axis in meta["axes"] for f in axis["factors"]]
