@@ -614,7 +614,7 @@ def _execute_notebook(notebook: Path, output: Path, params: dict[str, Any], fold
         papermill.execute_notebook(
             str(notebook), str(output), parameters=params, progress_bar=False, log_output=False,
             cwd=str(folder), start_timeout=start_timeout, kernel_manager_class=manager,
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         # The notebook raised: papermill kept it with the error. The same jobs would fail again.
