@@ -552,7 +552,11 @@ class OpenAIBackend(Backend):
             if pair is None:
                 import openai
 
-                pair = (openai.AsyncOpenAI(**self._client_options()), asyncio.Semaphore(self.concurrency))
+                # DefaultAsyncHttpxClient, not the client's own wrapper: the wrapper's __del__ schedules
+                # aclose() on whatever loop runs at collection time, which fails once this loop is closed.
+                http = openai.DefaultAsyncHttpxClient()
+                pair = (openai.AsyncOpenAI(**self._client_options(), http_client=http),
+                        asyncio.Semaphore(self.concurrency))
                 self._async[loop] = pair
             return pair
 
