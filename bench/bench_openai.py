@@ -153,6 +153,8 @@ def main() -> None:
             {"name": "  ... runs ok", "value": limited_figures["ok"], "unit": "runs", "target": REQUESTS,
              "lower_is_better": False},
             {"name": "  ... double charges", "value": double_charges, "unit": "", "target": 0},
+            {"name": "load average (1 min) when done: other work on the machine", "value": os.getloadavg()[0],
+             "unit": ""},
         ],
     )
 
