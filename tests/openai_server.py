@@ -7,6 +7,7 @@ a table (``OpenAIServer.routes``), so other endpoints (``/v1/files``, ``/v1/batc
 registering a handler, and ``Faults`` holds everything that makes a response go wrong::
 
     server = OpenAIServer(faults=Faults(rate_limit=0.2, server_error=0.05, latency=0.05))
+    BatchAPI(server)                    # optional: /v1/files and /v1/batches (tests/openai_batch_api.py)
     server.start()                      # a background thread; or `python tests/openai_server.py`
     OpenAI(base_url=server.base_url, api_key="sk-test")
     server.counts["/v1/images/generations"], server.successes["a prompt"]
@@ -24,6 +25,7 @@ import io
 import json
 import math
 import random
+import re
 import socket
 import sys
 import threading
@@ -103,6 +105,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    params: dict[str, str] = field(default_factory=dict)  # from a route pattern, e.g. /v1/files/{file_id}
 
     def json(self) -> Any:
         return json.loads(self.body or b"{}")
@@ -215,7 +218,7 @@ class OpenAIServer:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
         try:
-            handler = self.routes.get((request.method, request.path))
+            handler = self.routes.get((request.method, request.path)) or self._match(request)
             if handler is None:
                 return Response(404, error_body(f"Unknown path {request.path}.", kind="invalid_request_error"))
             if request.path.startswith("/_"):
@@ -234,6 +237,17 @@ class OpenAIServer:
         finally:
             with self._lock:
                 self.inflight -= 1
+
+    def _match(self, request: Request) -> Handler | None:
+        """A route whose path has ``{name}`` parts (``/v1/batches/{batch_id}``); fills ``request.params``."""
+        for (method, pattern), handler in self.routes.items():
+            if method != request.method or "{" not in pattern:
+                continue
+            match = re.fullmatch(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern), request.path)
+            if match:
+                request.params.update(match.groupdict())
+                return handler
+        return None
 
     def _check_key(self, request: Request) -> Response | None:
         expected = self.faults.api_key

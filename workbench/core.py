@@ -405,6 +405,22 @@ class Workbench:
             return self._fail(plan, reservation, exc, run_id, batch_id, shard, started, raise_errors)
         return self._finish(plan, reservation, result, run_id, batch_id, shard, started)
 
+    def record_result(self, plan: Plan, *, result: ImageResult | None = None, error: BaseException | None = None,
+                      batch_id: str | None = None, shard: int | None = None, latency_ms: float = 0.0,
+                      batch_pricing: bool = False) -> Run:
+        """Log a run whose request was sent another way, e.g. an answer collected from the OpenAI
+        Batch API: store its images, record the row and charge the wallet in one transaction, or
+        log the error as a failed or blocked run at 0 credits. ``batch_pricing`` bills the dollars
+        at the Batch API's discount."""
+        run_id = uuid.uuid4().hex
+        started = time.perf_counter() - latency_ms / 1000
+        reservation = Reservation(None, run_id, 0)
+        if result is not None:
+            return self._finish(plan, reservation, result, run_id, batch_id, shard, started,
+                                batch_pricing=batch_pricing)
+        failure = error if isinstance(error, Exception) else BackendError("No answer.", backend=plan.backend)
+        return self._fail(plan, reservation, failure, run_id, batch_id, shard, started, False)
+
     # -- internals ----------------------------------------------------------------------------
     def _cached_row(self, fingerprint: str) -> dict[str, Any] | None:
         row = self.ledger.find_ok(fingerprint)
@@ -453,7 +469,7 @@ class Workbench:
         return Run.from_row(row, self.root)
 
     def _finish(self, plan: Plan, reservation: Reservation, result: ImageResult, run_id: str,
-                batch_id: str | None, shard: int | None, started: float) -> Run:
+                batch_id: str | None, shard: int | None, started: float, *, batch_pricing: bool = False) -> Run:
         cls = get_backend_class(plan.backend)
         try:
             images = []
@@ -469,7 +485,7 @@ class Workbench:
         row = self._row(
             plan, run_id, "ok", batch_id, shard, started,
             credits=credits,
-            usd=round(self.prices.usd_for_usage(plan.backend, plan.model, usage), 6),
+            usd=round(self.prices.usd_for_usage(plan.backend, plan.model, usage, batch=batch_pricing), 6),
             tokens_in=usage.tokens_in if usage else None,
             tokens_out=usage.tokens_out if usage else None,
             usage=_json(usage.__dict__) if usage else None,

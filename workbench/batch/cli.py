@@ -113,3 +113,47 @@ def list_batches(ctx: click.Context) -> None:
     for row in rows:
         click.echo(f"{row['id']:<48} {row['created_at'][:19]}  {row['via']:<12} {row['backend'] or '':<8} "
                    f"{row['jobs']:>5} jobs  {row['status']}")
+
+
+@batch.command()
+@click.argument("experiment")
+@click.option("--via", type=click.Choice(["openai-batch"]), default="openai-batch", show_default=True,
+              help="Where the batch goes: the OpenAI Batch API (half price, answered within 24 h).")
+@_model
+@_quality
+@click.option("--batch-id", help="The new batch's id (default: the experiment's name and the time).")
+@click.pass_context
+def submit(ctx: click.Context, experiment: str, via: str, model: str | None, quality: str | None,
+           batch_id: str | None) -> None:
+    """Send EXPERIMENT to the OpenAI Batch API: write the JSONL, upload it, create the batch, record it."""
+    from workbench.batch.openai_batch import submit as send
+
+    wb = _workbench(ctx)
+    loaded = _load(wb, experiment, "openai", model, quality)
+    click.echo(send(wb, loaded, batch_id=batch_id).describe())
+
+
+@batch.command()
+@click.argument("batch_id")
+@click.pass_context
+def status(ctx: click.Context, batch_id: str) -> None:
+    """Poll BATCH_ID on the OpenAI Batch API."""
+    from workbench.batch.openai_batch import status as poll
+
+    wb = _workbench(ctx)
+    info = poll(wb, batch_id)
+    click.echo(f"batch {batch_id}: {info['status']}, {info['completed']} of {info['total']} done, "
+               f"{info['failed']} failed")
+
+
+@batch.command()
+@click.argument("batch_id")
+@click.pass_context
+def collect(ctx: click.Context, batch_id: str) -> None:
+    """Turn BATCH_ID's finished answers into stored images and run-log rows; write its report."""
+    from workbench.batch.openai_batch import collect as gather
+
+    wb = _workbench(ctx)
+    result = gather(wb, batch_id)
+    click.echo(result.describe())
+    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)

@@ -79,12 +79,17 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
             "usd": float(run.get("usd") or 0.0),
             "latency_ms": None if pd.isna(run.get("latency_ms")) else float(run["latency_ms"]),
             "shard": run.get("shard"),
-            "prompt": run.get("prompt") or "",
+            "prompt": _text(run.get("prompt")) or "",
             "image": (wb.root / run["images"][0]) if run.get("images") else None,
-            "run_id": run.get("id"),
-            "error": run.get("error"),
+            "run_id": _text(run.get("id")),
+            "error": _text(run.get("error")),
         })
     return pd.DataFrame(rows)
+
+
+def _text(value: Any) -> str | None:
+    """Text from a frame cell: None for a missing value (pandas reads those as NaN)."""
+    return value if isinstance(value, str) else None
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -307,11 +312,13 @@ def _write_report(wb: Workbench, batch_id: str, folder: Path, meta: dict[str, An
         uri = _data_uri(record["image"])
         image = f"<img src='{uri}' width='96'>" if uri else ""
         labels = "<br>".join(f"{esc(f)}: {esc(str(record.get(f, '')))}" for f in factors if f in record)
-        status = esc(record["status"]) + (f"<br><small>{esc(record['error'])}</small>" if record.get("error") else "")
-        latency = "" if record["latency_ms"] is None else f"{record['latency_ms']:.0f}"
+        error = _text(record.get("error"))
+        status = esc(record["status"]) + (f"<br><small>{esc(error)}</small>" if error else "")
+        seconds = record["latency_ms"]
+        latency = "" if seconds is None or seconds != seconds else f"{seconds:.0f}"  # None or NaN: no run
         parts.append(f"<tr><td>{image}</td><td>{labels}</td><td class='{esc(record['status'])}'>{status}</td>"
                      f"<td>{record['credits']}</td><td>{record['usd']:.4f}</td><td>{latency}</td>"
-                     f"<td class='prompt'>{esc(record['prompt'])}</td></tr>")
+                     f"<td class='prompt'>{esc(_text(record['prompt']) or '')}</td></tr>")
     parts.append("</table></body></html>")
     path = folder / "report.html"
     path.write_text("\n".join(parts), encoding="utf-8")
