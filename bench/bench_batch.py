@@ -20,7 +20,12 @@ from pathlib import Path
 from bench._common import report
 from workbench import Workbench
 from workbench.batch import load_experiment, plan_batch, run_batch
-from workbench.batch.runner import _execute_notebook, _kernel_manager_class, _write_batch_files, default_notebook
+from workbench.batch.runner import (
+    _execute_notebook,
+    _kernel_manager_class,
+    _write_batch_files,
+    default_notebook,
+)
 
 JOBS = 200
 WORKERS = 2
@@ -28,8 +33,10 @@ WORKERS = 2
 
 def _experiment(folder: Path, name: str, seeds: range) -> Path:
     path = folder / f"{name}.yaml"
-    path.write_text(f"name: {name}\nspec: {{subject: a speckled ceramic mug, background: '@marble', quality: medium}}\n"
-                    f"grid:\n  seed: [{', '.join(str(s) for s in seeds)}]\n")
+    path.write_text(
+        f"name: {name}\nspec: {{subject: a speckled ceramic mug, background: '@marble', quality: medium}}\n"
+        f"grid:\n  seed: [{', '.join(str(s) for s in seeds)}]\n"
+    )
     return path
 
 
@@ -43,9 +50,19 @@ def _per_job(wb: Workbench, path: Path) -> tuple[float, int]:
     def one(index: int) -> None:
         jobs = folder / f"job-{index}.jobs.json"
         jobs.write_text(json.dumps([plan.jobs[index].job.to_dict()]))
-        params = {"batch_id": "per-job", "shard": index, "jobs_file": str(jobs), "root": str(wb.root),
-                  "experiment": plan.experiment.name, "prompts": [], "backend_options": {}, "concurrency": None}
-        error, _ = _execute_notebook(default_notebook(), folder / f"job-{index}.ipynb", params, folder, manager, 60)
+        params = {
+            "batch_id": "per-job",
+            "shard": index,
+            "jobs_file": str(jobs),
+            "root": str(wb.root),
+            "experiment": plan.experiment.name,
+            "prompts": [],
+            "backend_options": {},
+            "concurrency": None,
+        }
+        error, _ = _execute_notebook(
+            default_notebook(), folder / f"job-{index}.ipynb", params, folder, manager, 60
+        )
         assert error is None, error
 
     start = time.perf_counter()
@@ -57,10 +74,20 @@ def _per_job(wb: Workbench, path: Path) -> tuple[float, int]:
 def _empty_shard(wb: Workbench, folder: Path) -> float:
     jobs = folder / "empty.jobs.json"
     jobs.write_text("[]")
-    params = {"batch_id": "empty", "shard": 0, "jobs_file": str(jobs), "root": str(wb.root), "experiment": "empty",
-              "prompts": [], "backend_options": {}, "concurrency": None}
+    params = {
+        "batch_id": "empty",
+        "shard": 0,
+        "jobs_file": str(jobs),
+        "root": str(wb.root),
+        "experiment": "empty",
+        "prompts": [],
+        "backend_options": {},
+        "concurrency": None,
+    }
     start = time.perf_counter()
-    error, _ = _execute_notebook(default_notebook(), folder / "empty.ipynb", params, folder, _kernel_manager_class(), 60)
+    error, _ = _execute_notebook(
+        default_notebook(), folder / "empty.ipynb", params, folder, _kernel_manager_class(), 60
+    )
     assert error is None, error
     return time.perf_counter() - start
 
@@ -81,23 +108,42 @@ def main() -> None:
         write_report(wb, result.batch_id)
         report_seconds = time.perf_counter() - start
 
-        per_job_seconds, measured = _per_job(wb, _experiment(folder, "bench-per-job", range(10_001, 10_001 + sample)))
+        per_job_seconds, measured = _per_job(
+            wb, _experiment(folder, "bench-per-job", range(10_001, 10_001 + sample))
+        )
         per_job_total = per_job_seconds / measured * JOBS
         (folder / "empty").mkdir()
         overhead = statistics.median(_empty_shard(wb, folder / "empty") for _ in range(3))
         shard_seconds = [s.seconds for s in result.shards]
 
     figures = [
-        {"name": f"{JOBS} draft jobs, {WORKERS} shards (papermill)", "value": batch_seconds, "unit": "s",
-         "shard_seconds": shard_seconds},
-        {"name": f"{JOBS} draft jobs, one papermill run per job"
-                 + ("" if measured == JOBS else f" (from {measured})"), "value": per_job_total, "unit": "s",
-         "measured_jobs": measured, "measured_seconds": per_job_seconds},
-        {"name": "speed-up of shards over one run per job", "value": per_job_total / batch_seconds, "unit": "x",
-         "target": 10, "lower_is_better": False},
+        {
+            "name": f"{JOBS} draft jobs, {WORKERS} shards (papermill)",
+            "value": batch_seconds,
+            "unit": "s",
+            "shard_seconds": shard_seconds,
+        },
+        {
+            "name": f"{JOBS} draft jobs, one papermill run per job"
+            + ("" if measured == JOBS else f" (from {measured})"),
+            "value": per_job_total,
+            "unit": "s",
+            "measured_jobs": measured,
+            "measured_seconds": per_job_seconds,
+        },
+        {
+            "name": "speed-up of shards over one run per job",
+            "value": per_job_total / batch_seconds,
+            "unit": "x",
+            "target": 10,
+            "lower_is_better": False,
+        },
         {"name": "papermill overhead per shard (empty shard)", "value": overhead, "unit": "s"},
-        {"name": "per job inside a shard", "value": (batch_seconds - overhead) / JOBS * WORKERS * 1000,
-         "unit": "ms"},
+        {
+            "name": "per job inside a shard",
+            "value": (batch_seconds - overhead) / JOBS * WORKERS * 1000,
+            "unit": "ms",
+        },
         {"name": f"contact sheet + HTML report of {JOBS} jobs", "value": report_seconds, "unit": "s"},
     ]
     report("batch", figures)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import ledger_state
 from PIL import Image
 
-from conftest import ledger_state
 from workbench import Workbench
 from workbench.batch import load_experiment, plan_batch, run_shard
 from workbench.batch.report import THUMB, write_report
@@ -84,7 +84,10 @@ def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft,
         assert notebook.stat().st_size < 100_000
         executed = nbformat.read(notebook, as_version=4)
         assert executed.metadata.papermill.parameters["batch_id"] == batch_id
-        assert not executed.metadata.papermill.exception and not executed.metadata.papermill.environment_variables
+        assert (
+            not executed.metadata.papermill.exception
+            and not executed.metadata.papermill.environment_variables
+        )
     assert len(list((folder / "images").iterdir())) == 12
 
     sheet = Image.open(folder / "contact-sheet.jpg")
@@ -96,7 +99,10 @@ def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft,
         assert label.getextrema()[0] < 100
     html = (folder / "report.html").read_text()
     assert "contact-sheet.jpg" in html and "<h3>lighting</h3>" in html and "latency_ms (mean)" in html
-    assert "a speckled ceramic mug, on a polished white marble surface" in html and html.count("data:image/jpeg") == 12
+    assert (
+        "a speckled ceramic mug, on a polished white marble surface" in html
+        and html.count("data:image/jpeg") == 12
+    )
 
     before = store_files(root)
     code, out, _ = cli(capsys, "batch", "run", str(path), "--workers", "2", "--no-progress")
@@ -118,15 +124,27 @@ def test_a_batch_the_wallet_cannot_pay_for_is_refused_before_anything_renders(pa
     assert code == 1 and out == ""
     assert err.strip().splitlines() == [
         "error: This batch costs 24 credits for 12 images; the wallet has 10 (short by 14): top up with "
-        "`workbench wallet topup 14` or cap the run with --budget 10."]
+        "`workbench wallet topup 14` or cap the run with --budget 10."
+    ]
     assert ledger_state(paid_draft) == before
     assert not store_files(paid_draft) and not (paid_draft / "batches").exists()
 
 
 def test_a_budget_stops_cleanly_and_a_resume_finishes_the_batch(paid_draft, tmp_path, capsys):
     path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4, 5, 6]\n")
-    code, out, _ = cli(capsys, "batch", "run", str(path), "--budget", "4", "--workers", "1", "--no-progress",
-                       "--batch-id", "capped")
+    code, out, _ = cli(
+        capsys,
+        "batch",
+        "run",
+        str(path),
+        "--budget",
+        "4",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--batch-id",
+        "capped",
+    )
     assert code == 0, out
     assert "4 ok, 2 missing of 6 jobs; 4 credits" in out and "stopped at the budget: 2 jobs left" in out
     wb = Workbench(paid_draft)
@@ -157,9 +175,21 @@ def test_kill_9_of_a_running_batch_then_resume_charges_each_job_once(paid_draft,
     seeds = ", ".join(str(seed) for seed in range(1, 25))
     path = experiment(tmp_path, f"spec: {{subject: a mug, quality: medium}}\ngrid:\n  seed: [{seeds}]\n")
     process = subprocess.Popen(
-        [str(WORKBENCH), "batch", "run", str(path), "--workers", "2", "--batch-id", "killed", "--no-progress"],
-        env=os.environ | {"WORKBENCH_HOME": str(root)}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(WORKBENCH),
+            "batch",
+            "run",
+            str(path),
+            "--workers",
+            "2",
+            "--batch-id",
+            "killed",
+            "--no-progress",
+        ],
+        env=os.environ | {"WORKBENCH_HOME": str(root)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     ledger = root / "ledger.sqlite"
     deadline = time.monotonic() + 60
@@ -192,21 +222,48 @@ def _notebook_with(tmp_path: Path, code: str) -> Path:
 def test_a_dying_kernel_is_retried_and_a_failing_shard_keeps_its_notebook(root, tmp_path, capsys):
     path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n")
     marker = tmp_path / "died-once"
-    dies_once = _notebook_with(tmp_path, f"import os, pathlib\nmarker = pathlib.Path({str(marker)!r})\n"
-                                         "if not marker.exists():\n    marker.touch()\n    os._exit(1)")
-    code, out, err = cli(capsys, "batch", "run", str(path), "--notebook", str(dies_once), "--workers", "1",
-                         "--no-progress", "--batch-id", "retried")
+    dies_once = _notebook_with(
+        tmp_path,
+        f"import os, pathlib\nmarker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n    marker.touch()\n    os._exit(1)",
+    )
+    code, out, err = cli(
+        capsys,
+        "batch",
+        "run",
+        str(path),
+        "--notebook",
+        str(dies_once),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--batch-id",
+        "retried",
+    )
     assert code == 0, out + err
     assert "2 ok of 2 jobs" in out and marker.exists()
 
     fails = _notebook_with(tmp_path, "raise RuntimeError('the shard broke on purpose')")
-    code, out, _ = cli(capsys, "batch", "run", str(path), "--notebook", str(fails), "--workers", "1",
-                       "--no-progress", "--batch-id", "broken")
+    code, out, _ = cli(
+        capsys,
+        "batch",
+        "run",
+        str(path),
+        "--notebook",
+        str(fails),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--batch-id",
+        "broken",
+    )
     assert code == 1
     assert "shard 0 failed after 1 attempt(s): RuntimeError: the shard broke on purpose" in out
     kept = nbformat.read(root / "batches" / "broken" / "shard-0.ipynb", as_version=4)
     assert kept.metadata.papermill.exception is True
-    assert any(o.get("ename") == "RuntimeError" for c in kept.cells if c.cell_type == "code" for o in c.outputs)
+    assert any(
+        o.get("ename") == "RuntimeError" for c in kept.cells if c.cell_type == "code" for o in c.outputs
+    )
 
 
 def _in_process_batch(wb: Workbench, path: Path, batch_id: str) -> None:
@@ -220,12 +277,21 @@ def _in_process_batch(wb: Workbench, path: Path, batch_id: str) -> None:
 
 
 def test_three_factors_make_one_sheet_per_value_and_one_axis_wraps(wb, tmp_path):
-    path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n"
-                                "  background: ['@marble', '@linen']\n  style: ['@noir', '@editorial']\n")
+    path = experiment(
+        tmp_path,
+        "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n"
+        "  background: ['@marble', '@linen']\n  style: ['@noir', '@editorial']\n",
+    )
     _in_process_batch(wb, path, "cube")
     report = write_report(wb, "cube")
-    assert [p.name for p in report.contact_sheets] == ["contact-sheet-noir.jpg", "contact-sheet-editorial.jpg"]
-    assert Image.open(report.contact_sheets[0]).size == (180 + 2 * (THUMB + 8) + 8, 40 + 44 + 2 * (THUMB + 8) + 8)
+    assert [p.name for p in report.contact_sheets] == [
+        "contact-sheet-noir.jpg",
+        "contact-sheet-editorial.jpg",
+    ]
+    assert Image.open(report.contact_sheets[0]).size == (
+        180 + 2 * (THUMB + 8) + 8,
+        40 + 44 + 2 * (THUMB + 8) + 8,
+    )
     assert list(report.frame["status"]) == ["ok"] * 8
 
     rows = experiment(tmp_path, "label,subject\none,a mug\ntwo,a cup\nthree,a jug\n", "rows.csv")
@@ -238,8 +304,13 @@ def test_three_factors_make_one_sheet_per_value_and_one_axis_wraps(wb, tmp_path)
 def test_the_batch_notebook_runs_by_hand_offline(root, tmp_path):
     import papermill
 
-    papermill.execute_notebook(str(default_notebook()), str(tmp_path / "out.ipynb"),
-                               parameters={"root": str(root)}, progress_bar=False, cwd=str(tmp_path))
+    papermill.execute_notebook(
+        str(default_notebook()),
+        str(tmp_path / "out.ipynb"),
+        parameters={"root": str(root)},
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
     runs = Workbench(root).runs(batch_id="example")
     assert list(runs["status"]) == ["ok", "ok"]
 

@@ -18,13 +18,16 @@ def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
 
 
 def test_a_grid_is_the_cartesian_product_in_row_major_order(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name: mugs
 spec: {subject: a ceramic mug, quality: low}
 grid:
   background: {marble: "@marble", oak: "@oak-table", linen: "@linen"}
   lighting: ["@soft-left", "@golden-hour", "@rim-light", "@high-key"]
-""")
+""",
+    )
     experiment = load_experiment(path)
     assert experiment.name == "mugs" and experiment.shape == (3, 4) and len(experiment) == 12
     assert [a.name for a in experiment.axes] == ["background", "lighting"]
@@ -38,20 +41,25 @@ grid:
 
 
 def test_zip_pairs_lists_and_text_roles_replace_the_presets_texts(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 preset: marketing-poster
 zip:
   headline: [MOVE FORWARD, RUN THE CITY]
   background: ["@navy-solid", "@pastel-gradient"]
 grid:
   model: [draft-1]
-""")
+""",
+    )
     experiment = load_experiment(path)
     assert experiment.shape == (2, 1)
     assert experiment.axes[0].labels == ("MOVE FORWARD · @navy-solid", "RUN THE CITY · @pastel-gradient")
     job = experiment.jobs[1]
-    assert [(t.text, t.role) for t in job.spec.texts] == [("RUN THE CITY", "headline"),
-                                                          ("The new spring running collection", "subtext")]
+    assert [(t.text, t.role) for t in job.spec.texts] == [
+        ("RUN THE CITY", "headline"),
+        ("The new spring running collection", "subtext"),
+    ]
     assert job.spec.preset == "marketing-poster" and job.model == "draft-1"
 
 
@@ -60,7 +68,9 @@ def test_csv_rows_become_runs_labelled_by_their_label_column(tmp_path):
     experiment = load_experiment(tmp_path / "rows.csv")
     assert experiment.axes[0].labels == ("shoe", "bag")
     assert [(j.spec.subject, j.spec.aspect, j.spec.seed) for j in experiment.jobs] == [
-        ("a sneaker", "1:1", 3), ("a tote bag", "4:5", None)]
+        ("a sneaker", "1:1", 3),
+        ("a tote bag", "4:5", None),
+    ]
     path = write(tmp_path, "spec: {quality: low}\nrows: rows.csv\ngrid:\n  style: ['@editorial', '@noir']\n")
     assert load_experiment(path).shape == (2, 2)
 
@@ -84,16 +94,25 @@ def test_the_shipped_examples_load():
     ("text", "field", "message"),
     [
         ("grid:\n  colour: [red]\n", "grid.colour", "unknown factor"),
-        ("spec: {subject: a mug}\ngrid:\n  lighting: ['@soft-left', '@no-such-light']\n", "grid.lighting[1]",
-         "no-such-light"),
-        ("spec: {subject: a mug}\nzip:\n  subject: [a, b]\n  lighting: ['@soft-left']\n", "zip.lighting",
-         "has 1 values but zip.subject has 2"),
+        (
+            "spec: {subject: a mug}\ngrid:\n  lighting: ['@soft-left', '@no-such-light']\n",
+            "grid.lighting[1]",
+            "no-such-light",
+        ),
+        (
+            "spec: {subject: a mug}\nzip:\n  subject: [a, b]\n  lighting: ['@soft-left']\n",
+            "zip.lighting",
+            "has 1 values but zip.subject has 2",
+        ),
         ("spec: {subject: a mug}\ngrid:\n  seed: [1, two]\n", "grid.seed[1]", "whole number"),
         ("spec: {subject: a mug}\ngrid:\n  aspect: ['1:1', '5:1']\n", "aspect", "Unsupported aspect '5:1'"),
         ("spec: {subject: a mug, colour: red}\n", "spec.colour", "unknown spec field"),
         ("spec: {subject: a mug}\ngrids:\n  aspect: ['1:1']\n", "grids", "unknown key"),
-        ("spec: {subject: a mug}\ngrid:\n  subject: [a]\nzip:\n  subject: [b]\n", "zip.subject",
-         "already a factor"),
+        (
+            "spec: {subject: a mug}\ngrid:\n  subject: [a]\nzip:\n  subject: [b]\n",
+            "zip.subject",
+            "already a factor",
+        ),
         ("preset: no-such-preset\n", "preset", "no-such-preset"),
         ("grid: [1, 2\n", None, "not valid YAML at line"),
         ("spec: {subject: a mug}\ngrid:\n  style: []\n", "grid.style", "empty"),

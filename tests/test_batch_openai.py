@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ledger_state
 from openai_batch_api import BatchAPI
+
 from workbench import Workbench
 from workbench.cli import main
 from workbench.pricing import PriceTable
@@ -40,7 +40,9 @@ def fifty(tmp_path):
 def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, batch_api, fifty, capsys):
     Workbench(root).wallet.topup(40)
     base = ["--base-url", openai_server.base_url]
-    code, out, _ = cli(capsys, *base, "batch", "plan", str(fifty), "--backend", "openai", "--via", "openai-batch")
+    code, out, _ = cli(
+        capsys, *base, "batch", "plan", str(fifty), "--backend", "openai", "--via", "openai-batch"
+    )
     assert "images     50 in 50 jobs" in out and "cost       50 credits" in out and "Batch API" in out
 
     code, out, err = cli(capsys, *base, "batch", "submit", str(fifty), "--batch-id", "fifty")
@@ -62,7 +64,11 @@ def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, ba
     assert "48 ok, 1 failed, 1 blocked of 50 jobs; 48 credits" in out
     wb = Workbench(root)
     runs = wb.runs(batch_id="fifty")
-    assert len(runs) == 50 and runs["status"].value_counts().to_dict() == {"ok": 48, "failed": 1, "blocked": 1}
+    assert len(runs) == 50 and runs["status"].value_counts().to_dict() == {
+        "ok": 48,
+        "failed": 1,
+        "blocked": 1,
+    }
     failed = runs[runs["status"] != "ok"]
     assert set(failed["credits"]) == {0} and any("safety system" in e for e in failed["error"])
     assert wb.wallet.spent == 48 == int(runs["credits"].sum()) and wb.wallet.balance == 2

@@ -405,9 +405,9 @@ class Workbench:
             return self._fail(plan, reservation, exc, run_id, batch_id, shard, started, raise_errors)
         return self._finish(plan, reservation, result, run_id, batch_id, shard, started)
 
-    def record_result(self, plan: Plan, *, result: ImageResult | None = None, error: BaseException | None = None,
-                      batch_id: str | None = None, shard: int | None = None, latency_ms: float = 0.0,
-                      batch_pricing: bool = False) -> Run:
+    def record_result(self, plan: Plan, *, result: ImageResult | None = None,
+                      error: BaseException | None = None, batch_id: str | None = None, shard: int | None = None,
+                      latency_ms: float = 0.0, batch_pricing: bool = False) -> Run:
         """Log a run whose request was sent another way, e.g. an answer collected from the OpenAI
         Batch API: store its images, record the row and charge the wallet in one transaction, or
         log the error as a failed or blocked run at 0 credits. ``batch_pricing`` bills the dollars

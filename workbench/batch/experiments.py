@@ -45,8 +45,19 @@ if TYPE_CHECKING:
 
 __all__ = ["Axis", "Experiment", "Job", "experiment_folder", "find_experiment", "load_experiment"]
 
-SPEC_FIELDS = ("subject", "background", "lighting", "style", "details", "aspect", "quality", "n", "seed",
-               "texts", "preset")
+SPEC_FIELDS = (
+    "subject",
+    "background",
+    "lighting",
+    "style",
+    "details",
+    "aspect",
+    "quality",
+    "n",
+    "seed",
+    "texts",
+    "preset",
+)
 TEXT_ROLES = ("headline", "subtext")
 OPTIONS = ("backend", "model", "variant", "output_format", "transparent")
 FACTOR_NAMES = (*SPEC_FIELDS, *TEXT_ROLES, *OPTIONS)
@@ -226,7 +237,9 @@ class _Reader:
             raise self.fail(f"{where}.{name}", "give a list of values (or a mapping of label: value).")
         if not pairs:
             raise self.fail(f"{where}.{name}", "the list of values is empty.")
-        checked = [(label, self.value(f"{where}.{name}[{i}]", name, value)) for i, (label, value) in enumerate(pairs)]
+        checked = [
+            (label, self.value(f"{where}.{name}[{i}]", name, value)) for i, (label, value) in enumerate(pairs)
+        ]
         labels = [label for label, _ in checked]
         if len(set(labels)) != len(labels):
             twice = next(label for label in labels if labels.count(label) > 1)
@@ -259,7 +272,7 @@ class _Reader:
                 value = [value]
         elif value is not None and not isinstance(value, str):
             if name in ("aspect",) and isinstance(value, (int, float)):
-                raise self.fail(where, f"write the aspect in quotes, e.g. \"3:2\", not {value!r}.")
+                raise self.fail(where, f'write the aspect in quotes, e.g. "3:2", not {value!r}.')
             value = str(value)
         if name in ("subject", "background", "lighting", "style", "details") and isinstance(value, str):
             try:
@@ -294,19 +307,26 @@ class _Reader:
             unknown = [c for c in records[0] if c not in FACTOR_NAMES and c != "label"]
             if unknown or None in records[0]:
                 column = unknown[0] if unknown else "?"
-                raise self.fail(f"{prefix}.{column}",
-                                f"unknown column; use label and factor names: {', '.join(FACTOR_NAMES)}.")
+                raise self.fail(
+                    f"{prefix}.{column}",
+                    f"unknown column; use label and factor names: {', '.join(FACTOR_NAMES)}.",
+                )
         factors = [c for c in records[0] if c != "label"]
         result, labels = [], []
         for number, record in enumerate(records, 1):
             if any(c not in FACTOR_NAMES and c != "label" for c in record):
                 column = next(c for c in record if c not in FACTOR_NAMES and c != "label")
-                raise self.fail(f"{prefix}[{number}].{column}", f"unknown factor; use one of {', '.join(FACTOR_NAMES)}.")
+                raise self.fail(
+                    f"{prefix}[{number}].{column}", f"unknown factor; use one of {', '.join(FACTOR_NAMES)}."
+                )
             if None in record.values() and where_file is not None:
                 raise self.fail(f"{prefix}[{number}]", "the row has fewer cells than the header.")
             cells = {name: record.get(name) for name in factors}
-            row = {name: (_label(value), self.value(f"{prefix}[{number}].{name}", name, value))
-                   for name, value in cells.items() if value not in (None, "")}
+            row = {
+                name: (_label(value), self.value(f"{prefix}[{number}].{name}", name, value))
+                for name, value in cells.items()
+                if value not in (None, "")
+            }
             label = str(record.get("label") or "").strip() or _label(next(iter(cells.values()), number))
             if label in labels:
                 label = f"{label} ({number})"
@@ -315,8 +335,9 @@ class _Reader:
         return Axis("row", tuple(factors), tuple(labels)), result
 
     # -- expansion ----------------------------------------------------------------------------
-    def expand(self, data: dict[str, Any], *, backend: str | None, model: str | None,
-               quality: str | None) -> Experiment:
+    def expand(
+        self, data: dict[str, Any], *, backend: str | None, model: str | None, quality: str | None
+    ) -> Experiment:
         name = data.get("name") or self.path.stem
         if not isinstance(name, str):
             raise self.fail("name", "the name must be text.")
@@ -338,7 +359,9 @@ class _Reader:
         options = dict(data.get("options") or {})
         for key, value in options.items():
             if key not in ("variant", "output_format", "transparent"):
-                raise self.fail(f"options.{key}", "unknown option; use variant, output_format or transparent.")
+                raise self.fail(
+                    f"options.{key}", "unknown option; use variant, output_format or transparent."
+                )
             options[key] = self.value(f"options.{key}", key, value)
         default_backend = backend or data.get("backend")
         default_model = model or data.get("model")
@@ -352,7 +375,9 @@ class _Reader:
 
         def claim(factor: str, where: str) -> None:
             if factor in seen:
-                raise self.fail(where, f"{factor} is already a factor in {seen[factor]}; vary it in one place.")
+                raise self.fail(
+                    where, f"{factor} is already a factor in {seen[factor]}; vary it in one place."
+                )
             seen[factor] = where
 
         # Axes follow the order of grid, zip and rows in the file: the first makes the sheet's rows.
@@ -380,8 +405,11 @@ class _Reader:
                     if len(set(lengths.values())) > 1:
                         first, *rest = lengths.items()
                         other = next(item for item in rest if item[1] != first[1])
-                        raise self.fail(f"zip.{other[0]}", f"has {other[1]} values but zip.{first[0]} has {first[1]}; "
-                                        "zipped lists pair up one by one, so they need one length.")
+                        raise self.fail(
+                            f"zip.{other[0]}",
+                            f"has {other[1]} values but zip.{first[0]} has {first[1]}; "
+                            "zipped lists pair up one by one, so they need one length.",
+                        )
                     count = next(iter(lengths.values()))
                     labels = tuple(" · ".join(columns[f][i][0] for f in columns) for i in range(count))
                     axes.append(Axis(" · ".join(columns), tuple(columns), labels))
@@ -400,7 +428,9 @@ class _Reader:
         for group in groups:
             total *= len(group)
         if total > _MAX_JOBS:
-            raise self.fail("grid", f"expands to {total:,} jobs; the limit is {_MAX_JOBS:,}: split the experiment.")
+            raise self.fail(
+                "grid", f"expands to {total:,} jobs; the limit is {_MAX_JOBS:,}: split the experiment."
+            )
 
         jobs: list[Job] = []
         keys: set[str] = set()
@@ -414,12 +444,31 @@ class _Reader:
             while key in keys:
                 key, number = f"{job.key}-{number}", number + 1
             keys.add(key)
-            jobs.append(Job(key, job.index, job.spec, job.backend, job.model, job.options, job.factors, coords))
-        return Experiment(name=name, path=self.path, description=str(data.get("description") or ""), axes=axes,
-                          jobs=jobs, backend=default_backend, model=default_model, base=base)
+            jobs.append(
+                Job(key, job.index, job.spec, job.backend, job.model, job.options, job.factors, coords)
+            )
+        return Experiment(
+            name=name,
+            path=self.path,
+            description=str(data.get("description") or ""),
+            axes=axes,
+            jobs=jobs,
+            backend=default_backend,
+            model=default_model,
+            base=base,
+        )
 
-    def job(self, index: int, coords: tuple[str, ...], chosen: dict[str, tuple[str, Any]], preset: str | None,
-            base: dict[str, Any], options: dict[str, Any], backend: str | None, model: str | None) -> Job:
+    def job(
+        self,
+        index: int,
+        coords: tuple[str, ...],
+        chosen: dict[str, tuple[str, Any]],
+        preset: str | None,
+        base: dict[str, Any],
+        options: dict[str, Any],
+        backend: str | None,
+        model: str | None,
+    ) -> Job:
         fields = dict(base)
         run_options = dict(options)
         job_preset = preset
@@ -446,7 +495,9 @@ class _Reader:
         factors = {factor: label for factor, (label, _) in chosen.items()}
         return Job(key, index, spec, job_backend, job_model, run_options, factors, coords)
 
-    def _texts(self, preset: str | None, fields: dict[str, Any], roles: dict[str, Any]) -> list[dict[str, str]]:
+    def _texts(
+        self, preset: str | None, fields: dict[str, Any], roles: dict[str, Any]
+    ) -> list[dict[str, str]]:
         if "texts" in fields:
             texts = PromptSpec(subject="x", texts=fields["texts"]).texts
         elif preset is not None:

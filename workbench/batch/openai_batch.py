@@ -62,9 +62,12 @@ class Submitted:
     usd: float
 
     def describe(self) -> str:
-        return (f"batch {self.batch_id}: {self.requests} requests sent to the OpenAI Batch API as {self.remote_id} "
-                f"({self.cached} from the cache); up to {self.credits} credits, ${self.usd:.4f} at the batch price. "
-                f"Poll with `workbench batch status {self.batch_id}`, then `workbench batch collect {self.batch_id}`.")
+        return (
+            f"batch {self.batch_id}: {self.requests} requests sent to the OpenAI Batch API as "
+            f"{self.remote_id} ({self.cached} from the cache); up to {self.credits} credits, "
+            f"${self.usd:.4f} at the batch price. Poll with `workbench batch status {self.batch_id}`, "
+            f"then `workbench batch collect {self.batch_id}`."
+        )
 
 
 def _client(wb: Workbench) -> Any:
@@ -104,8 +107,11 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
     """Send an experiment's uncached jobs to the OpenAI Batch API; refuse first if the wallet cannot pay."""
     for job in experiment.jobs:
         if (job.backend or wb.default_backend) != "openai":
-            raise ExperimentError(f"--via openai-batch runs on the openai backend, but job {job.index + 1} asks for "
-                                  f"{job.backend or wb.default_backend}; pass --backend openai.", field="backend")
+            raise ExperimentError(
+                f"--via openai-batch runs on the openai backend, but job {job.index + 1} asks for "
+                f"{job.backend or wb.default_backend}; pass --backend openai.",
+                field="backend",
+            )
     plan = plan_batch(wb, experiment, batch_id=batch_id, via="openai-batch")
     plan.check()  # nothing is uploaded when the wallet cannot pay
     client = _client(wb)  # a missing key fails here, before any file is written
@@ -120,8 +126,17 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
         if planned.plan.fingerprint in sent:
             continue  # the same request twice: the first answer serves both
         sent.add(planned.plan.fingerprint)
-        lines.append(json.dumps({"custom_id": planned.job.key, "method": "POST", "url": ENDPOINT,
-                                 "body": line_body(wb, planned.plan)}, ensure_ascii=False))
+        lines.append(
+            json.dumps(
+                {
+                    "custom_id": planned.job.key,
+                    "method": "POST",
+                    "url": ENDPOINT,
+                    "body": line_body(wb, planned.plan),
+                },
+                ensure_ascii=False,
+            )
+        )
     _record_batch(wb, plan, status="submitting", options={"via": "openai-batch"})
     for planned in plan.to_run:  # jobs made before: cached rows now, as a local run would log them
         if planned.plan.estimate.cached:
@@ -132,9 +147,17 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
         return Submitted(plan.batch_id, "", "", 0, cached, 0, 0.0)
     payload = ("\n".join(lines) + "\n").encode()
     (folder / "requests.jsonl").write_bytes(payload)
-    uploaded = _call(wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch")
-    remote = _call(wb, client.batches.create, input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h",
-                   metadata={"workbench_batch": plan.batch_id[:512]})
+    uploaded = _call(
+        wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch"
+    )
+    remote = _call(
+        wb,
+        client.batches.create,
+        input_file_id=uploaded.id,
+        endpoint=ENDPOINT,
+        completion_window="24h",
+        metadata={"workbench_batch": plan.batch_id[:512]},
+    )
     set_batch_status(wb, plan.batch_id, "submitted", remote_id=remote.id, remote_input_file=uploaded.id)
     return Submitted(plan.batch_id, remote.id, uploaded.id, len(lines), cached, plan.credits, plan.usd)
 
@@ -145,7 +168,9 @@ def _remote(wb: Workbench, batch_id: str) -> dict[str, Any]:
         raise ExperimentError(f"No batch {batch_id} in the run log.", field="batch_id")
     row = dict(rows[0])
     if row["via"] != "openai-batch":
-        raise ExperimentError(f"Batch {batch_id} ran locally, not through the OpenAI Batch API.", field="batch_id")
+        raise ExperimentError(
+            f"Batch {batch_id} ran locally, not through the OpenAI Batch API.", field="batch_id"
+        )
     return row
 
 
@@ -156,11 +181,21 @@ def status(wb: Workbench, batch_id: str) -> dict[str, Any]:
         return {"status": row["status"], "total": 0, "completed": 0, "failed": 0}
     remote = _call(wb, _client(wb).batches.retrieve, row["remote_id"])
     counts = remote.request_counts
-    info = {"status": remote.status, "total": getattr(counts, "total", 0), "completed": getattr(counts, "completed", 0),
-            "failed": getattr(counts, "failed", 0), "remote_id": remote.id}
+    info = {
+        "status": remote.status,
+        "total": getattr(counts, "total", 0),
+        "completed": getattr(counts, "completed", 0),
+        "failed": getattr(counts, "failed", 0),
+        "remote_id": remote.id,
+    }
     if row["status"] != "collected":
-        set_batch_status(wb, batch_id, remote.status, remote_output_file=remote.output_file_id,
-                         remote_error_file=remote.error_file_id)
+        set_batch_status(
+            wb,
+            batch_id,
+            remote.status,
+            remote_output_file=remote.output_file_id,
+            remote_error_file=remote.error_file_id,
+        )
     return info
 
 
@@ -178,10 +213,12 @@ def _result(body: dict[str, Any], model: str) -> ImageResult:
         images=images,
         format=sniff_format(images[0]) or "png",
         model=model,
-        usage=Usage(text_in=int(details_in.get("text_tokens", usage.get("input_tokens", 0)) or 0),
-                    image_in=int(details_in.get("image_tokens") or 0),
-                    image_out=int(details_out.get("image_tokens", (usage.get("output_tokens") or 0) - text_out) or 0),
-                    text_out=text_out),
+        usage=Usage(
+            text_in=int(details_in.get("text_tokens", usage.get("input_tokens", 0)) or 0),
+            image_in=int(details_in.get("image_tokens") or 0),
+            image_out=int(details_out.get("image_tokens", (usage.get("output_tokens") or 0) - text_out) or 0),
+            text_out=text_out,
+        ),
         raw={k: body.get(k) for k in ("size", "quality", "background", "output_format") if body.get(k)},
     )
 
@@ -192,8 +229,12 @@ def _error(record: dict[str, Any]) -> BackendError:
     error = (body.get("error") if isinstance(body, dict) else None) or record.get("error") or {}
     message = error.get("message") or f"The Batch API answered {response.get('status_code', 'nothing')}."
     if error.get("code") in ("moderation_blocked", "content_policy_violation"):
-        return ContentPolicyError(f"The openai service refused the prompt: {message}", reason=message,
-                                  backend="openai", status_code=response.get("status_code"))
+        return ContentPolicyError(
+            f"The openai service refused the prompt: {message}",
+            reason=message,
+            backend="openai",
+            status_code=response.get("status_code"),
+        )
     return BackendError(message, backend="openai", status_code=response.get("status_code"))
 
 
@@ -218,13 +259,20 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
     first_rowid = wb.ledger.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
     experiment = load_batch(wb, batch_id)
     plans = {job.key: (job, plan_job(wb, job, experiment.name)) for job in experiment.jobs}
-    recorded = {r[0] for r in wb.ledger.query(
-        "SELECT DISTINCT json_extract(params, '$.job') FROM runs WHERE batch_id = ?", (batch_id,))}
+    recorded = {
+        r[0]
+        for r in wb.ledger.query(
+            "SELECT DISTINCT json_extract(params, '$.job') FROM runs WHERE batch_id = ?", (batch_id,)
+        )
+    }
     if row["remote_id"]:
         info = status(wb, batch_id)
         if info["status"] not in _FINISHED:
-            raise ExperimentError(f"Batch {batch_id} is {info['status']} ({info['completed']} of {info['total']} "
-                                  f"done); collect it when it has completed.", field="batch_id")
+            raise ExperimentError(
+                f"Batch {batch_id} is {info['status']} ({info['completed']} of {info['total']} "
+                f"done); collect it when it has completed.",
+                field="batch_id",
+            )
         remote = _call(wb, _client(wb).batches.retrieve, row["remote_id"])
         answers = _lines(wb, remote.output_file_id) + _lines(wb, remote.error_file_id)
         for record in answers:
@@ -237,26 +285,36 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
                 try:
                     result = _result(response.get("body") or {}, plan.model)
                 except (ValueError, KeyError, ServiceError) as exc:
-                    wb.record_result(plan, error=ServiceError(f"An unreadable Batch API answer: {exc}",
-                                                              backend="openai"), batch_id=batch_id, shard=0)
+                    wb.record_result(
+                        plan,
+                        error=ServiceError(f"An unreadable Batch API answer: {exc}", backend="openai"),
+                        batch_id=batch_id,
+                        shard=0,
+                    )
                 else:
                     wb.record_result(plan, result=result, batch_id=batch_id, shard=0, batch_pricing=True)
             else:
                 wb.record_result(plan, error=_error(record), batch_id=batch_id, shard=0)
             recorded.add(key)
-    for key, (job, plan) in plans.items():  # repeats of a request, and requests with no answer
+    for key, (job, _) in plans.items():  # repeats of a request, and requests with no answer
         if key in recorded:
             continue
         fresh = plan_job(wb, job, experiment.name)
         if fresh.estimate.cached:
             wb.execute(fresh, batch_id=batch_id, shard=0)
         else:
-            wb.record_result(fresh, error=ServiceError("The Batch API returned no answer for this request.",
-                                                       backend="openai"), batch_id=batch_id, shard=0)
+            wb.record_result(
+                fresh,
+                error=ServiceError("The Batch API returned no answer for this request.", backend="openai"),
+                batch_id=batch_id,
+                shard=0,
+            )
     set_batch_status(wb, batch_id, "collected")
     plan = plan_batch(wb, resume=batch_id, via="openai-batch")
     statuses, credits, usd = _outcome(wb, plan, first_rowid)
-    result = BatchResult(batch_id, batch_folder(wb, batch_id), len(plan.jobs), _count(statuses, plan), credits, usd, 0)
+    result = BatchResult(
+        batch_id, batch_folder(wb, batch_id), len(plan.jobs), _count(statuses, plan), credits, usd, 0
+    )
     if report:
         from workbench.batch.report import write_report
 

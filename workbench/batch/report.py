@@ -69,21 +69,23 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
     rows = []
     for job in jobs:
         run = best.get(job["key"], {})
-        rows.append({
-            "job": job["key"],
-            "index": job["index"],
-            **job["factors"],
-            "coords": tuple(job["coords"]),
-            "status": run.get("status", "missing"),
-            "credits": int(run.get("credits") or 0),
-            "usd": float(run.get("usd") or 0.0),
-            "latency_ms": None if pd.isna(run.get("latency_ms")) else float(run["latency_ms"]),
-            "shard": run.get("shard"),
-            "prompt": _text(run.get("prompt")) or "",
-            "image": (wb.root / run["images"][0]) if run.get("images") else None,
-            "run_id": _text(run.get("id")),
-            "error": _text(run.get("error")),
-        })
+        rows.append(
+            {
+                "job": job["key"],
+                "index": job["index"],
+                **job["factors"],
+                "coords": tuple(job["coords"]),
+                "status": run.get("status", "missing"),
+                "credits": int(run.get("credits") or 0),
+                "usd": float(run.get("usd") or 0.0),
+                "latency_ms": None if pd.isna(run.get("latency_ms")) else float(run["latency_ms"]),
+                "shard": run.get("shard"),
+                "prompt": _text(run.get("prompt")) or "",
+                "image": (wb.root / run["images"][0]) if run.get("images") else None,
+                "run_id": _text(run.get("id")),
+                "error": _text(run.get("error")),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -128,8 +130,14 @@ def _thumb(path: Path | None) -> Image.Image | None:
     return _THUMBS[key]
 
 
-def _cell(draw: ImageDraw.ImageDraw, sheet: Image.Image, x: int, y: int, row: dict[str, Any] | None,
-          font: ImageFont.ImageFont) -> None:
+def _cell(
+    draw: ImageDraw.ImageDraw,
+    sheet: Image.Image,
+    x: int,
+    y: int,
+    row: dict[str, Any] | None,
+    font: ImageFont.ImageFont,
+) -> None:
     draw.rectangle((x, y, x + THUMB - 1, y + THUMB - 1), fill=(238, 238, 238))
     status = row["status"] if row is not None else "missing"
     thumb = _thumb(row["image"]) if row is not None and status in ("ok", "cached") else None
@@ -140,8 +148,9 @@ def _cell(draw: ImageDraw.ImageDraw, sheet: Image.Image, x: int, y: int, row: di
     draw.text((x + THUMB // 2, y + THUMB // 2), status, fill=colour, font=font, anchor="mm")
 
 
-def contact_sheets(wb: Workbench, batch_id: str, frame: pd.DataFrame | None = None, *,
-                   folder: Path | None = None) -> list[Path]:
+def contact_sheets(
+    wb: Workbench, batch_id: str, frame: pd.DataFrame | None = None, *, folder: Path | None = None
+) -> list[Path]:
     """Draw the batch's contact sheet(s) and return their paths."""
     from workbench.batch.runner import batch_folder
 
@@ -149,7 +158,7 @@ def contact_sheets(wb: Workbench, batch_id: str, frame: pd.DataFrame | None = No
     meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
     frame = batch_frame(wb, batch_id) if frame is None else frame
     axes = meta["axes"]
-    by_coords = {tuple(c): r for c, r in zip(frame["coords"], frame.to_dict("records"))}
+    by_coords = {tuple(c): r for c, r in zip(frame["coords"], frame.to_dict("records"), strict=True)}
     for old in folder.glob("contact-sheet*.jpg"):
         old.unlink()
     title = f"{meta['experiment']} — batch {batch_id}"
@@ -162,32 +171,56 @@ def contact_sheets(wb: Workbench, batch_id: str, frame: pd.DataFrame | None = No
     extra = [a["labels"] for a in axes[2:]]
     for z in itertools.product(*extra) if extra else [()]:
         name = "contact-sheet" + ("-" + _slug("-".join(z)) if z else "") + ".jpg"
-        subtitle = "  ·  ".join(f"{a['name']}: {v}" for a, v in zip(axes[2:], z))
+        subtitle = "  ·  ".join(f"{a['name']}: {v}" for a, v in zip(axes[2:], z, strict=True))
         grid = [[by_coords.get((r, c, *z)) for c in columns["labels"]] for r in rows["labels"]]
-        sheets.append(_grid_sheet(folder / name, title + (f" — {subtitle}" if subtitle else ""), rows, columns, grid))
+        sheets.append(
+            _grid_sheet(folder / name, title + (f" — {subtitle}" if subtitle else ""), rows, columns, grid)
+        )
     return sheets
 
 
-def _grid_sheet(path: Path, title: str, rows: dict[str, Any], columns: dict[str, Any],
-                grid: list[list[dict[str, Any] | None]]) -> Path:
+def _grid_sheet(
+    path: Path,
+    title: str,
+    rows: dict[str, Any],
+    columns: dict[str, Any],
+    grid: list[list[dict[str, Any] | None]],
+) -> Path:
     n_rows, n_cols = len(rows["labels"]), len(columns["labels"])
     width = _LABEL_W + n_cols * (THUMB + _PAD) + _PAD
     height = _TITLE_H + _HEADER_H + n_rows * (THUMB + _PAD) + _PAD
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
     small, bold = _font(15), _font(18)
-    draw.text((_PAD, _TITLE_H // 2), _fit(draw, title, bold, width - 2 * _PAD), fill="black", font=bold, anchor="lm")
+    draw.text(
+        (_PAD, _TITLE_H // 2), _fit(draw, title, bold, width - 2 * _PAD), fill="black", font=bold, anchor="lm"
+    )
     corner = f"rows: {rows['name']} · columns: {columns['name']}"
-    draw.text((_PAD, _TITLE_H + _HEADER_H // 2), _fit(draw, corner, small, _LABEL_W - _PAD), fill=(90, 90, 90),
-              font=small, anchor="lm")
+    draw.text(
+        (_PAD, _TITLE_H + _HEADER_H // 2),
+        _fit(draw, corner, small, _LABEL_W - _PAD),
+        fill=(90, 90, 90),
+        font=small,
+        anchor="lm",
+    )
     for j, label in enumerate(columns["labels"]):
         x = _LABEL_W + j * (THUMB + _PAD)
-        draw.text((x + THUMB // 2, _TITLE_H + _HEADER_H // 2), _fit(draw, label, small, THUMB - 4), fill="black",
-                  font=small, anchor="mm")
+        draw.text(
+            (x + THUMB // 2, _TITLE_H + _HEADER_H // 2),
+            _fit(draw, label, small, THUMB - 4),
+            fill="black",
+            font=small,
+            anchor="mm",
+        )
     for i, label in enumerate(rows["labels"]):
         y = _TITLE_H + _HEADER_H + i * (THUMB + _PAD)
-        draw.text((_PAD, y + THUMB // 2), _fit(draw, label, small, _LABEL_W - 2 * _PAD), fill="black", font=small,
-                  anchor="lm")
+        draw.text(
+            (_PAD, y + THUMB // 2),
+            _fit(draw, label, small, _LABEL_W - 2 * _PAD),
+            fill="black",
+            font=small,
+            anchor="lm",
+        )
         for j in range(n_cols):
             _cell(draw, sheet, _LABEL_W + j * (THUMB + _PAD), y, grid[i][j], small)
     sheet.save(path, "JPEG", quality=85, optimize=True)
@@ -204,13 +237,24 @@ def _wrapped_sheet(path: Path, title: str, cells: list[tuple[dict[str, Any] | No
     draw = ImageDraw.Draw(sheet)
     small, bold = _font(15), _font(18)
     heading = title + (f" — {axis}" if axis else "")
-    draw.text((_PAD, _TITLE_H // 2), _fit(draw, heading, bold, width - 2 * _PAD), fill="black", font=bold, anchor="lm")
+    draw.text(
+        (_PAD, _TITLE_H // 2),
+        _fit(draw, heading, bold, width - 2 * _PAD),
+        fill="black",
+        font=bold,
+        anchor="lm",
+    )
     for index, (row, label) in enumerate(cells):
         x = _PAD + (index % n_cols) * (THUMB + _PAD)
         y = _TITLE_H + (index // n_cols) * (THUMB + caption + _PAD)
         _cell(draw, sheet, x, y, row, small)
-        draw.text((x + THUMB // 2, y + THUMB + caption // 2), _fit(draw, label, small, THUMB - 4), fill="black",
-                  font=small, anchor="mm")
+        draw.text(
+            (x + THUMB // 2, y + THUMB + caption // 2),
+            _fit(draw, label, small, THUMB - 4),
+            fill="black",
+            font=small,
+            anchor="mm",
+        )
     sheet.save(path, "JPEG", quality=85, optimize=True)
     return path
 
@@ -254,12 +298,14 @@ def _per_factor(frame: pd.DataFrame, factor: str) -> pd.DataFrame:
     import pandas as pd
 
     grouped = frame.groupby(factor, sort=False, observed=True)
-    table = pd.DataFrame({
-        "jobs": grouped.size(),
-        "credits": grouped["credits"].sum(),
-        "usd": grouped["usd"].sum().round(4),
-        "latency_ms (mean)": grouped["latency_ms"].mean().round(1),
-    })
+    table = pd.DataFrame(
+        {
+            "jobs": grouped.size(),
+            "credits": grouped["credits"].sum(),
+            "usd": grouped["usd"].sum().round(4),
+            "latency_ms (mean)": grouped["latency_ms"].mean().round(1),
+        }
+    )
     status = pd.crosstab(frame[factor], frame["status"]).reindex(table.index).fillna(0).astype(int)
     return table.join(status)
 
@@ -287,7 +333,9 @@ def write_report(wb: Workbench, batch_id: str) -> Report:
         _THUMBS.clear()
 
 
-def _write_report(wb: Workbench, batch_id: str, folder: Path, meta: dict[str, Any], frame: pd.DataFrame) -> Report:
+def _write_report(
+    wb: Workbench, batch_id: str, folder: Path, meta: dict[str, Any], frame: pd.DataFrame
+) -> Report:
     sheets = contact_sheets(wb, batch_id, frame, folder=folder)
     _link_images(folder, frame)
     factors = [f for axis in meta["axes"] for f in axis["factors"]]
@@ -306,8 +354,10 @@ def _write_report(wb: Workbench, batch_id: str, folder: Path, meta: dict[str, An
     for factor in factors:
         if factor in frame.columns:
             parts += [f"<h3>{esc(factor)}</h3>", _per_factor(frame, factor).to_html(border=0)]
-    parts.append("<h2>Jobs</h2><table><tr><th>image</th><th>factors</th><th>status</th><th>credits</th>"
-                 "<th>usd</th><th>latency ms</th><th>prompt</th></tr>")
+    parts.append(
+        "<h2>Jobs</h2><table><tr><th>image</th><th>factors</th><th>status</th><th>credits</th>"
+        "<th>usd</th><th>latency ms</th><th>prompt</th></tr>"
+    )
     for record in frame.to_dict("records"):
         uri = _data_uri(record["image"])
         image = f"<img src='{uri}' width='96'>" if uri else ""
@@ -316,9 +366,11 @@ def _write_report(wb: Workbench, batch_id: str, folder: Path, meta: dict[str, An
         status = esc(record["status"]) + (f"<br><small>{esc(error)}</small>" if error else "")
         seconds = record["latency_ms"]
         latency = "" if seconds is None or seconds != seconds else f"{seconds:.0f}"  # None or NaN: no run
-        parts.append(f"<tr><td>{image}</td><td>{labels}</td><td class='{esc(record['status'])}'>{status}</td>"
-                     f"<td>{record['credits']}</td><td>{record['usd']:.4f}</td><td>{latency}</td>"
-                     f"<td class='prompt'>{esc(_text(record['prompt']) or '')}</td></tr>")
+        parts.append(
+            f"<tr><td>{image}</td><td>{labels}</td><td class='{esc(record['status'])}'>{status}</td>"
+            f"<td>{record['credits']}</td><td>{record['usd']:.4f}</td><td>{latency}</td>"
+            f"<td class='prompt'>{esc(_text(record['prompt']) or '')}</td></tr>"
+        )
     parts.append("</table></body></html>")
     path = folder / "report.html"
     path.write_text("\n".join(parts), encoding="utf-8")

@@ -166,8 +166,10 @@ class BatchPlan:
         if self.budget is not None and self.to_run and not self.selected:
             first = self.to_run[0].charge
             raise BudgetError(
-                f"The budget of {self.budget} credits does not cover the first job ({first} credits); nothing ran.",
-                needed=first, available=self.budget,
+                f"The budget of {self.budget} credits does not cover the first job ({first} credits); "
+                "nothing ran.",
+                needed=first,
+                available=self.budget,
             )
         if not self.can_pay:
             short = self.credits - self.balance
@@ -176,7 +178,8 @@ class BatchPlan:
                 f"This batch costs {self.credits} credits for {sum(j.plan.request.n for j in self.selected)} "
                 f"images; the wallet has {self.balance} (short by {short}): top up with "
                 f"`workbench wallet topup {short}`{cap}.",
-                needed=self.credits, available=self.balance,
+                needed=self.credits,
+                available=self.balance,
             )
 
     def describe(self) -> str:
@@ -184,18 +187,21 @@ class BatchPlan:
         experiment = self.experiment
         shape = " × ".join(f"{len(a.labels)} {a.name}" for a in experiment.axes) or "1 job"
         source = f" ({experiment.path})" if experiment.path else ""
+        via = " via the OpenAI Batch API" if self.via == "openai-batch" else ""
         lines = [
             f"experiment {experiment.name}{source}: {shape}",
             f"batch      {self.batch_id}{' (resume)' if self.resume else ''}",
-            f"runs on    {self.targets}, {self.qualities} quality{' via the OpenAI Batch API' if self.via == 'openai-batch' else ''}",
+            f"runs on    {self.targets}, {self.qualities} quality{via}",
             f"images     {self.images} in {len(self.to_run)} jobs"
             + (f" ({len(self.jobs) - len(self.to_run)} done before in this batch)" if self.resume else ""),
             f"cached     {self.cached} (0 credits)",
             f"cost       {self.credits_all} credits, ${sum(j.usd for j in self.to_run):.4f}",
         ]
         if self.budget is not None:
-            lines.append(f"budget     {self.budget} credits: {len(self.selected)} jobs fit ({self.credits} credits), "
-                         f"{self.left} left for later")
+            lines.append(
+                f"budget     {self.budget} credits: {len(self.selected)} jobs fit ({self.credits} credits), "
+                f"{self.left} left for later"
+            )
         verdict = "can pay" if self.can_pay else f"cannot pay (short by {self.credits - self.balance})"
         lines.append(f"wallet     {self.balance} credits: {verdict}")
         return "\n".join(lines)
@@ -241,14 +247,20 @@ class BatchResult:
 
     def describe(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in self.statuses.items() if n) or "nothing"
-        lines = [f"batch {self.batch_id}: {counts} of {self.jobs} jobs; {self.credits} credits, ${self.usd:.4f} "
-                 f"in {self.seconds:.1f} s"]
+        lines = [
+            f"batch {self.batch_id}: {counts} of {self.jobs} jobs; {self.credits} credits, ${self.usd:.4f} "
+            f"in {self.seconds:.1f} s"
+        ]
         if self.left:
-            lines.append(f"stopped at the budget: {self.left} jobs left; continue with "
-                         f"`workbench batch run --resume {self.batch_id}`")
+            lines.append(
+                f"stopped at the budget: {self.left} jobs left; continue with "
+                f"`workbench batch run --resume {self.batch_id}`"
+            )
         for shard in self.failed_shards:
-            lines.append(f"shard {shard.shard} failed after {shard.attempts} attempt(s): {shard.error} "
-                         f"(notebook: {shard.notebook})")
+            lines.append(
+                f"shard {shard.shard} failed after {shard.attempts} attempt(s): {shard.error} "
+                f"(notebook: {shard.notebook})"
+            )
         if self.report:
             lines.append(f"report {self.report}")
         for sheet in self.contact_sheets:
@@ -283,8 +295,9 @@ def plan_batch(
     else:
         batch_id = batch_id or new_batch_id(experiment.name)
         if _batch_row(wb, batch_id) is not None or batch_folder(wb, batch_id).exists():
-            raise ExperimentError(f"A batch {batch_id} exists already; continue it with --resume {batch_id}.",
-                                  field="batch_id")
+            raise ExperimentError(
+                f"A batch {batch_id} exists already; continue it with --resume {batch_id}.", field="batch_id"
+            )
     if budget is not None and budget < 0:
         raise ExperimentError(f"The budget must be 0 or more credits, not {budget}.", field="budget")
     done = done_jobs(wb, batch_id) if resume else set()
@@ -319,15 +332,28 @@ def _record_batch(wb: Workbench, plan: BatchPlan, *, status: str, options: Mappi
     now = utc_now()
     with wb.ledger.transaction() as db:
         if db.execute("SELECT 1 FROM batches WHERE id = ?", (plan.batch_id,)).fetchone():
-            db.execute("UPDATE batches SET status = ?, updated_at = ? WHERE id = ?", (status, now, plan.batch_id))
+            db.execute(
+                "UPDATE batches SET status = ?, updated_at = ? WHERE id = ?", (status, now, plan.batch_id)
+            )
             return
         backends = sorted({j.plan.backend for j in plan.jobs})
         models = sorted({j.plan.model for j in plan.jobs})
         db.execute(
-            "INSERT INTO batches (id, created_at, updated_at, experiment, source, via, backend, model, jobs, status, "
-            "options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (plan.batch_id, now, now, experiment.name, str(experiment.path) if experiment.path else None, plan.via,
-             ",".join(backends), ",".join(models), len(plan.jobs), status, json.dumps(dict(options), default=str)),
+            "INSERT INTO batches (id, created_at, updated_at, experiment, source, via, backend, model, jobs, "
+            "status, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                plan.batch_id,
+                now,
+                now,
+                experiment.name,
+                str(experiment.path) if experiment.path else None,
+                plan.via,
+                ",".join(backends),
+                ",".join(models),
+                len(plan.jobs),
+                status,
+                json.dumps(dict(options), default=str),
+            ),
         )
 
 
@@ -347,7 +373,9 @@ def _write_batch_files(folder: Path, plan: BatchPlan) -> None:
         "experiment": experiment.name,
         "description": experiment.description,
         "source": str(experiment.path) if experiment.path else None,
-        "axes": [{"name": a.name, "factors": list(a.factors), "labels": list(a.labels)} for a in experiment.axes],
+        "axes": [
+            {"name": a.name, "factors": list(a.factors), "labels": list(a.labels)} for a in experiment.axes
+        ],
         "backend": experiment.backend,
         "model": experiment.model,
         "created_at": utc_now(),
@@ -374,8 +402,15 @@ def load_batch(wb: Workbench, batch_id: str) -> Experiment:
         raise ExperimentError(f"No batch {batch_id} in {wb.root / 'batches'}.", field="batch_id") from None
     axes = [Axis(a["name"], tuple(a["factors"]), tuple(a["labels"])) for a in meta["axes"]]
     source = Path(meta["source"]) if meta.get("source") else None
-    return Experiment(meta["experiment"], source, meta.get("description", ""), axes, jobs,
-                      meta.get("backend"), meta.get("model"))
+    return Experiment(
+        meta["experiment"],
+        source,
+        meta.get("description", ""),
+        axes,
+        jobs,
+        meta.get("backend"),
+        meta.get("model"),
+    )
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -429,8 +464,9 @@ def run_batch(
     plan.check()  # before any kernel starts: a batch the wallet cannot pay renders nothing
     folder = batch_folder(wb, plan.batch_id)
     _write_batch_files(folder, plan)
-    _record_batch(wb, plan, status="running", options={"workers": workers, "budget": budget,
-                                                       "notebook": str(notebook)})
+    _record_batch(
+        wb, plan, status="running", options={"workers": workers, "budget": budget, "notebook": str(notebook)}
+    )
     if resume:
         _stop_stale_kernels(folder)
     selected = plan.selected
@@ -446,9 +482,18 @@ def run_batch(
     outcomes: list[ShardOutcome] = []
     first_rowid = wb.ledger.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
     if shards:
-        outcomes = _run_shards(wb, notebook, folder, shards, params_common, retries=retries,
-                               start_timeout=start_timeout, progress=progress, first_rowid=first_rowid,
-                               total=len(selected))
+        outcomes = _run_shards(
+            wb,
+            notebook,
+            folder,
+            shards,
+            params_common,
+            retries=retries,
+            start_timeout=start_timeout,
+            progress=progress,
+            first_rowid=first_rowid,
+            total=len(selected),
+        )
     statuses, credits, usd = _outcome(wb, plan, first_rowid)
     counts = _count(statuses, plan)
     complete = counts.get("ok", 0) + counts.get("cached", 0) == len(plan.jobs)
@@ -491,8 +536,10 @@ def _outcome(wb: Workbench, plan: BatchPlan, first_rowid: int) -> tuple[dict[str
 
 def _safe_options(options: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Backend options for the notebook's parameters, without anything secret."""
-    return {name: {k: v for k, v in opts.items() if "key" not in k.lower() and "secret" not in k.lower()}
-            for name, opts in options.items()}
+    return {
+        name: {k: v for k, v in opts.items() if "key" not in k.lower() and "secret" not in k.lower()}
+        for name, opts in options.items()
+    }
 
 
 def _shards(selected: list[PlannedJob], workers: int) -> list[list[PlannedJob]]:
@@ -557,9 +604,19 @@ def _kernel_manager_class() -> type:
     return WorkbenchKernelManager
 
 
-def _run_shards(wb: Workbench, notebook: Path, folder: Path, shards: list[list[PlannedJob]],
-                params_common: dict[str, Any], *, retries: int, start_timeout: float, progress: bool,
-                first_rowid: int, total: int) -> list[ShardOutcome]:
+def _run_shards(
+    wb: Workbench,
+    notebook: Path,
+    folder: Path,
+    shards: list[list[PlannedJob]],
+    params_common: dict[str, Any],
+    *,
+    retries: int,
+    start_timeout: float,
+    progress: bool,
+    first_rowid: int,
+    total: int,
+) -> list[ShardOutcome]:
     from tqdm.auto import tqdm
 
     manager = _kernel_manager_class()
@@ -573,13 +630,17 @@ def _run_shards(wb: Workbench, notebook: Path, folder: Path, shards: list[list[P
         for attempt in range(1, retries + 2):
             outcome.attempts = attempt
             begun = time.perf_counter()
-            error, retry = _execute_notebook(notebook, outcome.notebook, params, folder, manager, start_timeout)
+            error, retry = _execute_notebook(
+                notebook, outcome.notebook, params, folder, manager, start_timeout
+            )
             outcome.seconds += time.perf_counter() - begun
             outcome.error = error
             if error is None or not retry:
                 return
 
-    bar = tqdm(total=total, unit="job", desc="batch", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=total, unit="job", desc="batch", disable=not progress, file=sys.stderr, dynamic_ncols=True
+    )
     stop = threading.Event()
     try:
         with ThreadPoolExecutor(len(shards), thread_name_prefix="shard") as pool:
@@ -604,16 +665,23 @@ def _advance(wb: Workbench, bar: Any, first_rowid: int, batch_id: str) -> None:
         bar.update(min(finished, bar.total) - bar.n)
 
 
-def _execute_notebook(notebook: Path, output: Path, params: dict[str, Any], folder: Path, manager: type,
-                      start_timeout: float) -> tuple[str | None, bool]:
+def _execute_notebook(
+    notebook: Path, output: Path, params: dict[str, Any], folder: Path, manager: type, start_timeout: float
+) -> tuple[str | None, bool]:
     """Run one shard's notebook; return (error or None, whether a retry may help)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     try:
         papermill.execute_notebook(
-            str(notebook), str(output), parameters=params, progress_bar=False, log_output=False,
-            cwd=str(folder), start_timeout=start_timeout, kernel_manager_class=manager,
+            str(notebook),
+            str(output),
+            parameters=params,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(folder),
+            start_timeout=start_timeout,
+            kernel_manager_class=manager,
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:

@@ -31,8 +31,13 @@ __all__ = ["done_jobs", "example_jobs_file", "job_params", "plan_job", "run_shar
 
 def job_params(job: Job, *, experiment: str) -> dict[str, Any]:
     """The parameters a batch run carries in the ledger's ``params`` column."""
-    return {"job": job.key, "experiment": experiment, "factors": job.factors, "coords": list(job.coords),
-            **{f"option_{k}": v for k, v in job.options.items()}}
+    return {
+        "job": job.key,
+        "experiment": experiment,
+        "factors": job.factors,
+        "coords": list(job.coords),
+        **{f"option_{k}": v for k, v in job.options.items()},
+    }
 
 
 def done_jobs(wb: Workbench, batch_id: str) -> set[str]:
@@ -105,7 +110,9 @@ def run_shard(
                         run = wb.execute(plan, batch_id=batch_id, shard=shard, raise_errors=False)
                     else:
                         run = await wb.aexecute(plan, batch_id=batch_id, shard=shard, raise_errors=False)
-                    statuses.append({"job": job.key, "status": run.status, "credits": run.credits, "usd": run.usd})
+                    statuses.append(
+                        {"job": job.key, "status": run.status, "credits": run.credits, "usd": run.usd}
+                    )
 
         async def main() -> None:
             limit = asyncio.Semaphore(max(1, concurrency))
@@ -117,8 +124,9 @@ def run_shard(
         wb.close()
         pid_file.unlink(missing_ok=True)
     frame = pd.DataFrame(statuses, columns=["job", "status", "credits", "usd"])
-    summary = frame.groupby("status", observed=True).agg(jobs=("job", "count"), credits=("credits", "sum"),
-                                                          usd=("usd", "sum"))
+    summary = frame.groupby("status", observed=True).agg(
+        jobs=("job", "count"), credits=("credits", "sum"), usd=("usd", "sum")
+    )
     summary.loc["skipped (done before)"] = [len(jobs) - len(pending), 0, 0.0]
     return summary
 
@@ -132,8 +140,16 @@ def example_jobs_file(root: str | os.PathLike[str] | None = None) -> Path:
     folder = folder / "batches" / "example"
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [
-        Job(f"example-{i}", i, PromptSpec(subject="a speckled ceramic coffee mug", lighting=lighting,
-                                          quality="low"), None, None, {}, {"lighting": lighting}, (lighting,))
+        Job(
+            f"example-{i}",
+            i,
+            PromptSpec(subject="a speckled ceramic coffee mug", lighting=lighting, quality="low"),
+            None,
+            None,
+            {},
+            {"lighting": lighting},
+            (lighting,),
+        )
         for i, lighting in enumerate(("@soft-left", "@golden-hour"))
     ]
     path = folder / "shard-0.jobs.json"
@@ -145,5 +161,11 @@ def plan_job(wb: Workbench, job: Job, experiment: str) -> Plan:
     """Validate and price one job through the facade (the same plan the kernel executes)."""
     options = dict(job.options)
     transparent = options.pop("transparent", None)
-    return wb.plan(job.spec, backend=job.backend, model=job.model, transparent=transparent or None,
-                   params=job_params(job, experiment=experiment), **options)
+    return wb.plan(
+        job.spec,
+        backend=job.backend,
+        model=job.model,
+        transparent=transparent or None,
+        params=job_params(job, experiment=experiment),
+        **options,
+    )
