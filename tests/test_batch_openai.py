@@ -91,3 +91,33 @@ def test_a_batch_the_wallet_cannot_pay_for_is_not_sent(root, openai_server, batc
     code, _, err = cli(capsys, "--base-url", openai_server.base_url, "batch", "submit", str(fifty))
     assert code == 1 and "This batch costs 50 credits for 50 images; the wallet has 10 (short by 40)" in err
     assert not openai_server.counts and ledger_state(root) == before
+
+
+def test_a_grid_on_the_openai_backend_runs_through_papermill_without_the_key(
+    root, openai_server, batch_api, tmp_path, capsys
+):
+    Workbench(root).wallet.topup(20)
+    path = tmp_path / "grid.yaml"
+    path.write_text("spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4, 5, 6]\n")
+    code, out, err = cli(
+        capsys,
+        "--base-url",
+        openai_server.base_url,
+        "batch",
+        "run",
+        str(path),
+        "--backend",
+        "openai",
+        "--workers",
+        "2",
+        "--batch-id",
+        "remote",
+    )
+    assert code == 0, out + err
+    assert "6 ok of 6 jobs; 6 credits" in out and "6/6" in err  # the progress bar reached the end
+    assert openai_server.counts == {"/v1/images/generations": 6}
+    runs = Workbench(root).runs(batch_id="remote")
+    assert set(runs["backend"]) == {"openai"} and set(runs["shard"]) == {0, 1}
+    for notebook in (root / "batches" / "remote").glob("shard-*.ipynb"):
+        text = notebook.read_text()
+        assert "sk-test-batch" not in text and openai_server.base_url in text

@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -428,7 +428,6 @@ def run_batch(
     progress: bool = True,
     report: bool = True,
     start_timeout: float = 60.0,
-    echo: Callable[[str], None] | None = None,
 ) -> BatchResult:
     """Run an experiment as a batch: plan, check the wallet, run K papermill shards, report.
 
