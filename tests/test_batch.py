@@ -113,6 +113,11 @@ def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft,
     assert len(again) == 12 and set(again["status"]) == {"cached"} and again["credits"].sum() == 0
     assert store_files(root) == before  # nothing rendered
     assert Workbench(root).wallet.spent == 24
+    code, out, _ = cli(capsys, "batch", "list")
+    assert [line.split()[0] for line in out.splitlines()] == [batch_id, second] and out.count(" done") == 2
+    (folder / "report.html").unlink()
+    code, out, _ = cli(capsys, "batch", "report", batch_id)
+    assert code == 0 and (folder / "report.html").is_file() and "contact-sheet.jpg" in out
 
 
 def test_a_batch_the_wallet_cannot_pay_for_is_refused_before_anything_renders(paid_draft, tmp_path, capsys):
