@@ -50,6 +50,12 @@ def done_jobs(wb: Workbench, batch_id: str) -> set[str]:
     return {row[0] for row in rows if row[0]}
 
 
+def _alive(pid: int) -> bool:
+    from workbench.batch.runner import _alive as alive
+
+    return alive(pid)
+
+
 def _pid_file(folder: Path, shard: int) -> Path:
     return folder / f"shard-{shard}.pid"
 
@@ -85,7 +91,13 @@ def run_shard(
     jobs = [Job.from_dict(data) for data in json.loads(jobs_path.read_text(encoding="utf-8"))]
     pid_file = _pid_file(jobs_path.parent, shard)
     pid_file.write_text(str(os.getpid()))
-    parent = os.getppid()
+    # Stop once the process that started this kernel is gone (killed batch runner): our parent
+    # changes, or the launcher jupyter_client names is dead even before the first job.
+    parent, launcher = os.getppid(), int(os.environ.get("JPY_PARENT_PID") or 0)
+
+    def runner_gone() -> bool:
+        return os.getppid() != parent or (launcher > 1 and not _alive(launcher))
+
     wb = Workbench(root, prompts=tuple(prompts), backend_options=backend_options)
     try:
         done = done_jobs(wb, batch_id)
@@ -103,7 +115,7 @@ def run_shard(
         async def run_group(group: list[tuple[Job, Plan]], limit: asyncio.Semaphore) -> None:
             async with limit:
                 for job, plan in group:
-                    if os.getppid() != parent:
+                    if runner_gone():
                         # The batch runner was killed: stop at once rather than race a resumed batch.
                         raise RuntimeError("The batch runner is gone; this shard stops.")
                     if concurrency == 1:
