@@ -122,6 +122,7 @@ def main() -> None:
             "value": batch_seconds,
             "unit": "s",
             "shard_seconds": shard_seconds,
+            "load_average": list(os.getloadavg()),  # 2 shared cores: the load explains most of the spread
         },
         {
             "name": f"{JOBS} draft jobs, one papermill run per job"
