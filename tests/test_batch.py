@@ -329,3 +329,5 @@ def test_run_needs_an_experiment_or_a_resume(capsys, args):
 def test_resume_of_an_unknown_batch_is_one_sentence(root, capsys):
     code, _, err = cli(capsys, "batch", "run", "--resume", "nope")
     assert code == 1 and err.startswith("error: No batch nope in ")
+    code, _, err = cli(capsys, "batch", "run", "--resume", "../../etc")
+    assert code == 1 and "A batch id is letters, digits" in err

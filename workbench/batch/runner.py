@@ -58,6 +58,7 @@ __all__ = [
 KERNEL_RETRIES = 2
 _POLL_SECONDS = 0.25
 _STALE_KERNEL_WAIT = 10.0
+_BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def default_notebook() -> Path:
@@ -287,6 +288,12 @@ def plan_batch(
         budget: a cap in credits for this run.
         via: ``papermill`` or ``openai-batch`` (priced at the Batch API's discount).
     """
+    for given in (batch_id, resume):
+        if given is not None and not _BATCH_ID.fullmatch(given):
+            raise ExperimentError(
+                f"A batch id is letters, digits, '.', '_' and '-' (at most 100), not {given!r}.",
+                field="batch_id",
+            )
     if resume is not None:
         experiment = load_batch(wb, resume)
         batch_id = resume
