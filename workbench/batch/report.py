@@ -195,14 +195,14 @@ def _grid_sheet(
     draw.text(
         (_PAD, _TITLE_H // 2), _fit(draw, title, bold, width - 2 * _PAD), fill="black", font=bold, anchor="lm"
     )
-    corner = f"rows: {rows['name']} · columns: {columns['name']}"
-    draw.text(
-        (_PAD, _TITLE_H + _HEADER_H // 2),
-        _fit(draw, corner, small, _LABEL_W - _PAD),
-        fill=(90, 90, 90),
-        font=small,
-        anchor="lm",
-    )
+    for line, corner in enumerate((f"columns: {columns['name']}", f"rows: {rows['name']}")):
+        draw.text(
+            (_PAD, _TITLE_H + 4 + line * (_HEADER_H // 2)),
+            _fit(draw, corner, small, _LABEL_W - _PAD),
+            fill=(90, 90, 90),
+            font=small,
+            anchor="lt",
+        )
     for j, label in enumerate(columns["labels"]):
         x = _LABEL_W + j * (THUMB + _PAD)
         draw.text(
