@@ -62,6 +62,7 @@ class Faults:
         script: fault names for the next requests, in order (``None`` for a clean answer).
         blocked_words: prompts containing one of them are refused.
         api_key: when set, any other bearer token gets 401.
+        paths: the paths faults and latency apply to (None: every route).
     """
 
     latency: float = 0.0
@@ -77,6 +78,7 @@ class Faults:
     script: list[str | None] = field(default_factory=list)
     blocked_words: tuple[str, ...] = ("forbidden",)
     api_key: str | None = None
+    paths: tuple[str, ...] | None = None
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -223,6 +225,8 @@ class OpenAIServer:
             denied = self._check_key(request)
             if denied is not None:
                 return denied
+            if self.faults.paths is not None and request.path not in self.faults.paths:
+                return handler(request)
             fault = self.faults.draw()
             if fault is not None:
                 with self._lock:

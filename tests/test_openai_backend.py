@@ -473,6 +473,21 @@ def test_partial_images_reach_the_callback(wb, openai_server, kind):
     assert str(params["stream"]).lower() == "true" and int(params["partial_images"]) == 3
 
 
+def test_a_failing_preview_callback_does_not_lose_the_render(wb, openai_server, caplog):
+    def broken(index: int, data: bytes) -> None:
+        raise RuntimeError("the widget is gone")
+
+    run = wb.generate("a mug", partial_images=2, on_partial=broken)
+    assert run.status == "ok" and openai_server.counts[GENERATIONS] == 1
+    assert "partial-image callback failed" in caplog.text
+
+
+def test_the_backend_repr_shows_where_not_who(openai_server):
+    backend = OpenAIBackend(api_key=KEY, base_url="http://user:hunter2@127.0.0.1:9/v1")
+    assert repr(backend) == "<OpenAIBackend base_url='http://127.0.0.1:9/v1' concurrency=4>"
+    assert "api_key" not in backend.options and KEY not in repr(vars(backend))
+
+
 def test_partial_images_on_the_async_path(wb):
     previews: list[int] = []
 

@@ -397,6 +397,26 @@ class AdaptiveRateLimiter:
 
 
 # -- the backend -------------------------------------------------------------------------------
+class _Secret:
+    """Holds the API key; prints as ``***`` wherever it is shown (reprs, ``vars()``, tracebacks)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("The API key is not pickled; each process reads it from its environment.")
+
+
 def _mime(data: bytes) -> tuple[str, str]:
     from workbench.store import sniff_format
 
@@ -503,7 +523,7 @@ class OpenAIBackend(Backend):
             raise ValueError("concurrency must be at least 1.")
         super().__init__(base_url=base_url, timeout=timeout, max_retries=max_retries, concurrency=concurrency,
                          images_per_minute=images_per_minute, **options)
-        self.__key = key.strip()
+        self._key = _Secret(key.strip())
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.organization = organization
         self.timeout = timeout
@@ -528,7 +548,7 @@ class OpenAIBackend(Backend):
 
     # -- clients ------------------------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"api_key": self.__key, "max_retries": 0}  # our RetryPolicy retries
+        options: dict[str, Any] = {"api_key": self._key.reveal(), "max_retries": 0}  # our RetryPolicy retries
         if self.base_url:
             options["base_url"] = self.base_url
         if self.organization:
@@ -692,7 +712,7 @@ class OpenAIBackend(Backend):
 
     def _after_failure(self, exc: Exception, attempt: int) -> tuple[float | None, WorkbenchError]:
         """Map the failure, tell the limiter, and decide: seconds to wait before retrying, or None."""
-        error = map_error(exc, secrets=(self.__key,))
+        error = map_error(exc, secrets=(self._key.reveal(),))
         if isinstance(error, RateLimitError):
             self.limiter.on_rate_limited(error.retry_after)
         delay = self.retry.delay(attempt, error, rng=self._rng)
