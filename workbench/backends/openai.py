@@ -320,9 +320,11 @@ class AdaptiveRateLimiter:
 
     Requests are spaced ``60 / rate`` seconds apart per image. With no limit configured
     (``per_minute=None``) nothing is spaced until the service answers 429; then the rate becomes
-    a fraction of what was being sent. Every 429 pauses new requests for its Retry-After; the rate
-    drops (``decrease``) at most once per ``window`` seconds and recovers by a ``1/recovery`` step
-    of its ceiling per success, back to no limit when none was configured.
+    a fraction of what was being sent. The first 429 of a burst pauses every new request for its
+    Retry-After and lowers the rate (``decrease``); further 429s within ``window`` seconds (or that
+    Retry-After) only make their own request wait, since one answer to a burst is enough. The rate
+    recovers by a ``1/recovery`` step of its ceiling per success, back to no limit when none was
+    configured.
 
     Args:
         per_minute: the ceiling (your tier's images per minute), or None.
@@ -371,14 +373,14 @@ class AdaptiveRateLimiter:
         return sum(n for _, n in self._recent) / span * 60.0
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """The service answered 429: pause new requests, and lower the rate (once per window)."""
+        """The service answered 429: pause new requests and lower the rate, once per burst."""
         with self._lock:
             now = self._clock()
+            if now - self._last_decrease < max(self.window, retry_after or 0.0):
+                return  # the same burst: that request waits its own Retry-After, the others go on
+            self._last_decrease = now
             if retry_after:
                 self._paused_until = max(self._paused_until, now + retry_after)
-            if now - self._last_decrease < max(self.window, retry_after or 0.0):
-                return
-            self._last_decrease = now
             current = self.rate if self.rate is not None else self._observed(now)
             if self.ceiling is None:
                 self._peak = max(self._peak or 0.0, current)
