@@ -34,7 +34,6 @@ import os
 import random
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -534,8 +533,7 @@ class OpenAIBackend(Backend):
         self.limiter = AdaptiveRateLimiter(images_per_minute)
         self._sync_slots = threading.BoundedSemaphore(concurrency)
         self._client: openai.OpenAI | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, asyncio.Semaphore]] = (
-            weakref.WeakKeyDictionary())
+        self._async: dict[asyncio.AbstractEventLoop, tuple[Any, asyncio.Semaphore]] = {}
         self._lock = threading.Lock()
         self._rng = random.Random()
 
@@ -570,6 +568,8 @@ class OpenAIBackend(Backend):
         # An async client and a semaphore belong to one event loop; notebooks and tests may run several.
         loop = asyncio.get_running_loop()
         with self._lock:
+            for old in [old for old in self._async if old.is_closed()]:
+                del self._async[old]  # its connections died with it; they cannot be closed politely now
             pair = self._async.get(loop)
             if pair is None:
                 import openai
