@@ -215,6 +215,7 @@ def test_the_timeout_is_sized_for_slow_renders():
     high = ImageRequest("a mug", 1024, 1024, quality="high")
     assert backend.timeout_for(high) >= 300
     assert backend.timeout_for(ImageRequest("a mug", 1024, 1024, quality="low")) < 300
+    assert backend.timeout_for(ImageRequest("a mug", 1024, 1024, quality="low", kind="edit", inputs=(b"x",))) >= 300
     assert OpenAIBackend(api_key=KEY, timeout=900).timeout_for(high) == 900
     assert backend.params(high)["timeout"].read >= 300
     assert backend.client.max_retries == 0  # one retry policy: ours

@@ -591,10 +591,11 @@ class OpenAIBackend(Backend):
 
     # -- requests -----------------------------------------------------------------------------
     def timeout_for(self, request: ImageRequest) -> float:
-        """Seconds one try may take: the ``timeout`` option, else by quality (300 s for high)."""
+        """Seconds one try may take: the ``timeout`` option, else by quality (300 s for high and edits)."""
         if self.timeout is not None:
             return float(self.timeout)
-        return DEFAULT_TIMEOUTS.get(request.quality, DEFAULT_TIMEOUTS["high"])
+        seconds = DEFAULT_TIMEOUTS.get(request.quality, DEFAULT_TIMEOUTS["high"])
+        return max(seconds, DEFAULT_TIMEOUTS["high"]) if request.kind == "edit" else seconds  # edits are slow too
 
     def params(self, request: ImageRequest) -> dict[str, Any]:
         """The client call's keyword arguments for a request (files as (name, bytes, mime))."""
