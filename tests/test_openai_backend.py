@@ -483,6 +483,11 @@ def test_a_failing_preview_callback_does_not_lose_the_render(wb, openai_server, 
     assert "partial-image callback failed" in caplog.text
 
 
+def test_a_misspelt_option_is_refused():
+    with pytest.raises(SpecError, match="Unknown option.*timout; it takes api_key, base_url, timeout"):
+        OpenAIBackend(api_key=KEY, timout=600)
+
+
 def test_the_backend_repr_shows_where_not_who(openai_server):
     backend = OpenAIBackend(api_key=KEY, base_url="http://user:hunter2@127.0.0.1:9/v1")
     assert repr(backend) == "<OpenAIBackend base_url='http://127.0.0.1:9/v1' concurrency=4>"

@@ -48,6 +48,7 @@ from workbench.errors import (
     NeedsKeyError,
     RateLimitError,
     ServiceError,
+    SpecError,
     WorkbenchError,
 )
 
@@ -487,7 +488,7 @@ class OpenAIBackend(Backend):
     Args:
         api_key: the key; default ``$OPENAI_API_KEY``. Never stored in options, logs or reprs.
         base_url: an OpenAI-compatible server (default: the client's, or ``$OPENAI_BASE_URL``).
-        timeout: seconds per try; default by quality (``DEFAULT_TIMEOUTS``: 300 s for high).
+        timeout: seconds per try; default by quality (``DEFAULT_TIMEOUTS``: 300 s for high and edits).
         max_retries: retries after the first try, for 429, 5xx, dropped connections, timeouts.
         concurrency: requests in flight at once (async calls; sync calls from several threads).
         images_per_minute: the rate ceiling; None for none until the service answers 429.
@@ -515,15 +516,21 @@ class OpenAIBackend(Backend):
         images_per_minute: float | None = None,
         retry: RetryPolicy | None = None,
         organization: str | None = None,
-        **options: Any,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            raise SpecError(
+                f"Unknown option(s) for the openai backend: {', '.join(sorted(unknown))}; it takes api_key, "
+                "base_url, timeout, max_retries, concurrency, images_per_minute, retry and organization.",
+                field="backend_options",
+            )
         key = api_key or os.environ.get(KEY_ENV)
         if not key or not key.strip():
             raise NeedsKeyError(MISSING_KEY, backend=NAME)
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1.")
         super().__init__(base_url=base_url, timeout=timeout, max_retries=max_retries, concurrency=concurrency,
-                         images_per_minute=images_per_minute, **options)
+                         images_per_minute=images_per_minute)
         self._key = _Secret(key.strip())
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.organization = organization
