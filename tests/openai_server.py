@@ -191,6 +191,10 @@ class OpenAIServer:
         self._thread.start()
         return self
 
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until the process ends (a server process of its own)."""
+        self._httpd.serve_forever(poll_interval=0.05)
+
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -452,7 +456,7 @@ def main(argv: list[str] | None = None) -> None:
     faults = Faults(latency=float(args[0]) if args else 0.0, rate_limit=float(args[1]) if len(args) > 1 else 0.0)
     server = OpenAIServer(faults)
     print(server.base_url, flush=True)
-    server._httpd.serve_forever(poll_interval=0.05)
+    server.serve_forever()
 
 
 if __name__ == "__main__":
