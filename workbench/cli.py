@@ -235,6 +235,11 @@ def demo(ctx: click.Context) -> None:
                f"wallet {wb.wallet.balance} credits. Images and the run log are in {wb.root}/.")
 
 
+from workbench.batch.cli import batch  # noqa: E402 - the group needs `cli` defined first
+
+cli.add_command(batch)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one clear line and a non-zero exit for bad input."""
     try:

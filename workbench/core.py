@@ -159,7 +159,7 @@ class _Attempt:
     started: float
     batch_id: str | None
     shard: int | None
-    backend: Backend
+    backend: Backend | None  # None when the request went another way (Batch API answers)
     reservation: Reservation
 
 
@@ -417,6 +417,21 @@ class Workbench:
             return self._fail(plan, attempt, exc, raise_errors)
         return self._finish(plan, attempt, result)
 
+    def record_result(self, plan: Plan, *, result: ImageResult | None = None,
+                      error: BaseException | None = None, batch_id: str | None = None, shard: int | None = None,
+                      latency_ms: float = 0.0, batch_pricing: bool = False) -> Run:
+        """Log a run whose request was sent another way, e.g. an answer collected from the OpenAI
+        Batch API: store its images, record the row and charge the wallet in one transaction, or
+        log the error as a failed or blocked run at 0 credits. ``batch_pricing`` bills the dollars
+        at the Batch API's discount."""
+        run_id = uuid.uuid4().hex
+        attempt = _Attempt(run_id, time.perf_counter() - latency_ms / 1000, batch_id, shard, None,
+                           Reservation(None, run_id, 0))
+        if result is not None:
+            return self._finish(plan, attempt, result, batch_pricing=batch_pricing)
+        failure = error if isinstance(error, Exception) else BackendError("No answer.", backend=plan.backend)
+        return self._fail(plan, attempt, failure, False)
+
     # -- internals ----------------------------------------------------------------------------
     def _begin(self, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
         """A cached Run when the request was made before, else an attempt holding its credits."""
@@ -474,7 +489,7 @@ class Workbench:
         self.ledger.record(row)
         return Run.from_row(row, self.root)
 
-    def _finish(self, plan: Plan, attempt: _Attempt, result: ImageResult) -> Run:
+    def _finish(self, plan: Plan, attempt: _Attempt, result: ImageResult, *, batch_pricing: bool = False) -> Run:
         cls = get_backend_class(plan.backend)
         run_id = attempt.run_id
         try:
@@ -491,7 +506,7 @@ class Workbench:
         row = self._row(
             plan, run_id, "ok", attempt.batch_id, attempt.shard, attempt.started,
             credits=credits,
-            usd=round(self.prices.usd_for_usage(plan.backend, plan.model, usage), 6),
+            usd=round(self.prices.usd_for_usage(plan.backend, plan.model, usage, batch=batch_pricing), 6),
             tokens_in=usage.tokens_in if usage else None,
             tokens_out=usage.tokens_out if usage else None,
             usage=_json(usage.__dict__) if usage else None,

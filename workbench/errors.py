@@ -6,7 +6,8 @@ fix the problem (which template, which file and line, how many credits short)::
     WorkbenchError
     ├── TemplateError          a template file or name is wrong (file, line, name)
     ├── SpecError              a prompt spec is invalid (field)  — also a ValueError
-    │   └── CapabilityError    the chosen backend/model cannot make this request
+    │   ├── CapabilityError    the chosen backend/model cannot make this request
+    │   └── ExperimentError    a batch experiment file is wrong (file, field)
     ├── BackendError           the image service failed (backend)
     │   ├── NeedsKeyError      no or a bad API key
     │   ├── RateLimitError     429; retry_after seconds
@@ -29,6 +30,7 @@ __all__ = [
     "BudgetError",
     "CapabilityError",
     "ContentPolicyError",
+    "ExperimentError",
     "FontMissingError",
     "InputImageError",
     "LedgerError",
@@ -67,6 +69,14 @@ class SpecError(WorkbenchError, ValueError):
 
 class CapabilityError(SpecError):
     """The chosen backend or model cannot make the request (size, quality, edit, transparency)."""
+
+
+class ExperimentError(SpecError):
+    """A batch experiment file (YAML or CSV) is wrong; ``file`` and ``field`` say where."""
+
+    def __init__(self, message: str, *, file: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.file = file
 
 
 class BackendError(WorkbenchError):

@@ -112,6 +112,33 @@ def m002_wallet(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_batches(db: sqlite3.Connection) -> None:
+    """One row per batch: what ran, on what, and (for the OpenAI Batch API) the remote ids."""
+    db.execute(
+        """
+        CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            experiment TEXT NOT NULL,
+            source TEXT,
+            via TEXT NOT NULL DEFAULT 'papermill',
+            backend TEXT,
+            model TEXT,
+            jobs INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            options TEXT,
+            remote_id TEXT,
+            remote_input_file TEXT,
+            remote_output_file TEXT,
+            remote_error_file TEXT,
+            error TEXT
+        )
+        """
+    )
+
+
 # Columns of the runs table in order; images are kept newline-separated (fast to split).
 RUN_COLUMNS = (
     "id created_at batch_id shard parent_id kind backend model preset prompt spec params width height "

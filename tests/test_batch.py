@@ -1,0 +1,333 @@
+"""Batches end to end on the draft backend: plan, papermill shards, cache, budget, kill -9, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ledger_state
+from PIL import Image
+
+from workbench import Workbench
+from workbench.batch import load_experiment, plan_batch, run_shard
+from workbench.batch.report import THUMB, write_report
+from workbench.batch.runner import _write_batch_files, default_notebook
+from workbench.cli import main
+
+WORKBENCH = Path(sys.executable).with_name("workbench")
+
+GRID = """
+name: mugs
+spec: {subject: a speckled ceramic mug, quality: medium}
+grid:
+  background: {marble: "@marble", oak: "@oak-table", linen: "@linen"}
+  lighting: ["@soft-left", "@golden-hour", "@rim-light", "@high-key"]
+"""
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def experiment(tmp_path: Path, text: str = GRID, name: str = "mugs.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def store_files(root: Path) -> set[Path]:
+    return set((root / "images").rglob("*.png")) if (root / "images").exists() else set()
+
+
+def job_key(params: str) -> str:
+    return json.loads(params)["job"]
+
+
+def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft, tmp_path, capsys):
+    root = paid_draft
+    Workbench(root).wallet.topup(100)
+    path = experiment(tmp_path)
+
+    code, out, _ = cli(capsys, "batch", "plan", str(path))
+    assert code == 0
+    assert "images     12 in 12 jobs" in out and "cost       24 credits" in out and "can pay" in out
+    assert "cached     0" in out
+
+    code, out, err = cli(capsys, "batch", "run", str(path), "--workers", "2", "--no-progress")
+    assert code == 0, out + err
+    batch_id = out.split()[1].rstrip(":")
+    wb = Workbench(root)
+    runs = wb.runs(batch_id=batch_id)
+    assert len(runs) == 12 and set(runs["status"]) == {"ok"} and set(runs["shard"]) == {0, 1}
+    assert runs["credits"].sum() == 24 and wb.wallet.spent == 24
+    params = [json.loads(p) for p in runs["params"]]
+    assert {p["factors"]["background"] for p in params} == {"marble", "oak", "linen"}
+    assert all(p["experiment"] == "mugs" for p in params)
+    folder = root / "batches" / batch_id
+    for shard in (0, 1):
+        notebook = folder / f"shard-{shard}.ipynb"
+        assert notebook.stat().st_size < 100_000
+        executed = nbformat.read(notebook, as_version=4)
+        assert executed.metadata.papermill.parameters["batch_id"] == batch_id
+        assert (
+            not executed.metadata.papermill.exception
+            and not executed.metadata.papermill.environment_variables
+        )
+    assert len(list((folder / "images").iterdir())) == 12
+
+    sheet = Image.open(folder / "contact-sheet.jpg")
+    assert sheet.size == (180 + 4 * (THUMB + 8) + 8, 40 + 44 + 3 * (THUMB + 8) + 8)  # 3 rows, 4 columns
+    assert (folder / "contact-sheet.jpg").stat().st_size < 2_000_000
+    header = sheet.convert("L").crop((180, 40, sheet.width, 84))
+    for column in range(4):  # each column has its label
+        label = header.crop((column * (THUMB + 8), 0, column * (THUMB + 8) + THUMB, 44))
+        assert label.getextrema()[0] < 100
+    html = (folder / "report.html").read_text()
+    assert "contact-sheet.jpg" in html and "<h3>lighting</h3>" in html and "latency_ms (mean)" in html
+    assert (
+        "a speckled ceramic mug, on a polished white marble surface" in html
+        and html.count("data:image/jpeg") == 12
+    )
+
+    before = store_files(root)
+    code, out, _ = cli(capsys, "batch", "run", str(path), "--workers", "2", "--no-progress")
+    assert code == 0 and "12 cached of 12 jobs; 0 credits" in out
+    second = out.split()[1].rstrip(":")
+    assert second != batch_id
+    again = Workbench(root).runs(batch_id=second)
+    assert len(again) == 12 and set(again["status"]) == {"cached"} and again["credits"].sum() == 0
+    assert store_files(root) == before  # nothing rendered
+    assert Workbench(root).wallet.spent == 24
+    code, out, _ = cli(capsys, "batch", "list")
+    assert [line.split()[0] for line in out.splitlines()] == [batch_id, second] and out.count(" done") == 2
+    (folder / "report.html").unlink()
+    code, out, _ = cli(capsys, "batch", "report", batch_id)
+    assert code == 0 and (folder / "report.html").is_file() and "contact-sheet.jpg" in out
+
+
+def test_a_batch_the_wallet_cannot_pay_for_is_refused_before_anything_renders(paid_draft, tmp_path, capsys):
+    path = experiment(tmp_path)
+    code, out, _ = cli(capsys, "batch", "plan", str(path))
+    assert "wallet     10 credits: cannot pay (short by 14)" in out
+    before = ledger_state(paid_draft)
+    code, out, err = cli(capsys, "batch", "run", str(path))
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        "error: This batch costs 24 credits for 12 images; the wallet has 10 (short by 14): top up with "
+        "`workbench wallet topup 14` or cap the run with --budget 10."
+    ]
+    assert ledger_state(paid_draft) == before
+    assert not store_files(paid_draft) and not (paid_draft / "batches").exists()
+
+
+def test_a_budget_stops_cleanly_and_a_resume_finishes_the_batch(paid_draft, tmp_path, capsys):
+    path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4, 5, 6]\n")
+    code, out, _ = cli(
+        capsys,
+        "batch",
+        "run",
+        str(path),
+        "--budget",
+        "4",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--batch-id",
+        "capped",
+    )
+    assert code == 0, out
+    assert "4 ok, 2 missing of 6 jobs; 4 credits" in out and "stopped at the budget: 2 jobs left" in out
+    wb = Workbench(paid_draft)
+    assert wb.wallet.balance == 6 and len(wb.runs(batch_id="capped")) == 4
+    code, out, _ = cli(capsys, "batch", "plan", str(path))
+    assert "cached     4 (0 credits)" in out and "cost       2 credits" in out
+    code, out, _ = cli(capsys, "batch", "run", "--resume", "capped", "--workers", "1", "--no-progress")
+    assert code == 0 and "6 ok of 6 jobs; 2 credits" in out
+    runs = Workbench(paid_draft).runs(batch_id="capped")
+    assert sorted(Counter(job_key(p) for p in runs["params"]).values()) == [1] * 6
+    code, _, err = cli(capsys, "batch", "run", str(path), "--batch-id", "capped")
+    assert code == 1 and "A batch capped exists already; continue it with --resume capped." in err
+
+
+def _count_rows(ledger: Path, batch_id: str) -> int:
+    if not ledger.exists():
+        return 0
+    try:
+        with sqlite3.connect(ledger, timeout=5) as db:
+            return db.execute("SELECT count(*) FROM runs WHERE batch_id = ?", (batch_id,)).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_kill_9_of_a_running_batch_then_resume_charges_each_job_once(paid_draft, tmp_path, capsys):
+    root = paid_draft
+    Workbench(root).wallet.topup(100)
+    seeds = ", ".join(str(seed) for seed in range(1, 25))
+    path = experiment(tmp_path, f"spec: {{subject: a mug, quality: medium}}\ngrid:\n  seed: [{seeds}]\n")
+    process = subprocess.Popen(
+        [
+            str(WORKBENCH),
+            "batch",
+            "run",
+            str(path),
+            "--workers",
+            "2",
+            "--batch-id",
+            "killed",
+            "--no-progress",
+        ],
+        env=os.environ | {"WORKBENCH_HOME": str(root)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ledger = root / "ledger.sqlite"
+    deadline = time.monotonic() + 60
+    while _count_rows(ledger, "killed") < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done_at_kill = _count_rows(ledger, "killed")
+    assert 3 <= done_at_kill < 24, "the batch should be killed half-way"
+
+    code, out, err = cli(capsys, "batch", "run", "--resume", "killed", "--workers", "2", "--no-progress")
+    assert code == 0, out + err
+    wb = Workbench(root)
+    runs = wb.runs(batch_id="killed")
+    assert set(runs["status"]) == {"ok"}  # no cached rows, no failed rows
+    counts = Counter(job_key(p) for p in runs["params"])
+    assert len(counts) == 24 and set(counts.values()) == {1}
+    assert wb.wallet.balance == 110 - int(runs["credits"].sum()) and wb.wallet.reserved == 0
+    assert wb.wallet.spent == int(wb.runs()["credits"].sum()) == 48
+
+
+def _notebook_with(tmp_path: Path, code: str) -> Path:
+    nb = nbformat.read(default_notebook(), as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell(code))
+    path = tmp_path / "custom.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_dying_kernel_is_retried_and_a_failing_shard_keeps_its_notebook(root, tmp_path, capsys):
+    path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n")
+    marker = tmp_path / "died-once"
+    dies_once = _notebook_with(
+        tmp_path,
+        f"import os, pathlib\nmarker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n    marker.touch()\n    os._exit(1)",
+    )
+    code, out, err = cli(
+        capsys,
+        "batch",
+        "run",
+        str(path),
+        "--notebook",
+        str(dies_once),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--batch-id",
+        "retried",
+    )
+    assert code == 0, out + err
+    assert "2 ok of 2 jobs" in out and marker.exists()
+
+    fails = _notebook_with(tmp_path, "raise RuntimeError('the shard broke on purpose')")
+    code, out, _ = cli(
+        capsys,
+        "batch",
+        "run",
+        str(path),
+        "--notebook",
+        str(fails),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--batch-id",
+        "broken",
+    )
+    assert code == 1
+    assert "shard 0 failed after 1 attempt(s): RuntimeError: the shard broke on purpose" in out
+    kept = nbformat.read(root / "batches" / "broken" / "shard-0.ipynb", as_version=4)
+    assert kept.metadata.papermill.exception is True
+    assert any(
+        o.get("ename") == "RuntimeError" for c in kept.cells if c.cell_type == "code" for o in c.outputs
+    )
+
+
+def _in_process_batch(wb: Workbench, path: Path, batch_id: str) -> None:
+    """A batch run without papermill: the same files and rows, one shard in this process."""
+    plan = plan_batch(wb, load_experiment(path, templates=wb.templates), batch_id=batch_id)
+    folder = wb.root / "batches" / batch_id
+    _write_batch_files(folder, plan)
+    jobs = folder / "shard-0.jobs.json"
+    jobs.write_text(json.dumps([j.job.to_dict() for j in plan.jobs]))
+    run_shard(jobs, root=wb.root, batch_id=batch_id, shard=0, experiment=plan.experiment.name)
+
+
+def test_three_factors_make_one_sheet_per_value_and_one_axis_wraps(wb, tmp_path):
+    path = experiment(
+        tmp_path,
+        "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n"
+        "  background: ['@marble', '@linen']\n  style: ['@noir', '@editorial']\n",
+    )
+    _in_process_batch(wb, path, "cube")
+    report = write_report(wb, "cube")
+    assert [p.name for p in report.contact_sheets] == [
+        "contact-sheet-noir.jpg",
+        "contact-sheet-editorial.jpg",
+    ]
+    assert Image.open(report.contact_sheets[0]).size == (
+        180 + 2 * (THUMB + 8) + 8,
+        40 + 44 + 2 * (THUMB + 8) + 8,
+    )
+    assert list(report.frame["status"]) == ["ok"] * 8
+
+    rows = experiment(tmp_path, "label,subject\none,a mug\ntwo,a cup\nthree,a jug\n", "rows.csv")
+    _in_process_batch(wb, rows, "line")
+    sheets = write_report(wb, "line").contact_sheets
+    assert [p.name for p in sheets] == ["contact-sheet.jpg"]
+    assert Image.open(sheets[0]).height == 40 + THUMB + 28 + 8 + 8  # one row of three captioned cells
+
+
+def test_the_batch_notebook_runs_by_hand_offline(root, tmp_path):
+    import papermill
+
+    papermill.execute_notebook(
+        str(default_notebook()),
+        str(tmp_path / "out.ipynb"),
+        parameters={"root": str(root)},
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
+    runs = Workbench(root).runs(batch_id="example")
+    assert list(runs["status"]) == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("args", [["batch", "run"], ["batch", "run", "x.yaml", "--resume", "b"]])
+def test_run_needs_an_experiment_or_a_resume(capsys, args):
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and "Give an EXPERIMENT" in err
+
+
+def test_resume_of_an_unknown_batch_is_one_sentence(root, capsys):
+    code, _, err = cli(capsys, "batch", "run", "--resume", "nope")
+    assert code == 1 and err.startswith("error: No batch nope in ")
+    code, _, err = cli(capsys, "batch", "run", "--resume", "../../etc")
+    assert code == 1 and "A batch id is letters, digits" in err

@@ -1,0 +1,123 @@
+"""The OpenAI Batch API path against the loopback server: submit, status, collect, 50 requests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ledger_state
+from openai_batch_api import BatchAPI
+
+from workbench import Workbench
+from workbench.cli import main
+from workbench.pricing import PriceTable
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def batch_api(openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch")
+    return BatchAPI(openai_server, polls_to_complete=2, fail_lines={7})
+
+
+@pytest.fixture
+def fifty(tmp_path):
+    rows = [f"product {i}" if i != 30 else "a forbidden product" for i in range(50)]
+    path = tmp_path / "fifty.csv"
+    path.write_text("subject,quality\n" + "".join(f"{row},low\n" for row in rows))
+    return path
+
+
+def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, batch_api, fifty, capsys):
+    Workbench(root).wallet.topup(40)
+    base = ["--base-url", openai_server.base_url]
+    code, out, _ = cli(
+        capsys, *base, "batch", "plan", str(fifty), "--backend", "openai", "--via", "openai-batch"
+    )
+    assert "images     50 in 50 jobs" in out and "cost       50 credits" in out and "Batch API" in out
+
+    code, out, err = cli(capsys, *base, "batch", "submit", str(fifty), "--batch-id", "fifty")
+    assert code == 0, err
+    assert "50 requests sent to the OpenAI Batch API as batch_" in out
+    assert openai_server.counts == {"/v1/files": 1, "/v1/batches": 1}  # no image was asked for one by one
+    lines = batch_api.contents[next(iter(batch_api.files))].decode().splitlines()
+    first = json.loads(lines[0])
+    assert first["url"] == "/v1/images/generations" and first["body"]["model"] == "gpt-image-2"
+    assert first["body"]["size"] == "1024x1024" and first["body"]["quality"] == "low"
+    assert "sk-test" not in "".join(lines)
+    assert Workbench(root).runs(batch_id="fifty").empty
+
+    code, out, _ = cli(capsys, *base, "batch", "status", "fifty")
+    assert out.strip() == "batch fifty: in_progress, 0 of 50 done, 0 failed"
+
+    code, out, err = cli(capsys, *base, "batch", "collect", "fifty")
+    assert code == 0, err
+    assert "48 ok, 1 failed, 1 blocked of 50 jobs; 48 credits" in out
+    wb = Workbench(root)
+    runs = wb.runs(batch_id="fifty")
+    assert len(runs) == 50 and runs["status"].value_counts().to_dict() == {
+        "ok": 48,
+        "failed": 1,
+        "blocked": 1,
+    }
+    failed = runs[runs["status"] != "ok"]
+    assert set(failed["credits"]) == {0} and any("safety system" in e for e in failed["error"])
+    assert wb.wallet.spent == 48 == int(runs["credits"].sum()) and wb.wallet.balance == 2
+    ok = runs[runs["status"] == "ok"].iloc[0]
+    assert all(wb.store.exists(p) for p in ok["images"])
+    usage = json.loads(ok["usage"])
+    from workbench.backends.base import Usage
+
+    full = PriceTable.load().usd_for_usage("openai", "gpt-image-2", Usage(**usage))
+    assert ok["usd"] == pytest.approx(full / 2, abs=1e-6) and ok["usd"] > 0
+    assert (root / "batches" / "fifty" / "report.html").is_file()
+
+    code, out, _ = cli(capsys, *base, "batch", "collect", "fifty")  # collecting again adds nothing
+    assert len(Workbench(root).runs(batch_id="fifty")) == 50 and Workbench(root).wallet.spent == 48
+
+
+def test_a_batch_the_wallet_cannot_pay_for_is_not_sent(root, openai_server, batch_api, fifty, capsys):
+    Workbench(root).close()
+    before = ledger_state(root)
+    code, _, err = cli(capsys, "--base-url", openai_server.base_url, "batch", "submit", str(fifty))
+    assert code == 1 and "This batch costs 50 credits for 50 images; the wallet has 10 (short by 40)" in err
+    assert not openai_server.counts and ledger_state(root) == before
+
+
+def test_a_grid_on_the_openai_backend_runs_through_papermill_without_the_key(
+    root, openai_server, batch_api, tmp_path, capsys
+):
+    Workbench(root).wallet.topup(20)
+    path = tmp_path / "grid.yaml"
+    path.write_text("spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4, 5, 6]\n")
+    code, out, err = cli(
+        capsys,
+        "--base-url",
+        openai_server.base_url,
+        "batch",
+        "run",
+        str(path),
+        "--backend",
+        "openai",
+        "--workers",
+        "2",
+        "--batch-id",
+        "remote",
+    )
+    assert code == 0, out + err
+    assert "6 ok of 6 jobs; 6 credits" in out and "6/6" in err  # the progress bar reached the end
+    assert openai_server.counts == {"/v1/images/generations": 6}
+    runs = Workbench(root).runs(batch_id="remote")
+    assert set(runs["backend"]) == {"openai"} and set(runs["shard"]) == {0, 1}
+    for notebook in (root / "batches" / "remote").glob("shard-*.ipynb"):
+        text = notebook.read_text()
+        assert "sk-test-batch" not in text and openai_server.base_url in text

@@ -1,0 +1,221 @@
+"""``workbench batch``: plan, run, resume and report experiment grids (a thin shell)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _workbench(ctx: click.Context):
+    from workbench.cli import _workbench as make
+
+    return make(ctx)
+
+
+def _load(wb, experiment: str, backend: str | None, model: str | None, quality: str | None):
+    from workbench.batch.experiments import load_experiment
+
+    return load_experiment(experiment, templates=wb.templates, backend=backend, model=model, quality=quality)
+
+
+_backend = click.option("--backend", help="Backend for every job (default: the experiment's, else draft).")
+_model = click.option("--model", help="Model for every job (default: the backend's own).")
+_quality = click.option(
+    "--quality", type=click.Choice(["low", "medium", "high"]), help="Quality for every job."
+)
+
+
+@click.group()
+def batch() -> None:
+    """Experiment grids as papermill batches: plan the cost, run, resume, report.
+
+    EXPERIMENT is a YAML or CSV file, or a name in prompts/experiments/. A new `run` starts a new
+    batch (jobs made before come from the cache at 0 credits); `run --resume BATCH_ID` continues
+    one, running only its missing and failed jobs.
+    """
+
+
+@batch.command()
+@click.argument("experiment")
+@_backend
+@_model
+@_quality
+@click.option("--budget", type=int, help="A cap in credits: show how many jobs fit.")
+@click.option(
+    "--via",
+    type=click.Choice(["papermill", "openai-batch"]),
+    default="papermill",
+    show_default=True,
+    help="Price for local runs or for the OpenAI Batch API (half price).",
+)
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    experiment: str,
+    backend: str | None,
+    model: str | None,
+    quality: str | None,
+    budget: int | None,
+    via: str,
+) -> None:
+    """Show what EXPERIMENT would make and cost, what is cached, and whether the wallet can pay."""
+    from workbench.batch.runner import plan_batch
+
+    wb = _workbench(ctx)
+    loaded = _load(wb, experiment, backend, model, quality)
+    click.echo(plan_batch(wb, loaded, budget=budget, via=via).describe())
+
+
+@batch.command()
+@click.argument("experiment", required=False)
+@click.option(
+    "--notebook",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The parameterised batch notebook (default: notebooks/batch.ipynb).",
+)
+@click.option(
+    "--workers", "-k", type=int, default=2, show_default=True, help="Shards (kernels) run in parallel."
+)
+@_backend
+@_model
+@_quality
+@click.option("--budget", type=int, help="Stop cleanly before the job that would spend more than this.")
+@click.option("--batch-id", help="The new batch's id (default: the experiment's name and the time).")
+@click.option(
+    "--resume", "resume", metavar="BATCH_ID", help="Continue a batch: run only its missing and failed jobs."
+)
+@click.option(
+    "--retries", type=int, default=2, show_default=True, help="Extra attempts for a shard whose kernel dies."
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    experiment: str | None,
+    notebook: Path | None,
+    workers: int,
+    backend: str | None,
+    model: str | None,
+    quality: str | None,
+    budget: int | None,
+    batch_id: str | None,
+    resume: str | None,
+    retries: int,
+    no_progress: bool,
+) -> None:
+    """Run EXPERIMENT through the batch notebook, K shards at once; write images, sheets and a report."""
+    from workbench.batch.runner import run_batch
+
+    if (experiment is None) == (resume is None):
+        raise click.UsageError("Give an EXPERIMENT to start a batch, or --resume BATCH_ID to continue one.")
+    if resume and (backend or model or quality or batch_id):
+        raise click.UsageError(
+            "--resume continues a batch as it was planned; drop --backend/--model/--quality/--batch-id."
+        )
+    wb = _workbench(ctx)
+    loaded = _load(wb, experiment, backend, model, quality) if experiment else None
+    result = run_batch(
+        wb,
+        loaded,
+        batch_id=batch_id,
+        resume=resume,
+        workers=workers,
+        notebook=notebook,
+        budget=budget,
+        retries=retries,
+        progress=not no_progress,
+    )
+    click.echo(result.describe())
+    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+    if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
+        sys.exit(1)
+
+
+@batch.command()
+@click.argument("batch_id")
+@click.pass_context
+def report(ctx: click.Context, batch_id: str) -> None:
+    """Write BATCH_ID's contact sheet and HTML report again (from the run log)."""
+    from workbench.batch.report import write_report
+
+    wb = _workbench(ctx)
+    written = write_report(wb, batch_id)
+    for sheet in written.contact_sheets:
+        click.echo(f"contact sheet {sheet}")
+    click.echo(f"report {written.html}")
+
+
+@batch.command(name="list")
+@click.pass_context
+def list_batches(ctx: click.Context) -> None:
+    """The batches in the run log, newest last."""
+    wb = _workbench(ctx)
+    rows = wb.ledger.query(
+        "SELECT id, created_at, experiment, via, backend, jobs, status FROM batches ORDER BY created_at"
+    )
+    if not rows:
+        click.echo("(no batches)")
+    for row in rows:
+        click.echo(
+            f"{row['id']:<48} {row['created_at'][:19]}  {row['via']:<12} {row['backend'] or '':<8} "
+            f"{row['jobs']:>5} jobs  {row['status']}"
+        )
+
+
+@batch.command()
+@click.argument("experiment")
+@click.option(
+    "--via",
+    type=click.Choice(["openai-batch"]),
+    default="openai-batch",
+    show_default=True,
+    help="Where the batch goes: the OpenAI Batch API (half price, answered within 24 h).",
+)
+@_model
+@_quality
+@click.option("--batch-id", help="The new batch's id (default: the experiment's name and the time).")
+@click.pass_context
+def submit(
+    ctx: click.Context,
+    experiment: str,
+    via: str,
+    model: str | None,
+    quality: str | None,
+    batch_id: str | None,
+) -> None:
+    """Send EXPERIMENT to the OpenAI Batch API: write the JSONL, upload it, create the batch, record it."""
+    from workbench.batch.openai_batch import submit as send
+
+    wb = _workbench(ctx)
+    loaded = _load(wb, experiment, "openai", model, quality)
+    click.echo(send(wb, loaded, batch_id=batch_id).describe())
+
+
+@batch.command()
+@click.argument("batch_id")
+@click.pass_context
+def status(ctx: click.Context, batch_id: str) -> None:
+    """Poll BATCH_ID on the OpenAI Batch API."""
+    from workbench.batch.openai_batch import status as poll
+
+    wb = _workbench(ctx)
+    info = poll(wb, batch_id)
+    click.echo(
+        f"batch {batch_id}: {info['status']}, {info['completed']} of {info['total']} done, "
+        f"{info['failed']} failed"
+    )
+
+
+@batch.command()
+@click.argument("batch_id")
+@click.pass_context
+def collect(ctx: click.Context, batch_id: str) -> None:
+    """Turn BATCH_ID's finished answers into stored images and run-log rows; write its report."""
+    from workbench.batch.openai_batch import collect as gather
+
+    wb = _workbench(ctx)
+    result = gather(wb, batch_id)
+    click.echo(result.describe())
+    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)

@@ -1,0 +1,516 @@
+"""Experiment files: a base spec or preset plus factors, expanded into jobs with stable keys.
+
+An experiment is a YAML file in ``prompts/experiments/`` (or a CSV of rows)::
+
+    name: mug-lighting                  # default: the file's stem
+    description: One mug, three lightings, four styles.
+    preset: ecommerce-product           # optional; spec fields below go over it
+    spec: {subject: a speckled ceramic coffee mug, quality: medium}
+    backend: draft                      # optional; `--backend` on the command line wins
+    model: null
+    grid:                               # cartesian product: 1st factor → rows, 2nd → columns, 3rd → sheets
+      lighting: ["@soft-left", "@golden-hour", "@rim-light"]
+      style: {photo: "@product-photo", editorial: "@editorial"}   # a mapping gives labels
+    zip:                                # lists of one length, paired: one more axis
+      subject: [a mug, a teapot]
+      background: ["@marble", "@oak-table"]
+    rows: products.csv                  # each CSV row is one run (columns are factor names)
+
+Factor names are spec fields (subject, background, lighting, style, details, aspect, quality, n,
+seed, texts, preset), ``headline`` and ``subtext`` (replace the exact texts of that role), and run
+options (backend, model, variant, output_format, transparent). A CSV's ``label`` column names its
+rows on the contact sheet. Grid, zip and rows multiply: every grid cell runs every zip pair and
+every row. Errors name the file and the field, e.g. ``mug.yaml: grid.lighting[2]: …``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from workbench.errors import ExperimentError, SpecError, TemplateError
+from workbench.spec import PromptSpec
+
+if TYPE_CHECKING:
+    from workbench.templates import TemplateLibrary
+
+__all__ = ["Axis", "Experiment", "Job", "experiment_folder", "find_experiment", "load_experiment"]
+
+SPEC_FIELDS = (
+    "subject",
+    "background",
+    "lighting",
+    "style",
+    "details",
+    "aspect",
+    "quality",
+    "n",
+    "seed",
+    "texts",
+    "preset",
+)
+TEXT_ROLES = ("headline", "subtext")
+OPTIONS = ("backend", "model", "variant", "output_format", "transparent")
+FACTOR_NAMES = (*SPEC_FIELDS, *TEXT_ROLES, *OPTIONS)
+_TOP_KEYS = ("name", "description", "preset", "spec", "backend", "model", "options", "grid", "zip", "rows")
+_INTEGERS = ("n", "seed", "variant")
+_MAX_JOBS = 10_000
+_LABEL_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One dimension of the contact sheet: a grid factor, a zip group or the CSV rows."""
+
+    name: str
+    factors: tuple[str, ...]
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of an experiment: a full spec, its run options, and where it sits on the axes.
+
+    ``key`` is stable: it hashes what the job makes (spec and options), so the same experiment
+    expands to the same keys every time, whatever the labels.
+    """
+
+    key: str
+    index: int
+    spec: PromptSpec
+    backend: str | None
+    model: str | None
+    options: dict[str, Any]
+    factors: dict[str, str]
+    coords: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "index": self.index,
+            "spec": self.spec.to_dict(),
+            "backend": self.backend,
+            "model": self.model,
+            "options": self.options,
+            "factors": self.factors,
+            "coords": list(self.coords),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        return cls(
+            key=data["key"],
+            index=data["index"],
+            spec=PromptSpec.from_dict(data["spec"]),
+            backend=data.get("backend"),
+            model=data.get("model"),
+            options=dict(data.get("options") or {}),
+            factors=dict(data.get("factors") or {}),
+            coords=tuple(data.get("coords") or ()),
+        )
+
+
+@dataclass
+class Experiment:
+    """A loaded, validated experiment and its jobs, in order (rows, then columns, then sheets)."""
+
+    name: str
+    path: Path | None
+    description: str
+    axes: list[Axis]
+    jobs: list[Job]
+    backend: str | None = None
+    model: str | None = None
+    base: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(axis.labels) for axis in self.axes)
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __repr__(self) -> str:
+        shape = " × ".join(str(n) for n in self.shape) or "1"
+        return f"<Experiment {self.name} {shape} = {len(self.jobs)} jobs>"
+
+
+def experiment_folder() -> Path:
+    """``prompts/experiments/`` beside the built-in template folder."""
+    from workbench.templates import default_folder
+
+    return default_folder() / "experiments"
+
+
+def find_experiment(name: str | Path) -> Path:
+    """A path as given, or a name in ``prompts/experiments/`` (with or without ``.yaml``)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    folder = experiment_folder()
+    for candidate in (folder / str(name), *(folder / f"{name}{s}" for s in (".yaml", ".yml", ".csv"))):
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in folder.glob("*.y*ml")) if folder.is_dir() else []
+    hint = f" The experiments in {folder} are: {', '.join(known)}." if known else ""
+    raise ExperimentError(f"No experiment file {name}.{hint}", file=str(name))
+
+
+def load_experiment(
+    source: str | Path,
+    *,
+    templates: TemplateLibrary | None = None,
+    backend: str | None = None,
+    model: str | None = None,
+    quality: str | None = None,
+) -> Experiment:
+    """Read, validate and expand an experiment file (YAML or CSV) into jobs.
+
+    Args:
+        source: a path, or the name of a file in ``prompts/experiments/``.
+        templates: the library ``@name`` references and presets come from (default: the project's).
+        backend/model/quality: override the experiment's own (a factor of that name still wins).
+
+    Example:
+        >>> experiment = load_experiment("mug-lighting")
+        >>> experiment.shape, experiment.jobs[0].factors
+        ((3, 4), {'lighting': '@soft-left', 'style': '@product-photo'})
+
+    Raises:
+        ExperimentError: the file or one of its fields is wrong; the message names both.
+    """
+    if templates is None:
+        from workbench.templates import TemplateLibrary
+
+        templates = TemplateLibrary.default()
+    path = find_experiment(source)
+    reader = _Reader(path, templates)
+    if path.suffix.lower() == ".csv":
+        data: dict[str, Any] = {"rows": path.name}
+    else:
+        data = reader.yaml()
+    return reader.expand(data, backend=backend, model=model, quality=quality)
+
+
+class _Reader:
+    def __init__(self, path: Path, templates: TemplateLibrary) -> None:
+        self.path = path
+        self.templates = templates
+
+    def fail(self, field_name: str | None, problem: str) -> ExperimentError:
+        where = f"{self.path}: {field_name}: " if field_name else f"{self.path}: "
+        return ExperimentError(where + problem, file=str(self.path), field=field_name)
+
+    def yaml(self) -> dict[str, Any]:
+        try:
+            data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" at line {mark.line + 1}" if mark else ""
+            raise self.fail(None, f"not valid YAML{line}.") from None
+        if not isinstance(data, Mapping):
+            raise self.fail(None, "an experiment must be a mapping with a spec or preset and factors.")
+        unknown = [k for k in data if k not in _TOP_KEYS]
+        if unknown:
+            raise self.fail(str(unknown[0]), f"unknown key; the keys are {', '.join(_TOP_KEYS)}.")
+        return dict(data)
+
+    # -- factors ------------------------------------------------------------------------------
+    def factor_values(self, where: str, name: Any, raw: Any) -> list[tuple[str, Any]]:
+        """(label, value) pairs of one factor; a mapping gives labels, a list labels itself."""
+        if not isinstance(name, str) or name not in FACTOR_NAMES:
+            raise self.fail(f"{where}.{name}", f"unknown factor; use one of {', '.join(FACTOR_NAMES)}.")
+        if isinstance(raw, Mapping):
+            pairs = [(str(label), value) for label, value in raw.items()]
+        elif isinstance(raw, Sequence) and not isinstance(raw, str):
+            pairs = [(_label(value), value) for value in raw]
+        else:
+            raise self.fail(f"{where}.{name}", "give a list of values (or a mapping of label: value).")
+        if not pairs:
+            raise self.fail(f"{where}.{name}", "the list of values is empty.")
+        checked = [
+            (label, self.value(f"{where}.{name}[{i}]", name, value)) for i, (label, value) in enumerate(pairs)
+        ]
+        labels = [label for label, _ in checked]
+        if len(set(labels)) != len(labels):
+            twice = next(label for label in labels if labels.count(label) > 1)
+            raise self.fail(f"{where}.{name}", f"the label {twice!r} appears twice.")
+        return checked
+
+    def value(self, where: str, name: str, value: Any) -> Any:
+        """One factor value, converted (CSV cells are text) and checked before any run."""
+        if isinstance(value, str):
+            value = value.strip()
+        if name in _INTEGERS:
+            if value in ("", None) and name == "seed":
+                return None
+            try:
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise ValueError
+                value = int(value)
+            except (TypeError, ValueError):
+                raise self.fail(where, f"{name} must be a whole number, not {value!r}.") from None
+        elif name == "transparent":
+            if isinstance(value, str):
+                lowered = value.lower()
+                if lowered not in ("true", "false", "yes", "no", "1", "0", ""):
+                    raise self.fail(where, f"transparent must be true or false, not {value!r}.")
+                value = lowered in ("true", "yes", "1")
+            elif not isinstance(value, bool):
+                raise self.fail(where, f"transparent must be true or false, not {value!r}.")
+        elif name == "texts":
+            if isinstance(value, str):
+                value = [value]
+        elif value is not None and not isinstance(value, str):
+            if name in ("aspect",) and isinstance(value, (int, float)):
+                raise self.fail(where, f'write the aspect in quotes, e.g. "3:2", not {value!r}.')
+            value = str(value)
+        if name in ("subject", "background", "lighting", "style", "details") and isinstance(value, str):
+            try:
+                self.templates.resolve_field(name, value)
+            except TemplateError as exc:
+                raise self.fail(where, str(exc)) from None
+        if name == "preset" and value:
+            try:
+                self.templates.preset(value)
+            except TemplateError as exc:
+                raise self.fail(where, str(exc)) from None
+        return value
+
+    def rows(self, raw: Any) -> tuple[Axis, list[dict[str, tuple[str, Any]]]]:
+        """The CSV (or inline list of mappings) of rows: each row one run."""
+        if isinstance(raw, str):
+            csv_path = (self.path.parent / raw) if not Path(raw).is_absolute() else Path(raw)
+            if not csv_path.is_file():
+                raise self.fail("rows", f"no CSV file {csv_path}.")
+            text = csv_path.read_text(encoding="utf-8-sig")
+            records = list(csv.DictReader(io.StringIO(text)))
+            where_file = csv_path
+        elif isinstance(raw, Sequence) and all(isinstance(r, Mapping) for r in raw):
+            records = [dict(r) for r in raw]
+            where_file = None
+        else:
+            raise self.fail("rows", "give a CSV file name or a list of mappings.")
+        if not records:
+            raise self.fail("rows", "there are no rows.")
+        prefix = f"rows ({where_file.name})" if where_file is not None and where_file != self.path else "rows"
+        if where_file is not None:
+            unknown = [c for c in records[0] if c not in FACTOR_NAMES and c != "label"]
+            if unknown or None in records[0]:
+                column = unknown[0] if unknown else "?"
+                raise self.fail(
+                    f"{prefix}.{column}",
+                    f"unknown column; use label and factor names: {', '.join(FACTOR_NAMES)}.",
+                )
+        factors = [c for c in records[0] if c != "label"]
+        result, labels = [], []
+        for number, record in enumerate(records, 1):
+            if any(c not in FACTOR_NAMES and c != "label" for c in record):
+                column = next(c for c in record if c not in FACTOR_NAMES and c != "label")
+                raise self.fail(
+                    f"{prefix}[{number}].{column}", f"unknown factor; use one of {', '.join(FACTOR_NAMES)}."
+                )
+            if None in record.values() and where_file is not None:
+                raise self.fail(f"{prefix}[{number}]", "the row has fewer cells than the header.")
+            cells = {name: record.get(name) for name in factors}
+            row = {
+                name: (_label(value), self.value(f"{prefix}[{number}].{name}", name, value))
+                for name, value in cells.items()
+                if value not in (None, "")
+            }
+            label = str(record.get("label") or "").strip() or _label(next(iter(cells.values()), number))
+            if label in labels:
+                label = f"{label} ({number})"
+            labels.append(label)
+            result.append(row)
+        return Axis("row", tuple(factors), tuple(labels)), result
+
+    # -- expansion ----------------------------------------------------------------------------
+    def expand(
+        self, data: dict[str, Any], *, backend: str | None, model: str | None, quality: str | None
+    ) -> Experiment:
+        name = data.get("name") or self.path.stem
+        if not isinstance(name, str):
+            raise self.fail("name", "the name must be text.")
+        preset = data.get("preset")
+        if preset is not None:
+            preset = self.value("preset", "preset", preset)
+        base = data.get("spec") or {}
+        if not isinstance(base, Mapping):
+            raise self.fail("spec", "the spec must be a mapping of spec fields.")
+        base = dict(base)
+        for key, value in base.items():
+            if key not in (*SPEC_FIELDS, "character") or key == "preset":
+                allowed = ", ".join(f for f in (*SPEC_FIELDS, "character") if f != "preset")
+                raise self.fail(f"spec.{key}", f"unknown spec field; use {allowed} (and preset: at the top).")
+            if key != "texts" and key != "character":
+                base[key] = self.value(f"spec.{key}", key, value)
+        if quality is not None:
+            base["quality"] = quality
+        options = dict(data.get("options") or {})
+        for key, value in options.items():
+            if key not in ("variant", "output_format", "transparent"):
+                raise self.fail(
+                    f"options.{key}", "unknown option; use variant, output_format or transparent."
+                )
+            options[key] = self.value(f"options.{key}", key, value)
+        default_backend = backend or data.get("backend")
+        default_model = model or data.get("model")
+        for key, value in (("backend", default_backend), ("model", default_model)):
+            if value is not None and not isinstance(value, str):
+                raise self.fail(key, f"the {key} must be text.")
+
+        axes: list[Axis] = []
+        groups: list[list[tuple[tuple[str, ...], dict[str, tuple[str, Any]]]]] = []
+        seen: dict[str, str] = {}
+
+        def claim(factor: str, where: str) -> None:
+            if factor in seen:
+                raise self.fail(
+                    where, f"{factor} is already a factor in {seen[factor]}; vary it in one place."
+                )
+            seen[factor] = where
+
+        # Axes follow the order of grid, zip and rows in the file: the first makes the sheet's rows.
+        for section in [key for key in data if key in ("grid", "zip", "rows")]:
+            if section == "grid":
+                grid = data.get("grid")
+                if grid is not None:
+                    if not isinstance(grid, Mapping) or not grid:
+                        raise self.fail("grid", "give a mapping of factor: [values].")
+                    for factor, raw in grid.items():
+                        claim(str(factor), f"grid.{factor}")
+                        pairs = self.factor_values("grid", factor, raw)
+                        axes.append(Axis(str(factor), (str(factor),), tuple(label for label, _ in pairs)))
+                        groups.append([((label,), {factor: (label, value)}) for label, value in pairs])
+            elif section == "zip":
+                zipped = data.get("zip")
+                if zipped is not None:
+                    if not isinstance(zipped, Mapping) or not zipped:
+                        raise self.fail("zip", "give a mapping of factor: [values], all lists of one length.")
+                    columns = {}
+                    for factor, raw in zipped.items():
+                        claim(str(factor), f"zip.{factor}")
+                        columns[str(factor)] = self.factor_values("zip", factor, raw)
+                    lengths = {factor: len(pairs) for factor, pairs in columns.items()}
+                    if len(set(lengths.values())) > 1:
+                        first, *rest = lengths.items()
+                        other = next(item for item in rest if item[1] != first[1])
+                        raise self.fail(
+                            f"zip.{other[0]}",
+                            f"has {other[1]} values but zip.{first[0]} has {first[1]}; "
+                            "zipped lists pair up one by one, so they need one length.",
+                        )
+                    count = next(iter(lengths.values()))
+                    labels = tuple(" · ".join(columns[f][i][0] for f in columns) for i in range(count))
+                    axes.append(Axis(" · ".join(columns), tuple(columns), labels))
+                    groups.append([((labels[i],), {f: columns[f][i] for f in columns}) for i in range(count)])
+            else:
+                if data.get("rows") is not None:
+                    axis, rows = self.rows(data["rows"])
+                    for factor in axis.factors:
+                        claim(factor, "rows")
+                    axes.append(axis)
+                    groups.append([((axis.labels[i],), row) for i, row in enumerate(rows)])
+        if not groups:
+            groups.append([((), {})])  # no factors: one job, the base spec
+
+        total = 1
+        for group in groups:
+            total *= len(group)
+        if total > _MAX_JOBS:
+            raise self.fail(
+                "grid", f"expands to {total:,} jobs; the limit is {_MAX_JOBS:,}: split the experiment."
+            )
+
+        jobs: list[Job] = []
+        keys: set[str] = set()
+        for index, combo in enumerate(itertools.product(*groups)):
+            coords = tuple(label for part in combo for label in part[0])
+            chosen: dict[str, tuple[str, Any]] = {}
+            for _, values in combo:
+                chosen.update(values)
+            job = self.job(index, coords, chosen, preset, base, options, default_backend, default_model)
+            key, number = job.key, 2
+            while key in keys:
+                key, number = f"{job.key}-{number}", number + 1
+            keys.add(key)
+            jobs.append(
+                Job(key, job.index, job.spec, job.backend, job.model, job.options, job.factors, coords)
+            )
+        return Experiment(
+            name=name,
+            path=self.path,
+            description=str(data.get("description") or ""),
+            axes=axes,
+            jobs=jobs,
+            backend=default_backend,
+            model=default_model,
+            base=base,
+        )
+
+    def job(
+        self,
+        index: int,
+        coords: tuple[str, ...],
+        chosen: dict[str, tuple[str, Any]],
+        preset: str | None,
+        base: dict[str, Any],
+        options: dict[str, Any],
+        backend: str | None,
+        model: str | None,
+    ) -> Job:
+        fields = dict(base)
+        run_options = dict(options)
+        job_preset = preset
+        for factor, (_, value) in chosen.items():
+            if factor == "preset":
+                job_preset = value or None
+            elif factor in OPTIONS:
+                run_options[factor] = value
+            elif factor not in TEXT_ROLES:
+                fields[factor] = value
+        job_backend = run_options.pop("backend", backend)
+        job_model = run_options.pop("model", model)
+        roles = {factor: value for factor, (_, value) in chosen.items() if factor in TEXT_ROLES}
+        where = "/".join(coords) or "spec"
+        try:
+            if roles:
+                fields["texts"] = self._texts(job_preset, fields, roles)
+            spec = self.templates.spec(job_preset, **fields)
+        except (SpecError, TemplateError) as exc:
+            field_name = getattr(exc, "field", None) or "spec"
+            raise self.fail(field_name, f"job {index + 1} ({where}): {exc}") from None
+        payload = {"spec": spec.to_dict(), "backend": job_backend, "model": job_model, "options": run_options}
+        key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        factors = {factor: label for factor, (label, _) in chosen.items()}
+        return Job(key, index, spec, job_backend, job_model, run_options, factors, coords)
+
+    def _texts(
+        self, preset: str | None, fields: dict[str, Any], roles: dict[str, Any]
+    ) -> list[dict[str, str]]:
+        if "texts" in fields:
+            texts = PromptSpec(subject="x", texts=fields["texts"]).texts
+        elif preset is not None:
+            texts = self.templates.preset(preset).spec.texts
+        else:
+            texts = ()
+        kept = [{"text": t.text, "role": t.role} for t in texts if t.role not in roles]
+        added = [{"text": value, "role": role} for role, value in roles.items() if value]
+        return added + kept
+
+
+def _label(value: Any) -> str:
+    text = "" if value is None else str(value).strip()
+    if isinstance(value, (list, tuple)):
+        text = " / ".join(str(v) for v in value)
+    return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"

@@ -1,0 +1,324 @@
+"""Big runs through the OpenAI Batch API: half price, answered within 24 hours.
+
+``submit`` plans the experiment on the openai backend (priced at the Batch API's discount),
+refuses when the wallet cannot pay, writes one JSONL line per job to render (``custom_id`` is
+the job key), uploads it (``/v1/files``), creates the batch (``/v1/batches``) and records it in
+the ``batches`` table. Jobs already made come from the cache at once, as in ``batch run``.
+
+``status`` polls the remote batch; ``collect`` downloads the output and error files and turns
+each answer into stored images and a ledger row charged to the wallet (dollars at the discount),
+each per-request error into a ``failed`` (or ``blocked``) row at 0 credits. Collecting again adds
+nothing: jobs that already have a row in the batch are skipped.
+
+Credits are checked at submit and charged at collect, image by image, as the provider bills them.
+
+Example:
+    >>> submitted = submit(wb, load_experiment("product-lighting", backend="openai"))
+    >>> status(wb, submitted.batch_id)["status"]
+    'in_progress'
+    >>> collect(wb, submitted.batch_id).statuses
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.backends.base import ImageResult, Usage
+from workbench.batch.experiments import Experiment
+from workbench.batch.runner import (
+    BatchResult,
+    _count,
+    _outcome,
+    _record_batch,
+    _write_batch_files,
+    batch_folder,
+    load_batch,
+    plan_batch,
+    set_batch_status,
+)
+from workbench.batch.shard import plan_job
+from workbench.errors import BackendError, ContentPolicyError, ExperimentError, ServiceError
+
+if TYPE_CHECKING:
+    from workbench.core import Workbench
+
+__all__ = ["ENDPOINT", "Submitted", "collect", "status", "submit"]
+
+ENDPOINT = "/v1/images/generations"
+_FINISHED = ("completed", "failed", "expired", "cancelled")
+
+
+@dataclass
+class Submitted:
+    batch_id: str
+    remote_id: str
+    input_file: str
+    requests: int
+    cached: int
+    credits: int
+    usd: float
+
+    def describe(self) -> str:
+        return (
+            f"batch {self.batch_id}: {self.requests} requests sent to the OpenAI Batch API as "
+            f"{self.remote_id} ({self.cached} from the cache); up to {self.credits} credits, "
+            f"${self.usd:.4f} at the batch price. Poll with `workbench batch status {self.batch_id}`, "
+            f"then `workbench batch collect {self.batch_id}`."
+        )
+
+
+def _client(wb: Workbench) -> Any:
+    return wb.backend("openai").client  # the key and base URL as the backend has them
+
+
+def _call(wb: Workbench, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """One call of the client with the backend's retry policy and error map."""
+    import time
+
+    from workbench.backends.openai import map_error
+
+    backend = wb.backend("openai")
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - mapped to ours right here
+            error = map_error(exc)
+            delay = backend.retry.delay(attempt, error)
+            if delay is None:
+                raise error from None
+            time.sleep(delay)
+
+
+def line_body(wb: Workbench, plan: Any) -> dict[str, Any]:
+    """The JSON body of one Batch API line: the Images API parameters of a plan's request."""
+    params = wb.backend("openai").params(plan.request)
+    params.pop("timeout", None)
+    params.pop("stream", None)
+    params.pop("partial_images", None)
+    return params
+
+
+def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None) -> Submitted:
+    """Send an experiment's uncached jobs to the OpenAI Batch API; refuse first if the wallet cannot pay."""
+    for job in experiment.jobs:
+        if (job.backend or wb.default_backend) != "openai":
+            raise ExperimentError(
+                f"--via openai-batch runs on the openai backend, but job {job.index + 1} asks for "
+                f"{job.backend or wb.default_backend}; pass --backend openai.",
+                field="backend",
+            )
+    plan = plan_batch(wb, experiment, batch_id=batch_id, via="openai-batch")
+    plan.check()  # nothing is uploaded when the wallet cannot pay
+    client = _client(wb)  # a missing key fails here, before any file is written
+    folder = batch_folder(wb, plan.batch_id)
+    _write_batch_files(folder, plan)
+    lines, sent, cached = [], set(), 0
+    for planned in plan.to_run:
+        if planned.cached:
+            continue
+        if planned.plan.request.kind != "generate":
+            raise ExperimentError("The Batch API path sends generate jobs only.", field="kind")
+        if planned.plan.fingerprint in sent:
+            continue  # the same request twice: the first answer serves both
+        sent.add(planned.plan.fingerprint)
+        lines.append(
+            json.dumps(
+                {
+                    "custom_id": planned.job.key,
+                    "method": "POST",
+                    "url": ENDPOINT,
+                    "body": line_body(wb, planned.plan),
+                },
+                ensure_ascii=False,
+            )
+        )
+    _record_batch(wb, plan, status="submitting", options={"via": "openai-batch"})
+    for planned in plan.to_run:  # jobs made before: cached rows now, as a local run would log them
+        if planned.plan.estimate.cached:
+            wb.execute(planned.plan, batch_id=plan.batch_id, shard=0)
+            cached += 1
+    if not lines:
+        set_batch_status(wb, plan.batch_id, "collected")
+        return Submitted(plan.batch_id, "", "", 0, cached, 0, 0.0)
+    payload = ("\n".join(lines) + "\n").encode()
+    (folder / "requests.jsonl").write_bytes(payload)
+    uploaded = _call(
+        wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch"
+    )
+    remote = _call(
+        wb,
+        client.batches.create,
+        input_file_id=uploaded.id,
+        endpoint=ENDPOINT,
+        completion_window="24h",
+        metadata={"workbench_batch": plan.batch_id[:512]},
+    )
+    set_batch_status(wb, plan.batch_id, "submitted", remote_id=remote.id, remote_input_file=uploaded.id)
+    return Submitted(plan.batch_id, remote.id, uploaded.id, len(lines), cached, plan.credits, plan.usd)
+
+
+def _remote(wb: Workbench, batch_id: str) -> dict[str, Any]:
+    rows = wb.ledger.query("SELECT * FROM batches WHERE id = ?", (batch_id,))
+    if not rows:
+        raise ExperimentError(f"No batch {batch_id} in the run log.", field="batch_id")
+    row = dict(rows[0])
+    if row["via"] != "openai-batch":
+        raise ExperimentError(
+            f"Batch {batch_id} ran locally, not through the OpenAI Batch API.", field="batch_id"
+        )
+    return row
+
+
+def status(wb: Workbench, batch_id: str) -> dict[str, Any]:
+    """The remote batch's status and request counts (and the local record, updated)."""
+    row = _remote(wb, batch_id)
+    if not row["remote_id"]:
+        return {"status": row["status"], "total": 0, "completed": 0, "failed": 0}
+    remote = _call(wb, _client(wb).batches.retrieve, row["remote_id"])
+    counts = remote.request_counts
+    info = {
+        "status": remote.status,
+        "total": getattr(counts, "total", 0),
+        "completed": getattr(counts, "completed", 0),
+        "failed": getattr(counts, "failed", 0),
+        "remote_id": remote.id,
+    }
+    if row["status"] != "collected":
+        set_batch_status(
+            wb,
+            batch_id,
+            remote.status,
+            remote_output_file=remote.output_file_id,
+            remote_error_file=remote.error_file_id,
+        )
+    return info
+
+
+def _result(body: dict[str, Any], model: str) -> ImageResult:
+    from workbench.store import sniff_format
+
+    images = [base64.b64decode(item["b64_json"], validate=True) for item in body.get("data") or []]
+    if not images:
+        raise ServiceError("The Batch API answered without an image.", backend="openai")
+    usage = body.get("usage") or {}
+    details_in = usage.get("input_tokens_details") or {}
+    details_out = usage.get("output_tokens_details") or {}
+    text_out = int(details_out.get("text_tokens") or 0)
+    return ImageResult(
+        images=images,
+        format=sniff_format(images[0]) or "png",
+        model=model,
+        usage=Usage(
+            text_in=int(details_in.get("text_tokens", usage.get("input_tokens", 0)) or 0),
+            image_in=int(details_in.get("image_tokens") or 0),
+            image_out=int(details_out.get("image_tokens", (usage.get("output_tokens") or 0) - text_out) or 0),
+            text_out=text_out,
+        ),
+        raw={k: body.get(k) for k in ("size", "quality", "background", "output_format") if body.get(k)},
+    )
+
+
+def _error(record: dict[str, Any]) -> BackendError:
+    response = record.get("response") or {}
+    body = response.get("body") or {}
+    error = (body.get("error") if isinstance(body, dict) else None) or record.get("error") or {}
+    message = error.get("message") or f"The Batch API answered {response.get('status_code', 'nothing')}."
+    if error.get("code") in ("moderation_blocked", "content_policy_violation"):
+        return ContentPolicyError(
+            f"The openai service refused the prompt: {message}",
+            reason=message,
+            backend="openai",
+            status_code=response.get("status_code"),
+        )
+    return BackendError(message, backend="openai", status_code=response.get("status_code"))
+
+
+def _lines(wb: Workbench, file_id: str | None) -> list[dict[str, Any]]:
+    if not file_id:
+        return []
+    content = _call(wb, _client(wb).files.content, file_id)
+    text = content.content.decode("utf-8") if hasattr(content, "content") else content.read().decode("utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult:
+    """Turn a finished remote batch into stored images and ledger rows; report the batch.
+
+    Raises:
+        ExperimentError: the batch is unknown or not finished yet (the message says its status).
+    """
+    import time
+
+    started = time.perf_counter()
+    row = _remote(wb, batch_id)
+    first_rowid = wb.ledger.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
+    experiment = load_batch(wb, batch_id)
+    plans = {job.key: (job, plan_job(wb, job, experiment.name)) for job in experiment.jobs}
+    recorded = {
+        r[0]
+        for r in wb.ledger.query(
+            "SELECT DISTINCT json_extract(params, '$.job') FROM runs WHERE batch_id = ?", (batch_id,)
+        )
+    }
+    if row["remote_id"]:
+        info = status(wb, batch_id)
+        if info["status"] not in _FINISHED:
+            raise ExperimentError(
+                f"Batch {batch_id} is {info['status']} ({info['completed']} of {info['total']} "
+                f"done); collect it when it has completed.",
+                field="batch_id",
+            )
+        remote = _call(wb, _client(wb).batches.retrieve, row["remote_id"])
+        answers = _lines(wb, remote.output_file_id) + _lines(wb, remote.error_file_id)
+        for record in answers:
+            key = record.get("custom_id")
+            if key not in plans or key in recorded:
+                continue
+            job, plan = plans[key]
+            response = record.get("response") or {}
+            if response.get("status_code") == 200 and not record.get("error"):
+                try:
+                    result = _result(response.get("body") or {}, plan.model)
+                except (ValueError, KeyError, ServiceError) as exc:
+                    wb.record_result(
+                        plan,
+                        error=ServiceError(f"An unreadable Batch API answer: {exc}", backend="openai"),
+                        batch_id=batch_id,
+                        shard=0,
+                    )
+                else:
+                    wb.record_result(plan, result=result, batch_id=batch_id, shard=0, batch_pricing=True)
+            else:
+                wb.record_result(plan, error=_error(record), batch_id=batch_id, shard=0)
+            recorded.add(key)
+    for key, (job, _) in plans.items():  # repeats of a request, and requests with no answer
+        if key in recorded:
+            continue
+        fresh = plan_job(wb, job, experiment.name)
+        if fresh.estimate.cached:
+            wb.execute(fresh, batch_id=batch_id, shard=0)
+        else:
+            wb.record_result(
+                fresh,
+                error=ServiceError("The Batch API returned no answer for this request.", backend="openai"),
+                batch_id=batch_id,
+                shard=0,
+            )
+    set_batch_status(wb, batch_id, "collected")
+    plan = plan_batch(wb, resume=batch_id, via="openai-batch")
+    statuses, credits, usd = _outcome(wb, plan, first_rowid)
+    result = BatchResult(
+        batch_id, batch_folder(wb, batch_id), len(plan.jobs), _count(statuses, plan), credits, usd, 0
+    )
+    if report:
+        from workbench.batch.report import write_report
+
+        written = write_report(wb, batch_id)
+        result.contact_sheets, result.report = written.contact_sheets, written.html
+    result.seconds = time.perf_counter() - started
+    return result

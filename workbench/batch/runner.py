@@ -1,0 +1,718 @@
+"""Plan a batch before spending, then run it through papermill: K shards, many jobs per kernel.
+
+Semantics, the short version:
+
+* ``run_batch(wb, experiment)`` starts a **new batch** (a new id, from the experiment's name and
+  the time, or ``batch_id=``). Jobs already made before, in any batch, come from the cache: they
+  are logged as ``cached`` rows of the new batch at 0 credits and nothing is rendered.
+* ``run_batch(wb, resume=batch_id)`` **continues** a batch: jobs that have an ``ok`` or ``cached``
+  row in that batch are skipped (no new row), the failed and the missing run. After ``kill -9``
+  of a whole batch, a resume completes it with no double charge and no duplicated rows.
+* Before anything runs, the credits of the jobs to render are added up; a wallet that cannot pay
+  refuses the batch (nothing is rendered or sent). ``budget=N`` runs the jobs, in order, that fit
+  in N credits and stops cleanly, saying how many are left.
+
+Files land in ``<root>/batches/<batch-id>/``: ``batch.json`` and ``jobs.json`` (what was planned),
+``shard-<k>.ipynb`` (the executed notebooks, a failed one with its error), ``images/`` (links to
+the stored images, named by job), ``contact-sheet*.png`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.batch.experiments import Axis, Experiment, Job, load_experiment
+from workbench.batch.shard import done_jobs, plan_job
+from workbench.errors import BudgetError, ExperimentError, WorkbenchError
+from workbench.ledger import utc_now
+
+if TYPE_CHECKING:
+    from workbench.core import Plan, Workbench
+
+__all__ = [
+    "BatchPlan",
+    "BatchResult",
+    "PlannedJob",
+    "ShardOutcome",
+    "batch_folder",
+    "default_notebook",
+    "load_batch",
+    "new_batch_id",
+    "plan_batch",
+    "run_batch",
+]
+
+KERNEL_RETRIES = 2
+_POLL_SECONDS = 0.25
+_STALE_KERNEL_WAIT = 10.0
+_BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def default_notebook() -> Path:
+    """``notebooks/batch.ipynb`` of the project the ``workbench`` package sits in."""
+    return Path(__file__).resolve().parents[2] / "notebooks" / "batch.ipynb"
+
+
+def batch_folder(wb: Workbench, batch_id: str) -> Path:
+    return wb.root / "batches" / batch_id
+
+
+def new_batch_id(name: str) -> str:
+    """``<experiment>-<UTC time>-<4 hex>``: sorts by time, readable, unique."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "batch"
+    return f"{slug}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class PlannedJob:
+    """A job with its plan. ``charge`` is what it will cost now: 0 when it is done in this batch,
+    served from the cache, or repeats an earlier job of the batch (that one pays)."""
+
+    job: Job
+    plan: Plan
+    done: bool
+    cached: bool
+    charge: int
+    usd: float
+
+
+@dataclass
+class BatchPlan:
+    """What a batch will make and cost, before anything is sent.
+
+    Example:
+        >>> plan = plan_batch(wb, load_experiment("product-lighting"))
+        >>> print(plan.describe())
+    """
+
+    batch_id: str
+    experiment: Experiment
+    jobs: list[PlannedJob]
+    balance: int
+    budget: int | None = None
+    via: str = "papermill"
+    resume: bool = False
+
+    @property
+    def to_run(self) -> list[PlannedJob]:
+        """Jobs not yet done in this batch."""
+        return [j for j in self.jobs if not j.done]
+
+    @property
+    def selected(self) -> list[PlannedJob]:
+        """The jobs this run will do: all to run, or those that fit the budget (in order)."""
+        if self.budget is None:
+            return self.to_run
+        chosen, total = [], 0
+        for job in self.to_run:
+            if total + job.charge > self.budget:
+                break
+            chosen.append(job)
+            total += job.charge
+        return chosen
+
+    @property
+    def left(self) -> int:
+        return len(self.to_run) - len(self.selected)
+
+    @property
+    def images(self) -> int:
+        return sum(j.plan.request.n for j in self.to_run)
+
+    @property
+    def credits(self) -> int:
+        """Credits of the selected jobs (the cached and repeated ones count 0)."""
+        return sum(j.charge for j in self.selected)
+
+    @property
+    def credits_all(self) -> int:
+        return sum(j.charge for j in self.to_run)
+
+    @property
+    def usd(self) -> float:
+        return round(sum(j.usd for j in self.selected), 6)
+
+    @property
+    def cached(self) -> int:
+        return sum(1 for j in self.to_run if j.cached)
+
+    @property
+    def can_pay(self) -> bool:
+        return self.credits <= self.balance
+
+    @property
+    def targets(self) -> str:
+        pairs = sorted({f"{j.plan.backend}/{j.plan.model}" for j in self.jobs})
+        return ", ".join(pairs)
+
+    @property
+    def qualities(self) -> str:
+        return ", ".join(sorted({j.plan.request.quality for j in self.jobs}))
+
+    def check(self) -> None:
+        """Raise ``BudgetError`` (one sentence) when the wallet or the budget cannot pay."""
+        if self.budget is not None and self.to_run and not self.selected:
+            first = self.to_run[0].charge
+            raise BudgetError(
+                f"The budget of {self.budget} credits does not cover the first job ({first} credits); "
+                "nothing ran.",
+                needed=first,
+                available=self.budget,
+            )
+        if not self.can_pay:
+            short = self.credits - self.balance
+            cap = "" if self.budget is not None else f" or cap the run with --budget {self.balance}"
+            raise BudgetError(
+                f"This batch costs {self.credits} credits for {sum(j.plan.request.n for j in self.selected)} "
+                f"images; the wallet has {self.balance} (short by {short}): top up with "
+                f"`workbench wallet topup {short}`{cap}.",
+                needed=self.credits,
+                available=self.balance,
+            )
+
+    def describe(self) -> str:
+        """The plan in a few lines, as ``workbench batch plan`` prints it."""
+        experiment = self.experiment
+        shape = " × ".join(f"{len(a.labels)} {a.name}" for a in experiment.axes) or "1 job"
+        source = f" ({experiment.path})" if experiment.path else ""
+        via = " via the OpenAI Batch API" if self.via == "openai-batch" else ""
+        lines = [
+            f"experiment {experiment.name}{source}: {shape}",
+            f"batch      {self.batch_id}{' (resume)' if self.resume else ''}",
+            f"runs on    {self.targets}, {self.qualities} quality{via}",
+            f"images     {self.images} in {len(self.to_run)} jobs"
+            + (f" ({len(self.jobs) - len(self.to_run)} done before in this batch)" if self.resume else ""),
+            f"cached     {self.cached} (0 credits)",
+            f"cost       {self.credits_all} credits, ${sum(j.usd for j in self.to_run):.4f}",
+        ]
+        if self.budget is not None:
+            lines.append(
+                f"budget     {self.budget} credits: {len(self.selected)} jobs fit ({self.credits} credits), "
+                f"{self.left} left for later"
+            )
+        verdict = "can pay" if self.can_pay else f"cannot pay (short by {self.credits - self.balance})"
+        lines.append(f"wallet     {self.balance} credits: {verdict}")
+        return "\n".join(lines)
+
+
+@dataclass
+class ShardOutcome:
+    shard: int
+    jobs: int
+    notebook: Path
+    attempts: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class BatchResult:
+    """What a run did: counts of job outcomes, the files, the shards that failed."""
+
+    batch_id: str
+    folder: Path
+    jobs: int
+    statuses: dict[str, int]
+    credits: int
+    usd: float
+    left: int
+    shards: list[ShardOutcome] = field(default_factory=list)
+    contact_sheets: list[Path] = field(default_factory=list)
+    report: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed_shards(self) -> list[ShardOutcome]:
+        return [s for s in self.shards if not s.ok]
+
+    @property
+    def complete(self) -> bool:
+        return self.statuses.get("ok", 0) + self.statuses.get("cached", 0) == self.jobs
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{n} {status}" for status, n in self.statuses.items() if n) or "nothing"
+        lines = [
+            f"batch {self.batch_id}: {counts} of {self.jobs} jobs; {self.credits} credits, ${self.usd:.4f} "
+            f"in {self.seconds:.1f} s"
+        ]
+        if self.left:
+            lines.append(
+                f"stopped at the budget: {self.left} jobs left; continue with "
+                f"`workbench batch run --resume {self.batch_id}`"
+            )
+        for shard in self.failed_shards:
+            lines.append(
+                f"shard {shard.shard} failed after {shard.attempts} attempt(s): {shard.error} "
+                f"(notebook: {shard.notebook})"
+            )
+        if self.report:
+            lines.append(f"report {self.report}")
+        for sheet in self.contact_sheets:
+            lines.append(f"contact sheet {sheet}")
+        return "\n".join(lines)
+
+
+# -- planning ---------------------------------------------------------------------------------
+def plan_batch(
+    wb: Workbench,
+    experiment: Experiment | None = None,
+    *,
+    batch_id: str | None = None,
+    resume: str | None = None,
+    budget: int | None = None,
+    via: str = "papermill",
+) -> BatchPlan:
+    """Price every job of a batch and see what is cached or done, without sending anything.
+
+    Args:
+        experiment: a loaded experiment (for a new batch).
+        batch_id: the new batch's id (default: made from the name and time).
+        resume: the id of a batch to continue instead; its planned jobs are read from its folder.
+        budget: a cap in credits for this run.
+        via: ``papermill`` or ``openai-batch`` (priced at the Batch API's discount).
+    """
+    for given in (batch_id, resume):
+        if given is not None and not _BATCH_ID.fullmatch(given):
+            raise ExperimentError(
+                f"A batch id is letters, digits, '.', '_' and '-' (at most 100), not {given!r}.",
+                field="batch_id",
+            )
+    if resume is not None:
+        experiment = load_batch(wb, resume)
+        batch_id = resume
+    elif experiment is None:
+        raise ExperimentError("Give an experiment or a batch id to resume.", field="experiment")
+    else:
+        batch_id = batch_id or new_batch_id(experiment.name)
+        if _batch_row(wb, batch_id) is not None or batch_folder(wb, batch_id).exists():
+            raise ExperimentError(
+                f"A batch {batch_id} exists already; continue it with --resume {batch_id}.", field="batch_id"
+            )
+    if budget is not None and budget < 0:
+        raise ExperimentError(f"The budget must be 0 or more credits, not {budget}.", field="budget")
+    done = done_jobs(wb, batch_id) if resume else set()
+    planned: list[PlannedJob] = []
+    paid_for: set[str] = set()
+    for job in experiment.jobs:
+        plan = plan_job(wb, job, experiment.name)
+        is_done = job.key in done
+        cached = plan.estimate.cached or plan.fingerprint in paid_for
+        charge = 0 if (is_done or cached) else plan.estimate.credits
+        usd = 0.0 if (is_done or cached) else _usd(wb, plan, batch=via == "openai-batch")
+        if not is_done:
+            paid_for.add(plan.fingerprint)
+        planned.append(PlannedJob(job, plan, is_done, cached, charge, usd))
+    return BatchPlan(batch_id, experiment, planned, wb.wallet.balance, budget, via, resume is not None)
+
+
+def _usd(wb: Workbench, plan: Plan, *, batch: bool) -> float:
+    if not batch:
+        return plan.estimate.usd
+    return wb.prices.estimate(plan.backend, plan.model, plan.request, batch=True).usd
+
+
+# -- the record of a batch --------------------------------------------------------------------
+def _batch_row(wb: Workbench, batch_id: str) -> dict[str, Any] | None:
+    rows = wb.ledger.query("SELECT * FROM batches WHERE id = ?", (batch_id,))
+    return dict(rows[0]) if rows else None
+
+
+def _record_batch(wb: Workbench, plan: BatchPlan, *, status: str, options: Mapping[str, Any]) -> None:
+    experiment = plan.experiment
+    now = utc_now()
+    with wb.ledger.transaction() as db:
+        if db.execute("SELECT 1 FROM batches WHERE id = ?", (plan.batch_id,)).fetchone():
+            db.execute(
+                "UPDATE batches SET status = ?, updated_at = ? WHERE id = ?", (status, now, plan.batch_id)
+            )
+            return
+        backends = sorted({j.plan.backend for j in plan.jobs})
+        models = sorted({j.plan.model for j in plan.jobs})
+        db.execute(
+            "INSERT INTO batches (id, created_at, updated_at, experiment, source, via, backend, model, jobs, "
+            "status, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                plan.batch_id,
+                now,
+                now,
+                experiment.name,
+                str(experiment.path) if experiment.path else None,
+                plan.via,
+                ",".join(backends),
+                ",".join(models),
+                len(plan.jobs),
+                status,
+                json.dumps(dict(options), default=str),
+            ),
+        )
+
+
+def set_batch_status(wb: Workbench, batch_id: str, status: str, **values: Any) -> None:
+    """Update a batch's status (and remote ids or error) in the ``batches`` table."""
+    columns = {"status": status, "updated_at": utc_now(), **values}
+    sql = ", ".join(f"{name} = ?" for name in columns)
+    with wb.ledger.transaction() as db:
+        db.execute(f"UPDATE batches SET {sql} WHERE id = ?", (*columns.values(), batch_id))
+
+
+def _write_batch_files(folder: Path, plan: BatchPlan) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    experiment = plan.experiment
+    meta = {
+        "id": plan.batch_id,
+        "experiment": experiment.name,
+        "description": experiment.description,
+        "source": str(experiment.path) if experiment.path else None,
+        "axes": [
+            {"name": a.name, "factors": list(a.factors), "labels": list(a.labels)} for a in experiment.axes
+        ],
+        "backend": experiment.backend,
+        "model": experiment.model,
+        "created_at": utc_now(),
+    }
+    if not (folder / "batch.json").exists():
+        _write_json(folder / "batch.json", meta)
+    jobs = [j.job.to_dict() | {"fingerprint": j.plan.fingerprint} for j in plan.jobs]
+    _write_json(folder / "jobs.json", jobs)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_batch(wb: Workbench, batch_id: str) -> Experiment:
+    """The experiment of an existing batch, as it was planned (read from its folder)."""
+    folder = batch_folder(wb, batch_id)
+    try:
+        meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
+        jobs = [Job.from_dict(d) for d in json.loads((folder / "jobs.json").read_text(encoding="utf-8"))]
+    except FileNotFoundError:
+        raise ExperimentError(f"No batch {batch_id} in {wb.root / 'batches'}.", field="batch_id") from None
+    axes = [Axis(a["name"], tuple(a["factors"]), tuple(a["labels"])) for a in meta["axes"]]
+    source = Path(meta["source"]) if meta.get("source") else None
+    return Experiment(
+        meta["experiment"],
+        source,
+        meta.get("description", ""),
+        axes,
+        jobs,
+        meta.get("backend"),
+        meta.get("model"),
+    )
+
+
+# -- running ----------------------------------------------------------------------------------
+def run_batch(
+    wb: Workbench,
+    experiment: Experiment | str | Path | None = None,
+    *,
+    batch_id: str | None = None,
+    resume: str | None = None,
+    workers: int = 2,
+    notebook: str | Path | None = None,
+    budget: int | None = None,
+    retries: int = KERNEL_RETRIES,
+    concurrency: int | None = None,
+    progress: bool = True,
+    report: bool = True,
+    start_timeout: float = 60.0,
+) -> BatchResult:
+    """Run an experiment as a batch: plan, check the wallet, run K papermill shards, report.
+
+    Args:
+        experiment: an Experiment, or a file/name for ``load_experiment``.
+        batch_id: the id of a new batch (default: made from the name and time).
+        resume: continue this batch instead: only its missing and failed jobs run.
+        workers: shards run in parallel, each one kernel running many jobs.
+        notebook: the parameterised batch notebook (default ``notebooks/batch.ipynb``).
+        budget: stop cleanly before the job that would take the spend over this many credits.
+        retries: extra attempts for a shard whose kernel fails to start or dies.
+        concurrency: jobs in flight per kernel (default: 1 for drafts, 4 for real backends).
+        progress: show a tqdm bar over the jobs on stderr.
+        report: write the contact sheet and the HTML report at the end.
+
+    Raises:
+        ExperimentError: a bad experiment or batch id (nothing runs).
+        BudgetError: the wallet cannot pay, checked before any kernel starts.
+
+    Example:
+        >>> result = run_batch(Workbench(), "product-lighting", workers=2)
+        >>> result.statuses, result.report
+    """
+    started = time.perf_counter()
+    if isinstance(experiment, (str, Path)):
+        experiment = load_experiment(experiment, templates=wb.templates)
+    if workers < 1:
+        raise ExperimentError(f"--workers must be 1 or more, not {workers}.", field="workers")
+    notebook = Path(notebook) if notebook else default_notebook()
+    if not notebook.is_file():
+        raise ExperimentError(f"No batch notebook at {notebook}; pass --notebook PATH.", field="notebook")
+    plan = plan_batch(wb, experiment, batch_id=batch_id, resume=resume, budget=budget)
+    plan.check()  # before any kernel starts: a batch the wallet cannot pay renders nothing
+    folder = batch_folder(wb, plan.batch_id)
+    _write_batch_files(folder, plan)
+    _record_batch(
+        wb, plan, status="running", options={"workers": workers, "budget": budget, "notebook": str(notebook)}
+    )
+    if resume:
+        _stop_stale_kernels(folder)
+    selected = plan.selected
+    shards = _shards(selected, workers)
+    params_common = {
+        "batch_id": plan.batch_id,
+        "root": str(wb.root.resolve()),
+        "experiment": plan.experiment.name,
+        "prompts": [str(Path(p).resolve()) for p in wb._prompt_folders],
+        "backend_options": _safe_options(wb.backend_options),
+        "concurrency": concurrency,
+    }
+    outcomes: list[ShardOutcome] = []
+    first_rowid = wb.ledger.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
+    if shards:
+        outcomes = _run_shards(
+            wb,
+            notebook,
+            folder,
+            shards,
+            params_common,
+            retries=retries,
+            start_timeout=start_timeout,
+            progress=progress,
+            first_rowid=first_rowid,
+            total=len(selected),
+        )
+    statuses, credits, usd = _outcome(wb, plan, first_rowid)
+    counts = _count(statuses, plan)
+    complete = counts.get("ok", 0) + counts.get("cached", 0) == len(plan.jobs)
+    status = "done" if complete else ("stopped" if plan.left else "incomplete")
+    set_batch_status(wb, plan.batch_id, status)
+    result = BatchResult(plan.batch_id, folder, len(plan.jobs), counts, credits, usd, plan.left, outcomes)
+    if report:
+        from workbench.batch.report import write_report
+
+        written = write_report(wb, plan.batch_id)
+        result.contact_sheets, result.report = written.contact_sheets, written.html
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _count(statuses: Mapping[str, str], plan: BatchPlan) -> dict[str, int]:
+    counts = {"ok": 0, "cached": 0, "failed": 0, "blocked": 0, "missing": 0}
+    for job in plan.jobs:
+        counts[statuses.get(job.job.key, "missing")] += 1
+    return counts
+
+
+def _outcome(wb: Workbench, plan: BatchPlan, first_rowid: int) -> tuple[dict[str, str], int, float]:
+    """Each job's best status in the batch, and what this run charged."""
+    rank = {"ok": 3, "cached": 3, "blocked": 2, "failed": 1}
+    statuses: dict[str, str] = {}
+    rows = wb.ledger.query(
+        "SELECT json_extract(params, '$.job'), status FROM runs WHERE batch_id = ? ORDER BY rowid",
+        (plan.batch_id,),
+    )
+    for key, status in rows:
+        if rank.get(status, 0) >= rank.get(statuses.get(key, ""), 0):
+            statuses[key] = status
+    spent = wb.ledger.query(
+        "SELECT coalesce(sum(credits), 0), coalesce(sum(usd), 0) FROM runs WHERE batch_id = ? AND rowid > ?",
+        (plan.batch_id, first_rowid),
+    )[0]
+    return statuses, int(spent[0]), float(spent[1])
+
+
+def _safe_options(options: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Backend options for the notebook's parameters, without anything secret."""
+    return {
+        name: {k: v for k, v in opts.items() if "key" not in k.lower() and "secret" not in k.lower()}
+        for name, opts in options.items()
+    }
+
+
+def _shards(selected: list[PlannedJob], workers: int) -> list[list[PlannedJob]]:
+    """Split jobs into up to ``workers`` shards; jobs that make the same request stay together."""
+    groups: dict[str, list[PlannedJob]] = {}
+    for job in selected:
+        groups.setdefault(job.plan.fingerprint, []).append(job)
+    count = min(workers, len(groups))
+    shards: list[list[PlannedJob]] = [[] for _ in range(count)]
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(shards, key=len).extend(group)
+    for shard in shards:
+        shard.sort(key=lambda j: j.job.index)
+    return [s for s in shards if s]
+
+
+def _stop_stale_kernels(folder: Path) -> None:
+    """Before a resume, make sure no kernel of a killed run still works on this batch."""
+    deadline = time.monotonic() + _STALE_KERNEL_WAIT
+    for pid_file in folder.glob("shard-*.pid"):
+        try:
+            pid = int(pid_file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            continue
+        while pid and pid != os.getpid() and _alive(pid):
+            if time.monotonic() > deadline:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                time.sleep(0.1)
+                break
+            time.sleep(0.1)
+        pid_file.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _kernel_manager_class() -> type:
+    """A kernel manager whose kernels import this very ``workbench`` package."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    package_parent = str(Path(__file__).resolve().parents[2])
+
+    class WorkbenchKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            env = dict(kw.pop("env", None) or os.environ)
+            paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+            if package_parent not in paths:
+                env["PYTHONPATH"] = os.pathsep.join([package_parent, *paths])
+            env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+            return await super().start_kernel(env=env, **kw)
+
+    return WorkbenchKernelManager
+
+
+def _run_shards(
+    wb: Workbench,
+    notebook: Path,
+    folder: Path,
+    shards: list[list[PlannedJob]],
+    params_common: dict[str, Any],
+    *,
+    retries: int,
+    start_timeout: float,
+    progress: bool,
+    first_rowid: int,
+    total: int,
+) -> list[ShardOutcome]:
+    from tqdm.auto import tqdm
+
+    manager = _kernel_manager_class()
+    outcomes = [ShardOutcome(k, len(jobs), folder / f"shard-{k}.ipynb") for k, jobs in enumerate(shards)]
+    for k, jobs in enumerate(shards):
+        _write_json(folder / f"shard-{k}.jobs.json", [j.job.to_dict() for j in jobs])
+
+    def execute(k: int) -> None:
+        outcome = outcomes[k]
+        params = params_common | {"shard": k, "jobs_file": str((folder / f"shard-{k}.jobs.json").resolve())}
+        for attempt in range(1, retries + 2):
+            outcome.attempts = attempt
+            begun = time.perf_counter()
+            error, retry = _execute_notebook(
+                notebook, outcome.notebook, params, folder, manager, start_timeout
+            )
+            outcome.seconds += time.perf_counter() - begun
+            outcome.error = error
+            if error is None or not retry:
+                return
+
+    bar = tqdm(
+        total=total, unit="job", desc="batch", disable=not progress, file=sys.stderr, dynamic_ncols=True
+    )
+    stop = threading.Event()
+    try:
+        with ThreadPoolExecutor(len(shards), thread_name_prefix="shard") as pool:
+            futures = [pool.submit(execute, k) for k in range(len(shards))]
+            while not all(f.done() for f in futures):
+                _advance(wb, bar, first_rowid, params_common["batch_id"])
+                stop.wait(_POLL_SECONDS)
+            for future in futures:
+                future.result()
+        _advance(wb, bar, first_rowid, params_common["batch_id"])
+    finally:
+        bar.close()
+    return outcomes
+
+
+def _advance(wb: Workbench, bar: Any, first_rowid: int, batch_id: str) -> None:
+    finished = wb.ledger.query(
+        "SELECT count(DISTINCT json_extract(params, '$.job')) FROM runs WHERE batch_id = ? AND rowid > ?",
+        (batch_id, first_rowid),
+    )[0][0]
+    if finished > bar.n:
+        bar.update(min(finished, bar.total) - bar.n)
+
+
+def _execute_notebook(
+    notebook: Path, output: Path, params: dict[str, Any], folder: Path, manager: type, start_timeout: float
+) -> tuple[str | None, bool]:
+    """Run one shard's notebook; return (error or None, whether a retry may help)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=params,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(folder),
+            start_timeout=start_timeout,
+            kernel_manager_class=manager,
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
+    except PapermillExecutionError as exc:
+        # The notebook raised: papermill kept it with the error. The same jobs would fail again.
+        return f"{exc.ename}: {exc.evalue}".strip(), False
+    except (WorkbenchError, FileNotFoundError) as exc:
+        return f"{type(exc).__name__}: {exc}", False
+    except Exception as exc:  # a kernel that would not start or died: worth another attempt
+        _keep_failed(notebook, output, exc)
+        return f"{type(exc).__name__}: {exc}".strip().rstrip(":"), True
+    return None, False
+
+
+def _keep_failed(notebook: Path, output: Path, exc: BaseException) -> None:
+    """Papermill writes the notebook as far as it ran; make sure one is there, with the error."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(output if output.exists() else notebook), as_version=4)
+        nb.metadata.setdefault("workbench", {})["error"] = f"{type(exc).__name__}: {exc}"
+        nbformat.write(nb, str(output))
+    except Exception:  # noqa: BLE001 - keeping the notebook is best effort; the error is reported anyway
+        pass

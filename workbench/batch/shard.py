@@ -1,0 +1,183 @@
+"""What one batch kernel runs: the jobs of one shard, many jobs in one kernel.
+
+``notebooks/batch.ipynb`` calls :func:`run_shard` from its second cell. The function is sync (a
+notebook calls it inside the kernel's running event loop) and runs the jobs on an event loop of
+its own in a worker thread, several at once for real backends, one at a time for the CPU-bound
+draft renderer.
+
+Resume semantics make a shard safe to run again: a job that already has an ``ok`` or ``cached``
+row in this batch is skipped, so a retried or resumed shard only runs what is missing or failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.batch.experiments import Job
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.core import Plan, Workbench
+
+__all__ = ["done_jobs", "example_jobs_file", "job_params", "plan_job", "run_shard"]
+
+
+def job_params(job: Job, *, experiment: str) -> dict[str, Any]:
+    """The parameters a batch run carries in the ledger's ``params`` column."""
+    return {
+        "job": job.key,
+        "experiment": experiment,
+        "factors": job.factors,
+        "coords": list(job.coords),
+        **{f"option_{k}": v for k, v in job.options.items()},
+    }
+
+
+def done_jobs(wb: Workbench, batch_id: str) -> set[str]:
+    """Keys of the jobs of a batch that already ended well (``ok`` or ``cached``)."""
+    rows = wb.ledger.query(
+        "SELECT DISTINCT json_extract(params, '$.job') FROM runs "
+        "WHERE batch_id = ? AND status IN ('ok', 'cached')",
+        (batch_id,),
+    )
+    return {row[0] for row in rows if row[0]}
+
+
+def _alive(pid: int) -> bool:
+    from workbench.batch.runner import _alive as alive
+
+    return alive(pid)
+
+
+def _pid_file(folder: Path, shard: int) -> Path:
+    return folder / f"shard-{shard}.pid"
+
+
+def run_shard(
+    jobs_file: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None,
+    batch_id: str,
+    shard: int,
+    experiment: str = "",
+    prompts: Sequence[str] = (),
+    backend_options: Mapping[str, Mapping[str, Any]] | None = None,
+    concurrency: int | None = None,
+) -> pd.DataFrame:
+    """Run the jobs in ``jobs_file`` (a JSON list of job dicts) and return a small summary table.
+
+    Args:
+        jobs_file: this shard's jobs, written by the batch runner.
+        root: the Workbench root (images, ledger); None: ``default_root()``.
+        batch_id/shard: recorded on every run.
+        experiment: the experiment's name, recorded in the runs' params.
+        prompts: extra template folders.
+        backend_options: constructor options per backend (e.g. an OpenAI base URL, never a key).
+        concurrency: jobs in flight at once (default: 1 on draft backends, 4 otherwise).
+    """
+    import pandas as pd
+
+    from workbench.backends.base import get_backend_class
+    from workbench.core import Workbench
+
+    jobs_path = Path(jobs_file)
+    jobs = [Job.from_dict(data) for data in json.loads(jobs_path.read_text(encoding="utf-8"))]
+    pid_file = _pid_file(jobs_path.parent, shard)
+    pid_file.write_text(str(os.getpid()))
+    # Stop once the process that started this kernel is gone (killed batch runner): our parent
+    # changes, or the launcher jupyter_client names is dead even before the first job.
+    parent, launcher = os.getppid(), int(os.environ.get("JPY_PARENT_PID") or 0)
+
+    def runner_gone() -> bool:
+        return os.getppid() != parent or (launcher > 1 and not _alive(launcher))
+
+    wb = Workbench(root, prompts=tuple(prompts), backend_options=backend_options)
+    try:
+        done = done_jobs(wb, batch_id)
+        pending = [job for job in jobs if job.key not in done]
+        # Jobs that make the same request run one after another, so the second comes from the cache.
+        groups: dict[str, list[tuple[Job, Plan]]] = {}
+        for job in pending:
+            plan = plan_job(wb, job, experiment)
+            groups.setdefault(plan.fingerprint, []).append((job, plan))
+        if concurrency is None:
+            drafts = all(get_backend_class(job.backend or wb.default_backend).is_draft for job in pending)
+            concurrency = 1 if drafts else 4
+        statuses: list[dict[str, Any]] = []
+
+        async def run_group(group: list[tuple[Job, Plan]], limit: asyncio.Semaphore) -> None:
+            async with limit:
+                for job, plan in group:
+                    if runner_gone():
+                        # The batch runner was killed: stop at once rather than race a resumed batch.
+                        raise RuntimeError("The batch runner is gone; this shard stops.")
+                    if concurrency == 1:
+                        run = wb.execute(plan, batch_id=batch_id, shard=shard, raise_errors=False)
+                    else:
+                        run = await wb.aexecute(plan, batch_id=batch_id, shard=shard, raise_errors=False)
+                    statuses.append(
+                        {"job": job.key, "status": run.status, "credits": run.credits, "usd": run.usd}
+                    )
+
+        async def main() -> None:
+            limit = asyncio.Semaphore(max(1, concurrency))
+            await asyncio.gather(*(run_group(group, limit) for group in groups.values()))
+
+        with ThreadPoolExecutor(1) as pool:  # an event loop of our own, whatever the caller runs
+            pool.submit(asyncio.run, main()).result()
+    finally:
+        wb.close()
+        pid_file.unlink(missing_ok=True)
+    frame = pd.DataFrame(statuses, columns=["job", "status", "credits", "usd"])
+    summary = frame.groupby("status", observed=True).agg(
+        jobs=("job", "count"), credits=("credits", "sum"), usd=("usd", "sum")
+    )
+    summary.loc["skipped (done before)"] = [len(jobs) - len(pending), 0, 0.0]
+    return summary
+
+
+def example_jobs_file(root: str | os.PathLike[str] | None = None) -> Path:
+    """A two-job draft shard, for running ``notebooks/batch.ipynb`` by hand."""
+    from workbench.core import default_root
+    from workbench.spec import PromptSpec
+
+    folder = Path(root) if root is not None else default_root()
+    folder = folder / "batches" / "example"
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        Job(
+            f"example-{i}",
+            i,
+            PromptSpec(subject="a speckled ceramic coffee mug", lighting=lighting, quality="low"),
+            None,
+            None,
+            {},
+            {"lighting": lighting},
+            (lighting,),
+        )
+        for i, lighting in enumerate(("@soft-left", "@golden-hour"))
+    ]
+    path = folder / "shard-0.jobs.json"
+    path.write_text(json.dumps([job.to_dict() for job in jobs], indent=1), encoding="utf-8")
+    return path
+
+
+def plan_job(wb: Workbench, job: Job, experiment: str) -> Plan:
+    """Validate and price one job through the facade (the same plan the kernel executes)."""
+    options = dict(job.options)
+    transparent = options.pop("transparent", None)
+    return wb.plan(
+        job.spec,
+        backend=job.backend,
+        model=job.model,
+        transparent=transparent or None,
+        params=job_params(job, experiment=experiment),
+        **options,
+    )
