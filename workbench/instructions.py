@@ -5,7 +5,7 @@
 on the draft backend, free. Anything else ("remove the coffee cup", "change the jacket to navy",
 "put it on a sunset beach") is for the image service, and ``map_instruction`` returns None.
 
-An operation also has a canonical text, ``crop(aspect="3:2")``, which ``map_instruction`` reads
+An operation also has a canonical text, ``crop {"aspect": "3:2"}``, which ``map_instruction`` reads
 back exactly: it is what a run's prompt says when an operation was asked for by name.
 
 Example:
@@ -33,12 +33,13 @@ class LocalOperation:
     params: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """The canonical text, e.g. ``tone(warmth=0.5)``; ``map_instruction`` reads it back."""
-        args = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(self.params.items()))
-        return f"{self.operation}({args})"
+        """The canonical text, e.g. ``tone {"warmth": 0.5}``; ``map_instruction`` reads it back."""
+        if not self.params:
+            return self.operation
+        return f"{self.operation} {json.dumps(self.params, sort_keys=True, ensure_ascii=False)}"
 
 
-_CANONICAL = re.compile(r"^\s*([a-z_]+)\((.*)\)\s*$", re.S)
+_CANONICAL = re.compile(r"^\s*([a-z_]+)\s*(\{.*\})?\s*$", re.S)
 _ASPECT = re.compile(r"\b(\d{1,2})\s*[:x/]\s*(\d{1,2})\b")
 _NAMED_ASPECTS = {"square": "1:1", "portrait": "2:3", "landscape": "3:2", "widescreen": "16:9", "story": "9:16"}
 _INTENSITY = re.compile(r"\b(much|very|a lot|strongly|dramatic(?:ally)?|deep)\b", re.I)
@@ -59,15 +60,11 @@ def _canonical(text: str) -> LocalOperation | None:
     match = _CANONICAL.match(text)
     if not match or match.group(1) not in OPERATIONS:
         return None
-    params: dict[str, Any] = {}
-    body = match.group(2).strip()
-    if body:
-        for part in re.finditer(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|[^,]+)', body):
-            try:
-                params[part.group(1)] = json.loads(part.group(2).strip())
-            except json.JSONDecodeError:
-                return None
-    return LocalOperation(match.group(1), params)
+    try:
+        params = json.loads(match.group(2)) if match.group(2) else {}
+    except json.JSONDecodeError:
+        return None
+    return LocalOperation(match.group(1), params) if isinstance(params, dict) else None
 
 
 def map_instruction(text: str) -> LocalOperation | None:
@@ -83,7 +80,7 @@ def map_instruction(text: str) -> LocalOperation | None:
         return LocalOperation("black_and_white", {"contrast": contrast})
     if re.search(r"\b(remove|delete|erase|cut out|drop|get rid of)\b.*\bbackground\b", t) or re.search(
         r"\b(transparent background|cut[- ]?out|background removed|no background)\b", t
-    ):
+    ) or re.search(r"\bbackground\b.*\b(transparent|see-through|alpha)\b", t):
         if not re.search(r"\b(replace|change|swap|with a|to a)\b.*\bbackground\b.*\b(with|to|into)\b", t):
             return LocalOperation("remove_background", {})
     background = re.search(
