@@ -54,3 +54,14 @@ def ledger_state(root: Path) -> tuple[int, int, int]:
 
 def in_ci() -> bool:
     return os.environ.get("CI") == "true"
+
+
+@pytest.fixture
+def openai_server():
+    """A loopback OpenAI-compatible server (tests/openai_server.py) on a free port, in a
+    background thread. Change ``server.faults`` mid-test; read ``server.counts[path]``."""
+    from openai_server import Faults, OpenAIServer
+
+    server = OpenAIServer(Faults()).start()
+    yield server
+    server.stop()

@@ -1,0 +1,455 @@
+"""A loopback OpenAI-compatible server for tests and benchmarks: real HTTP on 127.0.0.1.
+
+It serves the Images API (``/v1/images/generations`` as JSON, ``/v1/images/edits`` as multipart)
+with base64 images of the requested size and format, token usage, streaming partial images over
+server-sent events, configurable latency and injected faults. It is built to grow: routes live in
+a table (``OpenAIServer.routes``), so other endpoints (``/v1/files``, ``/v1/batches``) are added by
+registering a handler, and ``Faults`` holds everything that makes a response go wrong::
+
+    server = OpenAIServer(faults=Faults(rate_limit=0.2, server_error=0.05, latency=0.05))
+    server.start()                      # a background thread; or `python tests/openai_server.py`
+    OpenAI(base_url=server.base_url, api_key="sk-test")
+    server.counts["/v1/images/generations"], server.successes["a prompt"]
+    server.stop()
+
+Faults are drawn per request: first from ``Faults.script`` (a list of fault names for the next
+requests, in order), then at random by the rates, from a seeded generator. Prompts containing one of
+``Faults.blocked_words`` are refused as the real service refuses them (400 ``moderation_blocked``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import random
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from PIL import Image
+
+__all__ = ["FAULTS", "Faults", "OpenAIServer", "Request", "Response"]
+
+FAULTS = ("rate_limit", "server_error", "drop", "slow", "policy", "malformed")
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+# Output tokens for a 1024x1024 image per quality (the service's own figures, roughly).
+_TOKENS_1MP = {"low": 272, "medium": 1056, "high": 4160, "auto": 1056}
+POLICY_MESSAGE = ("Your request was rejected as a result of our safety system. Your request may contain "
+                  "content that is not allowed by our safety system.")
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and how slowly. Rates are fractions of requests (0..1).
+
+    Attributes:
+        latency: seconds every answer waits before it is sent.
+        rate_limit: 429 with ``retry-after-ms`` (and ``retry-after`` in seconds when given).
+        server_error: 500. drop: the connection is closed without an answer.
+        slow: the answer waits ``slow_seconds`` (past a client's timeout).
+        policy: 400 ``moderation_blocked``. malformed: 200 with a body that is not JSON.
+        script: fault names for the next requests, in order (``None`` for a clean answer).
+        blocked_words: prompts containing one of them are refused.
+        api_key: when set, any other bearer token gets 401.
+    """
+
+    latency: float = 0.0
+    rate_limit: float = 0.0
+    server_error: float = 0.0
+    drop: float = 0.0
+    slow: float = 0.0
+    policy: float = 0.0
+    malformed: float = 0.0
+    retry_after_ms: float | None = 20
+    retry_after: float | None = None
+    slow_seconds: float = 2.0
+    script: list[str | None] = field(default_factory=list)
+    blocked_words: tuple[str, ...] = ("forbidden",)
+    api_key: str | None = None
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> str | None:
+        """The fault for the next request, or None."""
+        with self._lock:
+            if self.script:
+                return self.script.pop(0)
+            roll = self._random.random()
+        for name in FAULTS:
+            rate = getattr(self, name)
+            if roll < rate:
+                return name
+            roll -= rate
+        return None
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"{}")
+
+    def form(self) -> tuple[dict[str, str], dict[str, list[bytes]]]:
+        """Fields and files of a multipart/form-data body (files by field name, in order)."""
+        head = f"Content-Type: {self.headers.get('content-type', '')}\r\n\r\n".encode()
+        message = BytesParser(policy=HTTP).parsebytes(head + self.body)
+        fields: dict[str, str] = {}
+        files: dict[str, list[bytes]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            if part.get_filename() is not None:
+                files.setdefault(name.removesuffix("[]"), []).append(payload)
+            else:
+                fields[name] = payload.decode()
+        return fields, files
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] | None = None  # server-sent events, streamed
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        self.headers.setdefault("content-type", "application/json")
+        return json.dumps(self.body).encode()
+
+
+Handler = Callable[[Request], Response]
+
+
+class _Drop(Exception):
+    """Close the connection without an answer."""
+
+
+def error_body(message: str, *, kind: str, code: str | None = None, param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+class OpenAIServer:
+    """The loopback server. ``routes`` maps (method, path) to a handler ``Request -> Response``.
+
+    Counters (thread-safe): ``counts[path]`` requests received, ``successes[prompt]`` clean image
+    answers per prompt, ``faults_sent[name]``; ``inflight``/``max_inflight`` concurrent requests.
+    """
+
+    def __init__(self, faults: Faults | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.faults = faults or Faults()
+        self.routes: dict[tuple[str, str], Handler] = {
+            ("POST", "/v1/images/generations"): self.images_generations,
+            ("POST", "/v1/images/edits"): self.images_edits,
+            ("GET", "/_stats"): self.stats,
+        }
+        self.counts: Counter[str] = Counter()
+        self.successes: Counter[str] = Counter()
+        self.faults_sent: Counter[str] = Counter()
+        self.requests: list[Request] = []
+        self.inflight = 0
+        self.max_inflight = 0
+        self._lock = threading.Lock()
+        self._images: dict[tuple, bytes] = {}
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> OpenAIServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="openai-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.successes.clear()
+            self.faults_sent.clear()
+            self.requests.clear()
+            self.max_inflight = 0
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def dispatch(self, request: Request) -> Response:
+        with self._lock:
+            self.counts[request.path] += 1
+            self.requests.append(request)
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            handler = self.routes.get((request.method, request.path))
+            if handler is None:
+                return Response(404, error_body(f"Unknown path {request.path}.", kind="invalid_request_error"))
+            if request.path.startswith("/_"):
+                return handler(request)  # the server's own routes: no key, no faults
+            denied = self._check_key(request)
+            if denied is not None:
+                return denied
+            fault = self.faults.draw()
+            if fault is not None:
+                with self._lock:
+                    self.faults_sent[fault] += 1
+                return self._fault(fault)
+            if self.faults.latency:
+                time.sleep(self.faults.latency)
+            return handler(request)
+        finally:
+            with self._lock:
+                self.inflight -= 1
+
+    def _check_key(self, request: Request) -> Response | None:
+        expected = self.faults.api_key
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if expected is None or given == expected:
+            return None
+        masked = f"{given[:3]}***{given[-4:]}" if len(given) > 8 else "***"
+        return Response(401, error_body(f"Incorrect API key provided: {masked}.", kind="invalid_request_error",
+                                        code="invalid_api_key"))
+
+    def _fault(self, fault: str) -> Response:
+        f = self.faults
+        if fault == "rate_limit":
+            headers = {}
+            if f.retry_after_ms is not None:
+                headers["retry-after-ms"] = f"{f.retry_after_ms:g}"
+            if f.retry_after is not None:
+                headers["retry-after"] = f"{f.retry_after:g}"
+            return Response(429, error_body("Rate limit reached for images per minute. Please try again later.",
+                                            kind="requests", code="rate_limit_exceeded"), headers)
+        if fault == "server_error":
+            return Response(500, error_body("The server had an error while processing your request.",
+                                            kind="server_error"))
+        if fault == "drop":
+            raise _Drop
+        if fault == "slow":
+            time.sleep(f.slow_seconds)
+            return Response(500, error_body("Too slow.", kind="server_error"))
+        if fault == "policy":
+            return self._refusal()
+        if fault == "malformed":
+            return Response(200, b'{"created": 1, "data": [{"b64_json": "iVBOR', {"content-type": "application/json"})
+        raise ValueError(f"Unknown fault {fault!r}: use one of {', '.join(FAULTS)}.")
+
+    @staticmethod
+    def _refusal() -> Response:
+        return Response(400, error_body(POLICY_MESSAGE, kind="image_generation_user_error", code="moderation_blocked"))
+
+    def stats(self, request: Request) -> Response:
+        """The counters as JSON, for a client in another process (benchmarks)."""
+        with self._lock:
+            return Response(200, {"counts": dict(self.counts), "successes": dict(self.successes),
+                                  "faults": dict(self.faults_sent), "max_inflight": self.max_inflight})
+
+    # -- the Images API -----------------------------------------------------------------------
+    def images_generations(self, request: Request) -> Response:
+        params = request.json()
+        return self._images_answer(params, kind="generate", inputs=[], mask=None)
+
+    def images_edits(self, request: Request) -> Response:
+        fields, files = request.form()
+        params: dict[str, Any] = dict(fields)
+        for name in ("n", "partial_images", "output_compression"):
+            if name in params:
+                params[name] = int(params[name])
+        params["stream"] = params.get("stream") == "true"
+        inputs = files.get("image", [])
+        if not inputs:
+            return Response(400, error_body("An edit needs an image.", kind="invalid_request_error", param="image"))
+        mask = (files.get("mask") or [None])[0]
+        if mask is not None:
+            with Image.open(io.BytesIO(mask)) as m, Image.open(io.BytesIO(inputs[0])) as first:
+                if m.size != first.size:
+                    return Response(400, error_body("The mask must be the size of the image.",
+                                                    kind="invalid_request_error", param="mask"))
+                if "A" not in m.getbands():
+                    return Response(400, error_body("The mask needs an alpha channel.",
+                                                    kind="invalid_request_error", param="mask"))
+        return self._images_answer(params, kind="edit", inputs=inputs, mask=mask)
+
+    def _images_answer(self, params: dict[str, Any], *, kind: str, inputs: list[bytes], mask: bytes | None) -> Response:
+        prompt = str(params.get("prompt", ""))
+        if any(word in prompt.lower() for word in self.faults.blocked_words):
+            with self._lock:
+                self.faults_sent["policy"] += 1
+            return self._refusal()
+        size = params.get("size") or "1024x1024"
+        try:
+            width, height = (int(v) for v in str(size).split("x"))
+        except ValueError:
+            return Response(400, error_body(f"Invalid size {size!r}.", kind="invalid_request_error", param="size"))
+        fmt = params.get("output_format") or "png"
+        background = params.get("background") or "auto"
+        if background == "transparent" and fmt == "jpeg":
+            return Response(400, error_body("Transparent backgrounds need png or webp.", kind="invalid_request_error",
+                                            param="background"))
+        quality = params.get("quality") or "auto"
+        n = int(params.get("n") or 1)
+        image = self.image(width, height, fmt, background, prompt)
+        b64 = base64.b64encode(image).decode()
+        text_tokens = max(1, math.ceil(len(prompt) / 4))
+        image_in = 1024 * len(inputs) + (256 if mask else 0)
+        image_out = math.ceil(_TOKENS_1MP.get(quality, 1056) * width * height / (1024 * 1024)) * n
+        usage = {
+            "input_tokens": text_tokens + image_in,
+            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_in},
+            "output_tokens": image_out,
+            "output_tokens_details": {"image_tokens": image_out, "text_tokens": 0},
+            "total_tokens": text_tokens + image_in + image_out,
+        }
+        with self._lock:
+            self.successes[prompt] += 1
+        common = {"background": "transparent" if background == "transparent" else "opaque", "output_format": fmt,
+                  "quality": quality if quality != "auto" else "medium", "size": f"{width}x{height}"}
+        if params.get("stream"):
+            prefix = "image_generation" if kind == "generate" else "image_edit"
+            partial = self.image(max(16, width // 8), max(16, height // 8), fmt, background, prompt)
+            events = []
+            for index in range(int(params.get("partial_images") or 0)):
+                events.append((f"{prefix}.partial_image", common | {
+                    "type": f"{prefix}.partial_image", "b64_json": base64.b64encode(partial).decode(),
+                    "created_at": int(time.time()), "partial_image_index": index}))
+            for _ in range(n):
+                events.append((f"{prefix}.completed", common | {
+                    "type": f"{prefix}.completed", "b64_json": b64, "created_at": int(time.time()), "usage": usage}))
+            return Response(200, events=events, headers={"content-type": "text/event-stream"})
+        body = {"created": int(time.time()), "data": [{"b64_json": b64} for _ in range(n)], "usage": usage} | common
+        return Response(200, body)
+
+    def image(self, width: int, height: int, fmt: str, background: str, prompt: str) -> bytes:
+        """An encoded image of exactly this size and format (cached: the bench asks for many)."""
+        transparent = background == "transparent"
+        key = (width, height, fmt, transparent, hash(prompt) % 7)
+        with self._lock:
+            cached = self._images.get(key)
+        if cached is not None:
+            return cached
+        colour = (40 + 30 * key[4], 120, 200)
+        if transparent:
+            image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+            image.paste((*colour, 255), (width // 4, height // 4, 3 * width // 4, 3 * height // 4))
+        else:
+            image = Image.new("RGB", (width, height), colour)
+        buffer = io.BytesIO()
+        image.save(buffer, _PIL_FORMAT[fmt], **({"lossless": True} if fmt == "webp" else {}))
+        data = buffer.getvalue()
+        with self._lock:
+            self._images[key] = data
+        return data
+
+
+def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the real service: clients reuse connections
+        disable_nagle_algorithm = True  # headers and body go out as they are written, no 40 ms stalls
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def _body(self) -> bytes:
+            if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+        def _handle(self) -> None:
+            request = Request(self.command, self.path.split("?")[0], {k.lower(): v for k, v in self.headers.items()},
+                              self._body())
+            try:
+                response = server.dispatch(request)
+            except _Drop:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            try:
+                if response.events is not None:
+                    self._stream(response)
+                else:
+                    body = response.encoded()
+                    self.send_response(response.status)
+                    for name, value in response.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def _stream(self, response: Response) -> None:
+            self.send_response(response.status)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("cache-control", "no-cache")
+            self.send_header("connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            for name, data in response.events or []:
+                self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+                self.wfile.flush()
+
+        do_POST = _handle
+        do_GET = _handle
+        do_DELETE = _handle
+
+    return _Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in this process (for benchmarks): ``python tests/openai_server.py [latency] [rate_limit]``.
+
+    Prints the base URL on its first line, then serves until killed.
+    """
+    args = argv if argv is not None else sys.argv[1:]
+    faults = Faults(latency=float(args[0]) if args else 0.0, rate_limit=float(args[1]) if len(args) > 1 else 0.0)
+    server = OpenAIServer(faults)
+    print(server.base_url, flush=True)
+    server._httpd.serve_forever(poll_interval=0.05)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,724 @@
+"""The OpenAI Images API backend, on the official ``openai`` client (sync and async).
+
+The service is slow (high-quality renders and edits take minutes), rate-limited, bills by tokens,
+refuses some prompts and fails now and then. This module owns everything that follows from that,
+each in one place:
+
+- ``MODELS``: what each model can make; a request a model cannot make fails before sending.
+- ``map_error``: every exception of the ``openai`` client becomes one of ours (``ERROR_MAP``).
+- ``RetryPolicy``: 429 waits as the service says (``retry-after-ms``/``Retry-After``) with jitter;
+  5xx, dropped connections, unreadable answers and timeouts get bounded retries with backoff;
+  refusals and key errors are never retried. The client's own retries are off (``max_retries=0``),
+  so there is one policy, not two stacked.
+- ``AdaptiveRateLimiter``: an images-per-minute limit shared by every call of one backend, which
+  slows down when the service answers 429 and recovers slowly; the async path also holds a
+  concurrency semaphore.
+
+The API key comes from ``api_key=`` or ``$OPENAI_API_KEY`` and is kept out of options, reprs,
+logs and error messages.
+
+Example:
+    >>> wb = Workbench(backend_options={"openai": {"timeout": 600, "images_per_minute": 5}})
+    >>> run = wb.generate("a ceramic mug", backend="openai", quality="high", partial_images=2,
+    ...                   on_partial=lambda index, data: print(index, len(data)))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import logging
+import math
+import os
+import random
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from workbench.backends.base import Backend, ImageRequest, ImageResult, ModelCapabilities, PartialCallback, Usage
+from workbench.errors import (
+    BackendError,
+    BackendTimeoutError,
+    ContentPolicyError,
+    NeedsKeyError,
+    RateLimitError,
+    ServiceError,
+    WorkbenchError,
+)
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = [
+    "DEFAULT_TIMEOUTS",
+    "ERROR_MAP",
+    "MODELS",
+    "AdaptiveRateLimiter",
+    "OpenAIBackend",
+    "RetryPolicy",
+    "map_error",
+    "parse_retry_after",
+]
+
+log = logging.getLogger("workbench.openai")
+
+NAME = "openai"
+KEY_ENV = "OPENAI_API_KEY"
+MISSING_KEY = (
+    f"The openai backend needs an API key: set {KEY_ENV} in your environment "
+    f"(export {KEY_ENV}=sk-...) or pass api_key= in the backend options."
+)
+REJECTED_KEY = (
+    f"The API key was rejected by the openai service (401): check that {KEY_ENV} holds a current key "
+    "of your OpenAI project (export OPENAI_API_KEY=sk-...)."
+)
+
+_CLASSIC = frozenset({(1024, 1024), (1536, 1024), (1024, 1536)})
+
+MODELS: dict[str, ModelCapabilities] = {
+    # Flexible sizes: any WxH in multiples of 16, ratio 1:3..3:1, up to 3840x2160.
+    "gpt-image-2": ModelCapabilities(sizes=None, multiple_of=16, max_ratio=3.0, max_edge=3840,
+                                     max_pixels=3840 * 2160),
+    "gpt-image-1.5": ModelCapabilities(sizes=_CLASSIC),
+    "gpt-image-1": ModelCapabilities(sizes=_CLASSIC),
+    "gpt-image-1-mini": ModelCapabilities(sizes=_CLASSIC),
+}
+
+# Seconds to wait for an answer, by quality: high-quality renders and edits take minutes.
+DEFAULT_TIMEOUTS = {"low": 120.0, "medium": 180.0, "high": 300.0}
+_CONNECT_TIMEOUT = 15.0
+_POLICY_CODES = {"moderation_blocked", "content_policy_violation", "content_filter"}
+
+
+# -- errors ------------------------------------------------------------------------------------
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds the service asks us to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or
+    an HTTP date); None when it gave no (readable) advice."""
+    if headers is None:
+        return None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    value = headers.get("retry-after")
+    if value:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is not None:
+            return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+    return None
+
+
+def _service_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return str(getattr(exc, "message", None) or exc)
+
+
+def _status(exc: Any) -> int | None:
+    return getattr(exc, "status_code", None)
+
+
+def _headers(exc: Any) -> Any:
+    response = getattr(exc, "response", None)
+    return getattr(response, "headers", None)
+
+
+def _bad_request(exc: Any) -> WorkbenchError:
+    message = _service_message(exc)
+    code = getattr(exc, "code", None)
+    if code in _POLICY_CODES or "safety system" in message:
+        return ContentPolicyError(f"The openai service refused the request: {message}", reason=message,
+                                  backend=NAME, status_code=_status(exc))
+    return BackendError(f"The openai service rejected the request ({_status(exc)}): {message}",
+                        backend=NAME, status_code=_status(exc))
+
+
+def _rate_limited(exc: Any) -> WorkbenchError:
+    message = _service_message(exc)
+    if getattr(exc, "code", None) == "insufficient_quota":
+        return BackendError(f"Your OpenAI account is out of quota; waiting will not help: {message}",
+                            backend=NAME, status_code=429)
+    return RateLimitError(f"The openai service is rate-limiting this key (429): {message}",
+                          retry_after=parse_retry_after(_headers(exc)), backend=NAME, status_code=429)
+
+
+def _status_error(exc: Any) -> WorkbenchError:
+    status = _status(exc) or 0
+    if status == 400:
+        return _bad_request(exc)
+    if status == 401:
+        return NeedsKeyError(REJECTED_KEY, backend=NAME, status_code=401)
+    if status == 408:
+        return BackendTimeoutError("The openai service timed out (408).", backend=NAME, status_code=408)
+    if status == 429:
+        return _rate_limited(exc)
+    if status >= 500:
+        return ServiceError(f"The openai service failed ({status}): {_service_message(exc)}",
+                            backend=NAME, status_code=status)
+    return BackendError(f"The openai service refused the request ({status}): {_service_message(exc)}",
+                        backend=NAME, status_code=status)
+
+
+def _permission(exc: Any) -> WorkbenchError:
+    return BackendError(
+        f"This API key may not do that (403): {_service_message(exc)} Check the project's model access and "
+        "organization verification.", backend=NAME, status_code=403)
+
+
+def _not_found(exc: Any) -> WorkbenchError:
+    return BackendError(f"The openai service has no such model or path (404): {_service_message(exc)} "
+                        "Check the model name and base_url.", backend=NAME, status_code=404)
+
+
+def _timeout(exc: Any) -> WorkbenchError:
+    return BackendTimeoutError("The openai service did not answer in time.", backend=NAME)
+
+
+def _connection(exc: Any) -> WorkbenchError:
+    return ServiceError("The connection to the openai service failed or was dropped.", backend=NAME)
+
+
+def _unreadable(exc: Any) -> WorkbenchError:
+    return ServiceError("The openai service sent an answer that could not be read.", backend=NAME,
+                        status_code=_status(exc))
+
+
+def _api_error(exc: Any) -> WorkbenchError:  # an error event inside a stream, or another API error
+    if getattr(exc, "code", None) in _POLICY_CODES:
+        return _bad_request(exc)
+    return ServiceError(f"The openai service failed: {_service_message(exc)}", backend=NAME)
+
+
+def _client_usage(exc: Any) -> WorkbenchError:
+    return BackendError(f"The openai client was used in a way it does not support: {exc}", backend=NAME)
+
+
+def _build_error_map() -> dict[type[BaseException], Callable[[Any], WorkbenchError]]:
+    import openai
+    from openai import _exceptions
+
+    table: dict[str, Callable[[Any], WorkbenchError]] = {
+        "OpenAIError": _client_usage,
+        "APIError": _api_error,
+        "APIStatusError": _status_error,
+        "APIConnectionError": _connection,
+        "APITimeoutError": _timeout,
+        "APIResponseValidationError": _unreadable,
+        "BadRequestError": _bad_request,
+        "AuthenticationError": lambda exc: NeedsKeyError(REJECTED_KEY, backend=NAME, status_code=401),
+        "OAuthError": lambda exc: NeedsKeyError(REJECTED_KEY, backend=NAME, status_code=401),
+        "SubjectTokenProviderError": lambda exc: NeedsKeyError(
+            "The openai client could not get a token from its workload identity provider.", backend=NAME),
+        "PermissionDeniedError": _permission,
+        "NotFoundError": _not_found,
+        "ConflictError": _status_error,
+        "UnprocessableEntityError": _status_error,
+        "RateLimitError": _rate_limited,
+        "InternalServerError": _status_error,
+        "LengthFinishReasonError": _client_usage,
+        "ContentFilterFinishReasonError": lambda exc: ContentPolicyError(
+            "The openai service's content filter stopped the answer.", reason="content filter", backend=NAME),
+        "WebSocketConnectionClosedError": _connection,
+        "WebSocketQueueFullError": _connection,
+        "_AmbiguousModuleClientUsageError": _client_usage,
+    }
+    mapped: dict[type[BaseException], Callable[[Any], WorkbenchError]] = {}
+    for module in (openai, _exceptions):
+        for name, handler in table.items():
+            cls = getattr(module, name, None)
+            if isinstance(cls, type) and issubclass(cls, BaseException):
+                mapped[cls] = handler
+    return mapped
+
+
+ERROR_MAP: dict[type[BaseException], Callable[[Any], WorkbenchError]] = _build_error_map()
+"""Each exception class of the ``openai`` client and the function that maps it to ours."""
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def map_error(exc: BaseException, *, secrets: Iterable[str] = ()) -> WorkbenchError:
+    """Our error for an exception of the ``openai`` client (or of reading its answer).
+
+    The one place the client's exceptions are translated. ``secrets`` (the API key) are removed
+    from the message, whatever the service or client put in it.
+    """
+    if isinstance(exc, WorkbenchError):
+        error = exc
+    else:
+        handler = next((ERROR_MAP[cls] for cls in type(exc).__mro__ if cls in ERROR_MAP), None)
+        if handler is not None:
+            error = handler(exc)
+        elif isinstance(exc, ValueError):  # bad JSON, or bad base64 (binascii.Error), in an answer
+            error = _unreadable(exc)
+        else:
+            error = BackendError(f"The openai backend failed: {type(exc).__name__}.", backend=NAME)
+    secrets = tuple(secrets)
+    if secrets:
+        error.args = tuple(_redact(a, secrets) if isinstance(a, str) else a for a in error.args)
+        if isinstance(error, ContentPolicyError) and error.reason:
+            error.reason = _redact(error.reason, secrets)
+    return error
+
+
+# -- retries -----------------------------------------------------------------------------------
+@dataclass
+class RetryPolicy:
+    """Which failures are retried, how often and after how long: the one retry policy.
+
+    Args:
+        max_retries: retries after the first try (so ``max_retries + 1`` tries at most).
+        backoff: first wait for 5xx, dropped connections and timeouts, doubled each retry.
+        max_backoff: the longest such wait.
+        max_retry_after: the longest wait honoured from ``Retry-After`` (a longer one is capped).
+        jitter: a random fraction added to every wait, so many callers do not come back at once.
+    """
+
+    max_retries: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    max_retry_after: float = 600.0
+    jitter: float = 0.2
+
+    def retryable(self, error: WorkbenchError) -> bool:
+        return isinstance(error, (RateLimitError, ServiceError, BackendTimeoutError))
+
+    def delay(self, attempt: int, error: WorkbenchError, *, rng: random.Random | None = None) -> float | None:
+        """Seconds to wait before retry ``attempt`` (1-based), or None to give up."""
+        if attempt > self.max_retries or not self.retryable(error):
+            return None
+        rng = rng or random
+        advised = getattr(error, "retry_after", None)
+        if advised is not None:
+            base = min(advised, self.max_retry_after)
+        else:
+            base = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
+        return base + base * self.jitter * rng.random()
+
+
+# -- throughput --------------------------------------------------------------------------------
+class AdaptiveRateLimiter:
+    """An images-per-minute limit shared by all calls of one backend, sync or async.
+
+    Requests are spaced ``60 / rate`` seconds apart per image. With no limit configured
+    (``per_minute=None``) nothing is spaced until the service answers 429; then the rate becomes
+    a fraction of what was being sent. Every 429 pauses new requests for its Retry-After; the rate
+    drops (``decrease``) at most once per ``window`` seconds and recovers by a ``1/recovery`` step
+    of its ceiling per success, back to no limit when none was configured.
+
+    Args:
+        per_minute: the ceiling (your tier's images per minute), or None.
+        decrease: the factor applied to the rate on 429.
+        recovery: successes needed to climb from nothing back to the ceiling.
+        floor: the lowest rate, in images per minute.
+    """
+
+    def __init__(self, per_minute: float | None = None, *, decrease: float = 0.75, recovery: int = 20,
+                 floor: float = 1.0, window: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute is not None and per_minute <= 0:
+            raise ValueError("images_per_minute must be positive, or None for no limit.")
+        self.ceiling = per_minute
+        self.rate = per_minute
+        self.decrease = decrease
+        self.recovery = recovery
+        self.floor = floor
+        self.window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._paused_until = 0.0
+        self._last_decrease = -math.inf
+        self._peak: float | None = None
+        self._recent: deque[tuple[float, int]] = deque()
+        self.slowdowns = 0
+
+    def reserve(self, images: int = 1) -> float:
+        """Take a slot for ``images`` images; return the seconds to wait before sending."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._paused_until)
+            if self.rate is not None:
+                start = max(start, self._next)
+                self._next = start + images * 60.0 / self.rate
+            self._recent.append((start, images))
+            while self._recent and self._recent[0][0] < now - 60.0:
+                self._recent.popleft()
+            return start - now
+
+    def _observed(self, now: float) -> float:
+        """Images per minute sent lately (over the last minute at most)."""
+        if not self._recent:
+            return self.floor
+        span = max(now - self._recent[0][0], 0.05)
+        return sum(n for _, n in self._recent) / span * 60.0
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        """The service answered 429: pause new requests, and lower the rate (once per window)."""
+        with self._lock:
+            now = self._clock()
+            if retry_after:
+                self._paused_until = max(self._paused_until, now + retry_after)
+            if now - self._last_decrease < max(self.window, retry_after or 0.0):
+                return
+            self._last_decrease = now
+            current = self.rate if self.rate is not None else self._observed(now)
+            if self.ceiling is None:
+                self._peak = max(self._peak or 0.0, current)
+            self.rate = max(self.floor, current * self.decrease)
+            self.slowdowns += 1
+            log.info("openai: 429, slowing to %.0f images per minute", self.rate)
+
+    def on_success(self) -> None:
+        with self._lock:
+            if self.rate is None:
+                return
+            top = self.ceiling if self.ceiling is not None else (self._peak or self.rate)
+            self.rate = min(top, self.rate + top / self.recovery)
+            if self.ceiling is None and self.rate >= top:
+                self.rate = None  # recovered: no limit again until the next 429
+
+
+# -- the backend -------------------------------------------------------------------------------
+def _mime(data: bytes) -> tuple[str, str]:
+    from workbench.store import sniff_format
+
+    fmt = sniff_format(data) or "png"
+    return {"jpeg": "jpg"}.get(fmt, fmt), {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[fmt]
+
+
+def _usage(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    details_in = getattr(usage, "input_tokens_details", None)
+    details_out = getattr(usage, "output_tokens_details", None)
+    text_in = getattr(details_in, "text_tokens", None)
+    image_in = getattr(details_in, "image_tokens", None)
+    if text_in is None and image_in is None:
+        text_in, image_in = getattr(usage, "input_tokens", 0) or 0, 0
+    image_out = getattr(details_out, "image_tokens", None)
+    text_out = getattr(details_out, "text_tokens", None) or 0
+    if image_out is None:
+        image_out = (getattr(usage, "output_tokens", 0) or 0) - text_out
+    return Usage(text_in=int(text_in or 0), image_in=int(image_in or 0), image_out=int(image_out),
+                 text_out=int(text_out))
+
+
+def _decode(b64: str | None) -> bytes:
+    if not b64:
+        raise ServiceError("The openai service answered without image data (b64_json).", backend=NAME)
+    return base64.b64decode(b64, validate=True)
+
+
+class _Collected:
+    """Images and usage gathered from a response or a stream of events."""
+
+    def __init__(self, on_partial: PartialCallback | None) -> None:
+        self.images: list[bytes] = []
+        self.usage: Any = None
+        self.meta: dict[str, Any] = {}
+        self.partials = 0
+        self._on_partial = on_partial
+
+    def response(self, response: Any) -> None:
+        for item in response.data or []:
+            self.images.append(_decode(getattr(item, "b64_json", None)))
+        self.usage = response.usage
+        self.meta = {k: getattr(response, k, None) for k in ("created", "size", "quality", "background",
+                                                              "output_format")}
+
+    def event(self, event: Any) -> None:
+        kind = getattr(event, "type", "") or ""
+        if kind.endswith(".partial_image"):
+            self.partials += 1
+            if self._on_partial is not None:
+                data = _decode(event.b64_json)
+                try:
+                    self._on_partial(int(event.partial_image_index), data)
+                except Exception:  # a preview widget's fault must not lose a paid render
+                    log.exception("openai: the partial-image callback failed; the render goes on")
+        elif kind.endswith(".completed"):
+            self.images.append(_decode(event.b64_json))
+            self.usage = getattr(event, "usage", None) or self.usage
+            self.meta = {k: getattr(event, k, None) for k in ("size", "quality", "background", "output_format")}
+
+
+class OpenAIBackend(Backend):
+    """The OpenAI Images API (``gpt-image-2`` by default), generate and edit.
+
+    Args:
+        api_key: the key; default ``$OPENAI_API_KEY``. Never stored in options, logs or reprs.
+        base_url: an OpenAI-compatible server (default: the client's, or ``$OPENAI_BASE_URL``).
+        timeout: seconds per try; default by quality (``DEFAULT_TIMEOUTS``: 300 s for high).
+        max_retries: retries after the first try, for 429, 5xx, dropped connections, timeouts.
+        concurrency: requests in flight at once (async calls; sync calls from several threads).
+        images_per_minute: the rate ceiling; None for none until the service answers 429.
+        retry: a whole ``RetryPolicy`` (overrides ``max_retries``).
+
+    Raises:
+        NeedsKeyError: no key was given or found in the environment.
+    """
+
+    name = NAME
+    version = "1"
+    needs_key = True
+    key_env = KEY_ENV
+    models = MODELS
+    default_model = "gpt-image-2"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int = 5,
+        concurrency: int = 4,
+        images_per_minute: float | None = None,
+        retry: RetryPolicy | None = None,
+        organization: str | None = None,
+        **options: Any,
+    ) -> None:
+        key = api_key or os.environ.get(KEY_ENV)
+        if not key or not key.strip():
+            raise NeedsKeyError(MISSING_KEY, backend=NAME)
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1.")
+        super().__init__(base_url=base_url, timeout=timeout, max_retries=max_retries, concurrency=concurrency,
+                         images_per_minute=images_per_minute, **options)
+        self.__key = key.strip()
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.organization = organization
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy(max_retries=max_retries)
+        self.concurrency = concurrency
+        self.limiter = AdaptiveRateLimiter(images_per_minute)
+        self._sync_slots = threading.BoundedSemaphore(concurrency)
+        self._client: openai.OpenAI | None = None
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, asyncio.Semaphore]] = (
+            weakref.WeakKeyDictionary())
+        self._lock = threading.Lock()
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:
+        return f"<OpenAIBackend base_url={self._where()!r} concurrency={self.concurrency}>"
+
+    def _where(self) -> str:
+        if not self.base_url:
+            return "api.openai.com"
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+    # -- clients ------------------------------------------------------------------------------
+    def _client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"api_key": self.__key, "max_retries": 0}  # our RetryPolicy retries
+        if self.base_url:
+            options["base_url"] = self.base_url
+        if self.organization:
+            options["organization"] = self.organization
+        return options
+
+    @property
+    def client(self) -> openai.OpenAI:
+        with self._lock:
+            if self._client is None:
+                import openai
+
+                self._client = openai.OpenAI(**self._client_options())
+            return self._client
+
+    def _async_client(self) -> tuple[Any, asyncio.Semaphore]:
+        # An async client and a semaphore belong to one event loop; notebooks and tests may run several.
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            pair = self._async.get(loop)
+            if pair is None:
+                import openai
+
+                # DefaultAsyncHttpxClient, not the client's own wrapper: the wrapper's __del__ schedules
+                # aclose() on whatever loop runs at collection time, which fails once this loop is closed.
+                http = openai.DefaultAsyncHttpxClient()
+                pair = (openai.AsyncOpenAI(**self._client_options(), http_client=http),
+                        asyncio.Semaphore(self.concurrency))
+                self._async[loop] = pair
+            return pair
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+            self._async.clear()
+
+    # -- requests -----------------------------------------------------------------------------
+    def timeout_for(self, request: ImageRequest) -> float:
+        """Seconds one try may take: the ``timeout`` option, else by quality (300 s for high)."""
+        if self.timeout is not None:
+            return float(self.timeout)
+        return DEFAULT_TIMEOUTS.get(request.quality, DEFAULT_TIMEOUTS["high"])
+
+    def params(self, request: ImageRequest) -> dict[str, Any]:
+        """The client call's keyword arguments for a request (files as (name, bytes, mime))."""
+        import httpx2
+
+        self.check(request)
+        seconds = self.timeout_for(request)
+        params: dict[str, Any] = {
+            "model": request.model or self.default_model,
+            "prompt": request.prompt,
+            "size": request.size,
+            "quality": request.quality,
+            "n": request.n,
+            "output_format": request.output_format,
+            "timeout": httpx2.Timeout(seconds, connect=min(seconds, _CONNECT_TIMEOUT)),
+        }
+        if request.background != "auto":
+            params["background"] = request.background
+        if request.output_compression is not None and request.output_format in ("jpeg", "webp"):
+            params["output_compression"] = request.output_compression
+        if request.partial_images:
+            params["stream"] = True
+            params["partial_images"] = request.partial_images
+        if request.kind == "edit":
+            files = []
+            for index, data in enumerate(request.inputs):
+                ext, mime = _mime(data)
+                files.append((f"image-{index}.{ext}", data, mime))
+            params["image"] = files
+            if request.mask is not None:
+                ext, mime = _mime(request.mask)
+                params["mask"] = (f"mask.{ext}", request.mask, mime)
+        elif request.moderation != "auto":
+            params["moderation"] = request.moderation
+        return params
+
+    def generate(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        return self._run_sync(request, on_partial)
+
+    def edit(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        return self._run_sync(request, on_partial)
+
+    def run(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Send a request with the sync client (works inside a running event loop, as in notebooks)."""
+        return self._run_sync(request, on_partial)
+
+    async def arun(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Send a request with the async client, under the concurrency and images-per-minute limits."""
+        params = self.params(request)
+        client, slots = self._async_client()
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            async with slots:
+                wait = self.limiter.reserve(request.n)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                collected = _Collected(on_partial)
+                try:
+                    await self._acall(client, request, params, collected)
+                    result = self._result(request, collected, started, attempt)
+                except Exception as exc:  # noqa: BLE001 — every failure goes through map_error
+                    delay, error = self._after_failure(exc, attempt)
+                else:
+                    self.limiter.on_success()
+                    return result
+            if delay is None:
+                raise error from None
+            await asyncio.sleep(delay)
+
+    def _run_sync(self, request: ImageRequest, on_partial: PartialCallback | None) -> ImageResult:
+        params = self.params(request)
+        client = self.client
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            with self._sync_slots:
+                wait = self.limiter.reserve(request.n)
+                if wait > 0:
+                    time.sleep(wait)
+                collected = _Collected(on_partial)
+                try:
+                    self._call(client, request, params, collected)
+                    result = self._result(request, collected, started, attempt)
+                except Exception as exc:  # noqa: BLE001 — every failure goes through map_error
+                    delay, error = self._after_failure(exc, attempt)
+                else:
+                    self.limiter.on_success()
+                    return result
+            if delay is None:
+                raise error from None
+            time.sleep(delay)
+
+    @staticmethod
+    def _call(client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected) -> None:
+        method = client.images.edit if request.kind == "edit" else client.images.generate
+        answer = method(**params)
+        if params.get("stream"):
+            with answer as stream:
+                for event in stream:
+                    collected.event(event)
+        else:
+            collected.response(answer)
+
+    @staticmethod
+    async def _acall(client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected) -> None:
+        method = client.images.edit if request.kind == "edit" else client.images.generate
+        answer = await method(**params)
+        if params.get("stream"):
+            async with answer as stream:
+                async for event in stream:
+                    collected.event(event)
+        else:
+            collected.response(answer)
+
+    def _after_failure(self, exc: Exception, attempt: int) -> tuple[float | None, WorkbenchError]:
+        """Map the failure, tell the limiter, and decide: seconds to wait before retrying, or None."""
+        error = map_error(exc, secrets=(self.__key,))
+        if isinstance(error, RateLimitError):
+            self.limiter.on_rate_limited(error.retry_after)
+        delay = self.retry.delay(attempt, error, rng=self._rng)
+        if delay is None:
+            if self.retry.retryable(error) and attempt > 1:
+                error.args = (f"{error.args[0]} Gave up after {attempt} tries.", *error.args[1:])
+            return None, error
+        log.info("openai: %s (try %d of %d); retrying in %.2f s", type(error).__name__, attempt,
+                 self.retry.max_retries + 1, delay)
+        return delay, error
+
+    def _result(self, request: ImageRequest, collected: _Collected, started: float, attempts: int) -> ImageResult:
+        if not collected.images:
+            raise ServiceError("The openai service answered without an image.", backend=NAME)
+        from workbench.store import sniff_format
+
+        fmt = sniff_format(collected.images[0])
+        if fmt is None:
+            raise ServiceError("The openai service sent image data that is not PNG, JPEG or WebP.", backend=NAME)
+        meta = {k: v for k, v in collected.meta.items() if v is not None}
+        return ImageResult(
+            images=collected.images,
+            format=fmt,
+            model=request.model or self.default_model,
+            usage=_usage(collected.usage),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            raw=meta | {"attempts": attempts, "partial_images": collected.partials},
+        )
+
