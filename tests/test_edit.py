@@ -4,6 +4,7 @@ one run; an instruction that needs no model stays local and free."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -185,3 +186,50 @@ def test_a_local_edit_with_regions_changes_only_the_regions(wb):
     left, right = after[:, :512], after[:, 512:]
     assert (left[..., 0] == left[..., 2]).all()
     assert (right == before[:, 512:]).all()
+
+
+# -- the command line ---------------------------------------------------------------------------
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    from workbench.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_edit_finish_export_and_check_text(root, capsys, tmp_path):
+    code, out, _ = _cli(capsys, "generate", "a red mug", "--headline", "HELLO WORLD", "--json")
+    assert code == 0
+    source = json.loads(out)
+    image = source["images"][0]
+    code, out, _ = _cli(capsys, "edit", image, "make the lighting warmer", "--json")
+    warm = json.loads(out)
+    assert code == 0 and warm["backend"] == "draft" and warm["credits"] == 0 and warm["parent_id"] == source["id"]
+    code, out, _ = _cli(capsys, "edit", source["id"], "convert to black and white", "--region", "0,0,100,100",
+                        "--json")
+    assert code == 0 and json.loads(out)["parent_id"] == source["id"]
+    code, out, _ = _cli(capsys, "finish", image, "crop", "--aspect", "3:2", "--json")
+    assert code == 0 and json.loads(out)["size"] == "1024x683"
+    code, out, _ = _cli(capsys, "export", image, "--out", str(tmp_path))
+    assert code == 0 and "smaller than PNG" in out
+    code, out, err = _cli(capsys, "edit", image, "put a ribbon on it", "--region", "0,0,10,10")
+    assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    from workbench.imaging.ocr import ocr_available
+
+    if ocr_available():
+        code, out, err = _cli(capsys, "check-text", image)
+        assert code == 0 and "HELLO WORLD" in out and "mean text accuracy" in err
+
+
+def test_cli_refuses_a_bad_upload_in_one_line(root, capsys, tmp_path):
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    Workbench(root).close()  # a run log with its welcome credits
+    before = ledger_state(root)
+    code, _, err = _cli(capsys, "edit", str(path), "make it warmer")
+    assert code == 1 and "broken.png is truncated or corrupt" in err
+    assert ledger_state(root) == before
