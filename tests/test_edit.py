@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -233,3 +235,36 @@ def test_cli_refuses_a_bad_upload_in_one_line(root, capsys, tmp_path):
     code, _, err = _cli(capsys, "edit", str(path), "make it warmer")
     assert code == 1 and "broken.png is truncated or corrupt" in err
     assert ledger_state(root) == before
+
+
+# -- the mask painter widget --------------------------------------------------------------------
+def test_mask_painter_traits_regions_and_mime_bundle(wb):
+    import base64
+
+    from workbench.widgets.mask_painter import MaskPainter
+
+    source = wb.generate("a red mug", aspect="3:2")
+    painter = MaskPainter(source, display_size=320)
+    assert (painter.width, painter.height) == (1536, 1024)
+    assert painter.preview.startswith("data:image/jpeg;base64,")
+    assert len(painter.preview) < 60_000  # a thumbnail, not the full image
+    assert "export default" in painter._esm and "pointerdown" in painter._esm  # the JS beside the class
+    bundle = painter._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    with pytest.raises(Exception, match="Unknown mode 'spray'"):
+        painter.mode = "spray"
+    assert painter.mask_png() is None
+    # What the front end sends: a rectangle, a polygon and a brush stroke painted at image size.
+    painter.regions = [{"x": 10, "y": 20, "w": 100, "h": 50}, {"points": [[800, 100], [900, 120], [850, 300]]}]
+    strokes = Image.new("RGBA", (1536, 1024), (0, 0, 0, 0))
+    strokes.paste((255, 255, 255, 255), (1200, 700, 1300, 800))
+    buffer = io.BytesIO()
+    strokes.save(buffer, "PNG")
+    painter.painted = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    edited = edited_area(painter.mask_png())
+    assert edited[30, 50] and edited[150, 850] and edited[750, 1250] and not edited[500, 500]
+    run = wb.edit(source, "convert to black and white", regions=painter.regions_for_edit())
+    assert run.parent_id == source.id and run.credits == 0
+    painter.clear()
+    assert painter.regions == [] and painter.mask_png() is None
