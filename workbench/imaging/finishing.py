@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
 from workbench.errors import SpecError
 
@@ -113,25 +113,29 @@ def crop_to_aspect(image: Image.Image, aspect: str | float | tuple[int, int], *,
 def upscale(image: Image.Image, *, long_edge: int = UHD_EDGE, sharpen: float = 0.6) -> Image.Image:
     """Resize to exactly ``long_edge`` px on the long side (aspect kept within a pixel).
 
-    Lanczos resampling (in linear steps no larger than 2x, which keeps edges cleaner than one big
-    jump), then an unsharp mask scaled to the enlargement, so 4K prints do not look soft.
+    Lanczos resampling (8x8 taps, OpenCV) in one step, then an unsharp mask whose radius grows
+    with the enlargement, so 4K prints do not look soft. Alpha is resampled the same way, unsharpened.
     """
+    import cv2
+
     width, height = image.size
     if width >= height:
         target = (long_edge, max(1, round(height * long_edge / width)))
     else:
         target = (max(1, round(width * long_edge / height)), long_edge)
     rgb, alpha = _split_alpha(image)
-    out = rgb
-    while out.width * 2 < target[0] and out.height * 2 < target[1]:
-        out = out.resize((out.width * 2, out.height * 2), Image.Resampling.LANCZOS)
-    out = out.resize(target, Image.Resampling.LANCZOS)
+    shrinking = long_edge < max(width, height)
+    method = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    pixels = cv2.resize(np.asarray(rgb), target, interpolation=method)
     factor = long_edge / max(width, height)
     if sharpen > 0 and factor > 1:
-        radius = min(3.0, 0.6 + 0.4 * factor)
-        out = out.filter(ImageFilter.UnsharpMask(radius=radius, percent=round(80 * sharpen), threshold=2))
+        radius = min(3.0, 0.5 + 0.35 * factor)
+        amount = 0.8 * sharpen
+        blurred = cv2.GaussianBlur(pixels, (0, 0), radius)
+        pixels = cv2.addWeighted(pixels, 1 + amount, blurred, -amount, 0)
+    out = Image.fromarray(pixels, "RGB")
     if alpha is not None:
-        alpha = alpha.resize(target, Image.Resampling.LANCZOS)
+        alpha = Image.fromarray(cv2.resize(np.asarray(alpha), target, interpolation=method), "L")
     return _with_alpha(out, alpha)
 
 

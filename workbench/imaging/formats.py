@@ -84,23 +84,23 @@ def classify(image: Image.Image) -> str:
     if max(rgb.size) > 1024:
         rgb = rgb.reduce(max(1, max(rgb.size) // 512))  # nearest-ish sample: keeps flat areas flat
     pixels = np.asarray(rgb, dtype=np.int16)
-    same = (np.abs(np.diff(pixels, axis=1)).max(axis=2) <= 1).mean()
+    same = (np.abs(np.diff(pixels, axis=1)).max(axis=2) == 0).mean()  # exactly flat neighbours
     colours = len(np.unique(pixels.reshape(-1, 3) @ np.array([65536, 256, 1], np.int64)))
-    return "flat" if same >= 0.6 or colours <= 2048 else "photo"
+    return "flat" if same >= 0.5 or colours <= 256 else "photo"
 
 
 def encode(image: Image.Image, fmt: str, *, quality: int | None = None, lossless: bool = False) -> bytes:
-    """Encode without metadata: PNG (optimised), JPEG (progressive, 4:2:0 only below q 90), WebP."""
+    """Encode without metadata: PNG (zlib level 6), JPEG (progressive, 4:2:0 below q 90), WebP."""
     buffer = io.BytesIO()
     if fmt == "png":
-        image.save(buffer, "PNG", optimize=True)
+        image.save(buffer, "PNG", compress_level=6)
     elif fmt == "jpeg":
         q = quality or 90
         image.convert("RGB").save(buffer, "JPEG", quality=q, optimize=True, progressive=True,
                                   subsampling=0 if q >= 90 else 2)
     elif fmt == "webp":
         if lossless:
-            image.save(buffer, "WEBP", lossless=True, quality=100, method=4)
+            image.save(buffer, "WEBP", lossless=True, quality=80, method=4)  # quality = effort here
         else:
             image.save(buffer, "WEBP", quality=quality or 90, method=4, alpha_quality=100)
     else:
@@ -204,10 +204,11 @@ def choose_format(image: Image.Image, *, format: str = "auto", min_ssim: float =
             tries.append(lambda: _search(image, "webp", min_ssim))
     if "jpeg" in wants and (kind == "photo" or format == "jpeg"):
         tries.append(lambda: _search(image, "jpeg", min_ssim))
-    candidates = [c for c in (t() for t in tries) if c is not None]
     if kind == "photo" and format == "auto":
-        lossy = [c for c in candidates if not c.lossless]
-        candidates = lossy or candidates  # a photo goes lossy whenever a lossy encoding keeps the bar
+        # A photo goes lossy whenever a lossy encoding keeps the bar; lossless only if none does.
+        lossy = [c for c in (_search(image, f, min_ssim) for f in ("jpeg", "webp")) if c is not None]
+        tries = [lambda c=c: c for c in lossy] if lossy else tries
+    candidates = [c for c in (t() for t in tries) if c is not None]
     chosen = min(candidates, key=lambda c: len(c.data))
     data = embed_recipe(chosen.data, recipe) if recipe is not None else chosen.data
     return ExportResult(
