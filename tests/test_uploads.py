@@ -141,3 +141,25 @@ def test_refused_uploads_change_neither_store_nor_ledger(wb, root, tmp_path, cas
     with pytest.raises(InputImageError):
         wb.finish(path, "black and white", max_bytes=200_000 if case == "large" else 10 * 1024 * 1024)
     assert (_store_files(root), ledger_state(root)) == before
+
+
+@pytest.mark.parametrize("size", [(0, 0), (0, 10), (10, 0)])
+def test_zero_sized_image_is_refused(size):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", *size, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    with pytest.raises(InputImageError, match=rf"has no pixels \({size[0]}x{size[1]}\)"):
+        load_upload(data)
+
+
+def test_zero_sized_jpeg_header_is_refused():
+    data = bytearray(_encode(_photo((64, 48)), "JPEG"))
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = b"\x00\x00\x00\x40"  # height 0, width 64
+    with pytest.raises(InputImageError, match=r"has no pixels \(64x0\)"):
+        load_upload(bytes(data))

@@ -49,6 +49,24 @@ def _other_type(data: bytes) -> str | None:
     return None
 
 
+def _declared_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """The width and height a PNG or JPEG header declares (before any decoding), if readable."""
+    import struct
+
+    if kind == "png" and len(data) >= 24 and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    if kind == "jpeg":
+        position = 2
+        while position + 9 < len(data) and data[position] == 0xFF:
+            marker = data[position + 1]
+            length = struct.unpack(">H", data[position + 2 : position + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", data[position + 5 : position + 9])
+                return width, height
+            position += 2 + length
+    return None
+
+
 def open_upload(source: str | Path | bytes, *, max_bytes: int = MAX_BYTES,
                 max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Check an upload and return it decoded, upright and in RGB or RGBA.
@@ -89,6 +107,10 @@ def open_upload(source: str | Path | bytes, *, max_bytes: int = MAX_BYTES,
         other = _other_type(data)
         what = f"is {other}" if other else "is not an image Workbench can read"
         raise InputImageError(f"{label} {what}: uploads must be PNG, JPEG or WebP.", path=where)
+    declared = _declared_size(data, kind)
+    if declared is not None and 0 in declared:
+        raise InputImageError(f"{label} has no pixels ({declared[0]}x{declared[1]}): choose another image.",
+                              path=where)
     if path is not None and path.suffix.lower() in _EXTENSIONS and _EXTENSIONS[path.suffix.lower()] != kind:
         raise InputImageError(
             f"{label} is named as {_NAMES[_EXTENSIONS[path.suffix.lower()]]} but holds a {_NAMES[kind]} image: "
@@ -118,8 +140,9 @@ def open_upload(source: str | Path | bytes, *, max_bytes: int = MAX_BYTES,
             f"{label} is too many pixels to open safely: it looks like a decompression bomb.", path=where
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        detail = "" if "cannot identify" in str(exc) else f" ({exc})"
         raise InputImageError(
-            f"{label} is truncated or corrupt and cannot be read as {_NAMES[kind]} ({exc}).", path=where
+            f"{label} is truncated or corrupt and cannot be read as {_NAMES[kind]}{detail}.", path=where
         ) from None
     return normalise(image)
 
