@@ -7,6 +7,8 @@ import io
 import json
 
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -267,3 +269,67 @@ def test_mask_painter_traits_regions_and_mime_bundle(wb):
     assert run.parent_id == source.id and run.credits == 0
     painter.clear()
     assert painter.regions == [] and painter.mask_png() is None
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_mask_painter_in_a_real_browser(wb):
+    """The painter's JavaScript in headless Chromium: drag a rectangle, paint a stroke, and the
+    synced state becomes one mask with both, in the image's own pixels."""
+    import os
+
+    from _skips import require
+    from workbench.widgets.mask_painter import HERE, MaskPainter
+
+    chromium = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+    require(Path(chromium).is_file(), f"Chromium is not installed at {chromium} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "Playwright for Python is not installed (pip install playwright)")
+    source = wb.generate("a red mug", aspect="3:2")
+    painter = MaskPainter(source, display_size=600, brush=60)
+    script = (HERE / "mask_painter.js").read_text().replace("export default { render };", "window.painter = { render };")
+    state = {"preview": painter.preview, "width": painter.width, "height": painter.height, "mode": "brush",
+             "brush": painter.brush, "regions": [], "painted": ""}
+    harness = """
+      window.state = STATE; const handlers = {};
+      window.model = { get: (k) => window.state[k], save_changes: () => {},
+        set: (k, v) => { window.state[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); },
+        on: (e, f) => { (handlers[e] = handlers[e] || []).push(f); } };
+      const el = document.createElement("div"); el.style.width = "600px"; document.body.append(el);
+      window.painter.render({ model: window.model, el });
+    """.replace("STATE", json.dumps(state))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 700})
+            page.set_content("<!doctype html><body style='margin:0'></body>")
+            page.add_script_tag(content=script)
+            page.add_script_tag(content=harness)
+            page.wait_for_function("document.querySelector('img').complete && document.querySelector('img').clientWidth > 0")
+            box = page.locator("canvas").bounding_box()
+            at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
+            page.get_by_role("button", name="Rectangle").click()
+            page.mouse.move(*at(0.1, 0.1))
+            page.mouse.down()
+            page.mouse.move(*at(0.2, 0.2), steps=4)
+            page.mouse.move(*at(0.3, 0.3), steps=4)
+            page.mouse.up()
+            page.get_by_role("button", name="Brush").click()
+            page.mouse.move(*at(0.6, 0.7))
+            page.mouse.down()
+            page.mouse.move(*at(0.8, 0.7), steps=8)
+            page.mouse.up()
+            synced = page.evaluate("({regions: window.state.regions, painted: window.state.painted})")
+            status = page.locator("span").first.inner_text()
+        finally:
+            browser.close()
+    assert "1536×1024 px · 1 shape" in status
+    [rect] = synced["regions"]
+    assert abs(rect["x"] - 154) <= 4 and abs(rect["y"] - 102) <= 4 and abs(rect["w"] - 307) <= 6
+    painter.regions, painter.painted = synced["regions"], synced["painted"]
+    edited = edited_area(painter.mask_png())
+    assert edited.shape == (1024, 1536)
+    assert edited[200, 300] and edited[717, 1075] and not edited[500, 100]
