@@ -105,3 +105,30 @@ def test_check_text_without_texts_says_so(wb):
     run = wb.generate("a red mug")
     with pytest.raises(ValueError, match="no exact texts to check"):
         wb.check_text(run)
+
+
+def test_text_checks_migration_upgrades_an_older_run_log(tmp_path):
+    import math
+    import sqlite3
+
+    from workbench.ledger import MIGRATIONS, Ledger
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # a run log as the previous release left it
+        db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for name, fn in MIGRATIONS[:2]:
+            fn(db)
+            db.execute("INSERT INTO _migrations VALUES (?, 'then')", (name,))
+    ledger = Ledger(path)
+    try:
+        assert ledger.applied_migrations()[-1] == "m003_text_checks"
+        frame = ledger.runs()
+        assert "text_accuracy" in frame.columns and frame.empty
+        ledger.record({"id": "r1", "kind": "generate", "backend": "draft", "prompt": "p", "status": "ok"})
+        assert math.isnan(ledger.runs()["text_accuracy"].iloc[0])
+        ledger.record_text_checks("r1", [{"text": "A", "role": "headline", "read": "A", "accuracy": 1.0},
+                                         {"text": "B", "role": "subtext", "read": "8", "accuracy": 0.0}])
+        assert ledger.runs()["text_accuracy"].iloc[0] == 0.5
+        assert list(ledger.text_checks("r1")["read"]) == ["A", "8"]
+    finally:
+        ledger.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import os
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +116,15 @@ def test_too_large_is_refused(tmp_path):
     assert load_upload(path)  # within the default 10 MB
 
 
+def test_the_limit_is_configurable_by_environment(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    path.write_bytes(_encode(_photo((600, 600)), "PNG"))
+    monkeypatch.setenv("WORKBENCH_MAX_UPLOAD_MB", "0.25")
+    with pytest.raises(InputImageError, match=r"uploads are limited to 0\.25 MB"):
+        load_upload(path)
+    assert load_upload(path, max_bytes=2 * 1024 * 1024)  # an explicit limit wins
+
+
 def test_zero_sized_image_file_is_refused(tmp_path):
     path = tmp_path / "nothing.jpg"
     path.write_bytes(b"")
@@ -137,7 +145,6 @@ def test_refused_uploads_change_neither_store_nor_ledger(wb, root, tmp_path, cas
         "bomb": _encode(Image.new("L", (12000, 12000)), "PNG"),
         "large": good,
     }[case])
-    os.environ.pop("WORKBENCH_MAX_UPLOAD", None)
     with pytest.raises(InputImageError):
         wb.finish(path, "black and white", max_bytes=200_000 if case == "large" else 10 * 1024 * 1024)
     assert (_store_files(root), ledger_state(root)) == before

@@ -435,7 +435,7 @@ class Workbench:
             mask: a painted mask (alpha 0, or non-zero grey, where to edit).
             references: more images (a character series, a product to keep).
             backend: force a backend; by default chosen by the instruction as above.
-            max_bytes: the upload limit (10 MiB by default).
+            max_bytes: the upload limit (10 MiB, or ``$WORKBENCH_MAX_UPLOAD_MB``, by default).
             **options: ``Workbench.plan`` options and spec fields (quality, variant, ...).
 
         Example:
@@ -443,10 +443,10 @@ class Workbench:
             <Run … ok draft/draft-1 1024x1024 0 credits, 1 image(s)>
         """
         from workbench.imaging.masks import build_mask
-        from workbench.imaging.uploads import MAX_BYTES, resolve_source
+        from workbench.imaging.uploads import resolve_source
         from workbench.instructions import map_instruction
 
-        limit = max_bytes or MAX_BYTES
+        limit = max_bytes
         source = resolve_source(image, store_root=self.root, max_bytes=limit)
         extra = tuple(resolve_source(r, store_root=self.root, max_bytes=limit).data for r in references)
         mask_png = build_mask(regions, source.size, mask=mask)
@@ -479,10 +479,10 @@ class Workbench:
         """
         from workbench.imaging.finishing import OPERATIONS
         from workbench.imaging.masks import build_mask
-        from workbench.imaging.uploads import MAX_BYTES, resolve_source
+        from workbench.imaging.uploads import resolve_source
         from workbench.instructions import LocalOperation, map_instruction
 
-        limit = max_bytes or MAX_BYTES
+        limit = max_bytes
         plan_options = {k: params.pop(k) for k in ("variant", "quality", "output_format") if k in params}
         source = resolve_source(image, store_root=self.root, max_bytes=limit)
         extra: tuple[bytes, ...] = ()

@@ -1,6 +1,7 @@
 """Uploaded images: checked before anything is stored or sent, then normalised.
 
-``load_upload`` accepts PNG, JPEG or WebP up to ``max_bytes`` (10 MiB by default). It reads the
+``load_upload`` accepts PNG, JPEG or WebP up to ``max_bytes`` (10 MiB by default, or
+``$WORKBENCH_MAX_UPLOAD_MB``). It reads the
 type from the file's first bytes, never from its name, and refuses — with one sentence a person
 can act on — a file that is empty, too large, of another type, named as one type but holding
 another, truncated or corrupt, or a decompression bomb. What it accepts comes back as PNG bytes
@@ -17,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,11 @@ from PIL import Image, ImageOps
 from workbench.errors import InputImageError
 from workbench.store import sniff_format
 
-__all__ = ["MAX_BYTES", "MAX_PIXELS", "Source", "load_upload", "normalise", "open_upload", "resolve_source"]
+__all__ = ["MAX_BYTES", "MAX_PIXELS", "Source", "load_upload", "normalise", "open_upload", "resolve_source", "upload_limit"]
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # 8000 x 8000: larger is a decompression bomb or nothing a service takes
+ENV_MAX_MB = "WORKBENCH_MAX_UPLOAD_MB"
 _EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".webp": "webp"}
 _NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
 
@@ -47,6 +50,19 @@ def _other_type(data: bytes) -> str | None:
     if data.lstrip()[:5].lower() in (b"<?xml", b"<svg "):
         return "an SVG"
     return None
+
+
+def upload_limit(max_bytes: int | None = None) -> int:
+    """The upload limit in bytes: ``max_bytes``, else ``$WORKBENCH_MAX_UPLOAD_MB``, else 10 MiB."""
+    if max_bytes:
+        return int(max_bytes)
+    value = os.environ.get(ENV_MAX_MB)
+    if value:
+        try:
+            return int(float(value) * 1024 * 1024)
+        except ValueError:
+            raise InputImageError(f"{ENV_MAX_MB}={value!r} is not a number of megabytes.") from None
+    return MAX_BYTES
 
 
 def _declared_size(data: bytes, kind: str) -> tuple[int, int] | None:
@@ -67,18 +83,19 @@ def _declared_size(data: bytes, kind: str) -> tuple[int, int] | None:
     return None
 
 
-def open_upload(source: str | Path | bytes, *, max_bytes: int = MAX_BYTES,
+def open_upload(source: str | Path | bytes, *, max_bytes: int | None = None,
                 max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Check an upload and return it decoded, upright and in RGB or RGBA.
 
     Args:
         source: a path, or the file's bytes.
-        max_bytes: the largest file accepted.
+        max_bytes: the largest file accepted (default: ``upload_limit()``).
         max_pixels: the most pixels accepted (width x height); more is a decompression bomb.
 
     Raises:
         InputImageError: with a sentence saying why the file was refused.
     """
+    max_bytes = upload_limit(max_bytes)
     path = None if isinstance(source, (bytes, bytearray)) else Path(source)
     name = path.name if path is not None else "The upload"
     label = f"{name}" if path is not None else name
@@ -167,7 +184,8 @@ def normalise(image: Image.Image) -> Image.Image:
     return image
 
 
-def load_upload(source: str | Path | bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> bytes:
+def load_upload(source: str | Path | bytes, *, max_bytes: int | None = None,
+                max_pixels: int = MAX_PIXELS) -> bytes:
     """Check an upload and return it as normalised PNG bytes (see ``open_upload``).
 
     Example:
@@ -194,7 +212,7 @@ def _size_of(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-def resolve_source(source: Any, *, store_root: Path | None = None, max_bytes: int = MAX_BYTES) -> Source:
+def resolve_source(source: Any, *, store_root: Path | None = None, max_bytes: int | None = None) -> Source:
     """Turn what a person passes to ``edit``/``finish``/``export`` into a ``Source``.
 
     A ``Run`` (anything with ``images`` and ``id``) or a file in the store is taken as it is: it
