@@ -333,3 +333,18 @@ def test_mask_painter_in_a_real_browser(wb):
     edited = edited_area(painter.mask_png())
     assert edited.shape == (1024, 1536)
     assert edited[200, 300] and edited[717, 1075] and not edited[500, 100]
+
+
+def test_aedit_is_the_async_twin(service_wb, openai_server):
+    import asyncio
+
+    wb = service_wb
+    source = wb.generate("a red mug", aspect="1:1")
+
+    async def both():
+        return await asyncio.gather(wb.aedit(source, "make it warmer"),
+                                    wb.aedit(source, "add steam above the mug", regions=[(400, 100, 200, 200)]))
+
+    warm, steam = asyncio.run(both())
+    assert (warm.backend, warm.credits, warm.parent_id) == ("draft", 0, source.id)
+    assert steam.backend == "openai" and steam.parent_id == source.id and openai_server.counts == {EDITS: 1}

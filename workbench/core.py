@@ -442,18 +442,31 @@ class Workbench:
             >>> wb.edit(run, "Make the overall lighting warmer, golden hour tone")
             <Run … ok draft/draft-1 1024x1024 0 credits, 1 image(s)>
         """
+        plan = self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
+                               backend=backend, max_bytes=max_bytes, **options)
+        return self.execute(plan, fresh=fresh, raise_errors=raise_errors)
+
+    async def aedit(self, image: Any, instruction: str, *, regions: Any = None, mask: Any = None,
+                    references: tuple[Any, ...] | list[Any] = (), backend: str | None = None, fresh: bool = False,
+                    raise_errors: bool = True, max_bytes: int | None = None, **options: Any) -> Run:
+        """Async twin of ``edit``, for batches editing many images at once."""
+        plan = self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
+                               backend=backend, max_bytes=max_bytes, **options)
+        return await self.aexecute(plan, fresh=fresh, raise_errors=raise_errors)
+
+    def _edit_plan(self, image: Any, instruction: str, *, regions: Any, mask: Any, references: Any,
+                   backend: str | None, max_bytes: int | None, **options: Any) -> Plan:
         from workbench.imaging.masks import build_mask
         from workbench.imaging.uploads import resolve_source
         from workbench.instructions import map_instruction
 
-        limit = max_bytes
-        source = resolve_source(image, store_root=self.root, max_bytes=limit)
-        extra = tuple(resolve_source(r, store_root=self.root, max_bytes=limit).data for r in references)
+        source = resolve_source(image, store_root=self.root, max_bytes=max_bytes)
+        extra = tuple(resolve_source(r, store_root=self.root, max_bytes=max_bytes).data for r in references)
         mask_png = build_mask(regions, source.size, mask=mask)
         local = map_instruction(instruction) if not extra else None
         name = backend or ("draft" if local is not None else "openai")
-        return self._edit(source, instruction, local if name == "draft" else None, name, extra, mask_png,
-                          fresh=fresh, raise_errors=raise_errors, **options)
+        return self._plan_for_source(source, instruction, local if name == "draft" else None, name, extra, mask_png,
+                               **options)
 
     def finish(
         self,
@@ -482,9 +495,8 @@ class Workbench:
         from workbench.imaging.uploads import resolve_source
         from workbench.instructions import LocalOperation, map_instruction
 
-        limit = max_bytes
         plan_options = {k: params.pop(k) for k in ("variant", "quality", "output_format") if k in params}
-        source = resolve_source(image, store_root=self.root, max_bytes=limit)
+        source = resolve_source(image, store_root=self.root, max_bytes=max_bytes)
         extra: tuple[bytes, ...] = ()
         if operation in OPERATIONS:
             if operation == "overlay_text" and "texts" in params:
@@ -495,7 +507,7 @@ class Workbench:
                 or (isinstance(background, str) and Path(background).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
                 or type(background).__module__.startswith("PIL")
             ):
-                extra = (resolve_source(background, store_root=self.root, max_bytes=limit).data,)
+                extra = (resolve_source(background, store_root=self.root, max_bytes=max_bytes).data,)
                 params["background"] = "input:1"
             local = LocalOperation(operation, params)
         else:
@@ -511,14 +523,15 @@ class Workbench:
                 )
         mask_png = build_mask(regions, source.size, mask=mask)
         instruction = local.describe() if operation in OPERATIONS else operation
-        return self._edit(source, instruction, local, "draft", extra, mask_png, fresh=fresh, **plan_options)
+        plan = self._plan_for_source(source, instruction, local, "draft", extra, mask_png, **plan_options)
+        return self.execute(plan, fresh=fresh)
 
     def overlay(self, image: Any, texts: Any, **options: Any) -> Run:
         """Typeset exact texts over an image at their slots (headline, subtext, label); a free run."""
         return self.finish(image, "overlay_text", texts=texts, **options)
 
-    def _edit(self, source: Any, instruction: str, local: Any, backend: str, extra: tuple[bytes, ...],
-              mask_png: bytes | None, *, fresh: bool = False, raise_errors: bool = True, **options: Any) -> Run:
+    def _plan_for_source(self, source: Any, instruction: str, local: Any, backend: str, extra: tuple[bytes, ...],
+                   mask_png: bytes | None, **options: Any) -> Plan:
         from workbench.instructions import output_size
 
         if local is not None:
@@ -534,11 +547,10 @@ class Workbench:
             params = {"instruction": instruction, "references": len(extra)}
         if mask_png is not None:
             params["mask"] = True
-        plan = self.plan(
+        return self.plan(
             instruction, kind="edit", backend=backend, prompt=instruction, size=size,
             inputs=(source.data, *extra), mask=mask_png, parent_id=source.parent_id, params=params, **options,
         )
-        return self.execute(plan, fresh=fresh, raise_errors=raise_errors)
 
     def export(self, image: Any, *, format: str = "auto", path: str | Path | None = None,
                min_ssim: float | None = None) -> Any:
