@@ -33,8 +33,12 @@ def _poster() -> tuple[Image.Image, list]:
     from workbench.backends.draft import DraftBackend
     from workbench.spec import PromptSpec, TextItem, compose
 
-    spec = PromptSpec(subject="a white leather sneaker", background="dark concrete", aspect="1:1",
-                      texts=[TextItem("MOVE FORWARD"), TextItem("The new Aero runner, lighter than ever", "subtext")])
+    spec = PromptSpec(
+        subject="a white leather sneaker",
+        background="dark concrete",
+        aspect="1:1",
+        texts=[TextItem("MOVE FORWARD"), TextItem("The new Aero runner, lighter than ever", "subtext")],
+    )
     data = DraftBackend().generate(ImageRequest(compose(spec), *spec.size, spec=spec)).images[0]
     return Image.open(io.BytesIO(data)), list(spec.texts)
 
@@ -44,17 +48,45 @@ def main() -> None:
     figures = []
     product = shot("bottle", "texture", 3, size=1024, seed=11).image
     times = timeit(lambda: remove_background(product), repeat=5, warmup=1)
-    figures.append({"name": "background removal 1024x1024", "value": median(times), "unit": "ms", "target": 1000,
-                    "min": min(times), "max": max(times), "pinned": pinned})
+    figures.append(
+        {
+            "name": "background removal 1024x1024",
+            "value": median(times),
+            "unit": "ms",
+            "target": 1000,
+            "min": min(times),
+            "max": max(times),
+            "pinned": pinned,
+        }
+    )
     times = timeit(lambda: upscale(product), repeat=5, warmup=1)
-    figures.append({"name": "4K upscale 1024x1024 -> 3840x3840", "value": median(times), "unit": "ms",
-                    "target": 1000, "min": min(times), "max": max(times), "pinned": pinned})
+    figures.append(
+        {
+            "name": "4K upscale 1024x1024 -> 3840x3840",
+            "value": median(times),
+            "unit": "ms",
+            "target": 1000,
+            "min": min(times),
+            "max": max(times),
+            "pinned": pinned,
+        }
+    )
     for size in (512, 1024):
         shots = list(product_shots(size=size))
-        scores = {s.name: iou(np.asarray(remove_background(s.image).getchannel("A")) >= 128, s.mask) for s in shots}
-        figures.append({"name": f"cut-out mean IoU, {len(shots)} shots at {size}px", "value": float(np.mean(list(scores.values()))),
-                        "unit": "IoU", "target": 0.95, "lower_is_better": False,
-                        "min": min(scores.values()), "worst": min(scores, key=scores.get)})
+        scores = {
+            s.name: iou(np.asarray(remove_background(s.image).getchannel("A")) >= 128, s.mask) for s in shots
+        }
+        figures.append(
+            {
+                "name": f"cut-out mean IoU, {len(shots)} shots at {size}px",
+                "value": float(np.mean(list(scores.values()))),
+                "unit": "IoU",
+                "target": 0.95,
+                "lower_is_better": False,
+                "min": min(scores.values()),
+                "worst": min(scores, key=scores.get),
+            }
+        )
     from workbench.imaging.formats import choose_format
 
     poster, texts = _poster()
@@ -62,15 +94,29 @@ def main() -> None:
     for name, image in (("draft poster", poster), ("textured product photo", photo)):
         result = choose_format(image)
         times = timeit(lambda image=image: choose_format(image), repeat=3, warmup=0)
-        figures.append({"name": f"format choice 1024x1024 {name}", "value": median(times), "unit": "ms",
-                        "target": 2000, "chosen": result.summary()})
+        figures.append(
+            {
+                "name": f"format choice 1024x1024 {name}",
+                "value": median(times),
+                "unit": "ms",
+                "target": 2000,
+                "chosen": result.summary(),
+            }
+        )
     from workbench.imaging.ocr import check_texts, ocr_available
 
     if ocr_available():
         times = timeit(lambda: check_texts(poster, texts), repeat=3, warmup=0)
         accuracy = min(r["accuracy"] for r in check_texts(poster, texts))
-        figures.append({"name": "OCR text check 1024x1024 poster", "value": median(times), "unit": "ms",
-                        "target": 5000, "accuracy": accuracy})
+        figures.append(
+            {
+                "name": "OCR text check 1024x1024 poster",
+                "value": median(times),
+                "unit": "ms",
+                "target": 5000,
+                "accuracy": accuracy,
+            }
+        )
     report("finishing", figures)
 
 

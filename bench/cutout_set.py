@@ -46,8 +46,13 @@ def _shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[float, float, float
         angles = np.sort(rng.uniform(0, 2 * np.pi, n))
         radii = rng.uniform(0.7, 1.0, n)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        draw.polygon([(cx + r * w / 2 * np.cos(a), cy + r * h / 2 * np.sin(a)) for a, r in zip(angles, radii)],
-                     fill=255)
+        draw.polygon(
+            [
+                (cx + r * w / 2 * np.cos(a), cy + r * h / 2 * np.sin(a))
+                for a, r in zip(angles, radii, strict=True)
+            ],
+            fill=255,
+        )
     else:  # a bottle: body, shoulders, neck and cap
         body = (x0 + w * 0.2, y0 + h * 0.38, x1 - w * 0.2, y1)
         draw.rounded_rectangle(body, radius=w * 0.12, fill=255)
@@ -65,7 +70,9 @@ def shot(shape: str, background: str, palette: int, *, size: int = 512, seed: in
     back = np.broadcast_to(top * (1 - ramp) + bottom * ramp, (size, size, 3)).copy()
     if background == "texture":
         noise = rng.normal(0, 5, (size // 4, size // 4, 1)).astype(np.float32)
-        noise = np.asarray(Image.fromarray(noise[..., 0]).resize((size, size), Image.Resampling.BICUBIC))[..., None]
+        noise = np.asarray(Image.fromarray(noise[..., 0]).resize((size, size), Image.Resampling.BICUBIC))[
+            ..., None
+        ]
         back += noise + rng.normal(0, 2.5, (size, size, 1)).astype(np.float32)
     scale = 4
     big = Image.new("L", (size * scale, size * scale), 0)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-
-
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ledger_state
 from PIL import Image
 
-from conftest import ledger_state
 from workbench import CapabilityError, InputImageError, NeedsKeyError, SpecError, Workbench
 from workbench.imaging.masks import build_mask, edited_area
 from workbench.instructions import LocalOperation, map_instruction, output_size
@@ -57,7 +55,9 @@ def test_regions_merge_into_one_mask_of_the_image_size():
 
 
 def test_region_forms_and_a_painted_rgba_mask():
-    as_dict = build_mask([{"x": 10, "y": 10, "w": 20, "h": 20}, {"points": [(50, 50), (90, 50), (70, 90)]}], (100, 100))
+    as_dict = build_mask(
+        [{"x": 10, "y": 10, "w": 20, "h": 20}, {"points": [(50, 50), (90, 50), (70, 90)]}], (100, 100)
+    )
     assert edited_area(as_dict)[15, 15] and edited_area(as_dict)[60, 70] and not edited_area(as_dict)[95, 5]
     rgba = Image.new("RGBA", (100, 100), (0, 0, 0, 255))
     rgba.paste((0, 0, 0, 0), (0, 0, 10, 10))
@@ -76,24 +76,31 @@ def test_bad_regions_are_refused_with_a_sentence():
 
 
 # -- instructions -----------------------------------------------------------------------------
-@pytest.mark.parametrize("text,operation", [
-    ("Convert to black and white, high contrast", LocalOperation("black_and_white", {"contrast": 0.8})),
-    ("Make the overall lighting warmer — golden hour tone", LocalOperation("tone", {"warmth": 0.5})),
-    ("make it a bit cooler", LocalOperation("tone", {"warmth": -0.25})),
-    ("Replace the background with a white studio wall, keep the subject",
-     LocalOperation("replace_background", {"background": "#F7F7F5"})),
-    ("change the background to a gradient from coral to peach",
-     LocalOperation("replace_background", {"background": "#F07F6B", "to": "#F6C4A4"})),
-    ("remove the background", LocalOperation("remove_background", {})),
-    ("crop to 3:2", LocalOperation("crop", {"aspect": "3:2"})),
-    ("crop it square", LocalOperation("crop", {"aspect": "1:1"})),
-    ("upscale to 4K for print", LocalOperation("upscale", {})),
-    ('tone {"warmth": 0.3}', LocalOperation("tone", {"warmth": 0.3})),
-    ("Change the background to a sunset beach scene, keep the foreground intact", None),
-    ("Remove the coffee cup from the left side of the image and fill it naturally", None),
-    ("Remove the watermark in the top-right corner", None),
-    ("Change the jacket from red to navy blue", None),
-])
+@pytest.mark.parametrize(
+    "text,operation",
+    [
+        ("Convert to black and white, high contrast", LocalOperation("black_and_white", {"contrast": 0.8})),
+        ("Make the overall lighting warmer — golden hour tone", LocalOperation("tone", {"warmth": 0.5})),
+        ("make it a bit cooler", LocalOperation("tone", {"warmth": -0.25})),
+        (
+            "Replace the background with a white studio wall, keep the subject",
+            LocalOperation("replace_background", {"background": "#F7F7F5"}),
+        ),
+        (
+            "change the background to a gradient from coral to peach",
+            LocalOperation("replace_background", {"background": "#F07F6B", "to": "#F6C4A4"}),
+        ),
+        ("remove the background", LocalOperation("remove_background", {})),
+        ("crop to 3:2", LocalOperation("crop", {"aspect": "3:2"})),
+        ("crop it square", LocalOperation("crop", {"aspect": "1:1"})),
+        ("upscale to 4K for print", LocalOperation("upscale", {})),
+        ('tone {"warmth": 0.3}', LocalOperation("tone", {"warmth": 0.3})),
+        ("Change the background to a sunset beach scene, keep the foreground intact", None),
+        ("Remove the coffee cup from the left side of the image and fill it naturally", None),
+        ("Remove the watermark in the top-right corner", None),
+        ("Change the jacket from red to navy blue", None),
+    ],
+)
 def test_instructions_map_to_local_operations_or_to_the_service(text, operation):
     assert map_instruction(text) == operation
     if operation is not None:
@@ -112,8 +119,16 @@ def service_wb(root, openai_server, monkeypatch):
     from workbench.backends.openai import RetryPolicy
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    bench = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url, "timeout": 10,
-                                                        "retry": RetryPolicy(max_retries=1, backoff=0.01)}})
+    bench = Workbench(
+        root,
+        backend_options={
+            "openai": {
+                "base_url": openai_server.base_url,
+                "timeout": 10,
+                "retry": RetryPolicy(max_retries=1, backoff=0.01),
+            }
+        },
+    )
     bench.wallet.topup(100)
     yield bench
     bench.close()
@@ -139,7 +154,9 @@ def test_multi_region_edit_sends_one_mask_with_every_region_and_records_one_run(
     assert len(frame) == runs_before + 1
     row = frame.iloc[-1]
     assert row["id"] == run.id and row["parent_id"] == source.id and row["kind"] == "edit"
-    again = wb.edit(source, "Remove the coffee cup and fill it naturally", regions=[RECT, POLYGON, _painted()])
+    again = wb.edit(
+        source, "Remove the coffee cup and fill it naturally", regions=[RECT, POLYGON, _painted()]
+    )
     assert again.cached and again.credits == 0 and openai_server.counts == {EDITS: 1}
 
 
@@ -154,7 +171,9 @@ def test_references_travel_as_more_images(service_wb, openai_server, tmp_path):
     assert run.parent_id == hero.id and run.size == "1024x1536"
 
 
-def test_an_upload_of_any_size_is_sent_at_the_nearest_size_the_model_makes(service_wb, openai_server, tmp_path):
+def test_an_upload_of_any_size_is_sent_at_the_nearest_size_the_model_makes(
+    service_wb, openai_server, tmp_path
+):
     path = tmp_path / "photo.jpg"
     Image.new("RGB", (1000, 700), "grey").save(path)
     run = service_wb.edit(path, "add a red balloon", regions=[(10, 10, 100, 100)])
@@ -211,9 +230,15 @@ def test_cli_edit_finish_export_and_check_text(root, capsys, tmp_path):
     image = source["images"][0]
     code, out, _ = _cli(capsys, "edit", image, "make the lighting warmer", "--json")
     warm = json.loads(out)
-    assert code == 0 and warm["backend"] == "draft" and warm["credits"] == 0 and warm["parent_id"] == source["id"]
-    code, out, _ = _cli(capsys, "edit", source["id"], "convert to black and white", "--region", "0,0,100,100",
-                        "--json")
+    assert (
+        code == 0
+        and warm["backend"] == "draft"
+        and warm["credits"] == 0
+        and warm["parent_id"] == source["id"]
+    )
+    code, out, _ = _cli(
+        capsys, "edit", source["id"], "convert to black and white", "--region", "0,0,100,100", "--json"
+    )
     assert code == 0 and json.loads(out)["parent_id"] == source["id"]
     code, out, _ = _cli(capsys, "finish", image, "crop", "--aspect", "3:2", "--json")
     assert code == 0 and json.loads(out)["size"] == "1024x683"
@@ -257,7 +282,10 @@ def test_mask_painter_traits_regions_and_mime_bundle(wb):
         painter.mode = "spray"
     assert painter.mask_png() is None
     # What the front end sends: a rectangle, a polygon and a brush stroke painted at image size.
-    painter.regions = [{"x": 10, "y": 20, "w": 100, "h": 50}, {"points": [[800, 100], [900, 120], [850, 300]]}]
+    painter.regions = [
+        {"x": 10, "y": 20, "w": 100, "h": 50},
+        {"points": [[800, 100], [900, 120], [850, 300]]},
+    ]
     strokes = Image.new("RGBA", (1536, 1024), (0, 0, 0, 0))
     strokes.paste((255, 255, 255, 255), (1200, 700, 1300, 800))
     buffer = io.BytesIO()
@@ -279,6 +307,7 @@ def test_mask_painter_in_a_real_browser(wb):
     import os
 
     from _skips import require
+
     from workbench.widgets.mask_painter import HERE, MaskPainter
 
     chromium = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
@@ -289,9 +318,20 @@ def test_mask_painter_in_a_real_browser(wb):
         require(False, "Playwright for Python is not installed (pip install playwright)")
     source = wb.generate("a red mug", aspect="3:2")
     painter = MaskPainter(source, display_size=600, brush=60)
-    script = (HERE / "mask_painter.js").read_text().replace("export default { render };", "window.painter = { render };")
-    state = {"preview": painter.preview, "width": painter.width, "height": painter.height, "mode": "brush",
-             "brush": painter.brush, "regions": [], "painted": ""}
+    script = (
+        (HERE / "mask_painter.js")
+        .read_text()
+        .replace("export default { render };", "window.painter = { render };")
+    )
+    state = {
+        "preview": painter.preview,
+        "width": painter.width,
+        "height": painter.height,
+        "mode": "brush",
+        "brush": painter.brush,
+        "regions": [],
+        "painted": "",
+    }
     harness = """
       window.state = STATE; const handlers = {};
       window.model = { get: (k) => window.state[k], save_changes: () => {},
@@ -301,14 +341,19 @@ def test_mask_painter_in_a_real_browser(wb):
       window.painter.render({ model: window.model, el });
     """.replace("STATE", json.dumps(state))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
         try:
             page = browser.new_page(viewport={"width": 800, "height": 700})
             page.set_content("<!doctype html><body style='margin:0'></body>")
             page.add_script_tag(content=script)
             page.add_script_tag(content=harness)
-            page.wait_for_function("document.querySelector('img').complete && document.querySelector('img').clientWidth > 0")
+            page.wait_for_function(
+                "document.querySelector('img').complete && document.querySelector('img').clientWidth > 0"
+            )
             box = page.locator("canvas").bounding_box()
             at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
             page.get_by_role("button", name="Rectangle").click()
@@ -342,8 +387,10 @@ def test_aedit_is_the_async_twin(service_wb, openai_server):
     source = wb.generate("a red mug", aspect="1:1")
 
     async def both():
-        return await asyncio.gather(wb.aedit(source, "make it warmer"),
-                                    wb.aedit(source, "add steam above the mug", regions=[(400, 100, 200, 200)]))
+        return await asyncio.gather(
+            wb.aedit(source, "make it warmer"),
+            wb.aedit(source, "add steam above the mug", regions=[(400, 100, 200, 200)]),
+        )
 
     warm, steam = asyncio.run(both())
     assert (warm.backend, warm.credits, warm.parent_id) == ("draft", 0, source.id)

@@ -36,8 +36,9 @@ def test_warmer_and_cooler_move_the_red_blue_balance():
     assert balance(warm) > balance(base) > balance(cool)
 
 
-@pytest.mark.parametrize("aspect,expected", [("1:1", (200, 200)), ("3:2", (300, 200)), ("2:3", (133, 200)),
-                                             ("16:9", (300, 169))])
+@pytest.mark.parametrize(
+    "aspect,expected", [("1:1", (200, 200)), ("3:2", (300, 200)), ("2:3", (133, 200)), ("16:9", (300, 169))]
+)
 def test_crop_to_aspect(aspect, expected):
     assert crop_to_aspect(_scene(), aspect).size == expected
 

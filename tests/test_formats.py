@@ -44,8 +44,14 @@ def _decode(data: bytes) -> Image.Image:
     return image
 
 
-@pytest.mark.parametrize("make,kind,allowed", [(photo, "photo", {"jpeg", "webp"}), (poster, "flat", {"png", "webp"}),
-                                               (cutout, "alpha", {"png", "webp"})])
+@pytest.mark.parametrize(
+    "make,kind,allowed",
+    [
+        (photo, "photo", {"jpeg", "webp"}),
+        (poster, "flat", {"png", "webp"}),
+        (cutout, "alpha", {"png", "webp"}),
+    ],
+)
 def test_auto_format_by_content_keeps_the_bar_and_the_recipe(make, kind, allowed):
     image = make()
     recipe = {"run_id": "abc123", "prompt": "a test", "spec": {"subject": "ünïcode ✓"}}
@@ -66,7 +72,9 @@ def test_auto_format_by_content_keeps_the_bar_and_the_recipe(make, kind, allowed
 def test_ssim_is_one_for_identical_images_and_drops_with_damage():
     image = photo()
     assert ssim(image, image) == pytest.approx(1.0)
-    noisy = np.clip(np.asarray(image, np.float32) + np.random.default_rng(0).normal(0, 25, (512, 768, 3)), 0, 255)
+    noisy = np.clip(
+        np.asarray(image, np.float32) + np.random.default_rng(0).normal(0, 25, (512, 768, 3)), 0, 255
+    )
     assert ssim(image, Image.fromarray(noisy.astype(np.uint8))) < 0.8
 
 
@@ -88,11 +96,13 @@ def test_workbench_export_writes_each_kind_and_recall_works(wb, tmp_path):
     photo().save(path)
     photo_run = wb.finish(path, "tone", warmth=0.1)
     cut_run = wb.edit(generated, "remove the background")
-    results = {name: wb.export(run, path=tmp_path) for name, run in
-               (("poster", generated), ("photo", photo_run), ("cutout", cut_run))}
+    results = {
+        name: wb.export(run, path=tmp_path)
+        for name, run in (("poster", generated), ("photo", photo_run), ("cutout", cut_run))
+    }
     assert results["photo"].format in {"jpeg", "webp"}
     assert results["cutout"].format in {"png", "webp"}
-    for name, result in results.items():
+    for result in results.values():
         assert result.path.is_file() and result.path.suffix == "." + result.extension
         recipe = wb.recipe(result.path)
         assert recipe["run_id"] in {generated.id, photo_run.id, cut_run.id}

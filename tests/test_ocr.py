@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
+from _skips import require
 from PIL import Image
 
-from _skips import require
 from workbench.backends.base import ImageRequest
 from workbench.backends.draft import DraftBackend
 from workbench.imaging.ocr import accuracy, check_texts, edit_distance, ocr_available
@@ -16,13 +16,27 @@ from workbench.imaging.overlay import overlay_texts
 from workbench.spec import PromptSpec, TextItem, compose
 
 POSTERS = [
-    PromptSpec(subject="a white leather sneaker", background="dark concrete", aspect="2:3",
-               texts=[TextItem("MOVE FORWARD"), TextItem("The new Aero runner, lighter than ever", "subtext")]),
-    PromptSpec(subject="a ceramic mug", background="gradient from coral to peach", aspect="1:1",
-               texts=[TextItem("NEW COLLECTION"), TextItem("Shop Now", "subtext")]),
-    PromptSpec(subject="a coffee bag", background="kraft paper texture", aspect="3:2",
-               texts=[TextItem("MORNING RITUAL"), TextItem("Single Origin Ethiopia - Medium Roast", "subtext")]),
-    PromptSpec(subject="a glass bottle", background="navy", aspect="1:1", texts=[TextItem("COLD BREW COFFEE")]),
+    PromptSpec(
+        subject="a white leather sneaker",
+        background="dark concrete",
+        aspect="2:3",
+        texts=[TextItem("MOVE FORWARD"), TextItem("The new Aero runner, lighter than ever", "subtext")],
+    ),
+    PromptSpec(
+        subject="a ceramic mug",
+        background="gradient from coral to peach",
+        aspect="1:1",
+        texts=[TextItem("NEW COLLECTION"), TextItem("Shop Now", "subtext")],
+    ),
+    PromptSpec(
+        subject="a coffee bag",
+        background="kraft paper texture",
+        aspect="3:2",
+        texts=[TextItem("MORNING RITUAL"), TextItem("Single Origin Ethiopia - Medium Roast", "subtext")],
+    ),
+    PromptSpec(
+        subject="a glass bottle", background="navy", aspect="1:1", texts=[TextItem("COLD BREW COFFEE")]
+    ),
 ]
 
 
@@ -64,8 +78,11 @@ def test_overlay_typesets_exact_texts_that_read_back():
     _need_tesseract()
     rng = np.random.default_rng(0)
     base = Image.fromarray(rng.integers(90, 160, (48, 32, 3), dtype=np.uint8)).resize((768, 1152))
-    texts = [TextItem("AUTUMN MARKET"), TextItem("Saturday 9am - 2pm, Old Town Square", "subtext"),
-             TextItem("FREE ENTRY", "label")]
+    texts = [
+        TextItem("AUTUMN MARKET"),
+        TextItem("Saturday 9am - 2pm, Old Town Square", "subtext"),
+        TextItem("FREE ENTRY", "label"),
+    ]
     out = overlay_texts(base, texts)
     assert out.size == base.size and out.mode == "RGB"
     assert not np.array_equal(np.asarray(out), np.asarray(base))
@@ -83,7 +100,7 @@ def test_check_text_scores_a_run_and_runs_shows_it(wb):
     low = wb.check_text(wrong, texts=["HOT LATTE SPECIAL"])
     assert low["accuracy"].iloc[0] < 0.5
     frame = wb.runs()
-    scores = dict(zip(frame["id"], frame["text_accuracy"]))
+    scores = dict(zip(frame["id"], frame["text_accuracy"], strict=True))
     assert scores[good.id] >= 0.98 and scores[wrong.id] < 0.5
     assert len(wb.ledger.text_checks(good.id)) == 2
     again = wb.generate(POSTERS[1])  # a cached rerun shows its source's score
@@ -126,8 +143,13 @@ def test_text_checks_migration_upgrades_an_older_run_log(tmp_path):
         assert "text_accuracy" in frame.columns and frame.empty
         ledger.record({"id": "r1", "kind": "generate", "backend": "draft", "prompt": "p", "status": "ok"})
         assert math.isnan(ledger.runs()["text_accuracy"].iloc[0])
-        ledger.record_text_checks("r1", [{"text": "A", "role": "headline", "read": "A", "accuracy": 1.0},
-                                         {"text": "B", "role": "subtext", "read": "8", "accuracy": 0.0}])
+        ledger.record_text_checks(
+            "r1",
+            [
+                {"text": "A", "role": "headline", "read": "A", "accuracy": 1.0},
+                {"text": "B", "role": "subtext", "read": "8", "accuracy": 0.0},
+            ],
+        )
         assert ledger.runs()["text_accuracy"].iloc[0] == 0.5
         assert list(ledger.text_checks("r1")["read"]) == ["A", "8"]
     finally:

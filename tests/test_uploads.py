@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ledger_state
 from PIL import Image
 
-from conftest import ledger_state
 from workbench import InputImageError
 from workbench.imaging.uploads import load_upload, open_upload
 
@@ -47,10 +47,12 @@ def test_exif_orientation_is_applied():
     assert image.size == (48, 64)
 
 
-@pytest.mark.parametrize("mode,expected", [("P", "RGB"), ("CMYK", "RGB"), ("I;16", "RGB"), ("LA", "RGBA"), ("L", "RGB")])
+@pytest.mark.parametrize(
+    "mode,expected", [("P", "RGB"), ("CMYK", "RGB"), ("I;16", "RGB"), ("LA", "RGBA"), ("L", "RGB")]
+)
 def test_modes_are_converted(mode, expected):
     if mode == "I;16":
-        array = (np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20)
+        array = np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20
         source = Image.fromarray(array)
         assert source.mode == "I;16"
         fmt = "PNG"
@@ -138,13 +140,15 @@ def test_refused_uploads_change_neither_store_nor_ledger(wb, root, tmp_path, cas
     before = (_store_files(root), ledger_state(root))
     good = _encode(_photo((300, 300)), "PNG")
     path = tmp_path / "upload.png"
-    path.write_bytes({
-        "empty": b"",
-        "truncated": good[: len(good) // 2],
-        "lying": _encode(_photo(), "JPEG"),
-        "bomb": _encode(Image.new("L", (12000, 12000)), "PNG"),
-        "large": good,
-    }[case])
+    path.write_bytes(
+        {
+            "empty": b"",
+            "truncated": good[: len(good) // 2],
+            "lying": _encode(_photo(), "JPEG"),
+            "bomb": _encode(Image.new("L", (12000, 12000)), "PNG"),
+            "large": good,
+        }[case]
+    )
     with pytest.raises(InputImageError):
         wb.finish(path, "black and white", max_bytes=200_000 if case == "large" else 10 * 1024 * 1024)
     assert (_store_files(root), ledger_state(root)) == before
@@ -156,10 +160,17 @@ def test_zero_sized_image_is_refused(size):
     import zlib
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
 
     header = struct.pack(">IIBBBBB", *size, 8, 2, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
     with pytest.raises(InputImageError, match=rf"has no pixels \({size[0]}x{size[1]}\)"):
         load_upload(data)
 

@@ -245,8 +245,8 @@ def _image_arg(wb, image: str):
 
 def _print_run(run, as_json: bool, wb) -> None:
     if as_json:
-        click.echo(json.dumps({"id": run.id, "status": run.status, "backend": run.backend, "credits": run.credits,
-                               "parent_id": run.parent_id, "size": run.size,
+        click.echo(json.dumps({"id": run.id, "status": run.status, "backend": run.backend,
+                               "credits": run.credits, "parent_id": run.parent_id, "size": run.size,
                                "images": [str(p) for p in run.images]}))
         return
     for path in run.images:
@@ -261,7 +261,8 @@ def _print_run(run, as_json: bool, wb) -> None:
               help="An area to edit (repeatable); every region goes in one mask.")
 @click.option("--mask", "mask_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A painted mask: alpha 0 (or white on black) where to edit.")
-@click.option("--reference", "references", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--reference", "references", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A reference image (repeatable), e.g. the same character in another picture.")
 @click.option("--backend", help="Force a backend (default: local draft when the instruction needs no model).")
 @click.option("--fresh", is_flag=True, help="Do not reuse a cached result.")
@@ -302,7 +303,8 @@ def finish(ctx: click.Context, image: str, operation: str, as_json: bool, **para
 
 @cli.command()
 @click.argument("image")
-@click.option("--format", "fmt", type=click.Choice(["auto", "png", "jpeg", "webp"]), default="auto", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["auto", "png", "jpeg", "webp"]), default="auto",
+              show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="A file or folder (default: <root>/exports/).")
 @click.option("--min-ssim", type=float, help="The quality bar against the original (default 0.98).")
 @click.pass_context

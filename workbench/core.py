@@ -447,8 +447,9 @@ class Workbench:
         return self.execute(plan, fresh=fresh, raise_errors=raise_errors)
 
     async def aedit(self, image: Any, instruction: str, *, regions: Any = None, mask: Any = None,
-                    references: tuple[Any, ...] | list[Any] = (), backend: str | None = None, fresh: bool = False,
-                    raise_errors: bool = True, max_bytes: int | None = None, **options: Any) -> Run:
+                    references: tuple[Any, ...] | list[Any] = (), backend: str | None = None,
+                    fresh: bool = False, raise_errors: bool = True, max_bytes: int | None = None,
+                    **options: Any) -> Run:
         """Async twin of ``edit``, for batches editing many images at once."""
         plan = self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
                                backend=backend, max_bytes=max_bytes, **options)
@@ -465,8 +466,8 @@ class Workbench:
         mask_png = build_mask(regions, source.size, mask=mask)
         local = map_instruction(instruction) if not extra else None
         name = backend or ("draft" if local is not None else "openai")
-        return self._plan_for_source(source, instruction, local if name == "draft" else None, name, extra, mask_png,
-                               **options)
+        local = local if name == "draft" else None
+        return self._plan_for_source(source, instruction, local, name, extra, mask_png, **options)
 
     def finish(
         self,
@@ -501,19 +502,17 @@ class Workbench:
         if operation in OPERATIONS:
             if operation == "overlay_text" and "texts" in params:
                 params["texts"] = _text_params(params["texts"])
-            background = params.get("background")
-            if operation == "replace_background" and (
-                isinstance(background, (bytes, Path)) or hasattr(background, "images")
-                or (isinstance(background, str) and Path(background).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
-                or type(background).__module__.startswith("PIL")
-            ):
-                extra = (resolve_source(background, store_root=self.root, max_bytes=max_bytes).data,)
+            if operation == "replace_background" and _is_image(params.get("background")):
+                backdrop = resolve_source(params["background"], store_root=self.root, max_bytes=max_bytes)
+                extra = (backdrop.data,)
                 params["background"] = "input:1"
             local = LocalOperation(operation, params)
         else:
             if params:
-                raise SpecError(f"Parameters go with an operation name, not with an instruction: {operation!r}.",
-                                field="params")
+                raise SpecError(
+                    f"Parameters go with an operation name, not with an instruction: {operation!r}.",
+                    field="params",
+                )
             local = map_instruction(operation)
             if local is None:
                 raise SpecError(
@@ -530,18 +529,20 @@ class Workbench:
         """Typeset exact texts over an image at their slots (headline, subtext, label); a free run."""
         return self.finish(image, "overlay_text", texts=texts, **options)
 
-    def _plan_for_source(self, source: Any, instruction: str, local: Any, backend: str, extra: tuple[bytes, ...],
-                   mask_png: bytes | None, **options: Any) -> Plan:
+    def _plan_for_source(self, source: Any, instruction: str, local: Any, backend: str,
+                         extra: tuple[bytes, ...], mask_png: bytes | None, **options: Any) -> Plan:
         from workbench.instructions import output_size
 
         if local is not None:
             size = output_size(local, source.size)
-            params = {"operation": local.operation, "operation_params": local.params, "instruction": instruction}
+            params = {"operation": local.operation, "operation_params": local.params,
+                      "instruction": instruction}
         else:
             try:
                 cls = get_backend_class(backend)
             except (ImportError, AttributeError) as exc:
-                raise BackendError(f"The {backend} backend cannot be loaded ({exc}).", backend=backend) from None
+                message = f"The {backend} backend cannot be loaded ({exc})."
+                raise BackendError(message, backend=backend) from None
             size = options.pop("size", None) or _edit_size(cls, options.get("model"), source.size,
                                                            options.get("quality", "medium"))
             params = {"instruction": instruction, "references": len(extra)}
@@ -589,7 +590,8 @@ class Workbench:
         result.path = target
         return result
 
-    def check_text(self, image: Any, texts: Any = None, *, lang: str = "eng", record: bool = True) -> pd.DataFrame:
+    def check_text(self, image: Any, texts: Any = None, *, lang: str = "eng",
+                   record: bool = True) -> pd.DataFrame:
         """Read the exact texts back from an image with OCR; score each (character accuracy).
 
         ``texts`` default to the spec's exact texts (of the run, or of the recipe in the file).
@@ -785,6 +787,15 @@ class Workbench:
 
     def __repr__(self) -> str:
         return f"<Workbench root={str(self.root)!r} backend={self.default_backend!r}>"
+
+
+def _is_image(value: Any) -> bool:
+    """Whether a replace_background ``background`` is an image (not a colour)."""
+    if isinstance(value, (bytes, bytearray, Path)) or hasattr(value, "images"):
+        return True
+    if isinstance(value, str):
+        return Path(value).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
+    return type(value).__module__.startswith("PIL")
 
 
 def _text_params(texts: Any) -> list[dict[str, str]]:

@@ -41,7 +41,13 @@ class LocalOperation:
 
 _CANONICAL = re.compile(r"^\s*([a-z_]+)\s*(\{.*\})?\s*$", re.S)
 _ASPECT = re.compile(r"\b(\d{1,2})\s*[:x/]\s*(\d{1,2})\b")
-_NAMED_ASPECTS = {"square": "1:1", "portrait": "2:3", "landscape": "3:2", "widescreen": "16:9", "story": "9:16"}
+_NAMED_ASPECTS = {
+    "square": "1:1",
+    "portrait": "2:3",
+    "landscape": "3:2",
+    "widescreen": "16:9",
+    "story": "9:16",
+}
 _INTENSITY = re.compile(r"\b(much|very|a lot|strongly|dramatic(?:ally)?|deep)\b", re.I)
 _GENTLY = re.compile(r"\b(slightly|a (?:little|bit|touch)|subtle|subtly|gently|hint)\b", re.I)
 
@@ -78,9 +84,11 @@ def map_instruction(text: str) -> LocalOperation | None:
     if re.search(r"\b(black[ -]and[ -]white|b&w|monochrome|gr[ae]yscale|desaturate)\b", t):
         contrast = 0.8 if re.search(r"\bhigh[- ]contrast|contrasty|punchy|dramatic\b", t) else 0.2
         return LocalOperation("black_and_white", {"contrast": contrast})
-    if re.search(r"\b(remove|delete|erase|cut out|drop|get rid of)\b.*\bbackground\b", t) or re.search(
-        r"\b(transparent background|cut[- ]?out|background removed|no background)\b", t
-    ) or re.search(r"\bbackground\b.*\b(transparent|see-through|alpha)\b", t):
+    if (
+        re.search(r"\b(remove|delete|erase|cut out|drop|get rid of)\b.*\bbackground\b", t)
+        or re.search(r"\b(transparent background|cut[- ]?out|background removed|no background)\b", t)
+        or re.search(r"\bbackground\b.*\b(transparent|see-through|alpha)\b", t)
+    ):
         if not re.search(r"\b(replace|change|swap|with a|to a)\b.*\bbackground\b.*\b(with|to|into)\b", t):
             return LocalOperation("remove_background", {})
     background = re.search(
@@ -97,8 +105,13 @@ def map_instruction(text: str) -> LocalOperation | None:
         for word, aspect in _NAMED_ASPECTS.items():
             if word in t:
                 return LocalOperation("crop", {"aspect": aspect})
-    warm = re.search(r"\b(warmer|warm up|warm(?:er)? tone|golden(?: hour)?|warm light(?:ing)?|make .*warm)\b", t)
-    cool = re.search(r"\b(cooler|cool down|cool(?:er)? tone|colder|cold tone|blue hour|cool light(?:ing)?|make .*cool)\b", t)
+    warm = re.search(
+        r"\b(warmer|warm up|warm(?:er)? tone|golden(?: hour)?|warm light(?:ing)?|make .*warm)\b", t
+    )
+    cool = re.search(
+        r"\b(cooler|cool down|cool(?:er)? tone|colder|cold tone|blue hour|cool light(?:ing)?|make .*cool)\b",
+        t,
+    )
     if warm and not cool:
         return LocalOperation("tone", {"warmth": _amount(t, 0.5)})
     if cool and not warm:

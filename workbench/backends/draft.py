@@ -1096,9 +1096,9 @@ class DraftBackend(Backend):
         cls.capabilities(request.model)
         if map_instruction(request.prompt) is None:
             raise CapabilityError(
-                f"The draft backend cannot edit with {request.prompt!r}: it edits locally only (black and white, "
-                "warmer or cooler tone, contrast, background removal or replacement with a colour, crop, "
-                "upscale). Use the image service (backend 'openai') for this edit.",
+                f"The draft backend cannot edit with {request.prompt!r}: it edits locally only "
+                "(black and white, warmer or cooler tone, contrast, background removal or replacement "
+                "with a colour, crop, upscale). Use the image service (backend 'openai') for this edit.",
                 field="kind",
             )
 

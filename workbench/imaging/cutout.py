@@ -38,7 +38,9 @@ WORK_EDGE = 512
 
 
 def _poly_terms(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    return np.stack([np.ones_like(xs), xs, ys, xs * ys, xs**2, ys**2, ys**3, xs**2 * ys, xs * ys**2, xs**3], axis=-1)
+    return np.stack(
+        [np.ones_like(xs), xs, ys, xs * ys, xs**2, ys**2, ys**3, xs**2 * ys, xs * ys**2, xs**3], axis=-1
+    )
 
 
 def _background_surface(image: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +74,7 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     flood[1:-1, 1:-1] = mask
     filled = flood.copy()
     cv2.floodFill(filled, None, (0, 0), 2)
-    return ((filled[1:-1, 1:-1] != 2)).astype(np.uint8)
+    return (filled[1:-1, 1:-1] != 2).astype(np.uint8)
 
 
 def _largest_components(mask: np.ndarray, keep_fraction: float = 0.08) -> np.ndarray:
@@ -90,8 +92,13 @@ def background_mask(image: Image.Image, *, grabcut: bool = True, iterations: int
     rgb = np.asarray(image.convert("RGB"))
     full_h, full_w = rgb.shape[:2]
     scale = min(1.0, WORK_EDGE / max(full_w, full_h))
-    small = cv2.resize(rgb, (max(1, round(full_w * scale)), max(1, round(full_h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
+    small = (
+        cv2.resize(
+            rgb, (max(1, round(full_w * scale)), max(1, round(full_h * scale))), interpolation=cv2.INTER_AREA
+        )
+        if scale < 1
+        else rgb.copy()
+    )
     h, w = small.shape[:2]
     smooth = cv2.GaussianBlur(small, (0, 0), 1.5).astype(np.float32)
     band = max(2, round(min(h, w) * 0.02))
@@ -118,8 +125,15 @@ def background_mask(image: Image.Image, *, grabcut: bool = True, iterations: int
         labels[inner > 0] = cv2.GC_FGD
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         try:
-            cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, iterations,
-                        cv2.GC_INIT_WITH_MASK)
+            cv2.grabCut(
+                cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+                labels,
+                None,
+                bgd,
+                fgd,
+                iterations,
+                cv2.GC_INIT_WITH_MASK,
+            )
             refined = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
             refined = _fill_holes(_largest_components(refined))
             # GrabCut may wander on colours close to the background; keep it near the first mask.
@@ -170,12 +184,15 @@ def _colour(value: Any) -> tuple[int, int, int]:
 
     found = colours_in(text)
     if not found:
-        raise SpecError(f"Unknown background colour {value!r}: name a colour or give #RRGGBB.", field="background")
+        raise SpecError(
+            f"Unknown background colour {value!r}: name a colour or give #RRGGBB.", field="background"
+        )
     return found[0]
 
 
-def replace_background(image: Image.Image, background: Any = "white", *, to: Any = None,
-                       subject_mask: np.ndarray | None = None) -> Image.Image:
+def replace_background(
+    image: Image.Image, background: Any = "white", *, to: Any = None, subject_mask: np.ndarray | None = None
+) -> Image.Image:
     """Put the subject on a new background: a colour, a vertical gradient (``to``) or an image.
 
     Args:
@@ -194,8 +211,9 @@ def replace_background(image: Image.Image, background: Any = "white", *, to: Any
     if isinstance(background, Image.Image):
         from workbench.imaging.finishing import crop_to_aspect
 
-        base = crop_to_aspect(background.convert("RGB"), width / height).resize((width, height),
-                                                                                 Image.Resampling.LANCZOS)
+        base = crop_to_aspect(background.convert("RGB"), width / height).resize(
+            (width, height), Image.Resampling.LANCZOS
+        )
     else:
         top = np.array(_colour(background), np.float32)
         bottom = np.array(_colour(to), np.float32) if to is not None else top
@@ -207,15 +225,19 @@ def replace_background(image: Image.Image, background: Any = "white", *, to: Any
     return base.convert("RGB")
 
 
+def _hex(colour: tuple[int, int, int]) -> str:
+    return "#{:02X}{:02X}{:02X}".format(*colour)
+
+
 def parse_background(text: str) -> dict[str, Any]:
     """Read "a gradient from coral to peach" / "a white studio wall" into replace_background options."""
     from workbench.backends.draft import colours_in
 
     colours = colours_in(text)
     if re.search(r"\bgradient\b", text, re.I) and len(colours) >= 2:
-        return {"background": "#%02X%02X%02X" % colours[0], "to": "#%02X%02X%02X" % colours[1]}
+        return {"background": _hex(colours[0]), "to": _hex(colours[1])}
     if colours:
-        return {"background": "#%02X%02X%02X" % colours[0]}
+        return {"background": _hex(colours[0])}
     if re.search(r"\bstudio\b", text, re.I):
         return {"background": "studio"}
     return {"background": "white"}

@@ -57,8 +57,14 @@ def black_and_white(image: Image.Image, *, contrast: float = 0.0) -> Image.Image
     return _with_alpha(out, alpha)
 
 
-def tone(image: Image.Image, *, warmth: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,
-         brightness: float = 0.0) -> Image.Image:
+def tone(
+    image: Image.Image,
+    *,
+    warmth: float = 0.0,
+    contrast: float = 0.0,
+    saturation: float = 0.0,
+    brightness: float = 0.0,
+) -> Image.Image:
     """Shift colour temperature and tone. Each amount is -1..1; 0 leaves the image as it is.
 
     ``warmth`` > 0 is warmer (golden: red up, blue down), < 0 cooler.
@@ -90,14 +96,17 @@ def _ratio(aspect: str | float | tuple[int, int]) -> float:
             w, h = (float(p) for p in aspect.replace("x", ":").replace("/", ":").split(":"))
             value = w / h
         except (ValueError, ZeroDivisionError):
-            raise SpecError(f"Unknown aspect {aspect!r}: write it as W:H, such as 3:2.", field="aspect") from None
+            raise SpecError(
+                f"Unknown aspect {aspect!r}: write it as W:H, such as 3:2.", field="aspect"
+            ) from None
     if not value > 0:
         raise SpecError(f"Unknown aspect {aspect!r}: write it as W:H, such as 3:2.", field="aspect")
     return value
 
 
-def crop_to_aspect(image: Image.Image, aspect: str | float | tuple[int, int], *,
-                   anchor: tuple[float, float] = (0.5, 0.5)) -> Image.Image:
+def crop_to_aspect(
+    image: Image.Image, aspect: str | float | tuple[int, int], *, anchor: tuple[float, float] = (0.5, 0.5)
+) -> Image.Image:
     """The largest crop of ``image`` with the given aspect (W:H), placed at ``anchor`` (centre)."""
     ratio = _ratio(aspect)
     width, height = image.size

@@ -96,8 +96,9 @@ def encode(image: Image.Image, fmt: str, *, quality: int | None = None, lossless
         image.save(buffer, "PNG", compress_level=6)
     elif fmt == "jpeg":
         q = quality or 90
-        image.convert("RGB").save(buffer, "JPEG", quality=q, optimize=True, progressive=True,
-                                  subsampling=0 if q >= 90 else 2)
+        image.convert("RGB").save(
+            buffer, "JPEG", quality=q, optimize=True, progressive=True, subsampling=0 if q >= 90 else 2
+        )
     elif fmt == "webp":
         if lossless:
             image.save(buffer, "WEBP", lossless=True, quality=80, method=4)  # quality = effort here
@@ -146,8 +147,10 @@ class ExportResult:
     def summary(self) -> str:
         pct = 100 * self.saved_bytes / self.png_bytes if self.png_bytes else 0.0
         q = f" q{self.quality}" if self.quality else ""
-        return (f"{self.format.upper()}{q} ({self.kind}): {self.bytes:,} bytes, {self.saved_bytes:,} bytes "
-                f"({pct:.0f} %) smaller than PNG, SSIM {self.ssim:.4f}")
+        return (
+            f"{self.format.upper()}{q} ({self.kind}): {self.bytes:,} bytes, {self.saved_bytes:,} bytes "
+            f"({pct:.0f} %) smaller than PNG, SSIM {self.ssim:.4f}"
+        )
 
 
 def _decode(data: bytes) -> Image.Image:
@@ -171,8 +174,13 @@ def _search(image: Image.Image, fmt: str, min_ssim: float, low: int = 30, high: 
     return best
 
 
-def choose_format(image: Image.Image, *, format: str = "auto", min_ssim: float = MIN_SSIM,
-                  recipe: dict[str, Any] | None = None) -> ExportResult:
+def choose_format(
+    image: Image.Image,
+    *,
+    format: str = "auto",
+    min_ssim: float = MIN_SSIM,
+    recipe: dict[str, Any] | None = None,
+) -> ExportResult:
     """Pick and encode the export format (see the module's docstring).
 
     Args:
@@ -187,7 +195,9 @@ def choose_format(image: Image.Image, *, format: str = "auto", min_ssim: float =
         raise SpecError(f"Unknown format {format!r}: use auto, png, jpeg or webp.", field="format")
     kind = classify(image)
     if kind == "alpha" and format == "jpeg":
-        raise SpecError("This image is transparent; JPEG cannot keep that: export as PNG or WebP.", field="format")
+        raise SpecError(
+            "This image is transparent; JPEG cannot keep that: export as PNG or WebP.", field="format"
+        )
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if kind == "alpha" else "RGB")
     if kind != "alpha" and image.mode == "RGBA":
@@ -212,7 +222,20 @@ def choose_format(image: Image.Image, *, format: str = "auto", min_ssim: float =
     chosen = min(candidates, key=lambda c: len(c.data))
     data = embed_recipe(chosen.data, recipe) if recipe is not None else chosen.data
     return ExportResult(
-        data=data, format=chosen.format, kind=kind, ssim=chosen.ssim, quality=chosen.quality, png_bytes=len(png),
-        candidates=[{"format": c.format, "quality": c.quality, "lossless": c.lossless, "bytes": len(c.data),
-                     "ssim": round(c.ssim, 5)} for c in candidates],
+        data=data,
+        format=chosen.format,
+        kind=kind,
+        ssim=chosen.ssim,
+        quality=chosen.quality,
+        png_bytes=len(png),
+        candidates=[
+            {
+                "format": c.format,
+                "quality": c.quality,
+                "lossless": c.lossless,
+                "bytes": len(c.data),
+                "ssim": round(c.ssim, 5),
+            }
+            for c in candidates
+        ],
     )

@@ -64,8 +64,12 @@ def region_area(region: Region, size: tuple[int, int]) -> np.ndarray:
         if "points" in region:
             region = [tuple(p) for p in region["points"]]
         elif {"x", "y", "w", "h"} <= set(region) or {"x", "y", "width", "height"} <= set(region):
-            region = (region["x"], region["y"], region.get("w", region.get("width")),
-                      region.get("h", region.get("height")))
+            region = (
+                region["x"],
+                region["y"],
+                region.get("w", region.get("width")),
+                region.get("h", region.get("height")),
+            )
         else:
             raise SpecError(f"A region needs x, y, w, h or points, got {sorted(region)}.", field="regions")
     if isinstance(region, str):
@@ -76,16 +80,20 @@ def region_area(region: Region, size: tuple[int, int]) -> np.ndarray:
     if isinstance(region, Sequence) and len(region) == 4 and all(isinstance(v, (int, float)) for v in region):
         x, y, w, h = (float(v) for v in region)
         if w <= 0 or h <= 0:
-            raise SpecError(f"The region {tuple(region)} has no area: width and height must be positive.",
-                            field="regions")
+            raise SpecError(
+                f"The region {tuple(region)} has no area: width and height must be positive.", field="regions"
+            )
         if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-            raise SpecError(f"The region {tuple(region)} lies outside the {width}x{height} image.", field="regions")
+            raise SpecError(
+                f"The region {tuple(region)} lies outside the {width}x{height} image.", field="regions"
+            )
         draw.rectangle((x, y, x + w - 1, y + h - 1), fill=255)
     elif isinstance(region, Sequence) and len(region) >= 3 and all(len(p) == 2 for p in region):
         draw.polygon([(float(px), float(py)) for px, py in region], fill=255)
     else:
         raise SpecError(
-            f"Cannot read the region {region!r}: give (x, y, w, h), a list of (x, y) points or a painted mask.",
+            f"Cannot read the region {region!r}: give (x, y, w, h), a list of (x, y) points "
+            "or a painted mask.",
             field="regions",
         )
     area = np.asarray(canvas) > 0
@@ -94,13 +102,16 @@ def region_area(region: Region, size: tuple[int, int]) -> np.ndarray:
     return area
 
 
-def build_mask(regions: Sequence[Region] | Region | None, size: tuple[int, int], *,
-               mask: Any = None) -> bytes | None:
+def build_mask(
+    regions: Sequence[Region] | Region | None, size: tuple[int, int], *, mask: Any = None
+) -> bytes | None:
     """Merge ``regions`` and a painted ``mask`` into one RGBA PNG (alpha 0 = edit); None if neither."""
     items: list[Any] = []
     if regions is not None:
         single = isinstance(regions, (Image.Image, np.ndarray, bytes, bytearray, Mapping, str)) or (
-            isinstance(regions, Sequence) and len(regions) == 4 and all(isinstance(v, (int, float)) for v in regions)
+            isinstance(regions, Sequence)
+            and len(regions) == 4
+            and all(isinstance(v, (int, float)) for v in regions)
         )
         items.extend([regions] if single else list(regions))
     if mask is not None:

@@ -65,14 +65,17 @@ def _substring_distance(expected: str, read: str) -> tuple[int, str]:
     for i, ce in enumerate(expected, 1):
         current, cur_starts = [i], [0]
         for j, cr in enumerate(read, 1):
-            options = ((previous[j - 1] + (ce != cr), starts[j - 1]), (previous[j] + 1, starts[j]),
-                       (current[j - 1] + 1, cur_starts[j - 1]))
+            options = (
+                (previous[j - 1] + (ce != cr), starts[j - 1]),
+                (previous[j] + 1, starts[j]),
+                (current[j - 1] + 1, cur_starts[j - 1]),
+            )
             cost, start = min(options)
             current.append(cost)
             cur_starts.append(start)
         previous, starts = current, cur_starts
     end = min(range(n + 1), key=lambda j: (previous[j], -j))
-    return previous[end], read[starts[end]:end]
+    return previous[end], read[starts[end] : end]
 
 
 def accuracy(expected: str, read: str) -> float:
@@ -94,7 +97,9 @@ def _preparations(image: Image.Image) -> list[Image.Image]:
     short = min(grey.size)
     if short < 1200:
         factor = min(3.0, 1200 / short)
-        grey = grey.resize((round(grey.width * factor), round(grey.height * factor)), Image.Resampling.LANCZOS)
+        grey = grey.resize(
+            (round(grey.width * factor), round(grey.height * factor)), Image.Resampling.LANCZOS
+        )
     array = np.asarray(grey)
     _, otsu = cv2.threshold(array, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     return [grey, ImageOps.invert(grey), Image.fromarray(otsu), Image.fromarray(255 - otsu)]
@@ -120,7 +125,7 @@ def _best(expected: str, lines: Sequence[str], groups: Sequence[Sequence[str]]) 
     for group in groups:  # consecutive lines of one pass, joined: a wrapped headline
         for size in range(2, 5):
             for start in range(0, max(0, len(group) - size + 1)):
-                candidates.append(" ".join(group[start:start + size]))
+                candidates.append(" ".join(group[start : start + size]))
     best_score, best_read = 0.0, ""
     for candidate in candidates:
         distance, matched = _substring_distance(target, candidate)
@@ -169,8 +174,10 @@ def check_texts(image: Image.Image, texts: Iterable[Any], *, lang: str = "eng") 
                     best[index] = found
         if all(best[i][0] >= 1.0 for i in range(len(items))):
             break  # every text read exactly: the other preparations cannot do better
-    return [{"text": text, "role": role, "read": best[i][1], "accuracy": round(best[i][0], 4)}
-            for i, (text, role) in enumerate(items)]
+    return [
+        {"text": text, "role": role, "read": best[i][1], "accuracy": round(best[i][0], 4)}
+        for i, (text, role) in enumerate(items)
+    ]
 
 
 def _lines_of(prepared: Image.Image, lang: str) -> list[str]:

@@ -49,13 +49,22 @@ def _items(texts: Iterable[Any] | Mapping[str, str]) -> list[tuple[str, str]]:
 
 
 def _ink(region: np.ndarray) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    luminance = float((region[..., :3].reshape(-1, 3) @ np.array([0.299, 0.587, 0.114])).mean()) if region.size else 255
+    luminance = (
+        float((region[..., :3].reshape(-1, 3) @ np.array([0.299, 0.587, 0.114])).mean())
+        if region.size
+        else 255
+    )
     return (_DARK, _LIGHT) if luminance >= 140 else (_LIGHT, _DARK)
 
 
-def overlay_texts(image: Image.Image, texts: Iterable[Any] | Mapping[str, str], *,
-                  slots: Mapping[str, tuple[float, float, float, float]] | None = None,
-                  library: FontLibrary | None = None, ink: Any = None) -> Image.Image:
+def overlay_texts(
+    image: Image.Image,
+    texts: Iterable[Any] | Mapping[str, str],
+    *,
+    slots: Mapping[str, tuple[float, float, float, float]] | None = None,
+    library: FontLibrary | None = None,
+    ink: Any = None,
+) -> Image.Image:
     """Draw exact ``texts`` at their slots; returns a new image (the input is unchanged).
 
     Args:
@@ -81,10 +90,12 @@ def overlay_texts(image: Image.Image, texts: Iterable[Any] | Mapping[str, str], 
         fl, ft, fr, fb = layout[role]
         box = (round(fl * width), round(ft * height), round(fr * width), round(fb * height))
         text = "\n".join(lines)
-        font, wrapped = fit_text(draw, text, box, box[3] - box[1], bold=_BOLD.get(role, False), min_size=8,
-                                 library=library)
-        fill, outline = _ink(pixels[box[1]:box[3], box[0]:box[2]]) if ink is None else (ink, None)
+        font, wrapped = fit_text(
+            draw, text, box, box[3] - box[1], bold=_BOLD.get(role, False), min_size=8, library=library
+        )
+        fill, outline = _ink(pixels[box[1] : box[3], box[0] : box[2]]) if ink is None else (ink, None)
         stroke = max(1, round(font.size * 0.05)) if outline is not None else 0
-        draw_lines(draw, wrapped, font, box, fill=fill, valign="middle", stroke_width=stroke,
-                   stroke_fill=outline)
+        draw_lines(
+            draw, wrapped, font, box, fill=fill, valign="middle", stroke_width=stroke, stroke_fill=outline
+        )
     return out

@@ -29,7 +29,16 @@ from PIL import Image, ImageOps
 from workbench.errors import InputImageError
 from workbench.store import sniff_format
 
-__all__ = ["MAX_BYTES", "MAX_PIXELS", "Source", "load_upload", "normalise", "open_upload", "resolve_source", "upload_limit"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_PIXELS",
+    "Source",
+    "load_upload",
+    "normalise",
+    "open_upload",
+    "resolve_source",
+    "upload_limit",
+]
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # 8000 x 8000: larger is a decompression bomb or nothing a service takes
@@ -40,8 +49,16 @@ _NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
 
 def _other_type(data: bytes) -> str | None:
     """A name for common non-accepted types, so the sentence says what the file is."""
-    heads = {b"GIF8": "a GIF", b"BM": "a BMP", b"II*\x00": "a TIFF", b"MM\x00*": "a TIFF", b"%PDF": "a PDF",
-             b"\x00\x00\x01\x00": "an ICO", b"8BPS": "a Photoshop file", b"PK\x03\x04": "a ZIP archive"}
+    heads = {
+        b"GIF8": "a GIF",
+        b"BM": "a BMP",
+        b"II*\x00": "a TIFF",
+        b"MM\x00*": "a TIFF",
+        b"%PDF": "a PDF",
+        b"\x00\x00\x01\x00": "an ICO",
+        b"8BPS": "a Photoshop file",
+        b"PK\x03\x04": "a ZIP archive",
+    }
     for head, name in heads.items():
         if data.startswith(head):
             return name
@@ -83,8 +100,9 @@ def _declared_size(data: bytes, kind: str) -> tuple[int, int] | None:
     return None
 
 
-def open_upload(source: str | Path | bytes, *, max_bytes: int | None = None,
-                max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_upload(
+    source: str | Path | bytes, *, max_bytes: int | None = None, max_pixels: int = MAX_PIXELS
+) -> Image.Image:
     """Check an upload and return it decoded, upright and in RGB or RGBA.
 
     Args:
@@ -126,11 +144,13 @@ def open_upload(source: str | Path | bytes, *, max_bytes: int | None = None,
         raise InputImageError(f"{label} {what}: uploads must be PNG, JPEG or WebP.", path=where)
     declared = _declared_size(data, kind)
     if declared is not None and 0 in declared:
-        raise InputImageError(f"{label} has no pixels ({declared[0]}x{declared[1]}): choose another image.",
-                              path=where)
-    if path is not None and path.suffix.lower() in _EXTENSIONS and _EXTENSIONS[path.suffix.lower()] != kind:
         raise InputImageError(
-            f"{label} is named as {_NAMES[_EXTENSIONS[path.suffix.lower()]]} but holds a {_NAMES[kind]} image: "
+            f"{label} has no pixels ({declared[0]}x{declared[1]}): choose another image.", path=where
+        )
+    named = _EXTENSIONS.get(path.suffix.lower()) if path is not None else None
+    if named is not None and named != kind:
+        raise InputImageError(
+            f"{label} is named as {_NAMES[named]} but holds a {_NAMES[kind]} image: "
             "rename it or export it again.",
             path=where,
         )
@@ -184,8 +204,9 @@ def normalise(image: Image.Image) -> Image.Image:
     return image
 
 
-def load_upload(source: str | Path | bytes, *, max_bytes: int | None = None,
-                max_pixels: int = MAX_PIXELS) -> bytes:
+def load_upload(
+    source: str | Path | bytes, *, max_bytes: int | None = None, max_pixels: int = MAX_PIXELS
+) -> bytes:
     """Check an upload and return it as normalised PNG bytes (see ``open_upload``).
 
     Example:
@@ -246,7 +267,9 @@ def resolve_source(source: Any, *, store_root: Path | None = None, max_bytes: in
         data = load_upload(bytes(source), max_bytes=max_bytes)
         raw_recipe = _recipe_of(bytes(source))
         return Source(data, _size_of(data), (raw_recipe or {}).get("run_id"), raw_recipe)
-    raise InputImageError(f"Cannot use {type(source).__name__} as an image: give a Run, a path, bytes or a PIL image.")
+    raise InputImageError(
+        f"Cannot use {type(source).__name__} as an image: give a Run, a path, bytes or a PIL image."
+    )
 
 
 def _recipe_of(source: Path | bytes) -> dict[str, Any] | None:

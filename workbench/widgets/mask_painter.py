@@ -81,13 +81,20 @@ class MaskPainter(anywidget.AnyWidget):
     regions = traitlets.List(traitlets.Dict()).tag(sync=True)
     painted = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, image: Any, *, display_size: int = 640, brush: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, image: Any, *, display_size: int = 640, brush: int | None = None, **kwargs: Any
+    ) -> None:
         opened = _open(image)
         size = opened.size
         thumb = opened.copy()
         thumb.thumbnail((display_size, display_size))
-        super().__init__(preview=_data_uri(thumb), width=size[0], height=size[1],
-                         brush=brush or max(4, round(max(size) / 25)), **kwargs)
+        super().__init__(
+            preview=_data_uri(thumb),
+            width=size[0],
+            height=size[1],
+            brush=brush or max(4, round(max(size) / 25)),
+            **kwargs,
+        )
         self.source = image
 
     @traitlets.validate("mode")
