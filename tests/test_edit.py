@@ -242,6 +242,10 @@ def test_cli_edit_finish_export_and_check_text(root, capsys, tmp_path):
     assert code == 0 and json.loads(out)["parent_id"] == source["id"]
     code, out, _ = _cli(capsys, "finish", image, "crop", "--aspect", "3:2", "--json")
     assert code == 0 and json.loads(out)["size"] == "1024x683"
+    code, out, _ = _cli(
+        capsys, "finish", image, "overlay_text", "--headline", "EXACT", "--label", "WORDS", "--json"
+    )
+    assert code == 0 and json.loads(out)["credits"] == 0
     code, out, _ = _cli(capsys, "export", image, "--out", str(tmp_path))
     assert code == 0 and "smaller than PNG" in out
     code, out, err = _cli(capsys, "edit", image, "put a ribbon on it", "--region", "0,0,10,10")

@@ -288,13 +288,21 @@ def edit(ctx: click.Context, image: str, instruction: str, regions: tuple[str, .
 @click.option("--contrast", type=float, help="tone / black_and_white: 0 to 1.")
 @click.option("--background", help="replace_background: a colour or an image file.")
 @click.option("--to", "to", help="replace_background: the gradient's bottom colour.")
+@click.option("--headline", multiple=True, help="overlay_text: an exact headline (repeatable).")
+@click.option("--subtext", multiple=True, help="overlay_text: an exact subtext (repeatable).")
+@click.option("--label", multiple=True, help="overlay_text: an exact label (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_context
-def finish(ctx: click.Context, image: str, operation: str, as_json: bool, **params: Any) -> None:
+def finish(ctx: click.Context, image: str, operation: str, headline: tuple[str, ...], subtext: tuple[str, ...],
+           label: tuple[str, ...], as_json: bool, **params: Any) -> None:
     """Free local finishing of IMAGE: an OPERATION name (upscale, crop, tone, black_and_white,
-    remove_background, replace_background) or an instruction ("make it warmer")."""
+    remove_background, replace_background, overlay_text) or an instruction ("make it warmer")."""
     wb = _workbench(ctx)
     given = {k: v for k, v in params.items() if v is not None}
+    texts = [{"text": t, "role": role} for role, group in (("headline", headline), ("subtext", subtext),
+                                                          ("label", label)) for t in group]
+    if texts:
+        given["texts"] = texts
     if given.get("background") and Path(given["background"]).is_file():
         given["background"] = Path(given["background"])
     run = wb.finish(_image_arg(wb, image), operation, **given)

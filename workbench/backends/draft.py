@@ -1129,6 +1129,8 @@ class DraftBackend(Backend):
             with Image.open(io.BytesIO(request.inputs[1])) as background:
                 background.load()
                 params["background"] = background.copy()
+        if operation.operation == "overlay_text" and self.fonts is not None:
+            params["library"] = self.fonts  # the brand's fonts, as for generated texts
         result = apply(image, operation.operation, **params)
         if request.mask is not None and result.size == image.size:
             with Image.open(io.BytesIO(request.mask)) as mask:
