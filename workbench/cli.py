@@ -293,8 +293,8 @@ def edit(ctx: click.Context, image: str, instruction: str, regions: tuple[str, .
 @click.option("--label", multiple=True, help="overlay_text: an exact label (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_context
-def finish(ctx: click.Context, image: str, operation: str, headline: tuple[str, ...], subtext: tuple[str, ...],
-           label: tuple[str, ...], as_json: bool, **params: Any) -> None:
+def finish(ctx: click.Context, image: str, operation: str, headline: tuple[str, ...],
+           subtext: tuple[str, ...], label: tuple[str, ...], as_json: bool, **params: Any) -> None:
     """Free local finishing of IMAGE: an OPERATION name (upscale, crop, tone, black_and_white,
     remove_background, replace_background, overlay_text) or an instruction ("make it warmer")."""
     wb = _workbench(ctx)
