@@ -37,11 +37,38 @@ POSTERS = [
     PromptSpec(
         subject="a glass bottle", background="navy", aspect="1:1", texts=[TextItem("COLD BREW COFFEE")]
     ),
+    PromptSpec(
+        subject="a pizza",
+        background="white",
+        aspect="1:1",
+        texts=[
+            TextItem("SUMMER SALE 50% OFF"),
+            TextItem("Only this weekend at all our stores, online and in town", "subtext"),
+        ],
+    ),
+    PromptSpec(
+        subject="a bottle",
+        background="forest green",
+        aspect="1:1",
+        texts=[
+            TextItem("Fresh & Natural"),
+            TextItem("100% organic juice", "subtext"),
+            TextItem("NEW", "label"),
+        ],
+    ),
+    PromptSpec(
+        subject="coffee",
+        background="black",
+        aspect="3:2",
+        texts=[TextItem("Grind"), TextItem("Brew", "label"), TextItem("Enjoy", "label")],
+    ),
 ]
 
 
-def _render(spec: PromptSpec) -> Image.Image:
-    data = DraftBackend().generate(ImageRequest(compose(spec), *spec.size, spec=spec)).images[0]
+def _render(spec: PromptSpec, *, transparent: bool = False) -> Image.Image:
+    background = "transparent" if transparent else "auto"
+    request = ImageRequest(compose(spec), *spec.size, spec=spec, background=background)
+    data = DraftBackend().generate(request).images[0]
     return Image.open(io.BytesIO(data))
 
 
@@ -57,11 +84,12 @@ def test_accuracy_is_character_level():
     assert accuracy("Shop  Now", " Shop Now\n") == 1.0
 
 
+@pytest.mark.parametrize("transparent", [False, True], ids=["opaque", "transparent"])
 @pytest.mark.parametrize("index", range(len(POSTERS)))
-def test_reads_the_exact_texts_of_draft_posters(index):
+def test_reads_the_exact_texts_of_draft_posters(index, transparent):
     _need_tesseract()
     spec = POSTERS[index]
-    results = check_texts(_render(spec), spec.texts)
+    results = check_texts(_render(spec, transparent=transparent), spec.texts)
     assert [r["text"] for r in results] == [t.text for t in spec.texts]
     for result in results:
         assert result["accuracy"] >= 0.98, result
