@@ -64,22 +64,22 @@ def _sequential(base_url: str) -> float:
     return time.perf_counter() - started
 
 
-def _backend(base_url: str) -> float:
+def _backend(base_url: str) -> tuple[float, float]:
     from workbench.backends.base import ImageRequest
     from workbench.backends.openai import OpenAIBackend
 
     backend = OpenAIBackend(base_url=base_url, concurrency=CONCURRENCY)
 
-    async def batch() -> float:
+    async def batch() -> tuple[float, float]:
         await backend.arun(ImageRequest("warm-up", 1024, 1024, quality="low"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(backend.arun(ImageRequest(f"a ceramic mug, take {i}", 1024, 1024, quality="low"))
                                for i in range(REQUESTS)))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
-    elapsed = asyncio.run(batch())
+    elapsed, cpu = asyncio.run(batch())
     backend.close()
-    return elapsed
+    return elapsed, cpu
 
 
 def _batch(base_url: str) -> tuple[float, dict]:
@@ -96,9 +96,10 @@ def _batch(base_url: str) -> tuple[float, dict]:
             return await asyncio.gather(*(wb.agenerate(f"a ceramic mug, take {i}", quality="low")
                                           for i in range(REQUESTS)))
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         runs = asyncio.run(batch())
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         charges = wb.ledger.query("SELECT run_id, count(*) FROM wallet_events WHERE kind = 'charge' "
                                   "GROUP BY run_id HAVING count(*) > 1")
         figures = {
@@ -107,6 +108,7 @@ def _batch(base_url: str) -> tuple[float, dict]:
             "credits": sum(r.credits for r in runs),
             "double_charged_runs": len(charges),
             "slowdowns": wb.backend("openai").limiter.slowdowns,
+            "cpu": cpu,
         }
         wb.close()
     return elapsed, figures
@@ -118,8 +120,12 @@ def main() -> None:
     # Medians of REPEAT rounds: the machine is small and shared, single rounds are noisy.
     with _Server(LATENCY) as server:
         sequential = _sequential(server.base_url)
-        backend = statistics.median(_backend(server.base_url) for _ in range(REPEAT))
-        clean = statistics.median(_batch(server.base_url)[0] for _ in range(REPEAT))
+        backend_rounds = [_backend(server.base_url) for _ in range(REPEAT)]
+        clean_rounds = [_batch(server.base_url) for _ in range(REPEAT)]
+    backend = statistics.median(elapsed for elapsed, _ in backend_rounds)
+    backend_cpu = statistics.median(cpu for _, cpu in backend_rounds) / REQUESTS * 1000
+    clean = statistics.median(elapsed for elapsed, _ in clean_rounds)
+    clean_cpu = statistics.median(f["cpu"] for _, f in clean_rounds) / REQUESTS * 1000
     rounds = []
     with _Server(LATENCY, rate_limit=0.10) as server:
         for _ in range(REPEAT):
@@ -143,8 +149,10 @@ def main() -> None:
              "unit": "s"},
             {"name": "  ... as a multiple of the ideal", "value": backend / ideal, "unit": "x", "target": 1.15},
             {"name": "  ... speed-up over the sequential loop", "value": sequential / backend, "unit": "x"},
+            {"name": "  ... client CPU per request", "value": backend_cpu, "unit": "ms"},
             {"name": "Workbench.agenerate (+ store, ledger, wallet)", "value": clean, "unit": "s"},
             {"name": "  ... as a multiple of the ideal", "value": clean / ideal, "unit": "x", "target": 1.15},
+            {"name": "  ... client CPU per run", "value": clean_cpu, "unit": "ms"},
             {"name": "Workbench.agenerate with 10 % 429s (retry-after-ms 20)", "value": limited, "unit": "s"},
             {"name": "  ... as a multiple of the ideal", "value": limited / ideal, "unit": "x", "target": 1.5},
             {"name": f"  ... 429s answered in {REPEAT} rounds", "value": stats["faults"].get("rate_limit", 0),
@@ -153,6 +161,8 @@ def main() -> None:
             {"name": "  ... runs ok", "value": limited_figures["ok"], "unit": "runs", "target": REQUESTS,
              "lower_is_better": False},
             {"name": "  ... double charges", "value": double_charges, "unit": "", "target": 0},
+            {"name": "load average (1 min) when done: other work on the machine", "value": os.getloadavg()[0],
+             "unit": ""},
         ],
     )
 

@@ -62,6 +62,7 @@ class Faults:
         script: fault names for the next requests, in order (``None`` for a clean answer).
         blocked_words: prompts containing one of them are refused.
         api_key: when set, any other bearer token gets 401.
+        paths: the paths faults and latency apply to (None: every route).
     """
 
     latency: float = 0.0
@@ -77,6 +78,7 @@ class Faults:
     script: list[str | None] = field(default_factory=list)
     blocked_words: tuple[str, ...] = ("forbidden",)
     api_key: str | None = None
+    paths: tuple[str, ...] | None = None
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -189,6 +191,10 @@ class OpenAIServer:
         self._thread.start()
         return self
 
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until the process ends (a server process of its own)."""
+        self._httpd.serve_forever(poll_interval=0.05)
+
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -209,6 +215,8 @@ class OpenAIServer:
 
     # -- dispatch -----------------------------------------------------------------------------
     def dispatch(self, request: Request) -> Response:
+        if request.path.startswith("/_") and (request.method, request.path) in self.routes:
+            return self.routes[(request.method, request.path)](request)  # the server's own: not counted
         with self._lock:
             self.counts[request.path] += 1
             self.requests.append(request)
@@ -218,11 +226,11 @@ class OpenAIServer:
             handler = self.routes.get((request.method, request.path))
             if handler is None:
                 return Response(404, error_body(f"Unknown path {request.path}.", kind="invalid_request_error"))
-            if request.path.startswith("/_"):
-                return handler(request)  # the server's own routes: no key, no faults
             denied = self._check_key(request)
             if denied is not None:
                 return denied
+            if self.faults.paths is not None and request.path not in self.faults.paths:
+                return handler(request)
             fault = self.faults.draw()
             if fault is not None:
                 with self._lock:
@@ -448,7 +456,7 @@ def main(argv: list[str] | None = None) -> None:
     faults = Faults(latency=float(args[0]) if args else 0.0, rate_limit=float(args[1]) if len(args) > 1 else 0.0)
     server = OpenAIServer(faults)
     print(server.base_url, flush=True)
-    server._httpd.serve_forever(poll_interval=0.05)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -201,7 +201,7 @@ def test_a_timeout_fails_after_the_configured_retries_and_the_wallet_is_back(roo
     started = time.perf_counter()
     with pytest.raises(BackendTimeoutError, match="did not answer in time. Gave up after 3 tries"):
         wb.generate("a ceramic mug", quality="high", aspect="2:3", n=1, size=(1024, 1536))
-    assert time.perf_counter() - started < 1.5
+    assert time.perf_counter() - started < 3.0  # 3 tries cut at 0.25 s, not 3 slow answers of 1.5 s
     assert openai_server.counts[GENERATIONS] == 3
     row = wb.runs().iloc[-1]
     assert row["status"] == "failed" and row["credits"] == 0 and "did not answer in time" in row["error"]
@@ -215,6 +215,7 @@ def test_the_timeout_is_sized_for_slow_renders():
     high = ImageRequest("a mug", 1024, 1024, quality="high")
     assert backend.timeout_for(high) >= 300
     assert backend.timeout_for(ImageRequest("a mug", 1024, 1024, quality="low")) < 300
+    assert backend.timeout_for(ImageRequest("a mug", 1024, 1024, quality="low", kind="edit", inputs=(b"x",))) >= 300
     assert OpenAIBackend(api_key=KEY, timeout=900).timeout_for(high) == 900
     assert backend.params(high)["timeout"].read >= 300
     assert backend.client.max_retries == 0  # one retry policy: ours
@@ -243,7 +244,7 @@ def test_429_waits_as_long_as_the_service_says(wb, openai_server, header, value)
     openai_server.faults.script = ["rate_limit"]
     started = time.perf_counter()
     assert wb.generate("a mug").status == "ok"
-    assert 0.3 <= time.perf_counter() - started < 1.5
+    assert 0.3 <= time.perf_counter() - started < 3.0
     assert openai_server.counts[GENERATIONS] == 2
 
 
@@ -407,7 +408,7 @@ def test_the_async_path_holds_the_concurrency_limit(wb, openai_server, monkeypat
 
     started = time.perf_counter()
     results = asyncio.run(many())
-    assert len(results) == 9 and openai_server.max_inflight == 3
+    assert len(results) == 9 and 1 < openai_server.max_inflight <= 3
     assert time.perf_counter() - started >= 0.15
     assert asyncio.run(many())  # a second event loop gets its own client and semaphore
 
@@ -471,6 +472,26 @@ def test_partial_images_reach_the_callback(wb, openai_server, kind):
     sent = openai_server.requests[-1]
     params = sent.json() if kind == "generate" else sent.form()[0]
     assert str(params["stream"]).lower() == "true" and int(params["partial_images"]) == 3
+
+
+def test_a_failing_preview_callback_does_not_lose_the_render(wb, openai_server, caplog):
+    def broken(index: int, data: bytes) -> None:
+        raise RuntimeError("the widget is gone")
+
+    run = wb.generate("a mug", partial_images=2, on_partial=broken)
+    assert run.status == "ok" and openai_server.counts[GENERATIONS] == 1
+    assert "partial-image callback failed" in caplog.text
+
+
+def test_a_misspelt_option_is_refused():
+    with pytest.raises(SpecError, match="Unknown option.*timout; it takes api_key, base_url, timeout"):
+        OpenAIBackend(api_key=KEY, timout=600)
+
+
+def test_the_backend_repr_shows_where_not_who(openai_server):
+    backend = OpenAIBackend(api_key=KEY, base_url="http://user:hunter2@127.0.0.1:9/v1")
+    assert repr(backend) == "<OpenAIBackend base_url='http://127.0.0.1:9/v1' concurrency=4>"
+    assert "api_key" not in backend.options and KEY not in repr(vars(backend))
 
 
 def test_partial_images_on_the_async_path(wb):

@@ -34,7 +34,6 @@ import os
 import random
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from workbench.errors import (
     NeedsKeyError,
     RateLimitError,
     ServiceError,
+    SpecError,
     WorkbenchError,
 )
 
@@ -320,9 +320,11 @@ class AdaptiveRateLimiter:
 
     Requests are spaced ``60 / rate`` seconds apart per image. With no limit configured
     (``per_minute=None``) nothing is spaced until the service answers 429; then the rate becomes
-    a fraction of what was being sent. Every 429 pauses new requests for its Retry-After; the rate
-    drops (``decrease``) at most once per ``window`` seconds and recovers by a ``1/recovery`` step
-    of its ceiling per success, back to no limit when none was configured.
+    a fraction of what was being sent. The first 429 of a burst pauses every new request for its
+    Retry-After and lowers the rate (``decrease``); further 429s within ``window`` seconds (or that
+    Retry-After) only make their own request wait, since one answer to a burst is enough. The rate
+    recovers by a ``1/recovery`` step of its ceiling per success, back to no limit when none was
+    configured.
 
     Args:
         per_minute: the ceiling (your tier's images per minute), or None.
@@ -371,14 +373,14 @@ class AdaptiveRateLimiter:
         return sum(n for _, n in self._recent) / span * 60.0
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """The service answered 429: pause new requests, and lower the rate (once per window)."""
+        """The service answered 429: pause new requests and lower the rate, once per burst."""
         with self._lock:
             now = self._clock()
+            if now - self._last_decrease < max(self.window, retry_after or 0.0):
+                return  # the same burst: that request waits its own Retry-After, the others go on
+            self._last_decrease = now
             if retry_after:
                 self._paused_until = max(self._paused_until, now + retry_after)
-            if now - self._last_decrease < max(self.window, retry_after or 0.0):
-                return
-            self._last_decrease = now
             current = self.rate if self.rate is not None else self._observed(now)
             if self.ceiling is None:
                 self._peak = max(self._peak or 0.0, current)
@@ -397,6 +399,26 @@ class AdaptiveRateLimiter:
 
 
 # -- the backend -------------------------------------------------------------------------------
+class _Secret:
+    """Holds the API key; prints as ``***`` wherever it is shown (reprs, ``vars()``, tracebacks)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("The API key is not pickled; each process reads it from its environment.")
+
+
 def _mime(data: bytes) -> tuple[str, str]:
     from workbench.store import sniff_format
 
@@ -466,7 +488,7 @@ class OpenAIBackend(Backend):
     Args:
         api_key: the key; default ``$OPENAI_API_KEY``. Never stored in options, logs or reprs.
         base_url: an OpenAI-compatible server (default: the client's, or ``$OPENAI_BASE_URL``).
-        timeout: seconds per try; default by quality (``DEFAULT_TIMEOUTS``: 300 s for high).
+        timeout: seconds per try; default by quality (``DEFAULT_TIMEOUTS``: 300 s for high and edits).
         max_retries: retries after the first try, for 429, 5xx, dropped connections, timeouts.
         concurrency: requests in flight at once (async calls; sync calls from several threads).
         images_per_minute: the rate ceiling; None for none until the service answers 429.
@@ -494,16 +516,22 @@ class OpenAIBackend(Backend):
         images_per_minute: float | None = None,
         retry: RetryPolicy | None = None,
         organization: str | None = None,
-        **options: Any,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            raise SpecError(
+                f"Unknown option(s) for the openai backend: {', '.join(sorted(unknown))}; it takes api_key, "
+                "base_url, timeout, max_retries, concurrency, images_per_minute, retry and organization.",
+                field="backend_options",
+            )
         key = api_key or os.environ.get(KEY_ENV)
         if not key or not key.strip():
             raise NeedsKeyError(MISSING_KEY, backend=NAME)
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1.")
         super().__init__(base_url=base_url, timeout=timeout, max_retries=max_retries, concurrency=concurrency,
-                         images_per_minute=images_per_minute, **options)
-        self.__key = key.strip()
+                         images_per_minute=images_per_minute)
+        self._key = _Secret(key.strip())
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.organization = organization
         self.timeout = timeout
@@ -512,8 +540,7 @@ class OpenAIBackend(Backend):
         self.limiter = AdaptiveRateLimiter(images_per_minute)
         self._sync_slots = threading.BoundedSemaphore(concurrency)
         self._client: openai.OpenAI | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, asyncio.Semaphore]] = (
-            weakref.WeakKeyDictionary())
+        self._async: dict[asyncio.AbstractEventLoop, tuple[Any, asyncio.Semaphore]] = {}
         self._lock = threading.Lock()
         self._rng = random.Random()
 
@@ -528,7 +555,7 @@ class OpenAIBackend(Backend):
 
     # -- clients ------------------------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"api_key": self.__key, "max_retries": 0}  # our RetryPolicy retries
+        options: dict[str, Any] = {"api_key": self._key.reveal(), "max_retries": 0}  # our RetryPolicy retries
         if self.base_url:
             options["base_url"] = self.base_url
         if self.organization:
@@ -548,6 +575,8 @@ class OpenAIBackend(Backend):
         # An async client and a semaphore belong to one event loop; notebooks and tests may run several.
         loop = asyncio.get_running_loop()
         with self._lock:
+            for old in [old for old in self._async if old.is_closed()]:
+                del self._async[old]  # its connections died with it; they cannot be closed politely now
             pair = self._async.get(loop)
             if pair is None:
                 import openai
@@ -569,10 +598,11 @@ class OpenAIBackend(Backend):
 
     # -- requests -----------------------------------------------------------------------------
     def timeout_for(self, request: ImageRequest) -> float:
-        """Seconds one try may take: the ``timeout`` option, else by quality (300 s for high)."""
+        """Seconds one try may take: the ``timeout`` option, else by quality (300 s for high and edits)."""
         if self.timeout is not None:
             return float(self.timeout)
-        return DEFAULT_TIMEOUTS.get(request.quality, DEFAULT_TIMEOUTS["high"])
+        seconds = DEFAULT_TIMEOUTS.get(request.quality, DEFAULT_TIMEOUTS["high"])
+        return max(seconds, DEFAULT_TIMEOUTS["high"]) if request.kind == "edit" else seconds  # edits are slow too
 
     def params(self, request: ImageRequest) -> dict[str, Any]:
         """The client call's keyword arguments for a request (files as (name, bytes, mime))."""
@@ -692,7 +722,7 @@ class OpenAIBackend(Backend):
 
     def _after_failure(self, exc: Exception, attempt: int) -> tuple[float | None, WorkbenchError]:
         """Map the failure, tell the limiter, and decide: seconds to wait before retrying, or None."""
-        error = map_error(exc, secrets=(self.__key,))
+        error = map_error(exc, secrets=(self._key.reveal(),))
         if isinstance(error, RateLimitError):
             self.limiter.on_rate_limited(error.retry_after)
         delay = self.retry.delay(attempt, error, rng=self._rng)
