@@ -218,6 +218,8 @@ class OpenAIServer:
 
     # -- dispatch -----------------------------------------------------------------------------
     def dispatch(self, request: Request) -> Response:
+        if request.path.startswith("/_") and (request.method, request.path) in self.routes:
+            return self.routes[(request.method, request.path)](request)  # the server's own: not counted
         with self._lock:
             self.counts[request.path] += 1
             self.requests.append(request)
@@ -227,8 +229,6 @@ class OpenAIServer:
             handler = self.routes.get((request.method, request.path)) or self._match(request)
             if handler is None:
                 return Response(404, error_body(f"Unknown path {request.path}.", kind="invalid_request_error"))
-            if request.path.startswith("/_"):
-                return handler(request)  # the server's own routes: no key, no faults
             denied = self._check_key(request)
             if denied is not None:
                 return denied

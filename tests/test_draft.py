@@ -60,7 +60,7 @@ def test_declares_itself_a_free_offline_draft() -> None:
     assert DraftBackend.is_draft and DraftBackend.uses_spec and not DraftBackend.needs_key
     assert DraftBackend.default_model == "draft-1"
     caps = DraftBackend.capabilities()
-    assert caps.sizes is None and caps.transparency and not caps.edit
+    assert caps.sizes is None and caps.transparency and caps.edit  # local finishing edits only
     assert caps.qualities == ("low", "medium", "high")
     assert caps.formats == ("png", "jpeg", "webp")
     assert caps.supports_size(3840, 2160) and not caps.supports_size(4096, 2160)

@@ -235,6 +235,108 @@ def demo(ctx: click.Context) -> None:
                f"wallet {wb.wallet.balance} credits. Images and the run log are in {wb.root}/.")
 
 
+# -- editing and finishing (issue 6) ------------------------------------------------------------
+def _image_arg(wb, image: str):
+    """A path, or the id of a run in the log (its first image)."""
+    if Path(image).exists() or "/" in image or "." in image:
+        return Path(image)
+    return wb.run(image)
+
+
+def _print_run(run, as_json: bool, wb) -> None:
+    if as_json:
+        click.echo(json.dumps({"id": run.id, "status": run.status, "backend": run.backend,
+                               "credits": run.credits, "parent_id": run.parent_id, "size": run.size,
+                               "images": [str(p) for p in run.images]}))
+        return
+    for path in run.images:
+        click.echo(f"{run.status:<7} {run.backend:<6} {run.size:>9}  {run.credits:>3} credits  {path}")
+    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+
+
+@cli.command()
+@click.argument("image")
+@click.argument("instruction")
+@click.option("--region", "regions", multiple=True, metavar="X,Y,W,H",
+              help="An area to edit (repeatable); every region goes in one mask.")
+@click.option("--mask", "mask_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A painted mask: alpha 0 (or white on black) where to edit.")
+@click.option("--reference", "references", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A reference image (repeatable), e.g. the same character in another picture.")
+@click.option("--backend", help="Force a backend (default: local draft when the instruction needs no model).")
+@click.option("--fresh", is_flag=True, help="Do not reuse a cached result.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.pass_context
+def edit(ctx: click.Context, image: str, instruction: str, regions: tuple[str, ...], mask_file: Path | None,
+         references: tuple[Path, ...], backend: str | None, fresh: bool, as_json: bool) -> None:
+    """Edit IMAGE (a file or a run id) by INSTRUCTION; local finishing is free, the rest uses the service."""
+    from PIL import Image
+
+    wb = _workbench(ctx)
+    mask = Image.open(mask_file) if mask_file else None
+    run = wb.edit(_image_arg(wb, image), instruction, regions=list(regions) or None, mask=mask,
+                  references=tuple(references), backend=backend, fresh=fresh)
+    _print_run(run, as_json, wb)
+
+
+@cli.command()
+@click.argument("image")
+@click.argument("operation")
+@click.option("--aspect", help="crop: the aspect ratio, e.g. 3:2.")
+@click.option("--warmth", type=float, help="tone: -1 (cooler) to 1 (warmer).")
+@click.option("--contrast", type=float, help="tone / black_and_white: 0 to 1.")
+@click.option("--background", help="replace_background: a colour or an image file.")
+@click.option("--to", "to", help="replace_background: the gradient's bottom colour.")
+@click.option("--headline", multiple=True, help="overlay_text: an exact headline (repeatable).")
+@click.option("--subtext", multiple=True, help="overlay_text: an exact subtext (repeatable).")
+@click.option("--label", multiple=True, help="overlay_text: an exact label (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.pass_context
+def finish(ctx: click.Context, image: str, operation: str, headline: tuple[str, ...],
+           subtext: tuple[str, ...], label: tuple[str, ...], as_json: bool, **params: Any) -> None:
+    """Free local finishing of IMAGE: an OPERATION name (upscale, crop, tone, black_and_white,
+    remove_background, replace_background, overlay_text) or an instruction ("make it warmer")."""
+    wb = _workbench(ctx)
+    given = {k: v for k, v in params.items() if v is not None}
+    texts = [{"text": t, "role": role} for role, group in (("headline", headline), ("subtext", subtext),
+                                                          ("label", label)) for t in group]
+    if texts:
+        given["texts"] = texts
+    if given.get("background") and Path(given["background"]).is_file():
+        given["background"] = Path(given["background"])
+    run = wb.finish(_image_arg(wb, image), operation, **given)
+    _print_run(run, as_json, wb)
+
+
+@cli.command()
+@click.argument("image")
+@click.option("--format", "fmt", type=click.Choice(["auto", "png", "jpeg", "webp"]), default="auto",
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="A file or folder (default: <root>/exports/).")
+@click.option("--min-ssim", type=float, help="The quality bar against the original (default 0.98).")
+@click.pass_context
+def export(ctx: click.Context, image: str, fmt: str, out: Path | None, min_ssim: float | None) -> None:
+    """Write IMAGE in the smallest format that keeps its quality and its recipe."""
+    wb = _workbench(ctx)
+    result = wb.export(_image_arg(wb, image), format=fmt, path=out, min_ssim=min_ssim)
+    click.echo(f"{result.path}  {result.summary()}")
+
+
+@cli.command("check-text")
+@click.argument("image")
+@click.option("--text", "texts", multiple=True, help="An exact text to look for (default: the spec's texts).")
+@click.option("--lang", default="eng", show_default=True, help="Tesseract language(s), e.g. eng+deu.")
+@click.pass_context
+def check_text(ctx: click.Context, image: str, texts: tuple[str, ...], lang: str) -> None:
+    """Read the exact texts back from IMAGE with OCR; print each text's character accuracy."""
+    wb = _workbench(ctx)
+    frame = wb.check_text(_image_arg(wb, image), list(texts) or None, lang=lang)
+    for row in frame.itertuples():
+        click.echo(f"{row.accuracy:6.1%}  {row.text!r}  read {row.read!r}")
+    click.echo(f"mean text accuracy {frame['accuracy'].mean():.1%}", err=True)
+
+
 from workbench.batch.cli import batch  # noqa: E402 - the group needs `cli` defined first
 
 cli.add_command(batch)

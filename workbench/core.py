@@ -432,6 +432,231 @@ class Workbench:
         failure = error if isinstance(error, Exception) else BackendError("No answer.", backend=plan.backend)
         return self._fail(plan, attempt, failure, False)
 
+    # -- editing and finishing ----------------------------------------------------------------
+    def edit(
+        self,
+        image: Any,
+        instruction: str,
+        *,
+        regions: Any = None,
+        mask: Any = None,
+        references: tuple[Any, ...] | list[Any] = (),
+        backend: str | None = None,
+        fresh: bool = False,
+        raise_errors: bool = True,
+        max_bytes: int | None = None,
+        **options: Any,
+    ) -> Run:
+        """Edit an image by instruction: a run with the source as its parent.
+
+        An instruction that needs no model ("convert to black and white, high contrast", "make
+        the lighting warmer", "replace the background with a white studio wall", "crop to 3:2",
+        "upscale to 4K") runs locally on the draft backend at 0 credits; anything else goes to
+        the image service (backend ``openai``), with every region merged into one mask.
+
+        Args:
+            image: a Run, a path, bytes or a PIL image (paths and bytes are checked as uploads).
+            instruction: what to change, in words.
+            regions: rectangles ``(x, y, w, h)``, polygons ``[(x, y), ...]`` or painted masks:
+                the areas to edit (see ``workbench.imaging.masks``).
+            mask: a painted mask (alpha 0, or non-zero grey, where to edit).
+            references: more images (a character series, a product to keep).
+            backend: force a backend; by default chosen by the instruction as above.
+            max_bytes: the upload limit (10 MiB, or ``$WORKBENCH_MAX_UPLOAD_MB``, by default).
+            **options: ``Workbench.plan`` options and spec fields (quality, variant, ...).
+
+        Example:
+            >>> wb.edit(run, "Make the overall lighting warmer, golden hour tone")
+            <Run … ok draft/draft-1 1024x1024 0 credits, 1 image(s)>
+        """
+        plan = self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
+                               backend=backend, max_bytes=max_bytes, **options)
+        return self.execute(plan, fresh=fresh, raise_errors=raise_errors)
+
+    async def aedit(self, image: Any, instruction: str, *, regions: Any = None, mask: Any = None,
+                    references: tuple[Any, ...] | list[Any] = (), backend: str | None = None,
+                    fresh: bool = False, raise_errors: bool = True, max_bytes: int | None = None,
+                    **options: Any) -> Run:
+        """Async twin of ``edit``, for batches editing many images at once."""
+        plan = self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
+                               backend=backend, max_bytes=max_bytes, **options)
+        return await self.aexecute(plan, fresh=fresh, raise_errors=raise_errors)
+
+    def _edit_plan(self, image: Any, instruction: str, *, regions: Any, mask: Any, references: Any,
+                   backend: str | None, max_bytes: int | None, **options: Any) -> Plan:
+        from workbench.imaging.masks import build_mask
+        from workbench.imaging.uploads import resolve_source
+        from workbench.instructions import map_instruction
+
+        source = resolve_source(image, store_root=self.root, max_bytes=max_bytes)
+        extra = tuple(resolve_source(r, store_root=self.root, max_bytes=max_bytes).data for r in references)
+        mask_png = build_mask(regions, source.size, mask=mask)
+        local = map_instruction(instruction) if not extra else None
+        name = backend or ("draft" if local is not None else "openai")
+        local = local if name == "draft" else None
+        return self._plan_for_source(source, instruction, local, name, extra, mask_png, **options)
+
+    def finish(
+        self,
+        image: Any,
+        operation: str,
+        *,
+        regions: Any = None,
+        mask: Any = None,
+        fresh: bool = False,
+        max_bytes: int | None = None,
+        **params: Any,
+    ) -> Run:
+        """Free local finishing (draft backend, 0 credits), logged as an edit of the source.
+
+        ``operation`` is an instruction ("make it warmer") or an operation name with its
+        parameters: ``black_and_white(contrast=)``, ``tone(warmth=, contrast=, saturation=,
+        brightness=)``, ``crop(aspect=)``, ``upscale(long_edge=3840)``, ``remove_background()``,
+        ``replace_background(background=colour|image|path, to=colour)``, ``overlay_text(texts=)``.
+
+        Example:
+            >>> wb.finish(run, "upscale")                      # 3840 px on the long side
+            >>> wb.finish(run, "replace_background", background="#FFFFFF")
+        """
+        from workbench.imaging.finishing import OPERATIONS
+        from workbench.imaging.masks import build_mask
+        from workbench.imaging.uploads import resolve_source
+        from workbench.instructions import LocalOperation, map_instruction
+
+        plan_options = {k: params.pop(k) for k in ("variant", "quality", "output_format") if k in params}
+        source = resolve_source(image, store_root=self.root, max_bytes=max_bytes)
+        extra: tuple[bytes, ...] = ()
+        if operation in OPERATIONS:
+            if operation == "overlay_text" and "texts" in params:
+                params["texts"] = _text_params(params["texts"])
+            if operation == "replace_background" and _is_image(params.get("background")):
+                backdrop = resolve_source(params["background"], store_root=self.root, max_bytes=max_bytes)
+                extra = (backdrop.data,)
+                params["background"] = "input:1"
+            local = LocalOperation(operation, params)
+        else:
+            if params:
+                raise SpecError(
+                    f"Parameters go with an operation name, not with an instruction: {operation!r}.",
+                    field="params",
+                )
+            local = map_instruction(operation)
+            if local is None:
+                raise SpecError(
+                    f"{operation!r} is not a local finishing operation: use edit() to send it to the image "
+                    f"service, or one of {', '.join(sorted(OPERATIONS))}.",
+                    field="operation",
+                )
+        mask_png = build_mask(regions, source.size, mask=mask)
+        instruction = local.describe() if operation in OPERATIONS else operation
+        plan = self._plan_for_source(source, instruction, local, "draft", extra, mask_png, **plan_options)
+        return self.execute(plan, fresh=fresh)
+
+    def overlay(self, image: Any, texts: Any, **options: Any) -> Run:
+        """Typeset exact texts over an image at their slots (headline, subtext, label); a free run."""
+        return self.finish(image, "overlay_text", texts=texts, **options)
+
+    def _plan_for_source(self, source: Any, instruction: str, local: Any, backend: str,
+                         extra: tuple[bytes, ...], mask_png: bytes | None, **options: Any) -> Plan:
+        from workbench.instructions import output_size
+
+        if local is not None:
+            size = output_size(local, source.size)
+            params = {"operation": local.operation, "operation_params": local.params,
+                      "instruction": instruction}
+        else:
+            try:
+                cls = get_backend_class(backend)
+            except (ImportError, AttributeError) as exc:
+                message = f"The {backend} backend cannot be loaded ({exc})."
+                raise BackendError(message, backend=backend) from None
+            size = options.pop("size", None) or _edit_size(cls, options.get("model"), source.size,
+                                                           options.get("quality", "medium"))
+            params = {"instruction": instruction, "references": len(extra)}
+        if mask_png is not None:
+            params["mask"] = True
+        return self.plan(
+            instruction, kind="edit", backend=backend, prompt=instruction, size=size,
+            inputs=(source.data, *extra), mask=mask_png, parent_id=source.parent_id, params=params, **options,
+        )
+
+    def export(self, image: Any, *, format: str = "auto", path: str | Path | None = None,
+               min_ssim: float | None = None) -> Any:
+        """Write an image in the format that suits it (PNG, WebP or JPEG), smallest within the
+        quality bar (SSIM ≥ 0.98 against the original), with its recipe; see
+        ``workbench.imaging.formats``. Returns an ``ExportResult`` (format, bytes, saved_bytes,
+        ssim, path).
+
+        Example:
+            >>> wb.export(run).summary()
+            'JPEG q84 (photo): 214,387 bytes, 1,402,911 bytes (87 %) smaller than PNG, SSIM 0.9812'
+        """
+        import hashlib
+        import io
+
+        from PIL import Image
+
+        from workbench.imaging.formats import MIN_SSIM, choose_format
+        from workbench.imaging.uploads import resolve_source
+
+        source = resolve_source(image, store_root=self.root, max_bytes=1 << 31)
+        recipe = source.recipe or read_recipe(source.data)
+        with Image.open(io.BytesIO(source.data)) as opened:
+            opened.load()
+            result = choose_format(opened, format=format, min_ssim=min_ssim or MIN_SSIM, recipe=recipe)
+        if path is None:
+            stem = (recipe or {}).get("run_id") or hashlib.sha256(source.data).hexdigest()
+            target = self.root / "exports" / f"{stem[:12]}.{result.extension}"
+        else:
+            target = Path(path)
+            if target.is_dir():
+                stem = (recipe or {}).get("run_id") or hashlib.sha256(source.data).hexdigest()
+                target = target / f"{stem[:12]}.{result.extension}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(result.data)
+        result.path = target
+        return result
+
+    def check_text(self, image: Any, texts: Any = None, *, lang: str = "eng",
+                   record: bool = True) -> pd.DataFrame:
+        """Read the exact texts back from an image with OCR; score each (character accuracy).
+
+        ``texts`` default to the spec's exact texts (of the run, or of the recipe in the file).
+        When the image is a run in this ledger, the scores are stored, and ``runs()`` shows their
+        mean as ``text_accuracy``.
+
+        Returns:
+            A DataFrame with text, role, read and accuracy, one row per text.
+        """
+        import pandas as pd
+
+        from workbench.imaging.ocr import check_texts
+        from workbench.imaging.uploads import resolve_source
+
+        source = resolve_source(image, store_root=self.root, max_bytes=1 << 31)
+        run_id = source.parent_id
+        spec = None
+        if hasattr(image, "spec"):
+            spec = image.spec
+        elif source.recipe and source.recipe.get("spec"):
+            spec = PromptSpec.from_dict(source.recipe["spec"])
+        if texts is None:
+            texts = list(spec.texts) if spec is not None else []
+            if not texts:
+                raise SpecError("There are no exact texts to check: pass texts=[...].", field="texts")
+        elif isinstance(texts, str):
+            texts = [texts]
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(source.data)) as opened:
+            opened.load()
+            results = check_texts(opened, texts, lang=lang)
+        if record and run_id and self.ledger.get(run_id) is not None:
+            self.ledger.record_text_checks(run_id, results)
+        return pd.DataFrame(results, columns=["text", "role", "read", "accuracy"])
+
     # -- internals ----------------------------------------------------------------------------
     def _begin(self, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
         """A cached Run when the request was made before, else an attempt holding its credits."""
@@ -617,6 +842,50 @@ class Workbench:
 
     def __repr__(self) -> str:
         return f"<Workbench root={str(self.root)!r} backend={self.default_backend!r}>"
+
+
+def _is_image(value: Any) -> bool:
+    """Whether a replace_background ``background`` is an image (not a colour)."""
+    if isinstance(value, (bytes, bytearray, Path)) or hasattr(value, "images"):
+        return True
+    if isinstance(value, str):
+        return Path(value).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
+    return type(value).__module__.startswith("PIL")
+
+
+def _text_params(texts: Any) -> list[dict[str, str]]:
+    """Exact texts as JSON-able dicts (they are part of the run's prompt and fingerprint)."""
+    from workbench.spec import TextItem
+
+    if isinstance(texts, Mapping):
+        return [{"text": str(t), "role": role} for role, t in texts.items()]
+    if isinstance(texts, str):
+        texts = [texts]
+    items = []
+    for index, item in enumerate(texts):
+        if isinstance(item, str):
+            item = TextItem(item, "headline" if index == 0 else "subtext")
+        elif isinstance(item, Mapping):
+            item = TextItem(item["text"], item.get("role", "headline"))
+        items.append({"text": item.text, "role": item.role})
+    return items
+
+
+def _edit_size(cls: type[Backend], model: str | None, size: tuple[int, int], quality: str) -> tuple[int, int]:
+    """The source's size when the model can make it, else the model's size nearest its aspect."""
+    from workbench.spec import ASPECT_SIZES
+
+    caps = cls.capabilities(model)
+    if caps.supports_size(*size):
+        return size
+    ratio = size[0] / size[1]
+    choices = [high if quality == "high" else medium for medium, high in ASPECT_SIZES.values()]
+    if caps.sizes is not None:
+        choices = sorted(caps.sizes)
+    fitting = [c for c in choices if caps.supports_size(*c)] or choices
+    import math
+
+    return min(fitting, key=lambda c: abs(math.log(c[0] / c[1] / ratio)))
 
 
 def _json(value: Any) -> str:

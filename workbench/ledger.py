@@ -139,6 +139,26 @@ def m003_batches(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_text_checks(db: sqlite3.Connection) -> None:
+    # One row per exact text read back from a run's image by OCR; written once, never updated.
+    db.execute(
+        """
+        CREATE TABLE text_checks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            image_index INTEGER NOT NULL DEFAULT 0,
+            text TEXT NOT NULL,
+            role TEXT,
+            read TEXT,
+            accuracy REAL NOT NULL,
+            checked_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX text_checks_run ON text_checks (run_id)")
+
+
 # Columns of the runs table in order; images are kept newline-separated (fast to split).
 RUN_COLUMNS = (
     "id created_at batch_id shard parent_id kind backend model preset prompt spec params width height "
@@ -171,6 +191,8 @@ class Ledger:
         self._lock = threading.RLock()
         self._cache: pd.DataFrame | None = None
         self._cache_rowid = -1
+        self._accuracy: pd.Series | None = None
+        self._accuracy_key: tuple[Any, ...] | None = None
         try:
             self._db = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -297,7 +319,52 @@ class Ledger:
             frame = frame[mask] if not mask.all() else frame.copy()
         if limit is not None:
             frame = frame.tail(int(limit))
-        return frame.reset_index(drop=True)
+        frame = frame.reset_index(drop=True)
+        frame["text_accuracy"] = self._text_accuracy(frame)
+        return frame
+
+    # -- text checks --------------------------------------------------------------------------
+    def record_text_checks(self, run_id: str, checks: Sequence[Mapping[str, Any]], *,
+                           image_index: int = 0) -> None:
+        """Store the OCR check of a run's exact texts: text, role, read, accuracy per text."""
+        now = utc_now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO text_checks (run_id, image_index, text, role, read, accuracy, checked_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, image_index, c["text"], c.get("role"), c.get("read"), float(c["accuracy"]), now)
+                 for c in checks],
+            )
+
+    def text_checks(self, run_id: str | None = None) -> pd.DataFrame:
+        """The text checks (all, or one run's) as a DataFrame."""
+        sql = "SELECT run_id, image_index, text, role, read, accuracy, checked_at FROM text_checks"
+        params: tuple[Any, ...] = ()
+        if run_id is not None:
+            sql, params = sql + " WHERE run_id = ?", (run_id,)
+        rows = self._fetch(sql + " ORDER BY id", params)
+        columns = ["run_id", "image_index", "text", "role", "read", "accuracy", "checked_at"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["accuracy"] = frame["accuracy"].astype("float64")
+        frame["checked_at"] = pd.to_datetime(frame["checked_at"], utc=True, format="ISO8601")
+        return frame
+
+    def _text_accuracy(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each run's mean text accuracy (its latest check), else its cache source's; NaN if unchecked."""
+        key = tuple(self._fetch("SELECT max(id), count(*) FROM text_checks")[0])
+        if key != self._accuracy_key:
+            rows = self._fetch(
+                "SELECT run_id, avg(accuracy) FROM text_checks t WHERE checked_at = "
+                "(SELECT max(checked_at) FROM text_checks u WHERE u.run_id = t.run_id) GROUP BY run_id"
+            )
+            self._accuracy = pd.Series(dict(rows), dtype="float64")
+            self._accuracy_key = key
+        scores = self._accuracy
+        if scores is None or scores.empty or frame.empty:
+            return np.full(len(frame), np.nan)
+        own = frame["id"].map(scores)
+        inherited = frame["cached_from"].map(scores)
+        return own.fillna(inherited).to_numpy(dtype="float64")
 
     def _select(self, filters: dict[str, Any], since: Any, until: Any) -> pd.DataFrame:
         where, params = [], []

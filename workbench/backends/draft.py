@@ -1070,7 +1070,7 @@ class DraftBackend(Backend):
             sizes=None,
             qualities=QUALITIES,
             transparency=True,
-            edit=False,
+            edit=True,  # local finishing only (see ``edit``); other edits need the image service
             max_n=10,
             multiple_of=16,
             max_ratio=3.0,
@@ -1083,6 +1083,74 @@ class DraftBackend(Backend):
     def __init__(self, *, fonts: FontLibrary | None = None, **options: Any) -> None:
         super().__init__(fonts=fonts, **options)
         self.fonts = fonts
+
+    @classmethod
+    def check(cls, request: ImageRequest) -> None:
+        """Generation is checked as usual; an edit must name a local finishing operation.
+
+        A local edit works on the input at whatever size it has (uploads need not be multiples of
+        16, and a 4K upscale is larger than the renderer's own limit), so sizes are not checked.
+        """
+        if request.kind != "edit":
+            super().check(request)
+            return
+        from workbench.errors import CapabilityError
+        from workbench.instructions import map_instruction
+
+        cls.capabilities(request.model)
+        if map_instruction(request.prompt) is None:
+            raise CapabilityError(
+                f"The draft backend cannot edit with {request.prompt!r}: it edits locally only "
+                "(black and white, warmer or cooler tone, contrast, background removal or replacement "
+                "with a colour, crop, upscale). Use the image service (backend 'openai') for this edit.",
+                field="kind",
+            )
+
+    def edit(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Run the local finishing operation the prompt names on ``request.inputs[0]`` (0 credits).
+
+        With a mask, the result replaces the source only where the mask's alpha is 0 (for
+        operations that keep the size). A replacement background image travels as ``inputs[1]``.
+        """
+        self.check(request)
+        import io
+
+        from workbench.imaging.finishing import apply
+        from workbench.instructions import map_instruction
+
+        start = time.perf_counter()
+        operation = map_instruction(request.prompt)
+        assert operation is not None  # check() refused anything else
+        params = dict(operation.params)
+        with Image.open(io.BytesIO(request.inputs[0])) as source:
+            source.load()
+            image = source.copy()
+        if params.get("background") == "input:1":
+            if len(request.inputs) < 2:
+                from workbench.errors import SpecError
+
+                raise SpecError("The new background image is missing (inputs[1]).", field="inputs")
+            with Image.open(io.BytesIO(request.inputs[1])) as background:
+                background.load()
+                params["background"] = background.copy()
+        if operation.operation == "overlay_text" and self.fonts is not None:
+            params["library"] = self.fonts  # the brand's fonts, as for generated texts
+        result = apply(image, operation.operation, **params)
+        if request.mask is not None and result.size == image.size:
+            with Image.open(io.BytesIO(request.mask)) as mask:
+                keep = mask.convert("RGBA").getchannel("A")  # 255 = keep the source, 0 = edited
+            mode = "RGBA" if "A" in result.mode or "A" in image.mode else "RGB"
+            result = Image.composite(image.convert(mode), result.convert(mode), keep)
+        latency = (time.perf_counter() - start) * 1000
+        return ImageResult(
+            images=[encode(result, request.output_format, request.output_compression)],
+            format=request.output_format,
+            model=MODEL,
+            usage=None,
+            latency_ms=latency,
+            raw={"draft": True, "renderer": f"{self.name}/{self.version}", "operation": operation.describe(),
+                 "size": f"{result.width}x{result.height}"},
+        )
 
     def generate(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
         """Render ``request.n`` draft images of exactly the requested size and format.

@@ -1,0 +1,124 @@
+"""Free local finishing: background removal and 4K upscale time per 1024x1024 image, the cut-out's
+IoU on the generated product-shot set, format choice and the OCR text check, pinned to one core.
+
+Targets: background removal ≤ 1 s and 4K upscale ≤ 1 s per 1024x1024 image (a designer waits for
+them interactively); mean IoU ≥ 0.95 on the set; format choice ≤ 2 s; OCR check ≤ 5 s per poster.
+Run with ``python -m bench finishing``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+from bench._common import median, report, timeit
+from bench.cutout_set import product_shots, shot
+from workbench.imaging.cutout import iou, remove_background
+from workbench.imaging.finishing import upscale
+
+
+def _pin_to_one_core() -> str:
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"core {core}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def _poster() -> tuple[Image.Image, list]:
+    from workbench.backends.base import ImageRequest
+    from workbench.backends.draft import DraftBackend
+    from workbench.spec import PromptSpec, TextItem, compose
+
+    spec = PromptSpec(
+        subject="a white leather sneaker",
+        background="dark concrete",
+        aspect="1:1",
+        texts=[TextItem("MOVE FORWARD"), TextItem("The new Aero runner, lighter than ever", "subtext")],
+    )
+    data = DraftBackend().generate(ImageRequest(compose(spec), *spec.size, spec=spec)).images[0]
+    return Image.open(io.BytesIO(data)), list(spec.texts)
+
+
+def main() -> None:
+    pinned = _pin_to_one_core()
+    figures = []
+    product = shot("bottle", "texture", 3, size=1024, seed=11).image
+    times = timeit(lambda: remove_background(product), repeat=5, warmup=1)
+    figures.append(
+        {
+            "name": "background removal 1024x1024",
+            "value": median(times),
+            "unit": "ms",
+            "target": 1000,
+            "min": min(times),
+            "max": max(times),
+            "pinned": pinned,
+        }
+    )
+    times = timeit(lambda: upscale(product), repeat=5, warmup=1)
+    figures.append(
+        {
+            "name": "4K upscale 1024x1024 -> 3840x3840",
+            "value": median(times),
+            "unit": "ms",
+            "target": 1000,
+            "min": min(times),
+            "max": max(times),
+            "pinned": pinned,
+        }
+    )
+    for size in (512, 1024):
+        shots = list(product_shots(size=size))
+        scores = {
+            s.name: iou(np.asarray(remove_background(s.image).getchannel("A")) >= 128, s.mask) for s in shots
+        }
+        figures.append(
+            {
+                "name": f"cut-out mean IoU, {len(shots)} shots at {size}px",
+                "value": float(np.mean(list(scores.values()))),
+                "unit": "IoU",
+                "target": 0.95,
+                "lower_is_better": False,
+                "min": min(scores.values()),
+                "worst": min(scores, key=scores.get),
+            }
+        )
+    from workbench.imaging.formats import choose_format
+
+    poster, texts = _poster()
+    photo = shot("circle", "texture", 1, size=1024, seed=2).image
+    for name, image in (("draft poster", poster), ("textured product photo", photo)):
+        result = choose_format(image)
+        times = timeit(lambda image=image: choose_format(image), repeat=3, warmup=0)
+        figures.append(
+            {
+                "name": f"format choice 1024x1024 {name}",
+                "value": median(times),
+                "unit": "ms",
+                "target": 2000,
+                "chosen": result.summary(),
+            }
+        )
+    from workbench.imaging.ocr import check_texts, ocr_available
+
+    if ocr_available():
+        times = timeit(lambda: check_texts(poster, texts), repeat=3, warmup=0)
+        accuracy = min(r["accuracy"] for r in check_texts(poster, texts))
+        figures.append(
+            {
+                "name": "OCR text check 1024x1024 poster",
+                "value": median(times),
+                "unit": "ms",
+                "target": 5000,
+                "accuracy": accuracy,
+            }
+        )
+    report("finishing", figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,401 @@
+"""Edits: regions merge into one mask; a model edit goes to the image service as one request and
+one run; an instruction that needs no model stays local and free."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ledger_state
+from PIL import Image
+
+from workbench import CapabilityError, InputImageError, NeedsKeyError, SpecError, Workbench
+from workbench.imaging.masks import build_mask, edited_area
+from workbench.instructions import LocalOperation, map_instruction, output_size
+
+EDITS = "/v1/images/edits"
+KEY = "sk-wbtest-edit-0000-DO-NOT-LEAK"
+
+RECT = (40, 60, 200, 120)
+POLYGON = [(600, 600), (900, 650), (820, 940), (640, 880)]
+
+
+def _painted(size=(1024, 1024)) -> np.ndarray:
+    painted = np.zeros((size[1], size[0]), np.uint8)
+    yy, xx = np.ogrid[: size[1], : size[0]]
+    painted[(xx - 300) ** 2 + (yy - 700) ** 2 <= 60**2] = 255  # a brush dab
+    return painted
+
+
+def _expected_areas(size=(1024, 1024)) -> list[np.ndarray]:
+    rect = np.zeros((size[1], size[0]), bool)
+    x, y, w, h = RECT
+    rect[y : y + h, x : x + w] = True
+    from PIL import ImageDraw
+
+    poly = Image.new("L", size, 0)
+    ImageDraw.Draw(poly).polygon(POLYGON, fill=255)
+    return [rect, np.asarray(poly) > 0, _painted(size) > 0]
+
+
+# -- masks ------------------------------------------------------------------------------------
+def test_regions_merge_into_one_mask_of_the_image_size():
+    png = build_mask([RECT, POLYGON, _painted()], (1024, 1024))
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG" and image.mode == "RGBA" and image.size == (1024, 1024)
+    edited = edited_area(png)
+    union = np.zeros_like(edited)
+    for area in _expected_areas():
+        assert edited[area].all()
+        union |= area
+    assert (edited == union).all()  # nothing else is edited
+
+
+def test_region_forms_and_a_painted_rgba_mask():
+    as_dict = build_mask(
+        [{"x": 10, "y": 10, "w": 20, "h": 20}, {"points": [(50, 50), (90, 50), (70, 90)]}], (100, 100)
+    )
+    assert edited_area(as_dict)[15, 15] and edited_area(as_dict)[60, 70] and not edited_area(as_dict)[95, 5]
+    rgba = Image.new("RGBA", (100, 100), (0, 0, 0, 255))
+    rgba.paste((0, 0, 0, 0), (0, 0, 10, 10))
+    assert edited_area(build_mask(None, (100, 100), mask=rgba))[:10, :10].all()
+    assert build_mask(None, (100, 100)) is None
+    assert edited_area(build_mask("10,10,5,5", (100, 100)))[12, 12]
+
+
+def test_bad_regions_are_refused_with_a_sentence():
+    with pytest.raises(InputImageError, match="the mask is 50x50 but the image is 100x100".capitalize()):
+        build_mask(None, (100, 100), mask=Image.new("L", (50, 50)))
+    with pytest.raises(SpecError, match="lies outside the 100x100 image"):
+        build_mask([(200, 200, 10, 10)], (100, 100))
+    with pytest.raises(SpecError, match="has no area"):
+        build_mask([(10, 10, 0, 10)], (100, 100))
+
+
+# -- instructions -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text,operation",
+    [
+        ("Convert to black and white, high contrast", LocalOperation("black_and_white", {"contrast": 0.8})),
+        ("Make the overall lighting warmer — golden hour tone", LocalOperation("tone", {"warmth": 0.5})),
+        ("make it a bit cooler", LocalOperation("tone", {"warmth": -0.25})),
+        (
+            "Replace the background with a white studio wall, keep the subject",
+            LocalOperation("replace_background", {"background": "#F7F7F5"}),
+        ),
+        (
+            "change the background to a gradient from coral to peach",
+            LocalOperation("replace_background", {"background": "#F07F6B", "to": "#F6C4A4"}),
+        ),
+        ("remove the background", LocalOperation("remove_background", {})),
+        ("crop to 3:2", LocalOperation("crop", {"aspect": "3:2"})),
+        ("crop it square", LocalOperation("crop", {"aspect": "1:1"})),
+        ("upscale to 4K for print", LocalOperation("upscale", {})),
+        ('tone {"warmth": 0.3}', LocalOperation("tone", {"warmth": 0.3})),
+        ("Change the background to a sunset beach scene, keep the foreground intact", None),
+        ("Remove the coffee cup from the left side of the image and fill it naturally", None),
+        ("Remove the watermark in the top-right corner", None),
+        ("Change the jacket from red to navy blue", None),
+    ],
+)
+def test_instructions_map_to_local_operations_or_to_the_service(text, operation):
+    assert map_instruction(text) == operation
+    if operation is not None:
+        assert map_instruction(operation.describe()) == operation
+
+
+def test_output_size_predicts_crop_and_upscale():
+    assert output_size(LocalOperation("upscale"), (1536, 1024)) == (3840, 2560)
+    assert output_size(LocalOperation("crop", {"aspect": "1:1"}), (1536, 1024)) == (1024, 1024)
+    assert output_size(LocalOperation("tone", {"warmth": 1}), (10, 20)) == (10, 20)
+
+
+# -- through the image service ----------------------------------------------------------------
+@pytest.fixture
+def service_wb(root, openai_server, monkeypatch):
+    from workbench.backends.openai import RetryPolicy
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    bench = Workbench(
+        root,
+        backend_options={
+            "openai": {
+                "base_url": openai_server.base_url,
+                "timeout": 10,
+                "retry": RetryPolicy(max_retries=1, backoff=0.01),
+            }
+        },
+    )
+    bench.wallet.topup(100)
+    yield bench
+    bench.close()
+
+
+def test_multi_region_edit_sends_one_mask_with_every_region_and_records_one_run(service_wb, openai_server):
+    wb = service_wb
+    source = wb.generate("a coffee cup and a croissant on a table", aspect="1:1")
+    runs_before = len(wb.runs())
+    run = wb.edit(source, "Remove the coffee cup and fill it naturally", regions=[RECT, POLYGON, _painted()])
+    assert run.status == "ok" and run.kind == "edit" and run.backend == "openai"
+    assert run.parent_id == source.id and run.credits > 0 and run.fingerprint
+    assert openai_server.counts == {EDITS: 1}
+    fields, files = openai_server.requests[-1].form()
+    assert len(files["mask"]) == 1 and len(files["image"]) == 1
+    assert fields["prompt"] == "Remove the coffee cup and fill it naturally" and fields["size"] == "1024x1024"
+    edited = edited_area(files["mask"][0])
+    assert edited.shape == (1024, 1024)
+    for area in _expected_areas():
+        assert edited[area].all()
+    assert files["image"][0] == source.images[0].read_bytes()
+    frame = wb.runs()
+    assert len(frame) == runs_before + 1
+    row = frame.iloc[-1]
+    assert row["id"] == run.id and row["parent_id"] == source.id and row["kind"] == "edit"
+    again = wb.edit(
+        source, "Remove the coffee cup and fill it naturally", regions=[RECT, POLYGON, _painted()]
+    )
+    assert again.cached and again.credits == 0 and openai_server.counts == {EDITS: 1}
+
+
+def test_references_travel_as_more_images(service_wb, openai_server, tmp_path):
+    wb = service_wb
+    hero = wb.generate("Mia, a girl with a red scarf, waving", aspect="2:3")
+    path = tmp_path / "reference.png"
+    Image.new("RGB", (512, 512), "white").save(path)
+    run = wb.edit(hero, "Mia riding a bicycle, same character", references=[path])
+    _, files = openai_server.requests[-1].form()
+    assert len(files["image"]) == 2 and "mask" not in files
+    assert run.parent_id == hero.id and run.size == "1024x1536"
+
+
+def test_an_upload_of_any_size_is_sent_at_the_nearest_size_the_model_makes(
+    service_wb, openai_server, tmp_path
+):
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", (1000, 700), "grey").save(path)
+    run = service_wb.edit(path, "add a red balloon", regions=[(10, 10, 100, 100)])
+    fields, files = openai_server.requests[-1].form()
+    assert fields["size"] == "1536x1024" and run.size == "1536x1024"
+    assert Image.open(io.BytesIO(files["mask"][0])).size == (1000, 700)
+
+
+def test_a_model_edit_without_a_key_changes_nothing(wb, root):
+    source = wb.generate("a red mug")
+    before = ledger_state(root)
+    with pytest.raises(NeedsKeyError):
+        wb.edit(source, "put a ribbon on the mug", regions=[(0, 0, 10, 10)])
+    assert ledger_state(root) == before
+
+
+def test_draft_refuses_an_edit_it_cannot_do_locally(wb):
+    source = wb.generate("a red mug")
+    with pytest.raises(CapabilityError, match="edits locally only"):
+        wb.edit(source, "put a ribbon on the mug", backend="draft")
+    with pytest.raises(SpecError, match="not a local finishing operation"):
+        wb.finish(source, "put a ribbon on the mug")
+
+
+# -- local edits with regions -------------------------------------------------------------------
+def test_a_local_edit_with_regions_changes_only_the_regions(wb):
+    source = wb.generate("a red mug on a white table", aspect="1:1")
+    run = wb.edit(source, "convert to black and white", regions=[(0, 0, 512, 1024)])
+    assert run.backend == "draft" and run.credits == 0 and run.parent_id == source.id
+    before = np.asarray(source.image().convert("RGB")).astype(int)
+    after = np.asarray(run.image().convert("RGB")).astype(int)
+    left, right = after[:, :512], after[:, 512:]
+    assert (left[..., 0] == left[..., 2]).all()
+    assert (right == before[:, 512:]).all()
+
+
+# -- the command line ---------------------------------------------------------------------------
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    from workbench.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_edit_finish_export_and_check_text(root, capsys, tmp_path):
+    code, out, _ = _cli(capsys, "generate", "a red mug", "--headline", "HELLO WORLD", "--json")
+    assert code == 0
+    source = json.loads(out)
+    image = source["images"][0]
+    code, out, _ = _cli(capsys, "edit", image, "make the lighting warmer", "--json")
+    warm = json.loads(out)
+    assert (
+        code == 0
+        and warm["backend"] == "draft"
+        and warm["credits"] == 0
+        and warm["parent_id"] == source["id"]
+    )
+    code, out, _ = _cli(
+        capsys, "edit", source["id"], "convert to black and white", "--region", "0,0,100,100", "--json"
+    )
+    assert code == 0 and json.loads(out)["parent_id"] == source["id"]
+    code, out, _ = _cli(capsys, "finish", image, "crop", "--aspect", "3:2", "--json")
+    assert code == 0 and json.loads(out)["size"] == "1024x683"
+    code, out, _ = _cli(
+        capsys, "finish", image, "overlay_text", "--headline", "EXACT", "--label", "WORDS", "--json"
+    )
+    assert code == 0 and json.loads(out)["credits"] == 0
+    code, out, _ = _cli(capsys, "export", image, "--out", str(tmp_path))
+    assert code == 0 and "smaller than PNG" in out
+    code, out, err = _cli(capsys, "edit", image, "put a ribbon on it", "--region", "0,0,10,10")
+    assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    from workbench.imaging.ocr import ocr_available
+
+    if ocr_available():
+        code, out, err = _cli(capsys, "check-text", image)
+        assert code == 0 and "HELLO WORLD" in out and "mean text accuracy" in err
+
+
+def test_cli_refuses_a_bad_upload_in_one_line(root, capsys, tmp_path):
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    Workbench(root).close()  # a run log with its welcome credits
+    before = ledger_state(root)
+    code, _, err = _cli(capsys, "edit", str(path), "make it warmer")
+    assert code == 1 and "broken.png is truncated or corrupt" in err
+    assert ledger_state(root) == before
+
+
+# -- the mask painter widget --------------------------------------------------------------------
+def test_mask_painter_traits_regions_and_mime_bundle(wb):
+    import base64
+
+    from workbench.widgets.mask_painter import MaskPainter
+
+    source = wb.generate("a red mug", aspect="3:2")
+    painter = MaskPainter(source, display_size=320)
+    assert (painter.width, painter.height) == (1536, 1024)
+    assert painter.preview.startswith("data:image/jpeg;base64,")
+    assert len(painter.preview) < 60_000  # a thumbnail, not the full image
+    assert "export default" in painter._esm and "pointerdown" in painter._esm  # the JS beside the class
+    bundle = painter._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    with pytest.raises(Exception, match="Unknown mode 'spray'"):
+        painter.mode = "spray"
+    assert painter.mask_png() is None
+    # What the front end sends: a rectangle, a polygon and a brush stroke painted at image size.
+    painter.regions = [
+        {"x": 10, "y": 20, "w": 100, "h": 50},
+        {"points": [[800, 100], [900, 120], [850, 300]]},
+    ]
+    strokes = Image.new("RGBA", (1536, 1024), (0, 0, 0, 0))
+    strokes.paste((255, 255, 255, 255), (1200, 700, 1300, 800))
+    buffer = io.BytesIO()
+    strokes.save(buffer, "PNG")
+    painter.painted = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    edited = edited_area(painter.mask_png())
+    assert edited[30, 50] and edited[150, 850] and edited[750, 1250] and not edited[500, 500]
+    run = wb.edit(source, "convert to black and white", regions=painter.regions_for_edit())
+    assert run.parent_id == source.id and run.credits == 0
+    painter.clear()
+    assert painter.regions == [] and painter.mask_png() is None
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_mask_painter_in_a_real_browser(wb):
+    """The painter's JavaScript in headless Chromium: drag a rectangle, paint a stroke, and the
+    synced state becomes one mask with both, in the image's own pixels."""
+    import os
+
+    from _skips import require
+
+    from workbench.widgets.mask_painter import HERE, MaskPainter
+
+    chromium = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+    require(Path(chromium).is_file(), f"Chromium is not installed at {chromium} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "Playwright for Python is not installed (pip install playwright)")
+    source = wb.generate("a red mug", aspect="3:2")
+    painter = MaskPainter(source, display_size=600, brush=60)
+    script = (
+        (HERE / "mask_painter.js")
+        .read_text()
+        .replace("export default { render };", "window.painter = { render };")
+    )
+    state = {
+        "preview": painter.preview,
+        "width": painter.width,
+        "height": painter.height,
+        "mode": "brush",
+        "brush": painter.brush,
+        "regions": [],
+        "painted": "",
+    }
+    harness = """
+      window.state = STATE; const handlers = {};
+      window.model = { get: (k) => window.state[k], save_changes: () => {},
+        set: (k, v) => { window.state[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); },
+        on: (e, f) => { (handlers[e] = handlers[e] || []).push(f); } };
+      const el = document.createElement("div"); el.style.width = "600px"; document.body.append(el);
+      window.painter.render({ model: window.model, el });
+    """.replace("STATE", json.dumps(state))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 700})
+            page.set_content("<!doctype html><body style='margin:0'></body>")
+            page.add_script_tag(content=script)
+            page.add_script_tag(content=harness)
+            page.wait_for_function(
+                "document.querySelector('img').complete && document.querySelector('img').clientWidth > 0"
+            )
+            box = page.locator("canvas").bounding_box()
+            at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
+            page.get_by_role("button", name="Rectangle").click()
+            page.mouse.move(*at(0.1, 0.1))
+            page.mouse.down()
+            page.mouse.move(*at(0.2, 0.2), steps=4)
+            page.mouse.move(*at(0.3, 0.3), steps=4)
+            page.mouse.up()
+            page.get_by_role("button", name="Brush").click()
+            page.mouse.move(*at(0.6, 0.7))
+            page.mouse.down()
+            page.mouse.move(*at(0.8, 0.7), steps=8)
+            page.mouse.up()
+            synced = page.evaluate("({regions: window.state.regions, painted: window.state.painted})")
+            status = page.locator("span").first.inner_text()
+        finally:
+            browser.close()
+    assert "1536×1024 px · 1 shape" in status
+    [rect] = synced["regions"]
+    assert abs(rect["x"] - 154) <= 4 and abs(rect["y"] - 102) <= 4 and abs(rect["w"] - 307) <= 6
+    painter.regions, painter.painted = synced["regions"], synced["painted"]
+    edited = edited_area(painter.mask_png())
+    assert edited.shape == (1024, 1536)
+    assert edited[200, 300] and edited[717, 1075] and not edited[500, 100]
+
+
+def test_aedit_is_the_async_twin(service_wb, openai_server):
+    import asyncio
+
+    wb = service_wb
+    source = wb.generate("a red mug", aspect="1:1")
+
+    async def both():
+        return await asyncio.gather(
+            wb.aedit(source, "make it warmer"),
+            wb.aedit(source, "add steam above the mug", regions=[(400, 100, 200, 200)]),
+        )
+
+    warm, steam = asyncio.run(both())
+    assert (warm.backend, warm.credits, warm.parent_id) == ("draft", 0, source.id)
+    assert steam.backend == "openai" and steam.parent_id == source.id and openai_server.counts == {EDITS: 1}

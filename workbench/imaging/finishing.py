@@ -1,0 +1,198 @@
+"""Free local finishing: tone, black and white, warmer or cooler light, crop to an aspect, 4K.
+
+Each operation takes and returns a Pillow image, is deterministic, and needs no model. The
+draft backend runs them as edits (0 credits) so each is a run in the ledger, linked to its source;
+``apply`` is the one entry point it calls, by operation name and parameters.
+
+Example:
+    >>> apply(image, "upscale")            # 3840 px on the long side
+    >>> apply(image, "crop", aspect="3:2")
+    >>> apply(image, "tone", warmth=0.5)   # warmer; negative is cooler
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from workbench.errors import SpecError
+
+__all__ = ["OPERATIONS", "UHD_EDGE", "apply", "black_and_white", "crop_to_aspect", "tone", "upscale"]
+
+UHD_EDGE = 3840
+
+
+def _split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return rgba.convert("RGB"), rgba.getchannel("A")
+    return image.convert("RGB"), None
+
+
+def _with_alpha(rgb: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    if alpha is None:
+        return rgb
+    rgb = rgb.convert("RGBA")
+    rgb.putalpha(alpha)
+    return rgb
+
+
+def black_and_white(image: Image.Image, *, contrast: float = 0.0) -> Image.Image:
+    """Greyscale by luminance; ``contrast`` 0..1 stretches the tones (1: strong S-curve, clipped ends).
+
+    The result stays RGB(A), so it can be saved and edited like any other image.
+    """
+    rgb, alpha = _split_alpha(image)
+    grey = np.asarray(rgb.convert("L"), dtype=np.float32) / 255.0
+    if contrast > 0:
+        low, high = np.percentile(grey, [1 + 3 * contrast, 99 - 3 * contrast])
+        if high - low > 1e-3:
+            grey = np.clip((grey - low) / (high - low), 0, 1)
+        curve = 0.5 - 0.5 * np.cos(np.pi * grey)  # smooth S: deepens shadows, lifts highlights
+        grey = (1 - contrast) * grey + contrast * curve
+    out = Image.fromarray(np.round(grey * 255).astype(np.uint8), "L").convert("RGB")
+    return _with_alpha(out, alpha)
+
+
+def tone(
+    image: Image.Image,
+    *,
+    warmth: float = 0.0,
+    contrast: float = 0.0,
+    saturation: float = 0.0,
+    brightness: float = 0.0,
+) -> Image.Image:
+    """Shift colour temperature and tone. Each amount is -1..1; 0 leaves the image as it is.
+
+    ``warmth`` > 0 is warmer (golden: red up, blue down), < 0 cooler.
+    """
+    rgb, alpha = _split_alpha(image)
+    pixels = np.asarray(rgb, dtype=np.float32) / 255.0
+    if warmth:
+        w = float(np.clip(warmth, -1, 1)) * 0.18
+        gains = np.array([1 + w, 1 + w * 0.35, 1 - w], dtype=np.float32)
+        pixels = pixels * gains
+    if brightness:
+        pixels = pixels + float(brightness) * 0.2
+    if contrast:
+        pixels = (pixels - 0.5) * (1 + float(contrast) * 0.6) + 0.5
+    if saturation:
+        grey = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        pixels = grey[..., None] + (pixels - grey[..., None]) * (1 + float(saturation))
+    out = Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8), "RGB")
+    return _with_alpha(out, alpha)
+
+
+def _ratio(aspect: str | float | tuple[int, int]) -> float:
+    if isinstance(aspect, (int, float)):
+        value = float(aspect)
+    elif isinstance(aspect, tuple):
+        value = aspect[0] / aspect[1]
+    else:
+        try:
+            w, h = (float(p) for p in aspect.replace("x", ":").replace("/", ":").split(":"))
+            value = w / h
+        except (ValueError, ZeroDivisionError):
+            raise SpecError(
+                f"Unknown aspect {aspect!r}: write it as W:H, such as 3:2.", field="aspect"
+            ) from None
+    if not value > 0:
+        raise SpecError(f"Unknown aspect {aspect!r}: write it as W:H, such as 3:2.", field="aspect")
+    return value
+
+
+def crop_to_aspect(
+    image: Image.Image, aspect: str | float | tuple[int, int], *, anchor: tuple[float, float] = (0.5, 0.5)
+) -> Image.Image:
+    """The largest crop of ``image`` with the given aspect (W:H), placed at ``anchor`` (centre)."""
+    ratio = _ratio(aspect)
+    width, height = image.size
+    if width / height > ratio:
+        new_w, new_h = max(1, round(height * ratio)), height
+    else:
+        new_w, new_h = width, max(1, round(width / ratio))
+    left = round((width - new_w) * anchor[0])
+    top = round((height - new_h) * anchor[1])
+    return image.crop((left, top, left + new_w, top + new_h))
+
+
+def upscale(image: Image.Image, *, long_edge: int = UHD_EDGE, sharpen: float = 0.6) -> Image.Image:
+    """Resize to exactly ``long_edge`` px on the long side (aspect kept within a pixel).
+
+    Lanczos resampling (8x8 taps, OpenCV) in one step, then an unsharp mask whose radius grows
+    with the enlargement, so 4K prints do not look soft. Alpha is resampled the same way, unsharpened.
+    """
+    import cv2
+
+    width, height = image.size
+    if width >= height:
+        target = (long_edge, max(1, round(height * long_edge / width)))
+    else:
+        target = (max(1, round(width * long_edge / height)), long_edge)
+    rgb, alpha = _split_alpha(image)
+    shrinking = long_edge < max(width, height)
+    method = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    pixels = cv2.resize(np.asarray(rgb), target, interpolation=method)
+    factor = long_edge / max(width, height)
+    if sharpen > 0 and factor > 1:
+        radius = min(3.0, 0.5 + 0.35 * factor)
+        amount = 0.8 * sharpen
+        blurred = cv2.GaussianBlur(pixels, (0, 0), radius)
+        pixels = cv2.addWeighted(pixels, 1 + amount, blurred, -amount, 0)
+    out = Image.fromarray(pixels, "RGB")
+    if alpha is not None:
+        alpha = Image.fromarray(cv2.resize(np.asarray(alpha), target, interpolation=method), "L")
+    return _with_alpha(out, alpha)
+
+
+def autocontrast(image: Image.Image) -> Image.Image:
+    rgb, alpha = _split_alpha(image)
+    return _with_alpha(ImageOps.autocontrast(rgb, cutoff=1), alpha)
+
+
+def _cutout(image: Image.Image, **params: Any) -> Image.Image:
+    from workbench.imaging.cutout import remove_background
+
+    return remove_background(image, **params)
+
+
+def _replace(image: Image.Image, **params: Any) -> Image.Image:
+    from workbench.imaging.cutout import replace_background
+
+    return replace_background(image, **params)
+
+
+def _overlay(image: Image.Image, texts: Any = (), **params: Any) -> Image.Image:
+    from workbench.imaging.overlay import overlay_texts
+
+    return overlay_texts(image, texts, **params)
+
+
+OPERATIONS: dict[str, Callable[..., Image.Image]] = {
+    "black_and_white": black_and_white,
+    "tone": tone,
+    "autocontrast": autocontrast,
+    "crop": lambda image, aspect="1:1", **kw: crop_to_aspect(image, aspect, **kw),
+    "upscale": upscale,
+    "remove_background": _cutout,
+    "replace_background": _replace,
+    "overlay_text": _overlay,
+}
+
+
+def apply(image: Image.Image, operation: str, **params: Any) -> Image.Image:
+    """Run one finishing operation by name (see ``OPERATIONS``) with its parameters."""
+    try:
+        fn = OPERATIONS[operation]
+    except KeyError:
+        raise SpecError(
+            f"Unknown finishing operation {operation!r}: choose one of {', '.join(sorted(OPERATIONS))}.",
+            field="operation",
+        ) from None
+    try:
+        return fn(image, **params)
+    except TypeError as exc:
+        raise SpecError(f"Wrong parameters for {operation}: {exc}.", field="params") from None

@@ -1,0 +1,137 @@
+"""The mask painter: paint or drag regions over an image in the notebook, then edit just those.
+
+An anywidget; its front end is ``mask_painter.js`` beside this file. The image is shown as a
+thumbnail (``preview``, at most ``display_size`` px), while everything painted is kept in the
+image's own pixels: ``regions`` holds the rectangles and polygons (in image coordinates) and
+``painted`` the brush strokes as a PNG (data URI) the size of the image. ``regions_for_edit()``
+hands both to ``Workbench.edit``, which merges them into one mask.
+
+Example:
+    >>> painter = MaskPainter(run)          # a Run, a path, bytes or a PIL image
+    >>> painter                             # paint in the notebook
+    >>> wb.edit(run, "replace the mug with a teapot", regions=painter.regions_for_edit())
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+from PIL import Image
+
+from workbench.errors import InputImageError
+
+__all__ = ["MaskPainter"]
+
+HERE = Path(__file__).parent
+MODES = ("brush", "rect", "polygon", "erase")
+
+
+def _open(image: Any) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if hasattr(image, "images") and hasattr(image, "id"):
+        if not image.images:
+            raise InputImageError(f"Run {image.id[:8]} has no image to paint on.")
+        image = image.images[0]
+    if isinstance(image, (bytes, bytearray)):
+        return Image.open(io.BytesIO(bytes(image)))
+    return Image.open(Path(image))
+
+
+def _data_uri(image: Image.Image, fmt: str = "JPEG") -> str:
+    buffer = io.BytesIO()
+    if fmt == "JPEG":
+        image.convert("RGB").save(buffer, "JPEG", quality=85)
+    else:
+        image.save(buffer, fmt)
+    mime = "image/jpeg" if fmt == "JPEG" else f"image/{fmt.lower()}"
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+class MaskPainter(anywidget.AnyWidget):
+    """Paint edit regions over an image.
+
+    Args:
+        image: a Run, a path, bytes or a PIL image.
+        display_size: the preview's longest side in pixels (the mask keeps the image's own size).
+        brush: the brush diameter in image pixels.
+
+    Traits (synced with the front end):
+        preview: the thumbnail data URI shown under the canvas.
+        width/height: the image's size; every coordinate is in these pixels.
+        mode: ``brush``, ``rect``, ``polygon`` or ``erase``.
+        brush: the brush diameter (image pixels).
+        regions: rectangles ``{"x", "y", "w", "h"}`` and polygons ``{"points": [[x, y], ...]}``.
+        painted: a PNG data URI of the brush strokes (white where painted), or "".
+    """
+
+    _esm = HERE / "mask_painter.js"
+
+    preview = traitlets.Unicode("").tag(sync=True)
+    width = traitlets.Int(0).tag(sync=True)
+    height = traitlets.Int(0).tag(sync=True)
+    mode = traitlets.Unicode("brush").tag(sync=True)
+    brush = traitlets.Int(40).tag(sync=True)
+    regions = traitlets.List(traitlets.Dict()).tag(sync=True)
+    painted = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self, image: Any, *, display_size: int = 640, brush: int | None = None, **kwargs: Any
+    ) -> None:
+        opened = _open(image)
+        size = opened.size
+        thumb = opened.copy()
+        thumb.thumbnail((display_size, display_size))
+        super().__init__(
+            preview=_data_uri(thumb),
+            width=size[0],
+            height=size[1],
+            brush=brush or max(4, round(max(size) / 25)),
+            **kwargs,
+        )
+        self.source = image
+
+    @traitlets.validate("mode")
+    def _check_mode(self, proposal: dict[str, Any]) -> str:
+        if proposal["value"] not in MODES:
+            raise traitlets.TraitError(f"Unknown mode {proposal['value']!r}: use one of {', '.join(MODES)}.")
+        return proposal["value"]
+
+    @property
+    def painted_mask(self) -> np.ndarray | None:
+        """The brush strokes as a bool array of the image's size (True = edit), or None."""
+        if not self.painted:
+            return None
+        data = base64.b64decode(self.painted.split(",", 1)[1])
+        with Image.open(io.BytesIO(data)) as image:
+            if image.size != (self.width, self.height):
+                image = image.resize((self.width, self.height), Image.Resampling.NEAREST)
+            array = np.asarray(image.convert("RGBA"))
+        painted = (array[..., 3] > 127) & (array[..., :3].max(axis=2) > 127)
+        return painted if painted.any() else None
+
+    def regions_for_edit(self) -> list[Any]:
+        """Rectangles, polygons and the painted strokes, for ``Workbench.edit(regions=...)``."""
+        items: list[Any] = [dict(region) for region in self.regions]
+        painted = self.painted_mask
+        if painted is not None:
+            items.append(painted)
+        return items
+
+    def mask_png(self) -> bytes | None:
+        """Everything painted, merged into one RGBA PNG (alpha 0 = edit), or None when nothing is."""
+        from workbench.imaging.masks import build_mask
+
+        items = self.regions_for_edit()
+        return build_mask(items, (self.width, self.height)) if items else None
+
+    def clear(self) -> None:
+        """Forget every region and stroke."""
+        self.regions = []
+        self.painted = ""
