@@ -128,6 +128,7 @@ def main() -> None:
     clean_cpu = statistics.median(f["cpu"] for _, f in clean_rounds) / REQUESTS * 1000
     rounds = []
     with _Server(LATENCY, rate_limit=0.10) as server:
+        backend_limited = statistics.median(_backend(server.base_url)[0] for _ in range(REPEAT))
         for _ in range(REPEAT):
             before = server.stats()["successes"]
             elapsed, figures = _batch(server.base_url)
@@ -153,9 +154,12 @@ def main() -> None:
             {"name": "Workbench.agenerate (+ store, ledger, wallet)", "value": clean, "unit": "s"},
             {"name": "  ... as a multiple of the ideal", "value": clean / ideal, "unit": "x", "target": 1.15},
             {"name": "  ... client CPU per run", "value": clean_cpu, "unit": "ms"},
-            {"name": "Workbench.agenerate with 10 % 429s (retry-after-ms 20)", "value": limited, "unit": "s"},
+            {"name": "OpenAIBackend.arun with 10 % 429s (retry-after-ms 20)", "value": backend_limited, "unit": "s"},
+            {"name": "  ... as a multiple of the ideal", "value": backend_limited / ideal, "unit": "x",
+             "target": 1.5},
+            {"name": "Workbench.agenerate with 10 % 429s", "value": limited, "unit": "s"},
             {"name": "  ... as a multiple of the ideal", "value": limited / ideal, "unit": "x", "target": 1.5},
-            {"name": f"  ... 429s answered in {REPEAT} rounds", "value": stats["faults"].get("rate_limit", 0),
+            {"name": f"  ... 429s answered in {2 * REPEAT} rounds", "value": stats["faults"].get("rate_limit", 0),
              "unit": "req"},
             {"name": "  ... limiter slowdowns", "value": limited_figures["slowdowns"], "unit": ""},
             {"name": "  ... runs ok", "value": limited_figures["ok"], "unit": "runs", "target": REQUESTS,
