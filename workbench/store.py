@@ -10,18 +10,19 @@ pixels are never decoded or re-encoded.
 from __future__ import annotations
 
 import base64
-import io
 import hashlib
+import io
 import json
 import os
 import re
 import struct
-import tempfile
+import threading
 import zlib
 from pathlib import Path
 
-from PIL import Image
 from typing import Any
+
+from PIL import Image
 
 from workbench.errors import InputImageError
 
@@ -155,6 +156,7 @@ class Store:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.images = self.root / "images"
+        self._folders: set[Path] = set()  # folders known to exist: one mkdir per folder, not per image
 
     def path(self, relative: str | Path) -> Path:
         """The absolute path of a stored image from its ledger entry (relative to the root)."""
@@ -174,11 +176,16 @@ class Store:
         relative = Path("images") / sha[:2] / f"{sha}.{EXTENSIONS[kind]}"
         target = self.root / relative
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in self._folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(target.parent)
             # Write then rename: a crash never leaves a half-written image under its final name.
-            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
-                tmp.write(data)
-            os.replace(tmp.name, target)
+            # The temporary name is unique per process and thread; two writers of the same
+            # content both rename a complete file onto the same name.
+            tmp = target.with_name(f".{sha[:16]}.{os.getpid()}.{threading.get_ident()}.tmp")
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
         return relative.as_posix()
 
     def thumbnail(self, relative: str | Path, size: int = 256) -> bytes:
