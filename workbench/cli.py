@@ -40,6 +40,8 @@ def run_table(frame, *, width: int = 48) -> str:
     table["latency_ms"] = table["latency_ms"].round(0).astype("Int64")
     table["usd"] = table["usd"].map(lambda v: f"{v:.4f}")
     table["prompt"] = table["prompt"].map(lambda p: p if len(p) <= width else p[: width - 1] + "…")
+    if "preset" in table:
+        table["preset"] = table["preset"].astype(object).fillna("")
     return table.to_string(index=False)
 
 
