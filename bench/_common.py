@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -11,6 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def pin_to_one_core() -> str:
+    """Run on one core (the targets are per core); say which, for the results."""
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"core {core}"
+    return "not pinned (no sched_setaffinity)"
 
 
 def timeit(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1) -> list[float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from bench._common import median, report, timeit
+from bench._common import median, pin_to_one_core, report, timeit
 from workbench.backends.base import ImageRequest
 from workbench.backends.draft import DraftBackend
 from workbench.spec import PromptSpec, TextItem, compose
@@ -23,16 +23,8 @@ SPEC = PromptSpec(
 )
 
 
-def _pin_to_one_core() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        core = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {core})
-        return f"core {core}"
-    return "not pinned (no sched_setaffinity)"
-
-
 def main() -> None:
-    pinned = _pin_to_one_core()
+    pinned = pin_to_one_core()
     backend = DraftBackend()
     figures = []
     for aspect, quality, target, repeat in (("1:1", "medium", 40, 21), ("16:9", "high", 400, 7)):

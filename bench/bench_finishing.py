@@ -14,18 +14,10 @@ import os
 import numpy as np
 from PIL import Image
 
-from bench._common import median, report, timeit
+from bench._common import median, pin_to_one_core, report, timeit
 from bench.cutout_set import product_shots, shot
 from workbench.imaging.cutout import iou, remove_background
 from workbench.imaging.finishing import upscale
-
-
-def _pin_to_one_core() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        core = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {core})
-        return f"core {core}"
-    return "not pinned (no sched_setaffinity)"
 
 
 def _poster() -> tuple[Image.Image, list]:
@@ -44,7 +36,7 @@ def _poster() -> tuple[Image.Image, list]:
 
 
 def main() -> None:
-    pinned = _pin_to_one_core()
+    pinned = pin_to_one_core()
     figures = []
     product = shot("bottle", "texture", 3, size=1024, seed=11).image
     times = timeit(lambda: remove_background(product), repeat=5, warmup=1)

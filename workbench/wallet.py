@@ -18,7 +18,7 @@ import pandas as pd
 from workbench.errors import BudgetError, SpecError
 from workbench.ledger import Ledger, utc_now
 
-__all__ = ["Reservation", "Wallet"]
+__all__ = ["Reservation", "Wallet", "process_alive"]
 
 _HOST = socket.gethostname()
 
@@ -32,14 +32,19 @@ class Reservation:
     credits: int
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process runs on this host (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class Wallet:
@@ -57,7 +62,7 @@ class Wallet:
 
     def _release_orphans(self, db: sqlite3.Connection) -> None:
         rows = db.execute("SELECT id, pid FROM reservations WHERE host = ?", (_HOST,)).fetchall()
-        dead = [row[0] for row in rows if row[1] != os.getpid() and not _alive(row[1])]
+        dead = [row[0] for row in rows if row[1] != os.getpid() and not process_alive(row[1])]
         if dead:
             db.execute(f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(dead))})", dead)
 

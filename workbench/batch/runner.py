@@ -38,6 +38,7 @@ from workbench.batch.experiments import Axis, Experiment, Job, load_experiment
 from workbench.batch.shard import done_jobs, plan_job
 from workbench.errors import BudgetError, ExperimentError, WorkbenchError
 from workbench.ledger import utc_now
+from workbench.wallet import process_alive
 
 if TYPE_CHECKING:
     from workbench.core import Plan, Workbench
@@ -570,7 +571,7 @@ def _stop_stale_kernels(folder: Path) -> None:
             pid = int(pid_file.read_text().strip() or 0)
         except (OSError, ValueError):
             continue
-        while pid and pid != os.getpid() and _alive(pid):
+        while pid and pid != os.getpid() and process_alive(pid):
             if time.monotonic() > deadline:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -580,21 +581,6 @@ def _stop_stale_kernels(folder: Path) -> None:
                 break
             time.sleep(0.1)
         pid_file.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _kernel_manager_class() -> type:

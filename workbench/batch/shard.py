@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.batch.experiments import Job
+from workbench.wallet import process_alive
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,12 +49,6 @@ def done_jobs(wb: Workbench, batch_id: str) -> set[str]:
         (batch_id,),
     )
     return {row[0] for row in rows if row[0]}
-
-
-def _alive(pid: int) -> bool:
-    from workbench.batch.runner import _alive as alive
-
-    return alive(pid)
 
 
 def _pid_file(folder: Path, shard: int) -> Path:
@@ -96,7 +91,7 @@ def run_shard(
     parent, launcher = os.getppid(), int(os.environ.get("JPY_PARENT_PID") or 0)
 
     def runner_gone() -> bool:
-        return os.getppid() != parent or (launcher > 1 and not _alive(launcher))
+        return os.getppid() != parent or (launcher > 1 and not process_alive(launcher))
 
     wb = Workbench(root, prompts=tuple(prompts), backend_options=backend_options)
     try:
