@@ -9,7 +9,6 @@ Run with ``python -m bench finishing``.
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 from PIL import Image

@@ -53,3 +53,20 @@ def test_store_refuses_what_is_not_an_image(tmp_path):
 
 def test_image_without_recipe(tmp_path):
     assert read_recipe(_encode("PNG")) is None
+
+
+def test_thumbnails_are_small_webp_cached_on_disk_and_leave_no_temporary_files(tmp_path):
+    store = Store(tmp_path)
+    big = Image.new("RGB", (1536, 1024), (200, 40, 40))
+    buffer = io.BytesIO()
+    big.save(buffer, "PNG")
+    relative = store.put(buffer.getvalue(), recipe=RECIPE)
+    data = store.thumbnail(relative, size=128)
+    thumb = Image.open(io.BytesIO(data))
+    assert thumb.format == "WEBP" and thumb.size == (128, 85)
+    cached = list((tmp_path / "thumbs" / "128").iterdir())
+    assert [path.suffix for path in cached] == [".webp"]
+    assert store.thumbnail(relative, size=128) == data
+    assert not list(tmp_path.rglob("*.tmp"))
+    with pytest.raises(InputImageError, match="No image at"):
+        store.thumbnail("images/00/missing.png")

@@ -143,6 +143,18 @@ def read_recipe(source: str | Path | bytes) -> dict[str, Any] | None:
     return None
 
 
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Write then rename: a crash never leaves a half-written file under its final name.
+
+    The temporary name is unique per process and thread, so two writers of the same content
+    both rename a complete file onto the same name.
+    """
+    tmp = target.with_name(f".{target.stem[:16]}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, target)
+
 class Store:
     """Images by content under ``root/images``.
 
@@ -179,13 +191,7 @@ class Store:
             if target.parent not in self._folders:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self._folders.add(target.parent)
-            # Write then rename: a crash never leaves a half-written image under its final name.
-            # The temporary name is unique per process and thread; two writers of the same
-            # content both rename a complete file onto the same name.
-            tmp = target.with_name(f".{sha[:16]}.{os.getpid()}.{threading.get_ident()}.tmp")
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
+            _write_atomic(target, data)
         return relative.as_posix()
 
     def thumbnail(self, relative: str | Path, size: int = 256) -> bytes:
@@ -216,7 +222,5 @@ class Store:
             raise InputImageError(f"{source} cannot be read as an image: {exc}.", path=str(source)) from None
         data = buffer.getvalue()
         cached.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False, suffix=".tmp") as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, cached)
+        _write_atomic(cached, data)
         return data
