@@ -10,6 +10,7 @@ writes the ledger or the store. One run goes::
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -655,6 +656,9 @@ class Workbench:
             results = check_texts(opened, texts, lang=lang)
         if record and run_id and self.ledger.get(run_id) is not None:
             self.ledger.record_text_checks(run_id, results)
+            gallery = sys.modules.get("workbench.widgets.gallery")
+            if gallery is not None:  # only when a gallery may be on screen: never import widgets here
+                gallery.refresh_galleries(self)
         return pd.DataFrame(results, columns=["text", "role", "read", "accuracy"])
 
     # -- internals ----------------------------------------------------------------------------
