@@ -354,6 +354,19 @@ def test_check_text_scores_each_poster_and_the_report_shows_it(root, tmp_path, c
     assert "<th>text accuracy</th>" in html
 
 
+def test_check_text_without_tesseract_is_refused_before_anything_runs(root, tmp_path, capsys, monkeypatch):
+    import workbench.imaging.ocr
+
+    monkeypatch.setattr(workbench.imaging.ocr, "ocr_available", lambda: False)
+    path = experiment(tmp_path, HEADLINES, "headlines.yaml")
+    Workbench(root).close()  # the run log exists, with its welcome credits
+    before = ledger_state(root)
+    code, _, err = cli(capsys, "batch", "run", str(path), "--check-text", "--no-progress")
+    assert code == 1 and "--check-text needs the tesseract program" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ledger_state(root) == before and not (root / "batches").exists()
+
+
 def test_a_report_without_text_checks_has_no_text_column(wb, tmp_path):
     path = experiment(tmp_path, HEADLINES, "headlines.yaml")
     _in_process_batch(wb, path, "unchecked")
