@@ -104,7 +104,8 @@ def _text_score_html(accuracy: float | None) -> str:
     if not score:
         return ""
     colour = "#1b5e20" if accuracy >= 0.98 else "#b26a00" if accuracy >= 0.9 else "#b00020"
-    return f' · <span class="workbench-text-accuracy" style="color:{colour}">{score}</span>'
+    style = f"color:{colour};white-space:nowrap"
+    return f' · <span class="workbench-text-accuracy" style="{style}">{score}</span>'
 
 
 def run_html(run: Run, *, size: int = THUMB) -> str:
