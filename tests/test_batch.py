@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _skips import require
 from conftest import ledger_state
 from PIL import Image
 
@@ -318,6 +319,59 @@ def test_the_batch_notebook_runs_by_hand_offline(root, tmp_path):
     )
     runs = Workbench(root).runs(batch_id="example")
     assert list(runs["status"]) == ["ok", "ok"]
+
+
+HEADLINES = """
+name: headlines
+preset: marketing-poster
+spec: {quality: low, background: "@navy-solid"}
+grid:
+  headline: [MOVE FORWARD, RUN THE CITY]
+"""
+
+
+def test_check_text_scores_each_poster_and_the_report_shows_it(root, tmp_path, capsys):
+    from workbench.imaging.ocr import ocr_available
+
+    require(ocr_available(), "tesseract-ocr is not installed (apt install tesseract-ocr)")
+    path = experiment(tmp_path, HEADLINES, "headlines.yaml")
+    code, out, err = cli(
+        capsys, "batch", "run", str(path), "--check-text", "--workers", "1", "--no-progress"
+    )
+    assert code == 0, out + err
+    batch_id = out.split()[1].rstrip(":")
+    assert "text accuracy" in out and "(mean of 2 checked runs)" in out
+    runs = Workbench(root).runs(batch_id=batch_id)
+    assert len(runs) == 2 and (runs["text_accuracy"] >= 0.98).all()
+    folder = root / "batches" / batch_id
+    (folder / "report.html").unlink()
+    code, out, _ = cli(capsys, "batch", "report", batch_id)
+    assert code == 0
+    html = (folder / "report.html").read_text()
+    assert "Text accuracy (OCR of the exact texts)" in html and "over 2 checked jobs" in html
+    assert html.count("text accuracy % (mean)") == 1  # the one factor's table
+    assert html.count("<td class='text'>") == 2  # each job's own score
+    assert "<th>text accuracy</th>" in html
+
+
+def test_check_text_without_tesseract_is_refused_before_anything_runs(root, tmp_path, capsys, monkeypatch):
+    import workbench.imaging.ocr
+
+    monkeypatch.setattr(workbench.imaging.ocr, "ocr_available", lambda: False)
+    path = experiment(tmp_path, HEADLINES, "headlines.yaml")
+    Workbench(root).close()  # the run log exists, with its welcome credits
+    before = ledger_state(root)
+    code, _, err = cli(capsys, "batch", "run", str(path), "--check-text", "--no-progress")
+    assert code == 1 and "--check-text needs the tesseract program" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ledger_state(root) == before and not (root / "batches").exists()
+
+
+def test_a_report_without_text_checks_has_no_text_column(wb, tmp_path):
+    path = experiment(tmp_path, HEADLINES, "headlines.yaml")
+    _in_process_batch(wb, path, "unchecked")
+    html = write_report(wb, "unchecked").html.read_text()
+    assert "text accuracy" not in html.lower()
 
 
 @pytest.mark.parametrize("args", [["batch", "run"], ["batch", "run", "x.yaml", "--resume", "b"]])

@@ -190,6 +190,18 @@ def test_a_model_edit_without_a_key_changes_nothing(wb, root):
     assert ledger_state(root) == before
 
 
+def test_plan_edit_shows_the_service_request_without_a_key_or_a_row(wb, root):
+    source = wb.generate("a red mug", aspect="1:1")
+    before = ledger_state(root)
+    plan = wb.plan_edit(source, "put a ribbon on the mug", regions=[RECT, POLYGON])
+    assert plan.backend == "openai" and plan.request.kind == "edit" and plan.estimate.credits > 0
+    assert plan.request.size == source.size and plan.parent_id == source.id
+    area = edited_area(plan.request.mask)
+    assert area.shape == (1024, 1024) and area[100, 100] and area[700, 750] and not area[0, 0]
+    assert ledger_state(root) == before  # nothing sent, nothing logged, nothing charged
+    assert wb.plan_edit(source, "make it warmer").backend == "draft"
+
+
 def test_draft_refuses_an_edit_it_cannot_do_locally(wb):
     source = wb.generate("a red mug")
     with pytest.raises(CapabilityError, match="edits locally only"):

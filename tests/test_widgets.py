@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from _skips import require
 from conftest import ledger_state
 from workbench import ModelCapabilities, Workbench, register_backend
 from workbench.backends.draft import DraftBackend
 from workbench.widgets import Gallery, Panel
-from workbench.widgets.html import run_html
+from workbench.imaging.ocr import ocr_available
+from workbench.widgets.html import run_html, text_score
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -368,3 +370,32 @@ def test_a_run_from_the_panel_shows_up_in_the_gallery(wb: Workbench):
     assert gallery.runs == []
     run = panel.generate()
     assert [r["id"] for r in gallery.runs] == [run.id]
+
+
+def test_text_accuracy_shows_on_the_card_and_in_the_comparison(wb: Workbench):
+    require(ocr_available(), "tesseract-ocr is not installed (apt install tesseract-ocr)")
+    poster = wb.generate(preset="marketing-poster")
+    plain = wb.generate("a ceramic mug on a walnut table")
+    gallery = wb.gallery()
+    assert {r["id"]: r["text_accuracy"] for r in gallery.runs} == {poster.id: None, plain.id: None}
+    assert "text " not in _text(gallery.to_html())  # an unchecked run shows no score
+
+    checked = wb.check_text(poster)
+    score = checked["accuracy"].mean()
+    assert score >= 0.98
+    synced = {r["id"]: r["text_accuracy"] for r in gallery.runs}  # refreshed by the check itself
+    assert synced == {poster.id: round(score, 4), plain.id: None}
+    shown = text_score(score)
+    assert shown in ("text 98 %", "text 99 %", "text 100 %")
+    assert _text(gallery.to_html()).count(shown) == 1
+
+    gallery.selected = [poster.id, plain.id]
+    assert _text(gallery.to_html()).count(shown) == 2  # the card and the comparison column
+    assert shown in _text(_bundle(gallery)["text/html"])
+
+
+def test_text_score_rounds_down_so_100_means_exact():
+    assert text_score(1.0) == "text 100 %"
+    assert text_score(0.996) == "text 99 %"
+    assert text_score(0.5) == "text 50 %"
+    assert text_score(None) == "" and text_score(float("nan")) == ""

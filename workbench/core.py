@@ -10,6 +10,7 @@ writes the ledger or the store. One run goes::
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -482,6 +483,23 @@ class Workbench:
                                backend=backend, max_bytes=max_bytes, **options)
         return await self.aexecute(plan, fresh=fresh, raise_errors=raise_errors)
 
+    def plan_edit(self, image: Any, instruction: str, *, regions: Any = None, mask: Any = None,
+                  references: tuple[Any, ...] | list[Any] = (), backend: str | None = None,
+                  max_bytes: int | None = None, **options: Any) -> Plan:
+        """Validate and price an edit without sending or charging anything (no key needed).
+
+        The plan shows where ``edit`` would send it (``plan.backend``, ``plan.model``), at what
+        size and cost (``plan.estimate``), and the one mask every region merges into
+        (``plan.request.mask``: an RGBA PNG, alpha 0 where the image is to change).
+
+        Example:
+            >>> plan = wb.plan_edit(run, "Replace the mug with a glass teapot", regions=[(300, 200, 400, 500)])
+            >>> plan.backend, plan.estimate.credits
+            ('openai', 4)
+        """
+        return self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
+                               backend=backend, max_bytes=max_bytes, **options)
+
     def _edit_plan(self, image: Any, instruction: str, *, regions: Any, mask: Any, references: Any,
                    backend: str | None, max_bytes: int | None, **options: Any) -> Plan:
         from workbench.imaging.masks import build_mask
@@ -655,6 +673,9 @@ class Workbench:
             results = check_texts(opened, texts, lang=lang)
         if record and run_id and self.ledger.get(run_id) is not None:
             self.ledger.record_text_checks(run_id, results)
+            gallery = sys.modules.get("workbench.widgets.gallery")
+            if gallery is not None:  # only when a gallery may be on screen: never import widgets here
+                gallery.refresh_galleries(self)
         return pd.DataFrame(results, columns=["text", "role", "read", "accuracy"])
 
     # -- internals ----------------------------------------------------------------------------

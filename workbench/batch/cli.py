@@ -89,6 +89,11 @@ def plan(
 @click.option(
     "--retries", type=int, default=2, show_default=True, help="Extra attempts for a shard whose kernel dies."
 )
+@click.option(
+    "--check-text",
+    is_flag=True,
+    help="Read each image's exact texts back with OCR (needs tesseract); the report shows the accuracy.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.pass_context
 def run(
@@ -103,6 +108,7 @@ def run(
     batch_id: str | None,
     resume: str | None,
     retries: int,
+    check_text: bool,
     no_progress: bool,
 ) -> None:
     """Run EXPERIMENT through the batch notebook, K shards at once; write images, sheets and a report."""
@@ -126,6 +132,7 @@ def run(
         budget=budget,
         retries=retries,
         progress=not no_progress,
+        check_text=check_text,
     )
     click.echo(result.describe())
     click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)

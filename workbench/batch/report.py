@@ -7,7 +7,10 @@ about 256 px, the sheet a JPEG of a few hundred kB.
 
 The HTML report is one self-contained file: the sheets (linked, beside it), a table of every job
 with a small thumbnail (a data URI), its factors, prompt, status, credits, dollars and latency,
-and pandas tables of credits, dollars, latency and status per factor.
+and pandas tables of credits, dollars, latency and status per factor. When any run of the batch
+had its exact texts checked with OCR (``workbench batch run --check-text``, or
+``Workbench.check_text`` afterwards), the tables add the mean text accuracy per factor value and
+each job's own.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import html
 import io
 import itertools
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -84,9 +88,20 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
                 "image": (wb.root / run["images"][0]) if run.get("images") else None,
                 "run_id": _text(run.get("id")),
                 "error": _text(run.get("error")),
+                "text_accuracy": _accuracy(run.get("text_accuracy")),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _accuracy(value: Any) -> float:
+    """A run's text accuracy, NaN when it was never checked (or the job never ran)."""
+    return float("nan") if value is None else float(value)
+
+
+def _percent(accuracy: float) -> str:
+    """``98 %``, rounded down so that 100 % means every character read back exactly."""
+    return f"{math.floor(accuracy * 100 + 1e-9)} %"
 
 
 def _text(value: Any) -> str | None:
@@ -306,6 +321,8 @@ def _per_factor(frame: pd.DataFrame, factor: str) -> pd.DataFrame:
             "latency_ms (mean)": grouped["latency_ms"].mean().round(1),
         }
     )
+    if frame["text_accuracy"].notna().any():
+        table["text accuracy % (mean)"] = (grouped["text_accuracy"].mean() * 100).round(1)
     status = pd.crosstab(frame[factor], frame["status"]).reindex(table.index).fillna(0).astype(int)
     return table.join(status)
 
@@ -339,6 +356,13 @@ def _write_report(
     sheets = contact_sheets(wb, batch_id, frame, folder=folder)
     _link_images(folder, frame)
     factors = [f for axis in meta["axes"] for f in axis["factors"]]
+    checked = frame["text_accuracy"].dropna()
+    text_line = (
+        f"<p>Text accuracy (OCR of the exact texts): {checked.mean():.1%} mean over {len(checked)} "
+        f"checked job{'s' if len(checked) != 1 else ''}, lowest {_percent(checked.min())}.</p>"
+        if len(checked)
+        else ""
+    )
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -347,6 +371,7 @@ def _write_report(
         f"<p>Batch <code>{esc(batch_id)}</code>: {len(frame)} jobs; "
         + ", ".join(f"{n} {esc(s)}" for s, n in frame["status"].value_counts().items())
         + f"; {int(frame['credits'].sum())} credits, ${frame['usd'].sum():.4f}.</p>",
+        text_line,
         "<h2>Contact sheet</h2>",
         *(f"<p><img class='sheet' src='{esc(p.name)}' alt='{esc(p.stem)}'></p>" for p in sheets),
         "<h2>Per factor</h2>",
@@ -356,7 +381,9 @@ def _write_report(
             parts += [f"<h3>{esc(factor)}</h3>", _per_factor(frame, factor).to_html(border=0)]
     parts.append(
         "<h2>Jobs</h2><table><tr><th>image</th><th>factors</th><th>status</th><th>credits</th>"
-        "<th>usd</th><th>latency ms</th><th>prompt</th></tr>"
+        "<th>usd</th><th>latency ms</th>"
+        + ("<th>text accuracy</th>" if len(checked) else "")
+        + "<th>prompt</th></tr>"
     )
     for record in frame.to_dict("records"):
         uri = _data_uri(record["image"])
@@ -366,9 +393,13 @@ def _write_report(
         status = esc(record["status"]) + (f"<br><small>{esc(error)}</small>" if error else "")
         seconds = record["latency_ms"]
         latency = "" if seconds is None or seconds != seconds else f"{seconds:.0f}"  # None or NaN: no run
+        accuracy = record["text_accuracy"]
+        text_cell = ""
+        if len(checked):
+            text_cell = "<td></td>" if math.isnan(accuracy) else f"<td class='text'>{_percent(accuracy)}</td>"
         parts.append(
             f"<tr><td>{image}</td><td>{labels}</td><td class='{esc(record['status'])}'>{status}</td>"
-            f"<td>{record['credits']}</td><td>{record['usd']:.4f}</td><td>{latency}</td>"
+            f"<td>{record['credits']}</td><td>{record['usd']:.4f}</td><td>{latency}</td>{text_cell}"
             f"<td class='prompt'>{esc(_text(record['prompt']) or '')}</td></tr>"
         )
     parts.append("</table></body></html>")

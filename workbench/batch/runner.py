@@ -238,6 +238,8 @@ class BatchResult:
     contact_sheets: list[Path] = field(default_factory=list)
     report: Path | None = None
     seconds: float = 0.0
+    text_accuracy: float | None = None  # the mean OCR accuracy of the checked runs, None if none was
+    text_checked: int = 0
 
     @property
     def failed_shards(self) -> list[ShardOutcome]:
@@ -253,6 +255,11 @@ class BatchResult:
             f"batch {self.batch_id}: {counts} of {self.jobs} jobs; {self.credits} credits, ${self.usd:.4f} "
             f"in {self.seconds:.1f} s"
         ]
+        if self.text_accuracy is not None:
+            lines.append(
+                f"text accuracy {self.text_accuracy:.1%} (mean of {self.text_checked} checked run"
+                f"{'' if self.text_checked == 1 else 's'})"
+            )
         if self.left:
             lines.append(
                 f"stopped at the budget: {self.left} jobs left; continue with "
@@ -436,6 +443,7 @@ def run_batch(
     progress: bool = True,
     report: bool = True,
     start_timeout: float = 60.0,
+    check_text: bool = False,
 ) -> BatchResult:
     """Run an experiment as a batch: plan, check the wallet, run K papermill shards, report.
 
@@ -450,10 +458,13 @@ def run_batch(
         concurrency: jobs in flight per kernel (default: 1 for drafts, 4 for real backends).
         progress: show a tqdm bar over the jobs on stderr.
         report: write the contact sheet and the HTML report at the end.
+        check_text: each shard reads the exact texts of its finished images back with OCR and
+            stores the scores; the report then shows text accuracy per factor and per job.
 
     Raises:
         ExperimentError: a bad experiment or batch id (nothing runs).
         BudgetError: the wallet cannot pay, checked before any kernel starts.
+        WorkbenchError: ``check_text`` without tesseract installed (nothing runs).
 
     Example:
         >>> result = run_batch(Workbench(), "product-lighting", workers=2)
@@ -467,12 +478,17 @@ def run_batch(
     notebook = Path(notebook) if notebook else default_notebook()
     if not notebook.is_file():
         raise ExperimentError(f"No batch notebook at {notebook}; pass --notebook PATH.", field="notebook")
+    if check_text:
+        _require_ocr()
     plan = plan_batch(wb, experiment, batch_id=batch_id, resume=resume, budget=budget)
     plan.check()  # before any kernel starts: a batch the wallet cannot pay renders nothing
     folder = batch_folder(wb, plan.batch_id)
     _write_batch_files(folder, plan)
     _record_batch(
-        wb, plan, status="running", options={"workers": workers, "budget": budget, "notebook": str(notebook)}
+        wb,
+        plan,
+        status="running",
+        options={"workers": workers, "budget": budget, "notebook": str(notebook), "check_text": check_text},
     )
     if resume:
         _stop_stale_kernels(folder)
@@ -485,6 +501,7 @@ def run_batch(
         "prompts": [str(Path(p).resolve()) for p in wb._prompt_folders],
         "backend_options": _safe_options(wb.backend_options),
         "concurrency": concurrency,
+        "check_text": check_text,
     }
     outcomes: list[ShardOutcome] = []
     first_rowid = wb.ledger.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
@@ -507,6 +524,7 @@ def run_batch(
     status = "done" if complete else ("stopped" if plan.left else "incomplete")
     set_batch_status(wb, plan.batch_id, status)
     result = BatchResult(plan.batch_id, folder, len(plan.jobs), counts, credits, usd, plan.left, outcomes)
+    result.text_accuracy, result.text_checked = _text_accuracy(wb, plan.batch_id)
     if report:
         from workbench.batch.report import write_report
 
@@ -539,6 +557,22 @@ def _outcome(wb: Workbench, plan: BatchPlan, first_rowid: int) -> tuple[dict[str
         (plan.batch_id, first_rowid),
     )[0]
     return statuses, int(spent[0]), float(spent[1])
+
+
+def _require_ocr() -> None:
+    from workbench.imaging.ocr import ocr_available
+
+    if not ocr_available():
+        raise WorkbenchError(
+            "--check-text needs the tesseract program and pytesseract: install tesseract-ocr "
+            "(apt install tesseract-ocr, or brew install tesseract) and pip install pytesseract."
+        )
+
+
+def _text_accuracy(wb: Workbench, batch_id: str) -> tuple[float | None, int]:
+    """The mean text accuracy of a batch's checked runs, and how many were checked."""
+    scores = wb.runs(batch_id=batch_id)["text_accuracy"].dropna()
+    return (float(scores.mean()), len(scores)) if len(scores) else (None, 0)
 
 
 def _safe_options(options: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

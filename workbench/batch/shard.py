@@ -65,6 +65,7 @@ def run_shard(
     prompts: Sequence[str] = (),
     backend_options: Mapping[str, Mapping[str, Any]] | None = None,
     concurrency: int | None = None,
+    check_text: bool = False,
 ) -> pd.DataFrame:
     """Run the jobs in ``jobs_file`` (a JSON list of job dicts) and return a small summary table.
 
@@ -76,6 +77,8 @@ def run_shard(
         prompts: extra template folders.
         backend_options: constructor options per backend (e.g. an OpenAI base URL, never a key).
         concurrency: jobs in flight at once (default: 1 on draft backends, 4 otherwise).
+        check_text: read each finished image's exact texts back with OCR (``Workbench.check_text``)
+            and store the scores, for the report's text accuracy; runs without exact texts are left.
     """
     import pandas as pd
 
@@ -117,9 +120,11 @@ def run_shard(
                         run = wb.execute(plan, batch_id=batch_id, shard=shard, raise_errors=False)
                     else:
                         run = await wb.aexecute(plan, batch_id=batch_id, shard=shard, raise_errors=False)
-                    statuses.append(
-                        {"job": job.key, "status": run.status, "credits": run.credits, "usd": run.usd}
-                    )
+                    accuracy = None
+                    if check_text:
+                        accuracy = await asyncio.to_thread(_check_text, wb, run)
+                    statuses.append({"job": job.key, "status": run.status, "credits": run.credits,
+                                     "usd": run.usd, "text_accuracy": accuracy})
 
         async def main() -> None:
             limit = asyncio.Semaphore(max(1, concurrency))
@@ -130,12 +135,26 @@ def run_shard(
     finally:
         wb.close()
         pid_file.unlink(missing_ok=True)
-    frame = pd.DataFrame(statuses, columns=["job", "status", "credits", "usd"])
-    summary = frame.groupby("status", observed=True).agg(
-        jobs=("job", "count"), credits=("credits", "sum"), usd=("usd", "sum")
-    )
-    summary.loc["skipped (done before)"] = [len(jobs) - len(pending), 0, 0.0]
+    frame = pd.DataFrame(statuses, columns=["job", "status", "credits", "usd", "text_accuracy"])
+    aggregates = {"jobs": ("job", "count"), "credits": ("credits", "sum"), "usd": ("usd", "sum")}
+    if check_text:
+        frame["text_accuracy"] = frame["text_accuracy"].astype("float64")
+        aggregates["text_accuracy"] = ("text_accuracy", "mean")
+    summary = frame.groupby("status", observed=True).agg(**aggregates)
+    skipped = [len(jobs) - len(pending), 0, 0.0] + ([float("nan")] if check_text else [])
+    summary.loc["skipped (done before)"] = skipped
     return summary
+
+
+def _check_text(wb: Workbench, run: Any) -> float | None:
+    """OCR a finished run's exact texts and store the scores; their mean, or None when there is
+    nothing to check (a failed run, no exact texts, a cached run whose source was checked)."""
+    if not run.ok or not run.images or run.spec is None or not run.spec.texts:
+        return None
+    if run.cached_from and not wb.ledger.text_checks(run.cached_from).empty:
+        # runs() shows a cached run with its source's score: reading the same file again adds nothing.
+        return float(wb.runs(id=run.id)["text_accuracy"].iloc[0])
+    return float(wb.check_text(run)["accuracy"].mean())
 
 
 def example_jobs_file(root: str | os.PathLike[str] | None = None) -> Path:

@@ -24,6 +24,14 @@ function h(tag, attrs = {}, ...children) {
 
 const credits = (n) => `${n} credit${n === 1 ? "" : "s"}`;
 
+// The OCR text accuracy as the static HTML shows it: rounded down, so 100 % means exact.
+function textScore(accuracy) {
+  if (accuracy === null || accuracy === undefined) return null;
+  const percent = Math.floor(accuracy * 100 + 1e-9);
+  const grade = accuracy >= 0.98 ? "good" : accuracy >= 0.9 ? "fair" : "poor";
+  return h("span", { class: `wb-text-score wb-text-${grade}` }, `text ${percent} %`);
+}
+
 function visible(runs, filters) {
   return runs.filter((run) =>
     FILTERS.every(([key]) => !filters[key] || (run[key] || "") === filters[key]),
@@ -95,6 +103,7 @@ function render({ model, el }) {
         ` · ${run.preset || "no preset"}`,
         h("br"),
         `${run.size} · ${credits(run.credits)}`,
+        run.text_accuracy == null ? null : [" · ", textScore(run.text_accuracy)],
       ),
       run.image
         ? h(
@@ -143,6 +152,7 @@ function render({ model, el }) {
                 ["credits", run.credits],
                 ["dollars", `$${Number(run.usd || 0).toFixed(4)}`],
                 ["latency", run.latency_ms == null ? "—" : `${(run.latency_ms / 1000).toFixed(2)} s`],
+                ["text", run.text_accuracy == null ? "not checked" : textScore(run.text_accuracy)],
                 ["batch", run.batch_id || "—"],
                 ["when", run.created_at],
                 ["run", run.id.slice(0, 8)],

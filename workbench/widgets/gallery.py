@@ -1,7 +1,8 @@
 """The gallery: thumbnails of runs from the run log, filters, side-by-side comparison, full size.
 
 An anywidget; its front end is ``gallery.js`` (and ``gallery.css``) beside this file. State lives
-in synced traits: ``runs`` (one small dict per run, with a thumbnail data URI), ``filters``
+in synced traits: ``runs`` (one small dict per run: status, size, credits, the OCR
+``text_accuracy`` when its exact texts were checked, …), ``filters``
 (batch_id, preset, status), ``selected`` run ids, and ``full_image`` — filled when the front end
 asks for one run's full-size image. Thumbnails (data URIs) travel in ``thumbs`` only when a front
 end asks for them, so a notebook executed by papermill (which stores widget state in the file)
@@ -52,6 +53,13 @@ def _text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return str(value)
+
+
+def _score(value: Any) -> float | None:
+    """A text accuracy for the front end: 0–1 rounded to 4 places, or None when never checked."""
+    if value is None or math.isnan(value):
+        return None
+    return round(float(value), 4)
 
 
 class Gallery(anywidget.AnyWidget):
@@ -106,7 +114,8 @@ class Gallery(anywidget.AnyWidget):
         frame = frame.iloc[::-1]
         columns = {name: frame[name].tolist() for name in (
             "id", "created_at", "status", "preset", "batch_id", "backend", "model", "quality", "size", "n",
-            "credits", "usd", "latency_ms", "prompt", "images", "error", "cached_from", "kind")}
+            "credits", "usd", "latency_ms", "prompt", "images", "error", "cached_from", "kind",
+            "text_accuracy")}
         runs = []
         for i in range(len(frame)):
             images = columns["images"][i]
@@ -129,6 +138,7 @@ class Gallery(anywidget.AnyWidget):
                 "prompt": columns["prompt"][i],
                 "error": _text(columns["error"][i]),
                 "cached_from": _text(columns["cached_from"][i]),
+                "text_accuracy": _score(columns["text_accuracy"][i]),
                 "images": len(images),
                 "image": images[0] if images else None,
             })

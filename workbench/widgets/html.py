@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ __all__ = [
     "findings_html",
     "gallery_html",
     "run_html",
+    "text_score",
     "thumbnail_from_bytes",
     "thumbnail_uri",
 ]
@@ -89,6 +91,23 @@ def _credits(value: Any) -> str:
     return f"{value} credit{'' if value == 1 else 's'}"
 
 
+def text_score(accuracy: float | None) -> str:
+    """A run's OCR text accuracy as a card shows it: ``text 98 %`` (rounded down, so 100 % means
+    every character read back exactly), or ``""`` when its texts were never checked."""
+    if accuracy is None or math.isnan(accuracy):
+        return ""
+    return f"text {math.floor(float(accuracy) * 100 + 1e-9)} %"
+
+
+def _text_score_html(accuracy: float | None) -> str:
+    score = text_score(accuracy)
+    if not score:
+        return ""
+    colour = "#1b5e20" if accuracy >= 0.98 else "#b26a00" if accuracy >= 0.9 else "#b00020"
+    style = f"color:{colour};white-space:nowrap"
+    return f' · <span class="workbench-text-accuracy" style="{style}">{score}</span>'
+
+
 def run_html(run: Run, *, size: int = THUMB) -> str:
     """A run as a small card: its first image's thumbnail, status, size, credits, dollars."""
     picture = ""
@@ -135,7 +154,8 @@ def gallery_html(runs: Iterable[Mapping[str, Any]], *, total: int | None = None,
         cards.append(
             f'<div style="{_CARD}">{picture}<div style="{_CAPTION.format(w=160)}">'
             f"<b>{escape(run.get('status'))}</b> · {escape(run.get('preset') or 'no preset')}<br>"
-            f"{escape(run.get('size'))} · {_credits(run.get('credits'))}</div></div>"
+            f"{escape(run.get('size'))} · {_credits(run.get('credits'))}"
+            f"{_text_score_html(run.get('text_accuracy'))}</div></div>"
         )
     total = len(runs) if total is None else total
     more = f"<p>… and {total - len(shown)} more runs.</p>" if total > len(shown) else ""
@@ -147,7 +167,8 @@ def gallery_html(runs: Iterable[Mapping[str, Any]], *, total: int | None = None,
             f'<td style="vertical-align:top;padding:6px">{_img(r["thumb"], 256) if r.get("thumb") else ""}'
             f'<div style="{_CAPTION.format(w=256)}">{escape(r.get("prompt"))}<br>'
             f"{escape(r.get('backend'))}/{escape(r.get('model'))} · {escape(r.get('quality'))} · "
-            f"{escape(r.get('size'))} · {_credits(r.get('credits'))} · ${float(r.get('usd') or 0):.4f}</div></td>"
+            f"{escape(r.get('size'))} · {_credits(r.get('credits'))} · ${float(r.get('usd') or 0):.4f}"
+            f"{_text_score_html(r.get('text_accuracy'))}</div></td>"
             for r in picked
         )
         compare = f"<p><b>Comparing {len(picked)} runs</b></p><table><tr>{columns}</tr></table>"
