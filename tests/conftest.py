@@ -65,3 +65,20 @@ def openai_server():
     server = OpenAIServer(Faults()).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the ``workbench`` command in this process: ``code, out, err = cli("batch", "plan", path)``."""
+    from workbench.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -22,7 +22,6 @@ from workbench import Workbench
 from workbench.batch import load_experiment, plan_batch, run_shard
 from workbench.batch.report import THUMB, write_report
 from workbench.batch.runner import _write_batch_files, default_notebook
-from workbench.cli import main
 
 WORKBENCH = Path(sys.executable).with_name("workbench")
 
@@ -33,16 +32,6 @@ grid:
   background: {marble: "@marble", oak: "@oak-table", linen: "@linen"}
   lighting: ["@soft-left", "@golden-hour", "@rim-light", "@high-key"]
 """
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def experiment(tmp_path: Path, text: str = GRID, name: str = "mugs.yaml") -> Path:
@@ -59,17 +48,17 @@ def job_key(params: str) -> str:
     return json.loads(params)["job"]
 
 
-def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft, tmp_path, capsys):
+def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft, tmp_path, cli):
     root = paid_draft
     Workbench(root).wallet.topup(100)
     path = experiment(tmp_path)
 
-    code, out, _ = cli(capsys, "batch", "plan", str(path))
+    code, out, _ = cli("batch", "plan", str(path))
     assert code == 0
     assert "images     12 in 12 jobs" in out and "cost       24 credits" in out and "can pay" in out
     assert "cached     0" in out
 
-    code, out, err = cli(capsys, "batch", "run", str(path), "--workers", "2", "--no-progress")
+    code, out, err = cli("batch", "run", str(path), "--workers", "2", "--no-progress")
     assert code == 0, out + err
     batch_id = out.split()[1].rstrip(":")
     wb = Workbench(root)
@@ -106,7 +95,7 @@ def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft,
     )
 
     before = store_files(root)
-    code, out, _ = cli(capsys, "batch", "run", str(path), "--workers", "2", "--no-progress")
+    code, out, _ = cli("batch", "run", str(path), "--workers", "2", "--no-progress")
     assert code == 0 and "12 cached of 12 jobs; 0 credits" in out
     second = out.split()[1].rstrip(":")
     assert second != batch_id
@@ -114,19 +103,19 @@ def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft,
     assert len(again) == 12 and set(again["status"]) == {"cached"} and again["credits"].sum() == 0
     assert store_files(root) == before  # nothing rendered
     assert Workbench(root).wallet.spent == 24
-    code, out, _ = cli(capsys, "batch", "list")
+    code, out, _ = cli("batch", "list")
     assert [line.split()[0] for line in out.splitlines()] == [batch_id, second] and out.count(" done") == 2
     (folder / "report.html").unlink()
-    code, out, _ = cli(capsys, "batch", "report", batch_id)
+    code, out, _ = cli("batch", "report", batch_id)
     assert code == 0 and (folder / "report.html").is_file() and "contact-sheet.jpg" in out
 
 
-def test_a_batch_the_wallet_cannot_pay_for_is_refused_before_anything_renders(paid_draft, tmp_path, capsys):
+def test_a_batch_the_wallet_cannot_pay_for_is_refused_before_anything_renders(paid_draft, tmp_path, cli):
     path = experiment(tmp_path)
-    code, out, _ = cli(capsys, "batch", "plan", str(path))
+    code, out, _ = cli("batch", "plan", str(path))
     assert "wallet     10 credits: cannot pay (short by 14)" in out
     before = ledger_state(paid_draft)
-    code, out, err = cli(capsys, "batch", "run", str(path))
+    code, out, err = cli("batch", "run", str(path))
     assert code == 1 and out == ""
     assert err.strip().splitlines() == [
         "error: This batch costs 24 credits for 12 images; the wallet has 10 (short by 14): top up with "
@@ -136,10 +125,9 @@ def test_a_batch_the_wallet_cannot_pay_for_is_refused_before_anything_renders(pa
     assert not store_files(paid_draft) and not (paid_draft / "batches").exists()
 
 
-def test_a_budget_stops_cleanly_and_a_resume_finishes_the_batch(paid_draft, tmp_path, capsys):
+def test_a_budget_stops_cleanly_and_a_resume_finishes_the_batch(paid_draft, tmp_path, cli):
     path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4, 5, 6]\n")
     code, out, _ = cli(
-        capsys,
         "batch",
         "run",
         str(path),
@@ -155,13 +143,13 @@ def test_a_budget_stops_cleanly_and_a_resume_finishes_the_batch(paid_draft, tmp_
     assert "4 ok, 2 missing of 6 jobs; 4 credits" in out and "stopped at the budget: 2 jobs left" in out
     wb = Workbench(paid_draft)
     assert wb.wallet.balance == 6 and len(wb.runs(batch_id="capped")) == 4
-    code, out, _ = cli(capsys, "batch", "plan", str(path))
+    code, out, _ = cli("batch", "plan", str(path))
     assert "cached     4 (0 credits)" in out and "cost       2 credits" in out
-    code, out, _ = cli(capsys, "batch", "run", "--resume", "capped", "--workers", "1", "--no-progress")
+    code, out, _ = cli("batch", "run", "--resume", "capped", "--workers", "1", "--no-progress")
     assert code == 0 and "6 ok of 6 jobs; 2 credits" in out
     runs = Workbench(paid_draft).runs(batch_id="capped")
     assert sorted(Counter(job_key(p) for p in runs["params"]).values()) == [1] * 6
-    code, _, err = cli(capsys, "batch", "run", str(path), "--batch-id", "capped")
+    code, _, err = cli("batch", "run", str(path), "--batch-id", "capped")
     assert code == 1 and "A batch capped exists already; continue it with --resume capped." in err
 
 
@@ -175,7 +163,7 @@ def _count_rows(ledger: Path, batch_id: str) -> int:
         return 0
 
 
-def test_kill_9_of_a_running_batch_then_resume_charges_each_job_once(paid_draft, tmp_path, capsys):
+def test_kill_9_of_a_running_batch_then_resume_charges_each_job_once(paid_draft, tmp_path, cli):
     root = paid_draft
     Workbench(root).wallet.topup(100)
     seeds = ", ".join(str(seed) for seed in range(1, 25))
@@ -206,7 +194,7 @@ def test_kill_9_of_a_running_batch_then_resume_charges_each_job_once(paid_draft,
     done_at_kill = _count_rows(ledger, "killed")
     assert 3 <= done_at_kill < 24, "the batch should be killed half-way"
 
-    code, out, err = cli(capsys, "batch", "run", "--resume", "killed", "--workers", "2", "--no-progress")
+    code, out, err = cli("batch", "run", "--resume", "killed", "--workers", "2", "--no-progress")
     assert code == 0, out + err
     wb = Workbench(root)
     runs = wb.runs(batch_id="killed")
@@ -225,7 +213,7 @@ def _notebook_with(tmp_path: Path, code: str) -> Path:
     return path
 
 
-def test_a_dying_kernel_is_retried_and_a_failing_shard_keeps_its_notebook(root, tmp_path, capsys):
+def test_a_dying_kernel_is_retried_and_a_failing_shard_keeps_its_notebook(root, tmp_path, cli):
     path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n")
     marker = tmp_path / "died-once"
     dies_once = _notebook_with(
@@ -234,7 +222,6 @@ def test_a_dying_kernel_is_retried_and_a_failing_shard_keeps_its_notebook(root, 
         "if not marker.exists():\n    marker.touch()\n    os._exit(1)",
     )
     code, out, err = cli(
-        capsys,
         "batch",
         "run",
         str(path),
@@ -251,7 +238,6 @@ def test_a_dying_kernel_is_retried_and_a_failing_shard_keeps_its_notebook(root, 
 
     fails = _notebook_with(tmp_path, "raise RuntimeError('the shard broke on purpose')")
     code, out, _ = cli(
-        capsys,
         "batch",
         "run",
         str(path),
@@ -330,13 +316,13 @@ grid:
 """
 
 
-def test_check_text_scores_each_poster_and_the_report_shows_it(root, tmp_path, capsys):
+def test_check_text_scores_each_poster_and_the_report_shows_it(root, tmp_path, cli):
     from workbench.imaging.ocr import ocr_available
 
     require(ocr_available(), "tesseract-ocr is not installed (apt install tesseract-ocr)")
     path = experiment(tmp_path, HEADLINES, "headlines.yaml")
     code, out, err = cli(
-        capsys, "batch", "run", str(path), "--check-text", "--workers", "1", "--no-progress"
+        "batch", "run", str(path), "--check-text", "--workers", "1", "--no-progress"
     )
     assert code == 0, out + err
     batch_id = out.split()[1].rstrip(":")
@@ -345,7 +331,7 @@ def test_check_text_scores_each_poster_and_the_report_shows_it(root, tmp_path, c
     assert len(runs) == 2 and (runs["text_accuracy"] >= 0.98).all()
     folder = root / "batches" / batch_id
     (folder / "report.html").unlink()
-    code, out, _ = cli(capsys, "batch", "report", batch_id)
+    code, out, _ = cli("batch", "report", batch_id)
     assert code == 0
     html = (folder / "report.html").read_text()
     assert "Text accuracy (OCR of the exact texts)" in html and "over 2 checked jobs" in html
@@ -354,14 +340,14 @@ def test_check_text_scores_each_poster_and_the_report_shows_it(root, tmp_path, c
     assert "<th>text accuracy</th>" in html
 
 
-def test_check_text_without_tesseract_is_refused_before_anything_runs(root, tmp_path, capsys, monkeypatch):
+def test_check_text_without_tesseract_is_refused_before_anything_runs(root, tmp_path, cli, monkeypatch):
     import workbench.imaging.ocr
 
     monkeypatch.setattr(workbench.imaging.ocr, "ocr_available", lambda: False)
     path = experiment(tmp_path, HEADLINES, "headlines.yaml")
     Workbench(root).close()  # the run log exists, with its welcome credits
     before = ledger_state(root)
-    code, _, err = cli(capsys, "batch", "run", str(path), "--check-text", "--no-progress")
+    code, _, err = cli("batch", "run", str(path), "--check-text", "--no-progress")
     assert code == 1 and "--check-text needs the tesseract program" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert ledger_state(root) == before and not (root / "batches").exists()
@@ -375,13 +361,13 @@ def test_a_report_without_text_checks_has_no_text_column(wb, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["batch", "run"], ["batch", "run", "x.yaml", "--resume", "b"]])
-def test_run_needs_an_experiment_or_a_resume(capsys, args):
-    code, _, err = cli(capsys, *args)
+def test_run_needs_an_experiment_or_a_resume(cli, args):
+    code, _, err = cli(*args)
     assert code == 2 and "Give an EXPERIMENT" in err
 
 
-def test_resume_of_an_unknown_batch_is_one_sentence(root, capsys):
-    code, _, err = cli(capsys, "batch", "run", "--resume", "nope")
+def test_resume_of_an_unknown_batch_is_one_sentence(root, cli):
+    code, _, err = cli("batch", "run", "--resume", "nope")
     assert code == 1 and err.startswith("error: No batch nope in ")
-    code, _, err = cli(capsys, "batch", "run", "--resume", "../../etc")
+    code, _, err = cli("batch", "run", "--resume", "../../etc")
     assert code == 1 and "A batch id is letters, digits" in err

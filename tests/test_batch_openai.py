@@ -9,18 +9,7 @@ from conftest import ledger_state
 from openai_batch_api import BatchAPI
 
 from workbench import Workbench
-from workbench.cli import main
 from workbench.pricing import PriceTable
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -37,15 +26,15 @@ def fifty(tmp_path):
     return path
 
 
-def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, batch_api, fifty, capsys):
+def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, batch_api, fifty, cli):
     Workbench(root).wallet.topup(40)
     base = ["--base-url", openai_server.base_url]
     code, out, _ = cli(
-        capsys, *base, "batch", "plan", str(fifty), "--backend", "openai", "--via", "openai-batch"
+        *base, "batch", "plan", str(fifty), "--backend", "openai", "--via", "openai-batch"
     )
     assert "images     50 in 50 jobs" in out and "cost       50 credits" in out and "Batch API" in out
 
-    code, out, err = cli(capsys, *base, "batch", "submit", str(fifty), "--batch-id", "fifty")
+    code, out, err = cli(*base, "batch", "submit", str(fifty), "--batch-id", "fifty")
     assert code == 0, err
     assert "50 requests sent to the OpenAI Batch API as batch_" in out
     assert openai_server.counts == {"/v1/files": 1, "/v1/batches": 1}  # no image was asked for one by one
@@ -56,10 +45,10 @@ def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, ba
     assert "sk-test" not in "".join(lines)
     assert Workbench(root).runs(batch_id="fifty").empty
 
-    code, out, _ = cli(capsys, *base, "batch", "status", "fifty")
+    code, out, _ = cli(*base, "batch", "status", "fifty")
     assert out.strip() == "batch fifty: in_progress, 0 of 50 done, 0 failed"
 
-    code, out, err = cli(capsys, *base, "batch", "collect", "fifty")
+    code, out, err = cli(*base, "batch", "collect", "fifty")
     assert code == 0, err
     assert "48 ok, 1 failed, 1 blocked of 50 jobs; 48 credits" in out
     wb = Workbench(root)
@@ -81,26 +70,25 @@ def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, ba
     assert ok["usd"] == pytest.approx(full / 2, abs=1e-6) and ok["usd"] > 0
     assert (root / "batches" / "fifty" / "report.html").is_file()
 
-    code, out, _ = cli(capsys, *base, "batch", "collect", "fifty")  # collecting again adds nothing
+    code, out, _ = cli(*base, "batch", "collect", "fifty")  # collecting again adds nothing
     assert len(Workbench(root).runs(batch_id="fifty")) == 50 and Workbench(root).wallet.spent == 48
 
 
-def test_a_batch_the_wallet_cannot_pay_for_is_not_sent(root, openai_server, batch_api, fifty, capsys):
+def test_a_batch_the_wallet_cannot_pay_for_is_not_sent(root, openai_server, batch_api, fifty, cli):
     Workbench(root).close()
     before = ledger_state(root)
-    code, _, err = cli(capsys, "--base-url", openai_server.base_url, "batch", "submit", str(fifty))
+    code, _, err = cli("--base-url", openai_server.base_url, "batch", "submit", str(fifty))
     assert code == 1 and "This batch costs 50 credits for 50 images; the wallet has 10 (short by 40)" in err
     assert not openai_server.counts and ledger_state(root) == before
 
 
 def test_a_grid_on_the_openai_backend_runs_through_papermill_without_the_key(
-    root, openai_server, batch_api, tmp_path, capsys
+    root, openai_server, batch_api, tmp_path, cli
 ):
     Workbench(root).wallet.topup(20)
     path = tmp_path / "grid.yaml"
     path.write_text("spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4, 5, 6]\n")
     code, out, err = cli(
-        capsys,
         "--base-url",
         openai_server.base_url,
         "batch",

@@ -12,19 +12,8 @@ import pytest
 from PIL import Image
 
 from conftest import ledger_state
-from workbench.cli import main
 
 WORKBENCH = Path(sys.executable).with_name("workbench")
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_generate_writes_the_size_asked_for_and_recalls_its_spec(root):
@@ -44,20 +33,20 @@ def test_generate_writes_the_size_asked_for_and_recalls_its_spec(root):
     assert "aspect: '2:3'" in recalled and "text: MOVE FORWARD" in recalled
 
 
-def test_runs_wallet_templates_and_lint(capsys, root):
-    assert cli(capsys, "generate", "--preset", "ecommerce-product")[0] == 0
-    code, out, _ = cli(capsys, "runs")
+def test_runs_wallet_templates_and_lint(cli, root):
+    assert cli("generate", "--preset", "ecommerce-product")[0] == 0
+    code, out, _ = cli("runs")
     assert code == 0 and "ecommerce-product" in out and "1 run(s), 0 credits" in out
-    assert cli(capsys, "wallet")[1].strip() == "10 credits (0 spent)"
-    assert cli(capsys, "wallet", "topup", "40")[1].strip() == "50 credits"
-    assert "topup" in cli(capsys, "wallet", "history")[1]
-    code, out, _ = cli(capsys, "templates", "preset")
+    assert cli("wallet")[1].strip() == "10 credits (0 spent)"
+    assert cli("wallet", "topup", "40")[1].strip() == "50 credits"
+    assert "topup" in cli("wallet", "history")[1]
+    code, out, _ = cli("templates", "preset")
     assert code == 0 and "  marketing-poster " in out and "@marketing-poster" not in out
-    code, out, _ = cli(capsys, "lint", "a nice product photo")
+    code, out, _ = cli("lint", "a nice product photo")
     assert code == 1 and "WB001" in out and "fix:" in out
-    code, out, _ = cli(capsys, "lint", "--preset", "ecommerce-product")
+    code, out, _ = cli("lint", "--preset", "ecommerce-product")
     assert code == 0 and "no findings" in out
-    code, out, _ = cli(capsys, "runs", "--format", "json")
+    code, out, _ = cli("runs", "--format", "json")
     assert json.loads(out)[0]["preset"] == "ecommerce-product"
 
 
@@ -73,52 +62,52 @@ def test_runs_wallet_templates_and_lint(capsys, root):
         (["recall", "missing.png"], "No image at missing.png"),
     ],
 )
-def test_bad_input_is_one_sentence_and_changes_nothing(capsys, root, args, sentence):
-    cli(capsys, "wallet")  # an existing run log and wallet
+def test_bad_input_is_one_sentence_and_changes_nothing(cli, root, args, sentence):
+    cli("wallet")  # an existing run log and wallet
     before = ledger_state(root)
-    code, out, err = cli(capsys, *args)
+    code, out, err = cli(*args)
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: ") and sentence in err
     assert ledger_state(root) == before
 
 
-def test_invalid_yaml_spec(capsys, root, tmp_path):
+def test_invalid_yaml_spec(cli, root, tmp_path):
     bad = tmp_path / "spec.yaml"
     bad.write_text("subject: a mug\naspect: [2:3\n")
-    cli(capsys, "wallet")
+    cli("wallet")
     before = ledger_state(root)
-    code, _, err = cli(capsys, "generate", "--spec", str(bad))
+    code, _, err = cli("generate", "--spec", str(bad))
     assert code == 1 and err.startswith("error: The spec is not valid YAML at line") and err.count("\n") == 1
     assert ledger_state(root) == before
 
 
-def test_invalid_template_folder(capsys, root, tmp_path):
+def test_invalid_template_folder(cli, root, tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "styles.yaml").write_text("kind: style\ntemplates:\n  noir: {text: [unclosed\n")
-    code, _, err = cli(capsys, "--prompts", str(folder), "generate", "a mug")
+    code, _, err = cli("--prompts", str(folder), "generate", "a mug")
     assert code == 1 and "styles.yaml" in err and "line" in err and err.count("\n") == 1
     assert ledger_state(root) == (0, 0, 0) or ledger_state(root)[0] == 0
 
 
-def test_a_run_the_wallet_cannot_afford(capsys, paid_draft):
-    cli(capsys, "wallet")  # creates the wallet
+def test_a_run_the_wallet_cannot_afford(cli, paid_draft):
+    cli("wallet")  # creates the wallet
     before = ledger_state(paid_draft)
-    code, out, err = cli(capsys, "generate", "a mug", "--quality", "high", "-n", "2")
+    code, out, err = cli("generate", "a mug", "--quality", "high", "-n", "2")
     assert code == 1 and out == ""
     assert err == ("error: Not enough credits: this run costs 20, the wallet has 10 (short by 10); "
                    "top up with `workbench wallet topup 10`.\n")
     assert ledger_state(paid_draft) == before
-    assert cli(capsys, "wallet")[1].strip() == "10 credits (0 spent)"
+    assert cli("wallet")[1].strip() == "10 credits (0 spent)"
 
 
-def test_demo_twice_renders_once(capsys, root):
-    code, out, _ = cli(capsys, "demo")
+def test_demo_twice_renders_once(cli, root):
+    code, out, _ = cli("demo")
     assert code == 0
     first = ledger_state(root)[0]
     images = sorted((root / "images").rglob("*.png"))
     assert first >= 6 and len(images) == first
-    code, out, _ = cli(capsys, "demo")
+    code, out, _ = cli("demo")
     assert code == 0 and "0 rendered" in out and f"{first} from the cache" in out
     frame = __import__("workbench").Workbench(root).runs()
     assert frame["status"].tolist() == ["ok"] * first + ["cached"] * first

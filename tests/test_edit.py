@@ -223,24 +223,14 @@ def test_a_local_edit_with_regions_changes_only_the_regions(wb):
 
 
 # -- the command line ---------------------------------------------------------------------------
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    from workbench.cli import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def test_cli_edit_finish_export_and_check_text(root, capsys, tmp_path):
-    code, out, _ = _cli(capsys, "generate", "a red mug", "--headline", "HELLO WORLD", "--json")
+def test_cli_edit_finish_export_and_check_text(root, cli, tmp_path):
+    code, out, _ = cli("generate", "a red mug", "--headline", "HELLO WORLD", "--json")
     assert code == 0
     source = json.loads(out)
     image = source["images"][0]
-    code, out, _ = _cli(capsys, "edit", image, "make the lighting warmer", "--json")
+    code, out, _ = cli("edit", image, "make the lighting warmer", "--json")
     warm = json.loads(out)
     assert (
         code == 0
@@ -248,33 +238,33 @@ def test_cli_edit_finish_export_and_check_text(root, capsys, tmp_path):
         and warm["credits"] == 0
         and warm["parent_id"] == source["id"]
     )
-    code, out, _ = _cli(
-        capsys, "edit", source["id"], "convert to black and white", "--region", "0,0,100,100", "--json"
+    code, out, _ = cli(
+        "edit", source["id"], "convert to black and white", "--region", "0,0,100,100", "--json"
     )
     assert code == 0 and json.loads(out)["parent_id"] == source["id"]
-    code, out, _ = _cli(capsys, "finish", image, "crop", "--aspect", "3:2", "--json")
+    code, out, _ = cli("finish", image, "crop", "--aspect", "3:2", "--json")
     assert code == 0 and json.loads(out)["size"] == "1024x683"
-    code, out, _ = _cli(
-        capsys, "finish", image, "overlay_text", "--headline", "EXACT", "--label", "WORDS", "--json"
+    code, out, _ = cli(
+        "finish", image, "overlay_text", "--headline", "EXACT", "--label", "WORDS", "--json"
     )
     assert code == 0 and json.loads(out)["credits"] == 0
-    code, out, _ = _cli(capsys, "export", image, "--out", str(tmp_path))
+    code, out, _ = cli("export", image, "--out", str(tmp_path))
     assert code == 0 and "smaller than PNG" in out
-    code, out, err = _cli(capsys, "edit", image, "put a ribbon on it", "--region", "0,0,10,10")
+    code, out, err = cli("edit", image, "put a ribbon on it", "--region", "0,0,10,10")
     assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
     from workbench.imaging.ocr import ocr_available
 
     if ocr_available():
-        code, out, err = _cli(capsys, "check-text", image)
+        code, out, err = cli("check-text", image)
         assert code == 0 and "HELLO WORLD" in out and "mean text accuracy" in err
 
 
-def test_cli_refuses_a_bad_upload_in_one_line(root, capsys, tmp_path):
+def test_cli_refuses_a_bad_upload_in_one_line(root, cli, tmp_path):
     path = tmp_path / "broken.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     Workbench(root).close()  # a run log with its welcome credits
     before = ledger_state(root)
-    code, _, err = _cli(capsys, "edit", str(path), "make it warmer")
+    code, _, err = cli("edit", str(path), "make it warmer")
     assert code == 1 and "broken.png is truncated or corrupt" in err
     assert ledger_state(root) == before
 
