@@ -117,3 +117,56 @@ def test_two_processes_writing_at_once_lose_no_row(tmp_path):
         assert worker.exitcode == 0
     ids = set(Ledger(path).runs()["id"])
     assert ids == {f"{p}-{i}" for p in "ab" for i in range(300)}
+
+
+def _varied_ledger(path, count: int = 40) -> Ledger:
+    ledger = Ledger(path)
+    for i in range(count):
+        ledger.record(_row(
+            batch_id=None if i % 3 else f"b{i % 2}", preset=[None, "marketing-poster", ""][i % 3],
+            prompt=f"a poster reading 'MOVE FORWARD' · 日本語 #{i}", spec='{"subject": "poster"}',
+            status=["ok", "cached", "failed", "blocked"][i % 4], error="boom ✓" if i % 4 == 2 else None,
+            images=[[], ["images/ab/x.png"], ["images/ab/x.png", "images/cd/ü.webp"]][i % 3],
+            tokens_in=None if i % 2 else 40, width=1024 + 512 * (i % 2), model=None if i == 5 else "draft-1",
+        ))
+    return ledger
+
+
+def test_a_large_logs_frame_is_saved_and_the_next_session_loads_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("workbench.ledger.SNAPSHOT_MIN_ROWS", 10)
+    path = tmp_path / "ledger.sqlite"
+    frame = _varied_ledger(path).runs()
+    ledger = Ledger(path)
+    assert ledger.snapshot_path.is_file()
+    ledger._load_snapshot()
+    assert ledger._cache is not None and len(ledger._cache) == 40  # the next session starts from the file
+    pd.testing.assert_frame_equal(ledger.runs(), frame)
+    pd.testing.assert_frame_equal(Ledger(path).runs(status="failed"), Ledger(path).runs().query("status == 'failed'")
+                                  .reset_index(drop=True))
+    # Rows recorded after the snapshot are read from SQLite and appended.
+    ledger.record(_row(prompt="after the snapshot", preset="new-preset"))
+    again = Ledger(path).runs()
+    assert len(again) == 41 and again["prompt"].iat[-1] == "after the snapshot"
+    assert "new-preset" in again["preset"].cat.categories
+    pd.testing.assert_frame_equal(again.iloc[:40], frame, check_categorical=False)
+
+
+def test_a_snapshot_that_is_not_this_ledgers_or_is_broken_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setattr("workbench.ledger.SNAPSHOT_MIN_ROWS", 10)
+    first = _varied_ledger(tmp_path / "a" / "ledger.sqlite")
+    first.runs()
+    other = _varied_ledger(tmp_path / "b" / "ledger.sqlite", count=40)
+    expected = Ledger(other.path).runs()  # writes b's own snapshot
+    other.snapshot_path.write_bytes(first.snapshot_path.read_bytes())  # a's snapshot beside b's log
+    fresh = Ledger(other.path)
+    pd.testing.assert_frame_equal(fresh.runs(), expected)
+    other.snapshot_path.write_bytes(b"PK\x03\x04 not really a zip")
+    pd.testing.assert_frame_equal(Ledger(other.path).runs(), expected)
+
+
+def test_a_text_the_snapshot_cannot_keep_leaves_no_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setattr("workbench.ledger.SNAPSHOT_MIN_ROWS", 1)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.record(_row(prompt="a NUL \x00 inside"))
+    assert ledger.runs()["prompt"].tolist() == ["a NUL \x00 inside"]
+    assert not ledger.snapshot_path.exists()

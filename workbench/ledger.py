@@ -7,6 +7,7 @@ each is a function registered in order; the names applied are kept in ``_migrati
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from workbench.errors import LedgerError
+from workbench.snapshot import load_frame, save_frame
 
 __all__ = ["MIGRATIONS", "RUN_COLUMNS", "STATUSES", "Ledger", "utc_now"]
 
@@ -169,6 +171,9 @@ RUN_COLUMNS = (
 _CATEGORIES = ("kind", "backend", "model", "quality", "status", "preset")
 _INTEGERS = ("shard", "width", "height", "n", "seed", "variant", "credits_estimated", "credits", "tokens_in", "tokens_out")
 _FLOATS = ("usd_estimated", "usd", "latency_ms")
+# A cold runs() that reads this many rows from SQLite saves the frame beside the ledger, so the next
+# session loads it instead (see workbench.snapshot); fewer rows read fast enough without one.
+SNAPSHOT_MIN_ROWS = 20_000
 # Columns that runs() filters on, with their SQL column.
 _FILTERS = {"batch_id", "status", "kind", "backend", "model", "preset", "quality", "fingerprint", "parent_id", "shard", "id"}
 
@@ -188,6 +193,7 @@ class Ledger:
     def __init__(self, path: str | Path, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.snapshot_path = self.path.with_name(self.path.name + "-frame.npz")
         self._lock = threading.RLock()
         self._cache: pd.DataFrame | None = None
         self._cache_rowid = -1
@@ -298,13 +304,15 @@ class Ledger:
                 preset, quality, fingerprint, parent_id, shard, id.
 
         Rows are written once and never changed, so the Ledger keeps the frame it has read and
-        fetches only rows recorded since: the first full read of a large log costs most.
+        fetches only rows recorded since; a large log's frame is also saved beside the database
+        (``ledger.sqlite-frame.npz``) so that the first read of the next session is fast too.
         """
         for name in filters:
             if name not in _FILTERS:
                 raise LedgerError(f"runs() cannot filter on {name!r}: use one of {', '.join(sorted(_FILTERS))}.")
         filters = {k: v for k, v in filters.items() if v is not None}
-        if self._cache is None and (filters or since is not None or until is not None):
+        narrow = filters or since is not None or until is not None
+        if self._cache is None and narrow and not self.snapshot_path.exists():
             frame = self._select(filters, since, until)  # a narrow question on a cold cache: ask SQLite
         else:
             frame = self._cached_frame()
@@ -379,7 +387,8 @@ class Ledger:
         sql = f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return _frame(self._fetch(sql + " ORDER BY rowid", params))
+        with _no_gc():
+            return _frame(self._fetch(sql + " ORDER BY rowid", params))
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
@@ -388,15 +397,50 @@ class Ledger:
             return cursor.fetchall()
 
     def _cached_frame(self) -> pd.DataFrame:
-        last = -1 if self._cache is None else int(self._cache_rowid)
-        rows = self._fetch(f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs WHERE rowid > ? ORDER BY rowid", (last,))
         if self._cache is None:
-            self._cache = _frame(rows)
-        elif rows:
-            self._cache = _concat(self._cache, _frame(rows))
+            self._load_snapshot()
+        last = -1 if self._cache is None else int(self._cache_rowid)
+        with _no_gc():
+            rows = self._fetch(f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs WHERE rowid > ? ORDER BY rowid",
+                               (last,))
+            new = _frame(rows) if rows or self._cache is None else None
+        if self._cache is None:
+            self._cache = new
+        elif new is not None:
+            self._cache = _concat(self._cache, new)
         if rows:
             self._cache_rowid = rows[-1][0]
+        if len(rows) >= SNAPSHOT_MIN_ROWS:
+            self._save_snapshot()
         return self._cache
+
+    def _snapshot_meta(self) -> dict[str, Any]:
+        return {"run_columns": RUN_COLUMNS, "pandas": pd.__version__}
+
+    def _load_snapshot(self) -> None:
+        """Start the cache from the saved frame, if it is this ledger's and matches its rows."""
+        with _no_gc():
+            loaded = load_frame(self.snapshot_path)
+        if loaded is None:
+            return
+        frame, header = loaded
+        if any(header.get(k) != v for k, v in self._snapshot_meta().items()):
+            return
+        last_rowid, last_id = header.get("last_rowid"), header.get("last_id")
+        check = self._fetch(
+            "SELECT (SELECT id FROM runs WHERE rowid = ?), (SELECT count(*) FROM runs WHERE rowid <= ?)",
+            (last_rowid, last_rowid),
+        )[0]
+        if check != (last_id, len(frame)) or (len(frame) and frame["id"].iat[-1] != last_id):
+            return  # another ledger's snapshot, or one from before the file was replaced
+        self._cache, self._cache_rowid = frame, last_rowid
+
+    def _save_snapshot(self) -> None:
+        frame = self._cache
+        if frame is None or frame.empty:
+            return
+        meta = {**self._snapshot_meta(), "last_rowid": int(self._cache_rowid), "last_id": frame["id"].iat[-1]}
+        save_frame(self.snapshot_path, frame, meta)
 
 
 def _utc(bound: str | datetime) -> pd.Timestamp:
@@ -408,6 +452,19 @@ def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
     data["images"] = data["images"].split("\n") if data.get("images") else []
     return data
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of cells become objects: it would
+    otherwise walk them over and over (a third of the time of a large read) and find nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
@@ -446,6 +503,10 @@ def _sizes(frame: pd.DataFrame) -> pd.Categorical:
 
 
 def _categorical(values: Sequence[str | None]) -> pd.Categorical:
-    # Categories always of the string dtype, even when empty, so later appends can unite them.
-    categories = pd.Index(sorted({v for v in values if v is not None}), dtype="str")
-    return pd.Categorical(values, categories=categories)
+    """Sorted categories, always of the string dtype (even when empty) so appends can unite them."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))  # None becomes code -1
+    order = np.argsort(uniques.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=codes.dtype)
+    rank[order] = np.arange(len(order), dtype=codes.dtype)
+    codes = np.where(codes >= 0, rank[codes] if len(rank) else codes, -1)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques[order], dtype="str"))

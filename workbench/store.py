@@ -144,8 +144,8 @@ def read_recipe(source: str | Path | bytes) -> dict[str, Any] | None:
 
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Write then rename: a crash never leaves a half-written file under its final name.
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` then rename: a crash never leaves a half-written file under its final name.
 
     The temporary name is unique per process and thread, so two writers of the same content
     both rename a complete file onto the same name.
@@ -191,7 +191,7 @@ class Store:
             if target.parent not in self._folders:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self._folders.add(target.parent)
-            _write_atomic(target, data)
+            write_atomic(target, data)
         return relative.as_posix()
 
     def thumbnail(self, relative: str | Path, size: int = 256) -> bytes:
@@ -222,5 +222,5 @@ class Store:
             raise InputImageError(f"{source} cannot be read as an image: {exc}.", path=str(source)) from None
         data = buffer.getvalue()
         cached.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(cached, data)
+        write_atomic(cached, data)
         return data

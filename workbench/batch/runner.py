@@ -38,6 +38,7 @@ from workbench.batch.experiments import Axis, Experiment, Job, load_experiment
 from workbench.batch.shard import done_jobs, plan_job
 from workbench.errors import BudgetError, ExperimentError, WorkbenchError
 from workbench.ledger import utc_now
+from workbench.store import write_atomic
 from workbench.wallet import process_alive
 
 if TYPE_CHECKING:
@@ -402,9 +403,7 @@ def _write_batch_files(folder: Path, plan: BatchPlan) -> None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 def load_batch(wb: Workbench, batch_id: str) -> Experiment:
