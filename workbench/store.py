@@ -143,17 +143,22 @@ def read_recipe(source: str | Path | bytes) -> dict[str, Any] | None:
     return None
 
 
-
 def write_atomic(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` then rename: a crash never leaves a half-written file under its final name.
+    """Write ``data`` to ``target`` then rename: a crash never leaves a half-written file under
+    its final name, and a failed write (a full disk) leaves no temporary file behind.
 
     The temporary name is unique per process and thread, so two writers of the same content
     both rename a complete file onto the same name.
     """
     tmp = target.with_name(f".{target.stem[:16]}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
 
 class Store:
     """Images by content under ``root/images``.
