@@ -27,7 +27,7 @@ CONCURRENCY = 8
 LATENCY = 0.05
 REPEAT = 3
 SERVER = Path(__file__).resolve().parents[1] / "tests" / "openai_server.py"
-KEY = "sk-bench-not-a-real-key"
+KEY = "bench-not-a-real-key"
 
 
 class _Server:

@@ -17,7 +17,7 @@ from workbench.imaging.masks import build_mask, edited_area
 from workbench.instructions import LocalOperation, map_instruction, output_size
 
 EDITS = "/v1/images/edits"
-KEY = "sk-wbtest-edit-0000-DO-NOT-LEAK"
+KEY = "wbtest-edit-0000-DO-NOT-LEAK"
 
 RECT = (40, 60, 200, 120)
 POLYGON = [(600, 600), (900, 650), (820, 940), (640, 880)]

@@ -48,7 +48,7 @@ from workbench.pricing import PriceTable
 
 GENERATIONS = "/v1/images/generations"
 EDITS = "/v1/images/edits"
-KEY = "sk-wbtest-7c1e9a4f-DO-NOT-LEAK-0b5d"
+KEY = "wbtest-7c1e9a4f-DO-NOT-LEAK-0b5d"
 FAST = RetryPolicy(max_retries=3, backoff=0.01, jitter=0.1)
 
 
@@ -261,7 +261,7 @@ def test_a_missing_key_is_one_sentence_before_anything_is_reserved(root, openai_
 
 
 def test_a_rejected_key_says_how_to_set_it_and_is_not_retried(root, openai_server, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-an-old-revoked-key-1234")
+    monkeypatch.setenv("OPENAI_API_KEY", "an-old-revoked-key-1234")
     openai_server.faults.api_key = KEY
     wb = _workbench(root, openai_server)
     with pytest.raises(NeedsKeyError) as caught:
