@@ -38,30 +38,11 @@ def main() -> None:
     pinned = pin_to_one_core()
     figures = []
     product = shot("bottle", "texture", 3, size=1024, seed=11).image
-    times = timeit(lambda: remove_background(product), repeat=5, warmup=1)
-    figures.append(
-        {
-            "name": "background removal 1024x1024",
-            "value": median(times),
-            "unit": "ms",
-            "target": 1000,
-            "min": min(times),
-            "max": max(times),
-            "pinned": pinned,
-        }
-    )
-    times = timeit(lambda: upscale(product), repeat=5, warmup=1)
-    figures.append(
-        {
-            "name": "4K upscale 1024x1024 -> 3840x3840",
-            "value": median(times),
-            "unit": "ms",
-            "target": 1000,
-            "min": min(times),
-            "max": max(times),
-            "pinned": pinned,
-        }
-    )
+    for name, step in (("background removal 1024x1024", remove_background),
+                       ("4K upscale 1024x1024 -> 3840x3840", upscale)):
+        times = timeit(lambda step=step: step(product), repeat=5, warmup=1)
+        figures.append({"name": name, "value": median(times), "unit": "ms", "target": 1000,
+                        "min": min(times), "max": max(times), "pinned": pinned})
     for size in (512, 1024):
         shots = list(product_shots(size=size))
         scores = {
