@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,7 +221,19 @@ class Workbench:
         self._templates: TemplateLibrary | None = None
         self.backend_options = {k: dict(v) for k, v in (backend_options or {}).items()}
         self._backends: dict[str, Backend] = {}
+        self._views: weakref.WeakSet[Any] = weakref.WeakSet()
         get_backend_class(backend)  # an unknown default backend fails here, not at the first run
+
+    # -- views --------------------------------------------------------------------------------
+    def watch(self, view: Any) -> None:
+        """Keep ``view`` (anything with a ``refresh()``, e.g. a gallery) showing the current run
+        log while it lives: ``refresh_views`` calls it after a change made from a notebook."""
+        self._views.add(view)
+
+    def refresh_views(self) -> None:
+        """Refresh every live view watching this workbench (after a panel run or a text check)."""
+        for view in list(self._views):
+            view.refresh()
 
     # -- prompts ------------------------------------------------------------------------------
     @property
@@ -679,9 +691,7 @@ class Workbench:
             results = check_texts(opened, texts, lang=lang)
         if record and run_id and self.ledger.get(run_id) is not None:
             self.ledger.record_text_checks(run_id, results)
-            gallery = sys.modules.get("workbench.widgets.gallery")
-            if gallery is not None:  # only when a gallery may be on screen: never import widgets here
-                gallery.refresh_galleries(self)
+            self.refresh_views()
         return pd.DataFrame(results, columns=["text", "role", "read", "accuracy"])
 
     # -- internals ----------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,15 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["FILTERS", "Gallery"]
 
 HERE = Path(__file__).parent
-# Galleries on screen, so a run made elsewhere (the panel) shows up in them at once.
-_LIVE: weakref.WeakSet[Gallery] = weakref.WeakSet()
-
-
-def refresh_galleries(wb: Workbench) -> None:
-    """Refresh every live gallery showing ``wb``'s run log."""
-    for gallery in list(_LIVE):
-        if gallery.wb is wb:
-            gallery.refresh()
 FILTERS = ("batch_id", "preset", "status")
 THUMB = 160
 
@@ -94,7 +84,7 @@ class Gallery(anywidget.AnyWidget):
         self.filters = {k: str(v) for k, v in filters.items() if v}
         self.on_msg(self._on_message)
         self.refresh()
-        _LIVE.add(self)
+        wb.watch(self)  # a run made elsewhere (the panel) or a text check shows up here at once
 
     # -- data ------------------------------------------------------------------------------------
     def _thumb(self, relative: str) -> str | None:

@@ -393,9 +393,7 @@ class Panel(widgets.VBox):
                              f"{(run.latency_ms or 0) / 1000:.1f} s</span>")
         self.result.value = H.run_html(run, size=RESULT_SIZE)
         self.refresh()
-        from workbench.widgets.gallery import refresh_galleries
-
-        refresh_galleries(self.wb)
+        self.wb.refresh_views()
         return run
 
     def _on_partial(self, index: int, data: bytes) -> None:
