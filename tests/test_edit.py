@@ -73,6 +73,9 @@ def test_bad_regions_are_refused_with_a_sentence():
         build_mask([(200, 200, 10, 10)], (100, 100))
     with pytest.raises(SpecError, match="has no area"):
         build_mask([(10, 10, 0, 10)], (100, 100))
+    for wrong in ("10,10,100", "10,10,100,100,5"):  # three or five numbers: neither a box nor points
+        with pytest.raises(SpecError, match="Cannot read the region"):
+            build_mask([wrong], (100, 100))
 
 
 # -- instructions -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from _skips import require
 from PIL import Image
 
+from workbench import WorkbenchError
 from workbench.backends.base import ImageRequest
 from workbench.backends.draft import DraftBackend
 from workbench.imaging.ocr import accuracy, check_texts, edit_distance, ocr_available
@@ -100,6 +101,12 @@ def test_a_different_text_scores_low():
     image = _render(POSTERS[0])
     [result] = check_texts(image, ["SUMMER SALE TODAY"])
     assert result["accuracy"] < 0.5
+
+
+def test_a_language_without_tesseract_data_is_named_in_one_sentence():
+    _need_tesseract()
+    with pytest.raises(WorkbenchError, match=r"no data for xxx: install it \(e.g. apt install tesseract-ocr-xxx\)"):
+        check_texts(_render(POSTERS[0]), ["MOVE FORWARD"], lang="xxx")
 
 
 def test_overlay_typesets_exact_texts_that_read_back():

@@ -230,4 +230,12 @@ def _lines_of(prepared: Image.Image, lang: str, psm: int = 11) -> list[str]:
             "The text check needs the tesseract program: install tesseract-ocr "
             "(apt install tesseract-ocr, or brew install tesseract)."
         ) from None
+    except pytesseract.TesseractError as exc:
+        missing = [code for code in lang.split("+") if code not in pytesseract.get_languages()]
+        if missing:
+            raise WorkbenchError(
+                f"Tesseract has no data for {', '.join(missing)}: install it "
+                f"(e.g. apt install {' '.join('tesseract-ocr-' + code for code in missing)})."
+            ) from None
+        raise WorkbenchError(f"Tesseract could not read the image: {exc.message or exc}.") from None
     return [line for line in (_normal(raw) for raw in re.split(r"\n", text)) if line]
