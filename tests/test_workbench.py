@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 from PIL import Image
@@ -10,6 +11,7 @@ from PIL import Image
 from conftest import ledger_state
 from workbench import (
     Backend,
+    BackendError,
     BudgetError,
     ContentPolicyError,
     ImageResult,
@@ -136,6 +138,40 @@ def test_a_failed_run_is_logged_and_costs_nothing(faulty):
     assert faulty.wallet.balance == 10 and faulty.wallet.reserved == 0
     run = faulty.generate("a mug", raise_errors=False)
     assert run.status == "failed" and run.images == []
+
+
+class _Answers(_Faulty):
+    """A service that answers, but with what it answers set by the test."""
+
+    answer: list[bytes] = []
+
+    def generate(self, request, *, on_partial=None):
+        return ImageResult(images=list(self.answer))
+
+
+@pytest.mark.parametrize(("answer", "error"), [
+    ([], "returned no image"),
+    ([b"GIF89a not an image we store"], "answer could not be stored: Only PNG, JPEG and WebP"),
+], ids=["no-image", "unstorable"])
+def test_an_answer_that_cannot_be_stored_is_a_failed_run_at_no_cost(faulty, monkeypatch, answer, error):
+    monkeypatch.setattr(_Answers, "answer", answer)
+    register_backend("faulty", _Answers)
+    with pytest.raises(BackendError, match=error):
+        faulty.generate("a mug")
+    run = faulty.generate("a mug", raise_errors=False)
+    assert run.status == "failed" and error in run.error and run.images == []
+    rows = faulty.runs()
+    assert rows["status"].tolist() == ["failed", "failed"] and rows["credits"].sum() == 0
+    assert faulty.wallet.balance == 10 and faulty.wallet.reserved == 0
+
+
+def test_a_run_log_that_cannot_commit_frees_the_credits(faulty, monkeypatch):
+    register_backend("faulty", _Paid)
+    monkeypatch.setattr(type(faulty.ledger), "record", lambda self, row, db=None: (_ for _ in ()).throw(
+        sqlite3.OperationalError("database is locked")))
+    with pytest.raises(sqlite3.OperationalError):
+        faulty.generate("a mug")
+    assert faulty.wallet.reserved == 0 and faulty.wallet.balance == 10
 
 
 def test_a_refused_prompt_is_blocked_with_the_reason(faulty, monkeypatch):

@@ -10,6 +10,7 @@ writes the ledger or the store. One run goes::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -416,7 +417,7 @@ class Workbench:
             result = attempt.backend.run(plan.request, on_partial=on_partial)
         except BaseException as exc:
             return self._fail(plan, attempt, exc, raise_errors)
-        return self._finish(plan, attempt, result)
+        return self._finish(plan, attempt, result, raise_errors=raise_errors)
 
     async def aexecute(self, plan: Plan, *, fresh: bool = False, batch_id: str | None = None,
                        shard: int | None = None, on_partial: PartialCallback | None = None,
@@ -434,7 +435,7 @@ class Workbench:
             result = await attempt.backend.arun(plan.request, on_partial=on_partial)
         except BaseException as exc:
             return self._fail(plan, attempt, exc, raise_errors)
-        return await asyncio.to_thread(self._finish, plan, attempt, result)
+        return await asyncio.to_thread(self._finish, plan, attempt, result, raise_errors=raise_errors)
 
     def record_result(self, plan: Plan, *, result: ImageResult | None = None,
                       error: BaseException | None = None, batch_id: str | None = None, shard: int | None = None,
@@ -447,7 +448,7 @@ class Workbench:
         attempt = _Attempt(run_id, time.perf_counter() - latency_ms / 1000, batch_id, shard, None,
                            Reservation(None, run_id, 0))
         if result is not None:
-            return self._finish(plan, attempt, result, batch_pricing=batch_pricing)
+            return self._finish(plan, attempt, result, raise_errors=False, batch_pricing=batch_pricing)
         failure = error if isinstance(error, Exception) else BackendError("No answer.", backend=plan.backend)
         return self._fail(plan, attempt, failure, False)
 
@@ -751,7 +752,9 @@ class Workbench:
         self.ledger.record(row)
         return Run.from_row(row, self.root)
 
-    def _finish(self, plan: Plan, attempt: _Attempt, result: ImageResult, *, batch_pricing: bool = False) -> Run:
+    def _finish(self, plan: Plan, attempt: _Attempt, result: ImageResult, *, raise_errors: bool = True,
+                batch_pricing: bool = False) -> Run:
+        """Store the answer's images, then record the run and charge the wallet in one transaction."""
         cls = get_backend_class(plan.backend)
         run_id = attempt.run_id
         try:
@@ -761,7 +764,13 @@ class Workbench:
                 images.append(self.store.put(data, recipe=recipe))
             if not images:
                 raise BackendError(f"The {plan.backend} backend returned no image.", backend=plan.backend)
-        except BaseException as exc:
+        except Exception as exc:
+            # The request was sent: an answer that cannot be stored is a failed run, logged at 0 credits.
+            error = exc if isinstance(exc, BackendError) else BackendError(
+                f"The {plan.backend} answer could not be stored: {exc}", backend=plan.backend)
+            error.__cause__ = None if error is exc else exc
+            return self._fail(plan, attempt, error, raise_errors)
+        except BaseException as exc:  # interrupted: release the credits and stop
             return self._fail(plan, attempt, exc, True)
         credits = self.prices.credits_per_image(plan.backend, plan.model, plan.request.quality) * len(images)
         usage = result.usage
@@ -775,10 +784,17 @@ class Workbench:
             images=images,
         )
         row["model"] = result.model or plan.model
-        with self.ledger.transaction() as db:
-            self.ledger.record(row, db=db)
-            self.wallet.commit(attempt.reservation, credits, db=db)
-        return Run.from_row(row | {"images": images}, self.root)
+        try:
+            with self.ledger.transaction() as db:
+                self.ledger.record(row, db=db)
+                self.wallet.commit(attempt.reservation, credits, db=db)
+        except BaseException:
+            # Nothing was recorded or charged (the transaction rolled back): free the credits now
+            # rather than when this process ends. The stored images stay, by content.
+            with contextlib.suppress(Exception):
+                self.wallet.release(attempt.reservation)
+            raise
+        return Run.from_row(row, self.root)
 
     def _fail(self, plan: Plan, attempt: _Attempt, exc: BaseException, raise_errors: bool) -> Run:
         """Release the reservation; log the run as failed or blocked when a request was attempted."""
