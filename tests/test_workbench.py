@@ -215,3 +215,16 @@ def test_presets_and_template_references_resolve(wb):
     assert "@" not in run.prompt
     assert wb.runs(preset="marketing-poster")["id"].tolist() == [run.id]
     assert isinstance(wb.recall(run.images[0]), PromptSpec)
+
+
+def test_a_misspelled_option_is_named_in_one_sentence(wb, root):
+    before = ledger_state(root)
+    for options in ({}, {"preset": "marketing-poster"}):
+        with pytest.raises(SpecError, match="Unknown spec field 'aspct'"):
+            wb.generate("a mug", aspct="3:2", **options)
+    with pytest.raises(SpecError, match="Unknown spec field 'aspct'"):
+        wb.generate(wb.spec("a mug"), aspct="3:2")
+    assert ledger_state(root) == before
+    with pytest.raises(SpecError, match="Unknown key 'txt' in an exact text"):
+        wb.overlay(wb.generate("a mug"), [{"txt": "HI"}])
+    assert len(wb.runs()) == 1  # only the mug itself

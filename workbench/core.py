@@ -254,7 +254,7 @@ class Workbench:
         if spec is None:
             if preset is None and not fields:
                 raise SpecError("The prompt is empty: give a subject, details or a text to render.", field="subject")
-            return self.templates.spec(preset, **fields) if preset else PromptSpec(**fields)
+            return self.templates.spec(preset, **fields) if preset else PromptSpec.from_dict(fields)
         if preset is not None:
             raise SpecError("Give either a spec or a preset, not both.", field="preset")
         return spec.replace(**fields) if fields else spec
@@ -910,18 +910,7 @@ def _text_params(texts: Any) -> list[dict[str, str]]:
     """Exact texts as JSON-able dicts (they are part of the run's prompt and fingerprint)."""
     from workbench.spec import TextItem
 
-    if isinstance(texts, Mapping):
-        return [{"text": str(t), "role": role} for role, t in texts.items()]
-    if isinstance(texts, str):
-        texts = [texts]
-    items = []
-    for index, item in enumerate(texts):
-        if isinstance(item, str):
-            item = TextItem(item, "headline" if index == 0 else "subtext")
-        elif isinstance(item, Mapping):
-            item = TextItem(item["text"], item.get("role", "headline"))
-        items.append({"text": item.text, "role": item.role})
-    return items
+    return [{"text": item.text, "role": item.role} for item in TextItem.coerce_many(texts)]
 
 
 def _edit_size(cls: type[Backend], model: str | None, size: tuple[int, int], quality: str) -> tuple[int, int]:

@@ -118,6 +118,17 @@ class TextItem:
             return cls(value.get("text", ""), value.get("role", "headline"))
         raise SpecError(f"An exact text must be a string or a mapping, not {type(value).__name__}.", field="texts")
 
+    @classmethod
+    def coerce_many(cls, texts: Any) -> list[TextItem]:
+        """Exact texts from a ``{role: text}`` mapping, one string, or a list of strings, mappings
+        or TextItems; bare strings are the headline first, then subtexts."""
+        if isinstance(texts, Mapping):
+            return [cls(str(text), role) for role, text in texts.items()]
+        if isinstance(texts, str):
+            texts = [texts]
+        return [cls(item, "headline" if i == 0 else "subtext") if isinstance(item, str) else cls.coerce(item)
+                for i, item in enumerate(texts)]
+
 
 @dataclass(frozen=True)
 class Character:
@@ -208,7 +219,18 @@ class PromptSpec:
 
     def replace(self, **changes: Any) -> PromptSpec:
         """Return a copy with some fields changed, validated again."""
+        self._check_names(changes)
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def _check_names(cls, data: Mapping[str, Any]) -> None:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(
+                f"Unknown spec field {unknown[0]!r}: the fields are {', '.join(sorted(known))}.",
+                field=unknown[0],
+            )
 
     # -- round trips -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -232,13 +254,7 @@ class PromptSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> PromptSpec:
         if not isinstance(data, Mapping):
             raise SpecError(f"A prompt spec must be a mapping, not {type(data).__name__}.")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(
-                f"Unknown spec field {unknown[0]!r}: the fields are {', '.join(sorted(known))}.",
-                field=unknown[0],
-            )
+        cls._check_names(data)
         return cls(**dict(data))
 
     def to_json(self) -> str:

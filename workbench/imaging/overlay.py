@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from workbench.errors import SpecError
 from workbench.imaging.fonts import FontLibrary, draw_lines, fit_text
+from workbench.spec import TextItem
 
 __all__ = ["SLOTS", "overlay_texts"]
 
@@ -35,17 +36,7 @@ _DARK, _LIGHT = (22, 24, 28), (250, 250, 247)
 
 
 def _items(texts: Iterable[Any] | Mapping[str, str]) -> list[tuple[str, str]]:
-    if isinstance(texts, Mapping):
-        return [(str(text), role) for role, text in texts.items()]
-    items = []
-    for item in texts:
-        if isinstance(item, str):
-            items.append((item, "headline" if not items else "subtext"))
-        elif isinstance(item, Mapping):
-            items.append((item["text"], item.get("role", "headline")))
-        else:
-            items.append((item.text, item.role))
-    return items
+    return [(item.text, item.role) for item in TextItem.coerce_many(texts)]
 
 
 def _ink(region: np.ndarray) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
