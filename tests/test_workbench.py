@@ -228,3 +228,22 @@ def test_a_misspelled_option_is_named_in_one_sentence(wb, root):
     with pytest.raises(SpecError, match="Unknown key 'txt' in an exact text"):
         wb.overlay(wb.generate("a mug"), [{"txt": "HI"}])
     assert len(wb.runs()) == 1  # only the mug itself
+
+
+def test_a_backend_whose_package_is_broken_is_one_sentence_everywhere(root, monkeypatch):
+    class _Broken:
+        name = "vendor"
+
+        def load(self):
+            raise ImportError("No module named 'vendor_sdk'")
+
+    import workbench.backends.base as base
+
+    monkeypatch.setattr(base, "_entry_points", lambda: {"vendor": _Broken()})
+    wb = Workbench(root)
+    before = ledger_state(root)
+    with pytest.raises(BackendError, match=r"^The vendor backend cannot be loaded \(No module named 'vendor_sdk'\)\.$"):
+        wb.generate("a mug", backend="vendor")
+    with pytest.raises(BackendError, match="cannot be loaded"):
+        Workbench(root, backend="vendor")
+    assert ledger_state(root) == before

@@ -602,11 +602,7 @@ class Workbench:
             params = {"operation": local.operation, "operation_params": local.params,
                       "instruction": instruction}
         else:
-            try:
-                cls = get_backend_class(backend)
-            except (ImportError, AttributeError) as exc:
-                message = f"The {backend} backend cannot be loaded ({exc})."
-                raise BackendError(message, backend=backend) from None
+            cls = get_backend_class(backend)
             size = options.pop("size", None) or _edit_size(cls, options.get("model"), source.size,
                                                            options.get("quality", "medium"))
             params = {"instruction": instruction, "references": len(extra)}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from workbench.errors import CapabilityError, SpecError
+from workbench.errors import BackendError, CapabilityError, SpecError
 
 if TYPE_CHECKING:
     from workbench.spec import PromptSpec
@@ -303,6 +303,9 @@ def get_backend_class(name: str) -> type[Backend]:
             f"Unknown backend {name!r}: choose one of {', '.join(available_backends()) or 'none installed'}.",
             field="backend",
         )
-    cls = eps[name].load()
+    try:
+        cls = eps[name].load()
+    except (ImportError, AttributeError) as exc:  # its package is missing or broken
+        raise BackendError(f"The {name} backend cannot be loaded ({exc}).", backend=name) from None
     _REGISTRY[name] = cls
     return cls
