@@ -109,3 +109,17 @@ def test_a_grid_on_the_openai_backend_runs_through_papermill_without_the_key(
     for notebook in (root / "batches" / "remote").glob("shard-*.ipynb"):
         text = notebook.read_text()
         assert "sk-test-batch" not in text and openai_server.base_url in text
+
+
+def test_a_batch_runs_on_the_workbenchs_own_default_backend(root, openai_server, batch_api, tmp_path):
+    from workbench.batch import run_batch
+
+    wb = Workbench(root, backend="openai", backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(20)
+    path = tmp_path / "two.yaml"
+    path.write_text("spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n")
+    result = run_batch(wb, path, workers=1, progress=False, report=False)
+    assert result.statuses["ok"] == 2 and result.credits == 2, result.describe()
+    runs = wb.runs(batch_id=result.batch_id)
+    assert set(runs["backend"]) == {"openai"} and set(runs["model"]) == {"gpt-image-2"}
+    assert openai_server.counts == {"/v1/images/generations": 2}

@@ -90,6 +90,11 @@ class PlannedJob:
     charge: int
     usd: float
 
+    def record(self) -> dict[str, Any]:
+        """The job as a kernel runs it: with the backend and model as planned here (the caller's
+        Workbench defaults filled in), since a shard's kernel opens a Workbench of its own."""
+        return self.job.to_dict() | {"backend": self.plan.backend, "model": self.plan.model}
+
 
 @dataclass
 class BatchPlan:
@@ -398,7 +403,7 @@ def _write_batch_files(folder: Path, plan: BatchPlan) -> None:
     }
     if not (folder / "batch.json").exists():
         _write_json(folder / "batch.json", meta)
-    jobs = [j.job.to_dict() | {"fingerprint": j.plan.fingerprint} for j in plan.jobs]
+    jobs = [j.record() | {"fingerprint": j.plan.fingerprint} for j in plan.jobs]
     _write_json(folder / "jobs.json", jobs)
 
 
@@ -652,7 +657,7 @@ def _run_shards(
     manager = _kernel_manager_class()
     outcomes = [ShardOutcome(k, len(jobs), folder / f"shard-{k}.ipynb") for k, jobs in enumerate(shards)]
     for k, jobs in enumerate(shards):
-        _write_json(folder / f"shard-{k}.jobs.json", [j.job.to_dict() for j in jobs])
+        _write_json(folder / f"shard-{k}.jobs.json", [j.record() for j in jobs])
 
     def execute(k: int) -> None:
         outcome = outcomes[k]
