@@ -306,6 +306,24 @@ def test_mask_painter_traits_regions_and_mime_bundle(wb):
     assert run.parent_id == source.id and run.credits == 0
     painter.clear()
     assert painter.regions == [] and painter.mask_png() is None
+    assert (MaskPainter(source.images[0]).width, MaskPainter(source.images[0]).height) == (1536, 1024)
+
+
+def test_mask_painter_paints_on_the_upright_upload_the_edit_uses(wb, tmp_path):
+    from workbench.widgets.mask_painter import MaskPainter
+
+    photo = Image.new("RGB", (400, 200), (200, 60, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown rotated 90 degrees
+    path = tmp_path / "sideways.jpg"
+    photo.save(path, "JPEG", exif=exif)
+    painter = MaskPainter(path)
+    assert (painter.width, painter.height) == (200, 400)
+    painter.regions = [{"x": 10, "y": 300, "w": 100, "h": 50}]  # only fits the upright image
+    run = wb.edit(path, "convert to black and white", regions=painter.regions_for_edit())
+    assert run.status == "ok" and run.image().size == (200, 400)
+    with pytest.raises(InputImageError, match="No image at"):
+        MaskPainter(tmp_path / "missing.png")
 
 
 @pytest.mark.browser

@@ -24,7 +24,8 @@ import numpy as np
 import traitlets
 from PIL import Image
 
-from workbench.errors import InputImageError
+from workbench.imaging.uploads import resolve_source
+from workbench.widgets.html import data_uri
 
 __all__ = ["MaskPainter"]
 
@@ -32,26 +33,12 @@ HERE = Path(__file__).parent
 MODES = ("brush", "rect", "polygon", "erase")
 
 
-def _open(image: Any) -> Image.Image:
-    if isinstance(image, Image.Image):
-        return image
-    if hasattr(image, "images") and hasattr(image, "id"):
-        if not image.images:
-            raise InputImageError(f"Run {image.id[:8]} has no image to paint on.")
-        image = image.images[0]
-    if isinstance(image, (bytes, bytearray)):
-        return Image.open(io.BytesIO(bytes(image)))
-    return Image.open(Path(image))
-
-
-def _data_uri(image: Image.Image, fmt: str = "JPEG") -> str:
+def _preview_uri(image: Image.Image, display_size: int) -> str:
+    thumb = image.copy()
+    thumb.thumbnail((display_size, display_size))
     buffer = io.BytesIO()
-    if fmt == "JPEG":
-        image.convert("RGB").save(buffer, "JPEG", quality=85)
-    else:
-        image.save(buffer, fmt)
-    mime = "image/jpeg" if fmt == "JPEG" else f"image/{fmt.lower()}"
-    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+    thumb.convert("RGB").save(buffer, "JPEG", quality=85)
+    return data_uri(buffer.getvalue(), "image/jpeg")
 
 
 class MaskPainter(anywidget.AnyWidget):
@@ -84,12 +71,16 @@ class MaskPainter(anywidget.AnyWidget):
     def __init__(
         self, image: Any, *, display_size: int = 640, brush: int | None = None, **kwargs: Any
     ) -> None:
-        opened = _open(image)
-        size = opened.size
-        thumb = opened.copy()
-        thumb.thumbnail((display_size, display_size))
+        # The image exactly as Workbench.edit will see it (an upload checked and turned upright by
+        # its EXIF orientation), so every painted pixel lands where the edit expects it.
+        path = Path(image) if isinstance(image, (str, Path)) else None
+        store_root = path.parents[2] if path is not None and path.parent.parent.name == "images" else None
+        source = resolve_source(image, store_root=store_root)
+        with Image.open(io.BytesIO(source.data)) as opened:
+            size = opened.size
+            preview = _preview_uri(opened, display_size)
         super().__init__(
-            preview=_data_uri(thumb),
+            preview=preview,
             width=size[0],
             height=size[1],
             brush=brush or max(4, round(max(size) / 25)),
