@@ -311,7 +311,8 @@ class _Reader:
                     f"{prefix}.{column}",
                     f"unknown column; use label and factor names: {', '.join(FACTOR_NAMES)}.",
                 )
-        factors = [c for c in records[0] if c != "label"]
+        # Every factor any row names (inline rows need not all name the same ones), in first-seen order.
+        factors = list(dict.fromkeys(c for record in records for c in record if c != "label" and c is not None))
         result, labels = [], []
         for number, record in enumerate(records, 1):
             if any(c not in FACTOR_NAMES and c != "label" for c in record):
