@@ -123,3 +123,29 @@ def test_a_batch_runs_on_the_workbenchs_own_default_backend(root, openai_server,
     runs = wb.runs(batch_id=result.batch_id)
     assert set(runs["backend"]) == {"openai"} and set(runs["model"]) == {"gpt-image-2"}
     assert openai_server.counts == {"/v1/images/generations": 2}
+
+
+def test_a_key_given_as_a_backend_option_reaches_the_kernels_but_not_the_notebooks(
+    root, openai_server, tmp_path, monkeypatch
+):
+    from workbench.batch import run_batch
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    key = "wbtest-option-key-DO-NOT-WRITE"
+    wb = Workbench(root, backend="openai",
+                   backend_options={"openai": {"api_key": key, "base_url": openai_server.base_url}})
+    path = tmp_path / "one.yaml"
+    path.write_text("spec: {subject: a mug, quality: low}\n")
+    result = run_batch(wb, path, workers=1, progress=False, report=False, batch_id="secret")
+    assert result.statuses["ok"] == 1, result.describe()
+    notebooks = list((root / "batches" / "secret").glob("shard-*.ipynb"))
+    assert notebooks and all(key not in n.read_text() and openai_server.base_url in n.read_text() for n in notebooks)
+
+
+def test_credentials_in_a_url_option_stay_out_of_the_parameters():
+    from workbench.batch.runner import _split_options
+
+    public, secret = _split_options({"openai": {"base_url": "https://me:pw-123@proxy.example/v1", "timeout": 60,
+                                                "api_key": "k", "organization": "org"}})
+    assert public == {"openai": {"base_url": "https://proxy.example/v1", "timeout": 60, "organization": "org"}}
+    assert secret == {"openai": {"base_url": "https://me:pw-123@proxy.example/v1", "api_key": "k"}}

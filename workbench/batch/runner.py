@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from workbench.batch.experiments import Axis, Experiment, Job, load_experiment
-from workbench.batch.shard import done_jobs, plan_job
+from workbench.batch.shard import SECRETS_ENV, done_jobs, plan_job
 from workbench.errors import BudgetError, ExperimentError, WorkbenchError
 from workbench.ledger import utc_now
 from workbench.store import write_atomic
@@ -498,12 +499,13 @@ def run_batch(
         _stop_stale_kernels(folder)
     selected = plan.selected
     shards = _shards(selected, workers)
+    public_options, secret_options = _split_options(wb.backend_options)
     params_common = {
         "batch_id": plan.batch_id,
         "root": str(wb.root.resolve()),
         "experiment": plan.experiment.name,
         "prompts": [str(Path(p).resolve()) for p in wb._prompt_folders],
-        "backend_options": _safe_options(wb.backend_options),
+        "backend_options": public_options,
         "concurrency": concurrency,
         "check_text": check_text,
     }
@@ -516,6 +518,7 @@ def run_batch(
             folder,
             shards,
             params_common,
+            secret_options=secret_options,
             retries=retries,
             start_timeout=start_timeout,
             progress=progress,
@@ -579,12 +582,26 @@ def _text_accuracy(wb: Workbench, batch_id: str) -> tuple[float | None, int]:
     return (float(scores.mean()), len(scores)) if len(scores) else (None, 0)
 
 
-def _safe_options(options: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Backend options for the notebook's parameters, without anything secret."""
-    return {
-        name: {k: v for k, v in opts.items() if "key" not in k.lower() and "secret" not in k.lower()}
-        for name, opts in options.items()
-    }
+def _split_options(options: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Backend options split into what a notebook's parameters may show and what they may not.
+
+    Keys, secrets, tokens and passwords, and a URL's ``user:password@``, go to the kernels through
+    their environment (``SECRETS_ENV``); the parameters keep such a URL without its credentials.
+    """
+    public: dict[str, dict[str, Any]] = {}
+    secret: dict[str, dict[str, Any]] = {}
+    for name, opts in options.items():
+        public[name] = {}
+        for key, value in opts.items():
+            if any(word in key.lower() for word in ("key", "secret", "token", "password")):
+                secret.setdefault(name, {})[key] = value
+                continue
+            parts = urlsplit(value) if isinstance(value, str) else None
+            if parts is not None and (parts.username or parts.password):
+                secret.setdefault(name, {})[key] = value
+                value = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+            public[name][key] = value
+    return public, secret
 
 
 def _shards(selected: list[PlannedJob], workers: int) -> list[list[PlannedJob]]:
@@ -621,8 +638,9 @@ def _stop_stale_kernels(folder: Path) -> None:
         pid_file.unlink(missing_ok=True)
 
 
-def _kernel_manager_class() -> type:
-    """A kernel manager whose kernels import this very ``workbench`` package."""
+def _kernel_manager_class(secret_options: Mapping[str, Mapping[str, Any]] | None = None) -> type:
+    """A kernel manager whose kernels import this very ``workbench`` package and get the secret
+    backend options in their environment."""
     from jupyter_client.manager import AsyncKernelManager
 
     package_parent = str(Path(__file__).resolve().parents[2])
@@ -634,6 +652,8 @@ def _kernel_manager_class() -> type:
             if package_parent not in paths:
                 env["PYTHONPATH"] = os.pathsep.join([package_parent, *paths])
             env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+            if secret_options:
+                env[SECRETS_ENV] = json.dumps(secret_options)
             return await super().start_kernel(env=env, **kw)
 
     return WorkbenchKernelManager
@@ -646,6 +666,7 @@ def _run_shards(
     shards: list[list[PlannedJob]],
     params_common: dict[str, Any],
     *,
+    secret_options: Mapping[str, Mapping[str, Any]],
     retries: int,
     start_timeout: float,
     progress: bool,
@@ -654,7 +675,7 @@ def _run_shards(
 ) -> list[ShardOutcome]:
     from tqdm.auto import tqdm
 
-    manager = _kernel_manager_class()
+    manager = _kernel_manager_class(secret_options)
     outcomes = [ShardOutcome(k, len(jobs), folder / f"shard-{k}.ipynb") for k, jobs in enumerate(shards)]
     for k, jobs in enumerate(shards):
         _write_json(folder / f"shard-{k}.jobs.json", [j.record() for j in jobs])

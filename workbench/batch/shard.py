@@ -22,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 from workbench.batch.experiments import Job
 from workbench.wallet import process_alive
 
+# The secret part of the backend options (keys, a URL's user:password) reaches a shard's kernel
+# through this environment variable, never through the notebook's parameters (written to disk).
+SECRETS_ENV = "WORKBENCH_BACKEND_SECRETS"
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -75,7 +79,8 @@ def run_shard(
         batch_id/shard: recorded on every run.
         experiment: the experiment's name, recorded in the runs' params.
         prompts: extra template folders.
-        backend_options: constructor options per backend (e.g. an OpenAI base URL, never a key).
+        backend_options: constructor options per backend (e.g. an OpenAI base URL, never a key);
+            the secret ones come from ``$WORKBENCH_BACKEND_SECRETS``, set by the batch runner.
         concurrency: jobs in flight at once (default: 1 on draft backends, 4 otherwise).
         check_text: read each finished image's exact texts back with OCR (``Workbench.check_text``)
             and store the scores, for the report's text accuracy; runs without exact texts are left.
@@ -96,7 +101,10 @@ def run_shard(
     def runner_gone() -> bool:
         return os.getppid() != parent or (launcher > 1 and not process_alive(launcher))
 
-    wb = Workbench(root, prompts=tuple(prompts), backend_options=backend_options)
+    secret = json.loads(os.environ.get(SECRETS_ENV) or "{}")
+    options = {name: {**(backend_options or {}).get(name, {}), **secret.get(name, {})}
+               for name in {*(backend_options or {}), *secret}}
+    wb = Workbench(root, prompts=tuple(prompts), backend_options=options)
     try:
         done = done_jobs(wb, batch_id)
         pending = [job for job in jobs if job.key not in done]
