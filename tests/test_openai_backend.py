@@ -528,3 +528,19 @@ def test_the_cli_without_a_key_prints_one_sentence(root, openai_server):
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip() == f"error: {MISSING_KEY}"
     assert not openai_server.counts
+
+
+def test_close_closes_the_async_clients_on_their_own_loops(wb):
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        run = loop.run_until_complete(wb.agenerate("a mug", quality="low"))
+        assert run.status == "ok"
+        backend = wb.backend("openai")
+        [(client, _)] = backend._async.values()
+        assert not client.is_closed()
+        wb.close()
+        assert client.is_closed() and not backend._async
+    finally:
+        loop.close()

@@ -590,11 +590,26 @@ class OpenAIBackend(Backend):
             return pair
 
     def close(self) -> None:
+        """Close the clients and their connections; an async client closes on its own event loop."""
         with self._lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            pairs = list(self._async.items())
             self._async.clear()
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, (client, _) in pairs:
+            if loop.is_closed():
+                continue  # its connections died with it
+            if loop is current:
+                loop.create_task(client.close())
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(client.close(), loop)
+            else:
+                loop.run_until_complete(client.close())
 
     # -- requests -----------------------------------------------------------------------------
     def timeout_for(self, request: ImageRequest) -> float:
