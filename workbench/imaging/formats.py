@@ -162,10 +162,11 @@ def _decode(data: bytes) -> Image.Image:
 def _search(image: Image.Image, fmt: str, min_ssim: float, low: int = 30, high: int = 95) -> Candidate | None:
     """The lowest quality whose encoding keeps ``min_ssim`` (SSIM rises with quality)."""
     best: Candidate | None = None
+    reference = _pixels(image)  # once, not at every step
     while low <= high:
         middle = (low + high) // 2
         data = encode(image, fmt, quality=middle)
-        score = ssim(image, _decode(data))
+        score = ssim(reference, _pixels(_decode(data)))
         if score >= min_ssim:
             best = Candidate(fmt, data, score, middle)
             high = middle - 1
@@ -203,6 +204,14 @@ def choose_format(
     if kind != "alpha" and image.mode == "RGBA":
         image = image.convert("RGB")
     png = encode(image, "png")
+    searched: dict[str, Candidate | None] = {}
+
+    def lossy(fmt: str) -> Candidate | None:
+        """The smallest ``fmt`` encoding that keeps the bar (each format searched once)."""
+        if fmt not in searched:
+            searched[fmt] = _search(image, fmt, min_ssim)
+        return searched[fmt]
+
     tries: list[Callable[[], Candidate | None]] = []
     lossless_webp = lambda: Candidate("webp", encode(image, "webp", lossless=True), 1.0, None, True)  # noqa: E731
     wants = {"auto": ("png", "webp", "jpeg"), "png": ("png",), "webp": ("webp",), "jpeg": ("jpeg",)}[format]
@@ -211,13 +220,13 @@ def choose_format(
     if "webp" in wants:
         tries.append(lossless_webp)
         if kind != "flat" or format == "webp":
-            tries.append(lambda: _search(image, "webp", min_ssim))
+            tries.append(lambda: lossy("webp"))
     if "jpeg" in wants and (kind == "photo" or format == "jpeg"):
-        tries.append(lambda: _search(image, "jpeg", min_ssim))
+        tries.append(lambda: lossy("jpeg"))
     if kind == "photo" and format == "auto":
         # A photo goes lossy whenever a lossy encoding keeps the bar; lossless only if none does.
-        lossy = [c for c in (_search(image, f, min_ssim) for f in ("jpeg", "webp")) if c is not None]
-        tries = [lambda c=c: c for c in lossy] if lossy else tries
+        found = [c for c in (lossy("jpeg"), lossy("webp")) if c is not None]
+        tries = [lambda c=c: c for c in found] if found else tries
     candidates = [c for c in (t() for t in tries) if c is not None]
     chosen = min(candidates, key=lambda c: len(c.data))
     data = embed_recipe(chosen.data, recipe) if recipe is not None else chosen.data
