@@ -19,7 +19,7 @@ from workbench.backends.draft import (
     short_label,
     spec_from_prompt,
 )
-from workbench.errors import CapabilityError, FontMissingError
+from workbench.errors import CapabilityError, FontMissingError, SpecError
 from workbench.imaging.fonts import FontLibrary, default_library
 from workbench.spec import Character, PromptSpec, TextItem, compose, size_for
 
@@ -73,6 +73,9 @@ def test_refuses_what_it_cannot_make_before_drawing() -> None:
         BACKEND.generate(ImageRequest("a cat", 1000, 1000))
     with pytest.raises(CapabilityError, match="cannot edit"):
         BACKEND.run(ImageRequest("a cat", 1024, 1024, kind="edit", inputs=(b"png",)))
+    for n in (0, -1, 1.5, True):
+        with pytest.raises(SpecError, match="n is the number of images"):
+            ImageRequest("a cat", 1024, 1024, n=n)
 
 
 def test_result_is_labelled_a_draft() -> None:

@@ -90,6 +90,8 @@ class ImageRequest:
             raise SpecError("An edit needs at least one input image.", field="inputs")
         if self.width <= 0 or self.height <= 0:
             raise SpecError(f"Invalid size {self.width}x{self.height}.", field="size")
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
+            raise SpecError(f"n is the number of images: a whole number of at least 1, not {self.n!r}.", field="n")
         if not 0 <= self.partial_images <= 3:
             raise SpecError("partial_images must be from 0 to 3.", field="partial_images")
 

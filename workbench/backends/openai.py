@@ -621,7 +621,7 @@ class OpenAIBackend(Backend):
 
     def params(self, request: ImageRequest) -> dict[str, Any]:
         """The client call's keyword arguments for a request (files as (name, bytes, mime))."""
-        import httpx2
+        import openai
 
         self.check(request)
         seconds = self.timeout_for(request)
@@ -632,7 +632,7 @@ class OpenAIBackend(Backend):
             "quality": request.quality,
             "n": request.n,
             "output_format": request.output_format,
-            "timeout": httpx2.Timeout(seconds, connect=min(seconds, _CONNECT_TIMEOUT)),
+            "timeout": openai.Timeout(seconds, connect=min(seconds, _CONNECT_TIMEOUT)),
         }
         if request.background != "auto":
             params["background"] = request.background
