@@ -1113,8 +1113,6 @@ class DraftBackend(Backend):
         operations that keep the size). A replacement background image travels as ``inputs[1]``.
         """
         self.check(request)
-        import io
-
         from workbench.imaging.finishing import apply
         from workbench.instructions import map_instruction
 

@@ -655,13 +655,10 @@ class OpenAIBackend(Backend):
         return params
 
     def generate(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Send a request with the sync client (works inside a running event loop, as in notebooks)."""
         return self._run_sync(request, on_partial)
 
     def edit(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
-        return self._run_sync(request, on_partial)
-
-    def run(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
-        """Send a request with the sync client (works inside a running event loop, as in notebooks)."""
         return self._run_sync(request, on_partial)
 
     async def arun(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:

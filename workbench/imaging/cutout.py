@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -248,7 +247,3 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a).astype(bool), np.asarray(b).astype(bool)
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
-
-
-def mean_iou(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
-    return float(np.mean([iou(a, b) for a, b in pairs]))
