@@ -16,7 +16,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from workbench.errors import BackendError, ContentPolicyError, InputImageError, 
 from workbench.ledger import RUN_COLUMNS, Ledger, utc_now
 from workbench.pricing import Estimate, PriceTable
 from workbench.spec import PromptSpec, compose
-from workbench.store import Store, read_recipe
+from workbench.store import Store, read_recipe, write_atomic
 from workbench.wallet import Reservation, Wallet
 
 if TYPE_CHECKING:
@@ -335,12 +335,8 @@ class Workbench:
         )
         cls.check(request)
         fingerprint = request.fingerprint(backend=backend, version=cls.version, uses_spec=cls.uses_spec)
-        estimate = self.prices.estimate(backend, model, request)
         cached = self._cached_row(fingerprint) is not None
-        estimate = Estimate(
-            credits=estimate.credits, usd=estimate.usd, cached=cached, fingerprint=fingerprint,
-            width=width, height=height, n=request.n,
-        )
+        estimate = replace(self.prices.estimate(backend, model, request), cached=cached, fingerprint=fingerprint)
         run_params = {
             "background": request.background,
             "output_format": output_format,
@@ -633,20 +629,16 @@ class Workbench:
         from workbench.imaging.uploads import resolve_source
 
         source = resolve_source(image, store_root=self.root, max_bytes=1 << 31)
-        recipe = source.recipe or read_recipe(source.data)
+        recipe = source.recipe  # read from the file (or the upload) by resolve_source
         with Image.open(io.BytesIO(source.data)) as opened:
             opened.load()
             result = choose_format(opened, format=format, min_ssim=min_ssim or MIN_SSIM, recipe=recipe)
-        if path is None:
+        target = Path(path) if path is not None else self.root / "exports"
+        if path is None or target.is_dir():
             stem = (recipe or {}).get("run_id") or hashlib.sha256(source.data).hexdigest()
-            target = self.root / "exports" / f"{stem[:12]}.{result.extension}"
-        else:
-            target = Path(path)
-            if target.is_dir():
-                stem = (recipe or {}).get("run_id") or hashlib.sha256(source.data).hexdigest()
-                target = target / f"{stem[:12]}.{result.extension}"
+            target = target / f"{stem[:12]}.{result.extension}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(result.data)
+        write_atomic(target, result.data)
         result.path = target
         return result
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workbench.errors import SpecError, TemplateError
-from workbench.spec import ASPECT_SIZES, PromptSpec, compose
+from workbench.spec import ASPECT_SIZES, PromptSpec, compose, quote_text
 
 if TYPE_CHECKING:
     from workbench.templates import TemplateLibrary
@@ -131,10 +131,6 @@ def _mask_quotes(text: str) -> str:
     if not any(c in text for c in _QUOTE_CHARS):
         return text
     return _QUOTED.sub(lambda m: m.group()[0] + "_" * (len(m.group()) - 2) + m.group()[-1], text)
-
-
-def _quote(text: str) -> str:
-    return f'"{text}"' if "'" in text else f"'{text}'"
 
 
 def _excerpt(text: str, start: int, end: int) -> tuple[tuple[int, int], str]:
@@ -430,8 +426,8 @@ def _unquoted_text(text: str, masked: str) -> list[Finding]:
         findings.append(
             Finding(
                 "WB003",
-                f"The words {_quote(literal)} look meant to appear in the image but are not in quotes.",
-                f"Put the exact text in quotes: {lead} {_quote(literal)}.",
+                f"The words {quote_text(literal)} look meant to appear in the image but are not in quotes.",
+                f"Put the exact text in quotes: {lead} {quote_text(literal)}.",
                 "warning",
                 *_excerpt(text, match.start(), end),
             )

@@ -282,7 +282,8 @@ class PromptSpec:
         return cls.from_dict(data or {})
 
 
-def _quote(text: str) -> str:
+def quote_text(text: str) -> str:
+    """An exact text as prompts quote it: in single quotes, or double when it holds one."""
     return f'"{text}"' if "'" in text else f"'{text}'"
 
 
@@ -291,13 +292,13 @@ def _texts_phrase(texts: tuple[TextItem, ...]) -> list[str]:
     labels = [t for t in texts if t.role == "label"]
     for item in texts:
         if item.role == "headline":
-            parts.append(f"headline text reading {_quote(item.text)}")
+            parts.append(f"headline text reading {quote_text(item.text)}")
         elif item.role == "subtext":
-            parts.append(f"subtext reading {_quote(item.text)}")
+            parts.append(f"subtext reading {quote_text(item.text)}")
     if len(labels) == 1:
-        parts.append(f"a label reading {_quote(labels[0].text)}")
+        parts.append(f"a label reading {quote_text(labels[0].text)}")
     elif labels:
-        steps = ", ".join(f"step {i} labeled {_quote(t.text)}" for i, t in enumerate(labels, 1))
+        steps = ", ".join(f"step {i} labeled {quote_text(t.text)}" for i, t in enumerate(labels, 1))
         parts.append(f"{len(labels)} labeled steps in order: {steps}")
     return parts
 
