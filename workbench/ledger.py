@@ -324,10 +324,10 @@ class Ledger:
                 mask &= (frame["created_at"] >= _utc(since)).to_numpy(dtype=bool)
             if until is not None:
                 mask &= (frame["created_at"] < _utc(until)).to_numpy(dtype=bool)
-            frame = frame[mask] if not mask.all() else frame.copy()
+            frame = frame[mask] if not mask.all() else frame
         if limit is not None:
             frame = frame.tail(int(limit))
-        frame = frame.reset_index(drop=True)
+        frame = frame.reset_index(drop=True)  # a new frame: the caller's changes never reach the cache
         frame["text_accuracy"] = self._text_accuracy(frame)
         return frame
 

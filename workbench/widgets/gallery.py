@@ -97,11 +97,8 @@ class Gallery(anywidget.AnyWidget):
 
     def refresh(self) -> None:
         """Read the run log again (the newest ``limit`` runs, newest first)."""
-        frame = self.wb.runs()
-        self.total = len(frame)
-        if self.limit is not None:
-            frame = frame.tail(self.limit)
-        frame = frame.iloc[::-1]
+        frame = self.wb.runs(limit=self.limit).iloc[::-1]
+        self.total = self.wb.ledger.count()
         columns = {name: frame[name].tolist() for name in (
             "id", "created_at", "status", "preset", "batch_id", "backend", "model", "quality", "size", "n",
             "credits", "usd", "latency_ms", "prompt", "images", "error", "cached_from", "kind",
