@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from workbench.errors import InputImageError
+from workbench.store import Store
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -126,23 +129,21 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width:
     return text + "…"
 
 
-_THUMBS: dict[str, Image.Image] = {}
-
-
 def _thumb(path: Path | None) -> Image.Image | None:
-    """A ~256 px RGB thumbnail on white; each image is decoded once per report."""
-    if path is None or not Path(path).is_file():
+    """A ~256 px RGB thumbnail on white, from the store's thumbnail cache (an image is reduced
+    once, for every report and gallery after)."""
+    if path is None:
         return None
-    key = str(path)
-    if key not in _THUMBS:
-        with Image.open(path) as image:
-            image.draft("RGB", (THUMB, THUMB))
-            image.thumbnail((THUMB, THUMB), reducing_gap=2.0)
-            image = image.convert("RGBA")
-            canvas = Image.new("RGB", image.size, "white")
-            canvas.paste(image, mask=image.getchannel("A"))
-            _THUMBS[key] = canvas
-    return _THUMBS[key]
+    path = Path(path)  # <root>/images/<xx>/<sha>.<ext>
+    try:
+        data = Store(path.parents[2]).thumbnail(path, THUMB)
+    except InputImageError:
+        return None
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("RGBA")
+    canvas = Image.new("RGB", image.size, "white")
+    canvas.paste(image, mask=image.getchannel("A"))
+    return canvas
 
 
 def _cell(
@@ -342,12 +343,7 @@ def write_report(wb: Workbench, batch_id: str) -> Report:
 
     folder = batch_folder(wb, batch_id)
     meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
-    frame = batch_frame(wb, batch_id)
-    _THUMBS.clear()
-    try:
-        return _write_report(wb, batch_id, folder, meta, frame)
-    finally:
-        _THUMBS.clear()
+    return _write_report(wb, batch_id, folder, meta, batch_frame(wb, batch_id))
 
 
 def _write_report(
