@@ -62,17 +62,12 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from workbench.batch.runner import batch_folder
+    from workbench.batch.runner import batch_folder, best_per_job
 
     folder = batch_folder(wb, batch_id)
     jobs = json.loads((folder / "jobs.json").read_text(encoding="utf-8"))
     runs = wb.runs(batch_id=batch_id)
-    best: dict[str, dict[str, Any]] = {}
-    rank = {"ok": 3, "cached": 3, "blocked": 2, "failed": 1}
-    for record in runs.to_dict("records"):
-        key = json.loads(record["params"] or "{}").get("job")
-        if key and rank.get(record["status"], 0) >= rank.get(best.get(key, {}).get("status"), 0):
-            best[key] = record
+    best = best_per_job((json.loads(r["params"] or "{}").get("job"), r["status"], r) for r in runs.to_dict("records"))
     rows = []
     for job in jobs:
         run = best.get(job["key"], {})

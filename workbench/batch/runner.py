@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -548,17 +548,27 @@ def _count(statuses: Mapping[str, str], plan: BatchPlan) -> dict[str, int]:
     return counts
 
 
+_RANK = {"ok": 3, "cached": 3, "blocked": 2, "failed": 1}
+
+
+def best_per_job(runs: Iterable[tuple[str | None, str, Any]]) -> dict[str, Any]:
+    """For each job key, the value that came with its best run (``(key, status, value)`` in the
+    order recorded): ok or cached over blocked over failed, the later of equals."""
+    best: dict[str, tuple[int, Any]] = {}
+    for key, status, value in runs:
+        rank = _RANK.get(status, 0)
+        if key and rank >= best.get(key, (0, None))[0]:
+            best[key] = (rank, value)
+    return {key: value for key, (_, value) in best.items()}
+
+
 def _outcome(wb: Workbench, plan: BatchPlan, first_rowid: int) -> tuple[dict[str, str], int, float]:
     """Each job's best status in the batch, and what this run charged."""
-    rank = {"ok": 3, "cached": 3, "blocked": 2, "failed": 1}
-    statuses: dict[str, str] = {}
     rows = wb.ledger.query(
         "SELECT json_extract(params, '$.job'), status FROM runs WHERE batch_id = ? ORDER BY rowid",
         (plan.batch_id,),
     )
-    for key, status in rows:
-        if rank.get(status, 0) >= rank.get(statuses.get(key, ""), 0):
-            statuses[key] = status
+    statuses = best_per_job((key, status, status) for key, status in rows)
     spent = wb.ledger.query(
         "SELECT coalesce(sum(credits), 0), coalesce(sum(usd), 0) FROM runs WHERE batch_id = ? AND rowid > ?",
         (plan.batch_id, first_rowid),
