@@ -114,18 +114,15 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
             )
     plan = plan_batch(wb, experiment, batch_id=batch_id, via="openai-batch")
     plan.check()  # nothing is uploaded when the wallet cannot pay
+    if any(planned.plan.request.kind != "generate" for planned in plan.to_run):
+        raise ExperimentError("The Batch API path sends generate jobs only.", field="kind")
     client = _client(wb)  # a missing key fails here, before any file is written
     folder = batch_folder(wb, plan.batch_id)
     _write_batch_files(folder, plan)
-    lines, sent, cached = [], set(), 0
+    lines, cached = [], 0
     for planned in plan.to_run:
-        if planned.cached:
+        if planned.cached:  # done before, or a repeat of a job of this batch: one answer serves both
             continue
-        if planned.plan.request.kind != "generate":
-            raise ExperimentError("The Batch API path sends generate jobs only.", field="kind")
-        if planned.plan.fingerprint in sent:
-            continue  # the same request twice: the first answer serves both
-        sent.add(planned.plan.fingerprint)
         lines.append(
             json.dumps(
                 {
