@@ -526,11 +526,9 @@ def run_batch(
             total=len(selected),
         )
     statuses, credits, usd = _outcome(wb, plan, first_rowid)
-    counts = _count(statuses, plan)
-    complete = counts.get("ok", 0) + counts.get("cached", 0) == len(plan.jobs)
-    status = "done" if complete else ("stopped" if plan.left else "incomplete")
-    set_batch_status(wb, plan.batch_id, status)
-    result = BatchResult(plan.batch_id, folder, len(plan.jobs), counts, credits, usd, plan.left, outcomes)
+    result = BatchResult(plan.batch_id, folder, len(plan.jobs), _count(statuses, plan), credits, usd, plan.left,
+                         outcomes)
+    set_batch_status(wb, plan.batch_id, "done" if result.complete else ("stopped" if plan.left else "incomplete"))
     result.text_accuracy, result.text_checked = _text_accuracy(wb, plan.batch_id)
     if report:
         from workbench.batch.report import write_report
