@@ -145,17 +145,10 @@ def _background(rest: str) -> LocalOperation | None:
 
 def output_size(operation: LocalOperation, size: tuple[int, int]) -> tuple[int, int]:
     """The size an operation's result will have, from the input's size (without running it)."""
-    width, height = size
-    if operation.operation == "upscale":
-        edge = int(operation.params.get("long_edge", 3840))
-        if width >= height:
-            return edge, max(1, round(height * edge / width))
-        return max(1, round(width * edge / height)), edge
-    if operation.operation == "crop":
-        from workbench.imaging.finishing import _ratio
+    from workbench.imaging.finishing import UHD_EDGE, crop_size, upscale_size
 
-        ratio = _ratio(operation.params.get("aspect", "1:1"))
-        if width / height > ratio:
-            return max(1, round(height * ratio)), height
-        return width, max(1, round(width / ratio))
-    return width, height
+    if operation.operation == "upscale":
+        return upscale_size(size, int(operation.params.get("long_edge", UHD_EDGE)))
+    if operation.operation == "crop":
+        return crop_size(size, operation.params.get("aspect", "1:1"))
+    return size

@@ -104,16 +104,29 @@ def _ratio(aspect: str | float | tuple[int, int]) -> float:
     return value
 
 
+def crop_size(size: tuple[int, int], aspect: str | float | tuple[int, int]) -> tuple[int, int]:
+    """The size of the largest crop of an image of ``size`` with the given aspect (W:H)."""
+    ratio = _ratio(aspect)
+    width, height = size
+    if width / height > ratio:
+        return max(1, round(height * ratio)), height
+    return width, max(1, round(width / ratio))
+
+
+def upscale_size(size: tuple[int, int], long_edge: int = UHD_EDGE) -> tuple[int, int]:
+    """The size ``upscale`` gives: ``long_edge`` on the long side, the aspect kept within a pixel."""
+    width, height = size
+    if width >= height:
+        return long_edge, max(1, round(height * long_edge / width))
+    return max(1, round(width * long_edge / height)), long_edge
+
+
 def crop_to_aspect(
     image: Image.Image, aspect: str | float | tuple[int, int], *, anchor: tuple[float, float] = (0.5, 0.5)
 ) -> Image.Image:
     """The largest crop of ``image`` with the given aspect (W:H), placed at ``anchor`` (centre)."""
-    ratio = _ratio(aspect)
     width, height = image.size
-    if width / height > ratio:
-        new_w, new_h = max(1, round(height * ratio)), height
-    else:
-        new_w, new_h = width, max(1, round(width / ratio))
+    new_w, new_h = crop_size(image.size, aspect)
     left = round((width - new_w) * anchor[0])
     top = round((height - new_h) * anchor[1])
     return image.crop((left, top, left + new_w, top + new_h))
@@ -128,10 +141,7 @@ def upscale(image: Image.Image, *, long_edge: int = UHD_EDGE, sharpen: float = 0
     import cv2
 
     width, height = image.size
-    if width >= height:
-        target = (long_edge, max(1, round(height * long_edge / width)))
-    else:
-        target = (max(1, round(width * long_edge / height)), long_edge)
+    target = upscale_size(image.size, long_edge)
     rgb, alpha = _split_alpha(image)
     shrinking = long_edge < max(width, height)
     method = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
