@@ -7,7 +7,6 @@ headline and a subtext. Run with ``python -m bench draft``.
 
 from __future__ import annotations
 
-
 from bench._common import median, pin_to_one_core, report, timeit
 from workbench.backends.base import ImageRequest
 from workbench.backends.draft import DraftBackend

@@ -38,11 +38,22 @@ def main() -> None:
     pinned = pin_to_one_core()
     figures = []
     product = shot("bottle", "texture", 3, size=1024, seed=11).image
-    for name, step in (("background removal 1024x1024", remove_background),
-                       ("4K upscale 1024x1024 -> 3840x3840", upscale)):
+    for name, step in (
+        ("background removal 1024x1024", remove_background),
+        ("4K upscale 1024x1024 -> 3840x3840", upscale),
+    ):
         times = timeit(lambda step=step: step(product), repeat=5, warmup=1)
-        figures.append({"name": name, "value": median(times), "unit": "ms", "target": 1000,
-                        "min": min(times), "max": max(times), "pinned": pinned})
+        figures.append(
+            {
+                "name": name,
+                "value": median(times),
+                "unit": "ms",
+                "target": 1000,
+                "min": min(times),
+                "max": max(times),
+                "pinned": pinned,
+            }
+        )
     for size in (512, 1024):
         shots = list(product_shots(size=size))
         scores = {

@@ -56,8 +56,11 @@ def main() -> None:
         with ledger.transaction() as db:
             for row in rows:
                 ledger.record(row, db=db)
-        first = timeit(lambda: (ledger.snapshot_path.unlink(missing_ok=True), Ledger(ledger.path).runs()),
-                       repeat=3, warmup=0)
+        first = timeit(
+            lambda: (ledger.snapshot_path.unlink(missing_ok=True), Ledger(ledger.path).runs()),
+            repeat=3,
+            warmup=0,
+        )
         ledger.record(_row(0))  # a run since the snapshot: the next session reads it from SQLite
         cold = timeit(lambda: Ledger(ledger.path).runs(), repeat=5, warmup=0)
         runs_times = timeit(lambda: (ledger.record(_row(0)), ledger.runs()), repeat=5, warmup=1)
@@ -67,13 +70,29 @@ def main() -> None:
     report(
         "ledger",
         [
-            {"name": "record one run (median of 200, WAL)", "value": median(record_times), "unit": "ms", "target": 2},
-            {"name": f"runs() over {count:,} rows, warm (a new run each time)", "value": median(runs_times),
-             "unit": "ms", "target": 500},
-            {"name": f"runs() over {count:,} rows, new session (saved frame + newer rows)", "value": median(cold),
-             "unit": "ms", "target": 500},
-            {"name": f"runs() over {count:,} rows, first read ever (SQLite, then saves the frame)",
-             "value": median(first), "unit": "ms"},
+            {
+                "name": "record one run (median of 200, WAL)",
+                "value": median(record_times),
+                "unit": "ms",
+                "target": 2,
+            },
+            {
+                "name": f"runs() over {count:,} rows, warm (a new run each time)",
+                "value": median(runs_times),
+                "unit": "ms",
+                "target": 500,
+            },
+            {
+                "name": f"runs() over {count:,} rows, new session (saved frame + newer rows)",
+                "value": median(cold),
+                "unit": "ms",
+                "target": 500,
+            },
+            {
+                "name": f"runs() over {count:,} rows, first read ever (SQLite, then saves the frame)",
+                "value": median(first),
+                "unit": "ms",
+            },
             {"name": "runs(status=ok, backend=openai), new session", "value": median(filtered), "unit": "ms"},
         ],
     )

@@ -34,8 +34,9 @@ class _Server:
     """tests/openai_server.py in a child process; ``base_url`` once it listens."""
 
     def __init__(self, latency: float, rate_limit: float = 0.0) -> None:
-        self.process = subprocess.Popen([sys.executable, str(SERVER), str(latency), str(rate_limit)],
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(SERVER), str(latency), str(rate_limit)], stdout=subprocess.PIPE, text=True
+        )
         self.base_url = self.process.stdout.readline().strip()
 
     def stats(self) -> dict:
@@ -58,8 +59,9 @@ def _sequential(base_url: str) -> float:
     client.images.generate(model="gpt-image-2", prompt="warm-up", size="1024x1024", quality="low")
     started = time.perf_counter()
     for i in range(REQUESTS):
-        client.images.generate(model="gpt-image-2", prompt=f"a ceramic mug, take {i}", size="1024x1024",
-                               quality="low")
+        client.images.generate(
+            model="gpt-image-2", prompt=f"a ceramic mug, take {i}", size="1024x1024", quality="low"
+        )
     client.close()
     return time.perf_counter() - started
 
@@ -73,8 +75,12 @@ def _backend(base_url: str) -> tuple[float, float]:
     async def batch() -> tuple[float, float]:
         await backend.arun(ImageRequest("warm-up", 1024, 1024, quality="low"))
         started, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(backend.arun(ImageRequest(f"a ceramic mug, take {i}", 1024, 1024, quality="low"))
-                               for i in range(REQUESTS)))
+        await asyncio.gather(
+            *(
+                backend.arun(ImageRequest(f"a ceramic mug, take {i}", 1024, 1024, quality="low"))
+                for i in range(REQUESTS)
+            )
+        )
         return time.perf_counter() - started, time.process_time() - cpu
 
     elapsed, cpu = asyncio.run(batch())
@@ -86,22 +92,28 @@ def _batch(base_url: str) -> tuple[float, dict]:
     from workbench import Workbench
 
     with tempfile.TemporaryDirectory() as tmp:
-        wb = Workbench(Path(tmp), backend="openai",
-                       backend_options={"openai": {"base_url": base_url, "concurrency": CONCURRENCY}})
+        wb = Workbench(
+            Path(tmp),
+            backend="openai",
+            backend_options={"openai": {"base_url": base_url, "concurrency": CONCURRENCY}},
+        )
         wb.wallet.topup(10 * REQUESTS)
         asyncio.run(wb.agenerate("warm-up", quality="low"))  # client, connections and the first ledger rows
         before = wb.wallet.spent
 
         async def batch():
-            return await asyncio.gather(*(wb.agenerate(f"a ceramic mug, take {i}", quality="low")
-                                          for i in range(REQUESTS)))
+            return await asyncio.gather(
+                *(wb.agenerate(f"a ceramic mug, take {i}", quality="low") for i in range(REQUESTS))
+            )
 
         started, cpu = time.perf_counter(), time.process_time()
         runs = asyncio.run(batch())
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
-        charges = wb.ledger.query("SELECT run_id, count(*) FROM wallet_events WHERE kind = 'charge' "
-                                  "GROUP BY run_id HAVING count(*) > 1")
+        charges = wb.ledger.query(
+            "SELECT run_id, count(*) FROM wallet_events WHERE kind = 'charge' "
+            "GROUP BY run_id HAVING count(*) > 1"
+        )
         figures = {
             "ok": sum(r.status == "ok" for r in runs),
             "charged": wb.wallet.spent - before,
@@ -138,35 +150,74 @@ def main() -> None:
             rounds.append((elapsed, figures))
         stats = server.stats()
     limited = statistics.median(elapsed for elapsed, _ in rounds)
-    limited_figures = {"ok": min(f["ok"] for _, f in rounds), "slowdowns": statistics.median(
-        f["slowdowns"] for _, f in rounds)}
-    double_charges = sum(f["double_charged_runs"] + f["twice"] + abs(f["charged"] - REQUESTS) for _, f in rounds)
+    limited_figures = {
+        "ok": min(f["ok"] for _, f in rounds),
+        "slowdowns": statistics.median(f["slowdowns"] for _, f in rounds),
+    }
+    double_charges = sum(
+        f["double_charged_runs"] + f["twice"] + abs(f["charged"] - REQUESTS) for _, f in rounds
+    )
     report(
         "openai",
         [
-            {"name": f"sequential openai client, {REQUESTS} x {LATENCY * 1000:g} ms", "value": sequential,
-             "unit": "s"},
-            {"name": f"OpenAIBackend.arun, concurrency {CONCURRENCY}, ideal {ideal:g} s", "value": backend,
-             "unit": "s"},
-            {"name": "  ... as a multiple of the ideal", "value": backend / ideal, "unit": "x", "target": 1.15},
+            {
+                "name": f"sequential openai client, {REQUESTS} x {LATENCY * 1000:g} ms",
+                "value": sequential,
+                "unit": "s",
+            },
+            {
+                "name": f"OpenAIBackend.arun, concurrency {CONCURRENCY}, ideal {ideal:g} s",
+                "value": backend,
+                "unit": "s",
+            },
+            {
+                "name": "  ... as a multiple of the ideal",
+                "value": backend / ideal,
+                "unit": "x",
+                "target": 1.15,
+            },
             {"name": "  ... speed-up over the sequential loop", "value": sequential / backend, "unit": "x"},
             {"name": "  ... client CPU per request", "value": backend_cpu, "unit": "ms"},
             {"name": "Workbench.agenerate (+ store, ledger, wallet)", "value": clean, "unit": "s"},
             {"name": "  ... as a multiple of the ideal", "value": clean / ideal, "unit": "x", "target": 1.15},
             {"name": "  ... client CPU per run", "value": clean_cpu, "unit": "ms"},
-            {"name": "OpenAIBackend.arun with 10 % 429s (retry-after-ms 20)", "value": backend_limited, "unit": "s"},
-            {"name": "  ... as a multiple of the ideal", "value": backend_limited / ideal, "unit": "x",
-             "target": 1.5},
+            {
+                "name": "OpenAIBackend.arun with 10 % 429s (retry-after-ms 20)",
+                "value": backend_limited,
+                "unit": "s",
+            },
+            {
+                "name": "  ... as a multiple of the ideal",
+                "value": backend_limited / ideal,
+                "unit": "x",
+                "target": 1.5,
+            },
             {"name": "Workbench.agenerate with 10 % 429s", "value": limited, "unit": "s"},
-            {"name": "  ... as a multiple of the ideal", "value": limited / ideal, "unit": "x", "target": 1.5},
-            {"name": f"  ... 429s answered in {2 * REPEAT} rounds", "value": stats["faults"].get("rate_limit", 0),
-             "unit": "req"},
+            {
+                "name": "  ... as a multiple of the ideal",
+                "value": limited / ideal,
+                "unit": "x",
+                "target": 1.5,
+            },
+            {
+                "name": f"  ... 429s answered in {2 * REPEAT} rounds",
+                "value": stats["faults"].get("rate_limit", 0),
+                "unit": "req",
+            },
             {"name": "  ... limiter slowdowns", "value": limited_figures["slowdowns"], "unit": ""},
-            {"name": "  ... runs ok", "value": limited_figures["ok"], "unit": "runs", "target": REQUESTS,
-             "lower_is_better": False},
+            {
+                "name": "  ... runs ok",
+                "value": limited_figures["ok"],
+                "unit": "runs",
+                "target": REQUESTS,
+                "lower_is_better": False,
+            },
             {"name": "  ... double charges", "value": double_charges, "unit": "", "target": 0},
-            {"name": "load average (1 min) when done: other work on the machine", "value": os.getloadavg()[0],
-             "unit": ""},
+            {
+                "name": "load average (1 min) when done: other work on the machine",
+                "value": os.getloadavg()[0],
+                "unit": "",
+            },
         ],
     )
 

@@ -37,14 +37,30 @@ def _fill(wb: Workbench, count: int) -> None:
     with wb.ledger.transaction() as db:
         for i in range(count):
             relative = wb.store.put(_image(i), recipe={"run_id": str(i)})
-            wb.ledger.record({
-                "id": uuid.uuid4().hex, "created_at": utc_now(), "batch_id": f"batch-{i // 100}",
-                "kind": "generate", "backend": "draft", "model": "draft-1", "preset": random.choice(presets),
-                "prompt": f"a matte black water bottle number {i} on white marble, soft light from the left",
-                "spec": json.dumps({"subject": f"bottle {i}"}), "params": "{}", "width": 1024, "height": 1024,
-                "quality": "medium", "n": 1, "status": random.choice(["ok", "ok", "ok", "cached"]),
-                "latency_ms": random.uniform(20, 900), "fingerprint": uuid.uuid4().hex, "images": [relative],
-            }, db=db)
+            wb.ledger.record(
+                {
+                    "id": uuid.uuid4().hex,
+                    "created_at": utc_now(),
+                    "batch_id": f"batch-{i // 100}",
+                    "kind": "generate",
+                    "backend": "draft",
+                    "model": "draft-1",
+                    "preset": random.choice(presets),
+                    "prompt": f"a matte black water bottle number {i} on white marble, "
+                    "soft light from the left",
+                    "spec": json.dumps({"subject": f"bottle {i}"}),
+                    "params": "{}",
+                    "width": 1024,
+                    "height": 1024,
+                    "quality": "medium",
+                    "n": 1,
+                    "status": random.choice(["ok", "ok", "ok", "cached"]),
+                    "latency_ms": random.uniform(20, 900),
+                    "fingerprint": uuid.uuid4().hex,
+                    "images": [relative],
+                },
+                db=db,
+            )
 
 
 def _gallery(root: Path) -> int:
@@ -86,13 +102,25 @@ def main() -> None:
     report(
         "widgets",
         [
-            {"name": "panel: subject typed → preview, lint, estimate, wallet", "value": median(preview), "unit": "ms",
-             "target": 20},
+            {
+                "name": "panel: subject typed → preview, lint, estimate, wallet",
+                "value": median(preview),
+                "unit": "ms",
+                "target": 20,
+            },
             {"name": "panel: aspect changed → updated", "value": median(aspect), "unit": "ms", "target": 20},
-            {"name": "panel: preset changed → inputs filled, updated", "value": median(preset), "unit": "ms",
-             "target": 20},
-            {"name": f"gallery of {RUNS + 1:,} runs + all thumbnails (cached)", "value": median(warm), "unit": "ms",
-             "target": 1000},
+            {
+                "name": "panel: preset changed → inputs filled, updated",
+                "value": median(preset),
+                "unit": "ms",
+                "target": 20,
+            },
+            {
+                "name": f"gallery of {RUNS + 1:,} runs + all thumbnails (cached)",
+                "value": median(warm),
+                "unit": "ms",
+                "target": 1000,
+            },
             {"name": f"gallery of {RUNS + 1:,} runs, rows only", "value": median(build_only), "unit": "ms"},
             {"name": f"gallery of {RUNS + 1:,} runs + thumbnails made cold", "value": cold, "unit": "ms"},
         ],

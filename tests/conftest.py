@@ -48,8 +48,10 @@ def ledger_state(root: Path) -> tuple[int, int, int]:
     if not path.exists():
         return (0, 0, 0)
     with sqlite3.connect(path) as db:
-        return tuple(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                     for t in ("runs", "wallet_events", "reservations"))  # type: ignore[return-value]
+        return tuple(
+            db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("runs", "wallet_events", "reservations")
+        )  # type: ignore[return-value]
 
 
 def in_ci() -> bool:

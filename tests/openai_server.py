@@ -47,8 +47,10 @@ _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 # Output tokens for a 1024x1024 image per quality (the service's own figures, roughly).
 _TOKENS_1MP = {"low": 272, "medium": 1056, "high": 4160, "auto": 1056}
-POLICY_MESSAGE = ("Your request was rejected as a result of our safety system. Your request may contain "
-                  "content that is not allowed by our safety system.")
+POLICY_MESSAGE = (
+    "Your request was rejected as a result of our safety system. Your request may contain "
+    "content that is not allowed by our safety system."
+)
 
 
 @dataclass
@@ -189,8 +191,12 @@ class OpenAIServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> OpenAIServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="openai-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="openai-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -228,7 +234,9 @@ class OpenAIServer:
         try:
             handler = self.routes.get((request.method, request.path)) or self._match(request)
             if handler is None:
-                return Response(404, error_body(f"Unknown path {request.path}.", kind="invalid_request_error"))
+                return Response(
+                    404, error_body(f"Unknown path {request.path}.", kind="invalid_request_error")
+                )
             denied = self._check_key(request)
             if denied is not None:
                 return denied
@@ -263,8 +271,12 @@ class OpenAIServer:
         if expected is None or given == expected:
             return None
         masked = f"{given[:3]}***{given[-4:]}" if len(given) > 8 else "***"
-        return Response(401, error_body(f"Incorrect API key provided: {masked}.", kind="invalid_request_error",
-                                        code="invalid_api_key"))
+        return Response(
+            401,
+            error_body(
+                f"Incorrect API key provided: {masked}.", kind="invalid_request_error", code="invalid_api_key"
+            ),
+        )
 
     def _fault(self, fault: str) -> Response:
         f = self.faults
@@ -274,11 +286,19 @@ class OpenAIServer:
                 headers["retry-after-ms"] = f"{f.retry_after_ms:g}"
             if f.retry_after is not None:
                 headers["retry-after"] = f"{f.retry_after:g}"
-            return Response(429, error_body("Rate limit reached for images per minute. Please try again later.",
-                                            kind="requests", code="rate_limit_exceeded"), headers)
+            return Response(
+                429,
+                error_body(
+                    "Rate limit reached for images per minute. Please try again later.",
+                    kind="requests",
+                    code="rate_limit_exceeded",
+                ),
+                headers,
+            )
         if fault == "server_error":
-            return Response(500, error_body("The server had an error while processing your request.",
-                                            kind="server_error"))
+            return Response(
+                500, error_body("The server had an error while processing your request.", kind="server_error")
+            )
         if fault == "drop":
             raise _Drop
         if fault == "slow":
@@ -287,18 +307,29 @@ class OpenAIServer:
         if fault == "policy":
             return self._refusal()
         if fault == "malformed":
-            return Response(200, b'{"created": 1, "data": [{"b64_json": "iVBOR', {"content-type": "application/json"})
+            return Response(
+                200, b'{"created": 1, "data": [{"b64_json": "iVBOR', {"content-type": "application/json"}
+            )
         raise ValueError(f"Unknown fault {fault!r}: use one of {', '.join(FAULTS)}.")
 
     @staticmethod
     def _refusal() -> Response:
-        return Response(400, error_body(POLICY_MESSAGE, kind="image_generation_user_error", code="moderation_blocked"))
+        return Response(
+            400, error_body(POLICY_MESSAGE, kind="image_generation_user_error", code="moderation_blocked")
+        )
 
     def stats(self, request: Request) -> Response:
         """The counters as JSON, for a client in another process (benchmarks)."""
         with self._lock:
-            return Response(200, {"counts": dict(self.counts), "successes": dict(self.successes),
-                                  "faults": dict(self.faults_sent), "max_inflight": self.max_inflight})
+            return Response(
+                200,
+                {
+                    "counts": dict(self.counts),
+                    "successes": dict(self.successes),
+                    "faults": dict(self.faults_sent),
+                    "max_inflight": self.max_inflight,
+                },
+            )
 
     # -- the Images API -----------------------------------------------------------------------
     def images_generations(self, request: Request) -> Response:
@@ -314,19 +345,33 @@ class OpenAIServer:
         params["stream"] = params.get("stream") == "true"
         inputs = files.get("image", [])
         if not inputs:
-            return Response(400, error_body("An edit needs an image.", kind="invalid_request_error", param="image"))
+            return Response(
+                400, error_body("An edit needs an image.", kind="invalid_request_error", param="image")
+            )
         mask = (files.get("mask") or [None])[0]
         if mask is not None:
             with Image.open(io.BytesIO(mask)) as m, Image.open(io.BytesIO(inputs[0])) as first:
                 if m.size != first.size:
-                    return Response(400, error_body("The mask must be the size of the image.",
-                                                    kind="invalid_request_error", param="mask"))
+                    return Response(
+                        400,
+                        error_body(
+                            "The mask must be the size of the image.",
+                            kind="invalid_request_error",
+                            param="mask",
+                        ),
+                    )
                 if "A" not in m.getbands():
-                    return Response(400, error_body("The mask needs an alpha channel.",
-                                                    kind="invalid_request_error", param="mask"))
+                    return Response(
+                        400,
+                        error_body(
+                            "The mask needs an alpha channel.", kind="invalid_request_error", param="mask"
+                        ),
+                    )
         return self._images_answer(params, kind="edit", inputs=inputs, mask=mask)
 
-    def _images_answer(self, params: dict[str, Any], *, kind: str, inputs: list[bytes], mask: bytes | None) -> Response:
+    def _images_answer(
+        self, params: dict[str, Any], *, kind: str, inputs: list[bytes], mask: bytes | None
+    ) -> Response:
         prompt = str(params.get("prompt", ""))
         if any(word in prompt.lower() for word in self.faults.blocked_words):
             with self._lock:
@@ -336,12 +381,20 @@ class OpenAIServer:
         try:
             width, height = (int(v) for v in str(size).split("x"))
         except ValueError:
-            return Response(400, error_body(f"Invalid size {size!r}.", kind="invalid_request_error", param="size"))
+            return Response(
+                400, error_body(f"Invalid size {size!r}.", kind="invalid_request_error", param="size")
+            )
         fmt = params.get("output_format") or "png"
         background = params.get("background") or "auto"
         if background == "transparent" and fmt == "jpeg":
-            return Response(400, error_body("Transparent backgrounds need png or webp.", kind="invalid_request_error",
-                                            param="background"))
+            return Response(
+                400,
+                error_body(
+                    "Transparent backgrounds need png or webp.",
+                    kind="invalid_request_error",
+                    param="background",
+                ),
+            )
         quality = params.get("quality") or "auto"
         n = int(params.get("n") or 1)
         image = self.image(width, height, fmt, background, prompt)
@@ -358,21 +411,48 @@ class OpenAIServer:
         }
         with self._lock:
             self.successes[prompt] += 1
-        common = {"background": "transparent" if background == "transparent" else "opaque", "output_format": fmt,
-                  "quality": quality if quality != "auto" else "medium", "size": f"{width}x{height}"}
+        common = {
+            "background": "transparent" if background == "transparent" else "opaque",
+            "output_format": fmt,
+            "quality": quality if quality != "auto" else "medium",
+            "size": f"{width}x{height}",
+        }
         if params.get("stream"):
             prefix = "image_generation" if kind == "generate" else "image_edit"
             partial = self.image(max(16, width // 8), max(16, height // 8), fmt, background, prompt)
             events = []
             for index in range(int(params.get("partial_images") or 0)):
-                events.append((f"{prefix}.partial_image", common | {
-                    "type": f"{prefix}.partial_image", "b64_json": base64.b64encode(partial).decode(),
-                    "created_at": int(time.time()), "partial_image_index": index}))
+                events.append(
+                    (
+                        f"{prefix}.partial_image",
+                        common
+                        | {
+                            "type": f"{prefix}.partial_image",
+                            "b64_json": base64.b64encode(partial).decode(),
+                            "created_at": int(time.time()),
+                            "partial_image_index": index,
+                        },
+                    )
+                )
             for _ in range(n):
-                events.append((f"{prefix}.completed", common | {
-                    "type": f"{prefix}.completed", "b64_json": b64, "created_at": int(time.time()), "usage": usage}))
+                events.append(
+                    (
+                        f"{prefix}.completed",
+                        common
+                        | {
+                            "type": f"{prefix}.completed",
+                            "b64_json": b64,
+                            "created_at": int(time.time()),
+                            "usage": usage,
+                        },
+                    )
+                )
             return Response(200, events=events, headers={"content-type": "text/event-stream"})
-        body = {"created": int(time.time()), "data": [{"b64_json": b64} for _ in range(n)], "usage": usage} | common
+        body = {
+            "created": int(time.time()),
+            "data": [{"b64_json": b64} for _ in range(n)],
+            "usage": usage,
+        } | common
         return Response(200, body)
 
     def image(self, width: int, height: int, fmt: str, background: str, prompt: str) -> bytes:
@@ -418,8 +498,12 @@ def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(int(self.headers.get("content-length") or 0))
 
         def _handle(self) -> None:
-            request = Request(self.command, self.path.split("?")[0], {k.lower(): v for k, v in self.headers.items()},
-                              self._body())
+            request = Request(
+                self.command,
+                self.path.split("?")[0],
+                {k.lower(): v for k, v in self.headers.items()},
+                self._body(),
+            )
             try:
                 response = server.dispatch(request)
             except _Drop:
@@ -467,7 +551,9 @@ def main(argv: list[str] | None = None) -> None:
     Prints the base URL on its first line, then serves until killed.
     """
     args = argv if argv is not None else sys.argv[1:]
-    faults = Faults(latency=float(args[0]) if args else 0.0, rate_limit=float(args[1]) if len(args) > 1 else 0.0)
+    faults = Faults(
+        latency=float(args[0]) if args else 0.0, rate_limit=float(args[1]) if len(args) > 1 else 0.0
+    )
     server = OpenAIServer(faults)
     print(server.base_url, flush=True)
     server.serve_forever()

@@ -321,9 +321,7 @@ def test_check_text_scores_each_poster_and_the_report_shows_it(root, tmp_path, c
 
     require(ocr_available(), "tesseract-ocr is not installed (apt install tesseract-ocr)")
     path = experiment(tmp_path, HEADLINES, "headlines.yaml")
-    code, out, err = cli(
-        "batch", "run", str(path), "--check-text", "--workers", "1", "--no-progress"
-    )
+    code, out, err = cli("batch", "run", str(path), "--check-text", "--workers", "1", "--no-progress")
     assert code == 0, out + err
     batch_id = out.split()[1].rstrip(":")
     assert "text accuracy" in out and "(mean of 2 checked runs)" in out

@@ -78,7 +78,10 @@ def test_csv_rows_become_runs_labelled_by_their_label_column(tmp_path):
 def test_inline_rows_may_name_different_factors(tmp_path):
     path = write(tmp_path, "rows:\n  - {subject: a mug}\n  - {subject: a teapot, background: '@marble'}\n")
     experiment = load_experiment(path)
-    assert [(j.spec.subject, j.spec.background) for j in experiment.jobs] == [("a mug", ""), ("a teapot", "@marble")]
+    assert [(j.spec.subject, j.spec.background) for j in experiment.jobs] == [
+        ("a mug", ""),
+        ("a teapot", "@marble"),
+    ]
     assert experiment.axes[0].factors == ("subject", "background")
 
 

@@ -29,9 +29,7 @@ def fifty(tmp_path):
 def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, batch_api, fifty, cli):
     Workbench(root).wallet.topup(40)
     base = ["--base-url", openai_server.base_url]
-    code, out, _ = cli(
-        *base, "batch", "plan", str(fifty), "--backend", "openai", "--via", "openai-batch"
-    )
+    code, out, _ = cli(*base, "batch", "plan", str(fifty), "--backend", "openai", "--via", "openai-batch")
     assert "images     50 in 50 jobs" in out and "cost       50 credits" in out and "Batch API" in out
 
     code, out, err = cli(*base, "batch", "submit", str(fifty), "--batch-id", "fifty")
@@ -132,20 +130,35 @@ def test_a_key_given_as_a_backend_option_reaches_the_kernels_but_not_the_noteboo
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     key = "wbtest-option-key-DO-NOT-WRITE"
-    wb = Workbench(root, backend="openai",
-                   backend_options={"openai": {"api_key": key, "base_url": openai_server.base_url}})
+    wb = Workbench(
+        root,
+        backend="openai",
+        backend_options={"openai": {"api_key": key, "base_url": openai_server.base_url}},
+    )
     path = tmp_path / "one.yaml"
     path.write_text("spec: {subject: a mug, quality: low}\n")
     result = run_batch(wb, path, workers=1, progress=False, report=False, batch_id="secret")
     assert result.statuses["ok"] == 1, result.describe()
     notebooks = list((root / "batches" / "secret").glob("shard-*.ipynb"))
-    assert notebooks and all(key not in n.read_text() and openai_server.base_url in n.read_text() for n in notebooks)
+    assert notebooks and all(
+        key not in n.read_text() and openai_server.base_url in n.read_text() for n in notebooks
+    )
 
 
 def test_credentials_in_a_url_option_stay_out_of_the_parameters():
     from workbench.batch.runner import _split_options
 
-    public, secret = _split_options({"openai": {"base_url": "https://me:pw-123@proxy.example/v1", "timeout": 60,
-                                                "api_key": "k", "organization": "org"}})
-    assert public == {"openai": {"base_url": "https://proxy.example/v1", "timeout": 60, "organization": "org"}}
+    public, secret = _split_options(
+        {
+            "openai": {
+                "base_url": "https://me:pw-123@proxy.example/v1",
+                "timeout": 60,
+                "api_key": "k",
+                "organization": "org",
+            }
+        }
+    )
+    assert public == {
+        "openai": {"base_url": "https://proxy.example/v1", "timeout": 60, "organization": "org"}
+    }
     assert secret == {"openai": {"base_url": "https://me:pw-123@proxy.example/v1", "api_key": "k"}}

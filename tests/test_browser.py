@@ -19,15 +19,20 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from _skips import require
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOT = ROOT / "outputs" / "browser-quickstart.png"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -69,26 +74,47 @@ def jupyterlab(tmp_path: Path, root: Path):
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", lab_root / "quickstart.ipynb")
     port = _free_port()
     env = dict(os.environ)
-    env.update({
-        "WORKBENCH_HOME": str(root),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
-        "MPLBACKEND": "Agg",
-    })
+    env.update(
+        {
+            "WORKBENCH_HOME": str(root),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
+            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
+            "MPLBACKEND": "Agg",
+        }
+    )
     # No "get Jupyter news?" toast over the panel in the screenshot.
-    news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news = (
+        tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
     news.parent.mkdir(parents=True)
     news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
     log = tmp_path / "jupyterlab.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip", "127.0.0.1",
-             "--port", str(port), "--ServerApp.port_retries=0", "--ServerApp.token=", "--ServerApp.password=",
-             f"--ServerApp.root_dir={lab_root}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            cwd=lab_root, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--allow-root",
+                "--no-browser",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ServerApp.port_retries=0",
+                "--ServerApp.token=",
+                "--ServerApp.password=",
+                f"--ServerApp.root_dir={lab_root}",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            cwd=lab_root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         _wait_for_server(f"http://127.0.0.1:{port}/api/status", process, log)

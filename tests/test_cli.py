@@ -9,26 +9,43 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from conftest import ledger_state
+from PIL import Image
 
 WORKBENCH = Path(sys.executable).with_name("workbench")
 
 
 def test_generate_writes_the_size_asked_for_and_recalls_its_spec(root):
     result = subprocess.run(
-        [str(WORKBENCH), "generate", "a white leather sneaker on dark concrete", "--aspect", "2:3",
-         "--quality", "medium", "--headline", "MOVE FORWARD", "--json"],
-        capture_output=True, text=True, env=os.environ | {"WORKBENCH_HOME": str(root)}, check=True,
+        [
+            str(WORKBENCH),
+            "generate",
+            "a white leather sneaker on dark concrete",
+            "--aspect",
+            "2:3",
+            "--quality",
+            "medium",
+            "--headline",
+            "MOVE FORWARD",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"WORKBENCH_HOME": str(root)},
+        check=True,
     )
     run = json.loads(result.stdout)
     path = Path(run["images"][0])
     assert run["status"] == "ok" and run["size"] == "1024x1536"
     image = Image.open(path)
     assert (image.format, image.size) == ("PNG", (1024, 1536))
-    recalled = subprocess.run([str(WORKBENCH), "recall", str(path)], capture_output=True, text=True, check=True,
-                              env=os.environ | {"WORKBENCH_HOME": str(root)}).stdout
+    recalled = subprocess.run(
+        [str(WORKBENCH), "recall", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"WORKBENCH_HOME": str(root)},
+    ).stdout
     assert "subject: a white leather sneaker on dark concrete" in recalled
     assert "aspect: '2:3'" in recalled and "text: MOVE FORWARD" in recalled
 
@@ -53,7 +70,10 @@ def test_runs_wallet_templates_and_lint(cli, root):
 @pytest.mark.parametrize(
     ("args", "sentence"),
     [
-        (["generate", "a mug", "--background", "@no-such-wall"], "Unknown background template '@no-such-wall'"),
+        (
+            ["generate", "a mug", "--background", "@no-such-wall"],
+            "Unknown background template '@no-such-wall'",
+        ),
         (["generate", "a mug", "--aspect", "5:1"], "Unsupported aspect '5:1': choose one of 1:1, 2:3, 3:2"),
         (["generate", "   "], "The prompt is empty"),
         (["generate", "x" * 32_001], "the limit is 32,000"),
@@ -95,8 +115,10 @@ def test_a_run_the_wallet_cannot_afford(cli, paid_draft):
     before = ledger_state(paid_draft)
     code, out, err = cli("generate", "a mug", "--quality", "high", "-n", "2")
     assert code == 1 and out == ""
-    assert err == ("error: Not enough credits: this run costs 20, the wallet has 10 (short by 10); "
-                   "top up with `workbench wallet topup 10`.\n")
+    assert err == (
+        "error: Not enough credits: this run costs 20, the wallet has 10 (short by 10); "
+        "top up with `workbench wallet topup 10`.\n"
+    )
     assert ledger_state(paid_draft) == before
     assert cli("wallet")[1].strip() == "10 credits (0 spent)"
 

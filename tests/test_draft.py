@@ -353,11 +353,14 @@ def test_a_text_without_a_font_is_refused_with_what_to_install(tmp_path: Path) -
     assert image.size == (1024, 1024)
 
 
-@pytest.mark.parametrize(("subject", "label"), [
-    ("a smiling woman in her thirties with short dark hair", "smiling woman"),
-    ("a bold lifestyle poster of a runner mid-stride", "bold lifestyle poster"),
-    ("a white leather sneaker on a plinth", "white leather sneaker"),
-])
+@pytest.mark.parametrize(
+    ("subject", "label"),
+    [
+        ("a smiling woman in her thirties with short dark hair", "smiling woman"),
+        ("a bold lifestyle poster of a runner mid-stride", "bold lifestyle poster"),
+        ("a white leather sneaker on a plinth", "white leather sneaker"),
+    ],
+)
 def test_subject_labels_name_the_subject(subject, label):
     from workbench.backends.draft import short_label
 

@@ -247,9 +247,7 @@ def test_cli_edit_finish_export_and_check_text(root, cli, tmp_path):
     assert code == 0 and json.loads(out)["parent_id"] == source["id"]
     code, out, _ = cli("finish", image, "crop", "--aspect", "3:2", "--json")
     assert code == 0 and json.loads(out)["size"] == "1024x683"
-    code, out, _ = cli(
-        "finish", image, "overlay_text", "--headline", "EXACT", "--label", "WORDS", "--json"
-    )
+    code, out, _ = cli("finish", image, "overlay_text", "--headline", "EXACT", "--label", "WORDS", "--json")
     assert code == 0 and json.loads(out)["credits"] == 0
     code, out, _ = cli("export", image, "--out", str(tmp_path))
     assert code == 0 and "smaller than PNG" in out

@@ -13,9 +13,22 @@ from workbench.ledger import MIGRATIONS, Ledger, utc_now
 
 def _row(**values):
     return {
-        "id": uuid.uuid4().hex, "kind": "generate", "backend": "draft", "model": "draft-1", "prompt": "a mug",
-        "width": 1024, "height": 1536, "quality": "medium", "n": 1, "status": "ok", "credits": 2, "usd": 0.04,
-        "latency_ms": 12.5, "fingerprint": "f" * 64, "images": ["images/ab/x.png"], **values,
+        "id": uuid.uuid4().hex,
+        "kind": "generate",
+        "backend": "draft",
+        "model": "draft-1",
+        "prompt": "a mug",
+        "width": 1024,
+        "height": 1536,
+        "quality": "medium",
+        "n": 1,
+        "status": "ok",
+        "credits": 2,
+        "usd": 0.04,
+        "latency_ms": 12.5,
+        "fingerprint": "f" * 64,
+        "images": ["images/ab/x.png"],
+        **values,
     }
 
 
@@ -35,7 +48,11 @@ def test_migrates_from_the_previous_schema(tmp_path):
     first_name, first = MIGRATIONS[0]
     first(db)
     db.execute("INSERT INTO _migrations VALUES (?, ?)", (first_name, utc_now()))
-    db.execute("INSERT INTO runs (id, created_at, kind, backend, prompt, status) VALUES ('old', ?, 'generate', 'draft', 'p', 'ok')", (utc_now(),))
+    db.execute(
+        "INSERT INTO runs (id, created_at, kind, backend, prompt, status) "
+        "VALUES ('old', ?, 'generate', 'draft', 'p', 'ok')",
+        (utc_now(),),
+    )
     db.commit()
     db.close()
     ledger = Ledger(path)
@@ -50,7 +67,9 @@ def test_runs_is_typed(tmp_path):
     ledger.record(_row(status="failed", credits=0, images=[], error="boom", tokens_in=40, tokens_out=1056))
     frame = ledger.runs()
     assert len(frame) == 2
-    assert str(frame["created_at"].dtype) == "datetime64[us, UTC]" or str(frame["created_at"].dtype).startswith("datetime64")
+    assert str(frame["created_at"].dtype) == "datetime64[us, UTC]" or str(
+        frame["created_at"].dtype
+    ).startswith("datetime64")
     assert frame["created_at"].dt.tz is not None
     for name in ("status", "backend", "quality", "kind", "size"):
         assert isinstance(frame[name].dtype, pd.CategoricalDtype), name
@@ -122,13 +141,20 @@ def test_two_processes_writing_at_once_lose_no_row(tmp_path):
 def _varied_ledger(path, count: int = 40) -> Ledger:
     ledger = Ledger(path)
     for i in range(count):
-        ledger.record(_row(
-            batch_id=None if i % 3 else f"b{i % 2}", preset=[None, "marketing-poster", ""][i % 3],
-            prompt=f"a poster reading 'MOVE FORWARD' · 日本語 #{i}", spec='{"subject": "poster"}',
-            status=["ok", "cached", "failed", "blocked"][i % 4], error="boom ✓" if i % 4 == 2 else None,
-            images=[[], ["images/ab/x.png"], ["images/ab/x.png", "images/cd/ü.webp"]][i % 3],
-            tokens_in=None if i % 2 else 40, width=1024 + 512 * (i % 2), model=None if i == 5 else "draft-1",
-        ))
+        ledger.record(
+            _row(
+                batch_id=None if i % 3 else f"b{i % 2}",
+                preset=[None, "marketing-poster", ""][i % 3],
+                prompt=f"a poster reading 'MOVE FORWARD' · 日本語 #{i}",
+                spec='{"subject": "poster"}',
+                status=["ok", "cached", "failed", "blocked"][i % 4],
+                error="boom ✓" if i % 4 == 2 else None,
+                images=[[], ["images/ab/x.png"], ["images/ab/x.png", "images/cd/ü.webp"]][i % 3],
+                tokens_in=None if i % 2 else 40,
+                width=1024 + 512 * (i % 2),
+                model=None if i == 5 else "draft-1",
+            )
+        )
     return ledger
 
 
@@ -141,8 +167,10 @@ def test_a_large_logs_frame_is_saved_and_the_next_session_loads_it(tmp_path, mon
     ledger._load_snapshot()
     assert ledger._cache is not None and len(ledger._cache) == 40  # the next session starts from the file
     pd.testing.assert_frame_equal(ledger.runs(), frame)
-    pd.testing.assert_frame_equal(Ledger(path).runs(status="failed"), Ledger(path).runs().query("status == 'failed'")
-                                  .reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        Ledger(path).runs(status="failed"),
+        Ledger(path).runs().query("status == 'failed'").reset_index(drop=True),
+    )
     # Rows recorded after the snapshot are read from SQLite and appended.
     ledger.record(_row(prompt="after the snapshot", preset="new-preset"))
     again = Ledger(path).runs()

@@ -40,20 +40,28 @@ def test_notebook_is_committed_clean_with_a_parameters_cell(path: Path):
     assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None, f"{path.name} was committed with outputs"
+            assert not cell.outputs and cell.execution_count is None, (
+                f"{path.name} was committed with outputs"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_under_papermill_and_stays_small(path: Path, tmp_path: Path, root: Path,
-                                                       monkeypatch: pytest.MonkeyPatch):
+def test_notebook_runs_under_papermill_and_stays_small(
+    path: Path, tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+):
     import papermill
 
     for key, value in _env().items():
         monkeypatch.setenv(key, value)
     output = tmp_path / path.name
     papermill.execute_notebook(
-        str(path), str(output), cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False,
-        log_output=False, execution_timeout=300,
+        str(path),
+        str(output),
+        cwd=str(NOTEBOOK_DIR),
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=False,
+        execution_timeout=300,
     )
     size = output.stat().st_size
     assert size < MAX_BYTES, f"{path.name} executed is {size:,} bytes"
@@ -71,9 +79,23 @@ def test_notebook_runs_under_papermill_and_stays_small(path: Path, tmp_path: Pat
 
 def test_every_notebook_passes_nbval_lax(tmp_path: Path):
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), *map(str, NOTEBOOKS)],
-        cwd=NOTEBOOK_DIR, env=_env(), capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            *map(str, NOTEBOOKS),
+        ],
+        cwd=NOTEBOOK_DIR,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert f"{sum(_code_cells(p) for p in NOTEBOOKS)} passed" in result.stdout
@@ -95,16 +117,26 @@ def test_a_notebook_showing_twenty_results_stays_under_1_mb(tmp_path: Path, monk
         nbformat.v4.new_code_cell("count = 20", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(
             "from IPython.display import HTML, display\nfrom workbench import Workbench\nwb = Workbench()\n"
-            "runs = [wb.generate(f'a red bicycle number {i}', aspect='3:2', quality='high') for i in range(count)]"),
+            "runs = [wb.generate(f'a red bicycle number {i}', aspect='3:2', quality='high') "
+            "for i in range(count)]"
+        ),
         nbformat.v4.new_code_cell("for run in runs:\n    display(run)"),
         nbformat.v4.new_code_cell("wb.gallery()"),
-        nbformat.v4.new_code_cell("panel = wb.panel(subject='a red bicycle number 0', aspect='3:2', quality='high')\n"
-                                  "panel.generate()\npanel"),
+        nbformat.v4.new_code_cell(
+            "panel = wb.panel(subject='a red bicycle number 0', aspect='3:2', quality='high')\n"
+            "panel.generate()\npanel"
+        ),
     ]
     source, output = tmp_path / "twenty.ipynb", tmp_path / "twenty-out.ipynb"
     nbformat.write(notebook, source)
-    papermill.execute_notebook(str(source), str(output), cwd=str(tmp_path), kernel_name="python3",
-                               progress_bar=False, execution_timeout=300)
+    papermill.execute_notebook(
+        str(source),
+        str(output),
+        cwd=str(tmp_path),
+        kernel_name="python3",
+        progress_bar=False,
+        execution_timeout=300,
+    )
     executed = json.loads(output.read_text())
     shown = [o for o in executed["cells"][2]["outputs"] if "text/html" in o.get("data", {})]
     assert len(shown) == 20 and all("data:image/webp" in "".join(o["data"]["text/html"]) for o in shown)

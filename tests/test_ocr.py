@@ -105,7 +105,9 @@ def test_a_different_text_scores_low():
 
 def test_a_language_without_tesseract_data_is_named_in_one_sentence():
     _need_tesseract()
-    with pytest.raises(WorkbenchError, match=r"no data for xxx: install it \(e.g. apt install tesseract-ocr-xxx\)"):
+    with pytest.raises(
+        WorkbenchError, match=r"no data for xxx: install it \(e.g. apt install tesseract-ocr-xxx\)"
+    ):
         check_texts(_render(POSTERS[0]), ["MOVE FORWARD"], lang="xxx")
 
 

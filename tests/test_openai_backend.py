@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ledger_state
 from PIL import Image
 
-from conftest import ledger_state
 from workbench import (
     BackendTimeoutError,
     CapabilityError,
@@ -74,14 +74,22 @@ def _png(width: int, height: int, mode: str = "RGB") -> bytes:
 
 
 # -- what comes back ---------------------------------------------------------------------------
-SIZES = [("1:1", None, (1024, 1024)), ("2:3", None, (1024, 1536)), ("3:2", None, (1536, 1024)),
-         ("16:9", (3840, 2160), (3840, 2160))]
+SIZES = [
+    ("1:1", None, (1024, 1024)),
+    ("2:3", None, (1024, 1536)),
+    ("3:2", None, (1536, 1024)),
+    ("16:9", (3840, 2160), (3840, 2160)),
+]
 
 
 @pytest.mark.parametrize(("aspect", "size", "expected"), SIZES, ids=["1:1", "2:3", "3:2", "4K"])
 @pytest.mark.parametrize("output_format", ["png", "jpeg", "webp"])
-def test_generate_makes_the_size_and_format_asked_for(wb, openai_server, aspect, size, expected, output_format):
-    run = wb.generate("a ceramic mug on a walnut table", aspect=aspect, size=size, output_format=output_format)
+def test_generate_makes_the_size_and_format_asked_for(
+    wb, openai_server, aspect, size, expected, output_format
+):
+    run = wb.generate(
+        "a ceramic mug on a walnut table", aspect=aspect, size=size, output_format=output_format
+    )
     assert run.status == "ok" and run.backend == "openai" and run.model == "gpt-image-2"
     with run.image() as image:
         assert image.size == expected
@@ -94,8 +102,15 @@ def test_generate_makes_the_size_and_format_asked_for(wb, openai_server, aspect,
 @pytest.mark.parametrize(("aspect", "size", "expected"), SIZES, ids=["1:1", "2:3", "3:2", "4K"])
 def test_edit_with_a_mask_makes_the_size_asked_for(wb, openai_server, aspect, size, expected):
     inputs = (_png(*expected), _png(512, 512))
-    run = wb.generate("put a red ribbon on the mug", aspect=aspect, size=size, kind="edit", inputs=inputs,
-                      mask=_png(*expected, mode="RGBA"), output_format="webp")
+    run = wb.generate(
+        "put a red ribbon on the mug",
+        aspect=aspect,
+        size=size,
+        kind="edit",
+        inputs=inputs,
+        mask=_png(*expected, mode="RGBA"),
+        output_format="webp",
+    )
     assert run.status == "ok" and run.kind == "edit"
     with run.image() as image:
         assert image.size == expected and image.format == "WEBP"
@@ -117,8 +132,11 @@ def test_a_request_the_model_cannot_make_fails_before_sending(wb, openai_server,
     before = ledger_state(root)
     with pytest.raises(CapabilityError, match=r"'gpt-image-1' cannot make 2048x2048: it supports 1024x1024"):
         wb.generate("a mug", model="gpt-image-1", quality="high")
-    with pytest.raises(CapabilityError, match=r"'gpt-image-2' cannot make 1000x1000: it supports any WxH in "
-                                              r"multiples of 16, ratio up to 3:1, at most 3840 px"):
+    with pytest.raises(
+        CapabilityError,
+        match=r"'gpt-image-2' cannot make 1000x1000: it supports any WxH in "
+        r"multiples of 16, ratio up to 3:1, at most 3840 px",
+    ):
         wb.generate("a mug", size=(1000, 1000))
     with pytest.raises(CapabilityError, match="cannot make 3840x1024"):
         wb.generate("a mug", size=(3840, 1024))  # wider than 3:1
@@ -161,7 +179,9 @@ def test_a_batch_through_429s_and_500s_ends_ok_and_charged_once(root, openai_ser
     before = wb.wallet.balance
 
     async def batch():
-        return await asyncio.gather(*(wb.agenerate("a ceramic mug", variant=i, quality="low") for i in range(100)))
+        return await asyncio.gather(
+            *(wb.agenerate("a ceramic mug", variant=i, quality="low") for i in range(100))
+        )
 
     runs = asyncio.run(batch())
     frame = wb.runs()
@@ -192,7 +212,9 @@ def test_a_refused_prompt_is_blocked_costs_nothing_and_is_not_retried(wb, openai
     assert wb.wallet.balance == balance and wb.wallet.reserved == 0
 
 
-def test_a_timeout_fails_after_the_configured_retries_and_the_wallet_is_back(root, openai_server, monkeypatch):
+def test_a_timeout_fails_after_the_configured_retries_and_the_wallet_is_back(
+    root, openai_server, monkeypatch
+):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     openai_server.faults.slow = 1.0
     openai_server.faults.slow_seconds = 1.5
@@ -215,7 +237,10 @@ def test_the_timeout_is_sized_for_slow_renders():
     high = ImageRequest("a mug", 1024, 1024, quality="high")
     assert backend.timeout_for(high) >= 300
     assert backend.timeout_for(ImageRequest("a mug", 1024, 1024, quality="low")) < 300
-    assert backend.timeout_for(ImageRequest("a mug", 1024, 1024, quality="low", kind="edit", inputs=(b"x",))) >= 300
+    assert (
+        backend.timeout_for(ImageRequest("a mug", 1024, 1024, quality="low", kind="edit", inputs=(b"x",)))
+        >= 300
+    )
     assert OpenAIBackend(api_key=KEY, timeout=900).timeout_for(high) == 900
     assert backend.params(high)["timeout"].read >= 300
     assert backend.client.max_retries == 0  # one retry policy: ours
@@ -275,11 +300,24 @@ def test_a_rejected_key_says_how_to_set_it_and_is_not_retried(root, openai_serve
 def _instance(cls, httpx2):
     """One instance of any openai exception class, whatever its constructor wants."""
     request = httpx2.Request("POST", "http://127.0.0.1/v1/images/generations")
-    status = {"BadRequestError": 400, "AuthenticationError": 401, "OAuthError": 401, "PermissionDeniedError": 403,
-              "NotFoundError": 404, "ConflictError": 409, "UnprocessableEntityError": 422, "RateLimitError": 429,
-              "InternalServerError": 500, "APIStatusError": 418}.get(cls.__name__, 502)
-    response = httpx2.Response(status, request=request, headers={"retry-after-ms": "250"},
-                               json={"error": {"message": "nope", "code": "x"}})
+    status = {
+        "BadRequestError": 400,
+        "AuthenticationError": 401,
+        "OAuthError": 401,
+        "PermissionDeniedError": 403,
+        "NotFoundError": 404,
+        "ConflictError": 409,
+        "UnprocessableEntityError": 422,
+        "RateLimitError": 429,
+        "InternalServerError": 500,
+        "APIStatusError": 418,
+    }.get(cls.__name__, 502)
+    response = httpx2.Response(
+        status,
+        request=request,
+        headers={"retry-after-ms": "250"},
+        json={"error": {"message": "nope", "code": "x"}},
+    )
     body = {"message": "nope", "code": "x"}
     import openai
 
@@ -305,28 +343,43 @@ def test_every_openai_exception_is_mapped_in_one_place():
     import openai
     from openai import _exceptions
 
-    classes = {obj for module in (openai, _exceptions) for obj in list(vars(module).values())
-               if isinstance(obj, type) and issubclass(obj, openai.OpenAIError)}
+    classes = {
+        obj
+        for module in (openai, _exceptions)
+        for obj in list(vars(module).values())
+        if isinstance(obj, type) and issubclass(obj, openai.OpenAIError)
+    }
     assert len(classes) >= 18
     missing = sorted(c.__name__ for c in classes if c not in ERROR_MAP)
     assert not missing, f"openai exceptions without a mapping in ERROR_MAP: {missing}"
     for cls in classes:
         mapped = map_error(_instance(cls, httpx2))
         assert isinstance(mapped, WorkbenchError) and str(mapped), cls
-    expect = {"RateLimitError": RateLimitError, "AuthenticationError": NeedsKeyError, "APITimeoutError":
-              BackendTimeoutError, "APIConnectionError": ServiceError, "InternalServerError": ServiceError,
-              "APIResponseValidationError": ServiceError}
+    expect = {
+        "RateLimitError": RateLimitError,
+        "AuthenticationError": NeedsKeyError,
+        "APITimeoutError": BackendTimeoutError,
+        "APIConnectionError": ServiceError,
+        "InternalServerError": ServiceError,
+        "APIResponseValidationError": ServiceError,
+    }
     for name, ours in expect.items():
         assert type(map_error(_instance(getattr(openai, name), httpx2))) is ours, name
     assert map_error(_instance(openai.RateLimitError, httpx2)).retry_after == 0.25
     request = httpx2.Request("POST", "http://127.0.0.1/v1/images/generations")
     for code in ("moderation_blocked", "content_policy_violation"):
-        refused = openai.BadRequestError("Error code: 400", response=httpx2.Response(400, request=request),
-                                         body={"message": "Refused: violence.", "code": code})
+        refused = openai.BadRequestError(
+            "Error code: 400",
+            response=httpx2.Response(400, request=request),
+            body={"message": "Refused: violence.", "code": code},
+        )
         error = map_error(refused)
         assert isinstance(error, ContentPolicyError) and error.reason == "Refused: violence."
-    quota = openai.RateLimitError("quota", response=httpx2.Response(429, request=request),
-                                  body={"message": "You exceeded your current quota.", "code": "insufficient_quota"})
+    quota = openai.RateLimitError(
+        "quota",
+        response=httpx2.Response(429, request=request),
+        body={"message": "You exceeded your current quota.", "code": "insufficient_quota"},
+    )
     assert not RetryPolicy().retryable(map_error(quota))
 
 
@@ -336,8 +389,9 @@ def test_retry_policy_and_retry_after():
     policy = RetryPolicy(max_retries=3, backoff=0.5, jitter=0.2)
     rng = random.Random(1)
     assert 2.0 <= policy.delay(1, RateLimitError("429", retry_after=2.0), rng=rng) <= 2.4
-    assert [round(policy.delay(i, ServiceError("500"), rng=random.Random(0)) / 2 ** (i - 1), 1)
-            for i in (1, 2, 3)] == [0.6] * 3
+    assert [
+        round(policy.delay(i, ServiceError("500"), rng=random.Random(0)) / 2 ** (i - 1), 1) for i in (1, 2, 3)
+    ] == [0.6] * 3
     assert policy.delay(4, ServiceError("500")) is None
     assert policy.delay(1, ContentPolicyError("no")) is None
     assert policy.delay(1, NeedsKeyError("key")) is None
@@ -364,10 +418,22 @@ def test_the_key_appears_nowhere(root, openai_server, monkeypatch, caplog):
     wb = _workbench(root, openai_server, retry=RetryPolicy(max_retries=1, backoff=0.01), timeout=0.3)
     wb.wallet.topup(100)
     errors: list[BaseException] = []
-    runs = [wb.generate("a mug", partial_images=1, on_partial=lambda i, d: None),
-            wb.generate("a mug", kind="edit", inputs=(_png(1024, 1024),), mask=_png(1024, 1024, "RGBA"))]
-    openai_server.faults.script = ["rate_limit", None, "server_error", "server_error", "slow", "slow", "policy",
-                                   "drop", "malformed", "malformed"]
+    runs = [
+        wb.generate("a mug", partial_images=1, on_partial=lambda i, d: None),
+        wb.generate("a mug", kind="edit", inputs=(_png(1024, 1024),), mask=_png(1024, 1024, "RGBA")),
+    ]
+    openai_server.faults.script = [
+        "rate_limit",
+        None,
+        "server_error",
+        "server_error",
+        "slow",
+        "slow",
+        "policy",
+        "drop",
+        "malformed",
+        "malformed",
+    ]
     openai_server.faults.slow_seconds = 0.6
     runs.append(wb.generate("a teapot"))
     for prompt in ("a cup", "a jug", "a bowl", "a vase"):
@@ -415,7 +481,9 @@ def test_the_async_path_holds_the_concurrency_limit(wb, openai_server, monkeypat
 
 def test_the_images_per_minute_limit_spaces_requests(openai_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    backend = OpenAIBackend(base_url=openai_server.base_url, images_per_minute=600, retry=FAST)  # one per 0.1 s
+    backend = OpenAIBackend(
+        base_url=openai_server.base_url, images_per_minute=600, retry=FAST
+    )  # one per 0.1 s
 
     async def many():
         return await asyncio.gather(*(backend.arun(ImageRequest(f"a mug {i}", 1024, 1024)) for i in range(4)))
@@ -509,9 +577,24 @@ WORKBENCH = Path(sys.executable).with_name("workbench")
 
 def test_the_cli_generates_through_the_openai_backend(root, openai_server):
     env = os.environ | {"WORKBENCH_HOME": str(root), "OPENAI_API_KEY": KEY}
-    result = subprocess.run([str(WORKBENCH), "--base-url", openai_server.base_url, "generate",
-                             "a ceramic mug on a walnut table", "--backend", "openai", "--aspect", "2:3", "--json"],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [
+            str(WORKBENCH),
+            "--base-url",
+            openai_server.base_url,
+            "generate",
+            "a ceramic mug on a walnut table",
+            "--backend",
+            "openai",
+            "--aspect",
+            "2:3",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     run = json.loads(result.stdout)
     assert run["status"] == "ok" and run["size"] == "1024x1536" and run["credits"] == 2 and run["usd"] > 0
@@ -523,8 +606,13 @@ def test_the_cli_generates_through_the_openai_backend(root, openai_server):
 
 def test_the_cli_without_a_key_prints_one_sentence(root, openai_server):
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"} | {"WORKBENCH_HOME": str(root)}
-    result = subprocess.run([str(WORKBENCH), "--base-url", openai_server.base_url, "generate", "a mug",
-                             "--backend", "openai"], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [str(WORKBENCH), "--base-url", openai_server.base_url, "generate", "a mug", "--backend", "openai"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip() == f"error: {MISSING_KEY}"
     assert not openai_server.counts

@@ -25,12 +25,18 @@ def test_compose_order_and_quoting():
 
 
 def test_text_with_apostrophe_uses_double_quotes():
-    assert "headline text reading \"IT'S ON\"" in compose(PromptSpec(subject="a poster", texts=["IT'S ON"]))
+    assert 'headline text reading "IT\'S ON"' in compose(PromptSpec(subject="a poster", texts=["IT'S ON"]))
 
 
 def test_labels_become_ordered_steps():
-    spec = PromptSpec(subject="a clean infographic", texts=[{"text": t, "role": "label"} for t in ("Input", "Process", "Output")])
-    assert "3 labeled steps in order: step 1 labeled 'Input', step 2 labeled 'Process', step 3 labeled 'Output'" in compose(spec)
+    spec = PromptSpec(
+        subject="a clean infographic",
+        texts=[{"text": t, "role": "label"} for t in ("Input", "Process", "Output")],
+    )
+    assert (
+        "3 labeled steps in order: step 1 labeled 'Input', step 2 labeled 'Process', step 3 labeled 'Output'"
+        in compose(spec)
+    )
 
 
 def test_character_description_leads_every_prompt_of_a_series():
@@ -44,9 +50,17 @@ def test_character_description_leads_every_prompt_of_a_series():
 
 @pytest.mark.parametrize("fmt", ["dict", "json", "yaml"])
 def test_round_trip(fmt):
-    spec = PromptSpec(subject="a mug", background="walnut table", texts=[TextItem("日本語", role="label")],
-                      aspect="3:2", quality="high", n=2, seed=7, character=Character("Rex", "a small green dinosaur"),
-                      preset="ecommerce-product")
+    spec = PromptSpec(
+        subject="a mug",
+        background="walnut table",
+        texts=[TextItem("日本語", role="label")],
+        aspect="3:2",
+        quality="high",
+        n=2,
+        seed=7,
+        character=Character("Rex", "a small green dinosaur"),
+        preset="ecommerce-product",
+    )
     if fmt == "dict":
         again = PromptSpec.from_dict(spec.to_dict())
     elif fmt == "json":

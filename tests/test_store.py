@@ -8,7 +8,11 @@ from PIL import Image
 from workbench import InputImageError
 from workbench.store import Store, embed_recipe, read_recipe
 
-RECIPE = {"run_id": "abc", "prompt": "a poster reading 'MOVE FORWARD' · 日本語", "spec": {"subject": "poster"}}
+RECIPE = {
+    "run_id": "abc",
+    "prompt": "a poster reading 'MOVE FORWARD' · 日本語",
+    "spec": {"subject": "poster"},
+}
 
 
 def _encode(fmt: str, mode: str = "RGB", **options) -> bytes:
@@ -20,10 +24,16 @@ def _encode(fmt: str, mode: str = "RGB", **options) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize(("fmt", "mode", "options"), [
-    ("PNG", "RGB", {}), ("PNG", "RGBA", {}), ("JPEG", "RGB", {"quality": 90}),
-    ("WEBP", "RGB", {"quality": 80}), ("WEBP", "RGBA", {"lossless": True}),
-])
+@pytest.mark.parametrize(
+    ("fmt", "mode", "options"),
+    [
+        ("PNG", "RGB", {}),
+        ("PNG", "RGBA", {}),
+        ("JPEG", "RGB", {"quality": 90}),
+        ("WEBP", "RGB", {"quality": 80}),
+        ("WEBP", "RGBA", {"lossless": True}),
+    ],
+)
 def test_recipe_survives_every_format_and_pixels_do_not_change(fmt, mode, options):
     original = _encode(fmt, mode, **options)
     data = embed_recipe(original, RECIPE)

@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from _skips import require
 from conftest import ledger_state
+from PIL import Image
+
 from workbench import ModelCapabilities, Workbench, register_backend
 from workbench.backends.draft import DraftBackend
-from workbench.widgets import Gallery, Panel
 from workbench.imaging.ocr import ocr_available
+from workbench.widgets import Gallery, Panel
 from workbench.widgets.html import run_html, text_score
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -269,7 +269,9 @@ def test_the_gallery_lists_runs_newest_first(wb: Workbench, gallery_runs: list):
     assert isinstance(gallery, Gallery)
     assert [r["id"] for r in gallery.runs] == [r.id for r in reversed(gallery_runs)]
     first = gallery.runs[0]
-    assert first["status"] == "cached" and first["preset"] == "marketing-poster" and first["size"] == "1024x1536"
+    assert (
+        first["status"] == "cached" and first["preset"] == "marketing-poster" and first["size"] == "1024x1536"
+    )
     assert gallery.total == 4
 
 

@@ -6,9 +6,9 @@ import asyncio
 import sqlite3
 
 import pytest
+from conftest import ledger_state
 from PIL import Image
 
-from conftest import ledger_state
 from workbench import (
     Backend,
     BackendError,
@@ -26,8 +26,7 @@ from workbench import (
 
 
 def test_generate_makes_a_logged_draft_with_its_recipe(wb):
-    spec = wb.spec(subject="a ceramic coffee mug", background="walnut table", aspect="2:3",
-                   texts=["MORNING"])
+    spec = wb.spec(subject="a ceramic coffee mug", background="walnut table", aspect="2:3", texts=["MORNING"])
     run = wb.generate(spec)
     assert run.status == "ok" and run.credits == 0 and run.backend == "draft"
     assert len(run.images) == 1 and run.images[0].is_file()
@@ -38,7 +37,10 @@ def test_generate_makes_a_logged_draft_with_its_recipe(wb):
     assert recipe["run_id"] == run.id and recipe["draft"] is True and recipe["prompt"] == run.prompt
     row = wb.runs().iloc[-1]
     assert row["id"] == run.id and row["status"] == "ok" and row["size"] == "1024x1536"
-    assert row["prompt"] == "a ceramic coffee mug, walnut table, headline text reading 'MORNING', high resolution"
+    assert (
+        row["prompt"]
+        == "a ceramic coffee mug, walnut table, headline text reading 'MORNING', high resolution"
+    )
     assert row["latency_ms"] > 0 and len(row["fingerprint"]) == 64
     assert wb.wallet.balance == 10
 
@@ -109,8 +111,11 @@ class _Paid(Backend):
     default_model = "p-1"
 
     def generate(self, request, *, on_partial=None):
-        return Backend.generate(self, request) if request.n > 99 else ImageResult(
-            images=[_png(request.width, request.height)] * request.n)
+        return (
+            Backend.generate(self, request)
+            if request.n > 99
+            else ImageResult(images=[_png(request.width, request.height)] * request.n)
+        )
 
 
 def _png(width, height):
@@ -149,10 +154,14 @@ class _Answers(_Faulty):
         return ImageResult(images=list(self.answer))
 
 
-@pytest.mark.parametrize(("answer", "error"), [
-    ([], "returned no image"),
-    ([b"GIF89a not an image we store"], "answer could not be stored: Only PNG, JPEG and WebP"),
-], ids=["no-image", "unstorable"])
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ([], "returned no image"),
+        ([b"GIF89a not an image we store"], "answer could not be stored: Only PNG, JPEG and WebP"),
+    ],
+    ids=["no-image", "unstorable"],
+)
 def test_an_answer_that_cannot_be_stored_is_a_failed_run_at_no_cost(faulty, monkeypatch, answer, error):
     monkeypatch.setattr(_Answers, "answer", answer)
     register_backend("faulty", _Answers)
@@ -167,8 +176,11 @@ def test_an_answer_that_cannot_be_stored_is_a_failed_run_at_no_cost(faulty, monk
 
 def test_a_run_log_that_cannot_commit_frees_the_credits(faulty, monkeypatch):
     register_backend("faulty", _Paid)
-    monkeypatch.setattr(type(faulty.ledger), "record", lambda self, row, db=None: (_ for _ in ()).throw(
-        sqlite3.OperationalError("database is locked")))
+    monkeypatch.setattr(
+        type(faulty.ledger),
+        "record",
+        lambda self, row, db=None: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")),
+    )
     with pytest.raises(sqlite3.OperationalError):
         faulty.generate("a mug")
     assert faulty.wallet.reserved == 0 and faulty.wallet.balance == 10
@@ -242,7 +254,9 @@ def test_a_backend_whose_package_is_broken_is_one_sentence_everywhere(root, monk
     monkeypatch.setattr(base, "_entry_points", lambda: {"vendor": _Broken()})
     wb = Workbench(root)
     before = ledger_state(root)
-    with pytest.raises(BackendError, match=r"^The vendor backend cannot be loaded \(No module named 'vendor_sdk'\)\.$"):
+    with pytest.raises(
+        BackendError, match=r"^The vendor backend cannot be loaded \(No module named 'vendor_sdk'\)\.$"
+    ):
         wb.generate("a mug", backend="vendor")
     with pytest.raises(BackendError, match="cannot be loaded"):
         Workbench(root, backend="vendor")

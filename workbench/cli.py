@@ -15,8 +15,20 @@ import click
 from workbench.errors import WorkbenchError
 from workbench.spec import ASPECTS, PromptSpec
 
-TABLE_COLUMNS = ["created_at", "id", "status", "backend", "preset", "size", "quality", "n", "credits", "usd",
-                 "latency_ms", "prompt"]
+TABLE_COLUMNS = [
+    "created_at",
+    "id",
+    "status",
+    "backend",
+    "preset",
+    "size",
+    "quality",
+    "n",
+    "credits",
+    "usd",
+    "latency_ms",
+    "prompt",
+]
 
 
 def _workbench(ctx: click.Context, **kwargs: Any):
@@ -26,8 +38,9 @@ def _workbench(ctx: click.Context, **kwargs: Any):
     backend_options = {}
     if options.get("base_url"):
         backend_options["openai"] = {"base_url": options["base_url"]}
-    return Workbench(options.get("root"), prompts=options.get("prompts", ()), backend_options=backend_options,
-                     **kwargs)
+    return Workbench(
+        options.get("root"), prompts=options.get("prompts", ()), backend_options=backend_options, **kwargs
+    )
 
 
 def run_table(frame, *, width: int = 48) -> str:
@@ -46,10 +59,19 @@ def run_table(frame, *, width: int = 48) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar="WORKBENCH_HOME",
-              help="Where images and the run log go (default: the project's outputs/).")
-@click.option("--prompts", "prompts", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="An extra folder of prompt templates (repeatable).")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="WORKBENCH_HOME",
+    help="Where images and the run log go (default: the project's outputs/).",
+)
+@click.option(
+    "--prompts",
+    "prompts",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="An extra folder of prompt templates (repeatable).",
+)
 @click.option("--base-url", help="Base URL of an OpenAI-compatible server for --backend openai.")
 @click.version_option(package_name="workbench")
 @click.pass_context
@@ -58,8 +80,14 @@ def cli(ctx: click.Context, root: Path | None, prompts: tuple[Path, ...], base_u
     ctx.obj = {"root": root, "prompts": prompts, "base_url": base_url}
 
 
-def _spec_from_options(wb, prompt: str | None, spec_file: Path | None, preset: str | None,
-                       fields: dict[str, Any], texts: list[dict[str, str]]) -> PromptSpec:
+def _spec_from_options(
+    wb,
+    prompt: str | None,
+    spec_file: Path | None,
+    preset: str | None,
+    fields: dict[str, Any],
+    texts: list[dict[str, str]],
+) -> PromptSpec:
     given = {k: v for k, v in fields.items() if v is not None}
     if texts:
         given["texts"] = texts
@@ -73,8 +101,12 @@ def _spec_from_options(wb, prompt: str | None, spec_file: Path | None, preset: s
 
 @cli.command()
 @click.argument("prompt", required=False)
-@click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A spec in YAML or JSON (see `workbench recall`).")
+@click.option(
+    "--spec",
+    "spec_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A spec in YAML or JSON (see `workbench recall`).",
+)
 @click.option("--preset", help="Start from a preset (see `workbench templates preset`).")
 @click.option("--subject", help="The main subject, or @template.")
 @click.option("--background", help="Background or setting, or @template.")
@@ -91,29 +123,63 @@ def _spec_from_options(wb, prompt: str | None, spec_file: Path | None, preset: s
 @click.option("--backend", help="draft (offline, free; the default) or openai.")
 @click.option("--model", help="Model of the backend (default: the backend's own).")
 @click.option("--transparent", is_flag=True, help="Transparent background (PNG or WebP).")
-@click.option("--format", "output_format", type=click.Choice(["png", "jpeg", "webp"]), default="png",
-              show_default=True)
+@click.option(
+    "--format", "output_format", type=click.Choice(["png", "jpeg", "webp"]), default="png", show_default=True
+)
 @click.option("--fresh", is_flag=True, help="Make a new sample even if this exact request was made before.")
 @click.option("--variant", type=int, default=0, help="Ask for another sample of the same request.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_context
-def generate(ctx: click.Context, prompt: str | None, spec_file: Path | None, preset: str | None,
-             headline: tuple[str, ...], subtext: tuple[str, ...], label: tuple[str, ...],
-             backend: str | None, model: str | None, transparent: bool, output_format: str, fresh: bool,
-             variant: int, as_json: bool, **fields: Any) -> None:
+def generate(
+    ctx: click.Context,
+    prompt: str | None,
+    spec_file: Path | None,
+    preset: str | None,
+    headline: tuple[str, ...],
+    subtext: tuple[str, ...],
+    label: tuple[str, ...],
+    backend: str | None,
+    model: str | None,
+    transparent: bool,
+    output_format: str,
+    fresh: bool,
+    variant: int,
+    as_json: bool,
+    **fields: Any,
+) -> None:
     """Make images from PROMPT, a --preset or a --spec file; log the run and charge the wallet."""
     wb = _workbench(ctx)
-    texts = ([{"text": t, "role": "headline"} for t in headline] + [{"text": t, "role": "subtext"} for t in subtext]
-             + [{"text": t, "role": "label"} for t in label])
+    texts = (
+        [{"text": t, "role": "headline"} for t in headline]
+        + [{"text": t, "role": "subtext"} for t in subtext]
+        + [{"text": t, "role": "label"} for t in label]
+    )
     spec = _spec_from_options(wb, prompt, spec_file, preset, fields, texts)
     findings = wb.lint(spec)  # shown after the run, never blocking; an error stays one line
-    run = wb.generate(spec, backend=backend, model=model, fresh=fresh, variant=variant,
-                      transparent=transparent or None, output_format=output_format)
+    run = wb.generate(
+        spec,
+        backend=backend,
+        model=model,
+        fresh=fresh,
+        variant=variant,
+        transparent=transparent or None,
+        output_format=output_format,
+    )
     for finding in findings:
         click.echo(f"lint {finding.code}: {finding.message} Fix: {finding.fix}", err=True)
     if as_json:
-        click.echo(json.dumps({"id": run.id, "status": run.status, "credits": run.credits, "usd": run.usd,
-                               "size": run.size, "images": [str(p) for p in run.images]}))
+        click.echo(
+            json.dumps(
+                {
+                    "id": run.id,
+                    "status": run.status,
+                    "credits": run.credits,
+                    "usd": run.usd,
+                    "size": run.size,
+                    "images": [str(p) for p in run.images],
+                }
+            )
+        )
         return
     for path in run.images:
         click.echo(f"{run.status:<7} {run.size:>9}  {run.credits:>3} credits  {path}")
@@ -126,10 +192,19 @@ def generate(ctx: click.Context, prompt: str | None, spec_file: Path | None, pre
 @click.option("--backend")
 @click.option("--preset")
 @click.option("--limit", type=int, default=20, show_default=True, help="The newest N runs (0 for all).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 @click.pass_context
-def runs(ctx: click.Context, batch_id: str | None, status: str | None, backend: str | None, preset: str | None,
-         limit: int, fmt: str) -> None:
+def runs(
+    ctx: click.Context,
+    batch_id: str | None,
+    status: str | None,
+    backend: str | None,
+    preset: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
     """Show the run log, newest last, with credits and dollars."""
     wb = _workbench(ctx)
     frame = wb.runs(batch_id=batch_id, status=status, backend=backend, preset=preset, limit=limit or None)
@@ -139,8 +214,10 @@ def runs(ctx: click.Context, batch_id: str | None, status: str | None, backend: 
         click.echo(frame.drop(columns=["spec"]).to_json(orient="records", date_format="iso"))
     else:
         click.echo(run_table(frame))
-        click.echo(f"{len(frame)} run(s), {int(frame['credits'].sum()) if len(frame) else 0} credits, "
-                   f"${frame['usd'].sum() if len(frame) else 0:.4f}")
+        click.echo(
+            f"{len(frame)} run(s), {int(frame['credits'].sum()) if len(frame) else 0} credits, "
+            f"${frame['usd'].sum() if len(frame) else 0:.4f}"
+        )
 
 
 @cli.command()
@@ -167,8 +244,9 @@ def lint(ctx: click.Context, prompt: str | None, spec_file: Path | None, preset:
 
 
 @cli.command()
-@click.argument("kind", required=False,
-                type=click.Choice(["subject", "background", "lighting", "style", "preset"]))
+@click.argument(
+    "kind", required=False, type=click.Choice(["subject", "background", "lighting", "style", "preset"])
+)
 @click.pass_context
 def templates(ctx: click.Context, kind: str | None) -> None:
     """List prompt templates (all kinds, or one KIND)."""
@@ -232,9 +310,11 @@ def demo(ctx: click.Context) -> None:
     wb = _workbench(ctx)
     frame = run_demo(wb, echo=click.echo)
     click.echo(run_table(frame))
-    click.echo(f"\n{len(frame)} run(s): {int((frame['status'] == 'ok').sum())} rendered, "
-               f"{int((frame['status'] == 'cached').sum())} from the cache, {int(frame['credits'].sum())} credits; "
-               f"wallet {wb.wallet.balance} credits. Images and the run log are in {wb.root}/.")
+    click.echo(
+        f"\n{len(frame)} run(s): {int((frame['status'] == 'ok').sum())} rendered, "
+        f"{int((frame['status'] == 'cached').sum())} from the cache, {int(frame['credits'].sum())} credits; "
+        f"wallet {wb.wallet.balance} credits. Images and the run log are in {wb.root}/."
+    )
 
 
 # -- editing and finishing (issue 6) ------------------------------------------------------------
@@ -247,9 +327,19 @@ def _image_arg(wb, image: str):
 
 def _print_run(run, as_json: bool, wb) -> None:
     if as_json:
-        click.echo(json.dumps({"id": run.id, "status": run.status, "backend": run.backend,
-                               "credits": run.credits, "parent_id": run.parent_id, "size": run.size,
-                               "images": [str(p) for p in run.images]}))
+        click.echo(
+            json.dumps(
+                {
+                    "id": run.id,
+                    "status": run.status,
+                    "backend": run.backend,
+                    "credits": run.credits,
+                    "parent_id": run.parent_id,
+                    "size": run.size,
+                    "images": [str(p) for p in run.images],
+                }
+            )
+        )
         return
     for path in run.images:
         click.echo(f"{run.status:<7} {run.backend:<6} {run.size:>9}  {run.credits:>3} credits  {path}")
@@ -259,26 +349,55 @@ def _print_run(run, as_json: bool, wb) -> None:
 @cli.command()
 @click.argument("image")
 @click.argument("instruction")
-@click.option("--region", "regions", multiple=True, metavar="X,Y,W,H",
-              help="An area to edit (repeatable); every region goes in one mask.")
-@click.option("--mask", "mask_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A painted mask: alpha 0 (or white on black) where to edit.")
-@click.option("--reference", "references", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A reference image (repeatable), e.g. the same character in another picture.")
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    metavar="X,Y,W,H",
+    help="An area to edit (repeatable); every region goes in one mask.",
+)
+@click.option(
+    "--mask",
+    "mask_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A painted mask: alpha 0 (or white on black) where to edit.",
+)
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A reference image (repeatable), e.g. the same character in another picture.",
+)
 @click.option("--backend", help="Force a backend (default: local draft when the instruction needs no model).")
 @click.option("--fresh", is_flag=True, help="Do not reuse a cached result.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_context
-def edit(ctx: click.Context, image: str, instruction: str, regions: tuple[str, ...], mask_file: Path | None,
-         references: tuple[Path, ...], backend: str | None, fresh: bool, as_json: bool) -> None:
+def edit(
+    ctx: click.Context,
+    image: str,
+    instruction: str,
+    regions: tuple[str, ...],
+    mask_file: Path | None,
+    references: tuple[Path, ...],
+    backend: str | None,
+    fresh: bool,
+    as_json: bool,
+) -> None:
     """Edit IMAGE (a file or a run id) by INSTRUCTION; local finishing is free, the rest uses the service."""
     from PIL import Image
 
     wb = _workbench(ctx)
     mask = Image.open(mask_file) if mask_file else None
-    run = wb.edit(_image_arg(wb, image), instruction, regions=list(regions) or None, mask=mask,
-                  references=tuple(references), backend=backend, fresh=fresh)
+    run = wb.edit(
+        _image_arg(wb, image),
+        instruction,
+        regions=list(regions) or None,
+        mask=mask,
+        references=tuple(references),
+        backend=backend,
+        fresh=fresh,
+    )
     _print_run(run, as_json, wb)
 
 
@@ -295,14 +414,25 @@ def edit(ctx: click.Context, image: str, instruction: str, regions: tuple[str, .
 @click.option("--label", multiple=True, help="overlay_text: an exact label (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_context
-def finish(ctx: click.Context, image: str, operation: str, headline: tuple[str, ...],
-           subtext: tuple[str, ...], label: tuple[str, ...], as_json: bool, **params: Any) -> None:
+def finish(
+    ctx: click.Context,
+    image: str,
+    operation: str,
+    headline: tuple[str, ...],
+    subtext: tuple[str, ...],
+    label: tuple[str, ...],
+    as_json: bool,
+    **params: Any,
+) -> None:
     """Free local finishing of IMAGE: an OPERATION name (upscale, crop, tone, black_and_white,
     remove_background, replace_background, overlay_text) or an instruction ("make it warmer")."""
     wb = _workbench(ctx)
     given = {k: v for k, v in params.items() if v is not None}
-    texts = [{"text": t, "role": role} for role, group in (("headline", headline), ("subtext", subtext),
-                                                          ("label", label)) for t in group]
+    texts = [
+        {"text": t, "role": role}
+        for role, group in (("headline", headline), ("subtext", subtext), ("label", label))
+        for t in group
+    ]
     if texts:
         given["texts"] = texts
     if given.get("background") and Path(given["background"]).is_file():
@@ -313,8 +443,9 @@ def finish(ctx: click.Context, image: str, operation: str, headline: tuple[str, 
 
 @cli.command()
 @click.argument("image")
-@click.option("--format", "fmt", type=click.Choice(["auto", "png", "jpeg", "webp"]), default="auto",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["auto", "png", "jpeg", "webp"]), default="auto", show_default=True
+)
 @click.option("--out", type=click.Path(path_type=Path), help="A file or folder (default: <root>/exports/).")
 @click.option("--min-ssim", type=float, help="The quality bar against the original (default 0.98).")
 @click.pass_context

@@ -246,14 +246,18 @@ class Workbench:
             self._templates = TemplateLibrary.default(extra=self._prompt_folders)
         return self._templates
 
-    def spec(self, spec: PromptSpec | str | None = None, *, preset: str | None = None, **fields: Any) -> PromptSpec:
+    def spec(
+        self, spec: PromptSpec | str | None = None, *, preset: str | None = None, **fields: Any
+    ) -> PromptSpec:
         """Build a spec from a prompt text, a preset and/or fields (fields win over the preset)."""
         if isinstance(spec, str):
             fields = {"subject": spec, **fields}
             spec = None
         if spec is None:
             if preset is None and not fields:
-                raise SpecError("The prompt is empty: give a subject, details or a text to render.", field="subject")
+                raise SpecError(
+                    "The prompt is empty: give a subject, details or a text to render.", field="subject"
+                )
             return self.templates.spec(preset, **fields) if preset else PromptSpec.from_dict(fields)
         if preset is not None:
             raise SpecError("Give either a spec or a preset, not both.", field="preset")
@@ -336,7 +340,9 @@ class Workbench:
         cls.check(request)
         fingerprint = request.fingerprint(backend=backend, version=cls.version, uses_spec=cls.uses_spec)
         cached = self._cached_row(fingerprint) is not None
-        estimate = replace(self.prices.estimate(backend, model, request), cached=cached, fingerprint=fingerprint)
+        estimate = replace(
+            self.prices.estimate(backend, model, request), cached=cached, fingerprint=fingerprint
+        )
         run_params = {
             "background": request.background,
             "output_format": output_format,
@@ -384,8 +390,14 @@ class Workbench:
             BackendError: the service failed; the run is logged as failed or blocked at 0 credits.
         """
         plan = self.plan(spec, **options)
-        return self.execute(plan, fresh=fresh, batch_id=batch_id, shard=shard, on_partial=on_partial,
-                            raise_errors=raise_errors)
+        return self.execute(
+            plan,
+            fresh=fresh,
+            batch_id=batch_id,
+            shard=shard,
+            on_partial=on_partial,
+            raise_errors=raise_errors,
+        )
 
     async def agenerate(
         self,
@@ -400,11 +412,25 @@ class Workbench:
     ) -> Run:
         """Async twin of ``generate``, for batches running many requests at once."""
         plan = self.plan(spec, **options)
-        return await self.aexecute(plan, fresh=fresh, batch_id=batch_id, shard=shard, on_partial=on_partial,
-                                   raise_errors=raise_errors)
+        return await self.aexecute(
+            plan,
+            fresh=fresh,
+            batch_id=batch_id,
+            shard=shard,
+            on_partial=on_partial,
+            raise_errors=raise_errors,
+        )
 
-    def execute(self, plan: Plan, *, fresh: bool = False, batch_id: str | None = None, shard: int | None = None,
-                on_partial: PartialCallback | None = None, raise_errors: bool = True) -> Run:
+    def execute(
+        self,
+        plan: Plan,
+        *,
+        fresh: bool = False,
+        batch_id: str | None = None,
+        shard: int | None = None,
+        on_partial: PartialCallback | None = None,
+        raise_errors: bool = True,
+    ) -> Run:
         """Run a plan: cache, reserve, send, store, record, charge."""
         attempt = self._begin(plan, fresh, batch_id, shard)
         if isinstance(attempt, Run):
@@ -415,9 +441,16 @@ class Workbench:
             return self._fail(plan, attempt, exc, raise_errors)
         return self._finish(plan, attempt, result, raise_errors=raise_errors)
 
-    async def aexecute(self, plan: Plan, *, fresh: bool = False, batch_id: str | None = None,
-                       shard: int | None = None, on_partial: PartialCallback | None = None,
-                       raise_errors: bool = True) -> Run:
+    async def aexecute(
+        self,
+        plan: Plan,
+        *,
+        fresh: bool = False,
+        batch_id: str | None = None,
+        shard: int | None = None,
+        on_partial: PartialCallback | None = None,
+        raise_errors: bool = True,
+    ) -> Run:
         """Async twin of ``execute``.
 
         Storing the images (hashing, writing files) and the ledger commit after an answer mostly
@@ -433,16 +466,30 @@ class Workbench:
             return self._fail(plan, attempt, exc, raise_errors)
         return await asyncio.to_thread(self._finish, plan, attempt, result, raise_errors=raise_errors)
 
-    def record_result(self, plan: Plan, *, result: ImageResult | None = None,
-                      error: BaseException | None = None, batch_id: str | None = None, shard: int | None = None,
-                      latency_ms: float = 0.0, batch_pricing: bool = False) -> Run:
+    def record_result(
+        self,
+        plan: Plan,
+        *,
+        result: ImageResult | None = None,
+        error: BaseException | None = None,
+        batch_id: str | None = None,
+        shard: int | None = None,
+        latency_ms: float = 0.0,
+        batch_pricing: bool = False,
+    ) -> Run:
         """Log a run whose request was sent another way, e.g. an answer collected from the OpenAI
         Batch API: store its images, record the row and charge the wallet in one transaction, or
         log the error as a failed or blocked run at 0 credits. ``batch_pricing`` bills the dollars
         at the Batch API's discount."""
         run_id = uuid.uuid4().hex
-        attempt = _Attempt(run_id, time.perf_counter() - latency_ms / 1000, batch_id, shard, None,
-                           Reservation(None, run_id, 0))
+        attempt = _Attempt(
+            run_id,
+            time.perf_counter() - latency_ms / 1000,
+            batch_id,
+            shard,
+            None,
+            Reservation(None, run_id, 0),
+        )
         if result is not None:
             return self._finish(plan, attempt, result, raise_errors=False, batch_pricing=batch_pricing)
         failure = error if isinstance(error, Exception) else BackendError("No answer.", backend=plan.backend)
@@ -485,22 +532,57 @@ class Workbench:
             >>> wb.edit(run, "Make the overall lighting warmer, golden hour tone")
             <Run … ok draft/draft-1 1024x1024 0 credits, 1 image(s)>
         """
-        plan = self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
-                               backend=backend, max_bytes=max_bytes, **options)
+        plan = self._edit_plan(
+            image,
+            instruction,
+            regions=regions,
+            mask=mask,
+            references=references,
+            backend=backend,
+            max_bytes=max_bytes,
+            **options,
+        )
         return self.execute(plan, fresh=fresh, raise_errors=raise_errors)
 
-    async def aedit(self, image: Any, instruction: str, *, regions: Any = None, mask: Any = None,
-                    references: tuple[Any, ...] | list[Any] = (), backend: str | None = None,
-                    fresh: bool = False, raise_errors: bool = True, max_bytes: int | None = None,
-                    **options: Any) -> Run:
+    async def aedit(
+        self,
+        image: Any,
+        instruction: str,
+        *,
+        regions: Any = None,
+        mask: Any = None,
+        references: tuple[Any, ...] | list[Any] = (),
+        backend: str | None = None,
+        fresh: bool = False,
+        raise_errors: bool = True,
+        max_bytes: int | None = None,
+        **options: Any,
+    ) -> Run:
         """Async twin of ``edit``, for batches editing many images at once."""
-        plan = self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
-                               backend=backend, max_bytes=max_bytes, **options)
+        plan = self._edit_plan(
+            image,
+            instruction,
+            regions=regions,
+            mask=mask,
+            references=references,
+            backend=backend,
+            max_bytes=max_bytes,
+            **options,
+        )
         return await self.aexecute(plan, fresh=fresh, raise_errors=raise_errors)
 
-    def plan_edit(self, image: Any, instruction: str, *, regions: Any = None, mask: Any = None,
-                  references: tuple[Any, ...] | list[Any] = (), backend: str | None = None,
-                  max_bytes: int | None = None, **options: Any) -> Plan:
+    def plan_edit(
+        self,
+        image: Any,
+        instruction: str,
+        *,
+        regions: Any = None,
+        mask: Any = None,
+        references: tuple[Any, ...] | list[Any] = (),
+        backend: str | None = None,
+        max_bytes: int | None = None,
+        **options: Any,
+    ) -> Plan:
         """Validate and price an edit without sending or charging anything (no key needed).
 
         The plan shows where ``edit`` would send it (``plan.backend``, ``plan.model``), at what
@@ -508,15 +590,34 @@ class Workbench:
         (``plan.request.mask``: an RGBA PNG, alpha 0 where the image is to change).
 
         Example:
-            >>> plan = wb.plan_edit(run, "Replace the mug with a glass teapot", regions=[(300, 200, 400, 500)])
+            >>> plan = wb.plan_edit(run, "Replace the mug with a glass teapot",
+            ...                     regions=[(300, 200, 400, 500)])
             >>> plan.backend, plan.estimate.credits
             ('openai', 4)
         """
-        return self._edit_plan(image, instruction, regions=regions, mask=mask, references=references,
-                               backend=backend, max_bytes=max_bytes, **options)
+        return self._edit_plan(
+            image,
+            instruction,
+            regions=regions,
+            mask=mask,
+            references=references,
+            backend=backend,
+            max_bytes=max_bytes,
+            **options,
+        )
 
-    def _edit_plan(self, image: Any, instruction: str, *, regions: Any, mask: Any, references: Any,
-                   backend: str | None, max_bytes: int | None, **options: Any) -> Plan:
+    def _edit_plan(
+        self,
+        image: Any,
+        instruction: str,
+        *,
+        regions: Any,
+        mask: Any,
+        references: Any,
+        backend: str | None,
+        max_bytes: int | None,
+        **options: Any,
+    ) -> Plan:
         from workbench.imaging.masks import build_mask
         from workbench.imaging.uploads import resolve_source
         from workbench.instructions import map_instruction
@@ -589,28 +690,54 @@ class Workbench:
         """Typeset exact texts over an image at their slots (headline, subtext, label); a free run."""
         return self.finish(image, "overlay_text", texts=texts, **options)
 
-    def _plan_for_source(self, source: Any, instruction: str, local: Any, backend: str,
-                         extra: tuple[bytes, ...], mask_png: bytes | None, **options: Any) -> Plan:
+    def _plan_for_source(
+        self,
+        source: Any,
+        instruction: str,
+        local: Any,
+        backend: str,
+        extra: tuple[bytes, ...],
+        mask_png: bytes | None,
+        **options: Any,
+    ) -> Plan:
         from workbench.instructions import output_size
 
         if local is not None:
             size = output_size(local, source.size)
-            params = {"operation": local.operation, "operation_params": local.params,
-                      "instruction": instruction}
+            params = {
+                "operation": local.operation,
+                "operation_params": local.params,
+                "instruction": instruction,
+            }
         else:
             cls = get_backend_class(backend)
-            size = options.pop("size", None) or _edit_size(cls, options.get("model"), source.size,
-                                                           options.get("quality", "medium"))
+            size = options.pop("size", None) or _edit_size(
+                cls, options.get("model"), source.size, options.get("quality", "medium")
+            )
             params = {"instruction": instruction, "references": len(extra)}
         if mask_png is not None:
             params["mask"] = True
         return self.plan(
-            instruction, kind="edit", backend=backend, prompt=instruction, size=size,
-            inputs=(source.data, *extra), mask=mask_png, parent_id=source.parent_id, params=params, **options,
+            instruction,
+            kind="edit",
+            backend=backend,
+            prompt=instruction,
+            size=size,
+            inputs=(source.data, *extra),
+            mask=mask_png,
+            parent_id=source.parent_id,
+            params=params,
+            **options,
         )
 
-    def export(self, image: Any, *, format: str = "auto", path: str | Path | None = None,
-               min_ssim: float | None = None) -> Any:
+    def export(
+        self,
+        image: Any,
+        *,
+        format: str = "auto",
+        path: str | Path | None = None,
+        min_ssim: float | None = None,
+    ) -> Any:
         """Write an image in the format that suits it (PNG, WebP or JPEG), smallest within the
         quality bar (SSIM ≥ 0.98 against the original), with its recipe; see
         ``workbench.imaging.formats``. Returns an ``ExportResult`` (format, bytes, saved_bytes,
@@ -642,8 +769,9 @@ class Workbench:
         result.path = target
         return result
 
-    def check_text(self, image: Any, texts: Any = None, *, lang: str = "eng",
-                   record: bool = True) -> pd.DataFrame:
+    def check_text(
+        self, image: Any, texts: Any = None, *, lang: str = "eng", record: bool = True
+    ) -> pd.DataFrame:
         """Read the exact texts back from an image with OCR; score each (character accuracy).
 
         ``texts`` default to the spec's exact texts (of the run, or of the recipe in the file).
@@ -700,8 +828,16 @@ class Workbench:
             return row
         return None
 
-    def _row(self, plan: Plan, run_id: str, status: str, batch_id: str | None, shard: int | None,
-             started: float, **values: Any) -> dict[str, Any]:
+    def _row(
+        self,
+        plan: Plan,
+        run_id: str,
+        status: str,
+        batch_id: str | None,
+        shard: int | None,
+        started: float,
+        **values: Any,
+    ) -> dict[str, Any]:
         request = plan.request
         return dict.fromkeys(RUN_COLUMNS) | {
             "id": run_id,
@@ -730,18 +866,38 @@ class Workbench:
             **values,
         }
 
-    def _record_cached(self, plan: Plan, run_id: str, batch_id: str | None, shard: int | None,
-                       started: float) -> Run | None:
+    def _record_cached(
+        self, plan: Plan, run_id: str, batch_id: str | None, shard: int | None, started: float
+    ) -> Run | None:
         source = self._cached_row(plan.fingerprint)
         if source is None:
             return None
-        row = self._row(plan, run_id, "cached", batch_id, shard, started, credits=0, usd=0.0,
-                        images=source["images"], cached_from=source["id"], tokens_in=0, tokens_out=0)
+        row = self._row(
+            plan,
+            run_id,
+            "cached",
+            batch_id,
+            shard,
+            started,
+            credits=0,
+            usd=0.0,
+            images=source["images"],
+            cached_from=source["id"],
+            tokens_in=0,
+            tokens_out=0,
+        )
         self.ledger.record(row)
         return Run.from_row(row, self.root)
 
-    def _finish(self, plan: Plan, attempt: _Attempt, result: ImageResult, *, raise_errors: bool = True,
-                batch_pricing: bool = False) -> Run:
+    def _finish(
+        self,
+        plan: Plan,
+        attempt: _Attempt,
+        result: ImageResult,
+        *,
+        raise_errors: bool = True,
+        batch_pricing: bool = False,
+    ) -> Run:
         """Store the answer's images, then record the run and charge the wallet in one transaction."""
         cls = get_backend_class(plan.backend)
         run_id = attempt.run_id
@@ -754,8 +910,13 @@ class Workbench:
                 raise BackendError(f"The {plan.backend} backend returned no image.", backend=plan.backend)
         except Exception as exc:
             # The request was sent: an answer that cannot be stored is a failed run, logged at 0 credits.
-            error = exc if isinstance(exc, BackendError) else BackendError(
-                f"The {plan.backend} answer could not be stored: {exc}", backend=plan.backend)
+            error = (
+                exc
+                if isinstance(exc, BackendError)
+                else BackendError(
+                    f"The {plan.backend} answer could not be stored: {exc}", backend=plan.backend
+                )
+            )
             error.__cause__ = None if error is exc else exc
             return self._fail(plan, attempt, error, raise_errors)
         except BaseException as exc:  # interrupted: release the credits and stop
@@ -763,7 +924,12 @@ class Workbench:
         credits = self.prices.credits_per_image(plan.backend, plan.model, plan.request.quality) * len(images)
         usage = result.usage
         row = self._row(
-            plan, run_id, "ok", attempt.batch_id, attempt.shard, attempt.started,
+            plan,
+            run_id,
+            "ok",
+            attempt.batch_id,
+            attempt.shard,
+            attempt.started,
             credits=credits,
             usd=round(self.prices.usd_for_usage(plan.backend, plan.model, usage, batch=batch_pricing), 6),
             tokens_in=usage.tokens_in if usage else None,
@@ -793,8 +959,17 @@ class Workbench:
         status = "blocked" if isinstance(exc, ContentPolicyError) else "failed"
         message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         run_id = attempt.run_id
-        row = self._row(plan, run_id, status, attempt.batch_id, attempt.shard, attempt.started, credits=0,
-                        usd=0.0, error=message)
+        row = self._row(
+            plan,
+            run_id,
+            status,
+            attempt.batch_id,
+            attempt.shard,
+            attempt.started,
+            credits=0,
+            usd=0.0,
+            error=message,
+        )
         with self.ledger.transaction() as db:
             self.wallet.release(attempt.reservation, db=db)
             self.ledger.record(row, db=db)

@@ -19,8 +19,16 @@ BATCH_ID = "demo"
 # Follow-ups to a preset's own example: the second scene of a character series keeps the character.
 EXTRA_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
     ("character-series", {"subject": "reading a picture book under a big oak tree, legs crossed"}),
-    ("marketing-poster", {"aspect": "3:2", "texts": [
-        {"text": "SUMMER SALE 50% OFF", "role": "headline"}, {"text": "This weekend only", "role": "subtext"}]}),
+    (
+        "marketing-poster",
+        {
+            "aspect": "3:2",
+            "texts": [
+                {"text": "SUMMER SALE 50% OFF", "role": "headline"},
+                {"text": "This weekend only", "role": "subtext"},
+            ],
+        },
+    ),
 ]
 
 

@@ -169,13 +169,36 @@ RUN_COLUMNS = (
 ).split()
 
 _CATEGORIES = ("kind", "backend", "model", "quality", "status", "preset")
-_INTEGERS = ("shard", "width", "height", "n", "seed", "variant", "credits_estimated", "credits", "tokens_in", "tokens_out")
+_INTEGERS = (
+    "shard",
+    "width",
+    "height",
+    "n",
+    "seed",
+    "variant",
+    "credits_estimated",
+    "credits",
+    "tokens_in",
+    "tokens_out",
+)
 _FLOATS = ("usd_estimated", "usd", "latency_ms")
 # A cold runs() that reads this many rows from SQLite saves the frame beside the ledger, so the next
 # session loads it instead (see workbench.snapshot); fewer rows read fast enough without one.
 SNAPSHOT_MIN_ROWS = 20_000
 # Columns that runs() filters on, with their SQL column.
-_FILTERS = {"batch_id", "status", "kind", "backend", "model", "preset", "quality", "fingerprint", "parent_id", "shard", "id"}
+_FILTERS = {
+    "batch_id",
+    "status",
+    "kind",
+    "backend",
+    "model",
+    "preset",
+    "quality",
+    "fingerprint",
+    "parent_id",
+    "shard",
+    "id",
+}
 
 
 def utc_now() -> str:
@@ -216,7 +239,9 @@ class Ledger:
         """Apply the migrations not yet applied, each in its own transaction; return their names."""
         applied_now = []
         with self.transaction() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
         done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
         for name, fn in MIGRATIONS:
             if name in done:
@@ -309,7 +334,9 @@ class Ledger:
         """
         for name in filters:
             if name not in _FILTERS:
-                raise LedgerError(f"runs() cannot filter on {name!r}: use one of {', '.join(sorted(_FILTERS))}.")
+                raise LedgerError(
+                    f"runs() cannot filter on {name!r}: use one of {', '.join(sorted(_FILTERS))}."
+                )
         filters = {k: v for k, v in filters.items() if v is not None}
         narrow = filters or since is not None or until is not None
         if self._cache is None and narrow and not self.snapshot_path.exists():
@@ -332,16 +359,19 @@ class Ledger:
         return frame
 
     # -- text checks --------------------------------------------------------------------------
-    def record_text_checks(self, run_id: str, checks: Sequence[Mapping[str, Any]], *,
-                           image_index: int = 0) -> None:
+    def record_text_checks(
+        self, run_id: str, checks: Sequence[Mapping[str, Any]], *, image_index: int = 0
+    ) -> None:
         """Store the OCR check of a run's exact texts: text, role, read, accuracy per text."""
         now = utc_now()
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO text_checks (run_id, image_index, text, role, read, accuracy, checked_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, image_index, c["text"], c.get("role"), c.get("read"), float(c["accuracy"]), now)
-                 for c in checks],
+                [
+                    (run_id, image_index, c["text"], c.get("role"), c.get("read"), float(c["accuracy"]), now)
+                    for c in checks
+                ],
             )
 
     def text_checks(self, run_id: str | None = None) -> pd.DataFrame:
@@ -401,8 +431,9 @@ class Ledger:
             self._load_snapshot()
         last = -1 if self._cache is None else int(self._cache_rowid)
         with _no_gc():
-            rows = self._fetch(f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs WHERE rowid > ? ORDER BY rowid",
-                               (last,))
+            rows = self._fetch(
+                f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs WHERE rowid > ? ORDER BY rowid", (last,)
+            )
             new = _frame(rows) if rows or self._cache is None else None
         if self._cache is None:
             self._cache = new
@@ -469,9 +500,9 @@ def _no_gc() -> Iterator[None]:
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
     """Build the typed frame column by column (no dtype guessing: it is the slow part)."""
-    columns = list(zip(*rows)) if rows else [()] * (len(RUN_COLUMNS) + 1)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (len(RUN_COLUMNS) + 1)
     data: dict[str, Any] = {}
-    for name, values in zip(RUN_COLUMNS, columns[1:]):
+    for name, values in zip(RUN_COLUMNS, columns[1:], strict=True):
         if name == "created_at":
             data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
         elif name in _CATEGORIES:
@@ -498,7 +529,7 @@ def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sizes(frame: pd.DataFrame) -> pd.Categorical:
-    sizes = [f"{w}x{h}" for w, h in zip(frame["width"].tolist(), frame["height"].tolist())]
+    sizes = [f"{w}x{h}" for w, h in zip(frame["width"].tolist(), frame["height"].tolist(), strict=True)]
     return _categorical(sizes)
 
 

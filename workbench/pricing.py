@@ -100,7 +100,9 @@ class PriceTable:
             )
         return int(entry[quality])
 
-    def usd_for_usage(self, backend: str, model: str | None, usage: Usage | None, *, batch: bool = False) -> float:
+    def usd_for_usage(
+        self, backend: str, model: str | None, usage: Usage | None, *, batch: bool = False
+    ) -> float:
         """Dollars billed for the tokens a call used."""
         rates = self._lookup("usd_per_million_tokens", backend, model)
         if rates is None or usage is None:
@@ -126,8 +128,12 @@ class PriceTable:
             image_out=image_out,
         )
 
-    def estimate(self, backend: str, model: str | None, request: ImageRequest, *, batch: bool = False) -> Estimate:
+    def estimate(
+        self, backend: str, model: str | None, request: ImageRequest, *, batch: bool = False
+    ) -> Estimate:
         credits = self.credits_per_image(backend, model, request.quality) * request.n
         usage = self.estimate_usage(backend, model, request)
         usd = self.usd_for_usage(backend, model, usage, batch=batch)
-        return Estimate(credits=credits, usd=round(usd, 6), width=request.width, height=request.height, n=request.n)
+        return Estimate(
+            credits=credits, usd=round(usd, 6), width=request.width, height=request.height, n=request.n
+        )

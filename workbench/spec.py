@@ -78,9 +78,7 @@ def size_for(aspect: str, quality: str) -> tuple[int, int]:
 def _check_choice(name: str, value: object, choices: Iterable[str]) -> None:
     choices = tuple(choices)
     if value not in choices:
-        raise SpecError(
-            f"Unsupported {name} {value!r}: choose one of {', '.join(choices)}.", field=name
-        )
+        raise SpecError(f"Unsupported {name} {value!r}: choose one of {', '.join(choices)}.", field=name)
 
 
 def _text(name: str, value: object) -> str:
@@ -116,7 +114,9 @@ class TextItem:
             if unknown:
                 raise SpecError(f"Unknown key {sorted(unknown)[0]!r} in an exact text.", field="texts")
             return cls(value.get("text", ""), value.get("role", "headline"))
-        raise SpecError(f"An exact text must be a string or a mapping, not {type(value).__name__}.", field="texts")
+        raise SpecError(
+            f"An exact text must be a string or a mapping, not {type(value).__name__}.", field="texts"
+        )
 
     @classmethod
     def coerce_many(cls, texts: Any) -> list[TextItem]:
@@ -126,8 +126,10 @@ class TextItem:
             return [cls(str(text), role) for role, text in texts.items()]
         if isinstance(texts, str):
             texts = [texts]
-        return [cls(item, "headline" if i == 0 else "subtext") if isinstance(item, str) else cls.coerce(item)
-                for i, item in enumerate(texts)]
+        return [
+            cls(item, "headline" if i == 0 else "subtext") if isinstance(item, str) else cls.coerce(item)
+            for i, item in enumerate(texts)
+        ]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ import struct
 import threading
 import zlib
 from pathlib import Path
-
 from typing import Any
 
 from PIL import Image
@@ -95,7 +94,9 @@ def _embed_webp(data: bytes, recipe: dict[str, Any]) -> bytes:
             width, height = image.size
             alpha = image.mode in ("RGBA", "LA") or "transparency" in image.info
         flags = 0x04 | (0x10 if alpha else 0)
-        vp8x = bytes([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+        vp8x = (
+            bytes([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+        )
         chunks = b"VP8X" + struct.pack("<I", 10) + vp8x + chunks + xmp
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
 

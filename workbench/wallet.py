@@ -89,7 +89,9 @@ class Wallet:
     @property
     def spent(self) -> int:
         """Credits charged for runs so far."""
-        return -self.ledger.query("SELECT coalesce(sum(credits), 0) FROM wallet_events WHERE kind = 'charge'")[0][0]
+        return -self.ledger.query(
+            "SELECT coalesce(sum(credits), 0) FROM wallet_events WHERE kind = 'charge'"
+        )[0][0]
 
     def can_pay(self, credits: int) -> bool:
         return credits <= self.balance
@@ -104,7 +106,8 @@ class Wallet:
             if credits > available:
                 raise BudgetError(
                     f"Not enough credits: this run costs {credits}, the wallet has {available} "
-                    f"(short by {credits - available}); top up with `workbench wallet topup {credits - available}`.",
+                    f"(short by {credits - available}); "
+                    f"top up with `workbench wallet topup {credits - available}`.",
                     needed=credits,
                     available=available,
                 )
@@ -137,7 +140,9 @@ class Wallet:
     def topup(self, credits: int, *, note: str | None = None) -> int:
         """Add credits; returns the new balance."""
         if isinstance(credits, bool) or not isinstance(credits, int) or credits <= 0:
-            raise SpecError(f"A top-up must be a positive whole number of credits, not {credits!r}.", field="credits")
+            raise SpecError(
+                f"A top-up must be a positive whole number of credits, not {credits!r}.", field="credits"
+            )
         with self.ledger.transaction() as db:
             db.execute(
                 "INSERT INTO wallet_events (created_at, kind, credits, note) VALUES (?, 'topup', ?, ?)",
@@ -147,8 +152,12 @@ class Wallet:
 
     def history(self) -> pd.DataFrame:
         """Every wallet event (welcome, top-ups, charges) as a DataFrame, oldest first."""
-        rows = self.ledger.query("SELECT created_at, kind, credits, run_id, note FROM wallet_events ORDER BY id")
-        frame = pd.DataFrame([dict(r) for r in rows], columns=["created_at", "kind", "credits", "run_id", "note"])
+        rows = self.ledger.query(
+            "SELECT created_at, kind, credits, run_id, note FROM wallet_events ORDER BY id"
+        )
+        frame = pd.DataFrame(
+            [dict(r) for r in rows], columns=["created_at", "kind", "credits", "run_id", "note"]
+        )
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
         frame["balance"] = frame["credits"].cumsum()
         return frame

@@ -77,11 +77,18 @@ class ImageRequest:
         if not self.prompt or not self.prompt.strip():
             raise SpecError("The prompt is empty: describe the image you want.", field="prompt")
         if self.background not in BACKGROUNDS:
-            raise SpecError(f"Unknown background {self.background!r}: use auto, opaque or transparent.", field="background")
+            raise SpecError(
+                f"Unknown background {self.background!r}: use auto, opaque or transparent.",
+                field="background",
+            )
         if self.output_format not in FORMATS:
-            raise SpecError(f"Unknown output format {self.output_format!r}: use png, jpeg or webp.", field="output_format")
+            raise SpecError(
+                f"Unknown output format {self.output_format!r}: use png, jpeg or webp.", field="output_format"
+            )
         if self.background == "transparent" and self.output_format == "jpeg":
-            raise SpecError("A transparent background needs PNG or WebP output, not JPEG.", field="output_format")
+            raise SpecError(
+                "A transparent background needs PNG or WebP output, not JPEG.", field="output_format"
+            )
         if self.output_compression is not None and not 0 <= self.output_compression <= 100:
             raise SpecError("output_compression must be from 0 to 100.", field="output_compression")
         if self.moderation not in MODERATIONS:
@@ -91,7 +98,9 @@ class ImageRequest:
         if self.width <= 0 or self.height <= 0:
             raise SpecError(f"Invalid size {self.width}x{self.height}.", field="size")
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
-            raise SpecError(f"n is the number of images: a whole number of at least 1, not {self.n!r}.", field="n")
+            raise SpecError(
+                f"n is the number of images: a whole number of at least 1, not {self.n!r}.", field="n"
+            )
         if not 0 <= self.partial_images <= 3:
             raise SpecError("partial_images must be from 0 to 3.", field="partial_images")
 
@@ -227,7 +236,8 @@ class Backend:
             return cls.models[model]
         except KeyError:
             raise CapabilityError(
-                f"The {cls.name} backend has no model {model!r}: choose one of {', '.join(sorted(cls.models))}.",
+                f"The {cls.name} backend has no model {model!r}: "
+                f"choose one of {', '.join(sorted(cls.models))}.",
                 field="model",
             ) from None
 

@@ -1146,8 +1146,12 @@ class DraftBackend(Backend):
             model=MODEL,
             usage=None,
             latency_ms=latency,
-            raw={"draft": True, "renderer": f"{self.name}/{self.version}", "operation": operation.describe(),
-                 "size": f"{result.width}x{result.height}"},
+            raw={
+                "draft": True,
+                "renderer": f"{self.name}/{self.version}",
+                "operation": operation.describe(),
+                "size": f"{result.width}x{result.height}",
+            },
         )
 
     def generate(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:

@@ -40,7 +40,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from workbench.backends.base import Backend, ImageRequest, ImageResult, ModelCapabilities, PartialCallback, Usage
+from workbench.backends.base import (
+    Backend,
+    ImageRequest,
+    ImageResult,
+    ModelCapabilities,
+    PartialCallback,
+    Usage,
+)
 from workbench.errors import (
     BackendError,
     BackendTimeoutError,
@@ -83,8 +90,9 @@ _CLASSIC = frozenset({(1024, 1024), (1536, 1024), (1024, 1536)})
 
 MODELS: dict[str, ModelCapabilities] = {
     # Flexible sizes: any WxH in multiples of 16, ratio 1:3..3:1, up to 3840x2160.
-    "gpt-image-2": ModelCapabilities(sizes=None, multiple_of=16, max_ratio=3.0, max_edge=3840,
-                                     max_pixels=3840 * 2160),
+    "gpt-image-2": ModelCapabilities(
+        sizes=None, multiple_of=16, max_ratio=3.0, max_edge=3840, max_pixels=3840 * 2160
+    ),
     "gpt-image-1.5": ModelCapabilities(sizes=_CLASSIC),
     "gpt-image-1": ModelCapabilities(sizes=_CLASSIC),
     "gpt-image-1-mini": ModelCapabilities(sizes=_CLASSIC),
@@ -140,19 +148,33 @@ def _bad_request(exc: Any) -> WorkbenchError:
     message = _service_message(exc)
     code = getattr(exc, "code", None)
     if code in _POLICY_CODES or "safety system" in message:
-        return ContentPolicyError(f"The openai service refused the request: {message}", reason=message,
-                                  backend=NAME, status_code=_status(exc))
-    return BackendError(f"The openai service rejected the request ({_status(exc)}): {message}",
-                        backend=NAME, status_code=_status(exc))
+        return ContentPolicyError(
+            f"The openai service refused the request: {message}",
+            reason=message,
+            backend=NAME,
+            status_code=_status(exc),
+        )
+    return BackendError(
+        f"The openai service rejected the request ({_status(exc)}): {message}",
+        backend=NAME,
+        status_code=_status(exc),
+    )
 
 
 def _rate_limited(exc: Any) -> WorkbenchError:
     message = _service_message(exc)
     if getattr(exc, "code", None) == "insufficient_quota":
-        return BackendError(f"Your OpenAI account is out of quota; waiting will not help: {message}",
-                            backend=NAME, status_code=429)
-    return RateLimitError(f"The openai service is rate-limiting this key (429): {message}",
-                          retry_after=parse_retry_after(_headers(exc)), backend=NAME, status_code=429)
+        return BackendError(
+            f"Your OpenAI account is out of quota; waiting will not help: {message}",
+            backend=NAME,
+            status_code=429,
+        )
+    return RateLimitError(
+        f"The openai service is rate-limiting this key (429): {message}",
+        retry_after=parse_retry_after(_headers(exc)),
+        backend=NAME,
+        status_code=429,
+    )
 
 
 def _status_error(exc: Any) -> WorkbenchError:
@@ -166,21 +188,32 @@ def _status_error(exc: Any) -> WorkbenchError:
     if status == 429:
         return _rate_limited(exc)
     if status >= 500:
-        return ServiceError(f"The openai service failed ({status}): {_service_message(exc)}",
-                            backend=NAME, status_code=status)
-    return BackendError(f"The openai service refused the request ({status}): {_service_message(exc)}",
-                        backend=NAME, status_code=status)
+        return ServiceError(
+            f"The openai service failed ({status}): {_service_message(exc)}", backend=NAME, status_code=status
+        )
+    return BackendError(
+        f"The openai service refused the request ({status}): {_service_message(exc)}",
+        backend=NAME,
+        status_code=status,
+    )
 
 
 def _permission(exc: Any) -> WorkbenchError:
     return BackendError(
         f"This API key may not do that (403): {_service_message(exc)} Check the project's model access and "
-        "organization verification.", backend=NAME, status_code=403)
+        "organization verification.",
+        backend=NAME,
+        status_code=403,
+    )
 
 
 def _not_found(exc: Any) -> WorkbenchError:
-    return BackendError(f"The openai service has no such model or path (404): {_service_message(exc)} "
-                        "Check the model name and base_url.", backend=NAME, status_code=404)
+    return BackendError(
+        f"The openai service has no such model or path (404): {_service_message(exc)} "
+        "Check the model name and base_url.",
+        backend=NAME,
+        status_code=404,
+    )
 
 
 def _timeout(exc: Any) -> WorkbenchError:
@@ -192,8 +225,9 @@ def _connection(exc: Any) -> WorkbenchError:
 
 
 def _unreadable(exc: Any) -> WorkbenchError:
-    return ServiceError("The openai service sent an answer that could not be read.", backend=NAME,
-                        status_code=_status(exc))
+    return ServiceError(
+        "The openai service sent an answer that could not be read.", backend=NAME, status_code=_status(exc)
+    )
 
 
 def _api_error(exc: Any) -> WorkbenchError:  # an error event inside a stream, or another API error
@@ -221,7 +255,8 @@ def _build_error_map() -> dict[type[BaseException], Callable[[Any], WorkbenchErr
         "AuthenticationError": lambda exc: NeedsKeyError(REJECTED_KEY, backend=NAME, status_code=401),
         "OAuthError": lambda exc: NeedsKeyError(REJECTED_KEY, backend=NAME, status_code=401),
         "SubjectTokenProviderError": lambda exc: NeedsKeyError(
-            "The openai client could not get a token from its workload identity provider.", backend=NAME),
+            "The openai client could not get a token from its workload identity provider.", backend=NAME
+        ),
         "PermissionDeniedError": _permission,
         "NotFoundError": _not_found,
         "ConflictError": _status_error,
@@ -230,7 +265,8 @@ def _build_error_map() -> dict[type[BaseException], Callable[[Any], WorkbenchErr
         "InternalServerError": _status_error,
         "LengthFinishReasonError": _client_usage,
         "ContentFilterFinishReasonError": lambda exc: ContentPolicyError(
-            "The openai service's content filter stopped the answer.", reason="content filter", backend=NAME),
+            "The openai service's content filter stopped the answer.", reason="content filter", backend=NAME
+        ),
         "WebSocketConnectionClosedError": _connection,
         "WebSocketQueueFullError": _connection,
         "_AmbiguousModuleClientUsageError": _client_usage,
@@ -333,8 +369,16 @@ class AdaptiveRateLimiter:
         floor: the lowest rate, in images per minute.
     """
 
-    def __init__(self, per_minute: float | None = None, *, decrease: float = 0.75, recovery: int = 20,
-                 floor: float = 1.0, window: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_minute: float | None = None,
+        *,
+        decrease: float = 0.75,
+        recovery: int = 20,
+        floor: float = 1.0,
+        window: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if per_minute is not None and per_minute <= 0:
             raise ValueError("images_per_minute must be positive, or None for no limit.")
         self.ceiling = per_minute
@@ -423,7 +467,9 @@ def _mime(data: bytes) -> tuple[str, str]:
     from workbench.store import sniff_format
 
     fmt = sniff_format(data) or "png"
-    return {"jpeg": "jpg"}.get(fmt, fmt), {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[fmt]
+    return {"jpeg": "jpg"}.get(fmt, fmt), {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[
+        fmt
+    ]
 
 
 def _usage(usage: Any) -> Usage | None:
@@ -439,8 +485,12 @@ def _usage(usage: Any) -> Usage | None:
     text_out = getattr(details_out, "text_tokens", None) or 0
     if image_out is None:
         image_out = (getattr(usage, "output_tokens", 0) or 0) - text_out
-    return Usage(text_in=int(text_in or 0), image_in=int(image_in or 0), image_out=int(image_out),
-                 text_out=int(text_out))
+    return Usage(
+        text_in=int(text_in or 0),
+        image_in=int(image_in or 0),
+        image_out=int(image_out),
+        text_out=int(text_out),
+    )
 
 
 def _decode(b64: str | None) -> bytes:
@@ -463,8 +513,10 @@ class _Collected:
         for item in response.data or []:
             self.images.append(_decode(getattr(item, "b64_json", None)))
         self.usage = response.usage
-        self.meta = {k: getattr(response, k, None) for k in ("created", "size", "quality", "background",
-                                                              "output_format")}
+        self.meta = {
+            k: getattr(response, k, None)
+            for k in ("created", "size", "quality", "background", "output_format")
+        }
 
     def event(self, event: Any) -> None:
         kind = getattr(event, "type", "") or ""
@@ -479,7 +531,9 @@ class _Collected:
         elif kind.endswith(".completed"):
             self.images.append(_decode(event.b64_json))
             self.usage = getattr(event, "usage", None) or self.usage
-            self.meta = {k: getattr(event, k, None) for k in ("size", "quality", "background", "output_format")}
+            self.meta = {
+                k: getattr(event, k, None) for k in ("size", "quality", "background", "output_format")
+            }
 
 
 class OpenAIBackend(Backend):
@@ -529,8 +583,13 @@ class OpenAIBackend(Backend):
             raise NeedsKeyError(MISSING_KEY, backend=NAME)
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1.")
-        super().__init__(base_url=base_url, timeout=timeout, max_retries=max_retries, concurrency=concurrency,
-                         images_per_minute=images_per_minute)
+        super().__init__(
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            concurrency=concurrency,
+            images_per_minute=images_per_minute,
+        )
         self._key = _Secret(key.strip())
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.organization = organization
@@ -584,8 +643,10 @@ class OpenAIBackend(Backend):
                 # DefaultAsyncHttpxClient, not the client's own wrapper: the wrapper's __del__ schedules
                 # aclose() on whatever loop runs at collection time, which fails once this loop is closed.
                 http = openai.DefaultAsyncHttpxClient()
-                pair = (openai.AsyncOpenAI(**self._client_options(), http_client=http),
-                        asyncio.Semaphore(self.concurrency))
+                pair = (
+                    openai.AsyncOpenAI(**self._client_options(), http_client=http),
+                    asyncio.Semaphore(self.concurrency),
+                )
                 self._async[loop] = pair
             return pair
 
@@ -617,7 +678,9 @@ class OpenAIBackend(Backend):
         if self.timeout is not None:
             return float(self.timeout)
         seconds = DEFAULT_TIMEOUTS.get(request.quality, DEFAULT_TIMEOUTS["high"])
-        return max(seconds, DEFAULT_TIMEOUTS["high"]) if request.kind == "edit" else seconds  # edits are slow too
+        return (
+            max(seconds, DEFAULT_TIMEOUTS["high"]) if request.kind == "edit" else seconds
+        )  # edits are slow too
 
     def params(self, request: ImageRequest) -> dict[str, Any]:
         """The client call's keyword arguments for a request (files as (name, bytes, mime))."""
@@ -722,7 +785,9 @@ class OpenAIBackend(Backend):
             collected.response(answer)
 
     @staticmethod
-    async def _acall(client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected) -> None:
+    async def _acall(
+        client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected
+    ) -> None:
         method = client.images.edit if request.kind == "edit" else client.images.generate
         answer = await method(**params)
         if params.get("stream"):
@@ -742,18 +807,27 @@ class OpenAIBackend(Backend):
             if self.retry.retryable(error) and attempt > 1:
                 error.args = (f"{error.args[0]} Gave up after {attempt} tries.", *error.args[1:])
             return None, error
-        log.info("openai: %s (try %d of %d); retrying in %.2f s", type(error).__name__, attempt,
-                 self.retry.max_retries + 1, delay)
+        log.info(
+            "openai: %s (try %d of %d); retrying in %.2f s",
+            type(error).__name__,
+            attempt,
+            self.retry.max_retries + 1,
+            delay,
+        )
         return delay, error
 
-    def _result(self, request: ImageRequest, collected: _Collected, started: float, attempts: int) -> ImageResult:
+    def _result(
+        self, request: ImageRequest, collected: _Collected, started: float, attempts: int
+    ) -> ImageResult:
         if not collected.images:
             raise ServiceError("The openai service answered without an image.", backend=NAME)
         from workbench.store import sniff_format
 
         fmt = sniff_format(collected.images[0])
         if fmt is None:
-            raise ServiceError("The openai service sent image data that is not PNG, JPEG or WebP.", backend=NAME)
+            raise ServiceError(
+                "The openai service sent image data that is not PNG, JPEG or WebP.", backend=NAME
+            )
         meta = {k: v for k, v in collected.meta.items() if v is not None}
         return ImageResult(
             images=collected.images,
@@ -763,4 +837,3 @@ class OpenAIBackend(Backend):
             latency_ms=(time.perf_counter() - started) * 1000,
             raw=meta | {"attempts": attempts, "partial_images": collected.partials},
         )
-

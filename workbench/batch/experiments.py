@@ -312,7 +312,9 @@ class _Reader:
                     f"unknown column; use label and factor names: {', '.join(FACTOR_NAMES)}.",
                 )
         # Every factor any row names (inline rows need not all name the same ones), in first-seen order.
-        factors = list(dict.fromkeys(c for record in records for c in record if c != "label" and c is not None))
+        factors = list(
+            dict.fromkeys(c for record in records for c in record if c != "label" and c is not None)
+        )
         result, labels = [], []
         for number, record in enumerate(records, 1):
             if any(c not in FACTOR_NAMES and c != "label" for c in record):

@@ -67,7 +67,9 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
     folder = batch_folder(wb, batch_id)
     jobs = json.loads((folder / "jobs.json").read_text(encoding="utf-8"))
     runs = wb.runs(batch_id=batch_id)
-    best = best_per_job((json.loads(r["params"] or "{}").get("job"), r["status"], r) for r in runs.to_dict("records"))
+    best = best_per_job(
+        (json.loads(r["params"] or "{}").get("job"), r["status"], r) for r in runs.to_dict("records")
+    )
     rows = []
     for job in jobs:
         run = best.get(job["key"], {})

@@ -526,9 +526,12 @@ def run_batch(
             total=len(selected),
         )
     statuses, credits, usd = _outcome(wb, plan, first_rowid)
-    result = BatchResult(plan.batch_id, folder, len(plan.jobs), _count(statuses, plan), credits, usd, plan.left,
-                         outcomes)
-    set_batch_status(wb, plan.batch_id, "done" if result.complete else ("stopped" if plan.left else "incomplete"))
+    result = BatchResult(
+        plan.batch_id, folder, len(plan.jobs), _count(statuses, plan), credits, usd, plan.left, outcomes
+    )
+    set_batch_status(
+        wb, plan.batch_id, "done" if result.complete else ("stopped" if plan.left else "incomplete")
+    )
     result.text_accuracy, result.text_checked = _text_accuracy(wb, plan.batch_id)
     if report:
         from workbench.batch.report import write_report
@@ -590,7 +593,9 @@ def _text_accuracy(wb: Workbench, batch_id: str) -> tuple[float | None, int]:
     return (float(scores.mean()), len(scores)) if len(scores) else (None, 0)
 
 
-def _split_options(options: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+def _split_options(
+    options: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Backend options split into what a notebook's parameters may show and what they may not.
 
     Keys, secrets, tokens and passwords, and a URL's ``user:password@``, go to the kernels through

@@ -102,8 +102,10 @@ def run_shard(
         return os.getppid() != parent or (launcher > 1 and not process_alive(launcher))
 
     secret = json.loads(os.environ.get(SECRETS_ENV) or "{}")
-    options = {name: {**(backend_options or {}).get(name, {}), **secret.get(name, {})}
-               for name in {*(backend_options or {}), *secret}}
+    options = {
+        name: {**(backend_options or {}).get(name, {}), **secret.get(name, {})}
+        for name in {*(backend_options or {}), *secret}
+    }
     wb = Workbench(root, prompts=tuple(prompts), backend_options=options)
     try:
         done = done_jobs(wb, batch_id)
@@ -131,8 +133,15 @@ def run_shard(
                     accuracy = None
                     if check_text:
                         accuracy = await asyncio.to_thread(_check_text, wb, run)
-                    statuses.append({"job": job.key, "status": run.status, "credits": run.credits,
-                                     "usd": run.usd, "text_accuracy": accuracy})
+                    statuses.append(
+                        {
+                            "job": job.key,
+                            "status": run.status,
+                            "credits": run.credits,
+                            "usd": run.usd,
+                            "text_accuracy": accuracy,
+                        }
+                    )
 
         async def main() -> None:
             limit = asyncio.Semaphore(max(1, concurrency))

@@ -88,8 +88,11 @@ def region_area(region: Region, size: tuple[int, int]) -> np.ndarray:
                 f"The region {tuple(region)} lies outside the {width}x{height} image.", field="regions"
             )
         draw.rectangle((x, y, x + w - 1, y + h - 1), fill=255)
-    elif (isinstance(region, Sequence) and len(region) >= 3
-          and all(isinstance(p, Sequence) and len(p) == 2 for p in region)):
+    elif (
+        isinstance(region, Sequence)
+        and len(region) >= 3
+        and all(isinstance(p, Sequence) and len(p) == 2 for p in region)
+    ):
         draw.polygon([(float(px), float(py)) for px, py in region], fill=255)
     else:
         raise SpecError(

@@ -72,7 +72,9 @@ class Gallery(anywidget.AnyWidget):
     full_image = traitlets.Dict().tag(sync=True)
     total = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, wb: Workbench, *, limit: int | None = 200, thumb_size: int = THUMB, **filters: Any) -> None:
+    def __init__(
+        self, wb: Workbench, *, limit: int | None = 200, thumb_size: int = THUMB, **filters: Any
+    ) -> None:
         unknown = set(filters) - set(FILTERS)
         if unknown:
             raise TypeError(f"The gallery cannot filter on {sorted(unknown)[0]!r}: use {', '.join(FILTERS)}.")
@@ -99,36 +101,60 @@ class Gallery(anywidget.AnyWidget):
         """Read the run log again (the newest ``limit`` runs, newest first)."""
         frame = self.wb.runs(limit=self.limit).iloc[::-1]
         self.total = self.wb.ledger.count()
-        columns = {name: frame[name].tolist() for name in (
-            "id", "created_at", "status", "preset", "batch_id", "backend", "model", "quality", "size", "n",
-            "credits", "usd", "latency_ms", "prompt", "images", "error", "cached_from", "kind",
-            "text_accuracy")}
+        columns = {
+            name: frame[name].tolist()
+            for name in (
+                "id",
+                "created_at",
+                "status",
+                "preset",
+                "batch_id",
+                "backend",
+                "model",
+                "quality",
+                "size",
+                "n",
+                "credits",
+                "usd",
+                "latency_ms",
+                "prompt",
+                "images",
+                "error",
+                "cached_from",
+                "kind",
+                "text_accuracy",
+            )
+        }
         runs = []
         for i in range(len(frame)):
             images = columns["images"][i]
             created = columns["created_at"][i]
-            runs.append({
-                "id": columns["id"][i],
-                "created_at": created.isoformat(timespec="seconds") if created is not None else "",
-                "status": _text(columns["status"][i]),
-                "preset": _text(columns["preset"][i]),
-                "batch_id": _text(columns["batch_id"][i]),
-                "backend": _text(columns["backend"][i]),
-                "model": _text(columns["model"][i]),
-                "quality": _text(columns["quality"][i]),
-                "size": _text(columns["size"][i]),
-                "kind": _text(columns["kind"][i]),
-                "n": int(columns["n"][i] or 1),
-                "credits": int(columns["credits"][i] or 0),
-                "usd": float(columns["usd"][i] or 0.0),
-                "latency_ms": None if math.isnan(columns["latency_ms"][i]) else round(columns["latency_ms"][i], 1),
-                "prompt": columns["prompt"][i],
-                "error": _text(columns["error"][i]),
-                "cached_from": _text(columns["cached_from"][i]),
-                "text_accuracy": _score(columns["text_accuracy"][i]),
-                "images": len(images),
-                "image": images[0] if images else None,
-            })
+            runs.append(
+                {
+                    "id": columns["id"][i],
+                    "created_at": created.isoformat(timespec="seconds") if created is not None else "",
+                    "status": _text(columns["status"][i]),
+                    "preset": _text(columns["preset"][i]),
+                    "batch_id": _text(columns["batch_id"][i]),
+                    "backend": _text(columns["backend"][i]),
+                    "model": _text(columns["model"][i]),
+                    "quality": _text(columns["quality"][i]),
+                    "size": _text(columns["size"][i]),
+                    "kind": _text(columns["kind"][i]),
+                    "n": int(columns["n"][i] or 1),
+                    "credits": int(columns["credits"][i] or 0),
+                    "usd": float(columns["usd"][i] or 0.0),
+                    "latency_ms": None
+                    if math.isnan(columns["latency_ms"][i])
+                    else round(columns["latency_ms"][i], 1),
+                    "prompt": columns["prompt"][i],
+                    "error": _text(columns["error"][i]),
+                    "cached_from": _text(columns["cached_from"][i]),
+                    "text_accuracy": _score(columns["text_accuracy"][i]),
+                    "images": len(images),
+                    "image": images[0] if images else None,
+                }
+            )
         self.runs = runs
         if self.thumbs:
             self.load_thumbs([r["id"] for r in runs])
@@ -137,8 +163,11 @@ class Gallery(anywidget.AnyWidget):
         """Fill ``thumbs`` (run id → data URI) for these runs (default: every run shown)."""
         wanted = None if run_ids is None else set(run_ids)
         thumbs = dict(self.thumbs)
-        todo = [r for r in self.runs
-                if (wanted is None or r["id"] in wanted) and r["image"] and r["id"] not in thumbs]
+        todo = [
+            r
+            for r in self.runs
+            if (wanted is None or r["id"] in wanted) and r["image"] and r["id"] not in thumbs
+        ]
         cold = sorted({r["image"] for r in todo} - set(self._thumbs))
         if len(cold) > 4:
             # Making a thumbnail decodes a full image (Pillow releases the GIL): use every core.
@@ -170,7 +199,9 @@ class Gallery(anywidget.AnyWidget):
         except (WorkbenchError, IndexError, OSError) as exc:
             self.full_image = {"id": run_id, "error": f"The full image cannot be opened: {exc}"}
             return self.full_image
-        mime = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}.get(path.suffix[1:], "image/png")
+        mime = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}.get(
+            path.suffix[1:], "image/png"
+        )
         self.full_image = {"id": run_id, "src": H.data_uri(data, mime), "size": run.size, "path": str(path)}
         return self.full_image
 
@@ -188,7 +219,9 @@ class Gallery(anywidget.AnyWidget):
         """The static gallery: the newest ``limit`` visible runs and the comparison, as HTML."""
         runs = self.visible()
         keep = {r["id"] for r in runs[:limit]} | set(self.selected)
-        cards = [r | {"thumb": self._thumb(r["image"]) if r["id"] in keep and r["image"] else None} for r in runs]
+        cards = [
+            r | {"thumb": self._thumb(r["image"]) if r["id"] in keep and r["image"] else None} for r in runs
+        ]
         return H.gallery_html(cards, selected=self.selected, limit=limit)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

@@ -35,7 +35,9 @@ __all__ = [
 
 THUMB = 256
 # Inline styles only: the fallback must look right where no stylesheet of ours is loaded.
-_CARD = "display:inline-block;vertical-align:top;margin:4px;padding:6px;border:1px solid #ddd;border-radius:6px;"
+_CARD = (
+    "display:inline-block;vertical-align:top;margin:4px;padding:6px;border:1px solid #ddd;border-radius:6px;"
+)
 _CAPTION = "font:12px/1.35 system-ui,sans-serif;color:#333;max-width:{w}px;overflow-wrap:anywhere;"
 
 
@@ -122,7 +124,8 @@ def run_html(run: Run, *, size: int = THUMB) -> str:
         f'<div class="workbench-run" style="{_CARD}">{picture}'
         f'<div style="{_CAPTION.format(w=size)}"><b>{escape(run.status)}</b> · {escape(run.size)} · '
         f"{_credits(run.credits)} · ${run.usd:.4f}{more}<br>"
-        f'<span style="color:#666">{escape(run.backend)}/{escape(run.model)} · run {escape(run.id[:8])}</span>'
+        f'<span style="color:#666">{escape(run.backend)}/{escape(run.model)} '
+        f"· run {escape(run.id[:8])}</span>"
         f"{error}</div></div>"
     )
 
@@ -141,8 +144,13 @@ def findings_html(findings: Sequence[Finding]) -> str:
     return f'<ul class="workbench-findings" style="margin:0;padding-left:18px">{"".join(items)}</ul>'
 
 
-def gallery_html(runs: Iterable[Mapping[str, Any]], *, total: int | None = None, selected: Sequence[str] = (),
-                 limit: int = 24) -> str:
+def gallery_html(
+    runs: Iterable[Mapping[str, Any]],
+    *,
+    total: int | None = None,
+    selected: Sequence[str] = (),
+    limit: int = 24,
+) -> str:
     """The static gallery: a grid of run cards (``Gallery`` run dicts), then a comparison of the
     selected runs when two or more are selected."""
     runs = list(runs)
@@ -150,7 +158,9 @@ def gallery_html(runs: Iterable[Mapping[str, Any]], *, total: int | None = None,
     cards = []
     for run in shown:
         thumb = run.get("thumb")
-        picture = _img(thumb, 160, run.get("prompt", "")) if thumb else '<div style="height:60px">no image</div>'
+        picture = (
+            _img(thumb, 160, run.get("prompt", "")) if thumb else '<div style="height:60px">no image</div>'
+        )
         cards.append(
             f'<div style="{_CARD}">{picture}<div style="{_CAPTION.format(w=160)}">'
             f"<b>{escape(run.get('status'))}</b> · {escape(run.get('preset') or 'no preset')}<br>"

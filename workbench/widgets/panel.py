@@ -88,8 +88,17 @@ class Panel(widgets.VBox):
         **fields: spec fields to start with (subject, background, texts, aspect, …).
     """
 
-    def __init__(self, wb: Workbench, *, preset: str | None = None, backend: str | None = None,
-                 model: str | None = None, threaded: bool = True, previews: int = 2, **fields: Any) -> None:
+    def __init__(
+        self,
+        wb: Workbench,
+        *,
+        preset: str | None = None,
+        backend: str | None = None,
+        model: str | None = None,
+        threaded: bool = True,
+        previews: int = 2,
+        **fields: Any,
+    ) -> None:
         self.wb = wb
         self.threaded = threaded
         self.previews = previews
@@ -109,51 +118,99 @@ class Panel(widgets.VBox):
         wide = widgets.Layout(width="98%")
         self.inputs: dict[str, widgets.Widget] = {}
         self.inputs["preset"] = widgets.Dropdown(
-            description="Preset", options=[("(none)", NO_PRESET)] + [(n, n) for n in library.names("preset")],
-            value=NO_PRESET, style=style, layout=wide)
+            description="Preset",
+            options=[("(none)", NO_PRESET)] + [(n, n) for n in library.names("preset")],
+            value=NO_PRESET,
+            style=style,
+            layout=wide,
+        )
         for name in TEMPLATE_FIELDS:
             self.inputs[name] = widgets.Combobox(
-                description=name.capitalize(), options=[f"@{n}" for n in library.names(name)],
-                ensure_option=False, placeholder=f"free text or @{name} template", style=style, layout=wide)
+                description=name.capitalize(),
+                options=[f"@{n}" for n in library.names(name)],
+                ensure_option=False,
+                placeholder=f"free text or @{name} template",
+                style=style,
+                layout=wide,
+            )
         self.inputs["texts"] = widgets.Textarea(
-            description="Texts", placeholder="one per line: headline: SALE · subtext: … · label: …",
-            rows=3, style=style, layout=wide)
+            description="Texts",
+            placeholder="one per line: headline: SALE · subtext: … · label: …",
+            rows=3,
+            style=style,
+            layout=wide,
+        )
         self.inputs["details"] = widgets.Textarea(
-            description="Details", placeholder="composition, colours (#hex), mood", rows=2, style=style, layout=wide)
-        self.inputs["aspect"] = widgets.Dropdown(description="Aspect", options=list(ASPECTS), value="1:1", style=style)
+            description="Details",
+            placeholder="composition, colours (#hex), mood",
+            rows=2,
+            style=style,
+            layout=wide,
+        )
+        self.inputs["aspect"] = widgets.Dropdown(
+            description="Aspect", options=list(ASPECTS), value="1:1", style=style
+        )
         backends = _usable_backends(wb)
         self.inputs["backend"] = widgets.Dropdown(
-            description="Backend", options=backends,
-            value=backend if backend in backends else wb.default_backend, style=style)
-        self.inputs["model"] = widgets.Dropdown(description="Model", options=self._model_options(), style=style)
+            description="Backend",
+            options=backends,
+            value=backend if backend in backends else wb.default_backend,
+            style=style,
+        )
+        self.inputs["model"] = widgets.Dropdown(
+            description="Model", options=self._model_options(), style=style
+        )
         if model is not None:
             self.inputs["model"].value = model
         self.inputs["quality"] = widgets.Dropdown(
-            description="Quality", options=self._quality_options(), value="medium", style=style)
+            description="Quality", options=self._quality_options(), value="medium", style=style
+        )
 
         self.preview = widgets.HTML(layout=wide)
         self.findings_box = widgets.HTML(layout=wide)
         self.cost = widgets.HTML(layout=wide)
         self.message = widgets.HTML(layout=wide)
-        self.button = widgets.Button(description="Generate", button_style="primary", icon="image",
-                                     tooltip="Make the image, log the run and charge the wallet")
+        self.button = widgets.Button(
+            description="Generate",
+            button_style="primary",
+            icon="image",
+            tooltip="Make the image, log the run and charge the wallet",
+        )
         self.status = widgets.HTML()
         self.result = widgets.HTML()
         self.button.on_click(self._on_click)
 
-        left = widgets.VBox([self.inputs[k] for k in ("preset", *TEMPLATE_FIELDS, "texts", "details")],
-                            layout=widgets.Layout(width="50%"))
-        settings = widgets.HBox([self.inputs[k] for k in ("aspect", "quality", "backend", "model")],
-                                layout=widgets.Layout(flex_flow="row wrap"))
-        right = widgets.VBox([
-            widgets.HTML("<b>Prompt</b>"), self.preview, widgets.HTML("<b>Findings</b>"), self.findings_box,
-            self.cost, self.message, widgets.HBox([self.button, self.status]), self.result,
-        ], layout=widgets.Layout(width="50%", padding="0 0 0 12px"))
-        super().__init__([widgets.HTML("<h3 style='margin:4px 0'>Workbench prompt panel</h3>"), settings,
-                          widgets.HBox([left, right])])
+        left = widgets.VBox(
+            [self.inputs[k] for k in ("preset", *TEMPLATE_FIELDS, "texts", "details")],
+            layout=widgets.Layout(width="50%"),
+        )
+        settings = widgets.HBox(
+            [self.inputs[k] for k in ("aspect", "quality", "backend", "model")],
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )
+        right = widgets.VBox(
+            [
+                widgets.HTML("<b>Prompt</b>"),
+                self.preview,
+                widgets.HTML("<b>Findings</b>"),
+                self.findings_box,
+                self.cost,
+                self.message,
+                widgets.HBox([self.button, self.status]),
+                self.result,
+            ],
+            layout=widgets.Layout(width="50%", padding="0 0 0 12px"),
+        )
+        super().__init__(
+            [
+                widgets.HTML("<h3 style='margin:4px 0'>Workbench prompt panel</h3>"),
+                settings,
+                widgets.HBox([left, right]),
+            ]
+        )
         self.add_class("workbench-panel")
 
-        for name, widget in self.inputs.items():
+        for widget in self.inputs.values():
             widget.observe(self._on_change, names="value")
         self._loading = True
         try:
@@ -219,7 +276,9 @@ class Panel(widgets.VBox):
         (a string, TextItems or strings), details, aspect, quality, backend. Refreshes once."""
         unknown = set(values) - set(self.inputs)
         if unknown:
-            raise TypeError(f"The panel has no input {sorted(unknown)[0]!r}: it has {', '.join(self.inputs)}.")
+            raise TypeError(
+                f"The panel has no input {sorted(unknown)[0]!r}: it has {', '.join(self.inputs)}."
+            )
         was_loading, self._loading = self._loading, True
         try:
             if "preset" in values:
@@ -315,20 +374,27 @@ class Panel(widgets.VBox):
         self._render()
 
     def _is_blank(self) -> bool:
-        return not self.preset and not any(self._value(n).strip() for n in (*TEMPLATE_FIELDS, "texts", "details"))
+        return not self.preset and not any(
+            self._value(n).strip() for n in (*TEMPLATE_FIELDS, "texts", "details")
+        )
 
     def _render(self) -> None:
         if self._prompt:
-            self.preview.value = (f'<div class="workbench-prompt" style="font-family:ui-monospace,monospace;'
-                                  f'font-size:12px;line-height:1.45;background:#f6f8fa;color:#24292f;padding:6px;border-radius:4px;'
-                                  f'white-space:pre-wrap">'
-                                  f"{H.escape(self._prompt)}</div>")
+            self.preview.value = (
+                f'<div class="workbench-prompt" style="font-family:ui-monospace,monospace;'
+                f"font-size:12px;line-height:1.45;background:#f6f8fa;color:#24292f;padding:6px;border-radius:4px;"
+                f'white-space:pre-wrap">'
+                f"{H.escape(self._prompt)}</div>"
+            )
         else:
             self.preview.value = "<i>No prompt yet: pick a preset or type a subject.</i>"
         self.findings_box.value = H.findings_html(self._findings) if self._prompt else ""
         self.cost.value = self._cost_html()
-        self.message.value = (f'<div class="workbench-error" style="color:#b00020">{H.escape(self._plan_error)}</div>'
-                              if self._plan_error else "")
+        self.message.value = (
+            f'<div class="workbench-error" style="color:#b00020">{H.escape(self._plan_error)}</div>'
+            if self._plan_error
+            else ""
+        )
 
     def _cost_html(self) -> str:
         balance = f"wallet: <b>{self._balance}</b> credits"
@@ -338,12 +404,15 @@ class Panel(widgets.VBox):
         if estimate.cached:
             cost = "<b>0 credits</b> — the same request was made before; it comes from the store"
         else:
-            cost = f"<b>{estimate.credits} credit{'' if estimate.credits == 1 else 's'}</b> (~${estimate.usd:.3f})"
+            plural = "" if estimate.credits == 1 else "s"
+            cost = f"<b>{estimate.credits} credit{plural}</b> (~${estimate.usd:.3f})"
         warn = ""
         if not estimate.cached and self._balance is not None and estimate.credits > self._balance:
             short = estimate.credits - self._balance
-            warn = (f'<br><span style="color:#b26a00">The wallet is {short} credit{"" if short == 1 else "s"} '
-                    f"short: top up with <code>wb.wallet.topup({short})</code>.</span>")
+            warn = (
+                f'<br><span style="color:#b26a00">The wallet is {short} credit{"" if short == 1 else "s"} '
+                f"short: top up with <code>wb.wallet.topup({short})</code>.</span>"
+            )
         return f'<div class="workbench-cost">Estimate: {cost} · {estimate.size} · {balance}{warn}</div>'
 
     # -- generating ------------------------------------------------------------------------------
@@ -373,9 +442,13 @@ class Panel(widgets.VBox):
         self.last_error = None
         try:
             spec = self.spec
-            run = self.wb.generate(spec, backend=self.backend, model=self.model or None,
-                                   partial_images=self.previews if self.previews else 0,
-                                   on_partial=self._on_partial)
+            run = self.wb.generate(
+                spec,
+                backend=self.backend,
+                model=self.model or None,
+                partial_images=self.previews if self.previews else 0,
+                on_partial=self._on_partial,
+            )
         except WorkbenchError as exc:
             self.last_error = exc
             self._show_error(str(exc))
@@ -389,8 +462,10 @@ class Panel(widgets.VBox):
             self.button.disabled = False
             self.button.description = "Generate"
         self.last_run = run
-        self.status.value = (f'<span class="workbench-done">✓ {H.escape(run.status)} in '
-                             f"{(run.latency_ms or 0) / 1000:.1f} s</span>")
+        self.status.value = (
+            f'<span class="workbench-done">✓ {H.escape(run.status)} in '
+            f"{(run.latency_ms or 0) / 1000:.1f} s</span>"
+        )
         self.result.value = H.run_html(run, size=RESULT_SIZE)
         self.refresh()
         self.wb.refresh_views()
@@ -398,10 +473,12 @@ class Panel(widgets.VBox):
 
     def _on_partial(self, index: int, data: bytes) -> None:
         try:
-            self.result.value = (f'<div class="workbench-partial" style="opacity:.8">'
-                                 f'<img src="{H.thumbnail_from_bytes(data, RESULT_SIZE)}" '
-                                 f'style="max-width:{RESULT_SIZE}px;max-height:{RESULT_SIZE}px" />'
-                                 f"<div>preview {index + 1}…</div></div>")
+            self.result.value = (
+                f'<div class="workbench-partial" style="opacity:.8">'
+                f'<img src="{H.thumbnail_from_bytes(data, RESULT_SIZE)}" '
+                f'style="max-width:{RESULT_SIZE}px;max-height:{RESULT_SIZE}px" />'
+                f"<div>preview {index + 1}…</div></div>"
+            )
         except WorkbenchError:
             pass  # a preview that cannot be shown is no reason to stop the run
 
@@ -418,7 +495,8 @@ class Panel(widgets.VBox):
         rows = "".join(
             f"<tr><th style='text-align:left;padding-right:8px'>{H.escape(name)}</th>"
             f"<td>{H.escape(self._value(name)).replace(chr(10), '<br>')}</td></tr>"
-            for name in self.inputs if self._value(name)
+            for name in self.inputs
+            if self._value(name)
         )
         prompt = f"<p><b>Prompt</b><br><code>{H.escape(self._prompt)}</code></p>" if self._prompt else ""
         findings = f"<p><b>Findings</b></p>{H.findings_html(self._findings)}" if self._prompt else ""
