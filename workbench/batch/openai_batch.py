@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.backends.base import ImageResult, Usage
 from workbench.batch.experiments import Experiment
+from workbench.batch.folders import batch_folder
 from workbench.batch.runner import (
     BatchResult,
     _count,
     _outcome,
     _record_batch,
     _write_batch_files,
-    batch_folder,
     load_batch,
     plan_batch,
     set_batch_status,

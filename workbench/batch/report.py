@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from workbench.batch.folders import batch_folder, best_per_job
 from workbench.errors import InputImageError
 from workbench.store import Store
 
@@ -61,8 +62,6 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
     Jobs that never ran are rows with status ``missing``.
     """
     import pandas as pd
-
-    from workbench.batch.runner import batch_folder, best_per_job
 
     folder = batch_folder(wb, batch_id)
     jobs = json.loads((folder / "jobs.json").read_text(encoding="utf-8"))
@@ -165,8 +164,6 @@ def contact_sheets(
     wb: Workbench, batch_id: str, frame: pd.DataFrame | None = None, *, folder: Path | None = None
 ) -> list[Path]:
     """Draw the batch's contact sheet(s) and return their paths."""
-    from workbench.batch.runner import batch_folder
-
     folder = folder or batch_folder(wb, batch_id)
     meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
     frame = batch_frame(wb, batch_id) if frame is None else frame
@@ -336,8 +333,6 @@ td.prompt{max-width:520px;font-size:12px;color:#444} .failed,.blocked,.missing{c
 
 def write_report(wb: Workbench, batch_id: str) -> Report:
     """Write the contact sheet(s), ``images/`` and ``report.html`` of a batch; return them."""
-    from workbench.batch.runner import batch_folder
-
     folder = batch_folder(wb, batch_id)
     meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
     return _write_report(wb, batch_id, folder, meta, batch_frame(wb, batch_id))

@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from workbench.batch.experiments import Axis, Experiment, Job, load_experiment
+from workbench.batch.folders import batch_folder, best_per_job
 from workbench.batch.shard import SECRETS_ENV, done_jobs, plan_job
 from workbench.errors import BudgetError, ExperimentError, WorkbenchError
 from workbench.ledger import utc_now
@@ -67,10 +68,6 @@ _BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 def default_notebook() -> Path:
     """``notebooks/batch.ipynb`` of the project the ``workbench`` package sits in."""
     return Path(__file__).resolve().parents[2] / "notebooks" / "batch.ipynb"
-
-
-def batch_folder(wb: Workbench, batch_id: str) -> Path:
-    return wb.root / "batches" / batch_id
 
 
 def new_batch_id(name: str) -> str:
@@ -547,20 +544,6 @@ def _count(statuses: Mapping[str, str], plan: BatchPlan) -> dict[str, int]:
     for job in plan.jobs:
         counts[statuses.get(job.job.key, "missing")] += 1
     return counts
-
-
-_RANK = {"ok": 3, "cached": 3, "blocked": 2, "failed": 1}
-
-
-def best_per_job(runs: Iterable[tuple[str | None, str, Any]]) -> dict[str, Any]:
-    """For each job key, the value that came with its best run (``(key, status, value)`` in the
-    order recorded): ok or cached over blocked over failed, the later of equals."""
-    best: dict[str, tuple[int, Any]] = {}
-    for key, status, value in runs:
-        rank = _RANK.get(status, 0)
-        if key and rank >= best.get(key, (0, None))[0]:
-            best[key] = (rank, value)
-    return {key: value for key, (_, value) in best.items()}
 
 
 def _outcome(wb: Workbench, plan: BatchPlan, first_rowid: int) -> tuple[dict[str, str], int, float]:
