@@ -129,7 +129,7 @@ def map_instruction(text: str) -> LocalOperation | None:
 
 def _background(rest: str) -> LocalOperation | None:
     """A new background the draft can paint: a colour, a gradient or a (plain/studio) wall."""
-    from workbench.backends.draft import SCENES, colours_in
+    from workbench.vocabulary import SCENES, colours_in
     from workbench.imaging.cutout import parse_background
 
     rest = re.split(r"[,;]\s*(?:keep|keeping|and keep|leave|preserve)\b", rest)[0]

@@ -179,7 +179,7 @@ def _colour(value: Any) -> tuple[int, int, int]:
     text = str(value).strip().lower()
     if text in _NAMED_BACKGROUNDS and _NAMED_BACKGROUNDS[text] is not None:
         return _NAMED_BACKGROUNDS[text]  # type: ignore[return-value]
-    from workbench.backends.draft import colours_in
+    from workbench.vocabulary import colours_in
 
     found = colours_in(text)
     if not found:
@@ -230,7 +230,7 @@ def _hex(colour: tuple[int, int, int]) -> str:
 
 def parse_background(text: str) -> dict[str, Any]:
     """Read "a gradient from coral to peach" / "a white studio wall" into replace_background options."""
-    from workbench.backends.draft import colours_in
+    from workbench.vocabulary import colours_in
 
     colours = colours_in(text)
     if re.search(r"\bgradient\b", text, re.I) and len(colours) >= 2:

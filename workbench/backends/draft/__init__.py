@@ -1,0 +1,250 @@
+"""The draft backend: an offline, deterministic renderer of the structured spec (0 credits).
+
+It draws what the spec says, at the exact size the real service would return: the background's
+colours, gradient and texture, the light's direction and colour, a labelled placeholder for the
+subject with its shadow, every exact text by role (headline, subtext, labelled steps), and a
+"DRAFT" badge, so its output is never taken for a model's. The same request always gives the
+same bytes; a seed or variant number changes the sample.
+
+Speed comes from rendering the soft parts (background, light, texture, shadow) at a fraction of
+the size and scaling them up by pixel repetition, which also keeps the PNG fast to compress; the
+sharp parts (subject, texts, badge) are drawn at full size.
+
+Example:
+    >>> backend = DraftBackend()
+    >>> spec = PromptSpec(subject="a white leather sneaker", background="dark concrete",
+    ...                   texts=[TextItem("MOVE FORWARD")], aspect="2:3")
+    >>> result = backend.generate(ImageRequest(compose(spec), *spec.size, spec=spec))
+    >>> len(result.images), result.model
+    (1, 'draft-1')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from typing import Any
+
+from PIL import Image
+
+from workbench.backends.base import Backend, ImageRequest, ImageResult, ModelCapabilities, PartialCallback
+from workbench.backends.draft.paint import render
+from workbench.backends.draft.scene import (
+    Scene,
+    parse_backdrop,
+    parse_light,
+    scene_for,
+    short_label,
+    spec_from_prompt,
+)
+from workbench.imaging.fonts import FontLibrary
+from workbench.spec import QUALITIES
+from workbench.vocabulary import SCENES, colours_in
+
+__all__ = [
+    "SCENES",
+    "DraftBackend",
+    "Scene",
+    "colours_in",
+    "encode",
+    "parse_backdrop",
+    "parse_light",
+    "render",
+    "scene_for",
+    "short_label",
+    "spec_from_prompt",
+]
+
+MODEL = "draft-1"
+
+
+def encode(image: Image.Image, fmt: str, compression: int | None = None) -> bytes:
+    """Encode deterministically: no timestamps or other metadata; PNG at the fastest level.
+
+    ``compression`` (0-100, as the image service takes it) sets JPEG and WebP quality.
+    """
+    buffer = io.BytesIO()
+    quality = 90 if compression is None else min(95, max(1, compression))
+    if fmt == "png":
+        image.save(buffer, "PNG", compress_level=1)
+    elif fmt == "jpeg":
+        image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    elif fmt == "webp":
+        image.save(buffer, "WEBP", quality=quality, method=4)
+    else:  # ImageRequest validates formats; this guards direct callers.
+        raise ValueError(f"Unknown image format {fmt!r}.")
+    return buffer.getvalue()
+
+
+def _seed(request: ImageRequest) -> int:
+    """The run's seed: the request's (or its spec's) seed, else a hash of the prompt; with the variant."""
+    seed = request.seed
+    if seed is None and request.spec is not None:
+        seed = request.spec.seed
+    material = f"seed:{seed}" if seed is not None else f"prompt:{request.prompt}"
+    digest = hashlib.sha256(f"{material}|variant:{request.variant}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _image_seed(base: int, index: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{base}:{index}".encode()).digest()[:8], "big")
+
+
+class DraftBackend(Backend):
+    """The offline draft renderer: free, deterministic, labelled as a draft.
+
+    Options:
+        fonts: a ``FontLibrary`` for the texts (a brand's fonts, or none at all in tests);
+            the default library (``$WORKBENCH_FONTS`` and the system's fonts) when omitted.
+
+    Example:
+        >>> result = DraftBackend().generate(ImageRequest("a red bicycle, 'RIDE'", 1024, 1024))
+        >>> result.raw["draft"]
+        True
+    """
+
+    name = "draft"
+    version = "1"
+    needs_key = False
+    key_env = None
+    uses_spec = True
+    is_draft = True
+    default_model = MODEL
+    models = {
+        MODEL: ModelCapabilities(
+            sizes=None,
+            qualities=QUALITIES,
+            transparency=True,
+            edit=True,  # local finishing only (see ``edit``); other edits need the image service
+            max_n=10,
+            multiple_of=16,
+            max_ratio=3.0,
+            max_pixels=3840 * 2160,
+            max_edge=3840,
+            formats=("png", "jpeg", "webp"),
+        )
+    }
+
+    def __init__(self, *, fonts: FontLibrary | None = None, **options: Any) -> None:
+        super().__init__(fonts=fonts, **options)
+        self.fonts = fonts
+
+    @classmethod
+    def check(cls, request: ImageRequest) -> None:
+        """Generation is checked as usual; an edit must name a local finishing operation.
+
+        A local edit works on the input at whatever size it has (uploads need not be multiples of
+        16, and a 4K upscale is larger than the renderer's own limit), so sizes are not checked.
+        """
+        if request.kind != "edit":
+            super().check(request)
+            return
+        from workbench.errors import CapabilityError
+        from workbench.instructions import map_instruction
+
+        cls.capabilities(request.model)
+        if map_instruction(request.prompt) is None:
+            raise CapabilityError(
+                f"The draft backend cannot edit with {request.prompt!r}: it edits locally only "
+                "(black and white, warmer or cooler tone, contrast, background removal or replacement "
+                "with a colour, crop, upscale). Use the image service (backend 'openai') for this edit.",
+                field="kind",
+            )
+
+    def edit(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Run the local finishing operation the prompt names on ``request.inputs[0]`` (0 credits).
+
+        With a mask, the result replaces the source only where the mask's alpha is 0 (for
+        operations that keep the size). A replacement background image travels as ``inputs[1]``.
+        """
+        self.check(request)
+        from workbench.imaging.finishing import apply
+        from workbench.instructions import map_instruction
+
+        start = time.perf_counter()
+        operation = map_instruction(request.prompt)
+        assert operation is not None  # check() refused anything else
+        params = dict(operation.params)
+        with Image.open(io.BytesIO(request.inputs[0])) as source:
+            source.load()
+            image = source.copy()
+        if params.get("background") == "input:1":
+            if len(request.inputs) < 2:
+                from workbench.errors import SpecError
+
+                raise SpecError("The new background image is missing (inputs[1]).", field="inputs")
+            with Image.open(io.BytesIO(request.inputs[1])) as background:
+                background.load()
+                params["background"] = background.copy()
+        if operation.operation == "overlay_text" and self.fonts is not None:
+            params["library"] = self.fonts  # the brand's fonts, as for generated texts
+        result = apply(image, operation.operation, **params)
+        if request.mask is not None and result.size == image.size:
+            with Image.open(io.BytesIO(request.mask)) as mask:
+                keep = mask.convert("RGBA").getchannel("A")  # 255 = keep the source, 0 = edited
+            mode = "RGBA" if "A" in result.mode or "A" in image.mode else "RGB"
+            result = Image.composite(image.convert(mode), result.convert(mode), keep)
+        latency = (time.perf_counter() - start) * 1000
+        return ImageResult(
+            images=[encode(result, request.output_format, request.output_compression)],
+            format=request.output_format,
+            model=MODEL,
+            usage=None,
+            latency_ms=latency,
+            raw={
+                "draft": True,
+                "renderer": f"{self.name}/{self.version}",
+                "operation": operation.describe(),
+                "size": f"{result.width}x{result.height}",
+            },
+        )
+
+    def generate(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Render ``request.n`` draft images of exactly the requested size and format.
+
+        Raises:
+            CapabilityError: the request asks for what the draft model cannot make (size, edit...).
+            FontMissingError: an exact text is in a script no installed font covers.
+        """
+        self.check(request)
+        start = time.perf_counter()
+        scene = scene_for(request)
+        base = _seed(request)
+        seeds = [_image_seed(base, i) for i in range(request.n)]
+        transparent = request.background == "transparent"
+        images = []
+        for i, seed in enumerate(seeds):
+            image = render(
+                scene,
+                request.width,
+                request.height,
+                seed=seed,
+                index=i,
+                count=request.n,
+                transparent=transparent,
+                quality=request.quality,
+                fonts=self.fonts,
+            )
+            if i == 0 and on_partial is not None and request.partial_images:
+                for k in range(request.partial_images):
+                    step = 2 ** (request.partial_images - k + 1)
+                    preview = image.reduce(step)
+                    on_partial(k, encode(preview, request.output_format, request.output_compression))
+            images.append(encode(image, request.output_format, request.output_compression))
+        latency = (time.perf_counter() - start) * 1000
+        return ImageResult(
+            images=images,
+            format=request.output_format,
+            model=MODEL,
+            usage=None,
+            latency_ms=latency,
+            raw={
+                "draft": True,
+                "renderer": f"{self.name}/{self.version}",
+                "seed": base,
+                "seeds": seeds,
+                "size": request.size,
+                "scene": scene.describe(),
+            },
+        )
