@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from workbench.errors import WorkbenchError
+from workbench.redaction import redact
 from workbench.spec import ASPECTS, PromptSpec
 
 TABLE_COLUMNS = [
@@ -486,10 +487,10 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except WorkbenchError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(redact(f"error: {exc}"), err=True)
         sys.exit(1)
     except OSError as exc:
-        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        click.echo(redact(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")), err=True)
         sys.exit(1)
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
-import logging
 import math
 import os
 import random
@@ -40,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from workbench import redaction
 from workbench.backends.base import (
     Backend,
     ImageRequest,
@@ -73,7 +73,7 @@ __all__ = [
     "parse_retry_after",
 ]
 
-log = logging.getLogger("workbench.openai")
+log = redaction.logger("workbench.openai")
 
 NAME = "openai"
 KEY_ENV = "OPENAI_API_KEY"
@@ -284,13 +284,6 @@ ERROR_MAP: dict[type[BaseException], Callable[[Any], WorkbenchError]] = _build_e
 """Each exception class of the ``openai`` client and the function that maps it to ours."""
 
 
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
 def map_error(exc: BaseException, *, secrets: Iterable[str] = ()) -> WorkbenchError:
     """Our error for an exception of the ``openai`` client (or of reading its answer).
 
@@ -307,11 +300,7 @@ def map_error(exc: BaseException, *, secrets: Iterable[str] = ()) -> WorkbenchEr
             error = _unreadable(exc)
         else:
             error = BackendError(f"The openai backend failed: {type(exc).__name__}.", backend=NAME)
-    secrets = tuple(secrets)
-    if secrets:
-        error.args = tuple(_redact(a, secrets) if isinstance(a, str) else a for a in error.args)
-        if isinstance(error, ContentPolicyError) and error.reason:
-            error.reason = _redact(error.reason, secrets)
+    redaction.redact_error(error, secrets)  # the registered key, and anything shaped like one
     return error
 
 
@@ -591,6 +580,7 @@ class OpenAIBackend(Backend):
             images_per_minute=images_per_minute,
         )
         self._key = _Secret(key.strip())
+        redaction.register_secret(key)  # every error path redacts it, wherever the message goes
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.organization = organization
         self.timeout = timeout
