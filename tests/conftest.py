@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -84,3 +85,52 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (tests/_servers.py), for the whole session.
+
+    Skips, with the reason, when PostgreSQL's server programs or psycopg are missing; under
+    ``CI=true`` that skip is a failure (.ci/run installs Debian's postgresql)."""
+    import importlib.util
+
+    from _servers import PostgresServer, postgres_bin
+    from _skips import require
+
+    folder = postgres_bin()
+    require(folder is not None, "PostgreSQL's initdb is not installed (apt-get install postgresql)")
+    require(importlib.util.find_spec("psycopg"), "psycopg is not installed (pip install -e '.[team]')")
+    server = PostgresServer.start(folder)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of a fresh, empty database in the session's cluster (one per test)."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3-compatible server on 127.0.0.1, for the whole session."""
+    import importlib.util
+
+    from _servers import S3Server
+    from _skips import require
+
+    require(importlib.util.find_spec("moto"), "moto is not installed (pip install -e '.[test]')")
+    require(importlib.util.find_spec("s3fs"), "s3fs is not installed (pip install -e '.[team]')")
+    server = S3Server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket's store URL; the environment points clients (and child processes) at it."""
+    for name, value in s3_server.ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WORKBENCH_STORE_OPTIONS", json.dumps({"endpoint_url": s3_server.endpoint}))
+    return s3_server.new_bucket()
