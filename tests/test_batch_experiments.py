@@ -8,7 +8,7 @@ import pytest
 
 from workbench import ExperimentError
 from workbench.batch import load_experiment
-from workbench.batch.experiments import experiment_folder
+from workbench.batch.experiments import experiment_folder, experiment_folders, find_experiment
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
@@ -90,6 +90,33 @@ def test_cli_overrides_reach_every_job(tmp_path):
     experiment = load_experiment(path, quality="high", model="draft-1")
     assert {j.spec.quality for j in experiment.jobs} == {"high"}
     assert {j.model for j in experiment.jobs} == {"draft-1"} and experiment.backend == "draft"
+
+
+def test_the_shipped_examples_are_package_data_and_a_project_folder_overrides_them(root, monkeypatch):
+    monkeypatch.delenv("WORKBENCH_PROMPTS", raising=False)
+    shipped = Path(__file__).resolve().parents[1] / "workbench" / "data" / "experiments"
+    assert experiment_folder() == shipped
+    assert find_experiment("product-lighting") == shipped / "product-lighting.yaml"
+    # The project's own prompts/experiments/ (beside the outputs root) comes first.
+    mine = root.parent / "prompts" / "experiments"
+    assert experiment_folders() == [mine, shipped]
+    mine.mkdir(parents=True)
+    write(mine, "spec: {subject: a teapot}\ngrid:\n  aspect: ['1:1', '3:2']\n", "product-lighting.yaml")
+    write(mine, "spec: {subject: a jug}\n", "jug.yaml")
+    assert find_experiment("product-lighting") == mine / "product-lighting.yaml"
+    assert len(load_experiment("product-lighting")) == 2
+    assert load_experiment("jug").jobs[0].spec.subject == "a jug"
+    with pytest.raises(ExperimentError, match=r"No experiment file nope\. .*jug, .*product-lighting"):
+        find_experiment("nope")
+
+
+def test_the_people_copy_of_the_batch_notebook_is_the_packaged_one():
+    """notebooks/batch.ipynb is there for people to open; the runner uses the packaged copy."""
+    from workbench.batch.runner import default_notebook
+
+    repo = Path(__file__).resolve().parents[1]
+    assert default_notebook() == repo / "workbench" / "data" / "notebooks" / "batch.ipynb"
+    assert (repo / "notebooks" / "batch.ipynb").read_bytes() == default_notebook().read_bytes()
 
 
 def test_the_shipped_examples_load():

@@ -1,5 +1,5 @@
-"""The template library: the built-in prompts/, resolution of @references, presets, user folders
-and the errors a person meets when a file or a name is wrong."""
+"""The template library: the templates shipped in the package, a project's own prompts/, resolution
+of @references, presets, user folders and the errors a person meets when a file or a name is wrong."""
 
 from __future__ import annotations
 
@@ -12,9 +12,16 @@ import pytest
 from workbench.errors import SpecError, TemplateError
 from workbench.lint import lint
 from workbench.spec import PromptSpec, TextItem, compose
-from workbench.templates import KINDS, Template, TemplateLibrary, default_folder
+from workbench.templates import (
+    KINDS,
+    Template,
+    TemplateLibrary,
+    default_folder,
+    package_folder,
+    project_folder,
+)
 
-BUILTIN = Path(__file__).resolve().parent.parent / "prompts"
+BUILTIN = Path(__file__).resolve().parent.parent / "workbench" / "data" / "prompts"
 REQUIRED_PRESETS = (
     "ecommerce-product",
     "marketing-poster",
@@ -40,10 +47,52 @@ def write(folder: Path, name: str, text: str) -> Path:
 # -- the built-in library ---------------------------------------------------------------------
 
 
-def test_default_is_the_repository_prompts_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_is_the_package_data_read_through_importlib_resources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("WORKBENCH_PROMPTS", raising=False)
-    assert default_folder() == BUILTIN
+    assert package_folder() == default_folder() == BUILTIN
+    assert {p.name for p in BUILTIN.glob("*.yaml")} == {
+        "subjects.yaml",
+        "backgrounds.yaml",
+        "lighting.yaml",
+        "styles.yaml",
+        "presets.yaml",
+    }
+    # The test's project (beside its own outputs root) has no prompts/ folder: the package alone.
+    assert not project_folder().exists()
     assert TemplateLibrary.default().folders == (BUILTIN,)
+
+
+def test_a_projects_own_prompts_folder_adds_to_and_overrides_the_package(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WORKBENCH_PROMPTS", raising=False)
+    project = root.parent / "prompts"
+    assert project_folder() == project and project_folder(root) == project
+    write(project, "backgrounds.yaml", "kind: background\ntemplates:\n  marble: on black marble\n")
+    write(project, "styles.yaml", "kind: style\ntemplates:\n  house: our house style\n")
+    extra = write(tmp_path / "extra", "styles.yaml", "kind: style\ntemplates:\n  house: the extra style\n")
+    library = TemplateLibrary.default()
+    assert library.folders == (BUILTIN, project)
+    assert library.get("background", "marble").text == "on black marble"  # overrides the package
+    assert library.get("style", "house").text == "our house style"  # adds to it
+    assert "studio-white" in library.names("background")  # the package's others stay
+    # --prompts DIR (extra folders) comes last and wins over both.
+    library = TemplateLibrary.default(extra=[extra.parent])
+    assert library.folders == (BUILTIN, project, extra.parent)
+    assert library.get("style", "house").text == "the extra style"
+    # Workbench(root) looks beside its own root, whatever the working folder.
+    from workbench import Workbench
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    wb = Workbench(root)
+    try:
+        assert wb.templates.get("style", "house").text == "our house style"
+    finally:
+        wb.close()
 
 
 @pytest.mark.parametrize("kind", ["subject", "background", "lighting", "style"])

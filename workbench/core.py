@@ -4,22 +4,23 @@ Every front end — the CLI, the widget panel, a papermill batch — calls this 
 writes the ledger or the store. One run goes::
 
     spec → compose → ImageRequest → fingerprint → cache? → estimate → wallet.reserve
-         → backend.run → store.put → ledger.record + wallet.commit (one transaction)
+         → backend.send → store.put → ledger.record + wallet.commit (one transaction)
+
+This module keeps the public surface; the run pipeline is ``workbench.runs`` and edit planning
+``workbench.editing``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import time
-import uuid
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench import editing
+from workbench import runs as pipeline
 from workbench.backends.base import (
     Backend,
     ImageRequest,
@@ -27,16 +28,16 @@ from workbench.backends.base import (
     PartialCallback,
     get_backend_class,
 )
-from workbench.errors import BackendError, ContentPolicyError, InputImageError, SpecError
-from workbench.ledger import RUN_COLUMNS, Ledger, utc_now
+from workbench.errors import InputImageError, SpecError
+from workbench.ledger import Ledger
 from workbench.pricing import Estimate, PriceTable
+from workbench.runs import Plan, Run
 from workbench.spec import PromptSpec, compose
 from workbench.store import Store, read_recipe, write_atomic
-from workbench.wallet import Reservation, Wallet
+from workbench.wallet import Wallet
 
 if TYPE_CHECKING:
     import pandas as pd
-    from PIL import Image
 
     from workbench.lint import Finding
     from workbench.templates import TemplateLibrary
@@ -57,127 +58,6 @@ def default_root() -> Path:
         if (folder / "outputs" / "README.md").is_file():
             return folder / "outputs"
     return here / "outputs"
-
-
-@dataclass
-class Run:
-    """One run as the ledger records it. ``images`` are absolute paths in the store."""
-
-    id: str
-    status: str
-    kind: str
-    backend: str
-    model: str | None
-    prompt: str
-    spec: PromptSpec | None
-    width: int
-    height: int
-    quality: str | None
-    n: int
-    credits: int
-    usd: float
-    credits_estimated: int
-    usd_estimated: float
-    tokens_in: int | None
-    tokens_out: int | None
-    latency_ms: float | None
-    fingerprint: str | None
-    images: list[Path] = field(default_factory=list)
-    error: str | None = None
-    batch_id: str | None = None
-    parent_id: str | None = None
-    cached_from: str | None = None
-    created_at: str = ""
-    preset: str | None = None
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any], root: Path) -> Run:
-        spec = PromptSpec.from_json(row["spec"]) if row.get("spec") else None
-        return cls(
-            id=row["id"],
-            status=row["status"],
-            kind=row["kind"],
-            backend=row["backend"],
-            model=row["model"],
-            prompt=row["prompt"],
-            spec=spec,
-            width=row["width"],
-            height=row["height"],
-            quality=row["quality"],
-            n=row["n"],
-            credits=row["credits"],
-            usd=row["usd"],
-            credits_estimated=row["credits_estimated"],
-            usd_estimated=row["usd_estimated"],
-            tokens_in=row["tokens_in"],
-            tokens_out=row["tokens_out"],
-            latency_ms=row["latency_ms"],
-            fingerprint=row["fingerprint"],
-            images=[root / p for p in row["images"]],
-            error=row["error"],
-            batch_id=row["batch_id"],
-            parent_id=row["parent_id"],
-            cached_from=row["cached_from"],
-            created_at=row["created_at"],
-            preset=row["preset"],
-        )
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("ok", "cached")
-
-    @property
-    def cached(self) -> bool:
-        return self.status == "cached"
-
-    @property
-    def size(self) -> str:
-        return f"{self.width}x{self.height}"
-
-    def image(self, index: int = 0) -> Image.Image:
-        """Open one of the run's images with Pillow."""
-        from PIL import Image
-
-        return Image.open(self.images[index])
-
-    def _repr_html_(self) -> str:
-        """A small card in notebooks: a thumbnail from the store (never the full image), status,
-        size, credits and dollars."""
-        from workbench.widgets.html import run_html
-
-        return run_html(self)
-
-    def __repr__(self) -> str:
-        return (
-            f"<Run {self.id[:8]} {self.status} {self.backend}/{self.model} {self.size} "
-            f"{self.credits} credits, {len(self.images)} image(s)>"
-        )
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """A run under way: its id, start time, batch, backend and the credits it holds."""
-
-    run_id: str
-    started: float
-    batch_id: str | None
-    shard: int | None
-    backend: Backend | None  # None when the request went another way (Batch API answers)
-    reservation: Reservation
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A validated run before it is paid for or sent: request, backend, fingerprint, estimate."""
-
-    request: ImageRequest
-    backend: str
-    model: str
-    fingerprint: str
-    estimate: Estimate
-    spec: PromptSpec | None
-    params: dict[str, Any]
-    parent_id: str | None = None
 
 
 class Workbench:
@@ -243,7 +123,7 @@ class Workbench:
         if self._templates is None:
             from workbench.templates import TemplateLibrary
 
-            self._templates = TemplateLibrary.default(extra=self._prompt_folders)
+            self._templates = TemplateLibrary.default(extra=self._prompt_folders, root=self.root)
         return self._templates
 
     def spec(
@@ -339,7 +219,7 @@ class Workbench:
         )
         cls.check(request)
         fingerprint = request.fingerprint(backend=backend, version=cls.version, uses_spec=cls.uses_spec)
-        cached = self._cached_row(fingerprint) is not None
+        cached = pipeline.cached_row(self, fingerprint) is not None
         estimate = replace(
             self.prices.estimate(backend, model, request), cached=cached, fingerprint=fingerprint
         )
@@ -390,7 +270,7 @@ class Workbench:
             BackendError: the service failed; the run is logged as failed or blocked at 0 credits.
         """
         plan = self.plan(spec, **options)
-        return self.execute(
+        return self.run_plan(
             plan,
             fresh=fresh,
             batch_id=batch_id,
@@ -412,7 +292,7 @@ class Workbench:
     ) -> Run:
         """Async twin of ``generate``, for batches running many requests at once."""
         plan = self.plan(spec, **options)
-        return await self.aexecute(
+        return await self.arun_plan(
             plan,
             fresh=fresh,
             batch_id=batch_id,
@@ -421,7 +301,7 @@ class Workbench:
             raise_errors=raise_errors,
         )
 
-    def execute(
+    def run_plan(
         self,
         plan: Plan,
         *,
@@ -431,17 +311,18 @@ class Workbench:
         on_partial: PartialCallback | None = None,
         raise_errors: bool = True,
     ) -> Run:
-        """Run a plan: cache, reserve, send, store, record, charge."""
-        attempt = self._begin(plan, fresh, batch_id, shard)
-        if isinstance(attempt, Run):
-            return attempt
-        try:
-            result = attempt.backend.run(plan.request, on_partial=on_partial)
-        except BaseException as exc:
-            return self._fail(plan, attempt, exc, raise_errors)
-        return self._finish(plan, attempt, result, raise_errors=raise_errors)
+        """Run a plan: cache, reserve, send, store, record, charge (see ``workbench.runs``)."""
+        return pipeline.run_plan(
+            self,
+            plan,
+            fresh=fresh,
+            batch_id=batch_id,
+            shard=shard,
+            on_partial=on_partial,
+            raise_errors=raise_errors,
+        )
 
-    async def aexecute(
+    async def arun_plan(
         self,
         plan: Plan,
         *,
@@ -451,20 +332,16 @@ class Workbench:
         on_partial: PartialCallback | None = None,
         raise_errors: bool = True,
     ) -> Run:
-        """Async twin of ``execute``.
-
-        Storing the images (hashing, writing files) and the ledger commit after an answer mostly
-        wait on the disk, so they run in a worker thread: the event loop keeps reading other
-        requests' answers meanwhile (about 0.1 x the ideal time of a 200-request batch).
-        """
-        attempt = self._begin(plan, fresh, batch_id, shard)
-        if isinstance(attempt, Run):
-            return attempt
-        try:
-            result = await attempt.backend.arun(plan.request, on_partial=on_partial)
-        except BaseException as exc:
-            return self._fail(plan, attempt, exc, raise_errors)
-        return await asyncio.to_thread(self._finish, plan, attempt, result, raise_errors=raise_errors)
+        """Async twin of ``run_plan``: the answer is stored and recorded in a worker thread."""
+        return await pipeline.arun_plan(
+            self,
+            plan,
+            fresh=fresh,
+            batch_id=batch_id,
+            shard=shard,
+            on_partial=on_partial,
+            raise_errors=raise_errors,
+        )
 
     def record_result(
         self,
@@ -481,19 +358,16 @@ class Workbench:
         Batch API: store its images, record the row and charge the wallet in one transaction, or
         log the error as a failed or blocked run at 0 credits. ``batch_pricing`` bills the dollars
         at the Batch API's discount."""
-        run_id = uuid.uuid4().hex
-        attempt = _Attempt(
-            run_id,
-            time.perf_counter() - latency_ms / 1000,
-            batch_id,
-            shard,
-            None,
-            Reservation(None, run_id, 0),
+        return pipeline.record_result(
+            self,
+            plan,
+            result=result,
+            error=error,
+            batch_id=batch_id,
+            shard=shard,
+            latency_ms=latency_ms,
+            batch_pricing=batch_pricing,
         )
-        if result is not None:
-            return self._finish(plan, attempt, result, raise_errors=False, batch_pricing=batch_pricing)
-        failure = error if isinstance(error, Exception) else BackendError("No answer.", backend=plan.backend)
-        return self._fail(plan, attempt, failure, False)
 
     # -- editing and finishing ----------------------------------------------------------------
     def edit(
@@ -532,7 +406,8 @@ class Workbench:
             >>> wb.edit(run, "Make the overall lighting warmer, golden hour tone")
             <Run … ok draft/draft-1 1024x1024 0 credits, 1 image(s)>
         """
-        plan = self._edit_plan(
+        plan = editing.plan_edit(
+            self,
             image,
             instruction,
             regions=regions,
@@ -542,7 +417,7 @@ class Workbench:
             max_bytes=max_bytes,
             **options,
         )
-        return self.execute(plan, fresh=fresh, raise_errors=raise_errors)
+        return self.run_plan(plan, fresh=fresh, raise_errors=raise_errors)
 
     async def aedit(
         self,
@@ -559,7 +434,8 @@ class Workbench:
         **options: Any,
     ) -> Run:
         """Async twin of ``edit``, for batches editing many images at once."""
-        plan = self._edit_plan(
+        plan = editing.plan_edit(
+            self,
             image,
             instruction,
             regions=regions,
@@ -569,7 +445,7 @@ class Workbench:
             max_bytes=max_bytes,
             **options,
         )
-        return await self.aexecute(plan, fresh=fresh, raise_errors=raise_errors)
+        return await self.arun_plan(plan, fresh=fresh, raise_errors=raise_errors)
 
     def plan_edit(
         self,
@@ -595,7 +471,8 @@ class Workbench:
             >>> plan.backend, plan.estimate.credits
             ('openai', 4)
         """
-        return self._edit_plan(
+        return editing.plan_edit(
+            self,
             image,
             instruction,
             regions=regions,
@@ -605,30 +482,6 @@ class Workbench:
             max_bytes=max_bytes,
             **options,
         )
-
-    def _edit_plan(
-        self,
-        image: Any,
-        instruction: str,
-        *,
-        regions: Any,
-        mask: Any,
-        references: Any,
-        backend: str | None,
-        max_bytes: int | None,
-        **options: Any,
-    ) -> Plan:
-        from workbench.imaging.masks import build_mask
-        from workbench.imaging.uploads import resolve_source
-        from workbench.instructions import map_instruction
-
-        source = resolve_source(image, store_root=self.root, max_bytes=max_bytes)
-        extra = tuple(resolve_source(r, store_root=self.root, max_bytes=max_bytes).data for r in references)
-        mask_png = build_mask(regions, source.size, mask=mask)
-        local = map_instruction(instruction) if not extra else None
-        name = backend or ("draft" if local is not None else "openai")
-        local = local if name == "draft" else None
-        return self._plan_for_source(source, instruction, local, name, extra, mask_png, **options)
 
     def finish(
         self,
@@ -652,83 +505,14 @@ class Workbench:
             >>> wb.finish(run, "upscale")                      # 3840 px on the long side
             >>> wb.finish(run, "replace_background", background="#FFFFFF")
         """
-        from workbench.imaging.finishing import OPERATIONS
-        from workbench.imaging.masks import build_mask
-        from workbench.imaging.uploads import resolve_source
-        from workbench.instructions import LocalOperation, map_instruction
-
-        plan_options = {k: params.pop(k) for k in ("variant", "quality", "output_format") if k in params}
-        source = resolve_source(image, store_root=self.root, max_bytes=max_bytes)
-        extra: tuple[bytes, ...] = ()
-        if operation in OPERATIONS:
-            if operation == "overlay_text" and "texts" in params:
-                params["texts"] = _text_params(params["texts"])
-            if operation == "replace_background" and _is_image(params.get("background")):
-                backdrop = resolve_source(params["background"], store_root=self.root, max_bytes=max_bytes)
-                extra = (backdrop.data,)
-                params["background"] = "input:1"
-            local = LocalOperation(operation, params)
-        else:
-            if params:
-                raise SpecError(
-                    f"Parameters go with an operation name, not with an instruction: {operation!r}.",
-                    field="params",
-                )
-            local = map_instruction(operation)
-            if local is None:
-                raise SpecError(
-                    f"{operation!r} is not a local finishing operation: use edit() to send it to the image "
-                    f"service, or one of {', '.join(sorted(OPERATIONS))}.",
-                    field="operation",
-                )
-        mask_png = build_mask(regions, source.size, mask=mask)
-        instruction = local.describe() if operation in OPERATIONS else operation
-        plan = self._plan_for_source(source, instruction, local, "draft", extra, mask_png, **plan_options)
-        return self.execute(plan, fresh=fresh)
+        plan = editing.plan_finish(
+            self, image, operation, regions=regions, mask=mask, max_bytes=max_bytes, **params
+        )
+        return self.run_plan(plan, fresh=fresh)
 
     def overlay(self, image: Any, texts: Any, **options: Any) -> Run:
         """Typeset exact texts over an image at their slots (headline, subtext, label); a free run."""
         return self.finish(image, "overlay_text", texts=texts, **options)
-
-    def _plan_for_source(
-        self,
-        source: Any,
-        instruction: str,
-        local: Any,
-        backend: str,
-        extra: tuple[bytes, ...],
-        mask_png: bytes | None,
-        **options: Any,
-    ) -> Plan:
-        from workbench.instructions import output_size
-
-        if local is not None:
-            size = output_size(local, source.size)
-            params = {
-                "operation": local.operation,
-                "operation_params": local.params,
-                "instruction": instruction,
-            }
-        else:
-            cls = get_backend_class(backend)
-            size = options.pop("size", None) or _edit_size(
-                cls, options.get("model"), source.size, options.get("quality", "medium")
-            )
-            params = {"instruction": instruction, "references": len(extra)}
-        if mask_png is not None:
-            params["mask"] = True
-        return self.plan(
-            instruction,
-            kind="edit",
-            backend=backend,
-            prompt=instruction,
-            size=size,
-            inputs=(source.data, *extra),
-            mask=mask_png,
-            parent_id=source.parent_id,
-            params=params,
-            **options,
-        )
 
     def export(
         self,
@@ -744,7 +528,7 @@ class Workbench:
         ssim, path).
 
         Example:
-            >>> wb.export(run).summary()
+            >>> self.export(run).summary()
             'JPEG q84 (photo): 214,387 bytes, 1,402,911 bytes (87 %) smaller than PNG, SSIM 0.9812'
         """
         import hashlib
@@ -811,200 +595,12 @@ class Workbench:
             self.refresh_views()
         return pd.DataFrame(results, columns=["text", "role", "read", "accuracy"])
 
-    # -- internals ----------------------------------------------------------------------------
-    def _begin(self, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
-        """A cached Run when the request was made before, else an attempt holding its credits."""
-        attempt_id, started = uuid.uuid4().hex, time.perf_counter()
-        hit = None if fresh else self._record_cached(plan, attempt_id, batch_id, shard, started)
-        if hit is not None:
-            return hit
-        backend = self.backend(plan.backend)  # a missing key fails here, before any reservation
-        reservation = self.wallet.reserve(plan.estimate.credits, attempt_id)
-        return _Attempt(attempt_id, started, batch_id, shard, backend, reservation)
-
-    def _cached_row(self, fingerprint: str) -> dict[str, Any] | None:
-        row = self.ledger.find_ok(fingerprint)
-        if row and row["images"] and all(self.store.exists(p) for p in row["images"]):
-            return row
-        return None
-
-    def _row(
-        self,
-        plan: Plan,
-        run_id: str,
-        status: str,
-        batch_id: str | None,
-        shard: int | None,
-        started: float,
-        **values: Any,
-    ) -> dict[str, Any]:
-        request = plan.request
-        return dict.fromkeys(RUN_COLUMNS) | {
-            "id": run_id,
-            "created_at": utc_now(),
-            "batch_id": batch_id,
-            "shard": shard,
-            "parent_id": plan.parent_id,
-            "kind": request.kind,
-            "backend": plan.backend,
-            "model": plan.model,
-            "preset": plan.spec.preset if plan.spec else None,
-            "prompt": request.prompt,
-            "spec": plan.spec.to_json() if plan.spec else None,
-            "params": _json(plan.params),
-            "width": request.width,
-            "height": request.height,
-            "quality": request.quality,
-            "n": request.n,
-            "seed": request.seed,
-            "variant": request.variant,
-            "status": status,
-            "credits_estimated": plan.estimate.credits,
-            "usd_estimated": plan.estimate.usd,
-            "fingerprint": plan.fingerprint,
-            "latency_ms": (time.perf_counter() - started) * 1000,
-            **values,
-        }
-
-    def _record_cached(
-        self, plan: Plan, run_id: str, batch_id: str | None, shard: int | None, started: float
-    ) -> Run | None:
-        source = self._cached_row(plan.fingerprint)
-        if source is None:
-            return None
-        row = self._row(
-            plan,
-            run_id,
-            "cached",
-            batch_id,
-            shard,
-            started,
-            credits=0,
-            usd=0.0,
-            images=source["images"],
-            cached_from=source["id"],
-            tokens_in=0,
-            tokens_out=0,
-        )
-        self.ledger.record(row)
-        return Run.from_row(row, self.root)
-
-    def _finish(
-        self,
-        plan: Plan,
-        attempt: _Attempt,
-        result: ImageResult,
-        *,
-        raise_errors: bool = True,
-        batch_pricing: bool = False,
-    ) -> Run:
-        """Store the answer's images, then record the run and charge the wallet in one transaction."""
-        cls = get_backend_class(plan.backend)
-        run_id = attempt.run_id
-        try:
-            images = []
-            for index, data in enumerate(result.images):
-                recipe = self._recipe(plan, run_id, index, draft=cls.is_draft)
-                images.append(self.store.put(data, recipe=recipe))
-            if not images:
-                raise BackendError(f"The {plan.backend} backend returned no image.", backend=plan.backend)
-        except Exception as exc:
-            # The request was sent: an answer that cannot be stored is a failed run, logged at 0 credits.
-            error = (
-                exc
-                if isinstance(exc, BackendError)
-                else BackendError(
-                    f"The {plan.backend} answer could not be stored: {exc}", backend=plan.backend
-                )
-            )
-            error.__cause__ = None if error is exc else exc
-            return self._fail(plan, attempt, error, raise_errors)
-        except BaseException as exc:  # interrupted: release the credits and stop
-            return self._fail(plan, attempt, exc, True)
-        credits = self.prices.credits_per_image(plan.backend, plan.model, plan.request.quality) * len(images)
-        usage = result.usage
-        row = self._row(
-            plan,
-            run_id,
-            "ok",
-            attempt.batch_id,
-            attempt.shard,
-            attempt.started,
-            credits=credits,
-            usd=round(self.prices.usd_for_usage(plan.backend, plan.model, usage, batch=batch_pricing), 6),
-            tokens_in=usage.tokens_in if usage else None,
-            tokens_out=usage.tokens_out if usage else None,
-            usage=_json(usage.__dict__) if usage else None,
-            images=images,
-        )
-        row["model"] = result.model or plan.model
-        try:
-            with self.ledger.transaction() as db:
-                self.ledger.record(row, db=db)
-                self.wallet.commit(attempt.reservation, credits, db=db)
-        except BaseException:
-            # Nothing was recorded or charged (the transaction rolled back): free the credits now
-            # rather than when this process ends. The stored images stay, by content.
-            with contextlib.suppress(Exception):
-                self.wallet.release(attempt.reservation)
-            raise
-        return Run.from_row(row, self.root)
-
-    def _fail(self, plan: Plan, attempt: _Attempt, exc: BaseException, raise_errors: bool) -> Run:
-        """Release the reservation; log the run as failed or blocked when a request was attempted."""
-        if not isinstance(exc, Exception) or isinstance(exc, (SpecError, InputImageError)):
-            # Interrupted, or refused before anything left the machine: no row, no charge.
-            self.wallet.release(attempt.reservation)
-            raise exc
-        status = "blocked" if isinstance(exc, ContentPolicyError) else "failed"
-        message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        run_id = attempt.run_id
-        row = self._row(
-            plan,
-            run_id,
-            status,
-            attempt.batch_id,
-            attempt.shard,
-            attempt.started,
-            credits=0,
-            usd=0.0,
-            error=message,
-        )
-        with self.ledger.transaction() as db:
-            self.wallet.release(attempt.reservation, db=db)
-            self.ledger.record(row, db=db)
-        if raise_errors:
-            if hasattr(exc, "__dict__"):
-                exc.run_id = run_id  # type: ignore[attr-defined]
-            raise exc
-        return Run.from_row(row | {"images": []}, self.root)
-
-    def _recipe(self, plan: Plan, run_id: str, index: int, *, draft: bool) -> dict[str, Any]:
-        from workbench import __version__
-
-        return {
-            "workbench": __version__,
-            "run_id": run_id,
-            "index": index,
-            "kind": plan.request.kind,
-            "backend": plan.backend,
-            "model": plan.model,
-            "draft": draft,
-            "prompt": plan.request.prompt,
-            "spec": plan.spec.to_dict() if plan.spec else None,
-            "size": plan.request.size,
-            "quality": plan.request.quality,
-            "params": plan.params,
-            "parent_id": plan.parent_id,
-            "fingerprint": plan.fingerprint,
-        }
-
     # -- notebook front ends ------------------------------------------------------------------
     def panel(self, *, preset: str | None = None, **options: Any) -> Panel:
         """The prompt panel: build, check, price and generate without writing code.
 
         Example:
-            >>> wb.panel(preset="marketing-poster")   # the last line of a cell shows it
+            >>> self.panel(preset="marketing-poster")   # the last line of a cell shows it
         """
         from workbench.widgets.panel import Panel
 
@@ -1058,42 +654,3 @@ class Workbench:
 
     def __repr__(self) -> str:
         return f"<Workbench root={str(self.root)!r} backend={self.default_backend!r}>"
-
-
-def _is_image(value: Any) -> bool:
-    """Whether a replace_background ``background`` is an image (not a colour)."""
-    if isinstance(value, (bytes, bytearray, Path)) or hasattr(value, "images"):
-        return True
-    if isinstance(value, str):
-        return Path(value).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
-    return type(value).__module__.startswith("PIL")
-
-
-def _text_params(texts: Any) -> list[dict[str, str]]:
-    """Exact texts as JSON-able dicts (they are part of the run's prompt and fingerprint)."""
-    from workbench.spec import TextItem
-
-    return [{"text": item.text, "role": item.role} for item in TextItem.coerce_many(texts)]
-
-
-def _edit_size(cls: type[Backend], model: str | None, size: tuple[int, int], quality: str) -> tuple[int, int]:
-    """The source's size when the model can make it, else the model's size nearest its aspect."""
-    from workbench.spec import ASPECT_SIZES
-
-    caps = cls.capabilities(model)
-    if caps.supports_size(*size):
-        return size
-    ratio = size[0] / size[1]
-    choices = [high if quality == "high" else medium for medium, high in ASPECT_SIZES.values()]
-    if caps.sizes is not None:
-        choices = sorted(caps.sizes)
-    fitting = [c for c in choices if caps.supports_size(*c)] or choices
-    import math
-
-    return min(fitting, key=lambda c: abs(math.log(c[0] / c[1] / ratio)))
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

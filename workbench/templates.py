@@ -50,8 +50,18 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from workbench.errors import SpecError, TemplateError
 from workbench.spec import PromptSpec, compose
+from workbench.yamlio import data_path
 
-__all__ = ["FIELD_KINDS", "KINDS", "Preset", "Template", "TemplateLibrary"]
+__all__ = [
+    "FIELD_KINDS",
+    "KINDS",
+    "Preset",
+    "Template",
+    "TemplateLibrary",
+    "default_folder",
+    "package_folder",
+    "project_folder",
+]
 
 KINDS = ("subject", "background", "lighting", "style", "preset")
 TEMPLATE_KINDS = KINDS[:4]
@@ -207,20 +217,27 @@ class TemplateLibrary:
 
     @classmethod
     def default(
-        cls, extra: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] = ()
+        cls,
+        extra: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] = (),
+        *,
+        root: str | os.PathLike[str] | None = None,
     ) -> TemplateLibrary:
-        """The built-in ``prompts/`` folder plus ``extra`` folders, loaded once and cached.
+        """The package's templates, the project's ``prompts/`` and ``extra`` folders, loaded once
+        and cached.
 
-        The built-in folder is ``$WORKBENCH_PROMPTS`` when set, else ``prompts/`` beside the
-        ``workbench`` package. The cache is kept per folder list and reloads when a YAML file in
-        one of the folders is added, removed or changed.
+        In order (a later one adds to and overrides an earlier one): the templates shipped in the
+        package (``workbench/data/prompts/``, or ``$WORKBENCH_PROMPTS`` in their place when set);
+        the project's own ``prompts/`` folder beside the outputs root (:func:`project_folder`),
+        when there is one; then ``extra``. The cache is kept per folder list and reloads when a
+        YAML file in one of the folders is added, removed or changed.
         """
         if isinstance(extra, (str, os.PathLike)):
             extra = (extra,)
-        builtin = default_folder()
-        folders = [Path(f).expanduser() for f in extra]
-        if os.environ.get("WORKBENCH_PROMPTS") or builtin.is_dir():
-            folders.insert(0, builtin)
+        folders = [default_folder()]
+        project = project_folder(root)
+        if project.is_dir() and not _same_folder(project, folders[0]):
+            folders.append(project)
+        folders.extend(Path(f).expanduser() for f in extra)
         key = tuple(str(f) for f in folders)
         signature = tuple(_folder_signature(f) for f in folders)
         with _CACHE_LOCK:
@@ -420,13 +437,46 @@ _CACHE: dict[tuple[str, ...], tuple[tuple[Any, ...], TemplateLibrary]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def package_folder() -> Path:
+    """The templates and presets shipped in the package: ``workbench/data/prompts/``."""
+    return data_path("prompts")
+
+
 def default_folder() -> Path:
-    """The built-in template folder: ``$WORKBENCH_PROMPTS`` or the repository's ``prompts/``."""
+    """The first folder of the default library: ``$WORKBENCH_PROMPTS`` when set (it stands in
+    for the package's templates), else :func:`package_folder`."""
     configured = os.environ.get("WORKBENCH_PROMPTS")
     if configured:
         return Path(configured).expanduser()
-    # templates.py sits in the workbench package, so this is Path(workbench.__file__).parent.parent.
-    return Path(__file__).resolve().parent.parent / "prompts"
+    return package_folder()
+
+
+def project_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The project folder: the parent of the outputs root ``root``; without one, of the default
+    root (``$WORKBENCH_HOME``, else the nearest ``outputs/`` with a README at or above the working
+    folder, else the working folder itself — the rule of ``workbench.core.default_root``)."""
+    if root is not None:
+        return Path(root).expanduser().absolute().parent
+    if os.environ.get("WORKBENCH_HOME"):
+        return Path(os.environ["WORKBENCH_HOME"]).expanduser().absolute().parent
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "outputs" / "README.md").is_file():
+            return folder
+    return here
+
+
+def project_folder(root: str | os.PathLike[str] | None = None) -> Path:
+    """The project's own template folder, ``prompts/`` beside the outputs root (it may not
+    exist): its templates and presets add to and override the package's."""
+    return project_root(root) / "prompts"
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _folder_signature(folder: Path) -> tuple[Any, ...] | None:

@@ -17,7 +17,9 @@ def _workbench(ctx: click.Context):
 def _load(wb, experiment: str, backend: str | None, model: str | None, quality: str | None):
     from workbench.batch.experiments import load_experiment
 
-    return load_experiment(experiment, templates=wb.templates, backend=backend, model=model, quality=quality)
+    return load_experiment(
+        experiment, templates=wb.templates, backend=backend, model=model, quality=quality, root=wb.root
+    )
 
 
 _backend = click.option("--backend", help="Backend for every job (default: the experiment's, else draft).")
@@ -31,9 +33,9 @@ _quality = click.option(
 def batch() -> None:
     """Experiment grids as papermill batches: plan the cost, run, resume, report.
 
-    EXPERIMENT is a YAML or CSV file, or a name in prompts/experiments/. A new `run` starts a new
-    batch (jobs made before come from the cache at 0 credits); `run --resume BATCH_ID` continues
-    one, running only its missing and failed jobs.
+    EXPERIMENT is a YAML or CSV file, or a name in prompts/experiments/ or the shipped examples.
+    A new `run` starts a new batch (jobs made before come from the cache at 0 credits);
+    `run --resume BATCH_ID` continues one, running only its missing and failed jobs.
     """
 
 
@@ -73,7 +75,7 @@ def plan(
 @click.option(
     "--notebook",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The parameterised batch notebook (default: notebooks/batch.ipynb).",
+    help="The parameterised batch notebook (default: the one shipped in the package).",
 )
 @click.option(
     "--workers", "-k", type=int, default=2, show_default=True, help="Shards (kernels) run in parallel."

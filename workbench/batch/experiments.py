@@ -1,6 +1,7 @@
 """Experiment files: a base spec or preset plus factors, expanded into jobs with stable keys.
 
-An experiment is a YAML file in ``prompts/experiments/`` (or a CSV of rows)::
+An experiment is a YAML file (or a CSV of rows), named by its path or by its name in the project's
+``prompts/experiments/`` or among the examples shipped in ``workbench/data/experiments/``::
 
     name: mug-lighting                  # default: the file's stem
     description: One mug, three lightings, four styles.
@@ -30,6 +31,7 @@ import hashlib
 import io
 import itertools
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +41,20 @@ import yaml
 
 from workbench.errors import ExperimentError, SpecError, TemplateError
 from workbench.spec import PromptSpec
+from workbench.yamlio import data_path
 
 if TYPE_CHECKING:
     from workbench.templates import TemplateLibrary
 
-__all__ = ["Axis", "Experiment", "Job", "experiment_folder", "find_experiment", "load_experiment"]
+__all__ = [
+    "Axis",
+    "Experiment",
+    "Job",
+    "experiment_folder",
+    "experiment_folders",
+    "find_experiment",
+    "load_experiment",
+]
 
 SPEC_FIELDS = (
     "subject",
@@ -145,23 +156,36 @@ class Experiment:
 
 
 def experiment_folder() -> Path:
-    """``prompts/experiments/`` beside the built-in template folder."""
-    from workbench.templates import default_folder
+    """The example experiments shipped in the package: ``workbench/data/experiments/``
+    (``$WORKBENCH_PROMPTS/experiments/`` in their place when that variable is set)."""
+    configured = os.environ.get("WORKBENCH_PROMPTS")
+    if configured:
+        return Path(configured).expanduser() / "experiments"
+    return data_path("experiments")
 
-    return default_folder() / "experiments"
+
+def experiment_folders(root: str | Path | None = None) -> list[Path]:
+    """Where a name is looked up, first match wins: the project's ``prompts/experiments/`` (beside
+    the outputs root ``root``, see :func:`workbench.templates.project_folder`), then the
+    package's examples."""
+    from workbench.templates import project_folder
+
+    return [project_folder(root) / "experiments", experiment_folder()]
 
 
-def find_experiment(name: str | Path) -> Path:
-    """A path as given, or a name in ``prompts/experiments/`` (with or without ``.yaml``)."""
+def find_experiment(name: str | Path, *, root: str | Path | None = None) -> Path:
+    """A path as given, or a name (with or without ``.yaml``) in the project's
+    ``prompts/experiments/`` or among the package's examples."""
     path = Path(name)
     if path.is_file():
         return path
-    folder = experiment_folder()
-    for candidate in (folder / str(name), *(folder / f"{name}{s}" for s in (".yaml", ".yml", ".csv"))):
-        if candidate.is_file():
-            return candidate
-    known = sorted(p.stem for p in folder.glob("*.y*ml")) if folder.is_dir() else []
-    hint = f" The experiments in {folder} are: {', '.join(known)}." if known else ""
+    folders = experiment_folders(root)
+    for folder in folders:
+        for candidate in (folder / str(name), *(folder / f"{name}{s}" for s in (".yaml", ".yml", ".csv"))):
+            if candidate.is_file():
+                return candidate
+    known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.y*ml")})
+    hint = f" The experiments you can name are: {', '.join(known)}." if known else ""
     raise ExperimentError(f"No experiment file {name}.{hint}", file=str(name))
 
 
@@ -172,13 +196,16 @@ def load_experiment(
     backend: str | None = None,
     model: str | None = None,
     quality: str | None = None,
+    root: str | Path | None = None,
 ) -> Experiment:
     """Read, validate and expand an experiment file (YAML or CSV) into jobs.
 
     Args:
-        source: a path, or the name of a file in ``prompts/experiments/``.
+        source: a path, or the name of a file in the project's ``prompts/experiments/`` or among
+            the package's examples.
         templates: the library ``@name`` references and presets come from (default: the project's).
         backend/model/quality: override the experiment's own (a factor of that name still wins).
+        root: the outputs root whose project's ``prompts/`` is searched (default: the default root).
 
     Example:
         >>> experiment = load_experiment("mug-lighting")
@@ -191,8 +218,8 @@ def load_experiment(
     if templates is None:
         from workbench.templates import TemplateLibrary
 
-        templates = TemplateLibrary.default()
-    path = find_experiment(source)
+        templates = TemplateLibrary.default(root=root)
+    path = find_experiment(source, root=root)
     reader = _Reader(path, templates)
     if path.suffix.lower() == ".csv":
         data: dict[str, Any] = {"rows": path.name}

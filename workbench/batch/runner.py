@@ -66,8 +66,11 @@ _BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def default_notebook() -> Path:
-    """``notebooks/batch.ipynb`` of the project the ``workbench`` package sits in."""
-    return Path(__file__).resolve().parents[2] / "notebooks" / "batch.ipynb"
+    """The batch notebook shipped in the package (``workbench/data/notebooks/batch.ipynb``), so
+    a batch runs from a wheel install without a checkout."""
+    from workbench.yamlio import data_path
+
+    return data_path("notebooks", "batch.ipynb")
 
 
 def new_batch_id(name: str) -> str:
@@ -454,7 +457,7 @@ def run_batch(
         batch_id: the id of a new batch (default: made from the name and time).
         resume: continue this batch instead: only its missing and failed jobs run.
         workers: shards run in parallel, each one kernel running many jobs.
-        notebook: the parameterised batch notebook (default ``notebooks/batch.ipynb``).
+        notebook: the parameterised batch notebook (default: the packaged one, :func:`default_notebook`).
         budget: stop cleanly before the job that would take the spend over this many credits.
         retries: extra attempts for a shard whose kernel fails to start or dies.
         concurrency: jobs in flight per kernel (default: 1 for drafts, 4 for real backends).
@@ -474,7 +477,7 @@ def run_batch(
     """
     started = time.perf_counter()
     if isinstance(experiment, (str, Path)):
-        experiment = load_experiment(experiment, templates=wb.templates)
+        experiment = load_experiment(experiment, templates=wb.templates, root=wb.root)
     if workers < 1:
         raise ExperimentError(f"--workers must be 1 or more, not {workers}.", field="workers")
     notebook = Path(notebook) if notebook else default_notebook()
