@@ -36,6 +36,7 @@ from workbench.errors import (
     RateLimitError,
     ServiceError,
     SpecError,
+    StoreError,
     TemplateError,
     WorkbenchError,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "Run",
     "ServiceError",
     "SpecError",
+    "StoreError",
     "TemplateError",
     "TextItem",
     "Usage",

@@ -17,6 +17,7 @@ fix the problem (which template, which file and line, how many credits short)::
     ├── BudgetError            the wallet cannot pay (needed, available, short)
     ├── InputImageError        an uploaded image is rejected (path)
     ├── FontMissingError       no font for a script of an exact text (script)
+    ├── StoreError             the image store (a folder or an fsspec URL) cannot be used (path)
     └── LedgerError            the run log cannot be read or written
 
 Messages are whole sentences; the CLI prints them as they are and the widgets show them inline.
@@ -38,6 +39,7 @@ __all__ = [
     "RateLimitError",
     "ServiceError",
     "SpecError",
+    "StoreError",
     "TemplateError",
     "WorkbenchError",
 ]
@@ -140,6 +142,14 @@ class FontMissingError(WorkbenchError):
     def __init__(self, message: str, *, script: str) -> None:
         super().__init__(message)
         self.script = script
+
+
+class StoreError(WorkbenchError):
+    """The image store cannot be opened, reached, read or written (a URL, a bucket, a mount)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class LedgerError(WorkbenchError):
