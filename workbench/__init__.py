@@ -12,36 +12,91 @@ Example:
 
 from __future__ import annotations
 
-from workbench.backends.base import (
-    Backend,
-    ImageRequest,
-    ImageResult,
-    ModelCapabilities,
-    Usage,
-    available_backends,
-    register_backend,
-)
-from workbench.core import Plan, Run, Workbench
-from workbench.errors import (
-    BackendError,
-    BackendTimeoutError,
-    BudgetError,
-    CapabilityError,
-    ContentPolicyError,
-    ExperimentError,
-    FontMissingError,
-    InputImageError,
-    LedgerError,
-    NeedsKeyError,
-    RateLimitError,
-    ServiceError,
-    SpecError,
-    StoreError,
-    TemplateError,
-    WorkbenchError,
-)
-from workbench.pricing import Estimate, PriceTable
-from workbench.spec import ASPECTS, QUALITIES, Character, PromptSpec, TextItem, compose
+from typing import TYPE_CHECKING, Any
+
+# The public names and the modules they live in. They are imported on first use (PEP 562), so
+# `import workbench.errors` or `workbench --help` does not pay for pandas, numpy or PIL.
+_EXPORTS = {
+    "workbench.backends.base": (
+        "Backend",
+        "ImageRequest",
+        "ImageResult",
+        "ModelCapabilities",
+        "Usage",
+        "available_backends",
+        "register_backend",
+    ),
+    "workbench.core": ("Plan", "Run", "Workbench"),
+    "workbench.errors": (
+        "BackendError",
+        "BackendTimeoutError",
+        "BudgetError",
+        "CapabilityError",
+        "ContentPolicyError",
+        "ExperimentError",
+        "FontMissingError",
+        "InputImageError",
+        "LedgerError",
+        "NeedsKeyError",
+        "RateLimitError",
+        "ServiceError",
+        "SpecError",
+        "StoreError",
+        "TemplateError",
+        "WorkbenchError",
+    ),
+    "workbench.pricing": ("Estimate", "PriceTable"),
+    "workbench.spec": ("ASPECTS", "QUALITIES", "Character", "PromptSpec", "TextItem", "compose"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+if TYPE_CHECKING:
+    from workbench.backends.base import (
+        Backend,
+        ImageRequest,
+        ImageResult,
+        ModelCapabilities,
+        Usage,
+        available_backends,
+        register_backend,
+    )
+    from workbench.core import Plan, Run, Workbench
+    from workbench.errors import (
+        BackendError,
+        BackendTimeoutError,
+        BudgetError,
+        CapabilityError,
+        ContentPolicyError,
+        ExperimentError,
+        FontMissingError,
+        InputImageError,
+        LedgerError,
+        NeedsKeyError,
+        RateLimitError,
+        ServiceError,
+        SpecError,
+        StoreError,
+        TemplateError,
+        WorkbenchError,
+    )
+    from workbench.pricing import Estimate, PriceTable
+    from workbench.spec import ASPECTS, QUALITIES, Character, PromptSpec, TextItem, compose
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __version__ = "0.1.0"
 
@@ -77,6 +132,7 @@ __all__ = [
     "Usage",
     "Workbench",
     "WorkbenchError",
+    "__version__",
     "available_backends",
     "compose",
     "register_backend",

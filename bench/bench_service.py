@@ -1,0 +1,213 @@
+"""The path users take for many images, against the loopback server in its own process.
+
+``workbench batch run --backend openai --concurrency N`` (a fresh command-line process: imports,
+planning, kernels, requests, report) is timed beside a raw ``AsyncOpenAI`` loop with a semaphore
+of N in the same run, against the same server:
+
+* 2 s latency, 256 requests, concurrency 32: batch wall ≤ 1.3 x raw + 5 s;
+* 50 ms latency, 200 requests, concurrency 8: batch wall ≤ 1.15 x ideal + 5 s
+  (ideal = requests x latency / concurrency).
+
+Beside them the fixed costs of item 2 of issue 16: ``workbench --help`` ≤ 250 ms, the first draft
+image from a cold process ≤ 500 ms, a 2-shard batch's cost over its requests ≤ 5 s.
+
+``BENCH_SERVICE_FLAGS`` replaces the batch command's concurrency flags (e.g. ``--workers 2`` to
+time a version without ``--concurrency``); ``BENCH_SERVICE_QUICK=1`` runs only the 50 ms case.
+Run with ``python -m bench service``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench._common import report
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = ROOT / "bench" / "_loopback.py"
+KEY = "bench-not-a-real-key"
+WORKBENCH = [str(Path(sys.executable).parent / "workbench")]  # the console script users run
+
+
+class _Server:
+    """tests/openai_server.py in a child process; ``base_url`` once it listens."""
+
+    def __init__(self, latency: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(SERVER), str(latency)], stdout=subprocess.PIPE, text=True
+        )
+        self.base_url = self.process.stdout.readline().strip()
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.base_url.removesuffix('/v1')}/_stats", timeout=10) as answer:
+            return json.load(answer)
+
+    def __enter__(self) -> _Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, OPENAI_API_KEY=KEY, PYTHONPATH=str(ROOT))
+    env.pop("WORKBENCH_HOME", None)
+    return env
+
+
+def _raw(base_url: str, requests: int, concurrency: int, tag: str) -> float:
+    """A raw AsyncOpenAI loop with a semaphore: what the account's concurrency allows at best."""
+    import openai
+
+    async def main() -> float:
+        client = openai.AsyncOpenAI(api_key=KEY, base_url=base_url, max_retries=0)
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(i: int) -> None:
+            async with limit:
+                await client.images.generate(
+                    model="gpt-image-2", prompt=f"raw {tag} take {i}", size="1024x1024", quality="low"
+                )
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(requests)))
+        elapsed = time.perf_counter() - started
+        await client.close()
+        return elapsed
+
+    return asyncio.run(main())
+
+
+def _experiment(folder: Path, name: str, requests: int) -> Path:
+    path = folder / f"{name}.yaml"
+    subjects = ", ".join(f"'a ceramic mug, take {i}'" for i in range(requests))
+    path.write_text(f"name: {name}\nspec: {{quality: low}}\ngrid:\n  subject: [{subjects}]\n")
+    return path
+
+
+def _batch(base_url: str, requests: int, concurrency: int, folder: Path, name: str) -> tuple[float, str]:
+    """``workbench batch run --backend openai`` in a new process; (wall seconds, its output)."""
+    root = folder / f"root-{name}"
+    env = _env()
+    base = [*WORKBENCH, "--root", str(root), "--base-url", base_url]
+    subprocess.run([*base, "wallet", "topup", str(20 * requests)], env=env, check=True, capture_output=True)
+    flags = os.environ.get("BENCH_SERVICE_FLAGS")
+    extra = shlex.split(flags) if flags is not None else ["--concurrency", str(concurrency)]
+    command = [*base, "batch", "run", str(_experiment(folder, name, requests)), "--backend", "openai"]
+    command += [*extra, "--no-progress"]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the batch failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return elapsed, done.stdout
+
+
+def _cold(command: list[str], repeat: int = 5) -> float:
+    """Median wall seconds of a fresh process running ``command``."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(command, env=_env(), check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _case(latency: float, requests: int, concurrency: int, folder: Path, name: str) -> dict:
+    with _Server(latency) as server:
+        _raw(server.base_url, 4, 4, f"{name} warm-up")
+        raw = _raw(server.base_url, requests, concurrency, name)
+        before = server.stats()
+        batch, output = _batch(server.base_url, requests, concurrency, folder, name)
+        after = server.stats()
+    sent = sum(after["counts"].values()) - sum(before["counts"].values())
+    return {
+        "raw": raw,
+        "batch": batch,
+        "ideal": requests * latency / concurrency,
+        "sent": sent,
+        "max_inflight": after["max_inflight"],
+        "output": output.strip().splitlines()[:1],
+    }
+
+
+def main() -> None:
+    quick = os.environ.get("BENCH_SERVICE_QUICK") == "1"
+    figures: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        help_seconds = _cold([*WORKBENCH, "--help"])
+        draft_seconds = _cold([*WORKBENCH, "--root", str(folder / "cold"), "generate", "a ceramic mug"])
+        figures += [
+            {
+                "name": "workbench --help, cold process",
+                "value": help_seconds * 1000,
+                "unit": "ms",
+                "target": 250,
+            },
+            {
+                "name": "first draft image, cold process (workbench generate)",
+                "value": draft_seconds * 1000,
+                "unit": "ms",
+                "target": 500,
+            },
+        ]
+        fast = _case(0.05, 200, 8, folder, "fast")
+        figures += [
+            {"name": "raw AsyncOpenAI, 200 x 50 ms, semaphore 8", "value": fast["raw"], "unit": "s"},
+            {
+                "name": "workbench batch run, 200 x 50 ms, concurrency 8",
+                "value": fast["batch"],
+                "unit": "s",
+                "target": round(1.15 * fast["ideal"] + 5, 3),
+                "requests_sent": fast["sent"],
+                "server_max_inflight": fast["max_inflight"],
+                "summary": fast["output"],
+            },
+            {
+                "name": "  ... fixed cost over the raw loop (2 shards)",
+                "value": fast["batch"] - fast["raw"],
+                "unit": "s",
+                "target": 5,
+            },
+            {
+                "name": "  ... most requests in flight at the server",
+                "value": fast["max_inflight"],
+                "unit": "req",
+            },
+        ]
+        if not quick:
+            slow = _case(2.0, 256, 32, folder, "slow")
+            figures += [
+                {"name": "raw AsyncOpenAI, 256 x 2 s, semaphore 32", "value": slow["raw"], "unit": "s"},
+                {
+                    "name": "workbench batch run, 256 x 2 s, concurrency 32",
+                    "value": slow["batch"],
+                    "unit": "s",
+                    "target": round(1.3 * slow["raw"] + 5, 3),
+                    "requests_sent": slow["sent"],
+                    "server_max_inflight": slow["max_inflight"],
+                    "summary": slow["output"],
+                },
+                {
+                    "name": "  ... most requests in flight at the server",
+                    "value": slow["max_inflight"],
+                    "unit": "req",
+                },
+            ]
+    figures.append({"name": "load average (1 min) when done", "value": os.getloadavg()[0], "unit": ""})
+    report("service", figures)
+
+
+if __name__ == "__main__":
+    main()
