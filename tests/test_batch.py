@@ -88,7 +88,7 @@ def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft,
         label = header.crop((column * (THUMB + 8), 0, column * (THUMB + 8) + THUMB, 44))
         assert label.getextrema()[0] < 100
     html = (folder / "report.html").read_text()
-    assert "contact-sheet.jpg" in html and "<h3>lighting</h3>" in html and "latency_ms (mean)" in html
+    assert "contact-sheet.jpg" in html and "<h3>lighting</h3>" in html and "latency s (mean)" in html
     assert (
         "a speckled ceramic mug, on a polished white marble surface" in html
         and html.count("data:image/jpeg") == 12

@@ -1,36 +1,44 @@
-"""Batch reports: a labelled contact sheet (an X/Y plot of the factors) and an HTML report.
+"""Batch reports that answer which factor value works best and what it costs.
 
-The contact sheet puts the first axis of the experiment down the rows and the second across the
-columns; a third axis and beyond make one sheet per value (``contact-sheet-<value>.jpg``). A
-one-axis experiment is laid out in rows of up to six, each thumbnail captioned. Thumbnails are
-about 256 px, the sheet a JPEG of a few hundred kB.
+``write_report`` writes, into the batch's folder:
 
-The HTML report is one self-contained file: the sheets (linked, beside it), a table of every job
-with a small thumbnail (a data URI), its factors, prompt, status, credits, dollars and latency,
-and pandas tables of credits, dollars, latency and status per factor. When any run of the batch
-had its exact texts checked with OCR (``workbench batch run --check-text``, or
-``Workbench.check_text`` afterwards), the tables add the mean text accuracy per factor value and
-each job's own.
+- ``report.html`` (a jinja2 template, ``workbench/data/templates/report.html.j2``): per axis of
+  the experiment, its values ranked — images ok, mean text accuracy when the texts were checked
+  with OCR, credits and dollars per image and per passing image, the estimate beside the actual,
+  latency — with two matplotlib charts (score and cost per value, inline SVG); a note of every
+  missing, failed, blocked or budget-stopped job; for a draft batch, what the same batch would
+  cost on the service per model and quality; the contact sheets; every job with a thumbnail that
+  opens its full image.
+- ``ranking.csv`` (one row per axis value) and ``jobs.csv`` (one row per job): the same data.
+- ``contact-sheet*.jpg``: the first axis down the rows, the second across; a third axis and beyond
+  make one sheet per value (``contact-sheet-<value>.jpg``). A one-axis experiment is laid out in
+  rows of six, each thumbnail captioned. A sheet never grows past ``MAX_SHEET_ROWS`` rows or
+  ``MAX_SHEET_COLUMNS`` columns of thumbnails (JPEG stops at 65,500 px): larger ones are split into
+  pages, ``contact-sheet-p2.jpg`` and so on.
+- ``images/``: the batch's images named by job (hard links into the store).
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import csv
 import io
 import itertools
 import json
 import math
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
 from workbench.batch.folders import batch_folder, best_per_job
-from workbench.errors import InputImageError
+from workbench.errors import InputImageError, WorkbenchError
 from workbench.store import Store
 
 if TYPE_CHECKING:
@@ -38,15 +46,24 @@ if TYPE_CHECKING:
 
     from workbench.core import Workbench
 
-__all__ = ["Report", "batch_frame", "contact_sheets", "write_report"]
+__all__ = ["Report", "batch_frame", "contact_sheets", "ranking", "service_prices", "write_report"]
 
 THUMB = 256
+MAX_SHEET_ROWS = 40
+MAX_SHEET_COLUMNS = 40
+# Up to this many jobs the report carries its thumbnails as data URIs (one self-contained file);
+# beyond, they are small files in ``thumbs/`` beside it, so the page stays a few MB.
+INLINE_THUMBS = 400
+# A checked image passes when at least this share of its exact texts reads back.
+PASSING_TEXT = 0.98
 _PAD = 8
 _LABEL_W = 180
 _HEADER_H = 44
 _TITLE_H = 40
 _WRAP = 6
 _STATUS_COLOURS = {"failed": (190, 40, 40), "blocked": (200, 120, 0), "missing": (120, 120, 120)}
+_DONE = ("ok", "cached")
+_QUALITIES = ("low", "medium", "high")
 
 
 @dataclass
@@ -54,12 +71,15 @@ class Report:
     contact_sheets: list[Path]
     html: Path
     frame: pd.DataFrame
+    ranking_csv: Path | None = None
+    jobs_csv: Path | None = None
 
 
+# -- the data ---------------------------------------------------------------------------------
 def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
     """One row per job of a batch: its best run (ok/cached over failed), factors as columns.
 
-    Jobs that never ran are rows with status ``missing``.
+    Jobs that never ran are rows with status ``missing``, with the price table's estimate.
     """
     import pandas as pd
 
@@ -72,6 +92,18 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
     rows = []
     for job in jobs:
         run = best.get(job["key"], {})
+        spec = job.get("spec") or {}
+        backend = _text(run.get("backend")) or job.get("backend") or "draft"
+        model = _text(run.get("model")) or job.get("model")
+        quality = _text(run.get("quality")) or spec.get("quality") or "medium"
+        width, height = _size(run, spec, quality)
+        n = int(run.get("n") or spec.get("n") or 1)
+        prompt = _text(run.get("prompt")) or ""
+        if run:
+            estimated = (int(run.get("credits_estimated") or 0), float(run.get("usd_estimated") or 0.0))
+        else:
+            estimated = _estimate(wb, backend, model, quality, width, height, n, len(prompt) or 200)
+        latency = run.get("latency_ms")
         rows.append(
             {
                 "job": job["key"],
@@ -79,11 +111,18 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
                 **job["factors"],
                 "coords": tuple(job["coords"]),
                 "status": run.get("status", "missing"),
+                "backend": backend,
+                "model": model,
+                "quality": quality,
+                "size": f"{width}x{height}",
+                "n": n,
                 "credits": int(run.get("credits") or 0),
                 "usd": float(run.get("usd") or 0.0),
-                "latency_ms": None if pd.isna(run.get("latency_ms")) else float(run["latency_ms"]),
+                "credits_estimated": estimated[0],
+                "usd_estimated": estimated[1],
+                "latency_ms": None if latency is None or pd.isna(latency) else float(latency),
                 "shard": run.get("shard"),
-                "prompt": _text(run.get("prompt")) or "",
+                "prompt": prompt,
                 "image": (wb.root / run["images"][0]) if run.get("images") else None,
                 "run_id": _text(run.get("id")),
                 "error": _text(run.get("error")),
@@ -93,9 +132,42 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _size(run: dict[str, Any], spec: dict[str, Any], quality: str) -> tuple[int, int]:
+    width, height = run.get("width"), run.get("height")
+    if width is not None and height is not None and not _missing(width) and not _missing(height):
+        return int(width), int(height)
+    from workbench.spec import size_for
+
+    try:
+        return size_for(spec.get("aspect") or "1:1", quality)
+    except WorkbenchError:
+        return 1024, 1024
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(value != value) or value is None  # NaN / pandas NA
+    except TypeError:
+        return True
+
+
+def _estimate(
+    wb: Workbench, backend: str, model: str | None, quality: str, width: int, height: int, n: int, chars: int
+) -> tuple[int, float]:
+    """Credits and dollars the price table expects for one job (0 where it has no price)."""
+    from workbench.backends.base import ImageRequest
+
+    try:
+        request = ImageRequest(prompt="x" * max(1, chars), width=width, height=height, quality=quality, n=n)
+        estimate = wb.prices.estimate(backend, model, request)
+    except WorkbenchError:
+        return 0, 0.0
+    return int(estimate.credits), float(estimate.usd)
+
+
 def _accuracy(value: Any) -> float:
     """A run's text accuracy, NaN when it was never checked (or the job never ran)."""
-    return float("nan") if value is None else float(value)
+    return float("nan") if value is None or _missing(value) else float(value)
 
 
 def _percent(accuracy: float) -> str:
@@ -108,6 +180,197 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _passing(frame: pd.DataFrame) -> pd.Series:
+    """Jobs whose image is made and, where its texts were checked, reads back (≥ 98 %)."""
+    done = frame["status"].isin(_DONE)
+    checked = frame["text_accuracy"].notna()
+    return done & (~checked | (frame["text_accuracy"] >= PASSING_TEXT))
+
+
+def ranking(frame: pd.DataFrame, axes: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per axis value, best first within each axis.
+
+    Ranked by mean text accuracy when any job was checked, else by the share of images made;
+    ties go to the lower dollars (then credits) per image.
+    """
+    import pandas as pd
+
+    tables = []
+    frame = frame.assign(
+        _done=frame["status"].isin(_DONE),
+        _pass=_passing(frame),
+        _images=frame["n"].where(frame["status"].isin(_DONE), 0),
+    )
+    has_text = bool(frame["text_accuracy"].notna().any())
+    for position, axis in enumerate(axes):
+        labels = frame["coords"].map(lambda c, p=position: c[p] if len(c) > p else "")
+        grouped = frame.groupby(labels, sort=False)
+        images = grouped["_images"].sum()
+        passing_images = frame["n"].where(frame["_pass"], 0).groupby(labels, sort=False).sum()
+        credits, usd = grouped["credits"].sum(), grouped["usd"].sum()
+        table = pd.DataFrame(
+            {
+                "axis": axis["name"],
+                "value": images.index,
+                "jobs": grouped.size().to_numpy(),
+                "ok": grouped["_done"].sum().to_numpy(),
+                "failed": grouped["status"].apply(lambda s: int((s == "failed").sum())).to_numpy(),
+                "blocked": grouped["status"].apply(lambda s: int((s == "blocked").sum())).to_numpy(),
+                "missing": grouped["status"].apply(lambda s: int((s == "missing").sum())).to_numpy(),
+                "ok_share": (grouped["_done"].mean()).to_numpy(),
+                "text_accuracy": grouped["text_accuracy"].mean().to_numpy(),
+                "text_checked": grouped["text_accuracy"].count().to_numpy(),
+                "passing": passing_images.to_numpy(),
+                "credits": credits.to_numpy(),
+                "credits_estimated": grouped["credits_estimated"].sum().to_numpy(),
+                "usd": usd.to_numpy(),
+                "usd_estimated": grouped["usd_estimated"].sum().to_numpy(),
+                "credits_per_image": (credits / images.where(images > 0)).to_numpy(),
+                "usd_per_image": (usd / images.where(images > 0)).to_numpy(),
+                "credits_per_passing": (credits / passing_images.where(passing_images > 0)).to_numpy(),
+                "usd_per_passing": (usd / passing_images.where(passing_images > 0)).to_numpy(),
+                "latency_ms": grouped["latency_ms"].mean().to_numpy(),
+            }
+        )
+        order = ["text_accuracy", "ok_share"] if has_text else ["ok_share"]
+        table = table.sort_values(
+            [*order, "usd_per_image", "credits_per_image"],
+            ascending=[False] * len(order) + [True, True],
+            na_position="last",
+            kind="stable",
+        )
+        table.insert(2, "rank", range(1, len(table) + 1))
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame()
+    return pd.concat(tables, ignore_index=True)
+
+
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    import jinja2
+
+    source = (
+        resources.files("workbench").joinpath("data/templates/report.html.j2").read_text(encoding="utf-8")
+    )
+    environment = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    )
+    return environment.from_string(source)
+
+
+def service_prices(wb: Workbench, frame: pd.DataFrame, backend: str = "openai") -> dict[str, Any] | None:
+    """What the batch's jobs would cost on ``backend``, per model and quality, from the price table.
+
+    Returns ``{"images", "qualities", "rows": [{"model", "cells": [{"credits", "usd"}]}]}`` or
+    None when the table has no prices for that backend.
+    """
+    rates = wb.prices.data.get("usd_per_million_tokens", {}).get(backend) or {}
+    models = [m for m in rates if m != "*"] or (["*"] if rates else [])
+    if not models:
+        return None
+    # Jobs of one size and count cost the same but for their prompt length: price each group once.
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for size, n, prompt in zip(frame["size"], frame["n"], frame["prompt"], strict=True):
+        width, height = (int(x) for x in str(size).split("x"))
+        groups.setdefault((width, height, int(n)), []).append(len(prompt or "") or 200)
+    rows = []
+    for model in models:
+        cells = []
+        for quality in _QUALITIES:
+            credits, usd = 0, 0.0
+            for (width, height, n), lengths in groups.items():
+                per_credits, per_usd = _estimate(
+                    wb,
+                    backend,
+                    None if model == "*" else model,
+                    quality,
+                    width,
+                    height,
+                    n,
+                    int(sum(lengths) / len(lengths)),
+                )
+                credits += per_credits * len(lengths)
+                usd += per_usd * len(lengths)
+            cells.append({"credits": credits, "usd": usd})
+        rows.append({"model": model if model != "*" else backend, "cells": cells})
+    return {"images": int(frame["n"].sum()), "qualities": list(_QUALITIES), "rows": rows}
+
+
+# -- charts -----------------------------------------------------------------------------------
+def _chart(values: list[str], numbers: list[float], *, title: str, xlabel: str, fmt: str, colour: str) -> str:
+    """A small horizontal bar chart as inline SVG (one bar per axis value, best at the top)."""
+    from matplotlib.figure import Figure
+
+    shown = [v if len(v) <= 28 else v[:27] + "…" for v in values]
+    height = 1.2 + 0.38 * len(values)
+    figure = Figure(figsize=(6.2, min(height, 14)), dpi=96)
+    axes = figure.add_subplot()
+    clean = [0.0 if (x is None or x != x) else float(x) for x in numbers]
+    bars = axes.barh(range(len(values)), clean, color=colour)
+    axes.set_yticks(range(len(values)), shown, fontsize=9)
+    axes.invert_yaxis()
+    axes.set_title(title, fontsize=11, loc="left")
+    axes.set_xlabel(xlabel, fontsize=9)
+    axes.spines[["top", "right"]].set_visible(False)
+    top = max(clean) if clean and max(clean) > 0 else 1.0
+    axes.set_xlim(0, top * 1.25)
+    for bar, number in zip(bars, numbers, strict=True):
+        label = "n/a" if number is None or number != number else fmt.format(number)
+        axes.text(
+            bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, label, va="center", fontsize=8
+        )
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _axis_charts(
+    table: pd.DataFrame, axis: str, *, has_text: bool, draft: bool, service_usd: dict[str, float]
+) -> list[str]:
+    values = [str(v) for v in table["value"]]
+    if has_text:
+        score = _chart(
+            values,
+            [x * 100 for x in table["text_accuracy"]],
+            title=f"Text accuracy by {axis}",
+            xlabel="mean text accuracy (%)",
+            fmt="{:.0f} %",
+            colour="#2e7d32",
+        )
+    else:
+        score = _chart(
+            values,
+            [x * 100 for x in table["ok_share"]],
+            title=f"Images made by {axis}",
+            xlabel="jobs with an image (%)",
+            fmt="{:.0f} %",
+            colour="#2e7d32",
+        )
+    if draft:
+        cost = _chart(
+            values,
+            [service_usd.get(v, float("nan")) for v in values],
+            title=f"Service price per image by {axis}",
+            xlabel="estimated dollars per image on the service (medium)",
+            fmt="${:.3f}",
+            colour="#1565c0",
+        )
+    else:
+        cost = _chart(
+            values,
+            list(table["usd_per_image"]),
+            title=f"Cost per image by {axis}",
+            xlabel="dollars per image made",
+            fmt="${:.4f}",
+            colour="#1565c0",
+        )
+    return [score, cost]
+
+
+# -- contact sheets ---------------------------------------------------------------------------
 def _font(size: int) -> ImageFont.ImageFont:
     try:
         from workbench.imaging.fonts import font_for
@@ -125,21 +388,35 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width:
     return text + "…"
 
 
-def _thumb(path: Path | None) -> Image.Image | None:
-    """A ~256 px RGB thumbnail on white, from the store's thumbnail cache (an image is reduced
-    once, for every report and gallery after)."""
+def _thumb_bytes(path: Path | None) -> bytes | None:
     if path is None:
         return None
     path = Path(path)  # <root>/images/<xx>/<sha>.<ext>
     try:
-        data = Store(path.parents[2]).thumbnail(path, THUMB)
+        return Store(path.parents[2]).thumbnail(path, THUMB)
     except InputImageError:
+        return None
+
+
+def _thumb(path: Path | None) -> Image.Image | None:
+    """A ~256 px RGB thumbnail on white, from the store's thumbnail cache (an image is reduced
+    once, for every report and gallery after)."""
+    data = _thumb_bytes(path)
+    if data is None:
         return None
     with Image.open(io.BytesIO(data)) as image:
         image = image.convert("RGBA")
     canvas = Image.new("RGB", image.size, "white")
     canvas.paste(image, mask=image.getchannel("A"))
     return canvas
+
+
+def _prefetch(frame: pd.DataFrame) -> None:
+    """Make every missing thumbnail at once, on every core (decoding releases the GIL)."""
+    paths = [p for p, s in zip(frame["image"], frame["status"], strict=True) if p is not None and s in _DONE]
+    if len(paths) > 4:
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            list(pool.map(_thumb_bytes, paths))
 
 
 def _cell(
@@ -152,7 +429,7 @@ def _cell(
 ) -> None:
     draw.rectangle((x, y, x + THUMB - 1, y + THUMB - 1), fill=(238, 238, 238))
     status = row["status"] if row is not None else "missing"
-    thumb = _thumb(row["image"]) if row is not None and status in ("ok", "cached") else None
+    thumb = _thumb(row["image"]) if row is not None and status in _DONE else None
     if thumb is not None:
         sheet.paste(thumb, (x + (THUMB - thumb.width) // 2, y + (THUMB - thumb.height) // 2))
         return
@@ -160,10 +437,19 @@ def _cell(
     draw.text((x + THUMB // 2, y + THUMB // 2), status, fill=colour, font=font, anchor="mm")
 
 
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def _page_name(base: str, page: int, pages: int) -> str:
+    return f"{base}.jpg" if pages == 1 else f"{base}-p{page}.jpg" if page > 1 else f"{base}.jpg"
+
+
 def contact_sheets(
     wb: Workbench, batch_id: str, frame: pd.DataFrame | None = None, *, folder: Path | None = None
 ) -> list[Path]:
-    """Draw the batch's contact sheet(s) and return their paths."""
+    """Draw the batch's contact sheet(s) and return their paths (pages of at most
+    ``MAX_SHEET_ROWS`` × ``MAX_SHEET_COLUMNS`` thumbnails)."""
     folder = folder or batch_folder(wb, batch_id)
     meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
     frame = batch_frame(wb, batch_id) if frame is None else frame
@@ -175,17 +461,41 @@ def contact_sheets(
     if len(axes) <= 1:
         labels = axes[0]["labels"] if axes else [""]
         cells = [(by_coords.get((label,) if axes else ()), label) for label in labels]
-        return [_wrapped_sheet(folder / "contact-sheet.jpg", title, cells, axes[0]["name"] if axes else "")]
+        pages = _chunks(cells, _WRAP * MAX_SHEET_ROWS)
+        axis = axes[0]["name"] if axes else ""
+        return [
+            _wrapped_sheet(
+                folder / _page_name("contact-sheet", i, len(pages)),
+                title + (f" (page {i} of {len(pages)})" if len(pages) > 1 else ""),
+                page,
+                axis,
+            )
+            for i, page in enumerate(pages, start=1)
+        ]
     rows, columns = axes[0], axes[1]
     sheets = []
     extra = [a["labels"] for a in axes[2:]]
+    row_pages = _chunks(list(rows["labels"]), MAX_SHEET_ROWS)
+    column_pages = _chunks(list(columns["labels"]), MAX_SHEET_COLUMNS)
+    n_pages = len(row_pages) * len(column_pages)
     for z in itertools.product(*extra) if extra else [()]:
-        name = "contact-sheet" + ("-" + _slug("-".join(z)) if z else "") + ".jpg"
+        base = "contact-sheet" + ("-" + _slug("-".join(z)) if z else "")
         subtitle = "  ·  ".join(f"{a['name']}: {v}" for a, v in zip(axes[2:], z, strict=True))
-        grid = [[by_coords.get((r, c, *z)) for c in columns["labels"]] for r in rows["labels"]]
-        sheets.append(
-            _grid_sheet(folder / name, title + (f" — {subtitle}" if subtitle else ""), rows, columns, grid)
-        )
+        for page, (row_labels, column_labels) in enumerate(
+            itertools.product(row_pages, column_pages), start=1
+        ):
+            grid = [[by_coords.get((r, c, *z)) for c in column_labels] for r in row_labels]
+            heading = title + (f" — {subtitle}" if subtitle else "")
+            heading += f" (page {page} of {n_pages})" if n_pages > 1 else ""
+            sheets.append(
+                _grid_sheet(
+                    folder / _page_name(base, page, n_pages),
+                    heading,
+                    rows | {"labels": row_labels},
+                    columns | {"labels": column_labels},
+                    grid,
+                )
+            )
     return sheets
 
 
@@ -273,15 +583,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:60] or "x"
 
 
+def _image_name(record: dict[str, Any]) -> str | None:
+    source = record["image"]
+    if source is None:
+        return None
+    return f"{record['index']:04d}-{_slug('-'.join(record['coords']))}{Path(source).suffix}"
+
+
 def _link_images(folder: Path, frame: pd.DataFrame) -> None:
     """Name the batch's images by job in ``images/`` (hard links into the store, else copies)."""
     target = folder / "images"
     target.mkdir(exist_ok=True)
     for record in frame.to_dict("records"):
-        source = record["image"]
-        if source is None or not Path(source).is_file():
+        source, name = record["image"], _image_name(record)
+        if name is None or not Path(source).is_file():
             continue
-        name = f"{record['index']:04d}-{_slug('-'.join(record['coords']))}{Path(source).suffix}"
         link = target / name
         if link.exists():
             continue
@@ -293,104 +609,297 @@ def _link_images(folder: Path, frame: pd.DataFrame) -> None:
             shutil.copyfile(source, link)
 
 
-def _data_uri(path: Path | None, size: int = 128) -> str:
+def _small_jpeg(path: Path | None, size: int = 128) -> bytes | None:
     thumb = _thumb(path)
     if thumb is None:
-        return ""
+        return None
     image = thumb.copy()
     image.thumbnail((size, size))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=70)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
 
 
-def _per_factor(frame: pd.DataFrame, factor: str) -> pd.DataFrame:
-    import pandas as pd
-
-    grouped = frame.groupby(factor, sort=False, observed=True)
-    table = pd.DataFrame(
-        {
-            "jobs": grouped.size(),
-            "credits": grouped["credits"].sum(),
-            "usd": grouped["usd"].sum().round(4),
-            "latency_ms (mean)": grouped["latency_ms"].mean().round(1),
-        }
-    )
-    if frame["text_accuracy"].notna().any():
-        table["text accuracy % (mean)"] = (grouped["text_accuracy"].mean() * 100).round(1)
-    status = pd.crosstab(frame[factor], frame["status"]).reindex(table.index).fillna(0).astype(int)
-    return table.join(status)
+def _data_uri(path: Path | None, size: int = 128) -> str:
+    data = _small_jpeg(path, size)
+    return "" if data is None else "data:image/jpeg;base64," + base64.b64encode(data).decode()
 
 
-_CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
-table{border-collapse:collapse;margin:8px 0 20px}
-td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}
-th{background:#f4f4f4} img.sheet{max-width:100%;border:1px solid #ccc}
-td.prompt{max-width:520px;font-size:12px;color:#444} .failed,.blocked,.missing{color:#b22}
-"""
-
-
+# -- the report -------------------------------------------------------------------------------
 def write_report(wb: Workbench, batch_id: str) -> Report:
-    """Write the contact sheet(s), ``images/`` and ``report.html`` of a batch; return them."""
+    """Write the contact sheet(s), ``images/``, ``report.html``, ``ranking.csv`` and ``jobs.csv``
+    of a batch; return them.
+
+    Example:
+        >>> report = write_report(wb, result.batch_id)
+        >>> report.html
+        PosixPath('outputs/batches/product-lighting-…/report.html')
+    """
     folder = batch_folder(wb, batch_id)
     meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
     return _write_report(wb, batch_id, folder, meta, batch_frame(wb, batch_id))
 
 
+def _fmt(value: Any, pattern: str, empty: str = "—") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return empty
+    return pattern.format(value)
+
+
+def _notes(wb: Workbench, batch_id: str, frame: pd.DataFrame) -> list[str]:
+    counts = frame["status"].value_counts()
+    notes = []
+    missing = int(counts.get("missing", 0))
+    if missing:
+        rows = wb.ledger.query("SELECT status, options FROM batches WHERE id = ?", (batch_id,))
+        options = json.loads(rows[0]["options"] or "{}") if rows else {}
+        cost = int(frame.loc[frame["status"] == "missing", "credits_estimated"].sum())
+        why = (
+            f"the batch stopped at its budget of {options['budget']} credits"
+            if options.get("budget") is not None
+            else "the batch was stopped or interrupted before them"
+        )
+        notes.append(
+            f"{missing} of {len(frame)} jobs never ran ({why}); they would cost about {cost} credits. "
+            f"Finish them with: workbench batch run --resume {batch_id}"
+        )
+    failed = int(counts.get("failed", 0))
+    if failed:
+        errors = frame.loc[frame["status"] == "failed", "error"].dropna()
+        common = f" — most often: {errors.value_counts().index[0]}" if len(errors) else ""
+        notes.append(f"{failed} job{'s' if failed != 1 else ''} failed and made no image{common}.")
+    blocked = int(counts.get("blocked", 0))
+    if blocked:
+        notes.append(f"{blocked} job{'s' if blocked != 1 else ''} blocked by the service's content policy.")
+    if missing or failed or blocked:
+        notes.append(
+            "Per-image costs below divide by the images actually made, "
+            "so jobs without an image never look free."
+        )
+    return notes
+
+
 def _write_report(
     wb: Workbench, batch_id: str, folder: Path, meta: dict[str, Any], frame: pd.DataFrame
 ) -> Report:
+    _prefetch(frame)
     sheets = contact_sheets(wb, batch_id, frame, folder=folder)
     _link_images(folder, frame)
-    factors = [f for axis in meta["axes"] for f in axis["factors"]]
+    axes = meta["axes"]
     checked = frame["text_accuracy"].dropna()
+    has_text = len(checked) > 0
+    table = ranking(frame, axes)
+    draft = bool(len(frame)) and bool((frame["backend"] == "draft").all())
+    service = service_prices(wb, frame) if draft else None
+
+    # Per axis value, the service's price per image (medium, first model) for the draft cost chart.
+    service_by_value: dict[str, dict[str, float]] = {}
+    if draft and service:
+        rates = wb.prices.data.get("usd_per_million_tokens", {}).get("openai") or {}
+        model = next((m for m in rates if m != "*"), None)
+        for position, axis in enumerate(axes):
+            per: dict[str, float] = {}
+            for label in axis["labels"]:
+                part = frame[frame["coords"].map(lambda c, p=position, v=label: len(c) > p and c[p] == v)]
+                if len(part):
+                    usd = sum(
+                        _estimate(
+                            wb,
+                            "openai",
+                            model,
+                            "medium",
+                            *(int(x) for x in s.split("x")),
+                            int(n),
+                            len(p) or 200,
+                        )[1]
+                        for s, n, p in zip(part["size"], part["n"], part["prompt"], strict=True)
+                    )
+                    per[label] = usd / max(1, int(part["n"].sum()))
+            service_by_value[axis["name"]] = per
+
+    columns = [
+        ("rank", "rank", True),
+        ("value", "value", False),
+        ("jobs", "jobs", True),
+        ("ok", "images ok", True),
+    ]
+    if has_text:
+        columns.append(("text_accuracy", "text accuracy % (mean)", True))
+    columns += [
+        ("credits_per_image", "credits / image", True),
+        ("usd_per_image", "$ / image", True),
+        ("usd_per_passing", "$ / passing image", True),
+        ("estimate", "estimate (credits · $)", True),
+        ("actual", "actual (credits · $)", True),
+        ("latency_ms", "latency s (mean)", True),
+        ("not_made", "failed · blocked · missing", True),
+    ]
+    axis_views = []
+    for axis in axes:
+        part = table[table["axis"] == axis["name"]]
+        rows = []
+        for record in part.to_dict("records"):
+            cells = {
+                "rank": record["rank"],
+                "value": record["value"],
+                "jobs": record["jobs"],
+                "ok": f"{record['ok']} ({record['ok_share']:.0%})",
+                "text_accuracy": _fmt(
+                    record["text_accuracy"] * 100 if record["text_checked"] else None, "{:.1f}"
+                ),
+                "credits_per_image": _fmt(record["credits_per_image"], "{:.1f}"),
+                "usd_per_image": _fmt(record["usd_per_image"], "${:.4f}"),
+                "usd_per_passing": _fmt(record["usd_per_passing"], "${:.4f}"),
+                "estimate": f"{record['credits_estimated']} · ${record['usd_estimated']:.4f}",
+                "actual": f"{record['credits']} · ${record['usd']:.4f}",
+                "latency_ms": _fmt(
+                    record["latency_ms"] / 1000 if record["latency_ms"] == record["latency_ms"] else None,
+                    "{:.2f}",
+                ),
+                "not_made": f"{record['failed']} · {record['blocked']} · {record['missing']}",
+            }
+            rows.append([cells[key] for key, _, _ in columns])
+        charts = _axis_charts(
+            part,
+            axis["name"],
+            has_text=has_text,
+            draft=draft,
+            service_usd=service_by_value.get(axis["name"], {}),
+        )
+        axis_views.append(
+            {
+                "name": axis["name"],
+                "columns": [{"label": label, "num": num} for _, label, num in columns],
+                "rows": rows,
+                "charts": charts,
+            }
+        )
+
+    ranking_csv, jobs_csv = folder / "ranking.csv", folder / "jobs.csv"
+    table.to_csv(ranking_csv, index=False, float_format="%.6g")
+    _jobs_csv(jobs_csv, frame, axes)
+
+    inline = len(frame) <= INLINE_THUMBS
+    thumbs = folder / "thumbs"
+    if not inline:
+        thumbs.mkdir(exist_ok=True)
+    records = frame.to_dict("records")
+
+    def thumb_for(record: dict[str, Any]) -> str:
+        if record["image"] is None or record["status"] not in _DONE:
+            return ""
+        if inline:
+            return _data_uri(record["image"])
+        name = f"{record['index']:05d}.jpg"
+        target = thumbs / name
+        if not target.exists():
+            data = _small_jpeg(record["image"])
+            if data is None:
+                return ""
+            target.write_bytes(data)
+        return f"thumbs/{name}"
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        thumb_sources = list(pool.map(thumb_for, records))
+    factor_names = [f for axis in axes for f in axis["factors"]]
+    job_rows = []
+    for record, thumb in zip(records, thumb_sources, strict=True):
+        name = _image_name(record)
+        latency = record["latency_ms"]
+        accuracy = record["text_accuracy"]
+        job_rows.append(
+            {
+                "index": record["index"],
+                "thumb": thumb,
+                "full": f"images/{name}" if name else "",
+                "factors": [(f, record.get(f, "")) for f in factor_names if f in record],
+                "status": record["status"],
+                "error": _text(record.get("error")),
+                "credits": record["credits"],
+                "credits_estimated": record["credits_estimated"],
+                "usd": record["usd"],
+                "usd_estimated": record["usd_estimated"],
+                "latency": "" if latency is None or latency != latency else f"{latency:.0f}",
+                "text": "" if math.isnan(accuracy) else _percent(accuracy),
+                "prompt": _text(record["prompt"]) or "",
+            }
+        )
     text_line = (
-        f"<p>Text accuracy (OCR of the exact texts): {checked.mean():.1%} mean over {len(checked)} "
-        f"checked job{'s' if len(checked) != 1 else ''}, lowest {_percent(checked.min())}.</p>"
-        if len(checked)
+        f"Text accuracy (OCR of the exact texts): {checked.mean():.1%} mean over {len(checked)} "
+        f"checked job{'s' if len(checked) != 1 else ''}, lowest {_percent(checked.min())}."
+        if has_text
         else ""
     )
-    esc = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{esc(meta['experiment'])} — {esc(batch_id)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{esc(meta['experiment'])}</h1><p>{esc(meta.get('description') or '')}</p>",
-        f"<p>Batch <code>{esc(batch_id)}</code>: {len(frame)} jobs; "
-        + ", ".join(f"{n} {esc(s)}" for s, n in frame["status"].value_counts().items())
-        + f"; {int(frame['credits'].sum())} credits, ${frame['usd'].sum():.4f}.</p>",
-        text_line,
-        "<h2>Contact sheet</h2>",
-        *(f"<p><img class='sheet' src='{esc(p.name)}' alt='{esc(p.stem)}'></p>" for p in sheets),
-        "<h2>Per factor</h2>",
-    ]
-    for factor in factors:
-        if factor in frame.columns:
-            parts += [f"<h3>{esc(factor)}</h3>", _per_factor(frame, factor).to_html(border=0)]
-    parts.append(
-        "<h2>Jobs</h2><table><tr><th>image</th><th>factors</th><th>status</th><th>credits</th>"
-        "<th>usd</th><th>latency ms</th>"
-        + ("<th>text accuracy</th>" if len(checked) else "")
-        + "<th>prompt</th></tr>"
-    )
-    for record in frame.to_dict("records"):
-        uri = _data_uri(record["image"])
-        image = f"<img src='{uri}' width='96'>" if uri else ""
-        labels = "<br>".join(f"{esc(f)}: {esc(str(record.get(f, '')))}" for f in factors if f in record)
-        error = _text(record.get("error"))
-        status = esc(record["status"]) + (f"<br><small>{esc(error)}</small>" if error else "")
-        seconds = record["latency_ms"]
-        latency = "" if seconds is None or seconds != seconds else f"{seconds:.0f}"  # None or NaN: no run
-        accuracy = record["text_accuracy"]
-        text_cell = ""
-        if len(checked):
-            text_cell = "<td></td>" if math.isnan(accuracy) else f"<td class='text'>{_percent(accuracy)}</td>"
-        parts.append(
-            f"<tr><td>{image}</td><td>{labels}</td><td class='{esc(record['status'])}'>{status}</td>"
-            f"<td>{record['credits']}</td><td>{record['usd']:.4f}</td><td>{latency}</td>{text_cell}"
-            f"<td class='prompt'>{esc(_text(record['prompt']) or '')}</td></tr>"
+    page = _template().render(
+        experiment=meta["experiment"],
+        description=meta.get("description") or "",
+        batch_id=batch_id,
+        jobs=len(frame),
+        statuses=list(frame["status"].value_counts().items()),
+        credits=int(frame["credits"].sum()),
+        usd=float(frame["usd"].sum()),
+        credits_estimated=int(frame["credits_estimated"].sum()),
+        usd_estimated=float(frame["usd_estimated"].sum()),
+        backends=", ".join(
+            sorted(
+                {f"{b}/{m}" if m else str(b) for b, m in zip(frame["backend"], frame["model"], strict=True)}
+            )
         )
-    parts.append("</table></body></html>")
+        or "—",
+        text_line=text_line,
+        notes=_notes(wb, batch_id, frame),
+        service=service,
+        ranked_by=(
+            "mean text accuracy, then dollars per image"
+            if has_text
+            else "the share of jobs that made an image, then dollars per image"
+        ),
+        passing=f"made and read back at least {PASSING_TEXT:.0%} of their exact texts (where checked)",
+        axes=axis_views,
+        ranking_csv=ranking_csv.name,
+        jobs_csv=jobs_csv.name,
+        sheets=[p.name for p in sheets],
+        checked=has_text,
+        job_rows=job_rows,
+    )
     path = folder / "report.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return Report(sheets, path, frame)
+    path.write_text(page, encoding="utf-8")
+    return Report(sheets, path, frame, ranking_csv, jobs_csv)
+
+
+def _jobs_csv(path: Path, frame: pd.DataFrame, axes: list[dict[str, Any]]) -> None:
+    factor_names = list(dict.fromkeys(f for axis in axes for f in axis["factors"]))
+    fields = [
+        "index",
+        "job",
+        *factor_names,
+        "status",
+        "backend",
+        "model",
+        "quality",
+        "size",
+        "n",
+        "credits",
+        "credits_estimated",
+        "usd",
+        "usd_estimated",
+        "latency_ms",
+        "text_accuracy",
+        "run_id",
+        "image",
+        "error",
+        "prompt",
+    ]
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(fields)
+        for record in frame.to_dict("records"):
+            row = []
+            for field in fields:
+                value = record.get(field)
+                if field == "image" and value is not None:
+                    value = _image_name(record) and f"images/{_image_name(record)}"
+                if isinstance(value, float) and math.isnan(value):
+                    value = ""
+                row.append("" if value is None else value)
+            writer.writerow(row)
