@@ -73,11 +73,11 @@ def _backend(base_url: str) -> tuple[float, float]:
     backend = OpenAIBackend(base_url=base_url, concurrency=CONCURRENCY)
 
     async def batch() -> tuple[float, float]:
-        await backend.arun(ImageRequest("warm-up", 1024, 1024, quality="low"))
+        await backend.asend(ImageRequest("warm-up", 1024, 1024, quality="low"))
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(
             *(
-                backend.arun(ImageRequest(f"a ceramic mug, take {i}", 1024, 1024, quality="low"))
+                backend.asend(ImageRequest(f"a ceramic mug, take {i}", 1024, 1024, quality="low"))
                 for i in range(REQUESTS)
             )
         )

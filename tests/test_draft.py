@@ -72,7 +72,7 @@ def test_refuses_what_it_cannot_make_before_drawing() -> None:
     with pytest.raises(CapabilityError, match="cannot make 1000x1000"):
         BACKEND.generate(ImageRequest("a cat", 1000, 1000))
     with pytest.raises(CapabilityError, match="cannot edit"):
-        BACKEND.run(ImageRequest("a cat", 1024, 1024, kind="edit", inputs=(b"png",)))
+        BACKEND.send(ImageRequest("a cat", 1024, 1024, kind="edit", inputs=(b"png",)))
     for n in (0, -1, 1.5, True):
         with pytest.raises(SpecError, match="n is the number of images"):
             ImageRequest("a cat", 1024, 1024, n=n)

@@ -470,7 +470,9 @@ def test_the_async_path_holds_the_concurrency_limit(wb, openai_server, monkeypat
     backend = OpenAIBackend(base_url=openai_server.base_url, concurrency=3, retry=FAST)
 
     async def many():
-        return await asyncio.gather(*(backend.arun(ImageRequest(f"a mug {i}", 1024, 1024)) for i in range(9)))
+        return await asyncio.gather(
+            *(backend.asend(ImageRequest(f"a mug {i}", 1024, 1024)) for i in range(9))
+        )
 
     started = time.perf_counter()
     results = asyncio.run(many())
@@ -486,7 +488,9 @@ def test_the_images_per_minute_limit_spaces_requests(openai_server, monkeypatch)
     )  # one per 0.1 s
 
     async def many():
-        return await asyncio.gather(*(backend.arun(ImageRequest(f"a mug {i}", 1024, 1024)) for i in range(4)))
+        return await asyncio.gather(
+            *(backend.asend(ImageRequest(f"a mug {i}", 1024, 1024)) for i in range(4))
+        )
 
     started = time.perf_counter()
     asyncio.run(many())

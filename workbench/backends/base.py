@@ -274,14 +274,15 @@ class Backend:
     def edit(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
         raise CapabilityError(f"The {self.name} backend cannot edit images.", field="kind")
 
-    def run(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
-        """Dispatch on ``request.kind``."""
+    def send(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Send one request (dispatch on ``request.kind``): ``Workbench.run(id)`` reads a run back,
+        ``Backend.send`` makes one."""
         method = self.edit if request.kind == "edit" else self.generate
         return method(request, on_partial=on_partial)
 
-    async def arun(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
-        """Async twin of ``run``; backends with a native async client override it."""
-        return await asyncio.to_thread(self.run, request, on_partial=on_partial)
+    async def asend(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+        """Async twin of ``send``; backends with a native async client override it."""
+        return await asyncio.to_thread(self.send, request, on_partial=on_partial)
 
     def close(self) -> None:
         """Release connections; the default holds none."""

@@ -714,7 +714,7 @@ class OpenAIBackend(Backend):
     def edit(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
         return self._run_sync(request, on_partial)
 
-    async def arun(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
+    async def asend(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
         """Send a request with the async client, under the concurrency and images-per-minute limits."""
         params = self.params(request)
         client, slots = self._async_client()

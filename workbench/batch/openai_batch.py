@@ -137,7 +137,7 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
     _record_batch(wb, plan, status="submitting", options={"via": "openai-batch"})
     for planned in plan.to_run:  # jobs made before: cached rows now, as a local run would log them
         if planned.plan.estimate.cached:
-            wb.execute(planned.plan, batch_id=plan.batch_id, shard=0)
+            wb.run_plan(planned.plan, batch_id=plan.batch_id, shard=0)
             cached += 1
     if not lines:
         set_batch_status(wb, plan.batch_id, "collected")
@@ -298,7 +298,7 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
             continue
         fresh = plan_job(wb, job, experiment.name)
         if fresh.estimate.cached:
-            wb.execute(fresh, batch_id=batch_id, shard=0)
+            wb.run_plan(fresh, batch_id=batch_id, shard=0)
         else:
             wb.record_result(
                 fresh,

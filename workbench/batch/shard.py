@@ -127,9 +127,9 @@ def run_shard(
                         # The batch runner was killed: stop at once rather than race a resumed batch.
                         raise RuntimeError("The batch runner is gone; this shard stops.")
                     if concurrency == 1:
-                        run = wb.execute(plan, batch_id=batch_id, shard=shard, raise_errors=False)
+                        run = wb.run_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
                     else:
-                        run = await wb.aexecute(plan, batch_id=batch_id, shard=shard, raise_errors=False)
+                        run = await wb.arun_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
                     accuracy = None
                     if check_text:
                         accuracy = await asyncio.to_thread(_check_text, wb, run)

@@ -1,0 +1,433 @@
+"""The run pipeline: plan -> cache? -> reserve -> backend -> store -> record + charge.
+
+``Workbench.run_plan`` / ``arun_plan`` / ``record_result`` call these functions; every run row and
+every wallet charge is written here, through the ``Ledger``. One run goes::
+
+    plan -> cached row? (a ``cached`` run at 0 credits) -> wallet.reserve -> backend.send
+         -> store.put -> ledger.record + wallet.commit (one transaction)
+
+A failure after the request left the machine is a ``failed`` or ``blocked`` row at 0 credits and
+the reservation is released in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.backends.base import Backend, ImageRequest, ImageResult, PartialCallback, get_backend_class
+from workbench.errors import BackendError, ContentPolicyError, InputImageError, SpecError
+from workbench.ledger import RUN_COLUMNS, utc_now
+from workbench.pricing import Estimate
+from workbench.spec import PromptSpec
+from workbench.wallet import Reservation
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from workbench.core import Workbench
+
+__all__ = ["Plan", "Run", "arun_plan", "cached_row", "record_result", "run_plan"]
+
+
+@dataclass
+class Run:
+    """One run as the ledger records it. ``images`` are absolute paths in the store."""
+
+    id: str
+    status: str
+    kind: str
+    backend: str
+    model: str | None
+    prompt: str
+    spec: PromptSpec | None
+    width: int
+    height: int
+    quality: str | None
+    n: int
+    credits: int
+    usd: float
+    credits_estimated: int
+    usd_estimated: float
+    tokens_in: int | None
+    tokens_out: int | None
+    latency_ms: float | None
+    fingerprint: str | None
+    images: list[Path] = field(default_factory=list)
+    error: str | None = None
+    batch_id: str | None = None
+    parent_id: str | None = None
+    cached_from: str | None = None
+    created_at: str = ""
+    preset: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], root: Path) -> Run:
+        spec = PromptSpec.from_json(row["spec"]) if row.get("spec") else None
+        return cls(
+            id=row["id"],
+            status=row["status"],
+            kind=row["kind"],
+            backend=row["backend"],
+            model=row["model"],
+            prompt=row["prompt"],
+            spec=spec,
+            width=row["width"],
+            height=row["height"],
+            quality=row["quality"],
+            n=row["n"],
+            credits=row["credits"],
+            usd=row["usd"],
+            credits_estimated=row["credits_estimated"],
+            usd_estimated=row["usd_estimated"],
+            tokens_in=row["tokens_in"],
+            tokens_out=row["tokens_out"],
+            latency_ms=row["latency_ms"],
+            fingerprint=row["fingerprint"],
+            images=[root / p for p in row["images"]],
+            error=row["error"],
+            batch_id=row["batch_id"],
+            parent_id=row["parent_id"],
+            cached_from=row["cached_from"],
+            created_at=row["created_at"],
+            preset=row["preset"],
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "cached")
+
+    @property
+    def cached(self) -> bool:
+        return self.status == "cached"
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def image(self, index: int = 0) -> Image.Image:
+        """Open one of the run's images with Pillow."""
+        from PIL import Image
+
+        return Image.open(self.images[index])
+
+    def _repr_html_(self) -> str:
+        """A small card in notebooks: a thumbnail from the store (never the full image), status,
+        size, credits and dollars."""
+        from workbench.widgets.html import run_html
+
+        return run_html(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Run {self.id[:8]} {self.status} {self.backend}/{self.model} {self.size} "
+            f"{self.credits} credits, {len(self.images)} image(s)>"
+        )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A run under way: its id, start time, batch, backend and the credits it holds."""
+
+    run_id: str
+    started: float
+    batch_id: str | None
+    shard: int | None
+    backend: Backend | None  # None when the request went another way (Batch API answers)
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run before it is paid for or sent: request, backend, fingerprint, estimate."""
+
+    request: ImageRequest
+    backend: str
+    model: str
+    fingerprint: str
+    estimate: Estimate
+    spec: PromptSpec | None
+    params: dict[str, Any]
+    parent_id: str | None = None
+
+
+def run_plan(
+    wb: Workbench,
+    plan: Plan,
+    *,
+    fresh: bool = False,
+    batch_id: str | None = None,
+    shard: int | None = None,
+    on_partial: PartialCallback | None = None,
+    raise_errors: bool = True,
+) -> Run:
+    """Run a plan: cache, reserve, send, store, record, charge."""
+    attempt = _begin(wb, plan, fresh, batch_id, shard)
+    if isinstance(attempt, Run):
+        return attempt
+    try:
+        result = attempt.backend.send(plan.request, on_partial=on_partial)
+    except BaseException as exc:
+        return _fail(wb, plan, attempt, exc, raise_errors)
+    return _finish(wb, plan, attempt, result, raise_errors=raise_errors)
+
+
+async def arun_plan(
+    wb: Workbench,
+    plan: Plan,
+    *,
+    fresh: bool = False,
+    batch_id: str | None = None,
+    shard: int | None = None,
+    on_partial: PartialCallback | None = None,
+    raise_errors: bool = True,
+) -> Run:
+    """Async twin of ``run_plan``.
+
+    Storing the images (hashing, writing files) and the ledger commit after an answer mostly
+    wait on the disk, so they run in a worker thread: the event loop keeps reading other
+    requests' answers meanwhile (about 0.1 x the ideal time of a 200-request batch).
+    """
+    attempt = _begin(wb, plan, fresh, batch_id, shard)
+    if isinstance(attempt, Run):
+        return attempt
+    try:
+        result = await attempt.backend.asend(plan.request, on_partial=on_partial)
+    except BaseException as exc:
+        return _fail(wb, plan, attempt, exc, raise_errors)
+    return await asyncio.to_thread(_finish, wb, plan, attempt, result, raise_errors=raise_errors)
+
+
+def record_result(
+    wb: Workbench,
+    plan: Plan,
+    *,
+    result: ImageResult | None = None,
+    error: BaseException | None = None,
+    batch_id: str | None = None,
+    shard: int | None = None,
+    latency_ms: float = 0.0,
+    batch_pricing: bool = False,
+) -> Run:
+    """Log a run whose request was sent another way (see ``Workbench.record_result``)."""
+    run_id = uuid.uuid4().hex
+    attempt = _Attempt(
+        run_id,
+        time.perf_counter() - latency_ms / 1000,
+        batch_id,
+        shard,
+        None,
+        Reservation(None, run_id, 0),
+    )
+    if result is not None:
+        return _finish(wb, plan, attempt, result, raise_errors=False, batch_pricing=batch_pricing)
+    failure = error if isinstance(error, Exception) else BackendError("No answer.", backend=plan.backend)
+    return _fail(wb, plan, attempt, failure, False)
+
+
+def cached_row(wb: Workbench, fingerprint: str) -> dict[str, Any] | None:
+    """The run a request with this fingerprint can be served from: ok, with every image stored."""
+    row = wb.ledger.find_ok(fingerprint)
+    if row and row["images"] and all(wb.store.exists(p) for p in row["images"]):
+        return row
+    return None
+
+
+# -- the steps ------------------------------------------------------------------------------------
+def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
+    """A cached Run when the request was made before, else an attempt holding its credits."""
+    attempt_id, started = uuid.uuid4().hex, time.perf_counter()
+    hit = None if fresh else _record_cached(wb, plan, attempt_id, batch_id, shard, started)
+    if hit is not None:
+        return hit
+    backend = wb.backend(plan.backend)  # a missing key fails here, before any reservation
+    reservation = wb.wallet.reserve(plan.estimate.credits, attempt_id)
+    return _Attempt(attempt_id, started, batch_id, shard, backend, reservation)
+
+
+def _row(
+    wb: Workbench,
+    plan: Plan,
+    run_id: str,
+    status: str,
+    batch_id: str | None,
+    shard: int | None,
+    started: float,
+    **values: Any,
+) -> dict[str, Any]:
+    request = plan.request
+    return dict.fromkeys(RUN_COLUMNS) | {
+        "id": run_id,
+        "created_at": utc_now(),
+        "batch_id": batch_id,
+        "shard": shard,
+        "parent_id": plan.parent_id,
+        "kind": request.kind,
+        "backend": plan.backend,
+        "model": plan.model,
+        "preset": plan.spec.preset if plan.spec else None,
+        "prompt": request.prompt,
+        "spec": plan.spec.to_json() if plan.spec else None,
+        "params": _json(plan.params),
+        "width": request.width,
+        "height": request.height,
+        "quality": request.quality,
+        "n": request.n,
+        "seed": request.seed,
+        "variant": request.variant,
+        "status": status,
+        "credits_estimated": plan.estimate.credits,
+        "usd_estimated": plan.estimate.usd,
+        "fingerprint": plan.fingerprint,
+        "latency_ms": (time.perf_counter() - started) * 1000,
+        **values,
+    }
+
+
+def _record_cached(
+    wb: Workbench, plan: Plan, run_id: str, batch_id: str | None, shard: int | None, started: float
+) -> Run | None:
+    source = cached_row(wb, plan.fingerprint)
+    if source is None:
+        return None
+    row = _row(
+        wb,
+        plan,
+        run_id,
+        "cached",
+        batch_id,
+        shard,
+        started,
+        credits=0,
+        usd=0.0,
+        images=source["images"],
+        cached_from=source["id"],
+        tokens_in=0,
+        tokens_out=0,
+    )
+    wb.ledger.record(row)
+    return Run.from_row(row, wb.root)
+
+
+def _finish(
+    wb: Workbench,
+    plan: Plan,
+    attempt: _Attempt,
+    result: ImageResult,
+    *,
+    raise_errors: bool = True,
+    batch_pricing: bool = False,
+) -> Run:
+    """Store the answer's images, then record the run and charge the wallet in one transaction."""
+    cls = get_backend_class(plan.backend)
+    run_id = attempt.run_id
+    try:
+        images = []
+        for index, data in enumerate(result.images):
+            recipe = _recipe(wb, plan, run_id, index, draft=cls.is_draft)
+            images.append(wb.store.put(data, recipe=recipe))
+        if not images:
+            raise BackendError(f"The {plan.backend} backend returned no image.", backend=plan.backend)
+    except Exception as exc:
+        # The request was sent: an answer that cannot be stored is a failed run, logged at 0 credits.
+        error = (
+            exc
+            if isinstance(exc, BackendError)
+            else BackendError(f"The {plan.backend} answer could not be stored: {exc}", backend=plan.backend)
+        )
+        error.__cause__ = None if error is exc else exc
+        return _fail(wb, plan, attempt, error, raise_errors)
+    except BaseException as exc:  # interrupted: release the credits and stop
+        return _fail(wb, plan, attempt, exc, True)
+    credits = wb.prices.credits_per_image(plan.backend, plan.model, plan.request.quality) * len(images)
+    usage = result.usage
+    row = _row(
+        wb,
+        plan,
+        run_id,
+        "ok",
+        attempt.batch_id,
+        attempt.shard,
+        attempt.started,
+        credits=credits,
+        usd=round(wb.prices.usd_for_usage(plan.backend, plan.model, usage, batch=batch_pricing), 6),
+        tokens_in=usage.tokens_in if usage else None,
+        tokens_out=usage.tokens_out if usage else None,
+        usage=_json(usage.__dict__) if usage else None,
+        images=images,
+    )
+    row["model"] = result.model or plan.model
+    try:
+        with wb.ledger.transaction() as db:
+            wb.ledger.record(row, db=db)
+            wb.wallet.commit(attempt.reservation, credits, db=db)
+    except BaseException:
+        # Nothing was recorded or charged (the transaction rolled back): free the credits now
+        # rather than when this process ends. The stored images stay, by content.
+        with contextlib.suppress(Exception):
+            wb.wallet.release(attempt.reservation)
+        raise
+    return Run.from_row(row, wb.root)
+
+
+def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, raise_errors: bool) -> Run:
+    """Release the reservation; log the run as failed or blocked when a request was attempted."""
+    if not isinstance(exc, Exception) or isinstance(exc, (SpecError, InputImageError)):
+        # Interrupted, or refused before anything left the machine: no row, no charge.
+        wb.wallet.release(attempt.reservation)
+        raise exc
+    status = "blocked" if isinstance(exc, ContentPolicyError) else "failed"
+    message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    run_id = attempt.run_id
+    row = _row(
+        wb,
+        plan,
+        run_id,
+        status,
+        attempt.batch_id,
+        attempt.shard,
+        attempt.started,
+        credits=0,
+        usd=0.0,
+        error=message,
+    )
+    with wb.ledger.transaction() as db:
+        wb.wallet.release(attempt.reservation, db=db)
+        wb.ledger.record(row, db=db)
+    if raise_errors:
+        if hasattr(exc, "__dict__"):
+            exc.run_id = run_id  # type: ignore[attr-defined]
+        raise exc
+    return Run.from_row(row | {"images": []}, wb.root)
+
+
+def _recipe(wb: Workbench, plan: Plan, run_id: str, index: int, *, draft: bool) -> dict[str, Any]:
+    from workbench.version import __version__
+
+    return {
+        "workbench": __version__,
+        "run_id": run_id,
+        "index": index,
+        "kind": plan.request.kind,
+        "backend": plan.backend,
+        "model": plan.model,
+        "draft": draft,
+        "prompt": plan.request.prompt,
+        "spec": plan.spec.to_dict() if plan.spec else None,
+        "size": plan.request.size,
+        "quality": plan.request.quality,
+        "params": plan.params,
+        "parent_id": plan.parent_id,
+        "fingerprint": plan.fingerprint,
+    }
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
