@@ -42,7 +42,23 @@ from PIL import Image
 
 __all__ = ["FAULTS", "Faults", "OpenAIServer", "Request", "Response"]
 
-FAULTS = ("rate_limit", "server_error", "drop", "slow", "policy", "malformed")
+FAULTS = (
+    "rate_limit",
+    "server_error",
+    "drop",
+    "slow",
+    "policy",
+    "malformed",
+    "drop_after_work",
+    "slow_after_work",
+    "truncated",
+    "extra_image",
+    "wrong_size",
+    "echo_key",
+)
+# Faults that come after the work is done: the image is made (and counted in ``produced``, as the
+# real service would bill it), then the answer is lost, late or wrong.
+AFTER_WORK = ("drop_after_work", "slow_after_work", "truncated", "extra_image", "wrong_size")
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 # Output tokens for a 1024x1024 image per quality (the service's own figures, roughly).
@@ -63,6 +79,10 @@ class Faults:
         server_error: 500. drop: the connection is closed without an answer.
         slow: the answer waits ``slow_seconds`` (past a client's timeout).
         policy: 400 ``moderation_blocked``. malformed: 200 with a body that is not JSON.
+        drop_after_work: the image is made, then the connection is closed without an answer.
+        slow_after_work: the image is made and its answer sent ``slow_seconds`` late.
+        truncated: the answer's image is cut in half. extra_image: ``n + 1`` images are answered.
+        wrong_size: the image is half the requested width. echo_key: 401 quoting the whole key.
         script: fault names for the next requests, in order (``None`` for a clean answer).
         blocked_words: prompts containing one of them are refused.
         api_key: when set, any other bearer token gets 401.
@@ -76,6 +96,12 @@ class Faults:
     slow: float = 0.0
     policy: float = 0.0
     malformed: float = 0.0
+    drop_after_work: float = 0.0
+    slow_after_work: float = 0.0
+    truncated: float = 0.0
+    extra_image: float = 0.0
+    wrong_size: float = 0.0
+    echo_key: float = 0.0
     retry_after_ms: float | None = 20
     retry_after: float | None = None
     slow_seconds: float = 2.0
@@ -110,6 +136,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     params: dict[str, str] = field(default_factory=dict)  # from a route pattern, e.g. /v1/files/{file_id}
+    fault: str | None = None  # an after-work fault the handler applies to its answer
 
     def json(self) -> Any:
         return json.loads(self.body or b"{}")
@@ -159,7 +186,8 @@ class OpenAIServer:
     """The loopback server. ``routes`` maps (method, path) to a handler ``Request -> Response``.
 
     Counters (thread-safe): ``counts[path]`` requests received, ``successes[prompt]`` clean image
-    answers per prompt, ``faults_sent[name]``; ``inflight``/``max_inflight`` concurrent requests.
+    answers per prompt, ``faults_sent[name]``; ``inflight``/``max_inflight`` concurrent requests;
+    ``produced[(model, size, quality)]`` images made, answered or not (what the service bills).
     """
 
     def __init__(self, faults: Faults | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -172,6 +200,7 @@ class OpenAIServer:
         self.counts: Counter[str] = Counter()
         self.successes: Counter[str] = Counter()
         self.faults_sent: Counter[str] = Counter()
+        self.produced: Counter[tuple[str, str, str]] = Counter()
         self.requests: list[Request] = []
         self.inflight = 0
         self.max_inflight = 0
@@ -213,6 +242,7 @@ class OpenAIServer:
             self.counts.clear()
             self.successes.clear()
             self.faults_sent.clear()
+            self.produced.clear()
             self.requests.clear()
             self.max_inflight = 0
 
@@ -246,10 +276,19 @@ class OpenAIServer:
             if fault is not None:
                 with self._lock:
                     self.faults_sent[fault] += 1
-                return self._fault(fault)
+                if fault == "echo_key":
+                    return self._echo_key(request)
+                if fault not in AFTER_WORK:
+                    return self._fault(fault)
+                request.fault = fault
             if self.faults.latency:
                 time.sleep(self.faults.latency)
-            return handler(request)
+            response = handler(request)
+            if fault == "drop_after_work":
+                raise _Drop
+            if fault == "slow_after_work":
+                time.sleep(self.faults.slow_seconds)
+            return response
         finally:
             with self._lock:
                 self.inflight -= 1
@@ -275,6 +314,19 @@ class OpenAIServer:
             401,
             error_body(
                 f"Incorrect API key provided: {masked}.", kind="invalid_request_error", code="invalid_api_key"
+            ),
+        )
+
+    @staticmethod
+    def _echo_key(request: Request) -> Response:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return Response(
+            401,
+            error_body(
+                f"Incorrect API key provided: {given}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                kind="invalid_request_error",
+                code="invalid_api_key",
             ),
         )
 
@@ -327,6 +379,7 @@ class OpenAIServer:
                     "counts": dict(self.counts),
                     "successes": dict(self.successes),
                     "faults": dict(self.faults_sent),
+                    "produced": sum(self.produced.values()),
                     "max_inflight": self.max_inflight,
                 },
             )
@@ -334,7 +387,7 @@ class OpenAIServer:
     # -- the Images API -----------------------------------------------------------------------
     def images_generations(self, request: Request) -> Response:
         params = request.json()
-        return self._images_answer(params, kind="generate", inputs=[], mask=None)
+        return self._images_answer(params, kind="generate", inputs=[], mask=None, fault=request.fault)
 
     def images_edits(self, request: Request) -> Response:
         fields, files = request.form()
@@ -367,10 +420,16 @@ class OpenAIServer:
                             "The mask needs an alpha channel.", kind="invalid_request_error", param="mask"
                         ),
                     )
-        return self._images_answer(params, kind="edit", inputs=inputs, mask=mask)
+        return self._images_answer(params, kind="edit", inputs=inputs, mask=mask, fault=request.fault)
 
     def _images_answer(
-        self, params: dict[str, Any], *, kind: str, inputs: list[bytes], mask: bytes | None
+        self,
+        params: dict[str, Any],
+        *,
+        kind: str,
+        inputs: list[bytes],
+        mask: bytes | None,
+        fault: str | None = None,
     ) -> Response:
         prompt = str(params.get("prompt", ""))
         if any(word in prompt.lower() for word in self.faults.blocked_words):
@@ -397,7 +456,10 @@ class OpenAIServer:
             )
         quality = params.get("quality") or "auto"
         n = int(params.get("n") or 1)
-        image = self.image(width, height, fmt, background, prompt)
+        image = self.image(width if fault != "wrong_size" else width // 2, height, fmt, background, prompt)
+        if fault == "truncated":
+            image = image[: len(image) // 2]
+        answered = n + 1 if fault == "extra_image" else n
         b64 = base64.b64encode(image).decode()
         text_tokens = max(1, math.ceil(len(prompt) / 4))
         image_in = 1024 * len(inputs) + (256 if mask else 0)
@@ -411,6 +473,7 @@ class OpenAIServer:
         }
         with self._lock:
             self.successes[prompt] += 1
+            self.produced[(str(params.get("model") or ""), f"{width}x{height}", quality)] += answered
         common = {
             "background": "transparent" if background == "transparent" else "opaque",
             "output_format": fmt,
@@ -434,7 +497,7 @@ class OpenAIServer:
                         },
                     )
                 )
-            for _ in range(n):
+            for _ in range(answered):
                 events.append(
                     (
                         f"{prefix}.completed",
@@ -450,7 +513,7 @@ class OpenAIServer:
             return Response(200, events=events, headers={"content-type": "text/event-stream"})
         body = {
             "created": int(time.time()),
-            "data": [{"b64_json": b64} for _ in range(n)],
+            "data": [{"b64_json": b64} for _ in range(answered)],
             "usage": usage,
         } | common
         return Response(200, body)

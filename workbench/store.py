@@ -5,11 +5,16 @@ bytes: the same bytes are stored once. The recipe (spec, prompt, backend, model,
 inside the file — an iTXt chunk in PNG, an XMP packet in JPEG and WebP — so ``read_recipe`` rebuilds
 it from any copy of the image, wherever it went. Metadata is spliced into the encoded bytes: the
 pixels are never decoded or re-encoded.
+
+The images live in the local folder, or on shared storage by an fsspec URL (``s3://bucket/prefix``
+through s3fs, a shared mount) with the local folder as this machine's cache: ``Store.open`` reads
+``$WORKBENCH_STORE`` and ``$WORKBENCH_STORE_OPTIONS``.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -23,11 +28,22 @@ from typing import Any
 
 from PIL import Image
 
-from workbench.errors import InputImageError
+from workbench.errors import InputImageError, StoreError
 
-__all__ = ["RECIPE_KEY", "Store", "embed_recipe", "read_recipe", "sniff_format"]
+__all__ = [
+    "MAX_RECIPE_BYTES",
+    "RECIPE_KEY",
+    "STORE_ENV",
+    "STORE_OPTIONS_ENV",
+    "Store",
+    "embed_recipe",
+    "read_recipe",
+    "sniff_format",
+]
 
 RECIPE_KEY = "workbench:recipe"
+MAX_RECIPE_BYTES = 1 << 20
+"""The largest recipe ``read_recipe`` decompresses: a real one is a few kilobytes."""
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _XMP_NS = "http://ns.adobe.com/xap/1.0/\x00"
 _XMP_RE = re.compile(rb"<workbench:recipe>([A-Za-z0-9+/=\s]+)</workbench:recipe>")
@@ -122,15 +138,40 @@ def _png_recipe(data: bytes) -> dict[str, Any] | None:
             rest = payload[len(RECIPE_KEY) + 1 :]
             compressed = rest[0] == 1
             text = rest[2:].split(b"\x00", 2)[2]  # skip language tag and translated keyword
-            return json.loads(zlib.decompress(text) if compressed else text)
+            return _parse_recipe(_inflate(text) if compressed else text)
         if kind in (b"IDAT", b"IEND"):
             break
         position += 12 + length
     return None
 
 
+class _TooLarge(Exception):
+    """Recipe metadata beyond ``MAX_RECIPE_BYTES``."""
+
+
+def _inflate(compressed: bytes) -> bytes:
+    # Decompress at most MAX_RECIPE_BYTES (+1 to know it is more): a crafted chunk that inflates
+    # to gigabytes costs one megabyte and a few milliseconds.
+    inflater = zlib.decompressobj()
+    text = inflater.decompress(compressed, MAX_RECIPE_BYTES + 1)
+    if len(text) > MAX_RECIPE_BYTES:
+        raise _TooLarge
+    return text
+
+
+def _parse_recipe(text: bytes) -> dict[str, Any]:
+    if len(text) > MAX_RECIPE_BYTES:
+        raise _TooLarge
+    return json.loads(text)
+
+
 def read_recipe(source: str | Path | bytes) -> dict[str, Any] | None:
-    """The recipe embedded in an image file (path or bytes), or None when it carries none."""
+    """The recipe embedded in an image file (path or bytes), or None when it carries none.
+
+    Raises:
+        InputImageError: the metadata would decompress to more than ``MAX_RECIPE_BYTES`` (1 MB);
+            it is not decompressed further.
+    """
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     kind = sniff_format(data)
     try:
@@ -138,7 +179,14 @@ def read_recipe(source: str | Path | bytes) -> dict[str, Any] | None:
             return _png_recipe(data)
         match = _XMP_RE.search(data)
         if match:
-            return json.loads(zlib.decompress(base64.b64decode(match.group(1))))
+            return _parse_recipe(_inflate(base64.b64decode(match.group(1))))
+    except _TooLarge:
+        where = source if not isinstance(source, bytes) else "The image"
+        raise InputImageError(
+            f"{where} carries a recipe larger than {MAX_RECIPE_BYTES // (1 << 20)} MB once decompressed; "
+            "it is refused, not read.",
+            path=None if isinstance(source, bytes) else str(source),
+        ) from None
     except (ValueError, zlib.error, IndexError):
         return None
     return None
@@ -162,29 +210,147 @@ def write_atomic(target: Path, data: bytes) -> None:
 
 
 class Store:
-    """Images by content under ``root/images``.
+    """Images by content under ``root/images``, or on shared storage by an fsspec URL.
+
+    With no ``url`` the images live in the local folder (the default, unchanged). With a ``url``
+    (``s3://bucket/prefix`` through s3fs, a shared mount's folder, any fsspec URL) the shared
+    storage holds every image at ``<url>/images/<sha[:2]>/<sha>.<ext>`` — the same relative path
+    the run log records, so every root reads every other root's images — and ``root/images`` is
+    this machine's cache of it: ``path()`` returns the local copy, fetched on first use and
+    checked against its hash. Thumbnails always stay in the local ``root/thumbs``.
+
+    Args:
+        root: the local folder (images, or their cache with a ``url``; thumbnails).
+        url: shared storage for the images, an fsspec URL or a folder.
+        options: fsspec options for ``url`` (``endpoint_url`` for an S3-compatible server...).
 
     Example:
         >>> store = Store(Path("outputs"))
         >>> relative = store.put(png_bytes, recipe={"run_id": "…"})
         >>> store.path(relative)
         PosixPath('outputs/images/3f/3f9a….png')
+        >>> Store(Path("outputs"), url="s3://team-images/workbench")  # shared, cached locally
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(
+        self, root: str | Path, *, url: str | None = None, options: dict[str, Any] | None = None
+    ) -> None:
         self.root = Path(root)
         self.images = self.root / "images"
         self._folders: set[Path] = set()  # folders known to exist: one mkdir per folder, not per image
+        self.url = str(url).rstrip("/") if url else None
+        self._fs: Any = None
+        self._base = ""
+        self._shared: set[str] = set()  # relative paths known to be on the shared storage
+        if self.url:
+            self._fs, self._base = _open_shared(self.url, options or {})
+
+    @classmethod
+    def open(
+        cls, root: str | Path, url: str | None = None, options: dict[str, Any] | str | None = None
+    ) -> Store:
+        """The store a ``Workbench`` uses: ``url`` else ``$WORKBENCH_STORE`` (else the local folder),
+        with ``options`` else ``$WORKBENCH_STORE_OPTIONS`` (a JSON object).
+
+        Raises:
+            StoreError: the URL cannot be opened or reached, or the options are not a JSON object.
+        """
+        url = url or os.environ.get(STORE_ENV) or None
+        if options is None:
+            options = os.environ.get(STORE_OPTIONS_ENV) or None
+        if isinstance(options, str):
+            try:
+                options = json.loads(options)
+            except ValueError:
+                options = None
+            if not isinstance(options, dict):
+                raise StoreError(f"{STORE_OPTIONS_ENV} must be a JSON object, e.g. '{_OPTIONS_EXAMPLE}'.")
+        store = cls(root, url=url, options=options)
+        if store.url:
+            store.check()
+        return store
+
+    @property
+    def shared(self) -> bool:
+        """True when the images live on shared storage (a URL), not only in the local folder."""
+        return self._fs is not None
+
+    @property
+    def location(self) -> str:
+        """Where the images live, for messages: the URL without credentials, or the local folder."""
+        return _shown(self.url) if self.url else str(self.images)
+
+    def check(self) -> None:
+        """Make sure the shared storage can be reached (a local or mounted folder is created).
+
+        Raises:
+            StoreError: it cannot be reached, or its bucket does not exist.
+        """
+        if self._fs is None:
+            return
+        try:
+            if _is_local(self._fs):
+                self._fs.makedirs(self._base, exist_ok=True)
+                return
+            top = self._base.split("/", 1)[0]
+            if not self._fs.exists(top):
+                raise StoreError(f"The image store {self.location} cannot be used: {top} does not exist.")
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"The image store {self.location} cannot be reached: {_reason(exc)}") from None
+        finally:
+            with contextlib.suppress(Exception):
+                self._fs.invalidate_cache()
+
+    def _key(self, relative: str | Path) -> str:
+        return f"{self._base}/{Path(relative).as_posix()}"
 
     def path(self, relative: str | Path) -> Path:
-        """The absolute path of a stored image from its ledger entry (relative to the root)."""
-        return self.root / relative
+        """The absolute local path of a stored image from its ledger entry (relative to the root).
+
+        On shared storage the image is fetched into the local cache first, if it is not there
+        yet; an image found nowhere gives a path that does not exist, as a missing local one does.
+        """
+        local = self.root / relative
+        if self._fs is not None and not local.is_file():
+            self._fetch(Path(relative), local)
+        return local
+
+    def read(self, relative: str | Path) -> bytes:
+        """A stored image's bytes (from the local cache, else the shared storage).
+
+        Raises:
+            InputImageError: no such image.
+        """
+        path = self.path(relative)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise InputImageError(f"No image {Path(relative).as_posix()} in {self.location}.") from None
 
     def exists(self, relative: str | Path) -> bool:
-        return self.path(relative).is_file()
+        if (self.root / relative).is_file():
+            return True
+        if self._fs is None:
+            return False
+        key = Path(relative).as_posix()
+        if key in self._shared:
+            return True
+        try:
+            found = bool(self._fs.exists(self._key(key)))
+        except Exception as exc:
+            raise StoreError(f"The image store {self.location} cannot be reached: {_reason(exc)}") from None
+        if found:
+            self._shared.add(key)
+        return found
 
     def put(self, data: bytes, *, recipe: dict[str, Any] | None = None) -> str:
-        """Store encoded image bytes (with ``recipe`` embedded); return the path relative to the root."""
+        """Store encoded image bytes (with ``recipe`` embedded); return the path relative to the root.
+
+        On shared storage the image is written there (once: its name is its hash) and kept in the
+        local cache; an upload that fails raises ``StoreError`` and the run is not recorded as ok.
+        """
         kind = sniff_format(data)
         if kind is None:
             raise InputImageError("Only PNG, JPEG and WebP images can be stored.")
@@ -198,23 +364,66 @@ class Store:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self._folders.add(target.parent)
             write_atomic(target, data)
+        if self._fs is not None:
+            self._upload(relative.as_posix(), data)
         return relative.as_posix()
+
+    def _upload(self, relative: str, data: bytes) -> None:
+        if relative in self._shared:
+            return
+        key = self._key(relative)
+        try:
+            if _is_local(self._fs):
+                target = Path(key)
+                if not target.is_file():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(target, data)
+            elif not self._fs.exists(key):
+                self._fs.pipe_file(key, data)  # an object store writes an object whole or not at all
+        except Exception as exc:
+            raise StoreError(
+                f"The image could not be written to {self.location}: {_reason(exc)}", path=relative
+            ) from None
+        self._shared.add(relative)
+
+    def _fetch(self, relative: Path, local: Path) -> None:
+        key = self._key(relative)
+        try:
+            data = self._fs.cat_file(key)
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            raise StoreError(
+                f"The image {relative.as_posix()} could not be read from {self.location}: {_reason(exc)}",
+                path=relative.as_posix(),
+            ) from None
+        if relative.stem != hashlib.sha256(data).hexdigest():
+            raise StoreError(
+                f"The image {relative.as_posix()} in {self.location} does not match its hash; "
+                "it was changed after it was stored and is not used.",
+                path=relative.as_posix(),
+            )
+        local.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(local, data)
+        self._shared.add(relative.as_posix())
 
     def thumbnail(self, relative: str | Path, size: int = 256) -> bytes:
         """A small WebP of a stored image, at most ``size`` pixels a side, cached under ``root/thumbs``.
 
         Stored images never change (their name is their hash), so a thumbnail made once is good
-        forever: widgets and notebooks show these instead of inlining full-size images.
+        forever: widgets and notebooks show these instead of inlining full-size images. On shared
+        storage the thumbnails stay in this machine's ``root/thumbs``.
 
         Raises:
             InputImageError: the image is missing or cannot be read.
         """
-        source = self.path(relative)
+        source = self.root / relative
         cached = self.root / "thumbs" / str(size) / f"{source.stem}.webp"
         try:
             return cached.read_bytes()
         except FileNotFoundError:
             pass
+        source = self.path(relative)
         try:
             with Image.open(source) as image:
                 image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
@@ -230,3 +439,50 @@ class Store:
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(cached, data)
         return data
+
+
+STORE_ENV = "WORKBENCH_STORE"
+STORE_OPTIONS_ENV = "WORKBENCH_STORE_OPTIONS"
+_OPTIONS_EXAMPLE = '{"endpoint_url": "http://127.0.0.1:9000"}'
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def _shown(url: str) -> str:
+    """A URL as it may be printed: any ``user:password@`` is dropped."""
+    return _CREDENTIALS.sub("", url)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line from an exception, ending in a full stop, with any URL credentials dropped."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = _shown(text)
+    return text if text.endswith(".") else text + "."
+
+
+def _is_local(fs: Any) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol or "local" in protocol
+
+
+def _open_shared(url: str, options: dict[str, Any]) -> tuple[Any, str]:
+    """An fsspec filesystem and base path for a store URL, or one StoreError sentence."""
+    shown = _shown(url)
+    try:
+        import fsspec
+    except ImportError:
+        raise StoreError(
+            f"The image store {shown} needs fsspec: pip install 'workbench[team]'.", path=shown
+        ) from None
+    try:
+        fs, base = fsspec.core.url_to_fs(url, **options)
+    except ImportError as exc:
+        raise StoreError(
+            f"The image store {shown} needs a package that is not installed ({_reason(exc)[:-1]}): "
+            "pip install 'workbench[team]'.",
+            path=shown,
+        ) from None
+    except Exception as exc:
+        raise StoreError(
+            f"{shown} is not an image store fsspec can open: {_reason(exc)}", path=shown
+        ) from None
+    return fs, str(base).rstrip("/")

@@ -260,12 +260,15 @@ def resolve_source(source: Any, *, store_root: Path | None = None, max_bytes: in
             data = path.read_bytes()
             recipe = read_recipe(data)
             return Source(data, _size_of(data), (recipe or {}).get("run_id"), recipe)
+        # The recipe first (of a file the upload limit allows): one too large to read is refused in
+        # its own words, not as a corrupt image.
+        small = path.is_file() and path.stat().st_size <= upload_limit(max_bytes)
+        raw_recipe = _recipe_of(path) if small else None
         data = load_upload(path, max_bytes=max_bytes)
-        raw_recipe = _recipe_of(path)
         return Source(data, _size_of(data), (raw_recipe or {}).get("run_id"), raw_recipe)
     if isinstance(source, (bytes, bytearray)):
+        raw_recipe = _recipe_of(bytes(source))  # first, as for a path
         data = load_upload(bytes(source), max_bytes=max_bytes)
-        raw_recipe = _recipe_of(bytes(source))
         return Source(data, _size_of(data), (raw_recipe or {}).get("run_id"), raw_recipe)
     raise InputImageError(
         f"Cannot use {type(source).__name__} as an image: give a Run, a path, bytes or a PIL image."
@@ -277,5 +280,7 @@ def _recipe_of(source: Path | bytes) -> dict[str, Any] | None:
 
     try:
         return read_recipe(source)
+    except InputImageError:  # metadata over the cap: refused, never decompressed
+        raise
     except (OSError, ValueError):
         return None
