@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from workbench.version import __version__
+
 # The public names and the modules they live in. They are imported on first use (PEP 562), so
 # `import workbench.errors` or `workbench --help` does not pay for pandas, numpy or PIL.
 _EXPORTS = {
@@ -97,8 +99,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ASPECTS",
