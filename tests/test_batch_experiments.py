@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -151,7 +152,7 @@ def test_the_shipped_examples_load():
             "already a factor",
         ),
         ("preset: no-such-preset\n", "preset", "no-such-preset"),
-        ("grid: [1, 2\n", None, "not valid YAML at line"),
+        ("grid: [1, 2\n", None, "the file is not valid YAML"),
         ("spec: {subject: a mug}\ngrid:\n  style: []\n", "grid.style", "empty"),
     ],
 )
@@ -160,16 +161,38 @@ def test_a_wrong_experiment_names_the_file_and_the_field(tmp_path, text, field, 
     with pytest.raises(ExperimentError, match=message) as info:
         load_experiment(path)
     assert info.value.field == field and info.value.file == str(path)
-    assert str(info.value).startswith(f"{path}: " + (f"{field}: " if field else ""))
+    # file:line: field: problem, the line from the YAML node marks.
+    assert re.match(
+        re.escape(str(path)) + r":\d+: " + (re.escape(field) + ": " if field else ""), str(info.value)
+    )
 
 
 def test_a_csv_with_an_unknown_column_names_it(tmp_path):
     path = write(tmp_path, "subject,colour\na mug,red\n", "bad.csv")
-    with pytest.raises(ExperimentError, match=r"bad.csv: rows.colour: unknown column"):
+    with pytest.raises(ExperimentError, match=r"bad.csv:1: rows.colour: unknown column"):
         load_experiment(path)
     yaml_path = write(tmp_path, "rows: bad.csv\n")
-    with pytest.raises(ExperimentError, match=r"exp.yaml: rows \(bad.csv\).colour: unknown column"):
+    with pytest.raises(ExperimentError, match=r"bad.csv:1: rows.colour: unknown column"):
         load_experiment(yaml_path)
+
+
+def test_errors_carry_the_line_they_were_written_on(tmp_path):
+    text = "name: mugs\nspec:\n  subject: a mug\ngrid:\n  lighting:\n    - '@soft-left'\n    - '@nope'\n"
+    with pytest.raises(ExperimentError) as info:
+        load_experiment(write(tmp_path, text))
+    assert str(info.value).startswith(f"{tmp_path / 'exp.yaml'}:7: grid.lighting[1]: Unknown lighting")
+    # A spec field a SpecError names points at where the file varies it.
+    text = "spec: {subject: a mug}\ngrid:\n  aspect: ['1:1', '5:1']\n"
+    with pytest.raises(ExperimentError, match=r"exp.yaml:3: aspect: job 2") as info:
+        load_experiment(write(tmp_path, text))
+    # A CSV cell names the CSV's line of that row; a key written twice is refused at its line.
+    write(tmp_path, "label,seed\nfirst,1\nsecond,two\n", "rows.csv")
+    with pytest.raises(ExperimentError, match=r"rows.csv:3: rows\[2\].seed: seed must be a whole number"):
+        load_experiment(write(tmp_path, "spec: {subject: a mug}\nrows: rows.csv\n"))
+    with pytest.raises(
+        ExperimentError, match=r"exp.yaml:3: spec: the key 'spec' appears twice \(first on line 1\)"
+    ):
+        load_experiment(write(tmp_path, "spec: {subject: a}\nname: x\nspec: {subject: b}\n"))
 
 
 def test_an_unknown_experiment_lists_the_known_ones():

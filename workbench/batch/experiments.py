@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from workbench import yamlio
 from workbench.errors import ExperimentError, SpecError, TemplateError
 from workbench.spec import PromptSpec
 from workbench.yamlio import data_path
@@ -232,20 +231,43 @@ class _Reader:
     def __init__(self, path: Path, templates: TemplateLibrary) -> None:
         self.path = path
         self.templates = templates
+        self.doc: yamlio.Document | None = None
+        self._csv_file: Path | None = None
+        self._csv_lines: dict[int, int] = {}
 
-    def fail(self, field_name: str | None, problem: str) -> ExperimentError:
-        where = f"{self.path}: {field_name}: " if field_name else f"{self.path}: "
-        return ExperimentError(where + problem, file=str(self.path), field=field_name)
+    def fail(
+        self, field_name: str | None, problem: str, *, file: Path | None = None, line: int | None = None
+    ) -> ExperimentError:
+        """``file:line: field: problem``; the line comes from the YAML file's marks unless given."""
+        if self._csv_file is not None and field_name and field_name.startswith("rows") and file is None:
+            # A cell of the CSV: name the CSV file and the line of its row (the header is line 1).
+            path = yamlio.parse_field(field_name)
+            file = self._csv_file
+            line = self._csv_lines.get(path[1], 1) if len(path) > 1 and isinstance(path[1], int) else 1
+        if line is None and file is None and self.doc is not None and field_name:
+            line = self.doc.line(self._key_path(field_name))
+        location = yamlio.where(file or self.path, line, field_name or "")
+        return ExperimentError(f"{location}: {problem}", file=str(file or self.path), field=field_name)
+
+    def _key_path(self, field_name: str) -> tuple[yamlio.Key, ...]:
+        """Where a field name was written: ``grid.lighting[2]`` as it is; a spec field named by
+        a SpecError (``aspect``) where the file varies it or sets it."""
+        path = yamlio.parse_field(field_name)
+        if self.doc is not None and len(path) == 1 and path not in self.doc.lines:
+            for section in ("grid", "zip", "spec"):
+                if (section, path[0]) in self.doc.lines:
+                    return (section, path[0])
+        return path
 
     def yaml(self) -> dict[str, Any]:
-        try:
-            data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark else ""
-            raise self.fail(None, f"not valid YAML{line}.") from None
+        self.doc = yamlio.load(self.path, error=ExperimentError)
+        data = self.doc.data
         if not isinstance(data, Mapping):
-            raise self.fail(None, "an experiment must be a mapping with a spec or preset and factors.")
+            raise self.fail(
+                None,
+                "an experiment must be a mapping with a spec or preset and factors.",
+                line=self.doc.line(),
+            )
         unknown = [k for k in data if k not in _TOP_KEYS]
         if unknown:
             raise self.fail(str(unknown[0]), f"unknown key; the keys are {', '.join(_TOP_KEYS)}.")
@@ -320,8 +342,12 @@ class _Reader:
             if not csv_path.is_file():
                 raise self.fail("rows", f"no CSV file {csv_path}.")
             text = csv_path.read_text(encoding="utf-8-sig")
-            records = list(csv.DictReader(io.StringIO(text)))
-            where_file = csv_path
+            reader = csv.DictReader(io.StringIO(text))
+            records, self._csv_lines = [], {}
+            for number, record in enumerate(reader, 1):
+                records.append(record)
+                self._csv_lines[number] = reader.line_num
+            self._csv_file = where_file = csv_path
         elif isinstance(raw, Sequence) and all(isinstance(r, Mapping) for r in raw):
             records = [dict(r) for r in raw]
             where_file = None
@@ -329,7 +355,7 @@ class _Reader:
             raise self.fail("rows", "give a CSV file name or a list of mappings.")
         if not records:
             raise self.fail("rows", "there are no rows.")
-        prefix = f"rows ({where_file.name})" if where_file is not None and where_file != self.path else "rows"
+        prefix = "rows"
         if where_file is not None:
             unknown = [c for c in records[0] if c not in FACTOR_NAMES and c != "label"]
             if unknown or None in records[0]:
