@@ -1,0 +1,168 @@
+"""Batch reports that answer: ranking per factor value, charts, notes of what is missing, the service
+price of a draft batch, estimate beside actual on the service, CSV beside the HTML, and contact
+sheets that never pass JPEG's 65,500 px limit."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from workbench import Workbench
+from workbench.batch import load_experiment, plan_batch, run_batch, run_shard
+from workbench.batch.report import MAX_SHEET_ROWS, THUMB, contact_sheets, write_report
+from workbench.batch.runner import _write_batch_files
+
+GRID = """
+name: mugs
+spec: {subject: a speckled ceramic mug, quality: medium}
+grid:
+  background: {marble: "@marble", oak: "@oak-table", linen: "@linen"}
+  lighting: ["@soft-left", "@golden-hour", "@rim-light", "@high-key"]
+"""
+
+SERVICE = """
+name: service-mugs
+backend: openai
+spec: {subject: a speckled ceramic mug, quality: low}
+grid:
+  lighting: ["@soft-left", "@golden-hour", "@rim-light"]
+"""
+
+
+def in_process_batch(wb: Workbench, text: str, batch_id: str, tmp: Path, *, only: int | None = None) -> Path:
+    """Plan a batch and run its jobs (the first ``only`` of them) in this process, one shard: the
+    same files and rows a papermill batch makes. Returns the batch folder."""
+    path = tmp / f"{batch_id}.yaml"
+    path.write_text(text, encoding="utf-8")
+    plan = plan_batch(wb, load_experiment(path, templates=wb.templates), batch_id=batch_id)
+    folder = wb.root / "batches" / batch_id
+    _write_batch_files(folder, plan)
+    jobs = folder / "shard-0.jobs.json"
+    jobs.write_text(json.dumps([j.record() for j in plan.jobs][:only]))
+    options = (
+        {name: dict(value) for name, value in wb.backend_options.items()} if wb.backend_options else None
+    )
+    run_shard(
+        jobs,
+        root=wb.root,
+        batch_id=batch_id,
+        shard=0,
+        experiment=plan.experiment.name,
+        backend_options=options,
+    )
+    return folder
+
+
+def draft_grid_report(wb: Workbench, tmp: Path, *, only: int | None = None) -> Path:
+    """A 3 × 4 draft batch (``only`` jobs run; the rest missing) and its report; the report's path."""
+    in_process_batch(wb, GRID, "grid", tmp, only=only)
+    return write_report(wb, "grid").html
+
+
+def service_report(wb: Workbench, tmp: Path) -> Path:
+    in_process_batch(wb, SERVICE, "service", tmp)
+    return write_report(wb, "service").html
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_a_draft_grid_report_ranks_charts_and_prices_it_on_the_service(wb, tmp_path):
+    page = draft_grid_report(wb, tmp_path, only=10)
+    html = page.read_text()
+    folder = page.parent
+    # One ranking table per axis, two charts (score and cost) per axis.
+    assert html.count('<table class="ranking"') == 2
+    assert html.count('<figure class="chart"><svg') == 4
+    assert "Images made by background" in html and "Service price per image by lighting" in html
+    # The two jobs that never ran are a note, with what they would cost and how to finish.
+    text = _text(html)
+    assert "2 of 12 jobs never ran" in text and "workbench batch run --resume grid" in text
+    # linen has two missing jobs: its images ok read 2 (50%), and it ranks last.
+    ranking = list(csv.DictReader((folder / "ranking.csv").open()))
+    background = [r for r in ranking if r["axis"] == "background"]
+    assert [r["value"] for r in background][-1] == "linen"
+    assert background[-1]["ok"] == "2" and background[-1]["missing"] == "2" and background[-1]["rank"] == "3"
+    # A draft batch says what the service would charge, per model and quality.
+    assert "On the service this batch would cost" in text
+    prices = re.search(r"<table class=\"service-price\">(.*?)</table>", html, re.S).group(1)
+    assert "gpt-image-2" in prices and "gpt-image-1-mini" in prices
+    assert re.search(r"120 credits<br>\$1\.\d\d", prices)  # 12 images at high, 10 credits each
+    # Every thumbnail opens its full image, a file beside the report.
+    links = re.findall(r"<a class=\"thumb\" href=\"(images/[^\"]+)\"", html)
+    assert len(links) == 10 and all((folder / link).is_file() for link in links)
+    jobs = list(csv.DictReader((folder / "jobs.csv").open()))
+    assert len(jobs) == 12 and {j["status"] for j in jobs} == {"ok", "missing"}
+    assert [j["background"] for j in jobs][:4] == ["marble"] * 4
+
+
+@pytest.mark.slow
+def test_a_service_batch_report_sets_the_estimate_beside_the_actual(
+    root, tmp_path, openai_server, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-report")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(20)
+    html = service_report(wb, tmp_path).read_text()
+    text = _text(html)
+    assert "On the service this batch would cost" not in text  # it ran there
+    assert "estimate (credits · $)" in text and "actual (credits · $)" in text
+    ranking = list(csv.DictReader((root / "batches" / "service" / "ranking.csv").open()))
+    assert {r["credits"] for r in ranking} == {"1"} and all(float(r["usd"]) > 0 for r in ranking)
+    assert all(float(r["usd_estimated"]) > 0 for r in ranking)
+    assert "Cost per image by lighting" in html
+    wb.close()
+
+
+def test_a_long_axis_pages_its_contact_sheet_under_the_jpeg_limit(wb):
+    """1,500 values on one axis would be a 73,000 px tall sheet: it comes in pages instead."""
+    import pandas as pd
+
+    folder = wb.root / "batches" / "long"
+    folder.mkdir(parents=True)
+    labels = [str(i) for i in range(1500)]
+    (folder / "batch.json").write_text(
+        json.dumps({"experiment": "long", "axes": [{"name": "seed", "factors": ["seed"], "labels": labels}]})
+    )
+    frame = pd.DataFrame(
+        [
+            {"coords": (label,), "status": "missing", "image": None, "index": i}
+            for i, label in enumerate(labels)
+        ]
+    )
+    sheets = contact_sheets(wb, "long", frame, folder=folder)
+    per_page = 6 * MAX_SHEET_ROWS
+    assert len(sheets) == -(-1500 // per_page) and sheets[0].name == "contact-sheet.jpg"
+    assert sheets[1].name == "contact-sheet-p2.jpg"
+    for sheet in sheets:
+        with Image.open(sheet) as image:
+            assert image.height < 65_500 and image.width < 65_500
+    with Image.open(sheets[0]) as first:
+        assert first.height == 40 + MAX_SHEET_ROWS * (THUMB + 28 + 8) + 8
+
+
+@pytest.mark.slow
+def test_a_one_axis_1500_job_draft_batch_finishes_with_its_report(root, tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        "name: long\nspec: {subject: a mug, background: '@marble', quality: low}\n"
+        f"grid:\n  seed: [{', '.join(str(s) for s in range(1, 1501))}]\n"
+    )
+    wb = Workbench(root)
+    result = run_batch(wb, path, workers=2, progress=False)
+    assert result.statuses.get("ok") == 1500, result.describe()
+    folder = root / "batches" / result.batch_id
+    assert result.report == folder / "report.html" and result.report.is_file()
+    assert len(result.contact_sheets) == -(-1500 // (6 * MAX_SHEET_ROWS))
+    for sheet in result.contact_sheets:
+        with Image.open(sheet) as image:
+            assert image.height < 65_500
+    assert len(list(csv.DictReader((folder / "jobs.csv").open()))) == 1500
+    assert len(list((folder / "thumbs").glob("*.jpg"))) == 1500  # big batches link thumbnails as files
+    wb.close()
