@@ -293,10 +293,12 @@ class Store:
                 self._fs.makedirs(self._base, exist_ok=True)
                 return
             top = self._base.split("/", 1)[0]
-            if not self._fs.exists(top):
-                raise StoreError(f"The image store {self.location} cannot be used: {top} does not exist.")
-        except StoreError:
-            raise
+            self._fs.info(top)  # the bucket (or top folder): its own error when it cannot be reached
+        except FileNotFoundError:
+            top = self._base.split("/", 1)[0]
+            raise StoreError(
+                f"The image store {self.location} cannot be used: {top} does not exist."
+            ) from None
         except Exception as exc:
             raise StoreError(f"The image store {self.location} cannot be reached: {_reason(exc)}") from None
         finally:
@@ -452,10 +454,28 @@ def _shown(url: str) -> str:
     return _CREDENTIALS.sub("", url)
 
 
+def _register_secrets(url: str, options: dict[str, Any]) -> None:
+    """A URL's password and any secret-named option never reach a message (workbench.redaction)."""
+    from urllib.parse import urlsplit
+
+    from workbench.redaction import register_secret
+
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(url)
+        register_secret(parts.password)
+        if parts.password:
+            register_secret(f"{parts.username}:{parts.password}")
+    for name, value in options.items():
+        if isinstance(value, str) and re.search(r"secret|password|token|key", name, re.I):
+            register_secret(value)
+
+
 def _reason(exc: BaseException) -> str:
-    """One line from an exception, ending in a full stop, with any URL credentials dropped."""
+    """One line from an exception, ending in a full stop, with any credentials dropped."""
+    from workbench.redaction import redact
+
     text = " ".join(str(exc).split()) or type(exc).__name__
-    text = _shown(text)
+    text = redact(_shown(text))
     return text if text.endswith(".") else text + "."
 
 
@@ -467,6 +487,7 @@ def _is_local(fs: Any) -> bool:
 def _open_shared(url: str, options: dict[str, Any]) -> tuple[Any, str]:
     """An fsspec filesystem and base path for a store URL, or one StoreError sentence."""
     shown = _shown(url)
+    _register_secrets(url, options)
     try:
         import fsspec
     except ImportError:
