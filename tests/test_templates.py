@@ -401,7 +401,8 @@ def load_error(tmp_path: Path, name: str, text: str) -> TemplateError:
         TemplateLibrary.load(path.parent)
     error = caught.value
     assert error.file == str(path)
-    assert str(error).startswith(f"{path}, line {error.line}: ")
+    # file:line: field: problem, the line from the YAML node marks.
+    assert str(error).startswith(f"{path}:{error.line}: ")
     assert str(error).endswith((".", "?", ")."))
     return error
 
@@ -435,7 +436,7 @@ templates:
     tags: [photo]
 """,
     )
-    assert str(error) == f"{tmp_path / 'bad' / 'styles.yaml'}, line 4: template 'noir' has no text."
+    assert str(error) == f"{tmp_path / 'bad' / 'styles.yaml'}:4: templates.noir: template 'noir' has no text."
     assert (error.line, error.name) == (4, "noir")
 
 
@@ -475,7 +476,7 @@ def test_a_file_without_a_kind_or_with_a_wrong_kind(tmp_path: Path) -> None:
 
 def test_a_name_twice_in_one_file_or_one_folder(tmp_path: Path) -> None:
     error = load_error(tmp_path, "styles.yaml", "kind: style\ntemplates:\n  noir: a\n  pop: b\n  noir: c\n")
-    assert error.line == 5 and "the key 'noir' twice (first on line 3)" in str(error)
+    assert error.line == 5 and "templates.noir: the key 'noir' appears twice (first on line 3)" in str(error)
     (tmp_path / "bad" / "styles.yaml").unlink()
     write(tmp_path / "bad", "a.yaml", "kind: style\ntemplates:\n  noir: film noir\n")
     path = write(tmp_path / "bad", "b.yaml", "kind: style\ntemplates:\n\n  noir: other noir\n")

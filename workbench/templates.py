@@ -43,11 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-from yaml.composer import ComposerError
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from workbench import yamlio
 from workbench.errors import SpecError, TemplateError
 from workbench.spec import PromptSpec, compose
 from workbench.yamlio import data_path
@@ -97,8 +96,6 @@ _SPEC_FIELDS = (
 _STRING_FIELDS = frozenset({"subject", "background", "lighting", "style", "details", "aspect", "quality"})
 # A SpecError names a field in its own words; map those back to the key written in the file.
 _ERROR_FIELDS = {"text role": "texts", "character name": "character", "character description": "character"}
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -199,9 +196,11 @@ class TemplateLibrary:
                     kind = entry.kind if isinstance(entry, Template) else "preset"
                     earlier = entries.get((kind, entry.name))
                     if earlier is not None:
+                        field_path = f"{_entries_key(kind)}.{entry.name}"
                         raise TemplateError(
-                            f"{_where(Path(entry.file or ''), entry.line, cwd)}: {kind} '{entry.name}' is "
-                            f"already defined in {_where(Path(earlier.file or ''), earlier.line, cwd)}.",
+                            f"{_where(Path(entry.file or ''), entry.line, field_path)}: {kind} "
+                            f"'{entry.name}' is already defined in "
+                            f"{_where(Path(earlier.file or ''), earlier.line)}.",
                             file=entry.file,
                             line=entry.line,
                             name=entry.name,
@@ -425,7 +424,8 @@ class TemplateLibrary:
                     line = preset.field_lines.get(name, preset.line)
                     message = str(exc)
                     raise TemplateError(
-                        f"{_where(Path(preset.file or ''), line, cwd)}: in preset '{preset.name}', "
+                        f"{_where(Path(preset.file or ''), line, f'presets.{preset.name}.spec.{name}')}: "
+                        f"in preset '{preset.name}', "
                         f"{message[0].lower()}{message[1:]}",
                         file=preset.file,
                         line=line,
@@ -503,20 +503,24 @@ def _check_kind(kind: str, *, allow_preset: bool = True) -> None:
         raise TemplateError(f"Unknown template kind '{kind}'{hint} The kinds are {', '.join(kinds)}.")
 
 
-def _where(path: Path, line: int | None, cwd: Path) -> str:
-    try:
-        shown = str(path.resolve().relative_to(cwd.resolve()))
-    except (ValueError, OSError):
-        shown = str(path)
-    return f"{shown}, line {line}" if line else shown
+def _where(path: Path, line: int | None, field_path: str = "") -> str:
+    return yamlio.where(path, line, field_path)
+
+
+def _entries_key(kind: str) -> str:
+    return "presets" if kind == "preset" else "templates"
 
 
 def _line(node: Node) -> int:
     return node.start_mark.line + 1
 
 
+Key = tuple[str, ...]
+
+
 class _FileReader:
-    """Reads one template file into Templates or Presets, with file and line on every error."""
+    """Reads one template file into Templates or Presets; every error is
+    ``file:line: field: problem`` (the file parsed by :mod:`workbench.yamlio`)."""
 
     def __init__(self, path: Path, cwd: Path) -> None:
         self.path = path
@@ -524,77 +528,65 @@ class _FileReader:
         self.file = str(path)
         self._constructor = SafeConstructor()
 
-    def fail(self, line: int | None, problem: str, *, name: str | None = None) -> NoReturn:
+    def fail(self, path: Key, node: Node | None, problem: str, *, name: str | None = None) -> NoReturn:
+        line = _line(node) if node is not None else None
         raise TemplateError(
-            f"{_where(self.path, line, self.cwd)}: {problem}", file=self.file, line=line, name=name
+            f"{_where(self.path, line, yamlio.field_name(path))}: {problem}",
+            file=self.file,
+            line=line,
+            name=name,
         ) from None
 
     # -- YAML plumbing -------------------------------------------------------------------------
     def read(self) -> list[Template | Preset]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            self.fail(None, "the file is not UTF-8 text.")
-        try:
-            root = yaml.compose(text, Loader=_Loader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else None
-            if isinstance(exc, ComposerError) and "document" in (exc.context or ""):
-                self.fail(line, "the file holds more than one YAML document ('---'); keep one per file.")
-            context = ""
-            if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
-                context = f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
-            self.fail(line, f"the file is not valid YAML: {exc.problem}{context}.")
-        except yaml.YAMLError as exc:
-            self.fail(None, f"the file is not valid YAML: {exc}.")
+        doc = yamlio.load(self.path, error=TemplateError)
+        root = doc.nodes.get(())
         if root is None:
             return []  # an empty file or only comments
-        top = self.mapping(root, "the file")
+        top = self.mapping(root, (), "the file")
         return self.read_top(root, top)
 
-    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
-        """A mapping node's entries by key text, each with its key and value node."""
+    def mapping(self, node: Node, path: Key, what: str) -> dict[str, tuple[Node, Node]]:
+        """A mapping node's entries by key text, each with its key and value node (yamlio has
+        already refused a key written twice)."""
         if not isinstance(node, MappingNode):
-            self.fail(_line(node), f"{what} must be a mapping of names to values, not {_node_type(node)}.")
+            self.fail(path, node, f"{what} must be a mapping of names to values, not {_node_type(node)}.")
         entries: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or not key_node.value.strip():
-                self.fail(_line(key_node), f"{what} has a key that is not a plain name.")
-            key = key_node.value.strip()
-            if key in entries:
-                self.fail(
-                    _line(key_node),
-                    f"{what} has the key '{key}' twice (first on line {_line(entries[key][0])}).",
-                    name=key,
-                )
-            entries[key] = (key_node, value_node)
+                self.fail(path, key_node, f"{what} has a key that is not a plain name.")
+            entries[key_node.value.strip()] = (key_node, value_node)
         return entries
 
-    def string(self, node: Node, what: str, *, name: str | None = None) -> str:
+    def string(self, node: Node, path: Key, what: str, *, name: str | None = None) -> str:
         """The text of a scalar, exactly as written (so ``16:9`` and ``yes`` stay text)."""
         if not isinstance(node, ScalarNode):
-            self.fail(_line(node), f"{what} must be text, not {_node_type(node)}.", name=name)
+            self.fail(path, node, f"{what} must be text, not {_node_type(node)}.", name=name)
         if node.tag == "tag:yaml.org,2002:null":
             return ""
         return " ".join(node.value.split())
 
-    def tags(self, node: Node, what: str, name: str) -> tuple[str, ...]:
+    def tags(self, node: Node, path: Key, what: str, name: str) -> tuple[str, ...]:
         if isinstance(node, ScalarNode):
-            value = self.string(node, what, name=name)
+            value = self.string(node, path, what, name=name)
             return (value,) if value else ()
         if not isinstance(node, SequenceNode):
-            self.fail(_line(node), f"the tags of {what} must be a list of words.", name=name)
-        return tuple(tag for item in node.value if (tag := self.string(item, f"a tag of {what}", name=name)))
+            self.fail(path, node, f"the tags of {what} must be a list of words.", name=name)
+        return tuple(
+            tag
+            for index, item in enumerate(node.value)
+            if (tag := self.string(item, (*path, str(index)), f"a tag of {what}", name=name))
+        )
 
     def unknown_key(
-        self, key: str, key_node: Node, allowed: Iterable[str], what: str, name: str | None
+        self, key: str, key_node: Node, path: Key, allowed: Iterable[str], what: str, name: str | None
     ) -> NoReturn:
         allowed = tuple(allowed)
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         self.fail(
-            _line(key_node),
+            (*path, key),
+            key_node,
             f"{what} has an unknown key '{key}'{hint} (the keys are {', '.join(allowed)}).",
             name=name,
         )
@@ -603,33 +595,37 @@ class _FileReader:
     def read_top(self, root: Node, top: dict[str, tuple[Node, Node]]) -> list[Template | Preset]:
         if "kind" not in top:
             self.fail(
-                _line(root),
+                (),
+                root,
                 f"the file has no 'kind'; start it with 'kind: background' (or one of {', '.join(KINDS)}).",
             )
         kind_node = top["kind"][1]
-        kind = self.string(kind_node, "the kind")
+        kind = self.string(kind_node, ("kind",), "the kind")
         if kind not in KINDS:
             close = difflib.get_close_matches(kind, KINDS, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            self.fail(_line(kind_node), f"unknown kind '{kind}'{hint} (the kinds are {', '.join(KINDS)}).")
-        entries_key = "presets" if kind == "preset" else "templates"
+            self.fail(
+                ("kind",), kind_node, f"unknown kind '{kind}'{hint} (the kinds are {', '.join(KINDS)})."
+            )
+        entries_key = _entries_key(kind)
         allowed = ("kind", "description", entries_key)
         for key, (key_node, _) in top.items():
             if key not in allowed:
                 if key in ("templates", "presets"):
                     self.fail(
-                        _line(key_node),
+                        (key,),
+                        key_node,
                         f"a {kind} file lists its entries under '{entries_key}', not '{key}'.",
                     )
-                self.unknown_key(key, key_node, allowed, "the file", None)
+                self.unknown_key(key, key_node, (), allowed, "the file", None)
         if "description" in top:
-            self.string(top["description"][1], "the file's description")
+            self.string(top["description"][1], ("description",), "the file's description")
         if entries_key not in top:
             return []
         entries_node = top[entries_key][1]
         if isinstance(entries_node, ScalarNode) and entries_node.tag == "tag:yaml.org,2002:null":
             return []
-        entries = self.mapping(entries_node, f"'{entries_key}'")
+        entries = self.mapping(entries_node, (entries_key,), f"'{entries_key}'")
         if kind == "preset":
             return [self.read_preset(name, key_node, node) for name, (key_node, node) in entries.items()]
         return [self.read_template(kind, name, key_node, node) for name, (key_node, node) in entries.items()]
@@ -637,7 +633,8 @@ class _FileReader:
     def check_name(self, kind: str, name: str, key_node: Node) -> None:
         if not _NAME.match(name):
             self.fail(
-                _line(key_node),
+                (_entries_key(kind), name),
+                key_node,
                 f"the {kind} name '{name}' may use only letters, digits, '-' and '_', starting with a "
                 "letter or digit.",
                 name=name,
@@ -645,33 +642,40 @@ class _FileReader:
 
     def read_template(self, kind: str, name: str, key_node: Node, node: Node) -> Template:
         self.check_name(kind, name, key_node)
+        path = ("templates", name)
         line = _line(key_node)
         description, tags = "", ()
         if isinstance(node, ScalarNode):
-            text = self.string(node, f"template '{name}'", name=name)
+            text = self.string(node, path, f"template '{name}'", name=name)
         elif isinstance(node, MappingNode):
-            fields = self.mapping(node, f"template '{name}'")
+            fields = self.mapping(node, path, f"template '{name}'")
             for key, (field_key, _) in fields.items():
                 if key not in _TEMPLATE_KEYS:
-                    self.unknown_key(key, field_key, _TEMPLATE_KEYS, f"template '{name}'", name)
+                    self.unknown_key(key, field_key, path, _TEMPLATE_KEYS, f"template '{name}'", name)
             text = (
-                self.string(fields["text"][1], f"the text of template '{name}'", name=name)
+                self.string(fields["text"][1], (*path, "text"), f"the text of template '{name}'", name=name)
                 if "text" in fields
                 else ""
             )
             if "description" in fields:
                 description = self.string(
-                    fields["description"][1], f"the description of template '{name}'", name=name
+                    fields["description"][1],
+                    (*path, "description"),
+                    f"the description of template '{name}'",
+                    name=name,
                 )
             if "tags" in fields:
-                tags = self.tags(fields["tags"][1], f"template '{name}'", name)
+                tags = self.tags(fields["tags"][1], (*path, "tags"), f"template '{name}'", name)
         else:
-            self.fail(line, f"template '{name}' must be its text or a mapping with a text.", name=name)
+            self.fail(
+                path, key_node, f"template '{name}' must be its text or a mapping with a text.", name=name
+            )
         if not text:
-            self.fail(line, f"template '{name}' has no text.", name=name)
+            self.fail(path, key_node, f"template '{name}' has no text.", name=name)
         if text.startswith("@"):
             self.fail(
-                line,
+                path,
+                key_node,
                 f"template '{name}' starts with '@'; a template cannot point at another template.",
                 name=name,
             )
@@ -679,85 +683,98 @@ class _FileReader:
 
     def read_preset(self, name: str, key_node: Node, node: Node) -> Preset:
         self.check_name("preset", name, key_node)
+        path = ("presets", name)
         line = _line(key_node)
-        fields = self.mapping(node, f"preset '{name}'")
+        fields = self.mapping(node, path, f"preset '{name}'")
         for key, (field_key, _) in fields.items():
             if key not in _PRESET_KEYS:
-                hint = " (put spec fields under 'spec')" if key in _SPEC_FIELDS else ""
-                if hint:
+                if key in _SPEC_FIELDS:
                     self.fail(
-                        _line(field_key), f"preset '{name}' has '{key}' outside its spec{hint}.", name=name
+                        (*path, key),
+                        field_key,
+                        f"preset '{name}' has '{key}' outside its spec (put spec fields under 'spec').",
+                        name=name,
                     )
-                self.unknown_key(key, field_key, _PRESET_KEYS, f"preset '{name}'", name)
+                self.unknown_key(key, field_key, path, _PRESET_KEYS, f"preset '{name}'", name)
         description = ""
         if "description" in fields:
             description = self.string(
-                fields["description"][1], f"the description of preset '{name}'", name=name
+                fields["description"][1],
+                (*path, "description"),
+                f"the description of preset '{name}'",
+                name=name,
             )
-        tags = self.tags(fields["tags"][1], f"preset '{name}'", name) if "tags" in fields else ()
+        tags = (
+            self.tags(fields["tags"][1], (*path, "tags"), f"preset '{name}'", name)
+            if "tags" in fields
+            else ()
+        )
         if "spec" not in fields:
-            self.fail(line, f"preset '{name}' has no spec.", name=name)
+            self.fail(path, key_node, f"preset '{name}' has no spec.", name=name)
         spec_node = fields["spec"][1]
-        values, lines = self.read_spec_fields(name, spec_node)
+        values, key_nodes = self.read_spec_fields(name, spec_node)
         try:
             spec = PromptSpec(**values, preset=name)
         except SpecError as exc:
             where = _ERROR_FIELDS.get(exc.field or "", exc.field or "")
             message = str(exc)
             self.fail(
-                lines.get(where, _line(spec_node)),
+                (*path, "spec", where) if where in key_nodes else (*path, "spec"),
+                key_nodes.get(where, spec_node),
                 f"in preset '{name}', {message[0].lower()}{message[1:]}",
                 name=name,
             )
+        lines = {key: _line(key_node) for key, key_node in key_nodes.items()}
         return Preset(name, description, spec, tags, self.file, line, lines)
 
-    def read_spec_fields(self, name: str, spec_node: Node) -> tuple[dict[str, Any], dict[str, int]]:
-        spec_fields = self.mapping(spec_node, f"the spec of preset '{name}'")
+    def read_spec_fields(self, name: str, spec_node: Node) -> tuple[dict[str, Any], dict[str, Node]]:
+        path = ("presets", name, "spec")
+        spec_fields = self.mapping(spec_node, path, f"the spec of preset '{name}'")
         values: dict[str, Any] = {}
-        lines: dict[str, int] = {}
+        key_nodes: dict[str, Node] = {}
         for key, (key_node, value_node) in spec_fields.items():
-            lines[key] = _line(key_node)
+            key_nodes[key] = key_node
             if key not in _SPEC_FIELDS:
                 close = difflib.get_close_matches(key, _SPEC_FIELDS, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 extra = " (a preset's name is its key)" if key == "preset" else ""
                 self.fail(
-                    _line(key_node),
+                    (*path, key),
+                    key_node,
                     f"preset '{name}' has an unknown spec field '{key}'{hint}{extra} "
                     f"(the fields are {', '.join(_SPEC_FIELDS)}).",
                     name=name,
                 )
             what = f"the {key} of preset '{name}'"
             if key in _STRING_FIELDS:
-                values[key] = self.string(value_node, what, name=name)
+                values[key] = self.string(value_node, (*path, key), what, name=name)
             elif key == "texts":
-                values[key] = self.read_texts(value_node, what, name)
+                values[key] = self.read_texts(value_node, (*path, key), what, name)
             elif key == "character":
-                values[key] = self.read_plain_mapping(value_node, what, name)
+                values[key] = self.read_plain_mapping(value_node, (*path, key), what, name)
             else:  # n and seed: numbers, checked by PromptSpec
                 values[key] = self._constructor.construct_object(value_node, deep=True)
-        return values, lines
+        return values, key_nodes
 
-    def read_texts(self, node: Node, what: str, name: str) -> list[Any]:
+    def read_texts(self, node: Node, path: Key, what: str, name: str) -> list[Any]:
         items = node.value if isinstance(node, SequenceNode) else [node]
         texts: list[Any] = []
-        for item in items:
+        for index, item in enumerate(items):
+            item_path = (*path, str(index)) if isinstance(node, SequenceNode) else path
             if isinstance(item, MappingNode):
-                texts.append(self.read_plain_mapping(item, f"an exact text in preset '{name}'", name))
+                texts.append(
+                    self.read_plain_mapping(item, item_path, f"an exact text in preset '{name}'", name)
+                )
             else:
-                texts.append(self.string(item, f"an exact text in {what}", name=name))
+                texts.append(self.string(item, item_path, f"an exact text in {what}", name=name))
         return texts
 
-    def read_plain_mapping(self, node: Node, what: str, name: str) -> dict[str, str]:
+    def read_plain_mapping(self, node: Node, path: Key, what: str, name: str) -> dict[str, str]:
         return {
-            key: self.string(value_node, f"'{key}' in {what}", name=name)
-            for key, (_, value_node) in self.mapping(node, what).items()
+            key: self.string(value_node, (*path, key), f"'{key}' in {what}", name=name)
+            for key, (_, value_node) in self.mapping(node, path, what).items()
         }
 
 
 def _node_type(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    return "a single value"
+    return yamlio.node_type(node)
