@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workbench.errors import SpecError, TemplateError
-from workbench.spec import ASPECT_SIZES, PromptSpec, compose, quote_text
+from workbench.quotes import has_opening_quote, mask_quotes, quote_text
+from workbench.spec import ASPECT_SIZES, PromptSpec, compose
 
 if TYPE_CHECKING:
     from workbench.templates import TemplateLibrary
@@ -116,21 +117,9 @@ def _any(words: str) -> str:
     return "(?:" + "|".join(escaped) + ")"
 
 
-# Quoted spans: straight double, curly double and single, guillemets, CJK brackets, and straight
-# single quotes that are not apostrophes (not glued to a letter on the outside).
-_QUOTED = re.compile(
-    r'"[^"\n]*"|“[^”\n]*”|‘[^’\n]*’|«[^»\n]*»|「[^」\n]*」|『[^』\n]*』'
-    r"|(?<![\w'])'(?=\S)[^'\n]*?(?<=\S)'(?!\w)"
-)
-_QUOTE_CHARS = "\"'“”‘’«»「」『』"
-_OPENING_QUOTE = re.compile(r"[\"“‘«「『]|(?<!\w)'")
-
-
 def _mask_quotes(text: str) -> str:
     """The text with every quoted passage's inside replaced by underscores (offsets kept)."""
-    if not any(c in text for c in _QUOTE_CHARS):
-        return text
-    return _QUOTED.sub(lambda m: m.group()[0] + "_" * (len(m.group()) - 2) + m.group()[-1], text)
+    return mask_quotes(text)
 
 
 def _excerpt(text: str, start: int, end: int) -> tuple[tuple[int, int], str]:
@@ -412,7 +401,7 @@ def _unquoted_text(text: str, masked: str) -> list[Finding]:
         end = _CLAUSE_END.search(masked, start, min(len(masked), start + 120)).start()
         clause = masked[start:end]
         words = clause.strip()
-        if not words or _OPENING_QUOTE.search(clause):
+        if not words or has_opening_quote(clause):
             continue
         # "a sign that says the shop is open", "text in the corner": no literal given here.
         with_the = match.group().lower().startswith("with the")
@@ -432,7 +421,7 @@ def _unquoted_text(text: str, masked: str) -> list[Finding]:
                 *_excerpt(text, match.start(), end),
             )
         )
-    if not findings and not _OPENING_QUOTE.search(masked):
+    if not findings and not has_opening_quote(masked):
         for match in _TEXT_NOT_GIVEN.finditer(masked):
             implied = match.group().split(None, 1)[1]
             findings.append(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from workbench.errors import SpecError
+from workbench.quotes import quote_text, quoted_texts
 
 if TYPE_CHECKING:
     from workbench.templates import TemplateLibrary
@@ -284,13 +285,10 @@ class PromptSpec:
         return cls.from_dict(data or {})
 
 
-def quote_text(text: str) -> str:
-    """An exact text as prompts quote it: in single quotes, or double when it holds one."""
-    return f'"{text}"' if "'" in text else f"'{text}'"
-
-
-def _texts_phrase(texts: tuple[TextItem, ...]) -> list[str]:
+def _texts_phrase(texts: tuple[TextItem, ...], already: frozenset[str] = frozenset()) -> list[str]:
+    """The exact texts as the prompt words them, skipping those the other fields already quote."""
     parts = []
+    texts = tuple(t for t in texts if t.text not in already)
     labels = [t for t in texts if t.role == "label"]
     for item in texts:
         if item.role == "headline":
@@ -329,7 +327,9 @@ def compose(spec: PromptSpec, templates: TemplateLibrary | None = None) -> str:
         who = f"{spec.character.name}, " if spec.character.name else ""
         parts.append(f"[{who}{spec.character.description}]")
     parts += [spec.subject, spec.background, spec.lighting, spec.style]
-    parts += _texts_phrase(spec.texts)
+    # A free prompt's quoted texts are its exact texts already: quoted once, where they stand.
+    already = frozenset(q for name in _FIELDS for q in quoted_texts(getattr(spec, name)))
+    parts += _texts_phrase(spec.texts, already)
     parts += [spec.details, _RESOLUTION_WORDS[spec.quality]]
     prompt = ", ".join(p.strip().rstrip(",.") for p in parts if p and p.strip())
     if spec.character and spec.subject:

@@ -70,7 +70,10 @@ COLOUR_RE = re.compile(
     re.IGNORECASE,
 )
 # A name with its hex code beside it ("deep navy (#1B2A4A)") is the hex code: the name describes it.
-_HEX_BESIDE = re.compile(r"\s*(?:\(\s*)?#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")
+_HEX_BESIDE = re.compile(
+    r"(?:[\s-]+(?!(?:and|or|to|into|with|from|on|against|then|vs)\b)[A-Za-z]+){0,2}"
+    r"\s*(?:\(\s*)?#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b"
+)
 TEXTURES = {
     "concrete": "concrete", "cement": "concrete", "stone": "concrete", "plaster": "concrete",
     "marble": "marble", "linen": "fabric", "fabric": "fabric", "canvas": "fabric", "cotton": "fabric",

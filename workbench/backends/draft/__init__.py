@@ -214,7 +214,9 @@ class DraftBackend(Backend):
         seeds = [_image_seed(base, i) for i in range(request.n)]
         transparent = request.background == "transparent"
         images = []
+        layouts: list[dict[str, Any]] = []
         for i, seed in enumerate(seeds):
+            laid: dict[str, Any] = {}
             image = render(
                 scene,
                 request.width,
@@ -225,7 +227,9 @@ class DraftBackend(Backend):
                 transparent=transparent,
                 quality=request.quality,
                 fonts=self.fonts,
+                laid=laid,
             )
+            layouts.append(laid)
             if i == 0 and on_partial is not None and request.partial_images:
                 for k in range(request.partial_images):
                     step = 2 ** (request.partial_images - k + 1)
@@ -246,5 +250,6 @@ class DraftBackend(Backend):
                 "seeds": seeds,
                 "size": request.size,
                 "scene": scene.describe(),
+                "layout": layouts,
             },
         )

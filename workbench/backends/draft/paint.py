@@ -3,9 +3,12 @@ texts, steps, badge), and ``render`` that puts them together."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
+from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -19,7 +22,7 @@ from workbench.backends.draft.layout import (
     _shape_mask,
     _subject_box,
 )
-from workbench.backends.draft.scene import Backdrop, Scene
+from workbench.backends.draft.scene import Scene, _grade
 from workbench.imaging.fonts import FontLibrary, default_library, draw_lines, line_pitch
 from workbench.vocabulary import RGB
 from workbench.vocabulary import contrast as _contrast
@@ -126,7 +129,8 @@ def _soft_layer(
         draw.ellipse([v / shrink for v in (cx - half, sy1 - sh * 0.04, cx + half, sy1 + sh * 0.04)], fill=255)
     blur = max(0.8, 0.05 * max(sw, sh) / shrink / max(0.5, light.strength))
     shadow_img = shadow_img.filter(ImageFilter.GaussianBlur(blur)).resize((w, h), Image.Resampling.BILINEAR)
-    opacity = min(0.6, 0.32 * light.strength + 0.08)
+    look = scene.look
+    opacity = min(0.75, (0.32 * light.strength + 0.08) * look.shadow)
     shadow = np.asarray(shadow_img, dtype=np.float32) * (opacity / 255)
 
     if transparent:
@@ -169,6 +173,10 @@ def _soft_layer(
     else:
         k = 0.1 * light.strength
         gain = 1.0 + k * np.clip(px * lx + py * ly, -1.6, 1.6) - 0.035 * (px**2 + py**2)
+    # The style's light: flat graphics barely fall off, 3D and film looks fall off hard; a brand's
+    # hex colour keeps within a few ΔE of itself.
+    falloff = look.light * (0.25 if scene.backdrop.exact else 1.0)
+    gain = 1.0 + (gain - 1.0) * falloff
     gain = gain * (1.0 - shadow)
 
     out = colour * gain[..., None]
@@ -176,6 +184,10 @@ def _soft_layer(
         dark = _luminance(scene.backdrop.colours[0]) < 0.12
         texture = _texture(scene.backdrop.texture, (h, w), rng, fine, dark) * gain
         out += texture[..., None] * tint
+    if look.grain and fine:
+        out += ((rng.random((h, w), dtype=np.float32) - 0.5) * (2 * look.grain))[..., None]
+    if look.paper:
+        out += _texture("paper", (h, w), rng, fine)[..., None] * (look.paper / 8)
     if light.neon:
         # Magenta from the left edge, cyan from the right: the two-tone glow of neon signs.
         magenta = np.exp(-((x + 1.3) ** 2) / 0.35)[:, None] * np.array([140, 24, 118], np.float32)
@@ -208,12 +220,26 @@ def _region(soft: np.ndarray, box: Sequence[int], factor: int) -> np.ndarray:
     return soft[y0 : max(y0 + 1, y1), x0 : max(x0 + 1, x1)]
 
 
-def _default_subject_colour(backdrop: Backdrop, rng: np.random.Generator) -> RGB:
-    """A placeholder colour that stands off the background, varied a little per image."""
+_FAMILY_SUBJECT = {
+    "flat": (255, 122, 89),
+    "graphic": (255, 214, 64),
+    "poster": (250, 250, 247),
+    "storybook": (226, 112, 84),
+    "3d": (120, 104, 230),
+    "watercolour": (86, 140, 196),
+}
+
+
+def _default_subject_colour(scene: Scene) -> RGB:
+    """A placeholder colour that stands off the background and suits the style's family; varied
+    a little by the subject's name only (not by the seed or unrelated details)."""
+    backdrop = scene.backdrop
     light_background = _luminance(backdrop.colours[0]) > 0.35
-    base = np.array((84, 102, 128) if light_background else (206, 214, 226), dtype=np.float32)
-    jitter = (rng.random(3) - 0.5) * 26
-    return tuple(int(v) for v in np.clip(base + jitter, 0, 255))  # type: ignore[return-value]
+    base = _FAMILY_SUBJECT.get(scene.look.family) or ((84, 102, 128) if light_background else (206, 214, 226))
+    digest = hashlib.sha256(scene.subject.lower().encode()).digest()
+    jitter = (np.frombuffer(digest[:3], np.uint8).astype(np.float32) / 255 - 0.5) * 26
+    colour = tuple(int(v) for v in np.clip(np.array(base, np.float32) + jitter, 0, 255))
+    return _grade(colour, scene.look) if scene.look.family not in _FAMILY_SUBJECT else colour  # type: ignore[arg-type]
 
 
 def _stand_off(colour: RGB, background: RGB) -> RGB:
@@ -240,12 +266,40 @@ def _draw_subject(
     ramp = grid[None, :] * lx + grid[:, None] * ly
     if scene.light.kind == "back":
         ramp = np.broadcast_to(np.abs(grid[None, :]) * 0.8 - 0.6, (16, 16))  # bright rims, dark centre
-    amount = 0.16 * scene.light.strength
-    shaded = np.clip(np.array(colour, np.float32) * (1 + amount * ramp[..., None]), 0, 255).astype(np.uint8)
-    fill = Image.fromarray(shaded).resize((w, h), Image.Resampling.BILINEAR)
+    look = scene.look
+    amount = 0.16 * scene.light.strength * (0.4 + 0.6 * look.light)
+    base = np.array(colour, np.float32)
+    if look.subject == "flat":
+        shaded = np.broadcast_to(base, (16, 16, 3)).astype(np.uint8)  # one flat colour
+    elif look.subject == "glossy":
+        # Strong shading along the light and a specular spot toward it: a rendered, lit object.
+        spot = np.exp(-((grid[None, :] - lx * 0.55) ** 2 + (grid[:, None] - ly * 0.55) ** 2) / 0.08)
+        lit = base * (1 + amount * 1.8 * ramp[..., None]) + (255 - base) * 0.55 * spot[..., None]
+        shaded = np.clip(lit, 0, 255).astype(np.uint8)
+    elif look.subject == "wash":
+        # Watercolour: pale in the middle, pigment pooling at the edges.
+        edge = np.maximum(np.abs(grid[None, :]), np.abs(grid[:, None])) ** 3
+        washed = base + (255 - base) * (0.45 - 0.35 * edge[..., None])
+        shaded = np.clip(washed, 0, 255).astype(np.uint8)
+    else:
+        shaded = np.clip(base * (1 + amount * ramp[..., None]), 0, 255).astype(np.uint8)
+    fill = Image.fromarray(np.ascontiguousarray(shaded)).resize((w, h), Image.Resampling.BILINEAR)
     if canvas.mode == "RGBA":
         fill = fill.convert("RGBA")
-    canvas.paste(fill, (x0, y0), mask)
+    stroke = max(2, round(min(w, h) * 0.018))
+    if look.subject == "outline" or look.outline:
+        # Line art (only the silhouette's outline) or a flat shape with an ink outline.
+        solid = np.asarray(mask)
+        kernel = np.ones((2 * stroke + 1, 2 * stroke + 1), np.uint8)
+        eroded = cv2.erode(solid, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        ring = Image.fromarray(np.clip(solid.astype(np.int16) - eroded, 0, 255).astype(np.uint8))
+        if look.subject != "outline":
+            canvas.paste(fill, (x0, y0), mask)
+        else:
+            colour = (250, 250, 247)
+        canvas.paste(INK_DARK, (x0, y0, x1, y1), ring)
+    else:
+        canvas.paste(fill, (x0, y0), mask)
 
     # The label: the subject's short name (or the character's), centred on the body.
     draw = ImageDraw.Draw(canvas)
@@ -258,7 +312,8 @@ def _draw_subject(
     iw, ih = round(inner[2] - inner[0]), round(inner[3] - inner[1])
     if iw < 8 or ih < 8:
         return
-    font, lines = _fit(library, scene.subject, iw, ih, max(10, round(min(w, h) * 0.12)), True, 3)
+    label = scene.subject.upper() if look.upper else scene.subject
+    font, lines = _fit(library, label, iw, ih, max(10, round(min(w, h) * 0.12)), look.bold, 3)
     mid = tuple(int(c) for c in colour)
     ink = (
         INK_DARK
@@ -277,7 +332,16 @@ def _draw_block(
     else:
         ink, outline = _ink_for(_region(soft, block.box, factor))
     stroke = max(1, round(block.font.size * 0.06)) if outline else 0
-    draw_lines(draw, block.lines, block.font, block.box, fill=ink, stroke_width=stroke, stroke_fill=outline)
+    draw_lines(
+        draw,
+        block.lines,
+        block.font,
+        block.box,
+        fill=ink,
+        align=block.align,
+        stroke_width=stroke,
+        stroke_fill=outline,
+    )
 
 
 def _arrow(
@@ -405,6 +469,30 @@ def _draw_badge(canvas: Image.Image, index: int, count: int, library: FontLibrar
 # -- rendering --------------------------------------------------------------------------------
 
 
+def _paint_shape(
+    soft8: np.ndarray, scene: Scene, subject: tuple[int, int, int, int], factor: int
+) -> np.ndarray:
+    """The style's colour shape behind the subject, on the soft layer (texts pick their ink over it):
+    a disc for social graphics, a broad band across the lower part for posters."""
+    small = Image.fromarray(soft8)
+    draw = ImageDraw.Draw(small)
+    colour = scene.look.shape_colour or (255, 92, 168)
+    if (
+        _contrast(_luminance(colour), _luminance(tuple(int(v) for v in soft8[soft8.shape[0] // 2, 2][:3])))
+        < 1.3
+    ):
+        colour = _shade(colour, 0.4)
+    x0, y0, x1, y1 = (v / factor for v in subject)
+    if scene.look.shape == "disc":
+        r = 0.62 * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    else:
+        top = y0 + (y1 - y0) * 0.45
+        draw.rectangle((0, top, small.width, min(small.height, y1 + (y1 - y0) * 0.12)), fill=colour)
+    return np.asarray(small)
+
+
 def _factor(width: int, height: int, quality: str) -> int:
     """How much smaller the soft layer is drawn: 3 up to about 2.5K, 4 beyond, one more at low."""
     factor = 3 if max(width, height) <= 2560 else 4
@@ -422,10 +510,13 @@ def render(
     transparent: bool = False,
     quality: str = "medium",
     fonts: FontLibrary | None = None,
+    laid: dict[str, Any] | None = None,
 ) -> Image.Image:
     """Draw one draft image of exactly ``width`` x ``height`` (RGB, or RGBA when transparent).
 
-    ``fonts`` is where texts find their fonts; the default library when omitted.
+    ``fonts`` is where texts find their fonts; the default library when omitted. ``laid``, when
+    given, receives where each thing was drawn: ``texts`` (text, role, box) and ``subject`` (box),
+    in pixels (left, top, right, bottom), for the text check and for re-laying texts after edits.
     """
     rng = np.random.Generator(np.random.PCG64(seed))
     library = fonts or default_library()
@@ -436,12 +527,14 @@ def render(
         scene, (width, height), factor, subject, rng, transparent=transparent, fine=quality != "low"
     )
     soft8 = np.clip(soft, 0, 255, out=soft).astype(np.uint8)
+    if scene.look.shape and not transparent:
+        soft8 = _paint_shape(soft8, scene, subject, factor)
     canvas = Image.fromarray(soft8).resize((width, height), Image.Resampling.NEAREST)
 
     background = (
         tuple(int(v) for v in soft8[soft8.shape[0] // 2, 2][:3]) if not transparent else (255, 255, 255)
     )
-    colour = scene.subject_colour or _default_subject_colour(scene.backdrop, rng)
+    colour = scene.subject_colour or _default_subject_colour(scene)
     colour = _stand_off(colour, background) if not transparent else colour
     _draw_subject(canvas, scene, subject, colour, library)
 
@@ -456,4 +549,15 @@ def render(
     elif len(scene.labels) == 1:
         _draw_tag(canvas, scene.labels[0], subject, layout, library)
     _draw_badge(canvas, index, count, library)
+    if laid is not None:
+        laid["subject"] = list(subject)
+        laid["texts"] = [
+            {"text": block.text, "role": block.role, "box": list(block.box)}
+            for block in (layout.headline, layout.subtext)
+            if block is not None
+        ]
+        if layout.steps is not None:
+            laid["texts"] += [
+                {"text": text, "role": "label", "box": list(layout.steps)} for text in scene.labels
+            ]
     return canvas
