@@ -303,6 +303,52 @@ def test_selecting_two_runs_compares_them(wb: Workbench, gallery_runs: list):
     assert gallery_runs[1].prompt[:30] in html and "low" in html and "high" in html
 
 
+def test_selections_follow_the_filters(wb: Workbench, gallery_runs: list):
+    gallery = wb.gallery(watch_seconds=None)
+    gallery.selected = [gallery_runs[0].id, gallery_runs[1].id, gallery_runs[2].id]
+    gallery.filters = {"batch_id": "b1"}
+    # The run the filter hides is no longer selected: only visible runs are compared.
+    assert gallery.selected == [gallery_runs[1].id, gallery_runs[2].id]
+    assert [r.id for r in gallery.selection] == gallery.selected
+
+
+def test_compare_images_are_512_px_on_request(wb: Workbench, gallery_runs: list):
+    gallery = wb.gallery(watch_seconds=None)
+    assert gallery.large == {}
+    gallery._on_message(gallery, {"type": "large", "ids": [gallery_runs[1].id]}, [])
+    import base64
+    import io
+
+    uri = gallery.large[gallery_runs[1].id]
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as image:
+        assert max(image.size) == 512
+
+
+def test_cards_carry_backend_and_batch_factors(wb: Workbench, tmp_path: Path):
+    from test_report import in_process_batch
+
+    in_process_batch(
+        wb, "name: two\nspec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n", "two", tmp_path
+    )
+    gallery = wb.gallery(watch_seconds=None)
+    assert {r["backend"] for r in gallery.runs} == {"draft"}
+    assert sorted(r["factors"]["seed"] for r in gallery.runs) == ["1", "2"]
+    assert "seed: 1" in gallery.to_html() and "draft/draft-1" in gallery.to_html()
+
+
+def test_a_run_made_in_code_shows_in_an_open_gallery_within_2_s(wb: Workbench):
+    gallery = wb.gallery(watch_seconds=0.2)
+    assert gallery.runs == []
+    other = Workbench(wb.root)  # another process's workbench, as a CLI or a batch kernel would be
+    run = other.generate("a teapot on a windowsill")
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and not gallery.runs:
+        time.sleep(0.05)
+    assert [r["id"] for r in gallery.runs] == [run.id]
+    gallery.close()
+    other.close()
+
+
 def test_open_full_size_on_request(wb: Workbench, gallery_runs: list):
     gallery = wb.gallery()
     gallery._on_message(gallery, {"type": "open", "id": gallery_runs[0].id}, [])

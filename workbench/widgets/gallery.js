@@ -1,6 +1,7 @@
 // The gallery's front end (anywidget): filters, a grid of thumbnails, click to select,
-// a side-by-side comparison of two or more selected runs, and "open full size".
-// State lives in the model's synced traits: runs, filters, selected, full_image.
+// a side-by-side comparison of two or more selected runs (512 px images, one aligned table,
+// differences highlighted), and a full-size view inside the widget (Escape or ✕ closes it).
+// State lives in the model's synced traits: runs, filters, selected, thumbs, large, full_image.
 
 const FILTERS = [
   ["batch_id", "Batch"],
@@ -38,15 +39,41 @@ function visible(runs, filters) {
   );
 }
 
+const factorText = (run) =>
+  Object.entries(run.factors || {})
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(" · ");
+
+// The rows of the comparison: a label and, per run, the text compared and what is shown.
+const COMPARE_ROWS = [
+  ["status", (r) => r.status],
+  ["backend", (r) => `${r.backend || ""}/${r.model || ""}`],
+  ["preset", (r) => r.preset || "—"],
+  ["quality", (r) => r.quality || "—"],
+  ["size", (r) => r.size || "—"],
+  ["factors", (r) => factorText(r) || "—"],
+  ["credits", (r) => String(r.credits)],
+  ["dollars", (r) => `$${Number(r.usd || 0).toFixed(4)}`],
+  ["latency", (r) => (r.latency_ms == null ? "—" : `${(r.latency_ms / 1000).toFixed(2)} s`)],
+  ["text", (r) => (r.text_accuracy == null ? "not checked" : `${Math.floor(r.text_accuracy * 100 + 1e-9)} %`)],
+  ["batch", (r) => r.batch_id || "—"],
+  ["prompt", (r) => r.prompt || ""],
+  ["when", (r) => r.created_at],
+  ["run", (r) => r.id.slice(0, 8)],
+];
+
 function render({ model, el }) {
-  const root = h("div", { class: "wb-gallery" });
+  const root = h("div", { class: "wb-gallery", tabindex: "-1" });
   el.append(root);
 
   function setFilter(key, value) {
     const filters = { ...model.get("filters") };
     if (value) filters[key] = value;
     else delete filters[key];
+    // Selections follow the filters: a run the filter hides is no longer compared.
+    const shown = new Set(visible(model.get("runs"), filters).map((r) => r.id));
     model.set("filters", filters);
+    model.set("selected", model.get("selected").filter((id) => shown.has(id)));
     model.save_changes();
   }
 
@@ -64,6 +91,11 @@ function render({ model, el }) {
     model.send({ type: "open", id });
   }
 
+  function closeFull() {
+    model.set("full_image", {});
+    model.save_changes();
+  }
+
   function filterBar(runs, filters) {
     const bar = h("div", { class: "wb-filters" });
     for (const [key, label] of FILTERS) {
@@ -78,7 +110,8 @@ function render({ model, el }) {
       bar.append(select);
     }
     bar.append(
-      h("button", { class: "wb-refresh", onclick: () => model.send({ type: "refresh" }) }, "Refresh"),
+      h("button", { class: "wb-refresh", title: "New runs appear by themselves; this reads the log now",
+        onclick: () => model.send({ type: "refresh" }) }, "Refresh"),
     );
     return bar;
   }
@@ -87,6 +120,7 @@ function render({ model, el }) {
     const picture = thumb
       ? h("img", { src: thumb, alt: run.prompt, loading: "lazy" })
       : h("div", { class: "wb-noimage" }, run.status === "ok" ? "no image" : run.status);
+    const factors = factorText(run);
     return h(
       "div",
       {
@@ -95,91 +129,117 @@ function render({ model, el }) {
         title: run.prompt,
         onclick: () => toggle(run.id),
       },
-      picture,
+      h("div", { class: "wb-picture" }, picture),
       h(
         "div",
         { class: "wb-caption" },
         h("b", {}, run.status),
         ` · ${run.preset || "no preset"}`,
         h("br"),
+        h("span", { class: "wb-backend" }, `${run.backend || "?"}${run.model ? "/" + run.model : ""}`),
+        h("br"),
         `${run.size} · ${credits(run.credits)}`,
         run.text_accuracy == null ? null : [" · ", textScore(run.text_accuracy)],
+        factors ? [h("br"), h("span", { class: "wb-factors" }, factors)] : null,
       ),
-      run.image
-        ? h(
-            "button",
-            {
-              class: "wb-open",
-              onclick: (e) => {
-                e.stopPropagation();
-                openFull(run.id);
+      // The card's actions sit below the picture, never over it.
+      h(
+        "div",
+        { class: "wb-actions" },
+        h("span", { class: "wb-select-hint" }, selected ? "✓ selected" : "click to select"),
+        run.image
+          ? h(
+              "button",
+              {
+                class: "wb-open",
+                title: "Open the full-size image",
+                onclick: (e) => {
+                  e.stopPropagation();
+                  openFull(run.id);
+                },
               },
-            },
-            "Full size",
-          )
-        : null,
+              "Full size",
+            )
+          : null,
+      ),
     );
   }
 
-  function compare(runs, selected, thumbs) {
-    const picked = selected.map((id) => runs.find((r) => r.id === id)).filter(Boolean);
+  function compare(shown, selected, thumbs, large) {
+    const picked = selected.map((id) => shown.find((r) => r.id === id)).filter(Boolean);
     if (picked.length < 2) {
       return h("div", { class: "wb-hint" }, "Click two or more thumbnails to compare them side by side.");
     }
+    const missing = picked.filter((r) => r.image && !large[r.id]).map((r) => r.id);
+    if (missing.length && !requested.has("L" + missing.join())) {
+      requested.add("L" + missing.join());
+      model.send({ type: "large", ids: missing });
+    }
+    const imageRow = h(
+      "tr",
+      { class: "wb-compare-images" },
+      h("th", {}, ""),
+      picked.map((run) =>
+        h(
+          "td",
+          { class: "wb-compare-col", "data-run": run.id },
+          large[run.id] || thumbs[run.id]
+            ? h("img", { src: large[run.id] || thumbs[run.id], alt: run.prompt, class: "wb-compare-img",
+                onclick: () => openFull(run.id), title: "Open full size" })
+            : h("div", { class: "wb-noimage" }, run.status),
+        ),
+      ),
+    );
+    const rows = COMPARE_ROWS.map(([label, value]) => {
+      const values = picked.map(value);
+      const differs = new Set(values).size > 1;
+      return h(
+        "tr",
+        { class: differs ? "wb-differs" : "", "data-row": label },
+        h("th", {}, label),
+        picked.map((run, i) =>
+          h("td", { class: differs ? "wb-diff" : "" },
+            label === "text" && run.text_accuracy != null ? textScore(run.text_accuracy) : values[i]),
+        ),
+      );
+    });
     return h(
       "div",
       { class: "wb-compare" },
       h("div", { class: "wb-compare-title" }, `Comparing ${picked.length} runs`,
+        h("span", { class: "wb-legend" }, "highlighted rows differ"),
         h("button", { onclick: () => { model.set("selected", []); model.save_changes(); } }, "Clear")),
-      h(
-        "div",
-        { class: "wb-compare-row" },
-        picked.map((run) =>
-          h(
-            "div",
-            { class: "wb-compare-col" },
-            thumbs[run.id] ? h("img", { src: thumbs[run.id], alt: run.prompt }) : null,
-            h("div", { class: "wb-prompt" }, run.prompt),
-            h(
-              "table",
-              {},
-              [
-                ["status", run.status],
-                ["preset", run.preset || "—"],
-                ["backend", `${run.backend}/${run.model || ""}`],
-                ["quality", run.quality],
-                ["size", run.size],
-                ["credits", run.credits],
-                ["dollars", `$${Number(run.usd || 0).toFixed(4)}`],
-                ["latency", run.latency_ms == null ? "—" : `${(run.latency_ms / 1000).toFixed(2)} s`],
-                ["text", run.text_accuracy == null ? "not checked" : textScore(run.text_accuracy)],
-                ["batch", run.batch_id || "—"],
-                ["when", run.created_at],
-                ["run", run.id.slice(0, 8)],
-              ].map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))),
-            ),
-          ),
-        ),
-      ),
+      h("div", { class: "wb-compare-scroll" }, h("table", { class: "wb-compare-table" }, imageRow, rows)),
     );
   }
 
-  function overlay(full) {
+  function viewer(full) {
     if (!full || !full.id) return null;
-    const close = () => {
-      model.set("full_image", {});
-      model.save_changes();
-    };
     const body = full.src
-      ? h("img", { src: full.src, alt: full.id })
+      ? h("img", { src: full.src, alt: full.id, class: "wb-full-img" })
       : h("div", { class: "wb-loading" }, full.error || "Loading…");
     return h(
       "div",
-      { class: "wb-overlay", onclick: close },
-      h("div", { class: "wb-overlay-bar" }, `${full.size || ""} · run ${full.id.slice(0, 8)} · click to close`),
-      body,
+      { class: "wb-viewer", role: "dialog", "aria-label": "Full-size image" },
+      h(
+        "div",
+        { class: "wb-viewer-bar" },
+        h("span", {}, `${full.size || ""} · run ${full.id.slice(0, 8)} · Escape closes`),
+        h("button", { class: "wb-close", title: "Close (Escape)", onclick: closeFull }, "✕ Close"),
+      ),
+      h("div", { class: "wb-viewer-body" }, body),
     );
   }
+
+  function onKey(event) {
+    if (event.key === "Escape" && model.get("full_image") && model.get("full_image").id) {
+      event.preventDefault();
+      event.stopPropagation();
+      closeFull();
+    }
+  }
+  // Capture phase on the document: JupyterLab's own Escape handling (leave edit mode) runs after.
+  document.addEventListener("keydown", onKey, true);
 
   function draw() {
     const runs = model.get("runs");
@@ -187,6 +247,7 @@ function render({ model, el }) {
     const selected = model.get("selected");
     const shown = visible(runs, filters);
     const thumbs = model.get("thumbs");
+    const full = model.get("full_image");
     const selectedSet = new Set(selected);
     // Thumbnails travel only on request: ask for the ones this view shows and lacks.
     const missing = shown.filter((r) => r.image && !thumbs[r.id]).map((r) => r.id);
@@ -194,22 +255,30 @@ function render({ model, el }) {
       requested.add(missing.join());
       model.send({ type: "thumbs", ids: missing });
     }
+    const picked = selected.filter((id) => shown.some((r) => r.id === id)).length;
+    const open = viewer(full);
     const parts = [
       filterBar(runs, filters),
-      h("div", { class: "wb-count" }, `${shown.length} of ${model.get("total")} runs`),
-      h("div", { class: "wb-grid" }, shown.map((run) => card(run, selectedSet.has(run.id), thumbs[run.id]))),
-      compare(runs, selected, thumbs),
-      overlay(model.get("full_image")),
+      h("div", { class: "wb-count" }, `${shown.length} of ${model.get("total")} runs`,
+        picked ? ` · ${picked} selected` : ""),
+      open,
+      h("div", { class: "wb-grid", style: open ? "display:none" : null },
+        shown.map((run) => card(run, selectedSet.has(run.id), thumbs[run.id]))),
+      open ? null : compare(shown, selected, thumbs, model.get("large")),
     ];
     root.replaceChildren(...parts.filter(Boolean));
+    if (open && !wasOpen) root.scrollIntoView({ block: "start", behavior: "auto" });
+    wasOpen = Boolean(open);
   }
 
+  let wasOpen = false;
   const requested = new Set();
   const events = ["change:runs", "change:filters", "change:selected", "change:full_image", "change:total",
-    "change:thumbs"];
+    "change:thumbs", "change:large"];
   for (const name of events) model.on(name, draw);
   draw();
   return () => {
+    document.removeEventListener("keydown", onKey, true);
     for (const name of events) model.off(name, draw);
   };
 }

@@ -1,13 +1,16 @@
 """The gallery: thumbnails of runs from the run log, filters, side-by-side comparison, full size.
 
 An anywidget; its front end is ``gallery.js`` (and ``gallery.css``) beside this file. State lives
-in synced traits: ``runs`` (one small dict per run: status, size, credits, the OCR
-``text_accuracy`` when its exact texts were checked, …), ``filters``
-(batch_id, preset, status), ``selected`` run ids, and ``full_image`` — filled when the front end
-asks for one run's full-size image. Thumbnails (data URIs) travel in ``thumbs`` only when a front
-end asks for them, so a notebook executed by papermill (which stores widget state in the file)
-does not carry a thumbnail per run twice. Where no widget front end runs, the mime bundle carries a
-static HTML grid of the newest runs with the same information.
+in synced traits: ``runs`` (one small dict per run: status, backend, size, credits, the batch
+factors, the OCR ``text_accuracy`` when its exact texts were checked, …), ``filters``
+(batch_id, preset, status), ``selected`` run ids (always among the visible runs: a filter drops
+the selections it hides), and ``full_image`` — filled when the front end asks for one run's
+full-size image, shown inside the widget (Escape closes it). Thumbnails (data URIs) travel in
+``thumbs`` only when a front end asks for them, and the 512 px images of the comparison in
+``large``, so a notebook executed by papermill (which stores widget state in the file) does not
+carry a thumbnail per run twice. The gallery watches the run log: a run made in a code cell, the
+CLI or a batch shows up within about a second, without Refresh. Where no widget front end runs,
+the mime bundle carries a static HTML grid of the newest runs with the same information.
 
 Example:
     >>> gallery = wb.gallery(status="ok")
@@ -17,8 +20,11 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,12 +43,24 @@ __all__ = ["FILTERS", "Gallery"]
 HERE = Path(__file__).parent
 FILTERS = ("batch_id", "preset", "status")
 THUMB = 160
+COMPARE = 512
 
 
 def _text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return str(value)
+
+
+def _factors(params: Any) -> dict[str, str]:
+    """The batch factors a run was made with (``{}`` outside a batch)."""
+    if not isinstance(params, str) or '"factors"' not in params:
+        return {}
+    try:
+        factors = json.loads(params).get("factors") or {}
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in factors.items()} if isinstance(factors, dict) else {}
 
 
 def _score(value: Any) -> float | None:
@@ -52,6 +70,21 @@ def _score(value: Any) -> float | None:
     return round(float(value), 4)
 
 
+def _watch(ref: weakref.ref[Gallery], stop: threading.Event, seconds: float) -> None:
+    """Refresh the gallery when the run log has grown (a run from a code cell, the CLI or a
+    batch); ends with the gallery. Holds it only weakly, so a dropped gallery is collected."""
+    while not stop.wait(seconds):
+        gallery = ref()
+        if gallery is None:
+            return
+        try:
+            if gallery._changed():
+                gallery.refresh()
+        except Exception:  # noqa: BLE001 - a closed workbench or a busy database: try again later
+            pass
+        del gallery
+
+
 class Gallery(anywidget.AnyWidget):
     """Thumbnails of the newest runs, filterable, with a compare view for two or more.
 
@@ -59,6 +92,7 @@ class Gallery(anywidget.AnyWidget):
         wb: the Workbench whose run log is shown.
         limit: how many of the newest runs to show (None: all).
         thumb_size: the thumbnails' longest side in pixels.
+        watch_seconds: how often to look for new runs in the run log (None: only on refresh).
         **filters: initial filters: batch_id, preset, status.
     """
 
@@ -69,11 +103,18 @@ class Gallery(anywidget.AnyWidget):
     filters = traitlets.Dict().tag(sync=True)
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
     thumbs = traitlets.Dict().tag(sync=True)
+    large = traitlets.Dict().tag(sync=True)
     full_image = traitlets.Dict().tag(sync=True)
     total = traitlets.Int(0).tag(sync=True)
 
     def __init__(
-        self, wb: Workbench, *, limit: int | None = 200, thumb_size: int = THUMB, **filters: Any
+        self,
+        wb: Workbench,
+        *,
+        limit: int | None = 200,
+        thumb_size: int = THUMB,
+        watch_seconds: float | None = 1.0,
+        **filters: Any,
     ) -> None:
         unknown = set(filters) - set(FILTERS)
         if unknown:
@@ -85,8 +126,33 @@ class Gallery(anywidget.AnyWidget):
         self._thumbs: dict[str, str | None] = {}
         self.filters = {k: str(v) for k, v in filters.items() if v}
         self.on_msg(self._on_message)
+        self.observe(self._prune_selection, names=["filters", "runs"])
+        self._seen = -1
         self.refresh()
         wb.watch(self)  # a run made elsewhere (the panel) or a text check shows up here at once
+        self._stop = threading.Event()
+        if watch_seconds:
+            threading.Thread(
+                target=_watch,
+                args=(weakref.ref(self), self._stop, watch_seconds),
+                daemon=True,
+                name="wb-gallery",
+            ).start()
+
+    def _changed(self) -> bool:
+        return self.wb.ledger.count() != self._seen
+
+    def close(self) -> None:
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+        super().close()
+
+    def _prune_selection(self, _change: Any = None) -> None:
+        visible = {r["id"] for r in self.visible()}
+        kept = [i for i in self.selected if i in visible]
+        if kept != list(self.selected):
+            self.selected = kept
 
     # -- data ------------------------------------------------------------------------------------
     def _thumb(self, relative: str) -> str | None:
@@ -99,8 +165,9 @@ class Gallery(anywidget.AnyWidget):
 
     def refresh(self) -> None:
         """Read the run log again (the newest ``limit`` runs, newest first)."""
+        self._seen = self.wb.ledger.count()
         frame = self.wb.runs(limit=self.limit).iloc[::-1]
-        self.total = self.wb.ledger.count()
+        self.total = self._seen
         columns = {
             name: frame[name].tolist()
             for name in (
@@ -123,6 +190,7 @@ class Gallery(anywidget.AnyWidget):
                 "cached_from",
                 "kind",
                 "text_accuracy",
+                "params",
             )
         }
         runs = []
@@ -153,11 +221,14 @@ class Gallery(anywidget.AnyWidget):
                     "text_accuracy": _score(columns["text_accuracy"][i]),
                     "images": len(images),
                     "image": images[0] if images else None,
+                    "factors": _factors(columns["params"][i]),
                 }
             )
         self.runs = runs
         if self.thumbs:
             self.load_thumbs([r["id"] for r in runs])
+        if self.large:
+            self.load_large([i for i in self.selected])
 
     def load_thumbs(self, run_ids: list[str] | None = None) -> dict[str, str]:
         """Fill ``thumbs`` (run id → data URI) for these runs (default: every run shown)."""
@@ -180,6 +251,21 @@ class Gallery(anywidget.AnyWidget):
         self.thumbs = thumbs
         return thumbs
 
+    def load_large(self, run_ids: list[str]) -> dict[str, str]:
+        """Fill ``large`` (run id → data URI of a 512 px image) for the compared runs."""
+        large = dict(self.large)
+        by_id = {r["id"]: r for r in self.runs}
+        for run_id in run_ids:
+            run = by_id.get(run_id)
+            if run is None or not run["image"] or run_id in large:
+                continue
+            try:
+                large[run_id] = H.data_uri(self.wb.store.thumbnail(run["image"], COMPARE))
+            except InputImageError:
+                continue
+        self.large = large
+        return large
+
     def visible(self) -> list[dict[str, Any]]:
         """The runs the filters let through."""
         active = {k: v for k, v in self.filters.items() if v}
@@ -187,8 +273,9 @@ class Gallery(anywidget.AnyWidget):
 
     @property
     def selection(self) -> list[Run]:
-        """The selected runs, as Run objects."""
-        return [self.wb.run(run_id) for run_id in self.selected]
+        """The selected runs the filters let through, as Run objects."""
+        visible = {r["id"] for r in self.visible()}
+        return [self.wb.run(run_id) for run_id in self.selected if run_id in visible]
 
     def open_full(self, run_id: str, index: int = 0) -> dict[str, Any]:
         """Put one run's full-size image in ``full_image`` (what "open full size" asks for)."""
@@ -211,6 +298,9 @@ class Gallery(anywidget.AnyWidget):
         elif content.get("type") == "thumbs":
             ids = content.get("ids")
             self.load_thumbs([str(i) for i in ids] if isinstance(ids, list) else None)
+        elif content.get("type") == "large":
+            ids = content.get("ids")
+            self.load_large([str(i) for i in ids] if isinstance(ids, list) else [])
         elif content.get("type") == "refresh":
             self.refresh()
 

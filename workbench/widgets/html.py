@@ -164,8 +164,15 @@ def gallery_html(
         cards.append(
             f'<div style="{_CARD}">{picture}<div style="{_CAPTION.format(w=160)}">'
             f"<b>{escape(run.get('status'))}</b> · {escape(run.get('preset') or 'no preset')}<br>"
+            f"{escape(run.get('backend') or '?')}{'/' + escape(run['model']) if run.get('model') else ''}<br>"
             f"{escape(run.get('size'))} · {_credits(run.get('credits'))}"
-            f"{_text_score_html(run.get('text_accuracy'))}</div></div>"
+            f"{_text_score_html(run.get('text_accuracy'))}"
+            + (
+                "<br>" + escape(" · ".join(f"{k}: {v}" for k, v in run["factors"].items()))
+                if run.get("factors")
+                else ""
+            )
+            + "</div></div>"
         )
     total = len(runs) if total is None else total
     more = f"<p>… and {total - len(shown)} more runs.</p>" if total > len(shown) else ""
