@@ -131,7 +131,11 @@ class Workbench:
     ) -> PromptSpec:
         """Build a spec from a prompt text, a preset and/or fields (fields win over the preset)."""
         if isinstance(spec, str):
-            fields = {"subject": spec, **fields}
+            from workbench.quotes import texts_in
+
+            # A free prompt's quoted words are its exact texts: recorded, drawn and checked.
+            quoted = [{"text": text, "role": role} for text, role in texts_in(spec)]
+            fields = {"subject": spec, **({"texts": quoted} if quoted else {}), **fields}
             spec = None
         if spec is None:
             if preset is None and not fields:
