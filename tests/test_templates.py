@@ -4,7 +4,6 @@ of @references, presets, user folders and the errors a person meets when a file 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -162,15 +161,6 @@ def test_get_summarises_a_preset_as_its_prompt(library: TemplateLibrary) -> None
     assert template.kind == "preset"
     assert template.text == compose(library.spec("ecommerce-product"), library)
     assert template.description == library.preset("ecommerce-product").description
-
-
-def test_loading_the_default_templates_is_fast() -> None:
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        TemplateLibrary.load(BUILTIN)
-        times.append(time.perf_counter() - start)
-    assert min(times) < 0.050
 
 
 # -- resolution of @references ----------------------------------------------------------------

@@ -135,15 +135,6 @@ def test_texts_keep_their_roles(panel: Panel):
     assert roles == [("headline", "SUMMER SALE"), ("subtext", "50% off everything"), ("label", "Step one")]
 
 
-def test_a_preview_update_is_fast(panel: Panel):
-    times = []
-    for i in range(15):
-        start = time.perf_counter()
-        panel.inputs["subject"].value = f"a red bicycle number {i}"
-        times.append(time.perf_counter() - start)
-    assert sorted(times)[len(times) // 2] < 0.05  # the bench holds it to 20 ms; leave CI headroom
-
-
 # -- the panel: Generate -------------------------------------------------------------------------
 
 
