@@ -21,7 +21,7 @@ from PIL import Image
 from workbench import Workbench
 from workbench.batch import load_experiment, plan_batch, run_shard
 from workbench.batch.report import THUMB, write_report
-from workbench.batch.runner import _write_batch_files, default_notebook
+from workbench.batch.runner import write_batch_files, default_notebook
 
 WORKBENCH = Path(sys.executable).with_name("workbench")
 
@@ -262,7 +262,7 @@ def _in_process_batch(wb: Workbench, path: Path, batch_id: str) -> None:
     """A batch run without papermill: the same files and rows, one shard in this process."""
     plan = plan_batch(wb, load_experiment(path, templates=wb.templates), batch_id=batch_id)
     folder = wb.root / "batches" / batch_id
-    _write_batch_files(folder, plan)
+    write_batch_files(folder, plan)
     jobs = folder / "shard-0.jobs.json"
     jobs.write_text(json.dumps([j.job.to_dict() for j in plan.jobs]))
     run_shard(jobs, root=wb.root, batch_id=batch_id, shard=0, experiment=plan.experiment.name)
@@ -369,3 +369,42 @@ def test_resume_of_an_unknown_batch_is_one_sentence(root, cli):
     assert code == 1 and err.startswith("error: No batch nope in ")
     code, _, err = cli("batch", "run", "--resume", "../../etc")
     assert code == 1 and "A batch id is letters, digits" in err
+
+
+def test_a_batch_never_moves_the_callers_working_directory(wb, tmp_path):
+    """Shards run in kernels working in the batch folder; the runner itself never chdirs (papermill's
+    ``cwd=`` did, from each shard's thread, and once left the caller inside a batch folder)."""
+    import threading
+
+    from workbench.batch import run_batch
+
+    notebook = nbformat.read(default_notebook(), as_version=4)
+    # A first cell of our own, after the parameters: where does the kernel work?
+    notebook.cells.insert(
+        2, nbformat.v4.new_code_cell('import os\nopen(f"cwd-{shard}.txt", "w").write(os.getcwd())')
+    )
+    custom = tmp_path / "where.ipynb"
+    nbformat.write(notebook, custom)
+    path = experiment(
+        tmp_path, "name: here\nspec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4]\n"
+    )
+    before = os.getcwd()
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.add(os.getcwd())
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run_batch(wb, path, workers=2, notebook=custom, progress=False, report=False)
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.complete, result.describe()
+    assert seen == {before} and os.getcwd() == before
+    for shard in (0, 1):
+        assert Path((result.folder / f"cwd-{shard}.txt").read_text()) == result.folder.resolve()

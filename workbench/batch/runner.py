@@ -637,15 +637,28 @@ def _stop_stale_kernels(folder: Path) -> None:
         pid_file.unlink(missing_ok=True)
 
 
-def _kernel_manager_class(secret_options: Mapping[str, Mapping[str, Any]] | None = None) -> type:
-    """A kernel manager whose kernels import this very ``workbench`` package and get the secret
-    backend options in their environment."""
+def _kernel_manager_class(
+    secret_options: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+) -> type:
+    """A kernel manager whose kernels import this very ``workbench`` package, get the secret
+    backend options in their environment and start in ``cwd`` (the batch folder).
+
+    The kernel process gets its own working directory; papermill's ``cwd=`` would instead change
+    the whole runner's directory (``os.chdir``) from each shard's thread, racing the others and
+    leaving the caller wherever the last shard was.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     package_parent = str(Path(__file__).resolve().parents[2])
 
     class WorkbenchKernelManager(AsyncKernelManager):
+        kernel_cwd = None if cwd is None else str(cwd)
+
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            if self.kernel_cwd is not None:
+                kw["cwd"] = self.kernel_cwd
             env = dict(kw.pop("env", None) or os.environ)
             paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
             if package_parent not in paths:
@@ -674,7 +687,7 @@ def _run_shards(
 ) -> list[ShardOutcome]:
     from tqdm.auto import tqdm
 
-    manager = _kernel_manager_class(secret_options)
+    manager = _kernel_manager_class(secret_options, cwd=folder)
     outcomes = [ShardOutcome(k, len(jobs), folder / f"shard-{k}.ipynb") for k, jobs in enumerate(shards)]
     for k, jobs in enumerate(shards):
         _write_json(folder / f"shard-{k}.jobs.json", [j.record() for j in jobs])
@@ -723,10 +736,13 @@ def _advance(wb: Workbench, bar: Any, first_rowid: int, batch_id: str) -> None:
 def _execute_notebook(
     notebook: Path, output: Path, params: dict[str, Any], folder: Path, manager: type, start_timeout: float
 ) -> tuple[str | None, bool]:
-    """Run one shard's notebook; return (error or None, whether a retry may help)."""
+    """Run one shard's notebook in a kernel working in ``folder``; return (error or None, whether
+    a retry may help). The runner's own working directory never changes (no papermill ``cwd=``)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    if getattr(manager, "kernel_cwd", None) != str(folder):
+        manager = type(manager.__name__, (manager,), {"kernel_cwd": str(folder)})
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -734,7 +750,6 @@ def _execute_notebook(
             parameters=params,
             progress_bar=False,
             log_output=False,
-            cwd=str(folder),
             start_timeout=start_timeout,
             kernel_manager_class=manager,
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
