@@ -1,0 +1,566 @@
+"""The PostgreSQL run log: the same ``Ledger`` as SQLite's, for a team on several machines.
+
+``PostgresLedger("postgresql://user:password@host/db")`` keeps the runs, the wallet's journal and
+holds, the text checks and the batches in PostgreSQL, through psycopg 3 and a connection pool
+(threads of a batch share it). The schema is the same named migrations as SQLite's, each written
+for PostgreSQL here (``PG_MIGRATIONS``; a test checks the names agree), and ``runs()`` returns the
+same typed DataFrame, built by the same code.
+
+Safe across machines: every write transaction first takes one transaction-level advisory lock, so
+writers queue as they do on SQLite's write lock. A wallet reservation (read the balance, then hold
+credits) therefore never races another machine's, and runs get their ``seq`` in commit order —
+which is what lets ``runs()`` fetch only the rows recorded since its last call and never miss one
+that committed late. Reads take no lock.
+
+A wrong or unreachable URL is one ``LedgerError`` sentence, raised before anything is written; a
+URL's password never appears in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import LedgerError
+from workbench.ledger.base import RUN_COLUMNS, STATUSES, Hold, Ledger, WalletEntry, utc_now
+from workbench.ledger.migrations import MIGRATIONS, WELCOME_CREDITS
+
+__all__ = ["PG_MIGRATIONS", "PostgresLedger", "is_database_url", "shown_url"]
+
+# One lock for every write transaction of the run log (an arbitrary 64-bit key: "wbledger").
+_WRITE_LOCK = 0x7762_6C65_6467_6572
+
+_BATCH_COLUMNS = (
+    "id created_at updated_at experiment source via backend model jobs status options remote_id "
+    "remote_input_file remote_output_file remote_error_file error"
+).split()
+
+# The same migrations as workbench.ledger.migrations, by name, for PostgreSQL. Append-only, like
+# those: a new migration there gets its PostgreSQL statements here, under the same name.
+PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
+    "m001_runs": (
+        """
+        CREATE TABLE runs (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            batch_id TEXT,
+            shard INTEGER,
+            parent_id TEXT,
+            kind TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT,
+            preset TEXT,
+            prompt TEXT NOT NULL,
+            spec TEXT,
+            params TEXT,
+            width INTEGER,
+            height INTEGER,
+            quality TEXT,
+            n INTEGER,
+            seed BIGINT,
+            variant INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'cached', 'blocked', 'failed')),
+            credits_estimated INTEGER NOT NULL DEFAULT 0,
+            credits INTEGER NOT NULL DEFAULT 0,
+            usd_estimated DOUBLE PRECISION NOT NULL DEFAULT 0,
+            usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            usage TEXT,
+            latency_ms DOUBLE PRECISION,
+            fingerprint TEXT,
+            images TEXT NOT NULL DEFAULT '',
+            cached_from TEXT,
+            error TEXT
+        )
+        """,
+        "CREATE INDEX runs_fingerprint ON runs (fingerprint, status)",
+        "CREATE INDEX runs_batch ON runs (batch_id)",
+        "CREATE INDEX runs_created ON runs (created_at)",
+    ),
+    "m002_wallet": (
+        """
+        CREATE TABLE wallet_events (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('welcome', 'topup', 'charge', 'adjust')),
+            credits INTEGER NOT NULL,
+            run_id TEXT,
+            note TEXT
+        )
+        """,
+        """
+        CREATE TABLE reservations (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            credits INTEGER NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL
+        )
+        """,
+        "INSERT INTO wallet_events (created_at, kind, credits, note) "
+        f"VALUES ('{{now}}', 'welcome', {WELCOME_CREDITS}, 'welcome credits')",
+    ),
+    "m003_batches": (
+        """
+        CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            experiment TEXT NOT NULL,
+            source TEXT,
+            via TEXT NOT NULL DEFAULT 'papermill',
+            backend TEXT,
+            model TEXT,
+            jobs INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            options TEXT,
+            remote_id TEXT,
+            remote_input_file TEXT,
+            remote_output_file TEXT,
+            remote_error_file TEXT,
+            error TEXT
+        )
+        """,
+    ),
+    "m004_text_checks": (
+        """
+        CREATE TABLE text_checks (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            image_index INTEGER NOT NULL DEFAULT 0,
+            text TEXT NOT NULL,
+            role TEXT,
+            read TEXT,
+            accuracy DOUBLE PRECISION NOT NULL,
+            checked_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX text_checks_run ON text_checks (run_id)",
+    ),
+}
+
+
+def is_database_url(value: str | None) -> bool:
+    """True for a PostgreSQL URL (``postgresql://`` or ``postgres://``)."""
+    return bool(value) and str(value).split("://", 1)[0].lower() in ("postgresql", "postgres")
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: the password (and user) dropped, host, port and database kept."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(url)
+    except Exception:
+        return url.split("://", 1)[0] + "://…"
+    host = parts.get("host", "localhost")
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{host}{port}/{parts.get('dbname', '')}"
+
+
+def _first_line(exc: BaseException, url: str) -> str:
+    from workbench.redaction import redact
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = redact(text.strip())
+    return text.rstrip(".") + "."
+
+
+class PostgresLedger(Ledger):
+    """The run log in PostgreSQL at ``url``; see the module's docstring.
+
+    Args:
+        url: ``postgresql://user:password@host:port/database`` (the password may also come from
+            ``PGPASSWORD`` or ``~/.pgpass``, as for any libpq client).
+        pool_size: connections kept for this process's threads (a batch's workers share them).
+        connect_timeout: seconds to wait for the server when opening.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 4, connect_timeout: float = 10.0) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise LedgerError(
+                "A PostgreSQL run log needs psycopg 3 and psycopg_pool: pip install 'workbench[team]'."
+            ) from None
+        from workbench.redaction import register_secret
+
+        self.url = url
+        self.path = shown_url(url)  # type: ignore[assignment]  # for messages: "No run ... in <path>"
+        self._register_password(url, register_secret)
+        self._lock = threading.RLock()
+        self._cache: pd.DataFrame | None = None
+        self._cache_seq = 0
+        self._accuracy: pd.Series | None = None
+        self._accuracy_key: tuple[Any, ...] | None = None
+        try:  # one plain connection first: its error says why (refused, no such database, password)
+            psycopg.connect(url, connect_timeout=max(1, int(connect_timeout))).close()
+        except Exception as exc:
+            raise LedgerError(f"The run log {self.path} cannot be opened: {_first_line(exc, url)}") from None
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout))},
+            timeout=max(connect_timeout, 30.0),
+            open=True,
+            name="workbench-ledger",
+        )
+        try:
+            self.migrate()
+        except LedgerError:
+            self._pool.close()
+            raise
+        except Exception as exc:
+            self._pool.close()
+            raise LedgerError(f"The run log {self.path} cannot be opened: {_first_line(exc, url)}") from None
+
+    @staticmethod
+    def _register_password(url: str, register: Any) -> None:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            register(conninfo_to_dict(url).get("password"))
+        except Exception:
+            pass
+
+    # -- schema and transactions ----------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply the migrations not yet applied, each in its own transaction; return their names."""
+        missing = [name for name, _ in MIGRATIONS if name not in PG_MIGRATIONS]
+        if missing:
+            raise LedgerError(f"The PostgreSQL run log has no migration {missing[0]!r} yet.")
+        applied_now = []
+        with self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations ("
+                "seq BIGINT GENERATED ALWAYS AS IDENTITY, name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+        for name, _ in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction() as db:
+                if db.execute("SELECT 1 FROM _migrations WHERE name = %s", (name,)).fetchone():
+                    continue  # another machine applied it while we waited for the lock
+                for statement in PG_MIGRATIONS[name]:
+                    db.execute(statement.replace("{now}", utc_now()))
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (%s, %s)", (name, utc_now()))
+                applied_now.append(name)
+        return applied_now
+
+    def applied_migrations(self) -> list[str]:
+        return [row[0] for row in self._fetch("SELECT name FROM _migrations ORDER BY seq")]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A write transaction holding the run log's write lock: it commits whole or not at all."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                yield conn
+        except LedgerError:
+            raise
+        except _psycopg_errors() as exc:
+            raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of a read query (``%s`` placeholders)."""
+        return self._fetch(sql, params)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- runs ---------------------------------------------------------------------------------
+    def record(self, run: Mapping[str, Any], *, db: Any = None) -> None:
+        row = {name: run.get(name) for name in RUN_COLUMNS}
+        if row["status"] not in STATUSES:
+            raise LedgerError(f"Unknown run status {row['status']!r}.")
+        row["created_at"] = row["created_at"] or utc_now()
+        images = row["images"] or ()
+        row["images"] = images if isinstance(images, str) else "\n".join(str(p) for p in images)
+        for name in ("credits_estimated", "credits", "usd_estimated", "usd", "variant"):
+            row[name] = row[name] or 0
+        sql = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))})"
+        with self._joined(db) as tx:
+            tx.execute(sql, list(row.values()))
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        rows = self._fetch(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = %s", (run_id,))
+        return _row_dict(rows[0]) if rows else None
+
+    def find_ok(self, fingerprint: str) -> dict[str, Any] | None:
+        rows = self._fetch(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE fingerprint = %s AND status = 'ok' "
+            "ORDER BY created_at DESC LIMIT 1",
+            (fingerprint,),
+        )
+        return _row_dict(rows[0]) if rows else None
+
+    def count(self) -> int:
+        return int(self._fetch("SELECT count(*) FROM runs")[0][0])
+
+    def runs(
+        self,
+        *,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        limit: int | None = None,
+        **filters: Any,
+    ) -> pd.DataFrame:
+        """Runs as the same typed DataFrame as ``SQLiteLedger.runs`` (same filters).
+
+        The ledger keeps the frame it has read and fetches only the rows recorded since (runs
+        get their ``seq`` under the write lock, in commit order, so none is skipped).
+        """
+        from workbench.ledger.sqlite import _FILTERS, _utc
+
+        for name in filters:
+            if name not in _FILTERS:
+                raise LedgerError(
+                    f"runs() cannot filter on {name!r}: use one of {', '.join(sorted(_FILTERS))}."
+                )
+        filters = {k: v for k, v in filters.items() if v is not None}
+        frame = self._cached_frame()
+        mask = np.ones(len(frame), dtype=bool)
+        for name, value in filters.items():
+            values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+            mask &= frame[name].isin(values).to_numpy(dtype=bool)
+        if since is not None:
+            mask &= (frame["created_at"] >= _utc(since)).to_numpy(dtype=bool)
+        if until is not None:
+            mask &= (frame["created_at"] < _utc(until)).to_numpy(dtype=bool)
+        frame = frame[mask] if not mask.all() else frame
+        if limit is not None:
+            frame = frame.tail(int(limit))
+        frame = frame.reset_index(drop=True)
+        frame["text_accuracy"] = self._text_accuracy(frame)
+        return frame
+
+    def mark(self) -> int:
+        return int(self._fetch("SELECT coalesce(max(seq), 0) FROM runs")[0][0])
+
+    # -- text checks --------------------------------------------------------------------------
+    def record_text_checks(
+        self, run_id: str, checks: Sequence[Mapping[str, Any]], *, image_index: int = 0
+    ) -> None:
+        now = utc_now()
+        with self.transaction() as db, db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO text_checks (run_id, image_index, text, role, read, accuracy, checked_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (run_id, image_index, c["text"], c.get("role"), c.get("read"), float(c["accuracy"]), now)
+                    for c in checks
+                ],
+            )
+
+    def text_checks(self, run_id: str | None = None) -> pd.DataFrame:
+        sql = "SELECT run_id, image_index, text, role, read, accuracy, checked_at FROM text_checks"
+        params: tuple[Any, ...] = ()
+        if run_id is not None:
+            sql, params = sql + " WHERE run_id = %s", (run_id,)
+        rows = self._fetch(sql + " ORDER BY id", params)
+        columns = ["run_id", "image_index", "text", "role", "read", "accuracy", "checked_at"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["accuracy"] = frame["accuracy"].astype("float64")
+        frame["checked_at"] = pd.to_datetime(frame["checked_at"], utc=True, format="ISO8601")
+        return frame
+
+    def _text_accuracy(self, frame: pd.DataFrame) -> np.ndarray:
+        key = tuple(self._fetch("SELECT max(id), count(*) FROM text_checks")[0])
+        if key != self._accuracy_key:
+            rows = self._fetch(
+                "SELECT run_id, avg(accuracy) FROM text_checks t WHERE checked_at = "
+                "(SELECT max(checked_at) FROM text_checks u WHERE u.run_id = t.run_id) GROUP BY run_id"
+            )
+            self._accuracy = pd.Series(dict(rows), dtype="float64")
+            self._accuracy_key = key
+        scores = self._accuracy
+        if scores is None or scores.empty or frame.empty:
+            return np.full(len(frame), np.nan)
+        own = frame["id"].map(scores)
+        inherited = frame["cached_from"].map(scores)
+        return own.fillna(inherited).to_numpy(dtype="float64")
+
+    # -- the wallet ---------------------------------------------------------------------------
+    def wallet_append(self, entry: WalletEntry, *, db: Any = None) -> None:
+        with self._joined(db) as tx:
+            tx.execute(
+                "INSERT INTO wallet_events (created_at, kind, credits, run_id, note) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (entry.created_at or utc_now(), entry.kind, entry.credits, entry.run_id, entry.note),
+            )
+
+    def wallet_sum(self, *, kind: str | None = None, db: Any = None) -> int:
+        sql, params = "SELECT coalesce(sum(credits), 0) FROM wallet_events", ()
+        if kind is not None:
+            sql, params = sql + " WHERE kind = %s", (kind,)
+        return int(self._scalar(sql, params, db))
+
+    def wallet_entries(self) -> list[WalletEntry]:
+        rows = self._fetch("SELECT kind, credits, run_id, note, created_at FROM wallet_events ORDER BY id")
+        return [WalletEntry(*row) for row in rows]
+
+    def hold(self, run_id: str, credits: int, *, pid: int, host: str, db: Any) -> int:
+        row = db.execute(
+            "INSERT INTO reservations (created_at, run_id, credits, pid, host) "
+            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (utc_now(), run_id, credits, pid, host),
+        ).fetchone()
+        return int(row[0])
+
+    def holds(self, *, host: str | None = None, db: Any = None) -> list[Hold]:
+        sql, params = "SELECT id, run_id, credits, pid, host, created_at FROM reservations", ()
+        if host is not None:
+            sql, params = sql + " WHERE host = %s", (host,)
+        sql += " ORDER BY id"
+        rows = db.execute(sql, params).fetchall() if db is not None else self._fetch(sql, params)
+        return [Hold(*row) for row in rows]
+
+    def drop_holds(self, ids: Iterable[int], *, db: Any = None) -> None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return
+        with self._joined(db) as tx:
+            tx.execute("DELETE FROM reservations WHERE id = ANY(%s)", (ids,))
+
+    def held(self, *, db: Any = None) -> int:
+        return int(self._scalar("SELECT coalesce(sum(credits), 0) FROM reservations", (), db))
+
+    # -- batches ------------------------------------------------------------------------------
+    def batch_save(self, batch: Mapping[str, Any]) -> bool:
+        unknown = set(batch) - set(_BATCH_COLUMNS)
+        if unknown:
+            raise LedgerError(f"A batch has no column {sorted(unknown)[0]!r}.")
+        now = utc_now()
+        row = {"created_at": now, "updated_at": now, **batch}
+        if isinstance(row.get("options"), Mapping):
+            row["options"] = json.dumps(dict(row["options"]), default=str)
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM batches WHERE id = %s", (row["id"],)).fetchone():
+                db.execute(
+                    "UPDATE batches SET status = %s, updated_at = %s WHERE id = %s",
+                    (row["status"], now, row["id"]),
+                )
+                return False
+            db.execute(
+                f"INSERT INTO batches ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
+                list(row.values()),
+            )
+            return True
+
+    def batch_update(self, batch_id: str, **values: Any) -> None:
+        unknown = set(values) - set(_BATCH_COLUMNS)
+        if unknown or "id" in values:
+            raise LedgerError(f"A batch's {sorted(unknown or {'id'})[0]!r} cannot be set.")
+        columns = {**values, "updated_at": utc_now()}
+        sql = ", ".join(f"{name} = %s" for name in columns)
+        with self.transaction() as db:
+            db.execute(f"UPDATE batches SET {sql} WHERE id = %s", (*columns.values(), batch_id))
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        rows = self._fetch_dicts("SELECT * FROM batches WHERE id = %s", (batch_id,))
+        return rows[0] if rows else None
+
+    def batches(self) -> list[dict[str, Any]]:
+        return self._fetch_dicts("SELECT * FROM batches ORDER BY created_at")
+
+    def batch_jobs(
+        self, batch_id: str, *, statuses: Sequence[str] | None = None, since: int | None = None
+    ) -> set[str]:
+        sql = "SELECT DISTINCT params::jsonb ->> 'job' FROM runs WHERE batch_id = %s"
+        params: list[Any] = [batch_id]
+        if statuses is not None:
+            sql += " AND status = ANY(%s)"
+            params.append(list(statuses))
+        if since is not None:
+            sql += " AND seq > %s"
+            params.append(since)
+        return {row[0] for row in self._fetch(sql, params) if row[0]}
+
+    def batch_job_statuses(self, batch_id: str) -> list[tuple[str | None, str]]:
+        return [
+            tuple(row)  # type: ignore[misc]
+            for row in self._fetch(
+                "SELECT params::jsonb ->> 'job', status FROM runs WHERE batch_id = %s ORDER BY seq",
+                (batch_id,),
+            )
+        ]
+
+    def batch_spend(self, batch_id: str, *, since: int | None = None) -> tuple[int, float]:
+        credits, usd = self._fetch(
+            "SELECT coalesce(sum(credits), 0), coalesce(sum(usd), 0) FROM runs "
+            "WHERE batch_id = %s AND seq > %s",
+            (batch_id, -1 if since is None else since),
+        )[0]
+        return int(credits), float(usd)
+
+    # -- helpers ------------------------------------------------------------------------------
+    @contextmanager
+    def _joined(self, db: Any) -> Iterator[Any]:
+        if db is not None:
+            yield db
+        else:
+            with self.transaction() as tx:
+                yield tx
+
+    def _scalar(self, sql: str, params: Sequence[Any], db: Any) -> Any:
+        if db is not None:
+            return db.execute(sql, params).fetchone()[0]
+        return self._fetch(sql, params)[0][0]
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(sql, params).fetchall()
+        except _psycopg_errors() as exc:
+            raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
+
+    def _fetch_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+            return list(cursor.execute(sql, params).fetchall())
+
+    def _cached_frame(self) -> pd.DataFrame:
+        from workbench.ledger.sqlite import _concat, _frame, _no_gc
+
+        with self._lock:
+            with _no_gc():
+                rows = self._fetch(
+                    f"SELECT seq, {', '.join(RUN_COLUMNS)} FROM runs WHERE seq > %s ORDER BY seq",
+                    (self._cache_seq,),
+                )
+                new = _frame(rows) if rows or self._cache is None else None
+            if self._cache is None:
+                self._cache = new
+            elif new is not None:
+                self._cache = _concat(self._cache, new)
+            if rows:
+                self._cache_seq = int(rows[-1][0])
+            return self._cache  # type: ignore[return-value]
+
+
+def _psycopg_errors() -> tuple[type[BaseException], ...]:
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    return (psycopg.Error, PoolTimeout)
+
+
+def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
+    data = dict(zip(RUN_COLUMNS, row, strict=True))
+    data["images"] = data["images"].split("\n") if data.get("images") else []
+    return data
