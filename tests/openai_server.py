@@ -82,7 +82,7 @@ class Faults:
         drop_after_work: the image is made, then the connection is closed without an answer.
         slow_after_work: the image is made and its answer sent ``slow_seconds`` late.
         truncated: the answer's image is cut in half. extra_image: ``n + 1`` images are answered.
-        wrong_size: the image is half the requested width. echo_key: 401 quoting the whole key.
+        wrong_size: the image is half the requested width. echo_key: 400 quoting the whole key.
         script: fault names for the next requests, in order (``None`` for a clean answer).
         blocked_words: prompts containing one of them are refused.
         api_key: when set, any other bearer token gets 401.
@@ -320,13 +320,11 @@ class OpenAIServer:
     @staticmethod
     def _echo_key(request: Request) -> Response:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return Response(
-            401,
+        return Response(  # a 400 whose message the client shows, as services that echo headers do
+            400,
             error_body(
-                f"Incorrect API key provided: {given}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
+                f"Invalid request made with the API key {given} (header authorization).",
                 kind="invalid_request_error",
-                code="invalid_api_key",
             ),
         )
 

@@ -449,11 +449,14 @@ def finish(
 )
 @click.option("--out", type=click.Path(path_type=Path), help="A file or folder (default: <root>/exports/).")
 @click.option("--min-ssim", type=float, help="The quality bar against the original (default 0.98).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file (never the run log or the store).")
 @click.pass_context
-def export(ctx: click.Context, image: str, fmt: str, out: Path | None, min_ssim: float | None) -> None:
+def export(
+    ctx: click.Context, image: str, fmt: str, out: Path | None, min_ssim: float | None, force: bool
+) -> None:
     """Write IMAGE in the smallest format that keeps its quality and its recipe."""
     wb = _workbench(ctx)
-    result = wb.export(_image_arg(wb, image), format=fmt, path=out, min_ssim=min_ssim)
+    result = wb.export(_image_arg(wb, image), format=fmt, path=out, min_ssim=min_ssim, force=force)
     click.echo(f"{result.path}  {result.summary()}")
 
 

@@ -33,7 +33,7 @@ from workbench.ledger import Ledger
 from workbench.pricing import Estimate, PriceTable
 from workbench.runs import Plan, Run
 from workbench.spec import PromptSpec, compose
-from workbench.store import Store, read_recipe, write_atomic
+from workbench.store import Store, read_recipe
 from workbench.wallet import Wallet
 
 if TYPE_CHECKING:
@@ -525,11 +525,13 @@ class Workbench:
         format: str = "auto",
         path: str | Path | None = None,
         min_ssim: float | None = None,
+        force: bool = False,
     ) -> Any:
         """Write an image in the format that suits it (PNG, WebP or JPEG), smallest within the
         quality bar (SSIM ≥ 0.98 against the original), with its recipe; see
         ``workbench.imaging.formats``. Returns an ``ExportResult`` (format, bytes, saved_bytes,
-        ssim, path).
+        ssim, path). An existing file is overwritten only with ``force``; the run log, the store
+        and files that are not regular files never are (``workbench.exporting``).
 
         Example:
             >>> self.export(run).summary()
@@ -540,6 +542,7 @@ class Workbench:
 
         from PIL import Image
 
+        from workbench.exporting import write_export
         from workbench.imaging.formats import MIN_SSIM, choose_format
         from workbench.imaging.uploads import resolve_source
 
@@ -552,9 +555,7 @@ class Workbench:
         if path is None or target.is_dir():
             stem = (recipe or {}).get("run_id") or hashlib.sha256(source.data).hexdigest()
             target = target / f"{stem[:12]}.{result.extension}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, result.data)
-        result.path = target
+        result.path = write_export(self, target, result.data, force=force)
         return result
 
     def check_text(

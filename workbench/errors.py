@@ -18,6 +18,7 @@ fix the problem (which template, which file and line, how many credits short)::
     ├── InputImageError        an uploaded image is rejected (path)
     ├── FontMissingError       no font for a script of an exact text (script)
     ├── StoreError             the image store (a folder or an fsspec URL) cannot be used (path)
+    ├── ExportError            an export would overwrite a file, the run log or the store (path)
     └── LedgerError            the run log cannot be read or written
 
 Messages are whole sentences; the CLI prints them as they are and the widgets show them inline.
@@ -32,6 +33,7 @@ __all__ = [
     "CapabilityError",
     "ContentPolicyError",
     "ExperimentError",
+    "ExportError",
     "FontMissingError",
     "InputImageError",
     "LedgerError",
@@ -146,6 +148,15 @@ class FontMissingError(WorkbenchError):
 
 class StoreError(WorkbenchError):
     """The image store cannot be opened, reached, read or written (a URL, a bucket, a mount)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ExportError(WorkbenchError):
+    """An export was refused: its target exists (without ``force``), is the run log, is in the
+    image store, or is not a regular file. Nothing was written."""
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)

@@ -1,0 +1,190 @@
+"""Money you can audit (issue 10): what the service bills is in the run log, the wallet never goes
+below zero, one payment per request; and the ways to lose the run log or leak a key are closed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from conftest import ledger_state
+
+from workbench import ExportError, InputImageError, Workbench
+from workbench.backends.openai import RetryPolicy
+
+KEY = "wbtest-5e0c2d-NEVER-PRINT-9a7f31"
+FAST = RetryPolicy(max_retries=2, backoff=0.01, jitter=0.1)
+
+
+def _openai(root: Path, server, **options) -> Workbench:
+    settings = {"base_url": server.base_url, "retry": FAST, "timeout": 10} | options
+    return Workbench(root, backend="openai", backend_options={"openai": settings})
+
+
+def _bomb(megabytes: int = 1) -> bytes:
+    """A PNG whose recipe chunk is ``megabytes`` of zlib that inflates about a thousandfold."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
+    png = buffer.getvalue()
+    deflate = zlib.compressobj(9)
+    parts = [deflate.compress(b'{"spec": {"subject": "')]
+    block = b"a" * (1 << 20)
+    while sum(map(len, parts)) < megabytes << 20:
+        parts.append(deflate.compress(block))
+    parts += [deflate.compress(b'"}}'), deflate.flush()]
+    payload = b"workbench:recipe\x00\x01\x00\x00\x00" + b"".join(parts)
+    chunk = (
+        struct.pack(">I", len(payload)) + b"iTXt" + payload + struct.pack(">I", zlib.crc32(b"iTXt" + payload))
+    )
+    return png[:33] + chunk + png[33:]
+
+
+# -- the recipe reader's cap -------------------------------------------------------------------
+def test_a_metadata_bomb_is_refused_by_recall_and_edit_without_inflating_it(wb, tmp_path, cli):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_bomb())
+    assert path.stat().st_size > 1 << 20
+    before = ledger_state(wb.root)
+    tracemalloc.start()
+    try:
+        for attempt in (lambda: wb.recall(path), lambda: wb.edit(path, "make it blue")):
+            with pytest.raises(
+                InputImageError, match="recipe larger than 1 MB once decompressed; it is refused"
+            ):
+                attempt()
+        with pytest.raises(InputImageError, match="The image carries a recipe larger than 1 MB"):
+            wb.edit(path.read_bytes(), "make it blue")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 << 20, f"{peak / 2**20:.0f} MB"  # the file is read, its chunk never inflated past 1 MB
+    assert ledger_state(wb.root) == before and not (wb.root / "images").exists()
+    code, _, err = cli("recall", str(path))
+    assert code == 1 and "recipe larger than 1 MB" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_ordinary_recipe_still_reads_back(wb):
+    run = wb.generate("a blue teapot")
+    assert wb.recall(run.images[0]).subject == "a blue teapot"
+
+
+# -- export ------------------------------------------------------------------------------------
+def test_export_never_overwrites_without_force_nor_the_run_log_the_store_or_a_device(wb, tmp_path, cli):
+    run = wb.generate("a red mug")
+    ledger = wb.root / "ledger.sqlite"
+    ledger_bytes, image_bytes = ledger.read_bytes(), Path(run.images[0]).read_bytes()
+    existing = tmp_path / "poster.png"
+    existing.write_bytes(b"my own file")
+    link = tmp_path / "innocent.png"
+    link.symlink_to(ledger)
+    for target, words in (
+        (ledger, "is the run log"),
+        (link, "is the run log"),
+        (Path(f"{ledger}-wal"), "is the run log"),
+        (Path(run.images[0]), "inside the image store"),
+        (wb.root / "images" / "new.png", "inside the image store"),
+        (existing, "already exists; pass --force"),
+        (Path("/dev/null"), "is not a regular file"),
+    ):
+        with pytest.raises(ExportError, match=words):
+            wb.export(run, path=target)
+        code, out, err = cli("export", run.id, "--out", str(target))
+        assert code == 1 and out == "" and words.split(";")[0] in err, err
+        assert len(err.strip().splitlines()) == 1
+        with pytest.raises(ExportError, match=words if "exists" not in words else "^$|never"):
+            if "exists" in words:
+                raise ExportError("never")  # --force is allowed to overwrite a file of one's own
+            wb.export(run, path=target, force=True)
+    assert ledger.read_bytes()[:100] == ledger_bytes[:100] and Path(run.images[0]).read_bytes() == image_bytes
+    assert existing.read_bytes() == b"my own file" and not (wb.root / "images" / "new.png").exists()
+    assert link.is_symlink()
+
+    forced = wb.export(run, path=existing, format="png", force=True)
+    assert forced.path == existing and existing.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, err = cli("export", run.id, "--out", str(existing), "--format", "jpeg", "--force")
+    assert code == 0, err
+    again = wb.export(run)  # the default folder: the same export again is not an overwrite
+    assert wb.export(run).path == again.path
+
+
+# -- batch ids ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_id", ["../../x", "/tmp/x", "a/b", "..", ".hidden", "x" * 200])
+def test_a_batch_id_never_names_a_path_outside_the_batches_folder(root, cli, batch_id, tmp_path):
+    code, out, err = cli("batch", "report", batch_id)
+    assert code == 1 and "A batch id is letters, digits" in err and len(err.strip().splitlines()) == 1
+    experiment = tmp_path / "grid.csv"
+    experiment.write_text("subject\na mug\n")
+    code, out, err = cli("batch", "run", str(experiment), "--batch-id", batch_id, "--no-progress")
+    assert code == 1 and "A batch id is letters, digits" in err
+    assert not (tmp_path / "x").exists() and not Path("/tmp/x").exists()
+    assert not (root / "batches").exists() or not any((root / "batches").iterdir())
+
+
+# -- redaction ---------------------------------------------------------------------------------
+def test_a_key_echoed_by_the_service_is_found_nowhere(
+    root, openai_server, monkeypatch, cli, caplog, tmp_path
+):
+    from openai_batch_api import BatchAPI
+
+    BatchAPI(openai_server, polls_to_complete=1)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    caplog.set_level(logging.DEBUG)
+    wb = _openai(root, openai_server)
+    wb.wallet.topup(100)
+    seen: list[str] = []
+
+    openai_server.faults.script = ["echo_key"]
+    with pytest.raises(Exception) as generate_error:
+        wb.generate("a mug", quality="low")
+    seen.append(f"{generate_error.value!s} {generate_error.value!r}")
+    openai_server.faults.script = ["echo_key"]
+    from PIL import Image
+
+    Image.new("RGB", (1024, 1024), "white").save(tmp_path / "in.png")
+    with pytest.raises(Exception) as edit_error:
+        wb.edit(tmp_path / "in.png", "make it blue", backend="openai", quality="low")
+    seen.append(f"{edit_error.value!s} {edit_error.value!r}")
+
+    base = ["--base-url", openai_server.base_url]
+    grid = tmp_path / "grid.csv"
+    grid.write_text("subject\na mug\na cup\n")
+    openai_server.faults.script = ["echo_key"]
+    seen.append(
+        " ".join(map(str, cli(*base, "generate", "a jug", "--backend", "openai", "--quality", "low")))
+    )
+    openai_server.faults.script = ["echo_key"]
+    seen.append(" ".join(map(str, cli(*base, "batch", "submit", str(grid), "--batch-id", "leak"))))
+    code, out, err = cli(*base, "batch", "submit", str(grid), "--batch-id", "clean")
+    assert code == 0, err
+    for command in ("status", "collect"):
+        openai_server.faults.script = ["echo_key"]
+        seen.append(" ".join(map(str, cli(*base, "batch", command, "clean"))))
+    assert openai_server.faults_sent["echo_key"] == 6
+    assert sum("Invalid request made with the API key ***" in text for text in seen) == 6  # words kept
+    seen.append(caplog.text)
+    echoed = [r.body for r in openai_server.requests]  # what the client sent: the key is in none of them
+    assert echoed
+    for text in seen:
+        assert KEY not in text and KEY[-10:] not in text, text
+    for path in (p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        assert KEY.encode() not in data and KEY[-10:].encode() not in data, path
+    wb.close()
+
+
+def test_redact_removes_registered_secrets_and_anything_shaped_like_a_key():
+    from workbench.redaction import redact, register_secret
+
+    register_secret("opaque-token-1234")
+    text = "bad key opaque-token-1234, also sk-proj-AbCdEf0123456789 and http://bob:hunter2@proxy:3128/"
+    assert redact(text) == "bad key ***, also *** and http://***@proxy:3128/"
+    assert redact("nothing secret here") == "nothing secret here"
+    assert os.environ.get("OPENAI_API_KEY") is None
