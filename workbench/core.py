@@ -559,7 +559,7 @@ class Workbench:
         return result
 
     def check_text(
-        self, image: Any, texts: Any = None, *, lang: str = "eng", record: bool = True
+        self, image: Any, texts: Any = None, *, lang: str | None = None, record: bool = True
     ) -> pd.DataFrame:
         """Read the exact texts back from an image with OCR; score each (character accuracy).
 
@@ -594,7 +594,8 @@ class Workbench:
 
         with Image.open(io.BytesIO(source.data)) as opened:
             opened.load()
-            results = check_texts(opened, texts, lang=lang)
+            layout = (source.recipe or {}).get("layout") or {}
+            results = check_texts(opened, texts, lang=lang, regions=layout.get("texts"))
         if record and run_id and self.ledger.get(run_id) is not None:
             self.ledger.record_text_checks(run_id, results)
             self.refresh_views()

@@ -332,6 +332,9 @@ def _finish(
         images = []
         for index, data in enumerate(result.images):
             recipe = _recipe(wb, plan, run_id, index, draft=cls.is_draft)
+            layouts = (result.raw or {}).get("layout") if isinstance(result.raw, dict) else None
+            if isinstance(layouts, list) and index < len(layouts) and layouts[index]:
+                recipe["layout"] = layouts[index]  # where the texts were laid: the text check reads there
             images.append(wb.store.put(data, recipe=recipe))
         if not images:
             raise BackendError(f"The {plan.backend} backend returned no image.", backend=plan.backend)

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fontTools import unicodedata as ft_unicodedata
 from PIL import ImageDraw, ImageFont, features
 
 from workbench.errors import FontMissingError
@@ -62,17 +63,6 @@ SHAPED_SCRIPTS = frozenset(
 _DISPLAY = {"han": "Chinese (Han)", "nko": "N'Ko"}
 _CJK = frozenset({"han", "japanese", "korean"})
 
-# Unicode character-name words that name a script other than by their own first word.
-_NAME_WORDS = {
-    "CJK": "han",
-    "IDEOGRAPHIC": "han",
-    "KANGXI": "han",
-    "BOPOMOFO": "han",
-    "HIRAGANA": "japanese",
-    "KATAKANA": "japanese",
-    "KATAKANA-HIRAGANA": "japanese",
-    "HANGUL": "korean",
-}
 _LATIN_LIKE = frozenset({"latin", "greek", "cyrillic"})
 
 # Well-known font files per script, best first: (file name, .ttc face tag). Bold files are
@@ -134,24 +124,34 @@ def _system_dirs() -> list[Path]:
 # -- scripts ---------------------------------------------------------------------------------
 
 
+# ISO 15924 codes (fontTools.unicodedata) whose font-lookup name is not their English name.
+_ISO_SCRIPTS = {
+    "Latn": "latin",
+    "Grek": "greek",
+    "Cyrl": "cyrillic",
+    "Hani": "han",
+    "Bopo": "han",
+    "Hira": "japanese",
+    "Kana": "japanese",
+    "Hrkt": "japanese",
+    "Hang": "korean",
+}
+_COMMON = frozenset({"Zyyy", "Zinh", "Zzzz"})  # common and inherited: any font's (µ, ª, marks)
+
+
 @functools.lru_cache(maxsize=4096)
 def _char_script(ch: str) -> str | None:
-    """The script of one character, or ``None`` for digits, spaces, punctuation and symbols."""
+    """The script of one character (by ``fontTools.unicodedata``), or ``None`` for digits, spaces,
+    punctuation, symbols and letters common to every script (the micro sign µ)."""
     category = unicodedata.category(ch)
     if category[0] != "L" and category != "Nl":
         return None
-    words = unicodedata.name(ch, "").split()
-    if not words:
+    code = ft_unicodedata.script(ch)
+    if code in _COMMON:
         return None
-    for word in words[:2]:
-        if word in _NAME_WORDS:
-            return _NAME_WORDS[word]
-    first = words[0]
-    if first in {"FULLWIDTH", "HALFWIDTH", "MATHEMATICAL", "MODIFIER", "SMALL", "PARENTHESIZED"}:
-        if len(words) > 1 and words[1] in _NAME_WORDS:
-            return _NAME_WORDS[words[1]]
-        return words[1].lower() if len(words) > 1 and words[1] in {"LATIN", "GREEK"} else "latin"
-    return first.lower()
+    if code in _ISO_SCRIPTS:
+        return _ISO_SCRIPTS[code]
+    return ft_unicodedata.script_name(code, default=code).lower().replace(" ", "_")
 
 
 @functools.lru_cache(maxsize=2048)

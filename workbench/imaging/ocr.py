@@ -27,7 +27,19 @@ from PIL import Image, ImageOps
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["accuracy", "check_texts", "edit_distance", "ocr_available", "read_lines"]
+__all__ = [
+    "SCRIPT_LANGS",
+    "OCRLanguageError",
+    "accuracy",
+    "available_languages",
+    "check_texts",
+    "edit_distance",
+    "find_text_regions",
+    "lang_for",
+    "ocr_available",
+    "read_lines",
+    "require_languages",
+]
 
 
 def ocr_available() -> bool:
@@ -187,35 +199,237 @@ def _text_items(texts: Iterable[Any]) -> list[tuple[str, str | None]]:
     return items
 
 
-def check_texts(image: Image.Image, texts: Iterable[Any], *, lang: str = "eng") -> list[dict[str, Any]]:
-    """Read each expected text back; one dict per text: ``text``, ``role``, ``read``, ``accuracy``.
+# ISO 15924 script (fontTools.unicodedata) → tesseract's language pack for it.
+SCRIPT_LANGS = {
+    "Latn": "eng",
+    "Hang": "kor",
+    "Hira": "jpn",
+    "Kana": "jpn",
+    "Hani": "chi_sim",
+    "Arab": "ara",
+    "Deva": "hin",
+    "Hebr": "heb",
+    "Thai": "tha",
+    "Cyrl": "rus",
+    "Grek": "ell",
+}
+_PACK_NAMES = {
+    "eng": "English", "kor": "Korean", "jpn": "Japanese", "chi_sim": "Chinese (simplified)",
+    "chi_tra": "Chinese (traditional)", "ara": "Arabic", "hin": "Hindi (Devanagari)", "heb": "Hebrew",
+    "tha": "Thai", "rus": "Russian (Cyrillic)", "ell": "Greek",
+}  # fmt: skip
+
+
+class OCRLanguageError(WorkbenchError):
+    """Tesseract has no language pack for a text's script: the check cannot read it."""
+
+
+def lang_for(text: str) -> str:
+    """The tesseract language(s) that read ``text``, from its scripts (``fontTools.unicodedata``).
+
+    Han with kana is Japanese, Han with Hangul Korean; Latin letters beside another script add
+    English. Digits and punctuation alone read as English.
+
+    Example:
+        >>> lang_for("SUMMER SALE"), lang_for("세일 50%"), lang_for("セール"), lang_for("SALE 세일")
+        ('eng', 'kor', 'jpn', 'kor+eng')
+    """
+    from fontTools import unicodedata as ft_unicodedata
+
+    scripts = {ft_unicodedata.script(ch) for ch in text if ch.isalpha()}
+    langs: list[str] = []
+    if scripts & {"Hira", "Kana"}:
+        langs.append("jpn")
+    elif "Hang" in scripts:
+        langs.append("kor")
+    elif "Hani" in scripts:
+        langs.append("chi_sim")
+    for script in sorted(scripts - {"Latn", "Hani", "Hira", "Kana", "Hang"}):
+        lang = SCRIPT_LANGS.get(script)
+        if lang and lang not in langs:
+            langs.append(lang)
+    if "Latn" in scripts or not langs:
+        langs.append("eng")
+    return "+".join(langs)
+
+
+_LANGUAGES: set[str] | None = None
+
+
+def available_languages() -> set[str]:
+    """The language packs tesseract has installed (empty without tesseract)."""
+    global _LANGUAGES
+    if _LANGUAGES is None:
+        try:
+            import pytesseract
+
+            _LANGUAGES = set(pytesseract.get_languages(config=""))
+        except Exception:  # no pytesseract or no tesseract program: _lines_of says how to install
+            return set()
+    return _LANGUAGES
+
+
+def require_languages(lang: str, text: str | None = None) -> None:
+    """Raise one sentence naming the pack to install when tesseract lacks any of ``lang``."""
+    have = available_languages()
+    if not have:
+        return  # tesseract itself is missing: reading says so, with how to install it
+    missing = [code for code in lang.split("+") if code not in have]
+    if missing:
+        names = ", ".join(f"{_PACK_NAMES.get(code, code)} ({code})" for code in missing)
+        packages = " ".join("tesseract-ocr-" + code.replace("_", "-") for code in missing)
+        what = f" to check {text!r}" if text else ""
+        raise OCRLanguageError(
+            f"Tesseract has no {names} data{what}: install it (apt-get install {packages}), "
+            "or pass lang= for the packs you have."
+        )
+
+
+def _crop(image: Image.Image, box: Sequence[float], lines: int) -> Image.Image:
+    """A text's region with a margin, scaled so a line of it is about 64 px tall for tesseract."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    height = max(1.0, y1 - y0)
+    pad = max(8.0, 0.35 * height / max(1, lines))
+    x0, y0 = max(0, round(x0 - pad)), max(0, round(y0 - pad))
+    x1, y1 = min(image.width, round(x1 + pad)), min(image.height, round(y1 + pad))
+    crop = image.crop((x0, y0, max(x0 + 1, x1), max(y0 + 1, y1)))
+    factor = min(4.0, max(0.25, 64 * max(1, lines) / height))
+    if abs(factor - 1) > 0.05:
+        size = (max(1, round(crop.width * factor)), max(1, round(crop.height * factor)))
+        crop = crop.resize(size, Image.Resampling.LANCZOS)
+    return crop
+
+
+def _region_preparations(crop: Image.Image, lines: int) -> Iterator[tuple[Image.Image, int]]:
+    import cv2
+
+    if "A" in crop.mode:
+        rgba = crop.convert("RGBA")
+        white = Image.new("RGB", crop.size, "white")
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        crop = white
+    grey = ImageOps.grayscale(crop)
+    psm = 7 if lines == 1 else 6
+    yield grey, psm
+    inverted = ImageOps.invert(grey)
+    yield inverted, psm
+    _, otsu = cv2.threshold(np.asarray(grey), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if otsu.mean() < 128:  # keep dark ink on light paper
+        otsu = 255 - otsu
+    yield Image.fromarray(otsu), psm
+    yield grey, 6 if psm == 7 else 3
+    yield Image.fromarray(otsu), 11
+
+
+def find_text_regions(image: Image.Image, *, limit: int = 12) -> list[tuple[int, int, int, int]]:
+    """Boxes that look like lines of text (for images whose layout is unknown: a service's).
+
+    Strong local contrast (a morphological gradient), joined along lines, in boxes wider than
+    tall and of a text's height; largest first.
+    """
+    import cv2
+
+    grey = np.asarray(ImageOps.grayscale(image.convert("RGB")))
+    scale = min(1.0, 1024 / max(grey.shape))
+    small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+    h, w = small.shape
+    gradient = cv2.morphologyEx(
+        small, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    )
+    _, ink = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    joined = cv2.morphologyEx(
+        ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (max(9, w // 40), 3))
+    )
+    count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    boxes = []
+    for x, y, bw, bh, area in stats[1:count]:
+        if bh < max(6, h * 0.012) or bh > h * 0.35 or bw < bh * 1.2 or area < 0.3 * bw * bh * 0.5:
+            continue
+        boxes.append((round(x / scale), round(y / scale), round((x + bw) / scale), round((y + bh) / scale)))
+    boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    return boxes[:limit]
+
+
+def _region_for(text: str, regions: Sequence[Any] | None) -> list[tuple[Sequence[float], int]]:
+    """The laid boxes (with their line counts) that hold ``text``, from a draft's or overlay's record."""
+    found = []
+    for region in regions or ():
+        laid = region.get("text", "") if isinstance(region, dict) else ""
+        box = region.get("box") if isinstance(region, dict) else None
+        if box and (laid == text or text in laid.split("\n")):
+            found.append((box, max(1, len(laid.split("\n")), region.get("lines", 1) or 1)))
+    return found
+
+
+def check_texts(
+    image: Image.Image,
+    texts: Iterable[Any],
+    *,
+    lang: str | None = None,
+    regions: Sequence[Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Read each expected text back; one dict per text: ``text``, ``role``, ``read``, ``accuracy``
+    and ``lang``.
 
     Args:
         image: the image to read.
         texts: strings, ``TextItem`` objects or dicts with ``text`` (and ``role``).
-        lang: tesseract language(s), e.g. ``eng`` or ``eng+deu``.
+        lang: tesseract language(s) for every text, e.g. ``eng+deu``; by default each text is
+            read in the language of its script (``lang_for``).
+        regions: where the texts were laid (``[{"text", "box": [l, t, r, b]}]``, as a draft's or
+            an overlay's recipe records them): each text is read in its own region first. Without
+            them, text-like regions are found first, then the whole image is read.
+
+    Raises:
+        OCRLanguageError: tesseract lacks the language pack a text needs (one sentence naming it).
     """
     items = _text_items(texts)
     if not items:
         return []
-    lines: list[str] = []
-    groups: list[list[str]] = []
-    best: dict[int, tuple[float, str]] = {}
-    for prepared, psm in _preparations(image):
-        group = _lines_of(prepared, lang, psm)
-        groups.append(group)
-        lines.extend(line for line in group if line not in lines)
-        for index, (text, _role) in enumerate(items):
-            if best.get(index, (0.0, ""))[0] < 1.0:
-                found = _best(text, lines, groups)
-                if found[0] >= best.get(index, (-1.0, ""))[0]:
-                    best[index] = found
-        if all(best[i][0] >= 1.0 for i in range(len(items))):
-            break  # every text read exactly: the other preparations cannot do better
-    return [
-        {"text": text, "role": role, "read": best[i][1], "accuracy": round(best[i][0], 4)}
-        for i, (text, role) in enumerate(items)
-    ]
+    langs = [lang or lang_for(text) for text, _role in items]
+    for (text, _role), code in zip(items, langs, strict=True):
+        require_languages(code, text)
+    results = []
+    whole: dict[str, tuple[list[str], list[list[str]]]] = {}
+    found_regions: list[tuple[int, int, int, int]] | None = None
+    for (text, role), code in zip(items, langs, strict=True):
+        best = (0.0, "")
+        boxes = _region_for(text, regions)
+        lines = max(1, len(text.split("\n")))
+        if not boxes and not regions:
+            if found_regions is None:
+                found_regions = find_text_regions(image)
+            boxes = [(box, 1) for box in found_regions]
+        for box, count in boxes:
+            crop = _crop(image, box, max(lines, count))
+            group_lines: list[str] = []
+            for prepared, psm in _region_preparations(crop, max(lines, count)):
+                group = _lines_of(prepared, code, psm)
+                group_lines.extend(line for line in group if line not in group_lines)
+                found = _best(text, group_lines, [group, group_lines])
+                if found[0] > best[0]:
+                    best = found
+                if best[0] >= 1.0:
+                    break
+            if best[0] >= 1.0:
+                break
+        if best[0] < 1.0 and not _region_for(text, regions):
+            # No record of where it was laid: read the whole image too, in several preparations.
+            if code not in whole:
+                whole[code] = ([], [])
+                for prepared, psm in _preparations(image):
+                    group = _lines_of(prepared, code, psm)
+                    whole[code][1].append(group)
+                    whole[code][0].extend(line for line in group if line not in whole[code][0])
+                    if _best(text, whole[code][0], whole[code][1])[0] >= 1.0:
+                        break
+            found = _best(text, *whole[code])
+            if found[0] > best[0]:
+                best = found
+        results.append(
+            {"text": text, "role": role, "read": best[1], "accuracy": round(best[0], 4), "lang": code}
+        )
+    return results
 
 
 def _lines_of(prepared: Image.Image, lang: str, psm: int = 11) -> list[str]:

@@ -552,7 +552,7 @@ def render(
     if laid is not None:
         laid["subject"] = list(subject)
         laid["texts"] = [
-            {"text": block.text, "role": block.role, "box": list(block.box)}
+            {"text": block.text, "role": block.role, "box": list(block.box), "lines": len(block.lines)}
             for block in (layout.headline, layout.subtext)
             if block is not None
         ]
