@@ -177,8 +177,11 @@ class DraftBackend(Backend):
             with Image.open(io.BytesIO(request.inputs[1])) as background:
                 background.load()
                 params["background"] = background.copy()
-        if operation.operation == "overlay_text" and self.fonts is not None:
-            params["library"] = self.fonts  # the brand's fonts, as for generated texts
+        laid: list[dict[str, Any]] = []
+        if operation.operation == "overlay_text":
+            params["laid"] = laid  # where each text goes: the text check reads there
+            if self.fonts is not None:
+                params["library"] = self.fonts  # the brand's fonts, as for generated texts
         result = apply(image, operation.operation, **params)
         if request.mask is not None and result.size == image.size:
             with Image.open(io.BytesIO(request.mask)) as mask:
@@ -197,6 +200,7 @@ class DraftBackend(Backend):
                 "renderer": f"{self.name}/{self.version}",
                 "operation": operation.describe(),
                 "size": f"{result.width}x{result.height}",
+                **({"layout": [{"texts": laid}]} if laid else {}),
             },
         )
 
