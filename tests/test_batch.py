@@ -21,7 +21,7 @@ from PIL import Image
 from workbench import Workbench
 from workbench.batch import load_experiment, plan_batch, run_shard
 from workbench.batch.report import THUMB, write_report
-from workbench.batch.runner import write_batch_files, default_notebook
+from workbench.batch.runner import default_notebook, write_batch_files
 
 WORKBENCH = Path(sys.executable).with_name("workbench")
 

@@ -124,6 +124,7 @@ def _writer(path: str, prefix: str, count: int) -> None:
     ledger.close()
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_lose_no_row(tmp_path):
     path = str(tmp_path / "ledger.sqlite")
     Ledger(path).close()
@@ -159,7 +160,7 @@ def _varied_ledger(path, count: int = 40) -> Ledger:
 
 
 def test_a_large_logs_frame_is_saved_and_the_next_session_loads_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("workbench.ledger.SNAPSHOT_MIN_ROWS", 10)
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10)
     path = tmp_path / "ledger.sqlite"
     frame = _varied_ledger(path).runs()
     ledger = Ledger(path)
@@ -180,7 +181,7 @@ def test_a_large_logs_frame_is_saved_and_the_next_session_loads_it(tmp_path, mon
 
 
 def test_a_snapshot_that_is_not_this_ledgers_or_is_broken_is_ignored(tmp_path, monkeypatch):
-    monkeypatch.setattr("workbench.ledger.SNAPSHOT_MIN_ROWS", 10)
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10)
     first = _varied_ledger(tmp_path / "a" / "ledger.sqlite")
     first.runs()
     other = _varied_ledger(tmp_path / "b" / "ledger.sqlite", count=40)
@@ -193,7 +194,7 @@ def test_a_snapshot_that_is_not_this_ledgers_or_is_broken_is_ignored(tmp_path, m
 
 
 def test_a_text_the_snapshot_cannot_keep_leaves_no_snapshot(tmp_path, monkeypatch):
-    monkeypatch.setattr("workbench.ledger.SNAPSHOT_MIN_ROWS", 1)
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 1)
     ledger = Ledger(tmp_path / "ledger.sqlite")
     ledger.record(_row(prompt="a NUL \x00 inside"))
     assert ledger.runs()["prompt"].tolist() == ["a NUL \x00 inside"]

@@ -28,8 +28,9 @@ from workbench.backends.base import (
     PartialCallback,
     get_backend_class,
 )
+from workbench.batches import BatchLog
 from workbench.errors import InputImageError, SpecError
-from workbench.ledger import Ledger
+from workbench.ledger import Ledger, SQLiteLedger
 from workbench.pricing import Estimate, PriceTable
 from workbench.runs import Plan, Run
 from workbench.spec import PromptSpec, compose
@@ -94,9 +95,10 @@ class Workbench:
         self.root.mkdir(parents=True, exist_ok=True)
         self.default_backend = backend
         self.default_model = model
-        self.ledger = Ledger(self.root / "ledger.sqlite")
+        self.ledger: Ledger = SQLiteLedger(self.root / "ledger.sqlite")
         self.store = Store(self.root)
         self.wallet = Wallet(self.ledger)
+        self.batches = BatchLog(self.ledger)  # the batches' record, for the batch code and the CLI
         self.prices = prices or PriceTable.load(self.root)
         self._prompt_folders = tuple(Path(p) for p in prompts)
         self._templates: TemplateLibrary | None = None
@@ -619,6 +621,19 @@ class Workbench:
         return Gallery(self, limit=limit, **filters)
 
     # -- reading ------------------------------------------------------------------------------
+    def run_count(self) -> int:
+        """How many runs the run log holds (cheap: views poll it to see whether anything changed)."""
+        return self.ledger.count()
+
+    def text_checks(self, run_id: str | None = None) -> pd.DataFrame:
+        """The OCR text checks stored (all, or one run's): text, role, read, accuracy per text."""
+        return self.ledger.text_checks(run_id)
+
+    def thumbnail(self, image: str | Path, size: int = 256) -> bytes:
+        """A stored image's thumbnail (WebP bytes, at most ``size`` px a side), from the store's
+        disk cache; ``image`` is its path in the store, as in ``runs()``'s ``images``."""
+        return self.store.thumbnail(image, size)
+
     def runs(self, **filters: Any) -> pd.DataFrame:
         """The run log as a typed pandas DataFrame; see ``Ledger.runs`` for the filters."""
         return self.ledger.runs(**filters)

@@ -1,6 +1,7 @@
 """The credit wallet: balance, reservations before a run, charges after, top-ups.
 
-The wallet lives in the run log's database, so a run's ledger row and its charge commit in one
+The wallet lives in the run log (a journal of entries and the credits held by runs under way,
+through ``Ledger`` methods: no SQL here), so a run's row and its charge commit in one
 transaction. A run reserves its estimated credits before anything is rendered or sent; the
 reservation becomes a charge when the run succeeds and is released when it fails. A reservation
 left by a process that died (``kill -9`` of a batch) is released the next time the balance is read.
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from workbench.errors import BudgetError, SpecError
-from workbench.ledger import Ledger, utc_now
+from workbench.ledger import Ledger, WalletEntry
 
 __all__ = ["Reservation", "Wallet", "process_alive"]
 
@@ -60,20 +61,17 @@ class Wallet:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def _release_orphans(self, db: sqlite3.Connection) -> None:
-        rows = db.execute("SELECT id, pid FROM reservations WHERE host = ?", (_HOST,)).fetchall()
-        dead = [row[0] for row in rows if row[1] != os.getpid() and not process_alive(row[1])]
-        if dead:
-            db.execute(f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(dead))})", dead)
+    def _release_orphans(self, db: Any) -> None:
+        """End the holds of this host's processes that are gone (a killed batch)."""
+        dead = [
+            hold.id
+            for hold in self.ledger.holds(host=_HOST, db=db)
+            if hold.pid != os.getpid() and not process_alive(hold.pid)
+        ]
+        self.ledger.drop_holds(dead, db=db)
 
-    @staticmethod
-    def _balance(db: sqlite3.Connection) -> int:
-        held = db.execute("SELECT coalesce(sum(credits), 0) FROM reservations").fetchone()[0]
-        return Wallet._total(db) - held
-
-    @staticmethod
-    def _total(db: sqlite3.Connection) -> int:
-        return db.execute("SELECT coalesce(sum(credits), 0) FROM wallet_events").fetchone()[0]
+    def _balance(self, db: Any) -> int:
+        return self.ledger.wallet_sum(db=db) - self.ledger.held(db=db)
 
     @property
     def balance(self) -> int:
@@ -84,14 +82,12 @@ class Wallet:
 
     @property
     def reserved(self) -> int:
-        return self.ledger.query("SELECT coalesce(sum(credits), 0) FROM reservations")[0][0]
+        return self.ledger.held()
 
     @property
     def spent(self) -> int:
         """Credits charged for runs so far."""
-        return -self.ledger.query(
-            "SELECT coalesce(sum(credits), 0) FROM wallet_events WHERE kind = 'charge'"
-        )[0][0]
+        return -self.ledger.wallet_sum(kind="charge")
 
     def can_pay(self, credits: int) -> bool:
         return credits <= self.balance
@@ -111,31 +107,21 @@ class Wallet:
                     needed=credits,
                     available=available,
                 )
-            cursor = db.execute(
-                "INSERT INTO reservations (created_at, run_id, credits, pid, host) VALUES (?, ?, ?, ?, ?)",
-                (utc_now(), run_id, credits, os.getpid(), _HOST),
-            )
-            return Reservation(cursor.lastrowid, run_id, credits)
+            hold = self.ledger.hold(run_id, credits, pid=os.getpid(), host=_HOST, db=db)
+            return Reservation(hold, run_id, credits)
 
-    def commit(self, reservation: Reservation, credits: int, *, db: sqlite3.Connection) -> None:
+    def commit(self, reservation: Reservation, credits: int, *, db: Any) -> None:
         """Turn a reservation into a charge of ``credits`` inside the caller's transaction."""
         if reservation.id is not None:
-            db.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+            self.ledger.drop_holds([reservation.id], db=db)
         if credits:
-            db.execute(
-                "INSERT INTO wallet_events (created_at, kind, credits, run_id) VALUES (?, 'charge', ?, ?)",
-                (utc_now(), -credits, reservation.run_id),
-            )
+            self.ledger.wallet_append(WalletEntry("charge", -credits, reservation.run_id), db=db)
 
-    def release(self, reservation: Reservation, *, db: sqlite3.Connection | None = None) -> None:
+    def release(self, reservation: Reservation, *, db: Any = None) -> None:
         """Give a reservation's credits back (the run failed or was refused)."""
         if reservation.id is None:
             return
-        if db is not None:
-            db.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
-        else:
-            with self.ledger.transaction() as tx:
-                tx.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+        self.ledger.drop_holds([reservation.id], db=db)
 
     def topup(self, credits: int, *, note: str | None = None) -> int:
         """Add credits; returns the new balance."""
@@ -144,19 +130,15 @@ class Wallet:
                 f"A top-up must be a positive whole number of credits, not {credits!r}.", field="credits"
             )
         with self.ledger.transaction() as db:
-            db.execute(
-                "INSERT INTO wallet_events (created_at, kind, credits, note) VALUES (?, 'topup', ?, ?)",
-                (utc_now(), credits, note),
-            )
+            self.ledger.wallet_append(WalletEntry("topup", credits, note=note), db=db)
             return self._balance(db)
 
     def history(self) -> pd.DataFrame:
         """Every wallet event (welcome, top-ups, charges) as a DataFrame, oldest first."""
-        rows = self.ledger.query(
-            "SELECT created_at, kind, credits, run_id, note FROM wallet_events ORDER BY id"
-        )
+        columns = ["created_at", "kind", "credits", "run_id", "note"]
         frame = pd.DataFrame(
-            [dict(r) for r in rows], columns=["created_at", "kind", "credits", "run_id", "note"]
+            [{name: getattr(entry, name) for name in columns} for entry in self.ledger.wallet_entries()],
+            columns=columns,
         )
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
         frame["balance"] = frame["credits"].cumsum()

@@ -161,9 +161,7 @@ def report(ctx: click.Context, batch_id: str) -> None:
 def list_batches(ctx: click.Context) -> None:
     """The batches in the run log, newest last."""
     wb = _workbench(ctx)
-    rows = wb.ledger.query(
-        "SELECT id, created_at, experiment, via, backend, jobs, status FROM batches ORDER BY created_at"
-    )
+    rows = wb.batches.all()
     if not rows:
         click.echo("(no batches)")
     for row in rows:

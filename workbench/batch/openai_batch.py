@@ -31,13 +31,13 @@ from workbench.batch.experiments import Experiment
 from workbench.batch.folders import batch_folder
 from workbench.batch.runner import (
     BatchResult,
-    _count,
-    _outcome,
-    _record_batch,
-    _write_batch_files,
+    batch_outcome,
+    count_statuses,
     load_batch,
     plan_batch,
+    record_batch,
     set_batch_status,
+    write_batch_files,
 )
 from workbench.batch.shard import plan_job
 from workbench.errors import BackendError, ContentPolicyError, ExperimentError, ServiceError
@@ -118,7 +118,7 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
         raise ExperimentError("The Batch API path sends generate jobs only.", field="kind")
     client = _client(wb)  # a missing key fails here, before any file is written
     folder = batch_folder(wb, plan.batch_id)
-    _write_batch_files(folder, plan)
+    write_batch_files(folder, plan)
     lines, cached = [], 0
     for planned in plan.to_run:
         if planned.cached:  # done before, or a repeat of a job of this batch: one answer serves both
@@ -134,7 +134,7 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
                 ensure_ascii=False,
             )
         )
-    _record_batch(wb, plan, status="submitting", options={"via": "openai-batch"})
+    record_batch(wb, plan, status="submitting", options={"via": "openai-batch"})
     for planned in plan.to_run:  # jobs made before: cached rows now, as a local run would log them
         if planned.plan.estimate.cached:
             wb.run_plan(planned.plan, batch_id=plan.batch_id, shard=0)
@@ -160,10 +160,9 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
 
 
 def _remote(wb: Workbench, batch_id: str) -> dict[str, Any]:
-    rows = wb.ledger.query("SELECT * FROM batches WHERE id = ?", (batch_id,))
-    if not rows:
+    row = wb.batches.get(batch_id)
+    if row is None:
         raise ExperimentError(f"No batch {batch_id} in the run log.", field="batch_id")
-    row = dict(rows[0])
     if row["via"] != "openai-batch":
         raise ExperimentError(
             f"Batch {batch_id} ran locally, not through the OpenAI Batch API.", field="batch_id"
@@ -253,15 +252,10 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
 
     started = time.perf_counter()
     row = _remote(wb, batch_id)
-    first_rowid = wb.ledger.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
+    first_rowid = wb.batches.mark()
     experiment = load_batch(wb, batch_id)
     plans = {job.key: (job, plan_job(wb, job, experiment.name)) for job in experiment.jobs}
-    recorded = {
-        r[0]
-        for r in wb.ledger.query(
-            "SELECT DISTINCT json_extract(params, '$.job') FROM runs WHERE batch_id = ?", (batch_id,)
-        )
-    }
+    recorded = wb.batches.jobs(batch_id)
     if row["remote_id"]:
         info = status(wb, batch_id)
         if info["status"] not in _FINISHED:
@@ -308,9 +302,9 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
             )
     set_batch_status(wb, batch_id, "collected")
     plan = plan_batch(wb, resume=batch_id, via="openai-batch")
-    statuses, credits, usd = _outcome(wb, plan, first_rowid)
+    statuses, credits, usd = batch_outcome(wb, plan, first_rowid)
     result = BatchResult(
-        batch_id, batch_folder(wb, batch_id), len(plan.jobs), _count(statuses, plan), credits, usd, 0
+        batch_id, batch_folder(wb, batch_id), len(plan.jobs), count_statuses(statuses, plan), credits, usd, 0
     )
     if report:
         from workbench.batch.report import write_report

@@ -316,7 +316,7 @@ def plan_batch(
         raise ExperimentError("Give an experiment or a batch id to resume.", field="experiment")
     else:
         batch_id = batch_id or new_batch_id(experiment.name)
-        if _batch_row(wb, batch_id) is not None or batch_folder(wb, batch_id).exists():
+        if wb.batches.get(batch_id) is not None or batch_folder(wb, batch_id).exists():
             raise ExperimentError(
                 f"A batch {batch_id} exists already; continue it with --resume {batch_id}.", field="batch_id"
             )
@@ -344,50 +344,28 @@ def _usd(wb: Workbench, plan: Plan, *, batch: bool) -> float:
 
 
 # -- the record of a batch --------------------------------------------------------------------
-def _batch_row(wb: Workbench, batch_id: str) -> dict[str, Any] | None:
-    rows = wb.ledger.query("SELECT * FROM batches WHERE id = ?", (batch_id,))
-    return dict(rows[0]) if rows else None
-
-
-def _record_batch(wb: Workbench, plan: BatchPlan, *, status: str, options: Mapping[str, Any]) -> None:
+def record_batch(wb: Workbench, plan: BatchPlan, *, status: str, options: Mapping[str, Any]) -> None:
+    """Record a new batch in the run log (a batch recorded before only takes the new status)."""
     experiment = plan.experiment
-    now = utc_now()
-    with wb.ledger.transaction() as db:
-        if db.execute("SELECT 1 FROM batches WHERE id = ?", (plan.batch_id,)).fetchone():
-            db.execute(
-                "UPDATE batches SET status = ?, updated_at = ? WHERE id = ?", (status, now, plan.batch_id)
-            )
-            return
-        backends = sorted({j.plan.backend for j in plan.jobs})
-        models = sorted({j.plan.model for j in plan.jobs})
-        db.execute(
-            "INSERT INTO batches (id, created_at, updated_at, experiment, source, via, backend, model, jobs, "
-            "status, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                plan.batch_id,
-                now,
-                now,
-                experiment.name,
-                str(experiment.path) if experiment.path else None,
-                plan.via,
-                ",".join(backends),
-                ",".join(models),
-                len(plan.jobs),
-                status,
-                json.dumps(dict(options), default=str),
-            ),
-        )
+    wb.batches.record(
+        plan.batch_id,
+        experiment=experiment.name,
+        source=str(experiment.path) if experiment.path else None,
+        via=plan.via,
+        backend=",".join(sorted({j.plan.backend for j in plan.jobs})),
+        model=",".join(sorted({j.plan.model for j in plan.jobs})),
+        jobs=len(plan.jobs),
+        status=status,
+        options=options,
+    )
 
 
 def set_batch_status(wb: Workbench, batch_id: str, status: str, **values: Any) -> None:
-    """Update a batch's status (and remote ids or error) in the ``batches`` table."""
-    columns = {"status": status, "updated_at": utc_now(), **values}
-    sql = ", ".join(f"{name} = ?" for name in columns)
-    with wb.ledger.transaction() as db:
-        db.execute(f"UPDATE batches SET {sql} WHERE id = ?", (*columns.values(), batch_id))
+    """Update a batch's status (and remote ids or error) in the run log."""
+    wb.batches.set_status(batch_id, status, **values)
 
 
-def _write_batch_files(folder: Path, plan: BatchPlan) -> None:
+def write_batch_files(folder: Path, plan: BatchPlan) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     experiment = plan.experiment
     meta = {
@@ -488,8 +466,8 @@ def run_batch(
     plan = plan_batch(wb, experiment, batch_id=batch_id, resume=resume, budget=budget)
     plan.check()  # before any kernel starts: a batch the wallet cannot pay renders nothing
     folder = batch_folder(wb, plan.batch_id)
-    _write_batch_files(folder, plan)
-    _record_batch(
+    write_batch_files(folder, plan)
+    record_batch(
         wb,
         plan,
         status="running",
@@ -510,7 +488,7 @@ def run_batch(
         "check_text": check_text,
     }
     outcomes: list[ShardOutcome] = []
-    first_rowid = wb.ledger.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
+    first_rowid = wb.batches.mark()
     if shards:
         outcomes = _run_shards(
             wb,
@@ -525,9 +503,16 @@ def run_batch(
             first_rowid=first_rowid,
             total=len(selected),
         )
-    statuses, credits, usd = _outcome(wb, plan, first_rowid)
+    statuses, credits, usd = batch_outcome(wb, plan, first_rowid)
     result = BatchResult(
-        plan.batch_id, folder, len(plan.jobs), _count(statuses, plan), credits, usd, plan.left, outcomes
+        plan.batch_id,
+        folder,
+        len(plan.jobs),
+        count_statuses(statuses, plan),
+        credits,
+        usd,
+        plan.left,
+        outcomes,
     )
     set_batch_status(
         wb, plan.batch_id, "done" if result.complete else ("stopped" if plan.left else "incomplete")
@@ -542,25 +527,19 @@ def run_batch(
     return result
 
 
-def _count(statuses: Mapping[str, str], plan: BatchPlan) -> dict[str, int]:
+def count_statuses(statuses: Mapping[str, str], plan: BatchPlan) -> dict[str, int]:
     counts = {"ok": 0, "cached": 0, "failed": 0, "blocked": 0, "missing": 0}
     for job in plan.jobs:
         counts[statuses.get(job.job.key, "missing")] += 1
     return counts
 
 
-def _outcome(wb: Workbench, plan: BatchPlan, first_rowid: int) -> tuple[dict[str, str], int, float]:
+def batch_outcome(wb: Workbench, plan: BatchPlan, first_rowid: int) -> tuple[dict[str, str], int, float]:
     """Each job's best status in the batch, and what this run charged."""
-    rows = wb.ledger.query(
-        "SELECT json_extract(params, '$.job'), status FROM runs WHERE batch_id = ? ORDER BY rowid",
-        (plan.batch_id,),
-    )
+    rows = wb.batches.job_statuses(plan.batch_id)
     statuses = best_per_job((key, status, status) for key, status in rows)
-    spent = wb.ledger.query(
-        "SELECT coalesce(sum(credits), 0), coalesce(sum(usd), 0) FROM runs WHERE batch_id = ? AND rowid > ?",
-        (plan.batch_id, first_rowid),
-    )[0]
-    return statuses, int(spent[0]), float(spent[1])
+    credits, usd = wb.batches.spend(plan.batch_id, since=first_rowid)
+    return statuses, credits, usd
 
 
 def _require_ocr() -> None:
@@ -725,10 +704,7 @@ def _run_shards(
 
 
 def _advance(wb: Workbench, bar: Any, first_rowid: int, batch_id: str) -> None:
-    finished = wb.ledger.query(
-        "SELECT count(DISTINCT json_extract(params, '$.job')) FROM runs WHERE batch_id = ? AND rowid > ?",
-        (batch_id, first_rowid),
-    )[0][0]
+    finished = len(wb.batches.jobs(batch_id, since=first_rowid))
     if finished > bar.n:
         bar.update(min(finished, bar.total) - bar.n)
 

@@ -47,12 +47,7 @@ def job_params(job: Job, *, experiment: str) -> dict[str, Any]:
 
 def done_jobs(wb: Workbench, batch_id: str) -> set[str]:
     """Keys of the jobs of a batch that already ended well (``ok`` or ``cached``)."""
-    rows = wb.ledger.query(
-        "SELECT DISTINCT json_extract(params, '$.job') FROM runs "
-        "WHERE batch_id = ? AND status IN ('ok', 'cached')",
-        (batch_id,),
-    )
-    return {row[0] for row in rows if row[0]}
+    return wb.batches.done_jobs(batch_id)
 
 
 def _pid_file(folder: Path, shard: int) -> Path:
@@ -168,7 +163,7 @@ def _check_text(wb: Workbench, run: Any) -> float | None:
     nothing to check (a failed run, no exact texts, a cached run whose source was checked)."""
     if not run.ok or not run.images or run.spec is None or not run.spec.texts:
         return None
-    if run.cached_from and not wb.ledger.text_checks(run.cached_from).empty:
+    if run.cached_from and not wb.text_checks(run.cached_from).empty:
         # runs() shows a cached run with its source's score: reading the same file again adds nothing.
         return float(wb.runs(id=run.id)["text_accuracy"].iloc[0])
     return float(wb.check_text(run)["accuracy"].mean())

@@ -1,18 +1,19 @@
-"""The run log: one SQLite row per run, read as a typed pandas DataFrame.
+"""The SQLite run log: one row per run, read as a typed pandas DataFrame; the wallet's journal
+and holds; the batches.
 
 SQLite in WAL mode with a busy timeout lets several processes (papermill kernels, a CLI and a
-notebook) write at once without losing rows. The schema grows by append-only, named migrations:
-each is a function registered in order; the names applied are kept in ``_migrations``.
+notebook) write at once without losing rows. The schema is ``workbench.ledger.migrations``.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,169 +22,29 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from workbench.errors import LedgerError
-from workbench.snapshot import load_frame, save_frame
-
-__all__ = ["MIGRATIONS", "RUN_COLUMNS", "STATUSES", "Ledger", "utc_now"]
-
-STATUSES = ("ok", "cached", "blocked", "failed")
-WELCOME_CREDITS = 10
-
-Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
-
-
-def migration(fn: Migration) -> Migration:
-    """Register a migration; never edit or reorder one that has shipped, append a new one."""
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
-
-
-@migration
-def m001_runs(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            batch_id TEXT,
-            shard INTEGER,
-            parent_id TEXT,
-            kind TEXT NOT NULL,
-            backend TEXT NOT NULL,
-            model TEXT,
-            preset TEXT,
-            prompt TEXT NOT NULL,
-            spec TEXT,
-            params TEXT,
-            width INTEGER,
-            height INTEGER,
-            quality TEXT,
-            n INTEGER,
-            seed INTEGER,
-            variant INTEGER NOT NULL DEFAULT 0,
-            status TEXT NOT NULL CHECK (status IN ('ok', 'cached', 'blocked', 'failed')),
-            credits_estimated INTEGER NOT NULL DEFAULT 0,
-            credits INTEGER NOT NULL DEFAULT 0,
-            usd_estimated REAL NOT NULL DEFAULT 0,
-            usd REAL NOT NULL DEFAULT 0,
-            tokens_in INTEGER,
-            tokens_out INTEGER,
-            usage TEXT,
-            latency_ms REAL,
-            fingerprint TEXT,
-            images TEXT NOT NULL DEFAULT '',
-            cached_from TEXT,
-            error TEXT
-        )
-        """
-    )
-    db.execute("CREATE INDEX runs_fingerprint ON runs (fingerprint, status)")
-    db.execute("CREATE INDEX runs_batch ON runs (batch_id)")
-    db.execute("CREATE INDEX runs_created ON runs (created_at)")
-
-
-@migration
-def m002_wallet(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE wallet_events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            created_at TEXT NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('welcome', 'topup', 'charge', 'adjust')),
-            credits INTEGER NOT NULL,
-            run_id TEXT,
-            note TEXT
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE reservations (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            created_at TEXT NOT NULL,
-            run_id TEXT NOT NULL,
-            credits INTEGER NOT NULL,
-            pid INTEGER NOT NULL,
-            host TEXT NOT NULL
-        )
-        """
-    )
-    db.execute(
-        "INSERT INTO wallet_events (created_at, kind, credits, note) VALUES (?, 'welcome', ?, ?)",
-        (utc_now(), WELCOME_CREDITS, "welcome credits"),
-    )
-
-
-@migration
-def m003_batches(db: sqlite3.Connection) -> None:
-    """One row per batch: what ran, on what, and (for the OpenAI Batch API) the remote ids."""
-    db.execute(
-        """
-        CREATE TABLE batches (
-            id TEXT PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            experiment TEXT NOT NULL,
-            source TEXT,
-            via TEXT NOT NULL DEFAULT 'papermill',
-            backend TEXT,
-            model TEXT,
-            jobs INTEGER NOT NULL DEFAULT 0,
-            status TEXT NOT NULL,
-            options TEXT,
-            remote_id TEXT,
-            remote_input_file TEXT,
-            remote_output_file TEXT,
-            remote_error_file TEXT,
-            error TEXT
-        )
-        """
-    )
-
-
-@migration
-def m004_text_checks(db: sqlite3.Connection) -> None:
-    # One row per exact text read back from a run's image by OCR; written once, never updated.
-    db.execute(
-        """
-        CREATE TABLE text_checks (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL,
-            image_index INTEGER NOT NULL DEFAULT 0,
-            text TEXT NOT NULL,
-            role TEXT,
-            read TEXT,
-            accuracy REAL NOT NULL,
-            checked_at TEXT NOT NULL
-        )
-        """
-    )
-    db.execute("CREATE INDEX text_checks_run ON text_checks (run_id)")
-
-
-# Columns of the runs table in order; images are kept newline-separated (fast to split).
-RUN_COLUMNS = (
-    "id created_at batch_id shard parent_id kind backend model preset prompt spec params width height "
-    "quality n seed variant status credits_estimated credits usd_estimated usd tokens_in tokens_out "
-    "usage latency_ms fingerprint images cached_from error"
-).split()
-
-_CATEGORIES = ("kind", "backend", "model", "quality", "status", "preset")
-_INTEGERS = (
-    "shard",
-    "width",
-    "height",
-    "n",
-    "seed",
-    "variant",
-    "credits_estimated",
-    "credits",
-    "tokens_in",
-    "tokens_out",
+from workbench.ledger.base import (
+    RUN_COLUMNS,
+    STATUSES,
+    Hold,
+    Ledger,
+    WalletEntry,
+    columns_of_kind,
+    utc_now,
 )
-_FLOATS = ("usd_estimated", "usd", "latency_ms")
+from workbench.ledger.migrations import MIGRATIONS
+from workbench.ledger.snapshot import load_frame, save_frame
+
+__all__ = ["SQLiteLedger"]
+
+_CATEGORIES = columns_of_kind("category")
+_INTEGERS = columns_of_kind("int")
+_FLOATS = columns_of_kind("float")
+_BATCH_COLUMNS = (
+    "id created_at updated_at experiment source via backend model jobs status options remote_id "
+    "remote_input_file remote_output_file remote_error_file error"
+).split()
 # A cold runs() that reads this many rows from SQLite saves the frame beside the ledger, so the next
-# session loads it instead (see workbench.snapshot); fewer rows read fast enough without one.
+# session loads it instead (see workbench.ledger.snapshot); fewer rows read fast enough without one.
 SNAPSHOT_MIN_ROWS = 20_000
 # Columns that runs() filters on, with their SQL column.
 _FILTERS = {
@@ -201,12 +62,7 @@ _FILTERS = {
 }
 
 
-def utc_now() -> str:
-    """Now in UTC as ISO 8601 with microseconds (sorts as text)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-class Ledger:
+class SQLiteLedger(Ledger):
     """The SQLite run log (and the wallet's tables) at ``path``.
 
     One connection per Ledger, shared by threads under a lock; writes take ``BEGIN IMMEDIATE`` so
@@ -357,6 +213,131 @@ class Ledger:
         frame = frame.reset_index(drop=True)  # a new frame: the caller's changes never reach the cache
         frame["text_accuracy"] = self._text_accuracy(frame)
         return frame
+
+    def mark(self) -> int:
+        return self.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
+
+    # -- the wallet ---------------------------------------------------------------------------
+    def wallet_append(self, entry: WalletEntry, *, db: sqlite3.Connection | None = None) -> None:
+        sql = "INSERT INTO wallet_events (created_at, kind, credits, run_id, note) VALUES (?, ?, ?, ?, ?)"
+        values = (entry.created_at or utc_now(), entry.kind, entry.credits, entry.run_id, entry.note)
+        with self._joined(db) as tx:
+            tx.execute(sql, values)
+
+    def wallet_sum(self, *, kind: str | None = None, db: sqlite3.Connection | None = None) -> int:
+        sql, params = "SELECT coalesce(sum(credits), 0) FROM wallet_events", ()
+        if kind is not None:
+            sql, params = sql + " WHERE kind = ?", (kind,)
+        return self._scalar(sql, params, db)
+
+    def wallet_entries(self) -> list[WalletEntry]:
+        rows = self.query("SELECT kind, credits, run_id, note, created_at FROM wallet_events ORDER BY id")
+        return [WalletEntry(**dict(row)) for row in rows]
+
+    def hold(self, run_id: str, credits: int, *, pid: int, host: str, db: sqlite3.Connection) -> int:
+        cursor = db.execute(
+            "INSERT INTO reservations (created_at, run_id, credits, pid, host) VALUES (?, ?, ?, ?, ?)",
+            (utc_now(), run_id, credits, pid, host),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def holds(self, *, host: str | None = None, db: sqlite3.Connection | None = None) -> list[Hold]:
+        sql, params = "SELECT id, run_id, credits, pid, host, created_at FROM reservations", ()
+        if host is not None:
+            sql, params = sql + " WHERE host = ?", (host,)
+        sql += " ORDER BY id"
+        rows = db.execute(sql, params).fetchall() if db is not None else self._fetch(sql, params)
+        return [Hold(*row) for row in rows]
+
+    def drop_holds(self, ids: Iterable[int], *, db: sqlite3.Connection | None = None) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        with self._joined(db) as tx:
+            tx.execute(f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(ids))})", ids)
+
+    def held(self, *, db: sqlite3.Connection | None = None) -> int:
+        return self._scalar("SELECT coalesce(sum(credits), 0) FROM reservations", (), db)
+
+    # -- batches ------------------------------------------------------------------------------
+    def batch_save(self, batch: Mapping[str, Any]) -> bool:
+        unknown = set(batch) - set(_BATCH_COLUMNS)
+        if unknown:
+            raise LedgerError(f"A batch has no column {sorted(unknown)[0]!r}.")
+        now = utc_now()
+        row = {"created_at": now, "updated_at": now, **batch}
+        if isinstance(row.get("options"), Mapping):
+            row["options"] = json.dumps(dict(row["options"]), default=str)
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM batches WHERE id = ?", (row["id"],)).fetchone():
+                db.execute(
+                    "UPDATE batches SET status = ?, updated_at = ? WHERE id = ?",
+                    (row["status"], now, row["id"]),
+                )
+                return False
+            db.execute(
+                f"INSERT INTO batches ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            return True
+
+    def batch_update(self, batch_id: str, **values: Any) -> None:
+        unknown = set(values) - set(_BATCH_COLUMNS)
+        if unknown or "id" in values:
+            raise LedgerError(f"A batch's {sorted(unknown or {'id'})[0]!r} cannot be set.")
+        columns = {**values, "updated_at": utc_now()}
+        sql = ", ".join(f"{name} = ?" for name in columns)
+        with self.transaction() as db:
+            db.execute(f"UPDATE batches SET {sql} WHERE id = ?", (*columns.values(), batch_id))
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM batches WHERE id = ?", (batch_id,))
+        return dict(rows[0]) if rows else None
+
+    def batches(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.query("SELECT * FROM batches ORDER BY created_at")]
+
+    def batch_jobs(
+        self, batch_id: str, *, statuses: Sequence[str] | None = None, since: int | None = None
+    ) -> set[str]:
+        sql = "SELECT DISTINCT json_extract(params, '$.job') FROM runs WHERE batch_id = ?"
+        params: list[Any] = [batch_id]
+        if statuses is not None:
+            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
+            params += list(statuses)
+        if since is not None:
+            sql += " AND rowid > ?"
+            params.append(since)
+        return {row[0] for row in self._fetch(sql, params) if row[0]}
+
+    def batch_job_statuses(self, batch_id: str) -> list[tuple[str | None, str]]:
+        return self._fetch(
+            "SELECT json_extract(params, '$.job'), status FROM runs WHERE batch_id = ? ORDER BY rowid",
+            (batch_id,),
+        )
+
+    def batch_spend(self, batch_id: str, *, since: int | None = None) -> tuple[int, float]:
+        credits, usd = self._fetch(
+            "SELECT coalesce(sum(credits), 0), coalesce(sum(usd), 0) FROM runs "
+            "WHERE batch_id = ? AND rowid > ?",
+            (batch_id, -1 if since is None else since),
+        )[0]
+        return int(credits), float(usd)
+
+    # -- helpers ------------------------------------------------------------------------------
+    @contextmanager
+    def _joined(self, db: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+        """The caller's transaction, or a new one."""
+        if db is not None:
+            yield db
+        else:
+            with self.transaction() as tx:
+                yield tx
+
+    def _scalar(self, sql: str, params: Sequence[Any], db: sqlite3.Connection | None) -> int:
+        if db is not None:
+            return db.execute(sql, params).fetchone()[0]
+        return self.query(sql, params)[0][0]
 
     # -- text checks --------------------------------------------------------------------------
     def record_text_checks(

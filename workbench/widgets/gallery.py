@@ -140,7 +140,7 @@ class Gallery(anywidget.AnyWidget):
             ).start()
 
     def _changed(self) -> bool:
-        return self.wb.ledger.count() != self._seen
+        return self.wb.run_count() != self._seen
 
     def close(self) -> None:
         stop = getattr(self, "_stop", None)
@@ -158,14 +158,14 @@ class Gallery(anywidget.AnyWidget):
     def _thumb(self, relative: str) -> str | None:
         if relative not in self._thumbs:
             try:
-                self._thumbs[relative] = H.data_uri(self.wb.store.thumbnail(relative, self.thumb_size))
+                self._thumbs[relative] = H.data_uri(self.wb.thumbnail(relative, self.thumb_size))
             except InputImageError:
                 self._thumbs[relative] = None  # the file was removed: show the run without a picture
         return self._thumbs[relative]
 
     def refresh(self) -> None:
         """Read the run log again (the newest ``limit`` runs, newest first)."""
-        self._seen = self.wb.ledger.count()
+        self._seen = self.wb.run_count()
         frame = self.wb.runs(limit=self.limit).iloc[::-1]
         self.total = self._seen
         columns = {
@@ -260,7 +260,7 @@ class Gallery(anywidget.AnyWidget):
             if run is None or not run["image"] or run_id in large:
                 continue
             try:
-                large[run_id] = H.data_uri(self.wb.store.thumbnail(run["image"], COMPARE))
+                large[run_id] = H.data_uri(self.wb.thumbnail(run["image"], COMPARE))
             except InputImageError:
                 continue
         self.large = large

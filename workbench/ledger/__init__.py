@@ -1,0 +1,40 @@
+"""The run log: every run, the wallet's journal and the batches, behind one ``Ledger`` interface.
+
+``Ledger`` (``base``) is what the rest of the package calls; ``SQLiteLedger`` (``sqlite``) keeps it
+in one SQLite file, with the schema in ``migrations`` and the frame snapshot in ``snapshot``.
+Only this package runs SQL. ``Ledger(path)`` opens the SQLite run log at ``path``.
+
+Example:
+    >>> ledger = Ledger("outputs/ledger.sqlite")
+    >>> ledger.runs(status="ok")[["id", "credits"]]
+"""
+
+from __future__ import annotations
+
+from workbench.ledger.base import (
+    RUN_COLUMNS,
+    STATUSES,
+    Hold,
+    Ledger,
+    RunRecord,
+    WalletEntry,
+    columns_of_kind,
+    utc_now,
+)
+from workbench.ledger.migrations import MIGRATIONS, WELCOME_CREDITS
+from workbench.ledger.sqlite import SNAPSHOT_MIN_ROWS, SQLiteLedger
+
+__all__ = [
+    "MIGRATIONS",
+    "RUN_COLUMNS",
+    "SNAPSHOT_MIN_ROWS",
+    "STATUSES",
+    "WELCOME_CREDITS",
+    "Hold",
+    "Ledger",
+    "RunRecord",
+    "SQLiteLedger",
+    "WalletEntry",
+    "columns_of_kind",
+    "utc_now",
+]

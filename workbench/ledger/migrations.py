@@ -1,0 +1,149 @@
+"""The run log's schema, as append-only, named migrations.
+
+Each migration is a function registered in order; the names applied are kept in ``_migrations``.
+Never edit or reorder one that has shipped: append a new one. The ``runs`` table's columns are
+``RunRecord``'s fields (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from workbench.ledger.base import utc_now
+
+__all__ = ["MIGRATIONS", "WELCOME_CREDITS", "migration"]
+
+WELCOME_CREDITS = 10
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register a migration; never edit or reorder one that has shipped, append a new one."""
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_runs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            batch_id TEXT,
+            shard INTEGER,
+            parent_id TEXT,
+            kind TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT,
+            preset TEXT,
+            prompt TEXT NOT NULL,
+            spec TEXT,
+            params TEXT,
+            width INTEGER,
+            height INTEGER,
+            quality TEXT,
+            n INTEGER,
+            seed INTEGER,
+            variant INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'cached', 'blocked', 'failed')),
+            credits_estimated INTEGER NOT NULL DEFAULT 0,
+            credits INTEGER NOT NULL DEFAULT 0,
+            usd_estimated REAL NOT NULL DEFAULT 0,
+            usd REAL NOT NULL DEFAULT 0,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            usage TEXT,
+            latency_ms REAL,
+            fingerprint TEXT,
+            images TEXT NOT NULL DEFAULT '',
+            cached_from TEXT,
+            error TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX runs_fingerprint ON runs (fingerprint, status)")
+    db.execute("CREATE INDEX runs_batch ON runs (batch_id)")
+    db.execute("CREATE INDEX runs_created ON runs (created_at)")
+
+
+@migration
+def m002_wallet(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE wallet_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('welcome', 'topup', 'charge', 'adjust')),
+            credits INTEGER NOT NULL,
+            run_id TEXT,
+            note TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            credits INTEGER NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO wallet_events (created_at, kind, credits, note) VALUES (?, 'welcome', ?, ?)",
+        (utc_now(), WELCOME_CREDITS, "welcome credits"),
+    )
+
+
+@migration
+def m003_batches(db: sqlite3.Connection) -> None:
+    """One row per batch: what ran, on what, and (for the OpenAI Batch API) the remote ids."""
+    db.execute(
+        """
+        CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            experiment TEXT NOT NULL,
+            source TEXT,
+            via TEXT NOT NULL DEFAULT 'papermill',
+            backend TEXT,
+            model TEXT,
+            jobs INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            options TEXT,
+            remote_id TEXT,
+            remote_input_file TEXT,
+            remote_output_file TEXT,
+            remote_error_file TEXT,
+            error TEXT
+        )
+        """
+    )
+
+
+@migration
+def m004_text_checks(db: sqlite3.Connection) -> None:
+    # One row per exact text read back from a run's image by OCR; written once, never updated.
+    db.execute(
+        """
+        CREATE TABLE text_checks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            image_index INTEGER NOT NULL DEFAULT 0,
+            text TEXT NOT NULL,
+            role TEXT,
+            read TEXT,
+            accuracy REAL NOT NULL,
+            checked_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX text_checks_run ON text_checks (run_id)")
