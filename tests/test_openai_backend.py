@@ -130,19 +130,25 @@ def test_transparent_backgrounds_come_back_with_alpha(wb, openai_server, output_
 
 def test_a_request_the_model_cannot_make_fails_before_sending(wb, openai_server, root):
     before = ledger_state(root)
-    with pytest.raises(CapabilityError, match=r"'gpt-image-1' cannot make 2048x2048: it supports 1024x1024"):
+    with pytest.raises(
+        CapabilityError, match=r"'gpt-image-1' was retired on 2026-10-23: use gpt-image-2.5-sunburst"
+    ):
         wb.generate("a mug", model="gpt-image-1", quality="high")
     with pytest.raises(
         CapabilityError,
-        match=r"'gpt-image-2' cannot make 1000x1000: it supports any WxH in "
-        r"multiples of 16, ratio up to 3:1, at most 3840 px",
+        match=r"'gpt-image-2' cannot make 1000x1000 \(it makes any WxH in "
+        r"multiples of 16, ratio up to 3:1, at most 3840 px.*nearest sizes it can make: 1008x1008",
     ):
         wb.generate("a mug", size=(1000, 1000))
     with pytest.raises(CapabilityError, match="cannot make 3840x1024"):
         wb.generate("a mug", size=(3840, 1024))  # wider than 3:1
     with pytest.raises(CapabilityError, match="cannot make 4096x2304"):
         wb.generate("a mug", size=(4096, 2304))
-    with pytest.raises(CapabilityError, match="has no model 'dall-e-9'"):
+    with pytest.raises(CapabilityError, match="cannot make 16x16 .*at least 655,360"):
+        wb.generate("a mug", size=(16, 16))  # within the edges, below the service's pixel minimum
+    with pytest.raises(CapabilityError, match=r"'gpt-image-1.5' cannot make 2048x2048 .*1024x1024"):
+        wb.generate("a mug", model="gpt-image-1.5", size=(2048, 2048))
+    with pytest.raises(CapabilityError, match="has no model 'dall-e-9'.*models.yaml"):
         wb.generate("a mug", model="dall-e-9")
     with pytest.raises(SpecError, match="transparent background needs PNG or WebP"):
         wb.generate("a mug", transparent=True, output_format="jpeg")
@@ -165,7 +171,9 @@ def test_a_run_records_its_tokens_and_their_dollars_beside_its_credits(wb, opena
     assert row["tokens_in"] == usage.tokens_in and row["tokens_out"] == usage.tokens_out
     usd = PriceTable.load().usd_for_usage("openai", "gpt-image-2", usage)
     assert run.usd == pytest.approx(usd, abs=1e-6) and run.usd > 0
-    assert run.credits == run.credits_estimated == 10 == estimate.credits
+    # Credits follow dollars: high at 2160x1440 is 2.97 MP, so 27 credits (10 at 1024x1024).
+    assert estimate.size == "2160x1440"
+    assert run.credits == run.credits_estimated == 27 == estimate.credits
     assert run.usd_estimated == estimate.usd > 0
 
 
@@ -219,6 +227,7 @@ def test_a_timeout_fails_after_the_configured_retries_and_the_wallet_is_back(
     openai_server.faults.slow = 1.0
     openai_server.faults.slow_seconds = 1.5
     wb = _workbench(root, openai_server, timeout=0.25, retry=RetryPolicy(max_retries=2, backoff=0.01))
+    wb.wallet.topup(100)
     balance = wb.wallet.balance
     started = time.perf_counter()
     with pytest.raises(BackendTimeoutError, match="did not answer in time. Gave up after 3 tries"):
@@ -227,7 +236,7 @@ def test_a_timeout_fails_after_the_configured_retries_and_the_wallet_is_back(
     assert openai_server.counts[GENERATIONS] == 3
     row = wb.runs().iloc[-1]
     assert row["status"] == "failed" and row["credits"] == 0 and "did not answer in time" in row["error"]
-    assert row["credits_estimated"] == 10
+    assert row["credits_estimated"] == 14  # high at 1024x1536
     assert wb.wallet.balance == balance and wb.wallet.reserved == 0
     wb.close()
 
@@ -601,7 +610,7 @@ def test_the_cli_generates_through_the_openai_backend(root, openai_server):
     )
     assert result.returncode == 0, result.stderr
     run = json.loads(result.stdout)
-    assert run["status"] == "ok" and run["size"] == "1024x1536" and run["credits"] == 2 and run["usd"] > 0
+    assert run["status"] == "ok" and run["size"] == "1024x1536" and run["credits"] == 4 and run["usd"] > 0
     with Image.open(run["images"][0]) as image:
         assert image.size == (1024, 1536)
     assert openai_server.counts[GENERATIONS] == 1

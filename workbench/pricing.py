@@ -1,7 +1,15 @@
 """Credit and dollar prices, read from tables (``workbench/data/prices.yaml``), and estimates.
 
-Credits are the budget unit the wallet holds; dollars are what the provider bills for tokens.
-A ``prices.yaml`` in the Workbench root overrides entries of the packaged table.
+Dollars are what the provider bills for tokens; credits are the budget unit the wallet holds, and
+they follow dollars: the table's ``credit_anchor`` (medium at 1024x1024 = 2 credits, high = 10, on
+the reference model) fixes what a credit is worth at each quality, and every other model, size and
+quality costs its estimated image dollars in those credits, rounded up. So a credit budget bounds
+dollars, at 4K as at 1024x1024, and Batch API runs cost their discount in credits too. A flat
+``credits`` entry (the free draft renderer) replaces the derivation for its backend and model.
+
+A ``prices.yaml`` in the Workbench root overrides entries of the packaged table. Every number of
+both is checked when they are read: a table that would give negative, fractional, NaN or text
+credits or dollars is refused with one sentence naming the file and the key, before any run.
 """
 
 from __future__ import annotations
@@ -13,8 +21,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from workbench.backends.base import ImageRequest, Usage
 from workbench.errors import SpecError, TemplateError
 
@@ -24,6 +30,9 @@ __all__ = ["Estimate", "PriceTable"]
 _CHARS_PER_TOKEN = 4
 # Image input tokens per 1024x1024 input, for estimates only (the service reports the real count).
 _IMAGE_IN_TOKENS_1MP = 1024
+_ONE_MP = 1024 * 1024
+_TOKEN_KINDS = ("text_in", "image_in", "image_out", "text_out")
+_SECTIONS = ("usd_per_million_tokens", "output_tokens_1mp", "credits", "credit_anchor", "batch_discount")
 
 
 @dataclass(frozen=True)
@@ -53,52 +62,213 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# -- checking a table ------------------------------------------------------------------------
+def _refuse(file: str, key: str, value: Any, problem: str) -> TemplateError:
+    return TemplateError(f"{file}: {key}: {value!r} {problem}.", file=file, name=key)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_amount(file: str, key: str, value: Any, unit: str) -> None:
+    if not _is_number(value) or value < 0:
+        raise _refuse(file, key, value, f"is not a price: {unit} are finite numbers of 0 or more")
+
+
+def _check_credits(file: str, key: str, value: Any, *, least: int = 0) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise _refuse(file, key, value, f"is not a whole number of credits ({least} or more)")
+
+
+def _mapping(file: str, key: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _refuse(file, key, value, "should be a mapping")
+    return value
+
+
+def check_table(data: Any, file: str) -> dict[str, Any]:
+    """Every number of one price table file, checked; the first wrong one raises ``TemplateError``
+    naming ``file`` and its key (``credits.openai.*.low: 0.4 is not a whole number of credits``)."""
+    if data is None:
+        return {}
+    table = _mapping(file, "(the file)", data)
+    for section in table:
+        if section not in _SECTIONS:
+            raise _refuse(
+                file, str(section), section, f"is not a section of a price table ({', '.join(_SECTIONS)})"
+            )
+    for section, unit in (("usd_per_million_tokens", "dollars"), ("output_tokens_1mp", "tokens")):
+        for backend, models in _mapping(file, section, table.get(section, {})).items():
+            for model, entry in _mapping(file, f"{section}.{backend}", models).items():
+                where = f"{section}.{backend}.{model}"
+                for kind, value in _mapping(file, where, entry).items():
+                    if section == "usd_per_million_tokens" and kind not in _TOKEN_KINDS:
+                        raise _refuse(
+                            file, f"{where}.{kind}", kind, f"is not one of {', '.join(_TOKEN_KINDS)}"
+                        )
+                    _check_amount(file, f"{where}.{kind}", value, unit)
+    for backend, models in _mapping(file, "credits", table.get("credits", {})).items():
+        for model, entry in _mapping(file, f"credits.{backend}", models).items():
+            for quality, value in _mapping(file, f"credits.{backend}.{model}", entry).items():
+                _check_credits(file, f"credits.{backend}.{model}.{quality}", value)
+    if "credit_anchor" in table:
+        anchor = _mapping(file, "credit_anchor", table["credit_anchor"])
+        for quality, value in _mapping(file, "credit_anchor.credits", anchor.get("credits", {})).items():
+            _check_credits(file, f"credit_anchor.credits.{quality}", value, least=1)
+        if "size" in anchor:
+            from workbench.models import parse_size
+
+            try:
+                parse_size(anchor["size"])
+            except SpecError:
+                raise _refuse(
+                    file, "credit_anchor.size", anchor["size"], "is not a size WIDTHxHEIGHT"
+                ) from None
+    if "batch_discount" in table:
+        value = table["batch_discount"]
+        if not _is_number(value) or not 0 < value <= 1:
+            raise _refuse(file, "batch_discount", value, "is not a fraction above 0 and at most 1")
+    return dict(table)
+
+
+def _read(path: Path | str, text: str | None = None) -> Any:
+    from workbench.models import read_yaml
+
+    return read_yaml(path, text)
+
+
 class PriceTable:
-    """Prices per backend, model and quality.
+    """Prices per backend, model, size and quality.
 
     Example:
         >>> prices = PriceTable.load()
         >>> prices.credits_per_image("openai", "gpt-image-2", "high")
         10
+        >>> prices.credits_per_image("openai", "gpt-image-2", "high", width=3840, height=2160)
+        71
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.data = dict(data)
+        self._scales: dict[str, float] | None = None
 
     @classmethod
     def load(cls, root: Path | None = None) -> PriceTable:
-        """The packaged table, with ``root/prices.yaml`` merged over it when present."""
-        data = yaml.safe_load(resources.files("workbench").joinpath("data/prices.yaml").read_text())
+        """The packaged table, with ``root/prices.yaml`` merged over it when present; both checked."""
+        packaged = "workbench/data/prices.yaml"
+        text = resources.files("workbench").joinpath("data/prices.yaml").read_text()
+        data = check_table(_read(packaged, text), packaged)
         override = Path(root) / "prices.yaml" if root else None
         if override and override.exists():
-            try:
-                extra = yaml.safe_load(override.read_text()) or {}
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                raise TemplateError(
-                    f"{override}, line {mark.line + 1 if mark else '?'}: the price table is not valid YAML.",
-                    file=str(override),
-                    line=mark.line + 1 if mark else None,
-                ) from None
-            if not isinstance(extra, Mapping):
-                raise TemplateError(f"{override}: the price table must be a mapping.", file=str(override))
-            data = _merge(data, extra)
+            data = _merge(data, check_table(_read(override), str(override)))
         return cls(data)
 
+    # -- lookups ------------------------------------------------------------------------------
     def _lookup(self, table: str, backend: str, model: str | None) -> Mapping[str, Any] | None:
         per_backend = self.data.get(table, {}).get(backend)
         if not per_backend:
             return None
         return per_backend.get(model or "*") or per_backend.get("*")
 
-    def credits_per_image(self, backend: str, model: str | None, quality: str) -> int:
-        entry = self._lookup("credits", backend, model)
-        if entry is None or quality not in entry:
+    @property
+    def batch_discount(self) -> float:
+        return float(self.data.get("batch_discount", 1.0))
+
+    def image_usd(
+        self,
+        backend: str,
+        model: str | None,
+        quality: str,
+        *,
+        width: int = 1024,
+        height: int = 1024,
+        batch: bool = False,
+    ) -> float | None:
+        """Estimated dollars of one output image (its image tokens), or None when the table has no
+        token price for this backend and model."""
+        rates = self._lookup("usd_per_million_tokens", backend, model)
+        per_quality = self._lookup("output_tokens_1mp", backend, model)
+        if rates is None or per_quality is None or quality not in per_quality:
+            return None
+        tokens = math.ceil(per_quality[quality] * width * height / _ONE_MP)
+        usd = tokens * rates.get("image_out", 0) / 1_000_000
+        return usd * (self.batch_discount if batch else 1.0)
+
+    def credit_scale(self) -> tuple[float, dict[str, float]]:
+        """Credits per dollar (the geometric mean of the anchored qualities'), and the anchor's
+        dollars per quality (cached). An image with exactly an anchor's dollars costs its credits."""
+        if self._scales is not None:
+            return self._scales
+        from workbench.models import parse_size
+
+        anchor = self.data.get("credit_anchor") or {}
+        backend, model = anchor.get("backend", "openai"), anchor.get("model")
+        width, height = parse_size(anchor.get("size", "1024x1024"))
+        anchored: dict[str, float] = {}
+        logs = []
+        for quality, credits in (anchor.get("credits") or {}).items():
+            usd = self.image_usd(backend, model, quality, width=width, height=height)
+            if not usd:
+                raise SpecError(
+                    f"The credit anchor ({backend} {model} {quality}) has no dollar price: "
+                    "add its tokens and rates to prices.yaml.",
+                    field="credit_anchor",
+                )
+            anchored[quality] = usd
+            logs.append(math.log(credits / usd))
+        if not logs:
             raise SpecError(
-                f"No credit price for {backend} {model or ''} at {quality} quality: add it to prices.yaml.",
+                "The price table has no credit_anchor: credits cannot follow dollars.", field="credits"
+            )
+        self._scales = (math.exp(sum(logs) / len(logs)), anchored)
+        return self._scales
+
+    def exact_credits(
+        self, backend: str, model: str | None, quality: str, *, width: int = 1024, height: int = 1024
+    ) -> float:
+        """Credits of one image before rounding (the anchors exactly; others their dollars in credits)."""
+        usd = self.image_usd(backend, model, quality, width=width, height=height)
+        if usd is None:
+            raise SpecError(
+                f"No price for {backend} {model or ''} at {quality} quality: add its tokens and rates "
+                "to prices.yaml.",
                 field="quality",
             )
-        return int(entry[quality])
+        if usd == 0:
+            return 0.0
+        scale, anchored = self.credit_scale()
+        if quality in anchored and math.isclose(usd, anchored[quality], rel_tol=1e-12):
+            return float(self.data["credit_anchor"]["credits"][quality])
+        return usd * scale
+
+    def credits_per_image(
+        self,
+        backend: str,
+        model: str | None,
+        quality: str,
+        *,
+        width: int = 1024,
+        height: int = 1024,
+        batch: bool = False,
+    ) -> int:
+        """Whole credits one image costs: a flat ``credits`` entry, else its dollars in credits
+        (at the Batch API's discount for batch runs), rounded up; at least 1 when it costs anything."""
+        entry = self._lookup("credits", backend, model)
+        if entry is not None:
+            if quality not in entry:
+                raise SpecError(
+                    f"No credit price for {backend} {model or ''} at {quality} quality: "
+                    "add it to prices.yaml.",
+                    field="quality",
+                )
+            return int(entry[quality])
+        exact = self.exact_credits(backend, model, quality, width=width, height=height)
+        if exact == 0:
+            return 0
+        if batch:
+            exact *= self.batch_discount
+        return max(1, math.ceil(exact - 1e-9))
 
     def usd_for_usage(
         self, backend: str, model: str | None, usage: Usage | None, *, batch: bool = False
@@ -113,14 +283,14 @@ class PriceTable:
             + usage.image_out * rates.get("image_out", 0)
             + usage.text_out * rates.get("text_out", 0)
         ) / 1_000_000
-        return usd * (self.data.get("batch_discount", 1.0) if batch else 1.0)
+        return usd * (self.batch_discount if batch else 1.0)
 
     def estimate_usage(self, backend: str, model: str | None, request: ImageRequest) -> Usage | None:
         """Tokens a request is expected to use, from its prompt length, inputs and output size."""
         per_quality = self._lookup("output_tokens_1mp", backend, model)
         if per_quality is None:
             return None
-        megapixels = request.width * request.height / (1024 * 1024)
+        megapixels = request.width * request.height / _ONE_MP
         image_out = math.ceil(per_quality.get(request.quality, 0) * megapixels) * request.n
         return Usage(
             text_in=math.ceil(len(request.prompt) / _CHARS_PER_TOKEN),
@@ -128,10 +298,18 @@ class PriceTable:
             image_out=image_out,
         )
 
+    def credits_for(
+        self, backend: str, model: str | None, request: ImageRequest, *, batch: bool = False
+    ) -> int:
+        """Credits per image of a request (its model, size and quality)."""
+        return self.credits_per_image(
+            backend, model, request.quality, width=request.width, height=request.height, batch=batch
+        )
+
     def estimate(
         self, backend: str, model: str | None, request: ImageRequest, *, batch: bool = False
     ) -> Estimate:
-        credits = self.credits_per_image(backend, model, request.quality) * request.n
+        credits = self.credits_for(backend, model, request, batch=batch) * request.n
         usage = self.estimate_usage(backend, model, request)
         usd = self.usd_for_usage(backend, model, usage, batch=batch)
         return Estimate(

@@ -349,7 +349,7 @@ def _finish(
         return _fail(wb, plan, attempt, error, raise_errors)
     except BaseException as exc:  # interrupted: release the credits and stop
         return _fail(wb, plan, attempt, exc, True)
-    credits = wb.prices.credits_per_image(plan.backend, plan.model, plan.request.quality) * len(images)
+    credits = wb.prices.credits_for(plan.backend, plan.model, plan.request, batch=batch_pricing) * len(images)
     usage = result.usage
     row = _row(
         wb,

@@ -41,8 +41,16 @@ BACKGROUNDS = ("auto", "opaque", "transparent")
 FORMATS = ("png", "jpeg", "webp")
 MODERATIONS = ("auto", "low")
 
+MAX_SEED = 2**63 - 1
+MAX_EDGE = 65536
+
 PartialCallback = Callable[[int, bytes], None]
 """Called with (index, encoded preview image) as partial images stream in."""
+
+
+def _whole(value: Any, least: int, most: int) -> bool:
+    """A whole number (not a bool, a float or text) within least..most."""
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= most
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,8 @@ class ImageRequest:
     spec: PromptSpec | None = None
     variant: int = 0
     partial_images: int = 0
+    input_fidelity: str | None = None
+    safety_identifier: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -89,19 +99,42 @@ class ImageRequest:
             raise SpecError(
                 "A transparent background needs PNG or WebP output, not JPEG.", field="output_format"
             )
-        if self.output_compression is not None and not 0 <= self.output_compression <= 100:
-            raise SpecError("output_compression must be from 0 to 100.", field="output_compression")
+        if self.output_compression is not None and not _whole(self.output_compression, 0, 100):
+            raise SpecError(
+                f"output_compression is a whole number from 0 to 100, not {self.output_compression!r}.",
+                field="output_compression",
+            )
+        if self.seed is not None and not _whole(self.seed, 0, MAX_SEED):
+            raise SpecError(
+                f"The seed is a whole number from 0 to 2**63 - 1, not {self.seed!r}.", field="seed"
+            )
+        if not _whole(self.variant, 0, MAX_SEED):
+            raise SpecError(
+                f"The variant is a whole number of 0 or more, not {self.variant!r}.", field="variant"
+            )
+        if self.input_fidelity not in (None, "low", "high"):
+            raise SpecError(
+                f"Unknown input_fidelity {self.input_fidelity!r}: use low or high.", field="input_fidelity"
+            )
+        if self.safety_identifier is not None and (
+            not isinstance(self.safety_identifier, str) or not 0 < len(self.safety_identifier) <= 64
+        ):
+            raise SpecError(
+                "The safety identifier (the run's user) is text of 1 to 64 characters: hash a user name "
+                "or e-mail rather than sending it.",
+                field="safety_identifier",
+            )
         if self.moderation not in MODERATIONS:
             raise SpecError(f"Unknown moderation {self.moderation!r}: use auto or low.", field="moderation")
         if self.kind == "edit" and not self.inputs:
             raise SpecError("An edit needs at least one input image.", field="inputs")
-        if self.width <= 0 or self.height <= 0:
+        if not _whole(self.width, 1, MAX_EDGE) or not _whole(self.height, 1, MAX_EDGE):
             raise SpecError(f"Invalid size {self.width}x{self.height}.", field="size")
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
             raise SpecError(
                 f"n is the number of images: a whole number of at least 1, not {self.n!r}.", field="n"
             )
-        if not 0 <= self.partial_images <= 3:
+        if not _whole(self.partial_images, 0, 3):
             raise SpecError("partial_images must be from 0 to 3.", field="partial_images")
 
     @property
@@ -128,6 +161,8 @@ class ImageRequest:
             "mask": hashlib.sha256(self.mask).hexdigest() if self.mask else None,
             "variant": self.variant,
         }
+        if self.input_fidelity is not None:  # only when set, so earlier fingerprints stay the same
+            payload["input_fidelity"] = self.input_fidelity
         if uses_spec and self.spec is not None:
             payload["spec"] = self.spec.to_dict() | {"preset": None}
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
@@ -199,9 +234,10 @@ class ModelCapabilities:
     def describe_sizes(self) -> str:
         if self.sizes is not None:
             return ", ".join(f"{w}x{h}" for w, h in sorted(self.sizes))
+        least = f"at least {self.min_pixels:,} and " if self.min_pixels else ""
         return (
             f"any WxH in multiples of {self.multiple_of}, ratio up to {self.max_ratio:g}:1, "
-            f"at most {self.max_edge} px a side and {self.max_pixels:,} pixels"
+            f"at most {self.max_edge} px a side and {least}at most {self.max_pixels:,} pixels"
         )
 
 
@@ -214,6 +250,8 @@ class Backend:
         needs_key / key_env: whether an API key is needed and which environment variable holds it.
         models: capabilities per model name; ``default_model`` is used when a run names none.
         uses_spec: renders from the structured spec, not only the prompt text.
+        uses_model_table: its models are rows of the model table (``workbench.models``), which a
+            Workbench root's ``models.yaml`` extends; the instance is made with ``models=``.
         is_draft: output is a draft, never to be passed off as a model's.
     """
 
@@ -225,6 +263,7 @@ class Backend:
     default_model: ClassVar[str] = ""
     uses_spec: ClassVar[bool] = False
     is_draft: ClassVar[bool] = False
+    uses_model_table: ClassVar[bool] = False  # capabilities from workbench/data/models.yaml (+ root's)
 
     def __init__(self, **options: Any) -> None:
         self.options = options

@@ -4,7 +4,11 @@ The service is slow (high-quality renders and edits take minutes), rate-limited,
 refuses some prompts and fails now and then. This module owns everything that follows from that,
 each in one place:
 
-- ``MODELS``: what each model can make; a request a model cannot make fails before sending.
+- The model table (``workbench/data/models.yaml`` and a root's ``models.yaml``, read by
+  ``workbench.models``): what each model can make and take; a request a model cannot make, or an
+  option it does not take, fails before sending, naming the nearest sizes or the replacement.
+- Answers as ``b64_json`` or as a ``url``: a URL is fetched with the same client's HTTP transport,
+  at most ``max_download_bytes``; a bigger one is refused (a failed run at 0 credits).
 - ``map_error``: every exception of the ``openai`` client becomes one of ours (``ERROR_MAP``).
 - ``RetryPolicy``: 429 waits as the service says (``retry-after-ms``/``Retry-After``) with jitter;
   5xx, dropped connections, unreadable answers and timeouts get bounded retries with backoff;
@@ -62,6 +66,8 @@ from workbench.errors import (
 if TYPE_CHECKING:
     import openai
 
+    from workbench.models import ModelTable
+
 __all__ = [
     "DEFAULT_TIMEOUTS",
     "ERROR_MAP",
@@ -86,17 +92,18 @@ REJECTED_KEY = (
     "of your OpenAI project (export OPENAI_API_KEY=sk-...)."
 )
 
-_CLASSIC = frozenset({(1024, 1024), (1536, 1024), (1024, 1536)})
 
-MODELS: dict[str, ModelCapabilities] = {
-    # Flexible sizes: any WxH in multiples of 16, ratio 1:3..3:1, up to 3840x2160.
-    "gpt-image-2": ModelCapabilities(
-        sizes=None, multiple_of=16, max_ratio=3.0, max_edge=3840, max_pixels=3840 * 2160
-    ),
-    "gpt-image-1.5": ModelCapabilities(sizes=_CLASSIC),
-    "gpt-image-1": ModelCapabilities(sizes=_CLASSIC),
-    "gpt-image-1-mini": ModelCapabilities(sizes=_CLASSIC),
-}
+def _packaged_table() -> ModelTable:
+    from workbench.models import ModelTable
+
+    return ModelTable.load()
+
+
+MODELS: dict[str, ModelCapabilities] = _packaged_table().capabilities_map()
+"""Capabilities of the usable models of the packaged table (``workbench/data/models.yaml``)."""
+
+# The largest image a `url` answer may download (bytes); a larger one is refused, not stored.
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 
 # Seconds to wait for an answer, by quality: high-quality renders and edits take minutes.
 DEFAULT_TIMEOUTS = {"low": 120.0, "medium": 180.0, "high": 300.0}
@@ -488,11 +495,99 @@ def _decode(b64: str | None) -> bytes:
     return base64.b64decode(b64, validate=True)
 
 
+class _Url(str):
+    """An image the service answered with a ``url`` (to fetch), in place of its bytes."""
+
+
+def _image_of(item: Any) -> bytes | _Url:
+    b64 = getattr(item, "b64_json", None)
+    if b64:
+        return _decode(b64)
+    url = getattr(item, "url", None)
+    if isinstance(url, str) and url:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise BackendError(
+                "The openai service answered with an image URL that is not http(s); it was not fetched.",
+                backend=NAME,
+            )
+        return _Url(url)
+    return _decode(None)
+
+
+def _too_big(limit: int) -> BackendError:
+    return BackendError(
+        f"The openai service's image URL holds more than {limit // (1024 * 1024)} MB; it was not "
+        "downloaded or stored (raise max_download_bytes to accept bigger images).",
+        backend=NAME,
+    )
+
+
+def _fetch(http: Any, url: str, limit: int, timeout: float) -> bytes:
+    """Download an image answered as ``url`` with the client's own HTTP transport, at most ``limit`` bytes."""
+    with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+        if response.status_code >= 400:
+            raise ServiceError(
+                f"The openai service's image URL answered {response.status_code}.",
+                backend=NAME,
+                status_code=response.status_code,
+            )
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise _too_big(limit)
+        data = bytearray()
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) > limit:
+                raise _too_big(limit)
+    return bytes(data)
+
+
+async def _afetch(http: Any, url: str, limit: int, timeout: float) -> bytes:
+    async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+        if response.status_code >= 400:
+            raise ServiceError(
+                f"The openai service's image URL answered {response.status_code}.",
+                backend=NAME,
+                status_code=response.status_code,
+            )
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise _too_big(limit)
+        data = bytearray()
+        async for chunk in response.aiter_bytes():
+            data += chunk
+            if len(data) > limit:
+                raise _too_big(limit)
+    return bytes(data)
+
+
+def _safety_identifier(value: str | bool | None) -> str | None:
+    """The backend's default safety identifier: a hash of the local user (``True``), a given one, or none."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        import getpass
+        import hashlib
+        import socket
+
+        try:
+            who = f"{getpass.getuser()}@{socket.gethostname()}"
+        except (KeyError, OSError):  # no user name in this environment (some containers)
+            return None
+        return "wb-" + hashlib.sha256(who.encode()).hexdigest()[:32]
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise SpecError(
+            "safety_identifier is text of 1 to 64 characters, true (a hash of the local user) or false.",
+            field="backend_options",
+        )
+    return value
+
+
 class _Collected:
     """Images and usage gathered from a response or a stream of events."""
 
     def __init__(self, on_partial: PartialCallback | None) -> None:
-        self.images: list[bytes] = []
+        self.images: list[bytes | _Url] = []
         self.usage: Any = None
         self.meta: dict[str, Any] = {}
         self.partials = 0
@@ -500,7 +595,7 @@ class _Collected:
 
     def response(self, response: Any) -> None:
         for item in response.data or []:
-            self.images.append(_decode(getattr(item, "b64_json", None)))
+            self.images.append(_image_of(item))
         self.usage = response.usage
         self.meta = {
             k: getattr(response, k, None)
@@ -518,7 +613,7 @@ class _Collected:
                 except Exception:  # a preview widget's fault must not lose a paid render
                     log.exception("openai: the partial-image callback failed; the render goes on")
         elif kind.endswith(".completed"):
-            self.images.append(_decode(event.b64_json))
+            self.images.append(_image_of(event))
             self.usage = getattr(event, "usage", None) or self.usage
             self.meta = {
                 k: getattr(event, k, None) for k in ("size", "quality", "background", "output_format")
@@ -536,6 +631,11 @@ class OpenAIBackend(Backend):
         concurrency: requests in flight at once (async calls; sync calls from several threads).
         images_per_minute: the rate ceiling; None for none until the service answers 429.
         retry: a whole ``RetryPolicy`` (overrides ``max_retries``).
+        safety_identifier: sent as ``safety_identifier`` for the service's abuse monitoring: True
+            (default) a hash of the local user and host, text a given identifier, False none; a
+            request's own ``safety_identifier`` (the run's user) comes first.
+        max_download_bytes: the largest image a ``url`` answer may download (64 MB).
+        models: the model table to check against (``Workbench`` passes its root's).
 
     Raises:
         NeedsKeyError: no key was given or found in the environment.
@@ -547,6 +647,17 @@ class OpenAIBackend(Backend):
     key_env = KEY_ENV
     models = MODELS
     default_model = "gpt-image-2"
+    uses_model_table = True
+
+    @classmethod
+    def capabilities(cls, model: str | None = None) -> ModelCapabilities:
+        """A model's capabilities from the packaged table (a retired one names its replacement)."""
+        return _packaged_table().capabilities(model or cls.default_model)
+
+    @classmethod
+    def check(cls, request: ImageRequest) -> None:
+        """Check a request against the packaged table; an instance checks against its own."""
+        _packaged_table().check(request)
 
     def __init__(
         self,
@@ -559,14 +670,24 @@ class OpenAIBackend(Backend):
         images_per_minute: float | None = None,
         retry: RetryPolicy | None = None,
         organization: str | None = None,
+        safety_identifier: str | bool = True,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+        models: ModelTable | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
             raise SpecError(
                 f"Unknown option(s) for the openai backend: {', '.join(sorted(unknown))}; it takes api_key, "
-                "base_url, timeout, max_retries, concurrency, images_per_minute, retry and organization.",
+                "base_url, timeout, max_retries, concurrency, images_per_minute, retry, organization, "
+                "safety_identifier and max_download_bytes.",
                 field="backend_options",
             )
+        if (
+            isinstance(max_download_bytes, bool)
+            or not isinstance(max_download_bytes, int)
+            or max_download_bytes < 1
+        ):
+            raise SpecError("max_download_bytes is a whole number of bytes above 0.", field="backend_options")
         key = api_key or os.environ.get(KEY_ENV)
         if not key or not key.strip():
             raise NeedsKeyError(MISSING_KEY, backend=NAME)
@@ -583,6 +704,9 @@ class OpenAIBackend(Backend):
         redaction.register_secret(key)  # every error path redacts it, wherever the message goes
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.organization = organization
+        self.safety_identifier = _safety_identifier(safety_identifier)
+        self.max_download_bytes = max_download_bytes
+        self.table = models or _packaged_table()
         self.timeout = timeout
         self.retry = retry or RetryPolicy(max_retries=max_retries)
         self.concurrency = concurrency
@@ -676,7 +800,7 @@ class OpenAIBackend(Backend):
         """The client call's keyword arguments for a request (files as (name, bytes, mime))."""
         import openai
 
-        self.check(request)
+        self.table.check(request)
         seconds = self.timeout_for(request)
         params: dict[str, Any] = {
             "model": request.model or self.default_model,
@@ -694,7 +818,10 @@ class OpenAIBackend(Backend):
         if request.partial_images:
             params["stream"] = True
             params["partial_images"] = request.partial_images
-        if request.kind == "edit":
+        who = request.safety_identifier or self.safety_identifier
+        if who:
+            params["safety_identifier"] = who
+        if request.inputs:  # an edit, or a generate with reference images: the edits endpoint
             files = []
             for index, data in enumerate(request.inputs):
                 ext, mime = _mime(data)
@@ -703,6 +830,8 @@ class OpenAIBackend(Backend):
             if request.mask is not None:
                 ext, mime = _mime(request.mask)
                 params["mask"] = (f"mask.{ext}", request.mask, mime)
+            if request.input_fidelity is not None:
+                params["input_fidelity"] = request.input_fidelity
         elif request.moderation != "auto":
             params["moderation"] = request.moderation
         return params
@@ -763,9 +892,10 @@ class OpenAIBackend(Backend):
                 raise error from None
             time.sleep(delay)
 
-    @staticmethod
-    def _call(client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected) -> None:
-        method = client.images.edit if request.kind == "edit" else client.images.generate
+    def _call(
+        self, client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected
+    ) -> None:
+        method = client.images.edit if "image" in params else client.images.generate
         answer = method(**params)
         if params.get("stream"):
             with answer as stream:
@@ -773,12 +903,15 @@ class OpenAIBackend(Backend):
                     collected.event(event)
         else:
             collected.response(answer)
+        for index, image in enumerate(collected.images):
+            if isinstance(image, _Url):
+                seconds = self.timeout_for(request)
+                collected.images[index] = _fetch(client._client, image, self.max_download_bytes, seconds)
 
-    @staticmethod
     async def _acall(
-        client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected
+        self, client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected
     ) -> None:
-        method = client.images.edit if request.kind == "edit" else client.images.generate
+        method = client.images.edit if "image" in params else client.images.generate
         answer = await method(**params)
         if params.get("stream"):
             async with answer as stream:
@@ -786,6 +919,12 @@ class OpenAIBackend(Backend):
                     collected.event(event)
         else:
             collected.response(answer)
+        for index, image in enumerate(collected.images):
+            if isinstance(image, _Url):
+                seconds = self.timeout_for(request)
+                collected.images[index] = await _afetch(
+                    client._client, image, self.max_download_bytes, seconds
+                )
 
     def _after_failure(self, exc: Exception, attempt: int) -> tuple[float | None, WorkbenchError]:
         """Map the failure, tell the limiter, and decide: seconds to wait before retrying, or None."""

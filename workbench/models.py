@@ -1,0 +1,561 @@
+"""The image models of the service, as data: ``workbench/data/models.yaml``, with ``<root>/models.yaml``
+over it.
+
+Each model's sizes (a fixed set, or free sizes within multiples, pixel, edge and ratio limits), the
+size each quality means for each aspect ratio, and what it takes (transparency, edits, masks,
+reference images, ``input_fidelity``, moderation, compression, streaming, the Batch API), with its
+status: current, deprecated (with its replacement) or retired (refused, naming the replacement).
+A new model is a table row, not a code change; a gateway behind ``--base-url`` declares its own
+model names in the root's ``models.yaml`` (``like: gpt-image-2`` copies an entry).
+
+The API for front ends (the panel's size control, the CLI)::
+
+    table = ModelTable.load(root)
+    table.names()                                  # usable models, the default first
+    table.allowed_sizes("gpt-image-2", "16:9")     # [(1536, 864), (3840, 2160)]
+    table.nearest_sizes("gpt-image-2", 1920, 1080) # [(1920, 1088), (1920, 1072), ...]
+    table.size_for("gpt-image-1.5", "16:9", "high")  # (1536, 1024)
+    table.check(request)                           # CapabilityError before anything is sent
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from workbench.backends.base import FORMATS, ModelCapabilities
+from workbench.errors import CapabilityError, TemplateError
+
+if TYPE_CHECKING:
+    from workbench.backends.base import ImageRequest
+
+__all__ = [
+    "BACKEND",
+    "DEFAULT_MODEL",
+    "ModelInfo",
+    "ModelTable",
+    "allowed_sizes",
+    "nearest_sizes",
+    "parse_size",
+    "read_yaml",
+]
+
+BACKEND = "openai"
+DEFAULT_MODEL = "gpt-image-2"
+STATUSES = ("current", "deprecated", "retired")
+_FLAGS = (
+    "transparency",
+    "edits",
+    "mask",
+    "moderation",
+    "output_compression",
+    "streaming",
+    "batch_api",
+)
+_KEYS = frozenset(
+    {
+        "like",
+        "status",
+        "date",
+        "replacement",
+        "note",
+        "sizes",
+        "qualities",
+        "max_inputs",
+        "input_fidelity",
+        "max_n",
+        "formats",
+        *_FLAGS,
+    }
+)
+
+
+def read_yaml(path: Path | str, text: str | None = None) -> Any:
+    """One YAML file's data; a syntax error is one ``TemplateError`` sentence with file and line.
+
+    (The one place this module reads YAML, so moving to the project's shared reader is one call.)
+    """
+    try:
+        return yaml.safe_load(Path(path).read_text() if text is None else text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise TemplateError(
+            f"{path}:{line or '?'}: the file is not valid YAML.", file=str(path), line=line
+        ) from None
+
+
+def parse_size(value: str | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """``"1920x1080"`` (or a pair) as (width, height); anything else is one ``SpecError`` sentence."""
+    from workbench.errors import SpecError
+
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        width, height = value
+    else:
+        parts = str(value).lower().replace("×", "x").split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise SpecError(f"A size is WIDTHxHEIGHT in pixels, e.g. 1536x1024, not {value!r}.", field="size")
+        width, height = (int(p) for p in parts)
+    if any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in (width, height)):
+        raise SpecError(f"A size is two whole numbers of pixels above 0, not {value!r}.", field="size")
+    return width, height
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model's row of the table: capabilities, quality sizes, features and status."""
+
+    name: str
+    status: str = "current"
+    date: str | None = None
+    replacement: str | None = None
+    note: str | None = None
+    caps: ModelCapabilities = field(default_factory=ModelCapabilities)
+    quality_sizes: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
+    mask: bool = True
+    max_inputs: int = 16
+    input_fidelity: tuple[str, ...] = ()
+    moderation: bool = True
+    output_compression: bool = True
+    streaming: bool = True
+    batch_api: bool = True
+
+    @property
+    def usable(self) -> bool:
+        return self.status != "retired"
+
+    def describe_status(self) -> str:
+        """``current``, ``deprecated since … (use …)``, ``retired … (use …)``."""
+        text = self.status
+        if self.date and self.status != "current":
+            text += f" {self.date}"
+        if self.replacement and self.status != "current":
+            text += f", use {self.replacement}"
+        return text
+
+    def features(self) -> list[str]:
+        names = []
+        if self.caps.transparency:
+            names.append("transparent")
+        if self.caps.edit:
+            names.append("edits" + ("+mask" if self.mask else ""))
+        if self.input_fidelity:
+            names.append("input_fidelity=" + "/".join(self.input_fidelity))
+        if self.streaming:
+            names.append("streaming")
+        if self.batch_api:
+            names.append("batch")
+        return names
+
+
+class ModelTable:
+    """The model table of one Workbench root (the packaged one with ``root/models.yaml`` over it)."""
+
+    def __init__(self, models: Mapping[str, ModelInfo], *, default: str = DEFAULT_MODEL) -> None:
+        self.models = dict(models)
+        self.default = default
+
+    # -- loading ------------------------------------------------------------------------------
+    @classmethod
+    def packaged_path(cls) -> Any:
+        return resources.files("workbench").joinpath("data/models.yaml")
+
+    @classmethod
+    def load(cls, root: Path | str | None = None) -> ModelTable:
+        """The packaged table, with ``root/models.yaml`` merged over it (entry by entry) when present."""
+        packaged = cls.packaged_path()
+        raw = _models_of(
+            read_yaml("workbench/data/models.yaml", packaged.read_text()), "workbench/data/models.yaml"
+        )
+        sources = dict.fromkeys(raw, "workbench/data/models.yaml")
+        override = Path(root) / "models.yaml" if root else None
+        if override is not None and override.is_file():
+            extra = _models_of(read_yaml(override), str(override))
+            for name, entry in extra.items():
+                if name in raw and "like" not in entry:
+                    raw[name] = {**raw[name], **entry}
+                else:
+                    raw[name] = dict(entry)
+                sources[name] = str(override)
+        infos = {name: _build(name, raw, sources, ()) for name in raw}
+        return cls(infos)
+
+    # -- lookups ------------------------------------------------------------------------------
+    def names(self, *, include_retired: bool = False) -> list[str]:
+        """Model names, the default first, then current, deprecated (and retired when asked)."""
+        order = {status: i for i, status in enumerate(STATUSES)}
+        names = [n for n, m in self.models.items() if include_retired or m.usable]
+        return sorted(names, key=lambda n: (n != self.default, order[self.models[n].status], n))
+
+    def info(self, model: str | None) -> ModelInfo:
+        """The row of a usable model; a retired or unknown one is one ``CapabilityError`` sentence."""
+        name = model or self.default
+        info = self.models.get(name)
+        if info is None:
+            raise CapabilityError(
+                f"The openai backend has no model {name!r}: choose one of {', '.join(self.names())}, "
+                "or declare it in the models.yaml of your Workbench folder (e.g. `like: gpt-image-2`).",
+                field="model",
+            )
+        if not info.usable:
+            since = f" on {info.date}" if info.date else ""
+            raise CapabilityError(
+                f"The model {name!r} was retired{since}: "
+                f"use {info.replacement or 'a current model'} instead.",
+                field="model",
+            )
+        return info
+
+    def capabilities(self, model: str | None) -> ModelCapabilities:
+        return self.info(model).caps
+
+    def capabilities_map(self) -> dict[str, ModelCapabilities]:
+        """Usable models and their capabilities (what ``Backend.models`` holds)."""
+        return {name: self.models[name].caps for name in self.names()}
+
+    def size_for(self, model: str | None, aspect: str, quality: str) -> tuple[int, int] | None:
+        """The size a quality means at an aspect ratio on this model, or None when the table has none."""
+        return self.info(model).quality_sizes.get(quality, {}).get(aspect)
+
+    def allowed_sizes(self, model: str | None, aspect: str | None = None) -> list[tuple[int, int]]:
+        """Sizes to offer in a size control: a fixed-size model's sizes (those nearest ``aspect``
+        first), or a free-size model's named sizes for ``aspect`` (one per quality; any other size
+        within its limits works too, see ``nearest_sizes``)."""
+        info = self.info(model)
+        if info.caps.sizes is not None:
+            sizes = sorted(info.caps.sizes)
+            if aspect:
+                target = _ratio(aspect)
+                sizes.sort(key=lambda s: abs(math.log(s[0] / s[1] / target)))
+            return sizes
+        named = {
+            size
+            for per_aspect in info.quality_sizes.values()
+            for a, size in per_aspect.items()
+            if aspect is None or a == aspect
+        }
+        return sorted(named, key=lambda s: (s[0] * s[1], s))
+
+    def nearest_sizes(self, model: str | None, width: int, height: int, k: int = 3) -> list[tuple[int, int]]:
+        """Up to ``k`` sizes the model can make, nearest (in shape, then pixels) to width x height."""
+        caps = self.info(model).caps
+        return _nearest(caps, width, height, k)
+
+    # -- checks -------------------------------------------------------------------------------
+    def check(self, request: ImageRequest) -> ModelInfo:
+        """Raise ``CapabilityError`` for anything in ``request`` its model cannot take; sends nothing."""
+        info = self.info(request.model)
+        caps = info.caps
+        where = f"The openai model {info.name!r}"
+        if not caps.supports_size(request.width, request.height):
+            near = ", ".join(f"{w}x{h}" for w, h in _nearest(caps, request.width, request.height, 3))
+            raise CapabilityError(
+                f"{where} cannot make {request.size} (it makes {caps.describe_sizes()}); "
+                f"the nearest sizes it can make: {near}.",
+                field="size",
+            )
+        if request.quality not in caps.qualities:
+            raise CapabilityError(
+                f"{where} has no quality {request.quality!r}: it has {', '.join(caps.qualities)}.",
+                field="quality",
+            )
+        if request.n > caps.max_n:
+            raise CapabilityError(f"{where} makes at most {caps.max_n} images per request.", field="n")
+        if request.background == "transparent" and not caps.transparency:
+            raise CapabilityError(f"{where} cannot make transparent backgrounds.", field="background")
+        if request.output_format not in caps.formats:
+            raise CapabilityError(
+                f"{where} cannot write {request.output_format}: it writes {', '.join(caps.formats)}.",
+                field="output_format",
+            )
+        if request.kind == "edit" and not caps.edit:
+            raise CapabilityError(f"{where} cannot edit images.", field="kind")
+        if request.moderation != "auto" and request.inputs:
+            raise CapabilityError(
+                "moderation applies to generations without images; the edits endpoint (edits and "
+                "reference images) takes none.",
+                field="moderation",
+            )
+        if request.inputs and not caps.edit:
+            raise CapabilityError(f"{where} takes no input or reference images.", field="inputs")
+        if len(request.inputs) > info.max_inputs:
+            raise CapabilityError(
+                f"{where} takes at most {info.max_inputs} input images per request, "
+                f"not {len(request.inputs)}.",
+                field="inputs",
+            )
+        if request.mask is not None and not info.mask:
+            raise CapabilityError(f"{where} takes no mask.", field="mask")
+        fidelity = getattr(request, "input_fidelity", None)
+        if fidelity is not None:
+            if not info.input_fidelity:
+                raise CapabilityError(
+                    f"{where} takes no input_fidelity: leave it unset.", field="input_fidelity"
+                )
+            if fidelity not in info.input_fidelity:
+                raise CapabilityError(
+                    f"{where} takes input_fidelity {' or '.join(info.input_fidelity)}, not {fidelity!r}.",
+                    field="input_fidelity",
+                )
+            if not request.inputs:
+                raise CapabilityError(
+                    "input_fidelity applies to input images; this request has none.", field="input_fidelity"
+                )
+        if request.moderation != "auto" and not info.moderation:
+            raise CapabilityError(f"{where} takes no moderation setting.", field="moderation")
+        if request.output_compression is not None:
+            if not info.output_compression:
+                raise CapabilityError(f"{where} takes no output_compression.", field="output_compression")
+            if request.output_format == "png":
+                raise CapabilityError(
+                    "output_compression applies to jpeg and webp output, not png.", field="output_compression"
+                )
+        if request.partial_images and not info.streaming:
+            raise CapabilityError(f"{where} does not stream partial images.", field="partial_images")
+        return info
+
+    def check_batch(self, model: str | None) -> ModelInfo:
+        info = self.info(model)
+        if not info.batch_api:
+            raise CapabilityError(
+                f"The openai model {info.name!r} is not offered through the Batch API: "
+                "run it directly, or choose another model.",
+                field="model",
+            )
+        return info
+
+
+# -- module-level conveniences (the packaged table, or a root's) --------------------------------
+def allowed_sizes(
+    model: str | None, aspect: str | None = None, *, root: Path | None = None
+) -> list[tuple[int, int]]:
+    return ModelTable.load(root).allowed_sizes(model, aspect)
+
+
+def nearest_sizes(
+    model: str | None, width: int, height: int, k: int = 3, *, root: Path | None = None
+) -> list[tuple[int, int]]:
+    return ModelTable.load(root).nearest_sizes(model, width, height, k)
+
+
+# -- building rows ------------------------------------------------------------------------------
+def _models_of(data: Any, source: str) -> dict[str, dict[str, Any]]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping) or not isinstance(data.get("models", {}), Mapping):
+        raise TemplateError(
+            f"{source}: models: the file must have a `models:` mapping of model names.", file=source
+        )
+    models = {}
+    for name, entry in (data.get("models") or {}).items():
+        if not isinstance(entry, Mapping):
+            raise TemplateError(
+                f"{source}: models.{name}: an entry must be a mapping of its capabilities.", file=source
+            )
+        unknown = sorted(set(entry) - _KEYS)
+        if unknown:
+            raise TemplateError(
+                f"{source}: models.{name}.{unknown[0]}: unknown key; "
+                f"a model takes {', '.join(sorted(_KEYS))}.",
+                file=source,
+            )
+        models[str(name)] = dict(entry)
+    return models
+
+
+def _bad(source: str, name: str, key: str, problem: str) -> TemplateError:
+    return TemplateError(f"{source}: models.{name}.{key}: {problem}.", file=source, name=name)
+
+
+def _resolved(
+    name: str, raw: Mapping[str, dict[str, Any]], sources: Mapping[str, str], seen: tuple[str, ...]
+) -> dict[str, Any]:
+    entry = raw[name]
+    parent = entry.get("like")
+    if parent is None:
+        return dict(entry)
+    if parent not in raw:
+        raise _bad(sources[name], name, "like", f"no model {parent!r} to start from")
+    if parent in seen or parent == name:
+        raise _bad(sources[name], name, "like", "the `like:` chain comes back to itself")
+    base = _resolved(parent, raw, sources, (*seen, name))
+    return {**base, **{k: v for k, v in entry.items() if k != "like"}}
+
+
+def _build(
+    name: str, raw: Mapping[str, dict[str, Any]], sources: Mapping[str, str], seen: tuple[str, ...]
+) -> ModelInfo:
+    source = sources[name]
+    entry = _resolved(name, raw, sources, seen)
+    status = entry.get("status", "current")
+    if status not in STATUSES:
+        raise _bad(source, name, "status", f"{status!r} is not one of {', '.join(STATUSES)}")
+    date = entry.get("date")
+    common: dict[str, Any] = {
+        "name": name,
+        "status": status,
+        "date": str(date) if date is not None else None,
+        "replacement": _replacement(source, name, entry.get("replacement")),
+        "note": entry.get("note"),
+    }
+    if status == "retired":
+        return ModelInfo(**common, caps=ModelCapabilities(sizes=frozenset(), qualities=()))
+    for key in _FLAGS:
+        if key in entry and not isinstance(entry[key], bool):
+            raise _bad(source, name, key, f"true or false, not {entry[key]!r}")
+    sizes, limits = _sizes(source, name, entry.get("sizes"))
+    quality_sizes = _quality_sizes(source, name, entry.get("qualities"))
+    max_n = _count(source, name, entry, "max_n", 10)
+    max_inputs = _count(source, name, entry, "max_inputs", 16)
+    fidelity = entry.get("input_fidelity") or []
+    if not isinstance(fidelity, list) or any(v not in ("low", "high") for v in fidelity):
+        raise _bad(source, name, "input_fidelity", f"a list of low and high, not {fidelity!r}")
+    formats = tuple(entry.get("formats") or FORMATS)
+    if any(f not in FORMATS for f in formats):
+        raise _bad(source, name, "formats", f"a list of {', '.join(FORMATS)}, not {list(formats)!r}")
+    caps = ModelCapabilities(
+        sizes=sizes,
+        qualities=tuple(quality_sizes),
+        transparency=entry.get("transparency", True),
+        edit=entry.get("edits", True),
+        max_n=max_n,
+        formats=formats,
+        **limits,
+    )
+    for quality, per_aspect in quality_sizes.items():
+        for aspect, (w, h) in per_aspect.items():
+            if not caps.supports_size(w, h):
+                raise _bad(
+                    source, name, f"qualities.{quality}.{aspect}", f"{w}x{h} is not a size the model can make"
+                )
+    return ModelInfo(
+        **common,
+        caps=caps,
+        quality_sizes=quality_sizes,
+        mask=entry.get("mask", True),
+        max_inputs=max_inputs,
+        input_fidelity=tuple(fidelity),
+        moderation=entry.get("moderation", True),
+        output_compression=entry.get("output_compression", True),
+        streaming=entry.get("streaming", True),
+        batch_api=entry.get("batch_api", True),
+    )
+
+
+def _replacement(source: str, name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    names = value if isinstance(value, list) else [value]
+    if not names or not all(isinstance(v, str) and v for v in names):
+        raise _bad(source, name, "replacement", f"a model name or a list of them, not {value!r}")
+    return " or ".join(names)
+
+
+def _count(source: str, name: str, entry: Mapping[str, Any], key: str, default: int) -> int:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _bad(source, name, key, f"a whole number of at least 1, not {value!r}")
+    return value
+
+
+def _size(source: str, name: str, key: str, value: Any) -> tuple[int, int]:
+    from workbench.errors import SpecError
+
+    try:
+        return parse_size(value)
+    except SpecError:
+        raise _bad(source, name, key, f"{value!r} is not a size WIDTHxHEIGHT") from None
+
+
+def _sizes(source: str, name: str, value: Any) -> tuple[frozenset[tuple[int, int]] | None, dict[str, Any]]:
+    if isinstance(value, list) and value:
+        return frozenset(_size(source, name, "sizes", v) for v in value), {}
+    if isinstance(value, Mapping) and isinstance(value.get("free"), Mapping):
+        free = value["free"]
+        limits: dict[str, Any] = {}
+        for key, kind in (
+            ("multiple_of", int),
+            ("min_pixels", int),
+            ("max_pixels", int),
+            ("max_edge", int),
+            ("max_ratio", float),
+        ):
+            number = free.get(key)
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, (int, float))
+                or not math.isfinite(number)
+                or number <= 0
+            ):
+                raise _bad(source, name, f"sizes.free.{key}", f"a number above 0, not {number!r}")
+            if kind is int and number != int(number):
+                raise _bad(source, name, f"sizes.free.{key}", f"a whole number, not {number!r}")
+            limits[key] = kind(number)
+        if limits["min_pixels"] > limits["max_pixels"]:
+            raise _bad(source, name, "sizes.free.min_pixels", "more than max_pixels")
+        return None, limits
+    raise _bad(source, name, "sizes", "a list of WxH sizes, or `free:` with its limits")
+
+
+def _quality_sizes(source: str, name: str, value: Any) -> dict[str, dict[str, tuple[int, int]]]:
+    from workbench.spec import ASPECTS, QUALITIES
+
+    if not isinstance(value, Mapping) or not value:
+        raise _bad(source, name, "qualities", "a mapping of quality to the size of each aspect ratio")
+    table: dict[str, dict[str, tuple[int, int]]] = {}
+    for quality, per_aspect in value.items():
+        if quality not in QUALITIES:
+            raise _bad(
+                source,
+                name,
+                f"qualities.{quality}",
+                f"not a quality Workbench offers ({', '.join(QUALITIES)})",
+            )
+        if not isinstance(per_aspect, Mapping):
+            raise _bad(source, name, f"qualities.{quality}", "a mapping of aspect ratio to size")
+        missing = [a for a in ASPECTS if a not in per_aspect]
+        if missing:
+            raise _bad(source, name, f"qualities.{quality}", f"no size for aspect {missing[0]}")
+        table[quality] = {
+            str(a): _size(source, name, f"qualities.{quality}.{a}", s) for a, s in per_aspect.items()
+        }
+    return table
+
+
+def _ratio(aspect: str) -> float:
+    w, h = (float(x) for x in aspect.split(":"))
+    return w / h
+
+
+def _nearest(caps: ModelCapabilities, width: int, height: int, k: int) -> list[tuple[int, int]]:
+    def distance(size: tuple[int, int]) -> tuple[int, bool, float, tuple[int, int]]:
+        # Fewest pixels away first; on a tie the size that covers the request (a crop gives it exactly).
+        covers = size[0] >= width and size[1] >= height
+        shape = abs(math.log(size[0] / size[1] * height / width))
+        return (abs(size[0] - width) + abs(size[1] - height), not covers, shape, size)
+
+    if caps.sizes is not None:
+        return sorted(caps.sizes, key=distance)[:k]
+    step = caps.multiple_of
+    candidates: set[tuple[int, int]] = set()
+    # Scale into the pixel and edge limits first, keeping the shape (clamped to the ratio range).
+    ratio = min(max(width / height, 1 / caps.max_ratio), caps.max_ratio)
+    pixels = min(max(width * height, caps.min_pixels), caps.max_pixels)
+    w0 = math.sqrt(pixels * ratio)
+    h0 = w0 / ratio
+    scale = min(1.0, caps.max_edge / max(w0, h0))
+    w0, h0 = w0 * scale, h0 * scale
+    for base_w, base_h in ((width, height), (w0, h0)):
+        for dw in range(-3, 4):
+            for dh in range(-3, 4):
+                w = (int(base_w) // step + dw) * step
+                h = (int(base_h) // step + dh) * step
+                if w > 0 and h > 0 and caps.supports_size(w, h):
+                    candidates.add((w, h))
+    return sorted(candidates, key=distance)[:k]
