@@ -118,7 +118,18 @@ def _spec_from_options(
 @click.option("--subtext", multiple=True, help="Exact subtext to render (repeatable).")
 @click.option("--label", multiple=True, help="Exact label text, e.g. a step of an infographic (repeatable).")
 @click.option("--aspect", help=f"Aspect ratio: {', '.join(ASPECTS)} (default 1:1).")
-@click.option("--quality", help="low, medium (2 credits) or high (10 credits); default medium.")
+@click.option("--quality", help="low, medium (2 credits at 1024x1024) or high (10); default medium.")
+@click.option(
+    "--size", help="WIDTHxHEIGHT in pixels, e.g. 1536x1024 (default: the aspect's size for the model)."
+)
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A reference image (repeatable), e.g. the character of a series; sent with the prompt.",
+)
+@click.option("--dry-run", is_flag=True, help="Print where the run would go and what it costs; send nothing.")
 @click.option("-n", "n", type=int, help="How many images.")
 @click.option("--seed", type=int, help="Seed, for backends that take one.")
 @click.option("--backend", help="draft (offline, free; the default) or openai.")
@@ -146,9 +157,14 @@ def generate(
     fresh: bool,
     variant: int,
     as_json: bool,
+    size: str | None,
+    references: tuple[Path, ...],
+    dry_run: bool,
     **fields: Any,
 ) -> None:
     """Make images from PROMPT, a --preset or a --spec file; log the run and charge the wallet."""
+    from workbench.models import parse_size
+
     wb = _workbench(ctx)
     texts = (
         [{"text": t, "role": "headline"} for t in headline]
@@ -156,16 +172,24 @@ def generate(
         + [{"text": t, "role": "label"} for t in label]
     )
     spec = _spec_from_options(wb, prompt, spec_file, preset, fields, texts)
+    options: dict[str, Any] = {
+        "backend": backend,
+        "model": model,
+        "variant": variant,
+        "transparent": transparent or None,
+        "output_format": output_format,
+    }
+    if size:
+        options["size"] = parse_size(size)
+    if references:
+        from workbench.imaging.uploads import resolve_source
+
+        options["inputs"] = tuple(resolve_source(r, store_root=wb.root).data for r in references)
+    if dry_run:
+        _print_plan(wb, wb.plan(spec, **options), as_json)
+        return
     findings = wb.lint(spec)  # shown after the run, never blocking; an error stays one line
-    run = wb.generate(
-        spec,
-        backend=backend,
-        model=model,
-        fresh=fresh,
-        variant=variant,
-        transparent=transparent or None,
-        output_format=output_format,
-    )
+    run = wb.generate(spec, fresh=fresh, **options)
     for finding in findings:
         click.echo(f"lint {finding.code}: {finding.message} Fix: {finding.fix}", err=True)
     if as_json:
@@ -371,6 +395,14 @@ def _print_run(run, as_json: bool, wb) -> None:
     help="A reference image (repeatable), e.g. the same character in another picture.",
 )
 @click.option("--backend", help="Force a backend (default: local draft when the instruction needs no model).")
+@click.option("--model", help="Model of the service (default: the backend's own).")
+@click.option("--quality", help="low, medium or high (service edits); default medium.")
+@click.option(
+    "--size", help="WIDTHxHEIGHT of the result (service edits; default: the source's, or the nearest)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print where the edit would go and what it costs; send nothing."
+)
 @click.option("--fresh", is_flag=True, help="Do not reuse a cached result.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_context
@@ -382,24 +414,125 @@ def edit(
     mask_file: Path | None,
     references: tuple[Path, ...],
     backend: str | None,
+    model: str | None,
+    quality: str | None,
+    size: str | None,
+    dry_run: bool,
     fresh: bool,
     as_json: bool,
 ) -> None:
     """Edit IMAGE (a file or a run id) by INSTRUCTION; local finishing is free, the rest uses the service."""
     from PIL import Image
 
+    from workbench.models import parse_size
+
     wb = _workbench(ctx)
     mask = Image.open(mask_file) if mask_file else None
-    run = wb.edit(
-        _image_arg(wb, image),
-        instruction,
-        regions=list(regions) or None,
-        mask=mask,
-        references=tuple(references),
-        backend=backend,
-        fresh=fresh,
-    )
+    options: dict[str, Any] = {}
+    if model:
+        options["model"] = model
+    if quality:
+        options["quality"] = quality
+    if size:
+        options["size"] = parse_size(size)
+    arguments = {
+        "regions": list(regions) or None,
+        "mask": mask,
+        "references": tuple(references),
+        "backend": backend,
+        **options,
+    }
+    if dry_run:
+        _print_plan(wb, wb.plan_edit(_image_arg(wb, image), instruction, **arguments), as_json)
+        return
+    run = wb.edit(_image_arg(wb, image), instruction, fresh=fresh, **arguments)
     _print_run(run, as_json, wb)
+
+
+def _route(wb, plan) -> str:
+    """Where a plan would go: local (the draft renderer) or the service, and which one."""
+    from urllib.parse import urlsplit
+
+    from workbench.backends.base import get_backend_class
+
+    cls = get_backend_class(plan.backend)
+    if cls.is_draft:
+        return f"local ({plan.backend} renderer, offline, nothing leaves this machine)"
+    url = wb.backend_options.get(plan.backend, {}).get("base_url")
+    if plan.backend == "openai":
+        import os
+
+        url = url or os.environ.get("OPENAI_BASE_URL")
+    if url:
+        parts = urlsplit(url)
+        where = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    else:
+        where = "api.openai.com" if plan.backend == "openai" else "its default address"
+    return f"service ({plan.backend} at {where})"
+
+
+def _print_plan(wb, plan, as_json: bool) -> None:
+    """A dry run: the route, model, size, quality and price of a plan; nothing is sent or charged."""
+    request, estimate = plan.request, plan.estimate
+    status = ""
+    if wb.models.models.get(plan.model) is not None and plan.backend == "openai":
+        status = f" ({wb.models.models[plan.model].describe_status()})"
+    credits = 0 if estimate.cached else estimate.credits
+    usd = 0.0 if estimate.cached else estimate.usd
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "dry_run": True,
+                    "route": _route(wb, plan),
+                    "backend": plan.backend,
+                    "model": plan.model,
+                    "kind": request.kind,
+                    "size": request.size,
+                    "quality": request.quality,
+                    "n": request.n,
+                    "credits": credits,
+                    "usd": usd,
+                    "cached": estimate.cached,
+                    "wallet": wb.wallet.balance,
+                }
+            )
+        )
+        return
+    lines = [
+        ("route", _route(wb, plan)),
+        ("model", f"{plan.model}{status}"),
+        ("kind", request.kind + (f" with {len(request.inputs)} image(s)" if request.inputs else "")),
+        ("size", request.size),
+        ("quality", request.quality),
+        ("images", str(request.n)),
+        (
+            "credits",
+            f"{credits}" + (" (from the cache)" if estimate.cached else "") + f"; wallet {wb.wallet.balance}",
+        ),
+        ("dollars", f"${usd:.4f} estimated"),
+    ]
+    click.echo("dry run: nothing sent, nothing charged")
+    for name, value in lines:
+        click.echo(f"{name:<8} {value}")
+
+
+@cli.command()
+@click.pass_context
+def models(ctx: click.Context) -> None:
+    """The image service's models: status, sizes and features (models.yaml, yours over the packaged)."""
+    wb = _workbench(ctx)
+    table = wb.models
+    for name in table.names(include_retired=True):
+        info = table.models[name]
+        if not info.usable:
+            click.echo(f"{name:<34} {info.describe_status()}")
+            continue
+        sizes = "free sizes" if info.caps.sizes is None else f"{len(info.caps.sizes)} sizes"
+        click.echo(
+            f"{name:<34} {info.describe_status():<12} {sizes:<10} {'/'.join(info.caps.qualities):<16} "
+            f"{', '.join(info.features())}"
+        )
 
 
 @cli.command()

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from workbench.lint import Finding
+    from workbench.models import ModelTable
     from workbench.templates import TemplateLibrary
     from workbench.widgets import Gallery, Panel
 
@@ -104,6 +105,7 @@ class Workbench:
         self._templates: TemplateLibrary | None = None
         self.backend_options = {k: dict(v) for k, v in (backend_options or {}).items()}
         self._backends: dict[str, Backend] = {}
+        self._models: ModelTable | None = None
         self._views: weakref.WeakSet[Any] = weakref.WeakSet()
         get_backend_class(backend)  # an unknown default backend fails here, not at the first run
 
@@ -165,8 +167,20 @@ class Workbench:
         name = name or self.default_backend
         if name not in self._backends:
             cls = get_backend_class(name)
-            self._backends[name] = cls(**self.backend_options.get(name, {}))
+            options = dict(self.backend_options.get(name, {}))
+            if cls.uses_model_table:
+                options.setdefault("models", self.models)  # the root's models.yaml over the packaged
+            self._backends[name] = cls(**options)
         return self._backends[name]
+
+    @property
+    def models(self) -> ModelTable:
+        """The model table of this root: ``workbench/data/models.yaml`` with ``root/models.yaml`` over it."""
+        if self._models is None:
+            from workbench.models import ModelTable
+
+            self._models = ModelTable.load(self.root)
+        return self._models
 
     # -- planning -----------------------------------------------------------------------------
     def plan(
@@ -202,8 +216,12 @@ class Workbench:
         if model is None and backend == self.default_backend:
             model = self.default_model
         model = model or cls.default_model
-        cls.capabilities(model)
-        width, height = size or spec.size
+        table = self.models if cls.uses_model_table else None
+        if table is not None:
+            table.info(model)  # unknown or retired: one sentence, naming the replacement
+        else:
+            cls.capabilities(model)
+        width, height = size or (table and table.size_for(model, spec.aspect, spec.quality)) or spec.size
         request = ImageRequest(
             prompt=prompt if prompt is not None else compose(spec, self.templates),
             width=width,
@@ -223,7 +241,10 @@ class Workbench:
             variant=variant,
             partial_images=partial_images,
         )
-        cls.check(request)
+        if table is not None:
+            table.check(request)
+        else:
+            cls.check(request)
         fingerprint = request.fingerprint(backend=backend, version=cls.version, uses_spec=cls.uses_spec)
         cached = pipeline.cached_row(self, fingerprint) is not None
         estimate = replace(
