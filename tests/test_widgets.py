@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from _skips import require
 from conftest import ledger_state
-from PIL import Image
+from PIL import Image, ImageStat
 
 from workbench import ModelCapabilities, Workbench, register_backend
 from workbench.backends.draft import DraftBackend
@@ -184,7 +184,109 @@ def test_an_unaffordable_run_shows_a_sentence_and_changes_nothing(priced: Workbe
     assert message.startswith("Not enough credits") and "Traceback" not in message
     assert message.count("\n") == 0 and message.endswith(".")
     assert ledger_state(root) == before and priced.wallet.balance == balance
-    assert not panel.button.disabled
+    # Generate stays off, with the reason and the one top-up hint beside it.
+    assert panel.button.disabled
+    assert message == (
+        "Not enough credits: this run costs 50, the wallet has 10 (short by 40); "
+        "top up with wb.wallet.topup(40)."
+    )
+    assert "topup" not in _text(panel.reason.value) + _text(panel.cost.value)  # the one hint
+
+
+def test_generate_is_disabled_with_the_reason_before_an_unaffordable_click(priced: Workbench):
+    panel = priced.panel(subject="a ceramic mug", threaded=False)
+    assert not panel.button.disabled and panel.reason.value == ""
+    panel.inputs["quality"].value = "high"
+    assert panel.button.disabled and "short by 40" in _text(panel.reason.value)
+    assert _text(panel.cost.value).count("topup") == 0  # one hint only, beside the button
+    panel.inputs["quality"].value = "medium"
+    assert not panel.button.disabled and panel.reason.value == ""
+
+
+def test_invalid_input_disables_generate_and_says_why(panel: Panel):
+    panel.inputs["seed"].value = "abc"
+    assert panel.button.disabled and "The seed must be a whole number" in _text(panel.reason.value)
+    panel.inputs["seed"].value = "7"
+    assert not panel.button.disabled and panel.spec.seed == 7
+
+
+def test_a_template_typo_is_not_no_prompt_yet(panel: Panel):
+    panel.inputs["background"].value = "@studo-white"
+    assert "No prompt yet" not in panel.preview.value and "error below" in panel.preview.value
+
+
+def test_new_sample_makes_a_different_image_and_a_new_row(wb: Workbench, panel: Panel):
+    first = panel.generate()
+    again = panel.generate()
+    assert again.status == "cached"  # Generate twice: the same request, from the store
+    sample = panel.new_sample()
+    assert sample.status == "ok" and sample.id != first.id
+    assert sample.images[0].read_bytes() != first.images[0].read_bytes()
+    second = panel.new_sample()
+    assert second.status == "ok" and second.images[0] not in (sample.images[0], first.images[0])
+    runs = wb.runs()
+    assert len(runs) == 4 and runs["variant"].tolist() == [0, 0, 1, 2]
+
+
+def test_count_seed_size_transparency_and_format_reach_the_run(wb: Workbench):
+    panel = wb.panel(subject="a ceramic mug", threaded=False)
+    sizes = [value for _, value in panel.inputs["size"].options]
+    assert sizes[0] == "" and "1536x1024" in sizes
+    panel.set(n=2, seed=42, size="1536x1024", transparent=True, format="webp")
+    assert "2 images" in _text(panel.cost.value) and "1536x1024" in _text(panel.cost.value)
+    run = panel.generate()
+    assert run.ok and run.size == "1536x1024" and len(run.images) == 2 and run.spec.seed == 42
+    assert run.images[0].suffix == ".webp"
+    with Image.open(run.images[0]) as image:
+        assert image.mode == "RGBA" and image.getextrema()[3][0] == 0  # a transparent background
+    assert 'download="workbench-' in panel.result.value
+
+
+def test_a_draft_estimate_also_shows_the_service_price(panel: Panel):
+    text = _text(panel.cost.value)
+    assert "0 credits" in text and "On the service (gpt-image-2, medium):" in text
+    labels = dict((value, label) for label, value in panel.inputs["quality"].options)
+    assert labels["high"] == "high · free here (10 on the service)"
+
+
+def test_a_preset_change_keeps_what_was_typed_unless_asked(panel: Panel):
+    panel.inputs["subject"].value = "a red bicycle"
+    panel.inputs["preset"].value = "ecommerce-product"
+    assert panel.inputs["subject"].value == "a red bicycle"
+    assert "left what you typed in subject" in _text(panel.message.value)
+    assert panel.overwrite_button.layout.display == ""
+    preset_subject = panel.wb.templates.preset("ecommerce-product").spec.subject
+    panel.overwrite_button.click()
+    assert panel.inputs["subject"].value == preset_subject and panel.overwrite_button.layout.display == "none"
+
+
+def test_an_error_replaces_the_old_result(panel: Panel):
+    panel.generate()
+    assert "<img" in panel.result.value
+    panel.inputs["background"].value = "@studo-white"
+    assert panel.generate() is None
+    assert panel.result.value == "" and "@studio-white" in _text(panel.message.value)
+
+
+def test_an_uploaded_png_is_edited_locally_after_showing_route_and_price(wb: Workbench, root: Path):
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (120, 140, 160)).save(buffer, "PNG")
+    panel = wb.panel(threaded=False)
+    panel.set_upload(buffer.getvalue(), "room.png")
+    assert panel.edit_button.disabled and "say what to change" in _text(panel.edit_route.value)
+    panel.instruction.value = "make the lighting warmer"
+    route = _text(panel.edit_route.value)
+    assert route.startswith("Route: runs locally on the draft backend · 0 credits") and "640x480" in route
+    assert not panel.edit_button.disabled and len(wb.runs()) == 0  # nothing ran yet
+    panel.edit_button.click()
+    run = panel.last_edit
+    assert run.ok and run.backend == "draft" and run.kind == "edit" and run.credits == 0
+    with Image.open(run.images[0]) as image:
+        red, _, blue = ImageStat.Stat(image.convert("RGB")).mean
+    assert red > 120 and blue < 160  # warmer
+    assert "<img" in panel.edit_result.value
 
 
 def test_a_bad_aspect_for_the_model_shows_a_sentence_and_changes_nothing(priced: Workbench, root: Path):

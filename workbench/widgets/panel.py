@@ -5,6 +5,16 @@ it (a few milliseconds, so no debounce); Generate runs through the same ``Workbe
 code does. A user error — an unknown template, an aspect the model cannot make, a run the wallet
 cannot pay for — shows as one sentence in the panel and changes nothing.
 
+Beside the spec's fields the panel sets how many images (count), the seed, the size (the sizes
+the chosen model makes, or the aspect's own), a transparent background and the file format.
+"New sample" asks for another image of the same request (the next ``variant``: a new image and a
+new row, never the cached one). Generate is disabled, with the reason beside it, whenever the run
+cannot go (an input error, a wallet too short). On a free backend (draft) the estimate also says
+what the same run would cost on the service. A preset change fills only the fields not typed in
+(a note offers to overwrite them too). "Edit an image" takes an upload and an instruction, shows
+where the edit would run and what it costs, then edits ("make the lighting warmer" runs locally,
+at 0 credits). An error replaces the old result, so a stale image never sits under a new error.
+
 Where no widget front end runs (papermill, nbconvert, GitHub), the panel's mime bundle carries a
 static HTML rendering of the same information beside the widget view.
 
@@ -18,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import threading
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -25,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from workbench.backends.base import available_backends, get_backend_class
-from workbench.errors import WorkbenchError
+from workbench.errors import SpecError, WorkbenchError
 from workbench.spec import ASPECTS, QUALITIES, TEXT_ROLES, PromptSpec, TextItem
 from workbench.widgets import html as H
 
@@ -37,8 +48,24 @@ if TYPE_CHECKING:
 __all__ = ["Panel", "parse_texts", "texts_to_lines"]
 
 TEMPLATE_FIELDS = ("subject", "background", "lighting", "style")
+PRESET_FIELDS = (*TEMPLATE_FIELDS, "details", "texts", "aspect", "quality")
 NO_PRESET = ""
+AUTO_SIZE = ""
 RESULT_SIZE = 384
+FORMAT_CHOICES = ("png", "webp", "jpeg")
+# Sizes offered for a model that makes any size within its limits (plus the aspect's own).
+COMMON_SIZES = (
+    (1024, 1024),
+    (1536, 1024),
+    (1024, 1536),
+    (1536, 864),
+    (864, 1536),
+    (2048, 2048),
+    (3840, 2160),
+)
+# A full image bigger than this is not offered as an in-page download (it would sit in the widget state).
+DOWNLOAD_LIMIT = 15 * 1024 * 1024
+SERVICE = "openai"
 
 
 def parse_texts(value: str) -> list[TextItem]:
@@ -112,6 +139,14 @@ class Panel(widgets.VBox):
         self._findings: list[Finding] = []
         self._estimate: Estimate | None = None
         self._balance: int | None = None
+        self._blocked: str | None = None  # why Generate cannot run now
+        self._typed: set[str] = set()  # fields typed in since the preset filled them
+        self._kept: list[str] = []  # typed fields a preset change left alone
+        self._variant = 0
+        self._upload: bytes | None = None
+        self._upload_name = ""
+        self._edit_plan: Any = None
+        self.last_edit: Run | None = None
 
         library = wb.templates
         style = {"description_width": "84px"}
@@ -165,6 +200,21 @@ class Panel(widgets.VBox):
         self.inputs["quality"] = widgets.Dropdown(
             description="Quality", options=self._quality_options(), value="medium", style=style
         )
+        self.inputs["n"] = widgets.BoundedIntText(
+            description="Count", value=1, min=1, max=10, style=style, layout=widgets.Layout(width="150px")
+        )
+        self.inputs["seed"] = widgets.Text(
+            description="Seed", placeholder="any", style=style, layout=widgets.Layout(width="190px")
+        )
+        self.inputs["size"] = widgets.Dropdown(description="Size", options=self._size_options(), style=style)
+        self.inputs["transparent"] = widgets.Checkbox(description="Transparent background", indent=False)
+        self.inputs["format"] = widgets.Dropdown(
+            description="Format",
+            options=list(FORMAT_CHOICES),
+            value="png",
+            style=style,
+            layout=widgets.Layout(width="170px"),
+        )
 
         self.preview = widgets.HTML(layout=wide)
         self.findings_box = widgets.HTML(layout=wide)
@@ -176,18 +226,59 @@ class Panel(widgets.VBox):
             icon="image",
             tooltip="Make the image, log the run and charge the wallet",
         )
+        self.sample_button = widgets.Button(
+            description="New sample",
+            icon="refresh",
+            tooltip="Another image of the same request (a new variant: a new image and a new row)",
+        )
+        self.reason = widgets.HTML()
         self.status = widgets.HTML()
         self.result = widgets.HTML()
         self.button.on_click(self._on_click)
+        self.sample_button.on_click(self._on_sample)
+        self.overwrite_button = widgets.Button(
+            description="Use the preset's values",
+            tooltip="Replace what you typed with the preset's fields",
+            layout=widgets.Layout(display="none"),
+        )
+        self.overwrite_button.on_click(lambda _b: self.apply_preset(overwrite=True))
+        # Edit an uploaded image.
+        self.upload = widgets.FileUpload(
+            accept="image/png,image/jpeg,image/webp", multiple=False, description="Upload image"
+        )
+        self.instruction = widgets.Text(
+            description="Edit", placeholder="make the lighting warmer", style=style, layout=wide
+        )
+        self.edit_route = widgets.HTML()
+        self.edit_button = widgets.Button(description="Edit image", icon="magic", disabled=True)
+        self.edit_result = widgets.HTML()
+        self.upload.observe(self._on_upload, names="value")
+        self.instruction.observe(lambda _c: self._plan_edit(), names="value")
+        self.edit_button.on_click(lambda _b: self.edit())
 
         left = widgets.VBox(
             [self.inputs[k] for k in ("preset", *TEMPLATE_FIELDS, "texts", "details")],
             layout=widgets.Layout(width="50%"),
         )
         settings = widgets.HBox(
-            [self.inputs[k] for k in ("aspect", "quality", "backend", "model")],
+            [self.inputs[k] for k in ("aspect", "quality", "backend", "model", "size")],
             layout=widgets.Layout(flex_flow="row wrap"),
         )
+        output = widgets.HBox(
+            [self.inputs[k] for k in ("n", "seed", "format", "transparent")],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        editor = widgets.VBox(
+            [
+                widgets.HTML("<b>Edit an image</b> (upload a PNG, JPEG or WebP, say what to change)"),
+                widgets.HBox([self.upload, self.edit_button]),
+                self.instruction,
+                self.edit_route,
+                self.edit_result,
+            ],
+            layout=widgets.Layout(border="1px solid #ddd", padding="4px 8px", margin="8px 0 0 0"),
+        )
+        editor.add_class("workbench-editor")
         right = widgets.VBox(
             [
                 widgets.HTML("<b>Prompt</b>"),
@@ -196,8 +287,11 @@ class Panel(widgets.VBox):
                 self.findings_box,
                 self.cost,
                 self.message,
-                widgets.HBox([self.button, self.status]),
+                self.overwrite_button,
+                widgets.HBox([self.button, self.sample_button, self.status]),
+                self.reason,
                 self.result,
+                editor,
             ],
             layout=widgets.Layout(width="50%", padding="0 0 0 12px"),
         )
@@ -205,6 +299,7 @@ class Panel(widgets.VBox):
             [
                 widgets.HTML("<h3 style='margin:4px 0'>Workbench prompt panel</h3>"),
                 settings,
+                output,
                 widgets.HBox([left, right]),
             ]
         )
@@ -216,10 +311,11 @@ class Panel(widgets.VBox):
         try:
             if preset:
                 self.inputs["preset"].value = preset
-                self._fill_from_preset(preset)
+                self._fill_from_preset(preset, overwrite=True)
             self.set(**fields)
         finally:
             self._loading = False
+        self._typed.clear()
         self.refresh()
 
     # -- reading the inputs ----------------------------------------------------------------------
@@ -233,7 +329,36 @@ class Panel(widgets.VBox):
             "texts": parse_texts(self._value("texts")),
             "aspect": self._value("aspect"),
             "quality": self._value("quality"),
+            "n": int(self._value("n") or 1),
+            "seed": self._seed(),
         }
+
+    def _seed(self) -> int | None:
+        text = str(self._value("seed")).strip()
+        if not text:
+            return None
+        try:
+            seed = int(text)
+        except ValueError:
+            raise SpecError(f"The seed must be a whole number, not {text!r}.", field="seed") from None
+        if seed < 0:
+            raise SpecError(f"The seed must be 0 or more, not {seed}.", field="seed")
+        return seed
+
+    def run_options(self) -> dict[str, Any]:
+        """The run options beside the spec: backend, model, size, transparency, format."""
+        size = self._value("size")
+        options: dict[str, Any] = {
+            "backend": self.backend,
+            "model": self.model or None,
+            "output_format": self._value("format"),
+        }
+        if size:
+            width, height = (int(x) for x in size.split("x"))
+            options["size"] = (width, height)
+        if self._value("transparent"):
+            options["transparent"] = True
+        return options
 
     @property
     def preset(self) -> str | None:
@@ -274,7 +399,7 @@ class Panel(widgets.VBox):
     def set(self, **values: Any) -> Panel:
         """Set inputs from code: any of preset, subject, background, lighting, style, texts
         (a string, TextItems or strings), details, aspect, quality, backend. Refreshes once."""
-        unknown = set(values) - set(self.inputs)
+        unknown = set(values) - set(self.inputs) - {"overwrite"}
         if unknown:
             raise TypeError(
                 f"The panel has no input {sorted(unknown)[0]!r}: it has {', '.join(self.inputs)}."
@@ -283,7 +408,7 @@ class Panel(widgets.VBox):
         try:
             if "preset" in values:
                 self.inputs["preset"].value = values.pop("preset") or NO_PRESET
-                self._fill_from_preset(self.preset)
+                self._fill_from_preset(self.preset, overwrite=bool(values.pop("overwrite", False)))
             if "backend" in values:
                 self.inputs["backend"].value = values.pop("backend")
                 self._backend_changed()
@@ -293,22 +418,66 @@ class Panel(widgets.VBox):
             for name, value in values.items():
                 if name == "texts" and not isinstance(value, str):
                     value = texts_to_lines(tuple(TextItem.coerce(t) for t in value))
-                self.inputs[name].value = value if value is not None else ""
+                if name == "seed" and value is not None:
+                    value = str(value)
+                if name == "size" and isinstance(value, tuple):
+                    value = f"{value[0]}x{value[1]}"
+                if name == "size" and value and value not in [v for _, v in self.inputs["size"].options]:
+                    self.inputs["size"].options = [*self.inputs["size"].options, (value, value)]
+                default = {"n": 1, "transparent": False, "format": "png", "size": AUTO_SIZE}.get(name, "")
+                self.inputs[name].value = value if value is not None else default
+                if name in PRESET_FIELDS:
+                    self._typed.add(name)
         finally:
             self._loading = was_loading
         if not self._loading:
             self.refresh()
         return self
 
-    def _fill_from_preset(self, name: str | None) -> None:
+    def _fill_from_preset(self, name: str | None, *, overwrite: bool = False) -> None:
+        """Fill the fields from a preset; fields typed in since are kept unless ``overwrite``."""
+        self._kept = []
         if not name:
             return
         spec = self.wb.templates.preset(name).spec
-        for field_name in (*TEMPLATE_FIELDS, "details"):
-            self.inputs[field_name].value = getattr(spec, field_name)
-        self.inputs["texts"].value = texts_to_lines(spec.texts)
-        self.inputs["aspect"].value = spec.aspect
-        self.inputs["quality"].value = spec.quality
+        values = {f: getattr(spec, f) for f in (*TEMPLATE_FIELDS, "details")}
+        values |= {"texts": texts_to_lines(spec.texts), "aspect": spec.aspect, "quality": spec.quality}
+        for field_name, value in values.items():
+            current = self.inputs[field_name].value
+            if not overwrite and field_name in self._typed and current and current != value:
+                self._kept.append(field_name)
+                continue
+            self.inputs[field_name].value = value
+        if overwrite:
+            self._typed.clear()
+
+    def apply_preset(self, *, overwrite: bool = True) -> Panel:
+        """Fill the fields from the chosen preset again, replacing what was typed (by default)."""
+        was_loading, self._loading = self._loading, True
+        try:
+            self._fill_from_preset(self.preset, overwrite=overwrite)
+        finally:
+            self._loading = was_loading
+        self.refresh()
+        return self
+
+    def _size_options(self) -> list[tuple[str, str]]:
+        """ "from aspect" and the sizes the chosen model makes (its fixed set, or common ones)."""
+        options = [("from aspect", AUTO_SIZE)]
+        try:
+            cls = get_backend_class(self.backend)
+            model = self.inputs["model"].value if "model" in self.inputs else None
+            capabilities = cls.models.get(model or cls.default_model) or cls.models.get(cls.default_model)
+        except Exception:  # noqa: BLE001 — the plan will say what is wrong with the backend
+            return options
+        if capabilities is None:
+            return options
+        sizes = (
+            sorted(capabilities.sizes)
+            if capabilities.sizes is not None
+            else [s for s in COMMON_SIZES if capabilities.supports_size(*s)]
+        )
+        return options + [(f"{w}x{h}", f"{w}x{h}") for w, h in sizes]
 
     def _model_options(self) -> list[str]:
         try:
@@ -325,6 +494,11 @@ class Panel(widgets.VBox):
         quality = self._value("quality")
         self.inputs["quality"].options = self._quality_options()
         self.inputs["quality"].value = quality
+        if "size" in self.inputs:
+            size = self._value("size")
+            self.inputs["size"].options = self._size_options()
+            values = [v for _, v in self.inputs["size"].options]
+            self.inputs["size"].value = size if size in values else AUTO_SIZE
 
     def _quality_options(self) -> list[tuple[str, str]]:
         backend = self.backend
@@ -335,6 +509,9 @@ class Panel(widgets.VBox):
                 cls = get_backend_class(backend)
                 credits = self.wb.prices.credits_per_image(backend, model or cls.default_model, quality)
                 label = f"{quality} · {credits} credit{'' if credits == 1 else 's'}"
+                if credits == 0 and backend != SERVICE:
+                    service = self.wb.prices.credits_per_image(SERVICE, None, quality)
+                    label = f"{quality} · free here ({service} on the service)"
             except Exception:  # noqa: BLE001 — no price: still offer the quality
                 label = quality
             options.append((label, quality))
@@ -348,6 +525,8 @@ class Panel(widgets.VBox):
         try:
             if owner is self.inputs["preset"]:
                 self._fill_from_preset(self.preset)
+            elif any(owner is self.inputs[f] for f in PRESET_FIELDS):
+                self._typed.update(f for f in PRESET_FIELDS if owner is self.inputs[f])
             elif owner is self.inputs["backend"]:
                 self._backend_changed()
             elif owner is self.inputs["model"]:
@@ -359,8 +538,9 @@ class Panel(widgets.VBox):
     # -- the live preview ------------------------------------------------------------------------
     def refresh(self) -> None:
         """Recompose, lint and price the inputs, and show the wallet balance."""
+        self._service = None
         try:
-            plan = self.wb.plan(self.spec, backend=self.backend, model=self.model or None)
+            plan = self.wb.plan(self.spec, **self.run_options())
         except WorkbenchError as exc:
             self._prompt, self._findings, self._estimate = "", [], None
             # An untouched panel is not an error: it waits for a subject or a preset.
@@ -370,8 +550,39 @@ class Panel(widgets.VBox):
             self._prompt = plan.request.prompt
             self._estimate = plan.estimate
             self._findings = self.wb.lint(plan.spec) if plan.spec is not None else []
+            if plan.backend != SERVICE and plan.estimate.credits == 0:
+                self._service = self._service_price(plan)
         self._balance = self.wb.wallet.balance
+        self._blocked = self._why_blocked()
         self._render()
+
+    def _service_price(self, plan: Any) -> Any:
+        """What the same request would cost on the image service (for a free draft estimate)."""
+        from dataclasses import replace
+
+        try:
+            model = get_backend_class(SERVICE).default_model
+        except Exception:  # noqa: BLE001 — no service backend installed: no comparison
+            model = None
+        try:
+            request = replace(plan.request, spec=None, model=model)
+            return (model or SERVICE, self.wb.prices.estimate(SERVICE, model, request))
+        except (WorkbenchError, TypeError, ValueError):
+            return None
+
+    def _why_blocked(self) -> str | None:
+        """Why Generate cannot run now, or None."""
+        if self._plan_error:
+            return f"Generate is off until the inputs are fixed: {self._plan_error}"
+        if self._estimate is None:
+            return "Generate is off: pick a preset or type a subject first."
+        if not self._estimate.cached and self._balance is not None and self._estimate.credits > self._balance:
+            short = self._estimate.credits - self._balance
+            return (
+                f"Not enough credits: this run costs {self._estimate.credits}, the wallet has "
+                f"{self._balance} (short by {short}); top up with wb.wallet.topup({short})."
+            )
+        return None
 
     def _is_blank(self) -> bool:
         return not self.preset and not any(
@@ -387,12 +598,34 @@ class Panel(widgets.VBox):
                 f"{H.escape(self._prompt)}</div>"
             )
         else:
-            self.preview.value = "<i>No prompt yet: pick a preset or type a subject.</i>"
+            self.preview.value = (
+                "<i>The prompt cannot be composed until the error below is fixed.</i>"
+                if self._plan_error
+                else "<i>No prompt yet: pick a preset or type a subject.</i>"
+            )
         self.findings_box.value = H.findings_html(self._findings) if self._prompt else ""
         self.cost.value = self._cost_html()
         self.message.value = (
             f'<div class="workbench-error" style="color:#b00020">{H.escape(self._plan_error)}</div>'
             if self._plan_error
+            else ""
+        )
+        if self._kept:
+            kept = ", ".join(self._kept)
+            self.message.value += (
+                '<div class="workbench-kept" style="color:#555">'
+                f"The preset left what you typed in {H.escape(kept)}; "
+                "use the button below to take the preset's values instead.</div>"
+            )
+        self.overwrite_button.layout.display = "" if self._kept else "none"
+        running = self._thread is not None and self._thread.is_alive()
+        if not running:
+            self.button.disabled = self._blocked is not None
+            self.sample_button.disabled = self._blocked is not None or self.last_run is None
+        self.button.tooltip = self._blocked or "Make the image, log the run and charge the wallet"
+        self.reason.value = (
+            f'<div class="workbench-reason" style="color:#b26a00">{H.escape(self._blocked)}</div>'
+            if self._blocked and not self._is_blank()
             else ""
         )
 
@@ -409,11 +642,23 @@ class Panel(widgets.VBox):
         warn = ""
         if not estimate.cached and self._balance is not None and estimate.credits > self._balance:
             short = estimate.credits - self._balance
-            warn = (
-                f'<br><span style="color:#b26a00">The wallet is {short} credit{"" if short == 1 else "s"} '
-                f"short: top up with <code>wb.wallet.topup({short})</code>.</span>"
+            # The one top-up hint is the reason beside Generate; here only the shortfall.
+            plural = "" if short == 1 else "s"
+            warn = f'<br><span style="color:#b26a00">The wallet is {short} credit{plural} short.</span>'
+        service = ""
+        if getattr(self, "_service", None):
+            model, price = self._service
+            plural = "" if price.credits == 1 else "s"
+            service = (
+                f'<br><span class="workbench-service-price">On the service ({H.escape(model)}, '
+                f"{H.escape(self._value('quality'))}): {price.credits} credit{plural} "
+                f"(~${price.usd:.3f})</span>"
             )
-        return f'<div class="workbench-cost">Estimate: {cost} · {estimate.size} · {balance}{warn}</div>'
+        count = f" · {estimate.n} images" if estimate.n > 1 else ""
+        return (
+            f'<div class="workbench-cost">Estimate: {cost} · {estimate.size}{count} · {balance}'
+            f"{service}{warn}</div>"
+        )
 
     # -- generating ------------------------------------------------------------------------------
     def _on_click(self, _button: widgets.Button) -> None:
@@ -431,12 +676,40 @@ class Panel(widgets.VBox):
             self._thread.join(timeout)
         return self.last_run
 
-    def generate(self) -> Run | None:
+    def _on_sample(self, _button: widgets.Button) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if self.threaded:
+            self._thread = threading.Thread(target=self.new_sample, name="workbench-panel", daemon=True)
+            self._thread.start()
+        else:
+            self.new_sample()
+
+    def new_sample(self) -> Run | None:
+        """What "New sample" does: the same request as a new variant — a new image and a new
+        row, not the cached one. Returns the Run (None after an error)."""
+        try:
+            spec, options = self.spec, self.run_options()
+            variant = self._variant + 1
+            # Skip variants made before (in an earlier session): each click is a new image.
+            while (
+                variant < self._variant + 1000
+                and self.wb.plan(spec, variant=variant, **options).estimate.cached
+            ):
+                variant += 1
+        except WorkbenchError as exc:
+            self._show_error(str(exc))
+            return None
+        self._variant = variant
+        return self.generate(variant=variant)
+
+    def generate(self, *, variant: int = 0) -> Run | None:
         """What the Generate button does: run the spec, show the result or the error sentence.
 
         Returns the Run, or None when the inputs or the run failed (``panel.error`` says why).
         """
         self.button.disabled = True
+        self.sample_button.disabled = True
         self.button.description = "Generating…"
         self.status.value = '<span class="workbench-progress">⏳ running…</span>'
         self.last_error = None
@@ -444,8 +717,8 @@ class Panel(widgets.VBox):
             spec = self.spec
             run = self.wb.generate(
                 spec,
-                backend=self.backend,
-                model=self.model or None,
+                **self.run_options(),
+                variant=variant,
                 partial_images=self.previews if self.previews else 0,
                 on_partial=self._on_partial,
             )
@@ -459,14 +732,16 @@ class Panel(widgets.VBox):
             self._traceback = traceback.format_exc()
             return None
         finally:
-            self.button.disabled = False
             self.button.description = "Generate"
+            if self.last_error is None:
+                self.button.disabled = False  # refresh() below decides what holds it now
         self.last_run = run
         self.status.value = (
             f'<span class="workbench-done">✓ {H.escape(run.status)} in '
             f"{(run.latency_ms or 0) / 1000:.1f} s</span>"
         )
-        self.result.value = H.run_html(run, size=RESULT_SIZE)
+        self.result.value = H.run_html(run, size=RESULT_SIZE) + _downloads(run)
+        self._thread = None if self._thread is threading.current_thread() else self._thread
         self.refresh()
         self.wb.refresh_views()
         return run
@@ -485,9 +760,94 @@ class Panel(widgets.VBox):
     def _show_error(self, sentence: str) -> None:
         self._balance = self.wb.wallet.balance
         self.cost.value = self._cost_html()
+        blocked = self._why_blocked()  # before the sentence: a failed run alone blocks nothing
+        if (
+            blocked is not None
+            and blocked.startswith("Not enough credits")
+            and sentence.startswith("Not enough")
+        ):
+            sentence, blocked = blocked, None  # one top-up hint, in the panel's terms
+        self._blocked = blocked or (self._blocked if self._plan_error else None)
         self._plan_error = sentence
         self.status.value = ""
+        self.result.value = ""  # the error replaces the old result: no stale image under it
+        self.button.disabled = self._blocked is not None or sentence.startswith("Not enough credits")
+        self.reason.value = (
+            f'<div class="workbench-reason" style="color:#b26a00">{H.escape(blocked)}</div>'
+            if blocked
+            else ""
+        )
         self.message.value = f'<div class="workbench-error" style="color:#b00020">{H.escape(sentence)}</div>'
+
+    # -- editing an upload -----------------------------------------------------------------------
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change["new"]
+        if not files:
+            return
+        item = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
+        content = item["content"] if isinstance(item, dict) else item.content
+        self._upload = bytes(content.tobytes() if hasattr(content, "tobytes") else content)
+        self._upload_name = (
+            item.get("name") if isinstance(item, dict) else getattr(item, "name", "")
+        ) or "upload"
+        self._plan_edit()
+
+    def set_upload(self, data: bytes, name: str = "upload.png") -> Panel:
+        """Use ``data`` (an image file's bytes) as the image to edit, as the upload button does."""
+        self._upload, self._upload_name = bytes(data), name
+        self._plan_edit()
+        return self
+
+    def _plan_edit(self) -> None:
+        """Show where the edit would run and what it costs, before anything runs."""
+        self._edit_plan = None
+        instruction = self.instruction.value.strip()
+        if self._upload is None:
+            self.edit_route.value = "<i>Upload an image to edit it.</i>"
+        elif not instruction:
+            self.edit_route.value = f"<i>{H.escape(self._upload_name)} is ready: say what to change.</i>"
+        else:
+            try:
+                plan = self.wb.plan_edit(self._upload, instruction)
+            except WorkbenchError as exc:
+                self.edit_route.value = (
+                    f'<div class="workbench-error" style="color:#b00020">{H.escape(exc)}</div>'
+                )
+            else:
+                self._edit_plan = plan
+                cost = plan.estimate.credits
+                where = (
+                    "locally on the draft backend"
+                    if plan.backend == "draft"
+                    else f"on {H.escape(plan.backend)}/{H.escape(plan.model)}"
+                )
+                self.edit_route.value = (
+                    f'<div class="workbench-edit-route">Route: runs {where} · '
+                    f"{cost} credit{'' if cost == 1 else 's'}"
+                    f" (~${plan.estimate.usd:.3f}) · {plan.estimate.size}</div>"
+                )
+        self.edit_button.disabled = self._edit_plan is None
+
+    def edit(self) -> Run | None:
+        """What "Edit image" does: edit the upload by the instruction; show the result."""
+        if self._upload is None:
+            self.edit_route.value = "<i>Upload an image to edit it.</i>"
+            return None
+        self.edit_button.disabled = True
+        try:
+            run = self.wb.edit(self._upload, self.instruction.value.strip())
+        except WorkbenchError as exc:
+            self.edit_result.value = (
+                f'<div class="workbench-error" style="color:#b00020">{H.escape(exc)}</div>'
+            )
+            return None
+        finally:
+            self.edit_button.disabled = self._edit_plan is None
+        self.last_edit = run
+        self.edit_result.value = H.run_html(run, size=RESULT_SIZE) + _downloads(run)
+        self.refresh()
+        self.wb.refresh_views()
+        return run
 
     # -- static fallback -------------------------------------------------------------------------
     def to_html(self) -> str:
@@ -516,3 +876,23 @@ class Panel(widgets.VBox):
 
     def __repr__(self) -> str:
         return f"<Panel preset={self.preset!r} backend={self.backend!r} prompt={self._prompt[:60]!r}>"
+
+
+def _downloads(run: Run) -> str:
+    """Download links for a run's full images (data URIs; larger files are named by path)."""
+    links = []
+    for index, path in enumerate(run.images):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        mime = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(
+            path.suffix[1:].lower(), "application/octet-stream"
+        )
+        name = f"workbench-{run.id[:8]}-{index + 1}{path.suffix}"
+        if size > DOWNLOAD_LIMIT:
+            links.append(f"<span>{H.escape(path)}</span>")
+            continue
+        uri = f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+        links.append(f'<a class="workbench-download" download="{name}" href="{uri}">⬇ Download {name}</a>')
+    return f'<div style="margin-top:4px">{" · ".join(links)}</div>' if links else ""
