@@ -15,7 +15,7 @@ from PIL import Image
 from workbench import Workbench
 from workbench.batch import load_experiment, plan_batch, run_batch, run_shard
 from workbench.batch.report import MAX_SHEET_ROWS, THUMB, contact_sheets, write_report
-from workbench.batch.runner import _write_batch_files
+from workbench.batch.runner import write_batch_files
 
 GRID = """
 name: mugs
@@ -41,7 +41,7 @@ def in_process_batch(wb: Workbench, text: str, batch_id: str, tmp: Path, *, only
     path.write_text(text, encoding="utf-8")
     plan = plan_batch(wb, load_experiment(path, templates=wb.templates), batch_id=batch_id)
     folder = wb.root / "batches" / batch_id
-    _write_batch_files(folder, plan)
+    write_batch_files(folder, plan)
     jobs = folder / "shard-0.jobs.json"
     jobs.write_text(json.dumps([j.record() for j in plan.jobs][:only]))
     options = (
@@ -73,6 +73,7 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
 
 
+@pytest.mark.slow
 def test_a_draft_grid_report_ranks_charts_and_prices_it_on_the_service(wb, tmp_path):
     page = draft_grid_report(wb, tmp_path, only=10)
     html = page.read_text()
@@ -120,6 +121,7 @@ def test_a_service_batch_report_sets_the_estimate_beside_the_actual(
     wb.close()
 
 
+@pytest.mark.slow
 def test_a_long_axis_pages_its_contact_sheet_under_the_jpeg_limit(wb):
     """1,500 values on one axis would be a 73,000 px tall sheet: it comes in pages instead."""
     import pandas as pd
