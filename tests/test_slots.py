@@ -1,0 +1,131 @@
+"""SharedSlots: one limit on requests in flight across event loops, threads and processes."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from workbench.backends.slots import SharedSlots
+
+
+def _most_at_once(
+    slots: SharedSlots, tasks: int, hold: float = 0.03, *, split: float = 0.0
+) -> tuple[int, int]:
+    """The most requests in flight at once, before and after ``split`` seconds from the start."""
+    current = 0
+    most = [0, 0]
+    started = time.perf_counter()
+
+    async def one() -> None:
+        nonlocal current
+        async with slots.slot():
+            current += 1
+            phase = int(time.perf_counter() - started >= split)
+            most[phase] = max(most[phase], current)
+            await asyncio.sleep(hold)
+            current -= 1
+
+    async def main() -> None:
+        await asyncio.gather(*(one() for _ in range(tasks)))
+
+    asyncio.run(main())
+    return most[0], most[1]
+
+
+def _holder(folder: Path, total: int, held: int) -> subprocess.Popen:
+    """Another process holding ``held`` of the folder's slots until killed."""
+    script = textwrap.dedent(
+        f"""
+        import contextlib, sys, time
+        from workbench.backends.slots import SharedSlots
+        slots = SharedSlots({str(folder)!r}, {total})
+        with contextlib.ExitStack() as stack:
+            for _ in range({held}):
+                stack.enter_context(slots.sync_slot())
+            print("held", flush=True)
+            time.sleep(60)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_slots_held_by_another_process_count_and_a_killed_process_frees_them(tmp_path):
+    folder = tmp_path / "limits"
+    other = _holder(folder, 3, 2)
+    killer = subprocess.Popen(
+        [sys.executable, "-c", f"import os, time; time.sleep(0.5); os.kill({other.pid}, 9)"]
+    )
+    try:
+        slots = SharedSlots.open(folder, 3)
+        # Two of three are in flight elsewhere until that process is killed; then the kernel
+        # releases its locks and all three are ours.
+        before, after = _most_at_once(slots, 60, split=0.3)
+    finally:
+        killer.wait()
+        other.wait()
+    assert (before, after) == (1, 3)
+
+
+def test_a_busy_slot_is_taken_as_soon_as_the_other_process_lets_go(tmp_path):
+    folder = tmp_path / "limits"
+    other = _holder(folder, 1, 1)
+    slots = SharedSlots(folder, 1)
+
+    async def main() -> float:
+        started = time.perf_counter()
+        async with slots.slot():
+            return time.perf_counter() - started
+
+    killer = subprocess.Popen(
+        [sys.executable, "-c", f"import os, time; time.sleep(0.3); os.kill({other.pid}, 9)"]
+    )
+    waited = asyncio.run(main())  # the event loop waits in a thread, not by polling
+    killer.wait()
+    other.wait()
+    assert 0.25 < waited < 5
+
+
+def test_the_limit_drops_on_a_429_once_per_burst_and_climbs_back(tmp_path):
+    slots = SharedSlots(None, 4)
+    slots.on_rate_limited(now=100.0)
+    slots.on_rate_limited(now=100.5)  # the same burst
+    assert slots.limit == 3.0 and slots.slowdowns == 1
+    assert _most_at_once(slots, 8, split=60) == (3, 0)
+    for _ in range(3):
+        slots.on_success()
+    assert 3.9 < slots.limit < 4  # one slot back per `limit` successes
+    slots.on_success()
+    assert slots.limit == 4.0
+    assert _most_at_once(slots, 8, split=60) == (4, 0)
+
+
+def test_threads_and_event_loops_share_one_process_limit(tmp_path):
+    import threading
+
+    slots = SharedSlots.open(tmp_path / "limits", 2)
+    assert SharedSlots.open(tmp_path / "limits", 2) is slots
+    current = most = 0
+    lock = threading.Lock()
+
+    def hold() -> None:
+        nonlocal current, most
+        with slots.sync_slot():
+            with lock:
+                current += 1
+                most = max(most, current)
+            time.sleep(0.02)
+            with lock:
+                current -= 1
+
+    threads = [threading.Thread(target=hold) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 2
