@@ -48,6 +48,7 @@ def job_key(params: str) -> str:
     return json.loads(params)["job"]
 
 
+@pytest.mark.slow
 def test_a_3x4_grid_plans_runs_and_a_second_run_comes_from_the_cache(paid_draft, tmp_path, cli):
     root = paid_draft
     Workbench(root).wallet.topup(100)
@@ -125,6 +126,7 @@ def test_a_batch_the_wallet_cannot_pay_for_is_refused_before_anything_renders(pa
     assert not store_files(paid_draft) and not (paid_draft / "batches").exists()
 
 
+@pytest.mark.slow
 def test_a_budget_stops_cleanly_and_a_resume_finishes_the_batch(paid_draft, tmp_path, cli):
     path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4, 5, 6]\n")
     code, out, _ = cli(
@@ -163,6 +165,7 @@ def _count_rows(ledger: Path, batch_id: str) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_running_batch_then_resume_charges_each_job_once(paid_draft, tmp_path, cli):
     root = paid_draft
     Workbench(root).wallet.topup(100)
@@ -213,6 +216,7 @@ def _notebook_with(tmp_path: Path, code: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_dying_kernel_is_retried_and_a_failing_shard_keeps_its_notebook(root, tmp_path, cli):
     path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n")
     marker = tmp_path / "died-once"

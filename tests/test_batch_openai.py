@@ -26,6 +26,7 @@ def fifty(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, batch_api, fifty, cli):
     Workbench(root).wallet.topup(40)
     base = ["--base-url", openai_server.base_url]
@@ -80,6 +81,7 @@ def test_a_batch_the_wallet_cannot_pay_for_is_not_sent(root, openai_server, batc
     assert not openai_server.counts and ledger_state(root) == before
 
 
+@pytest.mark.slow
 def test_a_grid_on_the_openai_backend_runs_through_papermill_without_the_key(
     root, openai_server, batch_api, tmp_path, cli
 ):
@@ -109,6 +111,7 @@ def test_a_grid_on_the_openai_backend_runs_through_papermill_without_the_key(
         assert "sk-test-batch" not in text and openai_server.base_url in text
 
 
+@pytest.mark.slow
 def test_a_batch_runs_on_the_workbenchs_own_default_backend(root, openai_server, batch_api, tmp_path):
     from workbench.batch import run_batch
 
@@ -123,6 +126,7 @@ def test_a_batch_runs_on_the_workbenchs_own_default_backend(root, openai_server,
     assert openai_server.counts == {"/v1/images/generations": 2}
 
 
+@pytest.mark.slow
 def test_a_key_given_as_a_backend_option_reaches_the_kernels_but_not_the_notebooks(
     root, openai_server, tmp_path, monkeypatch
 ):

@@ -15,6 +15,7 @@ from PIL import Image
 WORKBENCH = Path(sys.executable).with_name("workbench")
 
 
+@pytest.mark.slow
 def test_generate_writes_the_size_asked_for_and_recalls_its_spec(root):
     result = subprocess.run(
         [

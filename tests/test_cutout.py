@@ -14,6 +14,7 @@ def _alpha_mask(image: Image.Image) -> np.ndarray:
     return np.asarray(image.getchannel("A")) >= 128
 
 
+@pytest.mark.slow
 def test_mean_iou_on_the_generated_set_is_at_least_095():
     shots = list(product_shots(size=384))
     scores = {s.name: iou(_alpha_mask(remove_background(s.image)), s.mask) for s in shots}

@@ -90,6 +90,7 @@ def test_classify_by_content():
     assert classify(poster()) == "flat" and classify(photo()) == "photo" and classify(cutout()) == "alpha"
 
 
+@pytest.mark.slow
 def test_workbench_export_writes_each_kind_and_recall_works(wb, tmp_path):
     generated = wb.generate(preset=None, subject="a red mug", texts=["HELLO"], aspect="1:1")
     path = tmp_path / "photo.png"

@@ -48,6 +48,7 @@ def _bomb(megabytes: int = 1) -> bytes:
 
 
 # -- the recipe reader's cap -------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_metadata_bomb_is_refused_by_recall_and_edit_without_inflating_it(wb, tmp_path, cli):
     path = tmp_path / "bomb.png"
     path.write_bytes(_bomb())
@@ -77,6 +78,7 @@ def test_an_ordinary_recipe_still_reads_back(wb):
 
 
 # -- export ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_export_never_overwrites_without_force_nor_the_run_log_the_store_or_a_device(wb, tmp_path, cli):
     run = wb.generate("a red mug")
     ledger = wb.root / "ledger.sqlite"

@@ -85,6 +85,7 @@ def test_accuracy_is_character_level():
     assert accuracy("Shop  Now", " Shop Now\n") == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transparent", [False, True], ids=["opaque", "transparent"])
 @pytest.mark.parametrize("index", range(len(POSTERS)))
 def test_reads_the_exact_texts_of_draft_posters(index, transparent):
@@ -96,6 +97,7 @@ def test_reads_the_exact_texts_of_draft_posters(index, transparent):
         assert result["accuracy"] >= 0.98, result
 
 
+@pytest.mark.slow
 def test_a_different_text_scores_low():
     _need_tesseract()
     image = _render(POSTERS[0])
@@ -111,6 +113,7 @@ def test_a_language_without_tesseract_data_is_named_in_one_sentence():
         check_texts(_render(POSTERS[0]), ["MOVE FORWARD"], lang="xxx")
 
 
+@pytest.mark.slow
 def test_overlay_typesets_exact_texts_that_read_back():
     _need_tesseract()
     rng = np.random.default_rng(0)
@@ -127,6 +130,7 @@ def test_overlay_typesets_exact_texts_that_read_back():
         assert result["accuracy"] >= 0.98, result
 
 
+@pytest.mark.slow
 def test_check_text_scores_a_run_and_runs_shows_it(wb):
     _need_tesseract()
     good = wb.generate(POSTERS[1])

@@ -347,6 +347,7 @@ def _instance(cls, httpx2):
     return exc
 
 
+@pytest.mark.slow
 def test_every_openai_exception_is_mapped_in_one_place():
     import httpx2
     import openai
@@ -588,6 +589,7 @@ def test_partial_images_on_the_async_path(wb):
 WORKBENCH = Path(sys.executable).with_name("workbench")
 
 
+@pytest.mark.slow
 def test_the_cli_generates_through_the_openai_backend(root, openai_server):
     env = os.environ | {"WORKBENCH_HOME": str(root), "OPENAI_API_KEY": KEY}
     result = subprocess.run(
@@ -617,6 +619,7 @@ def test_the_cli_generates_through_the_openai_backend(root, openai_server):
     assert KEY not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_the_cli_without_a_key_prints_one_sentence(root, openai_server):
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"} | {"WORKBENCH_HOME": str(root)}
     result = subprocess.run(
