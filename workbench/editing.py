@@ -42,6 +42,12 @@ def plan_edit(
     extra = tuple(resolve_source(r, store_root=wb.root, max_bytes=max_bytes).data for r in references)
     mask_png = build_mask(regions, source.size, mask=mask)
     local = map_instruction(instruction) if not extra else None
+    if local is None and backend is None and not extra:
+        from workbench.instructions import local_sounding, unknown_local_error
+
+        what = local_sounding(instruction)
+        if what is not None:  # ask rather than pay for what sounds like a quick local fix
+            raise SpecError(unknown_local_error(instruction, what), field="instruction")
     name = backend or ("draft" if local is not None else "openai")
     local = local if name == "draft" else None
     return plan_for_source(wb, source, instruction, local, name, extra, mask_png, **options)
@@ -118,6 +124,9 @@ def plan_for_source(
             cls, options.get("model"), source.size, options.get("quality", "medium")
         )
         params = {"instruction": instruction, "references": len(extra)}
+        if tuple(size) != tuple(source.size):
+            # The service answers at its nearest size: cropped (or padded) back to the upload's aspect.
+            params["restore_aspect"] = list(source.size)
     if mask_png is not None:
         params["mask"] = True
     return wb.plan(

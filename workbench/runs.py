@@ -331,6 +331,10 @@ def _finish(
     try:
         images = []
         for index, data in enumerate(result.images):
+            if plan.params.get("restore_aspect"):
+                from workbench.imaging.finishing import restore_aspect
+
+                data = restore_aspect(data, plan.params["restore_aspect"])  # never raises
             recipe = _recipe(wb, plan, run_id, index, draft=cls.is_draft)
             layouts = (result.raw or {}).get("layout") if isinstance(result.raw, dict) else None
             if isinstance(layouts, list) and index < len(layouts) and layouts[index]:

@@ -20,7 +20,19 @@ from PIL import Image, ImageOps
 
 from workbench.errors import SpecError
 
-__all__ = ["OPERATIONS", "UHD_EDGE", "apply", "black_and_white", "crop_to_aspect", "tone", "upscale"]
+__all__ = [
+    "OPERATIONS",
+    "UHD_EDGE",
+    "apply",
+    "black_and_white",
+    "crop_to_aspect",
+    "restore_aspect",
+    "flip",
+    "rotate",
+    "sharpen",
+    "tone",
+    "upscale",
+]
 
 UHD_EDGE = 3840
 
@@ -113,9 +125,18 @@ def crop_size(size: tuple[int, int], aspect: str | float | tuple[int, int]) -> t
     return width, max(1, round(width / ratio))
 
 
-def upscale_size(size: tuple[int, int], long_edge: int = UHD_EDGE) -> tuple[int, int]:
-    """The size ``upscale`` gives: ``long_edge`` on the long side, the aspect kept within a pixel."""
+def upscale_size(
+    size: tuple[int, int], long_edge: int = UHD_EDGE, factor: float | None = None
+) -> tuple[int, int]:
+    """The size ``upscale`` gives: ``long_edge`` on the long side (or each side times ``factor``,
+    exactly), the aspect kept within a pixel."""
     width, height = size
+    if factor is not None:
+        if not isinstance(factor, (int, float)) or not 0 < factor <= 8:
+            raise SpecError(
+                f"An upscale factor must be above 0 and at most 8, not {factor!r}.", field="factor"
+            )
+        return max(1, round(width * factor)), max(1, round(height * factor))
     if width >= height:
         return long_edge, max(1, round(height * long_edge / width))
     return max(1, round(width * long_edge / height)), long_edge
@@ -132,8 +153,11 @@ def crop_to_aspect(
     return image.crop((left, top, left + new_w, top + new_h))
 
 
-def upscale(image: Image.Image, *, long_edge: int = UHD_EDGE, sharpen: float = 0.6) -> Image.Image:
-    """Resize to exactly ``long_edge`` px on the long side (aspect kept within a pixel).
+def upscale(
+    image: Image.Image, *, long_edge: int = UHD_EDGE, sharpen: float = 0.6, factor: float | None = None
+) -> Image.Image:
+    """Resize to exactly ``long_edge`` px on the long side (aspect kept within a pixel), or by
+    exactly ``factor`` ("upscale 2x" doubles each side).
 
     Lanczos resampling (8x8 taps, OpenCV) in one step, then an unsharp mask whose radius grows
     with the enlargement, so 4K prints do not look soft. Alpha is resampled the same way, unsharpened.
@@ -141,12 +165,12 @@ def upscale(image: Image.Image, *, long_edge: int = UHD_EDGE, sharpen: float = 0
     import cv2
 
     width, height = image.size
-    target = upscale_size(image.size, long_edge)
+    target = upscale_size(image.size, long_edge, factor)
     rgb, alpha = _split_alpha(image)
-    shrinking = long_edge < max(width, height)
+    factor = max(target) / max(width, height)
+    shrinking = factor < 1
     method = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
     pixels = cv2.resize(np.asarray(rgb), target, interpolation=method)
-    factor = long_edge / max(width, height)
     if sharpen > 0 and factor > 1:
         radius = min(3.0, 0.5 + 0.35 * factor)
         amount = 0.8 * sharpen
@@ -156,6 +180,87 @@ def upscale(image: Image.Image, *, long_edge: int = UHD_EDGE, sharpen: float = 0
     if alpha is not None:
         alpha = Image.fromarray(cv2.resize(np.asarray(alpha), target, interpolation=method), "L")
     return _with_alpha(out, alpha)
+
+
+def sharpen(image: Image.Image, *, amount: float = 0.6, radius: float = 1.2) -> Image.Image:
+    """An unsharp mask: edges crisper by ``amount`` (0-2) at ``radius`` px; alpha kept."""
+    import cv2
+
+    rgb, alpha = _split_alpha(image)
+    pixels = np.asarray(rgb)
+    blurred = cv2.GaussianBlur(pixels, (0, 0), max(0.3, float(radius)))
+    out = cv2.addWeighted(pixels, 1 + float(amount), blurred, -float(amount), 0)
+    return _with_alpha(Image.fromarray(out, "RGB"), alpha)
+
+
+def rotate(image: Image.Image, *, degrees: float = 90) -> Image.Image:
+    """Turn the image by ``degrees`` counter-clockwise (negative: clockwise). Quarter turns are
+    exact (no resampling); other angles expand the canvas, filling the corners transparent or white."""
+    turns = degrees / 90
+    if float(turns).is_integer():
+        method = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+        quarter = int(turns) % 4
+        return image.copy() if quarter == 0 else image.transpose(method[quarter])
+    fill = (0, 0, 0, 0) if "A" in image.mode else (255, 255, 255)
+    return image.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
+
+
+def flip(image: Image.Image, *, direction: str = "horizontal") -> Image.Image:
+    """Mirror the image left-right (``horizontal``) or upside down (``vertical``)."""
+    if direction not in ("horizontal", "vertical"):
+        raise SpecError(f"Flip horizontal or vertical, not {direction!r}.", field="direction")
+    return image.transpose(
+        Image.Transpose.FLIP_LEFT_RIGHT if direction == "horizontal" else Image.Transpose.FLIP_TOP_BOTTOM
+    )
+
+
+def rotate_size(size: tuple[int, int], degrees: float) -> tuple[int, int]:
+    """The size ``rotate`` gives."""
+    import math
+
+    width, height = size
+    if float(degrees / 90).is_integer():
+        return (height, width) if int(degrees / 90) % 2 else (width, height)
+    rad = math.radians(degrees)
+    c, s = abs(math.cos(rad)), abs(math.sin(rad))
+    return math.ceil(width * c + height * s - 1e-9), math.ceil(width * s + height * c - 1e-9)
+
+
+def restore_aspect(data: bytes, size: tuple[int, int] | list[int]) -> bytes:
+    """A service's answer at its nearest size, cropped (centred) or, when cropping would lose more
+    than an eighth, padded with its edge colour back to the aspect of ``size``; the same format.
+
+    Never raises: it runs between the service's answer and its row, so on any trouble the answer
+    is returned as it came.
+    """
+    import io
+
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            image = opened.copy()
+            fmt = opened.format or "PNG"
+        width, height = image.size
+        target = size[0] / size[1]
+        if abs(width / height - target) < 1e-3:
+            return data
+        crop_w, crop_h = crop_size(image.size, target)
+        if crop_w * crop_h >= 0.875 * width * height:
+            out = crop_to_aspect(image, target)
+        else:
+            new_w, new_h = (
+                (round(height * target), height)
+                if width / height < target
+                else (width, round(width / target))
+            )
+            corner = image.convert("RGBA" if "A" in image.mode else "RGB").getpixel((0, 0))
+            out = Image.new(image.mode if image.mode in ("RGB", "RGBA") else "RGB", (new_w, new_h), corner)
+            out.paste(image, ((new_w - width) // 2, (new_h - height) // 2))
+        buffer = io.BytesIO()
+        out.save(buffer, fmt)
+        return buffer.getvalue()
+    except Exception:
+        return data
 
 
 def autocontrast(image: Image.Image) -> Image.Image:
@@ -187,6 +292,9 @@ OPERATIONS: dict[str, Callable[..., Image.Image]] = {
     "autocontrast": autocontrast,
     "crop": lambda image, aspect="1:1", **kw: crop_to_aspect(image, aspect, **kw),
     "upscale": upscale,
+    "sharpen": sharpen,
+    "rotate": rotate,
+    "flip": flip,
     "remove_background": _cutout,
     "replace_background": _replace,
     "overlay_text": _overlay,

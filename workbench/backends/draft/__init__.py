@@ -147,8 +147,9 @@ class DraftBackend(Backend):
         if map_instruction(request.prompt) is None:
             raise CapabilityError(
                 f"The draft backend cannot edit with {request.prompt!r}: it edits locally only "
-                "(black and white, warmer or cooler tone, contrast, background removal or replacement "
-                "with a colour, crop, upscale). Use the image service (backend 'openai') for this edit.",
+                "(black and white, warmer or cooler tone, contrast, brightness, saturation, sharpen, "
+                "rotate, flip, background removal or replacement with a colour, crop, upscale). Use the "
+                "image service (backend 'openai') for this edit.",
                 field="kind",
             )
 
