@@ -1,4 +1,5 @@
-"""The template library: named prompt snippets and presets, read from ``prompts/*.yaml``.
+"""The template library: named prompt snippets and presets, read from YAML folders: the ones shipped
+in the package (``workbench/data/prompts/``), then a project's own ``prompts/``, then any given.
 
 A template is a named piece of prompt text of one kind — ``subject``, ``background``,
 ``lighting`` or ``style`` — that a spec field references as ``@name``. A preset is a partial
@@ -22,8 +23,9 @@ Each YAML file holds one kind::
         spec: {subject: a ceramic mug, background: "@studio-white", aspect: "1:1"}
 
 Folders load in order and a later folder's name replaces an earlier one of the same kind, so a
-team keeps its own folder beside the built-in ``prompts/``. Subfolders (``prompts/experiments/``
-holds batch grids) are not read.
+project's ``prompts/`` (beside its ``outputs/``) and ``--prompts DIR`` add to and override the
+package's templates. Subfolders (``experiments/`` holds batch grids) are not read. Every file is
+parsed by :mod:`workbench.yamlio`, so a mistake is ``file:line: field: problem``.
 
 Example:
     >>> library = TemplateLibrary.default()
@@ -151,8 +153,8 @@ class Preset:
 class TemplateLibrary:
     """Templates and presets by kind and name, loaded from YAML folders.
 
-    Build one with :meth:`load` (explicit folders) or :meth:`default` (the repository's
-    ``prompts/`` plus extra folders, cached until a file changes).
+    Build one with :meth:`load` (explicit folders) or :meth:`default` (the package's templates,
+    the project's ``prompts/`` and extra folders, cached until a file changes).
     """
 
     def __init__(
@@ -185,14 +187,13 @@ class TemplateLibrary:
                 names the file and line.
         """
         library = cls(folders=folders)
-        cwd = Path.cwd()
         for folder in library.folders:
             if not folder.is_dir():
                 raise TemplateError(f"The template folder {folder} does not exist.", file=str(folder))
             entries: dict[tuple[str, str], Template | Preset] = {}
             paths = sorted(p for p in folder.iterdir() if p.suffix in _SUFFIXES and p.is_file())
             for path in paths:
-                for entry in _FileReader(path, cwd).read():
+                for entry in _FileReader(path).read():
                     kind = entry.kind if isinstance(entry, Template) else "preset"
                     earlier = entries.get((kind, entry.name))
                     if earlier is not None:
@@ -211,7 +212,7 @@ class TemplateLibrary:
                     library._presets[name] = entry
                 else:
                     library._templates[kind][name] = entry
-        library._check_preset_references(cwd)
+        library._check_preset_references()
         return library
 
     @classmethod
@@ -412,7 +413,7 @@ class TemplateLibrary:
             spec = spec.replace(subject="(your subject)")
         return compose(spec, self)
 
-    def _check_preset_references(self, cwd: Path) -> None:
+    def _check_preset_references(self) -> None:
         for preset in self._presets.values():
             for name in FIELD_KINDS:
                 value = getattr(preset.spec, name)
@@ -522,9 +523,8 @@ class _FileReader:
     """Reads one template file into Templates or Presets; every error is
     ``file:line: field: problem`` (the file parsed by :mod:`workbench.yamlio`)."""
 
-    def __init__(self, path: Path, cwd: Path) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.cwd = cwd
         self.file = str(path)
         self._constructor = SafeConstructor()
 
