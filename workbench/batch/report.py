@@ -651,8 +651,8 @@ def _notes(wb: Workbench, batch_id: str, frame: pd.DataFrame) -> list[str]:
     notes = []
     missing = int(counts.get("missing", 0))
     if missing:
-        rows = wb.ledger.query("SELECT status, options FROM batches WHERE id = ?", (batch_id,))
-        options = json.loads(rows[0]["options"] or "{}") if rows else {}
+        record = wb.batches.get(batch_id)
+        options = json.loads(record["options"] or "{}") if record else {}
         cost = int(frame.loc[frame["status"] == "missing", "credits_estimated"].sum())
         why = (
             f"the batch stopped at its budget of {options['budget']} credits"

@@ -45,6 +45,7 @@ from workbench.wallet import process_alive
 
 if TYPE_CHECKING:
     from workbench.core import Plan, Workbench
+    from workbench.pricing import Estimate
 
 __all__ = [
     "BatchPlan",
@@ -329,18 +330,18 @@ def plan_batch(
         plan = plan_job(wb, job, experiment.name)
         is_done = job.key in done
         cached = plan.estimate.cached or plan.fingerprint in paid_for
-        charge = 0 if (is_done or cached) else plan.estimate.credits
-        usd = 0.0 if (is_done or cached) else _usd(wb, plan, batch=via == "openai-batch")
+        # Batch API runs cost its discount, in credits as in dollars.
+        priced = _batch_estimate(wb, plan) if via == "openai-batch" else plan.estimate
+        charge = 0 if (is_done or cached) else priced.credits
+        usd = 0.0 if (is_done or cached) else priced.usd
         if not is_done:
             paid_for.add(plan.fingerprint)
         planned.append(PlannedJob(job, plan, is_done, cached, charge, usd))
     return BatchPlan(batch_id, experiment, planned, wb.wallet.balance, budget, via, resume is not None)
 
 
-def _usd(wb: Workbench, plan: Plan, *, batch: bool) -> float:
-    if not batch:
-        return plan.estimate.usd
-    return wb.prices.estimate(plan.backend, plan.model, plan.request, batch=True).usd
+def _batch_estimate(wb: Workbench, plan: Plan) -> Estimate:
+    return wb.prices.estimate(plan.backend, plan.model, plan.request, batch=True)
 
 
 # -- the record of a batch --------------------------------------------------------------------
@@ -671,7 +672,7 @@ def _run_shards(
     for k, jobs in enumerate(shards):
         _write_json(folder / f"shard-{k}.jobs.json", [j.record() for j in jobs])
 
-    def execute(k: int) -> None:
+    def run_one(k: int) -> None:
         outcome = outcomes[k]
         params = params_common | {"shard": k, "jobs_file": str((folder / f"shard-{k}.jobs.json").resolve())}
         for attempt in range(1, retries + 2):
@@ -691,7 +692,7 @@ def _run_shards(
     stop = threading.Event()
     try:
         with ThreadPoolExecutor(len(shards), thread_name_prefix="shard") as pool:
-            futures = [pool.submit(execute, k) for k in range(len(shards))]
+            futures = [pool.submit(run_one, k) for k in range(len(shards))]
             while not all(f.done() for f in futures):
                 _advance(wb, bar, first_rowid, params_common["batch_id"])
                 stop.wait(_POLL_SECONDS)
