@@ -87,6 +87,10 @@ class Faults:
         blocked_words: prompts containing one of them are refused.
         api_key: when set, any other bearer token gets 401.
         paths: the paths faults and latency apply to (None: every route).
+        answer_as: ``b64_json`` (the GPT image models' answer) or ``url``: each image is served at
+            ``/images/{id}.{format}`` (no key needed, as a signed URL) and the answer holds its URL.
+        check_sizes: refuse (400) sizes the requested model cannot make, as the service does:
+            the standard three on fixed-size models, free sizes within the limits on the others.
     """
 
     latency: float = 0.0
@@ -110,6 +114,8 @@ class Faults:
     api_key: str | None = None
     paths: tuple[str, ...] | None = None
     seed: int = 7
+    answer_as: str = "b64_json"
+    check_sizes: bool = True
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -196,7 +202,9 @@ class OpenAIServer:
             ("POST", "/v1/images/generations"): self.images_generations,
             ("POST", "/v1/images/edits"): self.images_edits,
             ("GET", "/_stats"): self.stats,
+            ("GET", "/images/{image_id}"): self.served_image,
         }
+        self.served: dict[str, bytes] = {}  # images answered as URLs, by id
         self.counts: Counter[str] = Counter()
         self.successes: Counter[str] = Counter()
         self.faults_sent: Counter[str] = Counter()
@@ -307,7 +315,7 @@ class OpenAIServer:
     def _check_key(self, request: Request) -> Response | None:
         expected = self.faults.api_key
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if expected is None or given == expected:
+        if expected is None or given == expected or request.path.startswith("/images/"):
             return None
         masked = f"{given[:3]}***{given[-4:]}" if len(given) > 8 else "***"
         return Response(
@@ -441,6 +449,9 @@ class OpenAIServer:
             return Response(
                 400, error_body(f"Invalid size {size!r}.", kind="invalid_request_error", param="size")
             )
+        refused = self._size_refusal(str(params.get("model") or ""), width, height)
+        if refused is not None:
+            return refused
         fmt = params.get("output_format") or "png"
         background = params.get("background") or "auto"
         if background == "transparent" and fmt == "jpeg":
@@ -509,12 +520,66 @@ class OpenAIServer:
                     )
                 )
             return Response(200, events=events, headers={"content-type": "text/event-stream"})
-        body = {
-            "created": int(time.time()),
-            "data": [{"b64_json": b64} for _ in range(answered)],
-            "usage": usage,
-        } | common
+        if self.faults.answer_as == "url":
+            data = [{"url": self._serve(image, fmt)} for _ in range(answered)]
+        else:
+            data = [{"b64_json": b64} for _ in range(answered)]
+        body = {"created": int(time.time()), "data": data, "usage": usage} | common
         return Response(200, body)
+
+    # -- sizes, and images answered as URLs ----------------------------------------------------
+    _STANDARD_SIZE_MODELS = ("gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest", "gpt-image-2.6")
+    _RETIRED = ("gpt-image-1", "dall-e-2", "dall-e-3")
+
+    def _size_refusal(self, model: str, width: int, height: int) -> Response | None:
+        """The service's own size rules (independent of Workbench's model table, on purpose)."""
+        if not self.faults.check_sizes:
+            return None
+        if model in self._RETIRED:
+            return Response(
+                404,
+                error_body(
+                    f"The model `{model}` has been shut down.",
+                    kind="invalid_request_error",
+                    code="model_not_found",
+                ),
+            )
+        if model.startswith(self._STANDARD_SIZE_MODELS):
+            ok = (width, height) in ((1024, 1024), (1536, 1024), (1024, 1536))
+        else:
+            ok = (
+                width % 16 == 0
+                and height % 16 == 0
+                and max(width, height) <= 3840
+                and max(width, height) <= 3 * min(width, height)
+                and 655_360 <= width * height <= 8_294_400
+            )
+        if ok:
+            return None
+        with self._lock:
+            self.faults_sent["bad_size"] += 1
+        return Response(
+            400,
+            error_body(
+                f"Invalid size '{width}x{height}' for model {model or 'the default model'}.",
+                kind="invalid_request_error",
+                param="size",
+            ),
+        )
+
+    def _serve(self, image: bytes, fmt: str) -> str:
+        with self._lock:
+            image_id = f"img_{len(self.served)}.{fmt}"
+            self.served[image_id] = image
+        return f"http://127.0.0.1:{self.port}/images/{image_id}"
+
+    def served_image(self, request: Request) -> Response:
+        with self._lock:
+            image = self.served.get(request.params["image_id"])
+        if image is None:
+            return Response(404, error_body("No such image.", kind="invalid_request_error"))
+        fmt = request.params["image_id"].rsplit(".", 1)[-1]
+        return Response(200, image, {"content-type": _MIME.get(fmt, "application/octet-stream")})
 
     def image(self, width: int, height: int, fmt: str, background: str, prompt: str) -> bytes:
         """An encoded image of exactly this size and format (cached: the bench asks for many)."""

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from workbench.lint import Finding
     from workbench.models import ModelTable
     from workbench.templates import TemplateLibrary
-    from workbench.widgets import Gallery, Panel
+    from workbench.widgets import Gallery, MaskPainter, Panel
 
 __all__ = ["Plan", "Run", "Workbench", "default_root"]
 
@@ -201,6 +201,8 @@ class Workbench:
         mask: bytes | None = None,
         variant: int = 0,
         partial_images: int = 0,
+        input_fidelity: str | None = None,
+        safety_identifier: str | None = None,
         parent_id: str | None = None,
         params: Mapping[str, Any] | None = None,
         **fields: Any,
@@ -208,7 +210,14 @@ class Workbench:
         """Validate a run and price it, without sending or charging anything.
 
         Raises ``SpecError``/``CapabilityError``/``TemplateError`` for anything the chosen backend
-        and model cannot do — before any request leaves the machine.
+        and model cannot do — before any request leaves the machine. The Python face of
+        ``--dry-run``: ``plan.backend``, ``plan.model``, ``plan.request.size``/``quality`` and
+        ``plan.estimate`` (credits, dollars, cached) say where the run would go and what it costs.
+
+        ``size`` (width, height) replaces the size the model's table gives the spec's aspect and
+        quality (a size the model cannot make names the nearest it can); ``inputs`` on a generate
+        are reference images; ``input_fidelity`` (low/high, on models that take it) and
+        ``safety_identifier`` (the run's user, for the service's abuse monitoring) go to the service.
         """
         spec = self.spec(spec, preset=preset, **fields)
         backend = backend or self.default_backend
@@ -240,6 +249,8 @@ class Workbench:
             spec=self.templates.resolve(spec) if cls.uses_spec else None,
             variant=variant,
             partial_images=partial_images,
+            input_fidelity=input_fidelity,
+            safety_identifier=safety_identifier,
         )
         if table is not None:
             table.check(request)
@@ -256,6 +267,7 @@ class Workbench:
             "output_compression": output_compression,
             "moderation": moderation,
             "partial_images": partial_images,
+            **({"input_fidelity": input_fidelity} if input_fidelity else {}),
             **dict(params or {}),
         }
         return Plan(request, backend, model, fingerprint, estimate, spec, run_params, parent_id)
@@ -640,6 +652,17 @@ class Workbench:
         from workbench.widgets.gallery import Gallery
 
         return Gallery(self, limit=limit, **filters)
+
+    def mask_painter(self, image: Any, *, display_size: int = 640, brush: int | None = None) -> MaskPainter:
+        """Paint the regions to edit over an image (a Run, a path, bytes or a PIL image).
+
+        Example:
+            >>> painter = wb.mask_painter(run)    # paint, then:
+            >>> wb.edit(run, "replace the mug with a teapot", regions=painter.regions_for_edit())
+        """
+        from workbench.widgets.mask_painter import MaskPainter
+
+        return MaskPainter(image, display_size=display_size, brush=brush)
 
     # -- reading ------------------------------------------------------------------------------
     def run_count(self) -> int:

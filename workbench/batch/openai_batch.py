@@ -116,6 +116,8 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
     plan.check()  # nothing is uploaded when the wallet cannot pay
     if any(planned.plan.request.kind != "generate" for planned in plan.to_run):
         raise ExperimentError("The Batch API path sends generate jobs only.", field="kind")
+    for model in sorted({planned.plan.model for planned in plan.to_run}):
+        wb.models.check_batch(model)  # a model the Batch API does not offer: refused before upload
     client = _client(wb)  # a missing key fails here, before any file is written
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
