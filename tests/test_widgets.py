@@ -540,3 +540,38 @@ def test_text_score_rounds_down_so_100_means_exact():
     assert text_score(0.996) == "text 99 %"
     assert text_score(0.5) == "text 50 %"
     assert text_score(None) == "" and text_score(float("nan")) == ""
+
+
+# -- the mask painter ----------------------------------------------------------------------------
+
+
+def _layer_uri(size: tuple[int, int], box: tuple[int, int, int, int]) -> str:
+    import base64
+    import io
+
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    layer.paste((255, 255, 255, 255), box)
+    buffer = io.BytesIO()
+    layer.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_wb_mask_painter_erases_through_rectangles_polygons_and_strokes(wb: Workbench):
+    from workbench.imaging.masks import edited_area
+    from workbench.widgets import MaskPainter
+
+    source = wb.generate("a red mug", aspect="1:1")
+    painter = wb.mask_painter(source, display_size=320)
+    assert isinstance(painter, MaskPainter) and (painter.width, painter.height) == (1024, 1024)
+    painter.regions = [{"x": 0, "y": 0, "w": 200, "h": 200}, {"points": [[600, 600], [900, 600], [900, 900]]}]
+    painter.painted = _layer_uri((1024, 1024), (300, 700, 400, 800))
+    # One eraser stroke across all three: a strip through the rectangle, the polygon and the stroke.
+    painter.erased = _layer_uri((1024, 1024), (0, 0, 1024, 1024))
+    assert painter.regions_for_edit() == [] and painter.mask_png() is None
+    painter.erased = _layer_uri((1024, 1024), (0, 0, 100, 1024))  # the left half of the rectangle
+    edited = edited_area(painter.mask_png())
+    assert not edited[50, 50] and edited[50, 150] and edited[750, 350] and edited[800, 880]
+    run = wb.edit(source, "convert to black and white", regions=painter.regions_for_edit())
+    assert run.ok and run.parent_id == source.id
+    painter.clear()
+    assert painter.erased == "" and painter.mask_png() is None

@@ -2,12 +2,18 @@
 
 An anywidget; its front end is ``mask_painter.js`` beside this file. The image is shown as a
 thumbnail (``preview``, at most ``display_size`` px), while everything painted is kept in the
-image's own pixels: ``regions`` holds the rectangles and polygons (in image coordinates) and
-``painted`` the brush strokes as a PNG (data URI) the size of the image. ``regions_for_edit()``
-hands both to ``Workbench.edit``, which merges them into one mask.
+image's own pixels: ``regions`` holds the rectangles and polygons (in image coordinates),
+``painted`` the brush strokes and ``erased`` the eraser's strokes, each a PNG (data URI) the size
+of the image. The eraser cuts through strokes and shapes alike (a shape drawn later wins over
+earlier erasing inside it). ``regions_for_edit()`` hands the result to ``Workbench.edit``, which
+merges it into one mask. In the notebook what is painted shows as a tint with a dark-and-light
+outline (visible on light and dark images), the brush as a ring of its size; Undo (or Ctrl+Z)
+steps back one action; a polygon closes on a double-click, a click on its first point or Enter.
+
+``Workbench.mask_painter(run)`` makes one.
 
 Example:
-    >>> painter = MaskPainter(run)          # a Run, a path, bytes or a PIL image
+    >>> painter = wb.mask_painter(run)      # a Run, a path, bytes or a PIL image
     >>> painter                             # paint in the notebook
     >>> wb.edit(run, "replace the mug with a teapot", regions=painter.regions_for_edit())
 """
@@ -56,6 +62,7 @@ class MaskPainter(anywidget.AnyWidget):
         brush: the brush diameter (image pixels).
         regions: rectangles ``{"x", "y", "w", "h"}`` and polygons ``{"points": [[x, y], ...]}``.
         painted: a PNG data URI of the brush strokes (white where painted), or "".
+        erased: a PNG data URI of the eraser's strokes (white where erased), or "".
     """
 
     _esm = HERE / "mask_painter.js"
@@ -67,6 +74,7 @@ class MaskPainter(anywidget.AnyWidget):
     brush = traitlets.Int(40).tag(sync=True)
     regions = traitlets.List(traitlets.Dict()).tag(sync=True)
     painted = traitlets.Unicode("").tag(sync=True)
+    erased = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self, image: Any, *, display_size: int = 640, brush: int | None = None, **kwargs: Any
@@ -94,26 +102,46 @@ class MaskPainter(anywidget.AnyWidget):
             raise traitlets.TraitError(f"Unknown mode {proposal['value']!r}: use one of {', '.join(MODES)}.")
         return proposal["value"]
 
-    @property
-    def painted_mask(self) -> np.ndarray | None:
-        """The brush strokes as a bool array of the image's size (True = edit), or None."""
-        if not self.painted:
+    def _layer(self, uri: str) -> np.ndarray | None:
+        if not uri:
             return None
-        data = base64.b64decode(self.painted.split(",", 1)[1])
+        data = base64.b64decode(uri.split(",", 1)[1])
         with Image.open(io.BytesIO(data)) as image:
             if image.size != (self.width, self.height):
                 image = image.resize((self.width, self.height), Image.Resampling.NEAREST)
             array = np.asarray(image.convert("RGBA"))
-        painted = (array[..., 3] > 127) & (array[..., :3].max(axis=2) > 127)
-        return painted if painted.any() else None
+        layer = (array[..., 3] > 127) & (array[..., :3].max(axis=2) > 127)
+        return layer if layer.any() else None
+
+    @property
+    def painted_mask(self) -> np.ndarray | None:
+        """The brush strokes as a bool array of the image's size (True = edit), or None."""
+        return self._layer(self.painted)
+
+    @property
+    def erased_mask(self) -> np.ndarray | None:
+        """Where the eraser went, as a bool array of the image's size, or None."""
+        return self._layer(self.erased)
 
     def regions_for_edit(self) -> list[Any]:
-        """Rectangles, polygons and the painted strokes, for ``Workbench.edit(regions=...)``."""
+        """Rectangles, polygons and the painted strokes, for ``Workbench.edit(regions=...)``.
+
+        When something was erased, everything is merged into one painted area (shapes and
+        strokes minus what the eraser took), so erasing works on every shape."""
         items: list[Any] = [dict(region) for region in self.regions]
         painted = self.painted_mask
         if painted is not None:
             items.append(painted)
-        return items
+        erased = self.erased_mask
+        if erased is None or not items:
+            return items
+        from workbench.imaging.masks import region_area
+
+        area = np.zeros((self.height, self.width), bool)
+        for item in items:
+            area |= region_area(item, (self.width, self.height))
+        area &= ~erased
+        return [area] if area.any() else []
 
     def mask_png(self) -> bytes | None:
         """Everything painted, merged into one RGBA PNG (alpha 0 = edit), or None when nothing is."""
@@ -126,3 +154,4 @@ class MaskPainter(anywidget.AnyWidget):
         """Forget every region and stroke."""
         self.regions = []
         self.painted = ""
+        self.erased = ""
