@@ -129,3 +129,34 @@ def test_threads_and_event_loops_share_one_process_limit(tmp_path):
     for thread in threads:
         thread.join()
     assert most == 2
+
+
+def test_two_processes_of_one_root_keep_the_openai_concurrency_as_one_total(
+    openai_server, tmp_path, monkeypatch
+):
+    """Two processes (as two batch kernels) with concurrency 3 and the same slots folder: the
+    service never sees more than 3 requests at once, and sees 3."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-slots")
+    openai_server.faults.latency = 0.1
+    script = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from workbench.backends.base import ImageRequest
+        from workbench.backends.openai import OpenAIBackend
+        backend = OpenAIBackend(
+            base_url={openai_server.base_url!r}, concurrency=3, slots_folder={str(tmp_path)!r}
+        )
+        async def main():
+            requests = [ImageRequest(f"{{sys.argv[1]}} {{i}}", 1024, 1024) for i in range(12)]
+            await asyncio.gather(*(backend.asend(r) for r in requests))
+        asyncio.run(main())
+        backend.close()
+        """
+    )
+    started = time.perf_counter()
+    kernels = [subprocess.Popen([sys.executable, "-c", script, name]) for name in ("a mug", "a vase")]
+    assert [k.wait(timeout=60) for k in kernels] == [0, 0]
+    assert openai_server.max_inflight == 3
+    assert openai_server.counts["/v1/images/generations"] == 24
+    assert time.perf_counter() - started >= 24 * 0.1 / 3
+    assert [p.name for p in tmp_path.iterdir()] == [f"openai-127.0.0.1-{openai_server.port}-v1"]

@@ -15,8 +15,9 @@ each in one place:
   refusals and key errors are never retried. The client's own retries are off (``max_retries=0``),
   so there is one policy, not two stacked.
 - ``AdaptiveRateLimiter``: an images-per-minute limit shared by every call of one backend, which
-  slows down when the service answers 429 and recovers slowly; the async path also holds a
-  concurrency semaphore.
+  slows down when the service answers 429 and recovers slowly.
+- ``SharedSlots`` (``backends/slots.py``): the requests in flight, sync and async; with a
+  ``slots_folder`` one total across processes (a batch's kernels), fewer after a 429.
 
 The API key comes from ``api_key=`` or ``$OPENAI_API_KEY`` and is kept out of options, reprs,
 logs and error messages.
@@ -35,11 +36,13 @@ import email.utils
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -52,6 +55,7 @@ from workbench.backends.base import (
     PartialCallback,
     Usage,
 )
+from workbench.backends.slots import SharedSlots
 from workbench.errors import (
     BackendError,
     BackendTimeoutError,
@@ -459,6 +463,12 @@ class _Secret:
         raise TypeError("The API key is not pickled; each process reads it from its environment.")
 
 
+def _slug(where: str) -> str:
+    """A folder name for a service (``http://127.0.0.1:8000/v1`` → ``openai-127.0.0.1-8000-v1``)."""
+    parts = [p for p in re.split(r"[^A-Za-z0-9.]+", where.split("://")[-1]) if p]
+    return "-".join(["openai", *parts])[:100]
+
+
 def _mime(data: bytes) -> tuple[str, str]:
     from workbench.store import sniff_format
 
@@ -629,6 +639,10 @@ class OpenAIBackend(Backend):
         timeout: seconds per try; default by quality (``DEFAULT_TIMEOUTS``: 300 s for high and edits).
         max_retries: retries after the first try, for 429, 5xx, dropped connections, timeouts.
         concurrency: requests in flight at once (async calls; sync calls from several threads).
+            With ``slots_folder``, the total for every process that uses that folder.
+        slots_folder: a folder whose lock files share ``concurrency`` across processes (the batch
+            runner passes ``<root>/limits``: all shards of a batch, and other batches of the root,
+            keep one total per service); None keeps the limit in this backend.
         images_per_minute: the rate ceiling; None for none until the service answers 429.
         retry: a whole ``RetryPolicy`` (overrides ``max_retries``).
         safety_identifier: sent as ``safety_identifier`` for the service's abuse monitoring: True
@@ -673,13 +687,14 @@ class OpenAIBackend(Backend):
         safety_identifier: str | bool = True,
         max_download_bytes: int = MAX_DOWNLOAD_BYTES,
         models: ModelTable | None = None,
+        slots_folder: str | os.PathLike[str] | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
             raise SpecError(
                 f"Unknown option(s) for the openai backend: {', '.join(sorted(unknown))}; it takes api_key, "
                 "base_url, timeout, max_retries, concurrency, images_per_minute, retry, organization, "
-                "safety_identifier and max_download_bytes.",
+                "safety_identifier, max_download_bytes and slots_folder.",
                 field="backend_options",
             )
         if (
@@ -711,7 +726,11 @@ class OpenAIBackend(Backend):
         self.retry = retry or RetryPolicy(max_retries=max_retries)
         self.concurrency = concurrency
         self.limiter = AdaptiveRateLimiter(images_per_minute)
-        self._sync_slots = threading.BoundedSemaphore(concurrency)
+        self.slots = (
+            SharedSlots.open(Path(slots_folder) / _slug(self._where()), concurrency)
+            if slots_folder is not None
+            else SharedSlots(None, concurrency)
+        )
         self._client: openai.OpenAI | None = None
         self._async: dict[asyncio.AbstractEventLoop, tuple[Any, asyncio.Semaphore]] = {}
         self._lock = threading.Lock()
@@ -846,12 +865,12 @@ class OpenAIBackend(Backend):
     async def asend(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
         """Send a request with the async client, under the concurrency and images-per-minute limits."""
         params = self.params(request)
-        client, slots = self._async_client()
+        client, _ = self._async_client()
         started = time.perf_counter()
         attempt = 0
         while True:
             attempt += 1
-            async with slots:
+            async with self.slots.slot():
                 wait = self.limiter.reserve(request.n)
                 if wait > 0:
                     await asyncio.sleep(wait)
@@ -863,6 +882,7 @@ class OpenAIBackend(Backend):
                     delay, error = self._after_failure(exc, attempt)
                 else:
                     self.limiter.on_success()
+                    self.slots.on_success()
                     return result
             if delay is None:
                 raise error from None
@@ -875,7 +895,7 @@ class OpenAIBackend(Backend):
         attempt = 0
         while True:
             attempt += 1
-            with self._sync_slots:
+            with self.slots.sync_slot():
                 wait = self.limiter.reserve(request.n)
                 if wait > 0:
                     time.sleep(wait)
@@ -887,6 +907,7 @@ class OpenAIBackend(Backend):
                     delay, error = self._after_failure(exc, attempt)
                 else:
                     self.limiter.on_success()
+                    self.slots.on_success()
                     return result
             if delay is None:
                 raise error from None
@@ -931,6 +952,7 @@ class OpenAIBackend(Backend):
         error = map_error(exc, secrets=(self._key.reveal(),))
         if isinstance(error, RateLimitError):
             self.limiter.on_rate_limited(error.retry_after)
+            self.slots.on_rate_limited()
         delay = self.retry.delay(attempt, error, rng=self._rng)
         if delay is None:
             if self.retry.retryable(error) and attempt > 1:
