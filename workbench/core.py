@@ -201,6 +201,8 @@ class Workbench:
         mask: bytes | None = None,
         variant: int = 0,
         partial_images: int = 0,
+        input_fidelity: str | None = None,
+        safety_identifier: str | None = None,
         parent_id: str | None = None,
         params: Mapping[str, Any] | None = None,
         **fields: Any,
@@ -208,7 +210,14 @@ class Workbench:
         """Validate a run and price it, without sending or charging anything.
 
         Raises ``SpecError``/``CapabilityError``/``TemplateError`` for anything the chosen backend
-        and model cannot do — before any request leaves the machine.
+        and model cannot do — before any request leaves the machine. The Python face of
+        ``--dry-run``: ``plan.backend``, ``plan.model``, ``plan.request.size``/``quality`` and
+        ``plan.estimate`` (credits, dollars, cached) say where the run would go and what it costs.
+
+        ``size`` (width, height) replaces the size the model's table gives the spec's aspect and
+        quality (a size the model cannot make names the nearest it can); ``inputs`` on a generate
+        are reference images; ``input_fidelity`` (low/high, on models that take it) and
+        ``safety_identifier`` (the run's user, for the service's abuse monitoring) go to the service.
         """
         spec = self.spec(spec, preset=preset, **fields)
         backend = backend or self.default_backend
@@ -240,6 +249,8 @@ class Workbench:
             spec=self.templates.resolve(spec) if cls.uses_spec else None,
             variant=variant,
             partial_images=partial_images,
+            input_fidelity=input_fidelity,
+            safety_identifier=safety_identifier,
         )
         if table is not None:
             table.check(request)
@@ -256,6 +267,7 @@ class Workbench:
             "output_compression": output_compression,
             "moderation": moderation,
             "partial_images": partial_images,
+            **({"input_fidelity": input_fidelity} if input_fidelity else {}),
             **dict(params or {}),
         }
         return Plan(request, backend, model, fingerprint, estimate, spec, run_params, parent_id)
