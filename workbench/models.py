@@ -27,8 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from workbench import yamlio
 from workbench.backends.base import FORMATS, ModelCapabilities
 from workbench.errors import CapabilityError, TemplateError
 
@@ -77,18 +76,10 @@ _KEYS = frozenset(
 
 
 def read_yaml(path: Path | str, text: str | None = None) -> Any:
-    """One YAML file's data; a syntax error is one ``TemplateError`` sentence with file and line.
-
-    (The one place this module reads YAML, so moving to the project's shared reader is one call.)
-    """
-    try:
-        return yaml.safe_load(Path(path).read_text() if text is None else text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise TemplateError(
-            f"{path}:{line or '?'}: the file is not valid YAML.", file=str(path), line=line
-        ) from None
+    """One YAML file's data, read by the project's one reader (:mod:`workbench.yamlio`): a syntax
+    error, a key written twice or a file that is not UTF-8 is one ``TemplateError`` sentence
+    ``file:line: problem``."""
+    return yamlio.load(path, text=text, error=TemplateError).data
 
 
 def parse_size(value: str | tuple[int, int] | list[int]) -> tuple[int, int]:
