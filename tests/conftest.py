@@ -42,7 +42,7 @@ def paid_draft(root: Path) -> Path:
 
 
 def ledger_state(root: Path) -> tuple[int, int, int]:
-    """(runs, wallet events, reservations): what must not change after bad input."""
+    """(runs, wallet journal entries, open reservations): what must not change after bad input."""
     import sqlite3
 
     path = root / "ledger.sqlite"
@@ -51,7 +51,7 @@ def ledger_state(root: Path) -> tuple[int, int, int]:
     with sqlite3.connect(path) as db:
         return tuple(
             db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("runs", "wallet_events", "reservations")
+            for t in ("runs", "wallet_journal", "wallet_holds")
         )  # type: ignore[return-value]
 
 

@@ -1,10 +1,16 @@
-"""The credit wallet: balance, reservations before a run, charges after, top-ups.
+"""The credit wallet: an append-only journal of top-ups, reservations, commits, releases and refunds.
 
-The wallet lives in the run log (a journal of entries and the credits held by runs under way,
-through ``Ledger`` methods: no SQL here), so a run's row and its charge commit in one
-transaction. A run reserves its estimated credits before anything is rendered or sent; the
-reservation becomes a charge when the run succeeds and is released when it fails. A reservation
-left by a process that died (``kill -9`` of a batch) is released the next time the balance is read.
+Every change of the wallet is a new entry of the run log's journal (``workbench.ledger.money``:
+no SQL here), with its run or batch id and, for a reservation, its owner (process and host) and a
+lease. The balance is derived from the journal; nothing is ever updated or deleted in it.
+
+A run reserves its estimated credits before anything is rendered or sent; when it succeeds the
+reservation is committed (at most what was reserved) in the same transaction as the run's row, and
+the rest released; when it fails it is released. A reservation whose owner died (``kill -9`` of a
+batch, on this host) or whose lease ran out (any host) is released by the next process that reads
+the balance. A Batch API submit reserves its whole estimate without a lease (escrow): collecting
+commits each request's actual credits and releases the rest; a cancelled, expired or failed batch
+releases it all.
 """
 
 from __future__ import annotations
@@ -17,20 +23,27 @@ from typing import Any
 import pandas as pd
 
 from workbench.errors import BudgetError, SpecError
-from workbench.ledger import Ledger, WalletEntry
+from workbench.ledger import Ledger
+from workbench.ledger.money import JournalEntry, OpenHold, lease_until
 
-__all__ = ["Reservation", "Wallet", "process_alive"]
+__all__ = ["RUN_LEASE_SECONDS", "Reservation", "Wallet", "process_alive"]
 
 _HOST = socket.gethostname()
+RUN_LEASE_SECONDS = float(os.environ.get("WORKBENCH_LEASE_SECONDS") or 1800)
+"""How long a run's reservation holds when its owner cannot be asked (another host): 30 minutes."""
 
 
 @dataclass(frozen=True)
 class Reservation:
-    """Credits held for one run until it is charged or released."""
+    """Credits held for one run (or one batch) until they are committed or released.
+
+    ``id`` is the journal id of the reserve entry (None when nothing was held: a free run).
+    """
 
     id: int | None
-    run_id: str
+    run_id: str | None
     credits: int
+    batch_id: str | None = None
 
 
 def process_alive(pid: int) -> bool:
@@ -48,6 +61,20 @@ def process_alive(pid: int) -> bool:
         return True
 
 
+def _owner_gone(hold: OpenHold) -> str | None:
+    """Why an open reservation may be released by someone else, or None while its owner lives."""
+    if hold.expired():
+        return "lease expired"
+    if (
+        hold.pid is not None
+        and hold.host == _HOST
+        and hold.pid != os.getpid()
+        and not process_alive(hold.pid)
+    ):
+        return f"owner {hold.pid}@{hold.host} is gone"
+    return None
+
+
 class Wallet:
     """Credits for runs. New wallets hold 10 welcome credits.
 
@@ -56,92 +83,237 @@ class Wallet:
         >>> wallet.balance
         10
         >>> wallet.topup(50, note="team budget")
+        60
+        >>> wallet.history()[["kind", "credits", "held", "run_id", "balance"]]
     """
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
+    # -- reading ------------------------------------------------------------------------------
     def _release_orphans(self, db: Any) -> None:
-        """End the holds of this host's processes that are gone (a killed batch)."""
-        dead = [
-            hold.id
-            for hold in self.ledger.holds(host=_HOST, db=db)
-            if hold.pid != os.getpid() and not process_alive(hold.pid)
-        ]
-        self.ledger.drop_holds(dead, db=db)
+        """Release the reservations whose owner died or whose lease ran out."""
+        for hold in self.ledger.open_holds(db=db):
+            if hold.batch_id is not None and hold.lease_until is None:
+                continue  # a Batch API escrow: released by its batch's collect or cancel, not by time
+            reason = _owner_gone(hold)
+            if reason is not None:
+                self._release_hold(hold, note=reason, db=db)
 
-    def _balance(self, db: Any) -> int:
-        return self.ledger.wallet_sum(db=db) - self.ledger.held(db=db)
+    def _available(self, db: Any) -> int:
+        return self.ledger.journal_sums(db=db)[0]
 
     @property
     def balance(self) -> int:
-        """Credits available now: events so far, less what running runs hold."""
+        """Credits available now: the journal's credits (reservations are already taken out)."""
         with self.ledger.transaction() as db:
             self._release_orphans(db)
-            return self._balance(db)
+            return self._available(db)
 
     @property
     def reserved(self) -> int:
-        return self.ledger.held()
+        """Credits held by reservations now."""
+        return self.ledger.journal_sums()[1]
 
     @property
     def spent(self) -> int:
-        """Credits charged for runs so far."""
-        return -self.ledger.wallet_sum(kind="charge")
+        """Credits committed for runs so far, less refunds."""
+        return self.ledger.journal_spent()
 
     def can_pay(self, credits: int) -> bool:
         return credits <= self.balance
 
-    def reserve(self, credits: int, run_id: str) -> Reservation:
-        """Hold ``credits`` for a run, or raise ``BudgetError`` with the shortfall; holds nothing then."""
+    # -- reservations -------------------------------------------------------------------------
+    def reserve(
+        self,
+        credits: int,
+        run_id: str | None,
+        *,
+        batch_id: str | None = None,
+        lease_seconds: float | None = RUN_LEASE_SECONDS,
+        what: str = "this run",
+    ) -> Reservation:
+        """Hold ``credits`` for a run (or a batch), or raise ``BudgetError`` with the shortfall;
+        holds nothing then. ``lease_seconds=None`` holds until released (a batch's escrow)."""
         if credits == 0:
-            return Reservation(None, run_id, 0)
+            return Reservation(None, run_id, 0, batch_id)
         with self.ledger.transaction() as db:
             self._release_orphans(db)
-            available = self._balance(db)
+            available = self._available(db)
             if credits > available:
                 raise BudgetError(
-                    f"Not enough credits: this run costs {credits}, the wallet has {available} "
+                    f"Not enough credits: {what} costs {credits}, the wallet has {available} "
                     f"(short by {credits - available}); "
                     f"top up with `workbench wallet topup {credits - available}`.",
                     needed=credits,
                     available=available,
                 )
-            hold = self.ledger.hold(run_id, credits, pid=os.getpid(), host=_HOST, db=db)
-            return Reservation(hold, run_id, credits)
+            escrow = batch_id is not None and lease_seconds is None
+            entry = JournalEntry(
+                "reserve",
+                credits=-credits,
+                held=credits,
+                run_id=run_id,
+                batch_id=batch_id,
+                pid=None if escrow else os.getpid(),
+                host=_HOST,
+                lease_until=lease_until(lease_seconds),
+            )
+            reservation = self.ledger.journal_append(entry, db=db)
+            self.ledger.hold_open(reservation, entry, db=db)
+            return Reservation(reservation, run_id, credits, batch_id)
 
-    def commit(self, reservation: Reservation, credits: int, *, db: Any) -> None:
-        """Turn a reservation into a charge of ``credits`` inside the caller's transaction."""
-        if reservation.id is not None:
-            self.ledger.drop_holds([reservation.id], db=db)
-        if credits:
-            self.ledger.wallet_append(WalletEntry("charge", -credits, reservation.run_id), db=db)
+    def _held(self, reservation: Reservation, db: Any) -> int:
+        holds = self.ledger.open_holds(reservation=reservation.id, db=db)
+        return holds[0].credits if holds else 0
 
-    def release(self, reservation: Reservation, *, db: Any = None) -> None:
-        """Give a reservation's credits back (the run failed or was refused)."""
+    def commit(
+        self,
+        reservation: Reservation,
+        credits: int,
+        *,
+        db: Any,
+        run_id: str | None = None,
+        settle: bool = True,
+    ) -> int:
+        """Charge ``credits`` against a reservation inside the caller's transaction; return the
+        credits charged.
+
+        Never more than the reservation still holds is charged (an answer with more images than
+        asked for costs what was reserved). ``settle`` releases what is left (a run); a batch's
+        escrow passes False for each request and releases the rest at the end.
+        """
+        run_id = run_id or reservation.run_id
+        if reservation.id is None:  # nothing held: a direct charge (an answer that came another way)
+            if credits > 0:
+                entry = JournalEntry(
+                    "commit", credits=-int(credits), run_id=run_id, batch_id=reservation.batch_id
+                )
+                self.ledger.journal_append(entry, db=db)
+            return max(0, int(credits))
+        held = self._held(reservation, db)
+        charged = max(0, min(int(credits), held))
+        if charged:
+            self.ledger.journal_append(
+                JournalEntry(
+                    "commit",
+                    held=-charged,
+                    run_id=run_id,
+                    batch_id=reservation.batch_id,
+                    reservation=reservation.id,
+                    note=None if charged == credits else f"{credits} asked, {charged} held",
+                ),
+                db=db,
+            )
+            self.ledger.hold_reduce(reservation.id, charged, db=db)
+        if settle and held - charged > 0:
+            self._release(reservation, held - charged, note="unspent", db=db)
+        return charged
+
+    def release(self, reservation: Reservation, *, db: Any = None, note: str | None = None) -> int:
+        """Give back what a reservation still holds (the run failed, the batch ended); return it."""
         if reservation.id is None:
-            return
-        self.ledger.drop_holds([reservation.id], db=db)
+            return 0
+        if db is None:
+            with self.ledger.transaction() as tx:
+                return self.release(reservation, db=tx, note=note)
+        held = self._held(reservation, db)
+        if held > 0:
+            self._release(reservation, held, note=note, db=db)
+        return held
 
+    def _release(self, reservation: Reservation, credits: int, *, note: str | None, db: Any) -> None:
+        self.ledger.journal_append(
+            JournalEntry(
+                "release",
+                credits=credits,
+                held=-credits,
+                run_id=reservation.run_id,
+                batch_id=reservation.batch_id,
+                reservation=reservation.id,
+                note=note,
+            ),
+            db=db,
+        )
+        self.ledger.hold_reduce(reservation.id, credits, db=db)  # type: ignore[arg-type]
+
+    def _release_hold(self, hold: OpenHold, *, note: str, db: Any) -> None:
+        self._release(
+            Reservation(hold.reservation, hold.run_id, hold.credits, hold.batch_id),
+            hold.credits,
+            note=note,
+            db=db,
+        )
+
+    def escrow(self, batch_id: str) -> Reservation | None:
+        """A batch's open escrow (its Batch API reservation), or None."""
+        holds = [h for h in self.ledger.open_holds(batch_id=batch_id) if h.run_id is None]
+        if not holds:
+            return None
+        hold = holds[0]
+        return Reservation(hold.reservation, None, hold.credits, batch_id)
+
+    # -- top-ups and history ------------------------------------------------------------------
     def topup(self, credits: int, *, note: str | None = None) -> int:
         """Add credits; returns the new balance."""
+        self._whole(credits, "A top-up")
+        with self.ledger.transaction() as db:
+            self.ledger.journal_append(JournalEntry("topup", credits=credits, note=note), db=db)
+            return self._available(db)
+
+    def refund(self, credits: int, *, run_id: str | None = None, note: str | None = None) -> int:
+        """Give credits back for a run that was charged wrongly; returns the new balance."""
+        self._whole(credits, "A refund")
+        with self.ledger.transaction() as db:
+            self.ledger.journal_append(
+                JournalEntry("refund", credits=credits, run_id=run_id, note=note), db=db
+            )
+            return self._available(db)
+
+    @staticmethod
+    def _whole(credits: Any, what: str) -> None:
         if isinstance(credits, bool) or not isinstance(credits, int) or credits <= 0:
             raise SpecError(
-                f"A top-up must be a positive whole number of credits, not {credits!r}.", field="credits"
+                f"{what} must be a positive whole number of credits, not {credits!r}.", field="credits"
             )
-        with self.ledger.transaction() as db:
-            self.ledger.wallet_append(WalletEntry("topup", credits, note=note), db=db)
-            return self._balance(db)
 
-    def history(self) -> pd.DataFrame:
-        """Every wallet event (welcome, top-ups, charges) as a DataFrame, oldest first."""
-        columns = ["created_at", "kind", "credits", "run_id", "note"]
+    def history(self, *, run_id: str | None = None, batch_id: str | None = None) -> pd.DataFrame:
+        """The journal as a DataFrame, oldest first: kind, credits (available), held, run or batch,
+        owner, lease and the balance after each entry."""
+        columns = [
+            "created_at",
+            "kind",
+            "credits",
+            "held",
+            "run_id",
+            "batch_id",
+            "owner",
+            "lease_until",
+            "note",
+        ]
+        entries = self.ledger.journal_entries(run_id=run_id, batch_id=batch_id)
         frame = pd.DataFrame(
-            [{name: getattr(entry, name) for name in columns} for entry in self.ledger.wallet_entries()],
+            [
+                {
+                    "created_at": e.created_at,
+                    "kind": e.kind,
+                    "credits": e.credits,
+                    "held": e.held,
+                    "run_id": e.run_id,
+                    "batch_id": e.batch_id,
+                    "owner": f"{e.pid}@{e.host}" if e.pid is not None else (e.host and f"@{e.host}"),
+                    "lease_until": e.lease_until,
+                    "note": e.note,
+                }
+                for e in entries
+            ],
             columns=columns,
         )
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
-        frame["balance"] = frame["credits"].cumsum()
+        frame["credits"] = frame["credits"].astype("int64")
+        frame["held"] = frame["held"].astype("int64")
+        if run_id is None and batch_id is None:
+            frame["balance"] = frame["credits"].cumsum()
         return frame
 
     def __repr__(self) -> str:

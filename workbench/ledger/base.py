@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.ledger.money import MoneyLedger
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -87,6 +89,8 @@ class RunRecord:
     images: str = _column("images", "")
     cached_from: str | None = _column()
     error: str | None = _column()
+    usd_possibly_billed: float = _column("float", 0.0)  # tries the service may have billed, unanswered
+    attempts: int = _column("int", 0)  # tries of the request (0: none left the machine)
 
 
 # Columns of the runs table in order: the one list, derived from the row's fields.
@@ -121,7 +125,7 @@ class Hold:
     created_at: str = ""
 
 
-class Ledger(ABC):
+class Ledger(MoneyLedger, ABC):
     """The run log's interface. ``Ledger(path)`` opens the SQLite one (``SQLiteLedger``).
 
     Runs: ``record``, ``get``, ``find_ok``, ``count``, ``runs`` (a typed DataFrame).

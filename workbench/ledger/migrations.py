@@ -147,3 +147,105 @@ def m004_text_checks(db: sqlite3.Connection) -> None:
         """
     )
     db.execute("CREATE INDEX text_checks_run ON text_checks (run_id)")
+
+
+@migration
+def m005_wallet_journal(db: sqlite3.Connection) -> None:
+    """The wallet as an append-only journal (``workbench.ledger.money``): every top-up, reservation
+    (owner and lease), commit, release and refund. The old events and open reservations become its
+    first entries, so every balance is what it was."""
+    db.execute(
+        """
+        CREATE TABLE wallet_journal (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL
+                CHECK (kind IN ('welcome', 'topup', 'reserve', 'commit', 'release', 'refund', 'adjust')),
+            credits INTEGER NOT NULL DEFAULT 0,
+            held INTEGER NOT NULL DEFAULT 0,
+            run_id TEXT,
+            batch_id TEXT,
+            reservation INTEGER,
+            pid INTEGER,
+            host TEXT,
+            lease_until TEXT,
+            note TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX wallet_journal_run ON wallet_journal (run_id)")
+    db.execute("CREATE INDEX wallet_journal_batch ON wallet_journal (batch_id)")
+    db.execute(
+        """
+        CREATE TABLE wallet_holds (
+            reservation INTEGER PRIMARY KEY,
+            credits INTEGER NOT NULL,
+            run_id TEXT,
+            batch_id TEXT,
+            pid INTEGER,
+            host TEXT,
+            lease_until TEXT
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO wallet_journal (created_at, kind, credits, run_id, note) "
+        "SELECT created_at, CASE kind WHEN 'charge' THEN 'commit' ELSE kind END, credits, run_id, note "
+        "FROM wallet_events ORDER BY id"
+    )
+    for created_at, run_id, credits, pid, host in db.execute(
+        "SELECT created_at, run_id, credits, pid, host FROM reservations ORDER BY id"
+    ).fetchall():
+        cursor = db.execute(
+            "INSERT INTO wallet_journal (created_at, kind, credits, held, run_id, pid, host, lease_until, "
+            "note) VALUES (?, 'reserve', ?, ?, ?, ?, ?, ?, 'open when the journal began')",
+            (created_at, -credits, credits, run_id, pid, host, created_at),
+        )
+        db.execute(
+            "INSERT INTO wallet_holds (reservation, credits, run_id, pid, host, lease_until) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (cursor.lastrowid, credits, run_id, pid, host, created_at),
+        )
+
+
+@migration
+def m006_claims(db: sqlite3.Connection) -> None:
+    """One row per request being sent, by fingerprint: the others wait for its run instead of paying."""
+    db.execute(
+        """
+        CREATE TABLE claims (
+            fingerprint TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            lease_until TEXT NOT NULL
+        )
+        """
+    )
+
+
+@migration
+def m007_attempts(db: sqlite3.Connection) -> None:
+    """Every try of a run's request, and what the service may have billed for it; the run's row
+    says how many tries it took and the dollars possibly billed but not received."""
+    db.execute(
+        """
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            outcome TEXT NOT NULL,
+            http_status INTEGER,
+            request_id TEXT,
+            possibly_billed INTEGER NOT NULL DEFAULT 0,
+            usd REAL NOT NULL DEFAULT 0,
+            error TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX attempts_run ON attempts (run_id)")
+    db.execute("ALTER TABLE runs ADD COLUMN usd_possibly_billed REAL DEFAULT 0")
+    db.execute("ALTER TABLE runs ADD COLUMN attempts INTEGER DEFAULT 0")

@@ -147,6 +147,79 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         """,
         "CREATE INDEX text_checks_run ON text_checks (run_id)",
     ),
+    "m005_wallet_journal": (
+        """
+        CREATE TABLE wallet_journal (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL
+                CHECK (kind IN ('welcome', 'topup', 'reserve', 'commit', 'release', 'refund', 'adjust')),
+            credits INTEGER NOT NULL DEFAULT 0,
+            held INTEGER NOT NULL DEFAULT 0,
+            run_id TEXT,
+            batch_id TEXT,
+            reservation BIGINT,
+            pid INTEGER,
+            host TEXT,
+            lease_until TEXT,
+            note TEXT
+        )
+        """,
+        "CREATE INDEX wallet_journal_run ON wallet_journal (run_id)",
+        "CREATE INDEX wallet_journal_batch ON wallet_journal (batch_id)",
+        """
+        CREATE TABLE wallet_holds (
+            reservation BIGINT PRIMARY KEY,
+            credits INTEGER NOT NULL,
+            run_id TEXT,
+            batch_id TEXT,
+            pid INTEGER,
+            host TEXT,
+            lease_until TEXT
+        )
+        """,
+        "INSERT INTO wallet_journal (created_at, kind, credits, run_id, note) "
+        "SELECT created_at, CASE kind WHEN 'charge' THEN 'commit' ELSE kind END, credits, run_id, note "
+        "FROM wallet_events ORDER BY id",
+        "WITH moved AS (INSERT INTO wallet_journal (created_at, kind, credits, held, run_id, pid, host, "
+        "lease_until, note) SELECT created_at, 'reserve', -credits, credits, run_id, pid, host, created_at, "
+        "'open when the journal began' FROM reservations ORDER BY id "
+        "RETURNING id, held, run_id, pid, host, lease_until) "
+        "INSERT INTO wallet_holds (reservation, credits, run_id, pid, host, lease_until) "
+        "SELECT id, held, run_id, pid, host, lease_until FROM moved",
+    ),
+    "m006_claims": (
+        """
+        CREATE TABLE claims (
+            fingerprint TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            lease_until TEXT NOT NULL
+        )
+        """,
+    ),
+    "m007_attempts": (
+        """
+        CREATE TABLE attempts (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            outcome TEXT NOT NULL,
+            http_status INTEGER,
+            request_id TEXT,
+            possibly_billed INTEGER NOT NULL DEFAULT 0,
+            usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+            error TEXT
+        )
+        """,
+        "CREATE INDEX attempts_run ON attempts (run_id)",
+        "ALTER TABLE runs ADD COLUMN usd_possibly_billed DOUBLE PRECISION DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN attempts INTEGER DEFAULT 0",
+    ),
 }
 
 
@@ -185,6 +258,8 @@ class PostgresLedger(Ledger):
         pool_size: connections kept for this process's threads (a batch's workers share them).
         connect_timeout: seconds to wait for the server when opening.
     """
+
+    PARAM = "%s"  # the money methods (workbench.ledger.money) are written with "?"
 
     def __init__(self, url: str, *, pool_size: int = 4, connect_timeout: float = 10.0) -> None:
         try:

@@ -1,0 +1,315 @@
+"""The money half of the run log: the wallet's journal, fingerprint claims and request attempts.
+
+Written once for every database: plain SQL that SQLite and PostgreSQL both run (``?`` placeholders,
+turned into ``%s`` for psycopg by ``PARAM``), inside the ledger's own transactions. ``Ledger``
+inherits these methods, so ``SQLiteLedger`` and ``PostgresLedger`` share them.
+
+The journal (``wallet_journal``) is append-only. Each entry changes two sums: ``credits`` (what
+can be spent now) and ``held`` (what reservations hold)::
+
+    welcome / topup   credits +c
+    reserve           credits -r, held +r      (owner pid + host, lease_until; run or batch id)
+    commit            held -a                  (a of the held credits become spent)
+                      credits -a               (a charge without a reservation)
+    release           credits +x, held -x      (a reservation's unspent part comes back)
+    refund / adjust   credits +c               (a correction)
+
+so the balance is ``sum(credits)``, the credits held ``sum(held)``, and what was spent
+``-sum(credits + held)`` over the commits less the refunds. ``wallet_holds`` is an index of the
+reservations still open (the sweep for dead owners reads it instead of the whole journal); it is
+derived from the journal and never the source of a balance.
+
+A claim (``claims``) is one row per request fingerprint being sent: the first process to insert it
+sends the request; others wait for its row. A claim whose lease ran out, or whose owner on this
+host is gone, is taken over.
+
+An attempt (``attempts``) is one try of a run's request: when, the outcome, the HTTP status, the
+service's request id, and whether the service may have done (and billed) the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "ATTEMPT_COLUMNS",
+    "JOURNAL_COLUMNS",
+    "JOURNAL_KINDS",
+    "Claim",
+    "JournalEntry",
+    "MoneyLedger",
+    "OpenHold",
+    "lease_until",
+]
+
+JOURNAL_KINDS = ("welcome", "topup", "reserve", "commit", "release", "refund", "adjust")
+JOURNAL_COLUMNS = (
+    "id created_at kind credits held run_id batch_id reservation pid host lease_until note"
+).split()
+ATTEMPT_COLUMNS = (
+    "run_id number started_at ended_at outcome http_status request_id possibly_billed usd error"
+).split()
+
+_INSERT_ATTEMPT = (
+    f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
+)
+
+
+def lease_until(seconds: float | None, *, now: datetime | None = None) -> str | None:
+    """The ISO time a lease of ``seconds`` from now ends (None: a lease that does not expire)."""
+    if seconds is None:
+        return None
+    return ((now or datetime.now(UTC)) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One entry of the wallet's journal (see the module docstring for what each kind moves)."""
+
+    kind: str
+    credits: int = 0
+    held: int = 0
+    run_id: str | None = None
+    batch_id: str | None = None
+    reservation: int | None = None
+    pid: int | None = None
+    host: str | None = None
+    lease_until: str | None = None
+    note: str | None = None
+    created_at: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class OpenHold:
+    """A reservation still holding credits: its journal id, what it still holds, its owner and lease."""
+
+    reservation: int
+    credits: int
+    run_id: str | None
+    batch_id: str | None
+    pid: int | None
+    host: str | None
+    lease_until: str | None
+
+    def expired(self, now: str | None = None) -> bool:
+        return self.lease_until is not None and self.lease_until < (now or _now())
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who is sending the request with this fingerprint, and until when the claim holds."""
+
+    fingerprint: str
+    run_id: str
+    pid: int
+    host: str
+    lease_until: str
+
+    def expired(self, now: str | None = None) -> bool:
+        return self.lease_until < (now or _now())
+
+
+class MoneyLedger:
+    """Journal, claims and attempts on any DB-API connection the ledger's ``transaction`` yields."""
+
+    PARAM = "?"  # psycopg: "%s"
+
+    # Provided by the ledger: ``transaction()`` (a handle with ``execute``) and ``query(sql, params)``.
+    def transaction(self) -> Any:  # pragma: no cover - the ledger's own
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.PARAM == "?" else sql.replace("?", self.PARAM)
+
+    def _run(self, db: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        return db.execute(self._sql(sql), tuple(params))
+
+    def _read(self, sql: str, params: Sequence[Any] = (), db: Any = None) -> list[Any]:
+        if db is not None:
+            return list(self._run(db, sql, params).fetchall())
+        return list(self.query(self._sql(sql), tuple(params)))
+
+    # -- the journal --------------------------------------------------------------------------
+    def journal_append(self, entry: JournalEntry, *, db: Any) -> int:
+        """Append one entry inside the caller's transaction; return its id."""
+        if entry.kind not in JOURNAL_KINDS:
+            raise ValueError(f"Unknown journal entry kind {entry.kind!r}.")
+        row = self._run(
+            db,
+            "INSERT INTO wallet_journal (created_at, kind, credits, held, run_id, batch_id, reservation, "
+            "pid, host, lease_until, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                entry.created_at or _now(),
+                entry.kind,
+                int(entry.credits),
+                int(entry.held),
+                entry.run_id,
+                entry.batch_id,
+                entry.reservation,
+                entry.pid,
+                entry.host,
+                entry.lease_until,
+                entry.note,
+            ),
+        ).fetchone()
+        return int(row[0])
+
+    def journal_sums(self, *, db: Any = None) -> tuple[int, int]:
+        """``(available, held)``: the journal's two sums."""
+        row = self._read(
+            "SELECT coalesce(sum(credits), 0), coalesce(sum(held), 0) FROM wallet_journal", (), db
+        )[0]
+        return int(row[0]), int(row[1])
+
+    def journal_spent(self, *, db: Any = None) -> int:
+        """Credits spent on runs: the commits, less the refunds."""
+        row = self._read(
+            "SELECT coalesce(sum(CASE WHEN kind = 'commit' THEN -(credits + held) "
+            "WHEN kind = 'refund' THEN -credits ELSE 0 END), 0) FROM wallet_journal",
+            (),
+            db,
+        )[0]
+        return int(row[0])
+
+    def journal_entries(
+        self, *, run_id: str | None = None, batch_id: str | None = None
+    ) -> list[JournalEntry]:
+        """The journal, oldest first (of one run or one batch)."""
+        sql = f"SELECT {', '.join(JOURNAL_COLUMNS)} FROM wallet_journal"
+        params: list[Any] = []
+        if run_id is not None:
+            sql, params = sql + " WHERE run_id = ?", [run_id]
+        elif batch_id is not None:
+            sql, params = sql + " WHERE batch_id = ?", [batch_id]
+        rows = self._read(sql + " ORDER BY id", params)
+        return [JournalEntry(**dict(zip(JOURNAL_COLUMNS, tuple(row), strict=True))) for row in rows]
+
+    def hold_open(self, reservation: int, entry: JournalEntry, *, db: Any) -> None:
+        """Index a reservation as open (``wallet_holds``), with what it holds."""
+        self._run(
+            db,
+            "INSERT INTO wallet_holds (reservation, credits, run_id, batch_id, pid, host, lease_until) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (reservation, entry.held, entry.run_id, entry.batch_id, entry.pid, entry.host, entry.lease_until),
+        )
+
+    def hold_reduce(self, reservation: int, credits: int, *, db: Any) -> None:
+        """Lower what an open reservation holds by ``credits``; forget it when nothing is left."""
+        self._run(
+            db, "UPDATE wallet_holds SET credits = credits - ? WHERE reservation = ?", (credits, reservation)
+        )
+        self._run(db, "DELETE FROM wallet_holds WHERE reservation = ? AND credits <= 0", (reservation,))
+
+    def open_holds(
+        self,
+        *,
+        host: str | None = None,
+        run_id: str | None = None,
+        batch_id: str | None = None,
+        reservation: int | None = None,
+        db: Any = None,
+    ) -> list[OpenHold]:
+        """The reservations that still hold credits (of one host, run, batch or reservation)."""
+        where, params = [], []
+        for column, value in (
+            ("host", host),
+            ("run_id", run_id),
+            ("batch_id", batch_id),
+            ("reservation", reservation),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT reservation, credits, run_id, batch_id, pid, host, lease_until FROM wallet_holds"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [OpenHold(*tuple(row)) for row in self._read(sql + " ORDER BY reservation", params, db)]
+
+    # -- claims -------------------------------------------------------------------------------
+    def claim(
+        self, fingerprint: str, run_id: str, *, pid: int, host: str, lease_seconds: float, db: Any = None
+    ) -> Claim | None:
+        """Claim a fingerprint for ``run_id``: None when the claim is ours, else the holder's claim."""
+        until = lease_until(lease_seconds)
+        if db is None:
+            with self.transaction() as tx:
+                return self.claim(fingerprint, run_id, pid=pid, host=host, lease_seconds=lease_seconds, db=tx)
+        self._run(
+            db,
+            "INSERT INTO claims (fingerprint, run_id, pid, host, created_at, lease_until) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
+            (fingerprint, run_id, pid, host, _now(), until),
+        )
+        holder = self.claim_holder(fingerprint, db=db)
+        if holder is None or holder.run_id == run_id:
+            return None
+        return holder
+
+    def claim_holder(self, fingerprint: str, *, db: Any = None) -> Claim | None:
+        rows = self._read(
+            "SELECT fingerprint, run_id, pid, host, lease_until FROM claims WHERE fingerprint = ?",
+            (fingerprint,),
+            db,
+        )
+        return Claim(*tuple(rows[0])) if rows else None
+
+    def claim_take_over(
+        self, old: Claim, run_id: str, *, pid: int, host: str, lease_seconds: float, db: Any = None
+    ) -> bool:
+        """Take over ``old`` (its owner died or its lease ran out); False when someone else did first."""
+        if db is None:
+            with self.transaction() as tx:
+                return self.claim_take_over(
+                    old, run_id, pid=pid, host=host, lease_seconds=lease_seconds, db=tx
+                )
+        cursor = self._run(
+            db,
+            "UPDATE claims SET run_id = ?, pid = ?, host = ?, created_at = ?, lease_until = ? "
+            "WHERE fingerprint = ? AND run_id = ?",
+            (run_id, pid, host, _now(), lease_until(lease_seconds), old.fingerprint, old.run_id),
+        )
+        return bool(cursor.rowcount)
+
+    def claim_release(self, fingerprint: str, run_id: str, *, db: Any = None) -> None:
+        """End our claim (the run's row is recorded, ok or not)."""
+        if db is None:
+            with self.transaction() as tx:
+                self.claim_release(fingerprint, run_id, db=tx)
+            return
+        self._run(db, "DELETE FROM claims WHERE fingerprint = ? AND run_id = ?", (fingerprint, run_id))
+
+    # -- attempts -----------------------------------------------------------------------------
+    def record_attempts(self, attempts: Iterable[Mapping[str, Any]], *, db: Any) -> None:
+        """Store a run's attempts (``ATTEMPT_COLUMNS``) inside the caller's transaction."""
+        for attempt in attempts:
+            values = [attempt.get(name) for name in ATTEMPT_COLUMNS]
+            values[ATTEMPT_COLUMNS.index("possibly_billed")] = int(bool(attempt.get("possibly_billed")))
+            values[ATTEMPT_COLUMNS.index("usd")] = float(attempt.get("usd") or 0.0)
+            self._run(
+                db,
+                _INSERT_ATTEMPT,
+                values,
+            )
+
+    def attempts(self, run_id: str | None = None, *, batch_id: str | None = None) -> list[dict[str, Any]]:
+        """The attempts (of one run, or of a batch's runs), in order."""
+        columns = ", ".join(f"a.{name}" for name in ATTEMPT_COLUMNS)
+        sql, params = f"SELECT {columns} FROM attempts a", []
+        if run_id is not None:
+            sql, params = sql + " WHERE a.run_id = ?", [run_id]
+        elif batch_id is not None:
+            sql += " JOIN runs r ON r.id = a.run_id WHERE r.batch_id = ?"
+            params = [batch_id]
+        rows = self._read(sql + " ORDER BY a.id", params)
+        return [dict(zip(ATTEMPT_COLUMNS, tuple(row), strict=True)) for row in rows]
