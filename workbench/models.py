@@ -174,8 +174,10 @@ class ModelTable:
                 else:
                     raw[name] = dict(entry)
                 sources[name] = str(override)
-        infos = {name: _build(name, raw, sources, ()) for name in raw}
-        return cls(infos)
+        # The root's entries first: a mistake there is reported there, not in an entry that copies it.
+        order = sorted(raw, key=lambda name: sources[name] != str(override))
+        infos = {name: _build(name, raw, sources, ()) for name in order}
+        return cls({name: infos[name] for name in raw})
 
     # -- lookups ------------------------------------------------------------------------------
     def names(self, *, include_retired: bool = False) -> list[str]:
