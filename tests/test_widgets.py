@@ -239,7 +239,13 @@ def test_count_seed_size_transparency_and_format_reach_the_run(wb: Workbench):
     assert run.images[0].suffix == ".webp"
     with Image.open(run.images[0]) as image:
         assert image.mode == "RGBA" and image.getextrema()[3][0] == 0  # a transparent background
-    assert 'download="workbench-' in panel.result.value
+    # Download: the names are in the widget state, the bytes only come when a button asks.
+    assert [f["name"] for f in panel.downloads.files] == [
+        f"workbench-{run.id[:8]}-1.webp",
+        f"workbench-{run.id[:8]}-2.webp",
+    ]
+    message, buffers = panel.downloads.payload(1)
+    assert message["mime"] == "image/webp" and buffers == [run.images[1].read_bytes()]
 
 
 def test_a_draft_estimate_also_shows_the_service_price(panel: Panel):

@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import threading
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from workbench.backends.base import available_backends, get_backend_class
 from workbench.errors import SpecError, WorkbenchError
 from workbench.spec import ASPECTS, QUALITIES, TEXT_ROLES, PromptSpec, TextItem
 from workbench.widgets import html as H
+from workbench.widgets.download import Downloads
 
 if TYPE_CHECKING:
     from workbench.core import Run, Workbench
@@ -63,8 +63,6 @@ COMMON_SIZES = (
     (2048, 2048),
     (3840, 2160),
 )
-# A full image bigger than this is not offered as an in-page download (it would sit in the widget state).
-DOWNLOAD_LIMIT = 15 * 1024 * 1024
 SERVICE = "openai"
 
 
@@ -234,6 +232,8 @@ class Panel(widgets.VBox):
         self.reason = widgets.HTML()
         self.status = widgets.HTML()
         self.result = widgets.HTML()
+        self.downloads = Downloads()
+        self.edit_downloads = Downloads()
         self.button.on_click(self._on_click)
         self.sample_button.on_click(self._on_sample)
         self.overwrite_button = widgets.Button(
@@ -275,6 +275,7 @@ class Panel(widgets.VBox):
                 self.instruction,
                 self.edit_route,
                 self.edit_result,
+                self.edit_downloads,
             ],
             layout=widgets.Layout(border="1px solid #ddd", padding="4px 8px", margin="8px 0 0 0"),
         )
@@ -291,6 +292,7 @@ class Panel(widgets.VBox):
                 widgets.HBox([self.button, self.sample_button, self.status]),
                 self.reason,
                 self.result,
+                self.downloads,
                 editor,
             ],
             layout=widgets.Layout(width="50%", padding="0 0 0 12px"),
@@ -740,7 +742,8 @@ class Panel(widgets.VBox):
             f'<span class="workbench-done">✓ {H.escape(run.status)} in '
             f"{(run.latency_ms or 0) / 1000:.1f} s</span>"
         )
-        self.result.value = H.run_html(run, size=RESULT_SIZE) + _downloads(run)
+        self.result.value = H.run_html(run, size=RESULT_SIZE)
+        self.downloads.show(run.images, prefix=f"workbench-{run.id[:8]}")
         self._thread = None if self._thread is threading.current_thread() else self._thread
         self.refresh()
         self.wb.refresh_views()
@@ -771,6 +774,7 @@ class Panel(widgets.VBox):
         self._plan_error = sentence
         self.status.value = ""
         self.result.value = ""  # the error replaces the old result: no stale image under it
+        self.downloads.show([])
         self.button.disabled = self._blocked is not None or sentence.startswith("Not enough credits")
         self.reason.value = (
             f'<div class="workbench-reason" style="color:#b26a00">{H.escape(blocked)}</div>'
@@ -844,7 +848,8 @@ class Panel(widgets.VBox):
         finally:
             self.edit_button.disabled = self._edit_plan is None
         self.last_edit = run
-        self.edit_result.value = H.run_html(run, size=RESULT_SIZE) + _downloads(run)
+        self.edit_result.value = H.run_html(run, size=RESULT_SIZE)
+        self.edit_downloads.show(run.images, prefix=f"workbench-{run.id[:8]}")
         self.refresh()
         self.wb.refresh_views()
         return run
@@ -876,23 +881,3 @@ class Panel(widgets.VBox):
 
     def __repr__(self) -> str:
         return f"<Panel preset={self.preset!r} backend={self.backend!r} prompt={self._prompt[:60]!r}>"
-
-
-def _downloads(run: Run) -> str:
-    """Download links for a run's full images (data URIs; larger files are named by path)."""
-    links = []
-    for index, path in enumerate(run.images):
-        try:
-            size = path.stat().st_size
-        except OSError:
-            continue
-        mime = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(
-            path.suffix[1:].lower(), "application/octet-stream"
-        )
-        name = f"workbench-{run.id[:8]}-{index + 1}{path.suffix}"
-        if size > DOWNLOAD_LIMIT:
-            links.append(f"<span>{H.escape(path)}</span>")
-            continue
-        uri = f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
-        links.append(f'<a class="workbench-download" download="{name}" href="{uri}">⬇ Download {name}</a>')
-    return f'<div style="margin-top:4px">{" · ".join(links)}</div>' if links else ""
