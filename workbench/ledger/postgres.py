@@ -18,18 +18,21 @@ URL's password never appears in a message.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.errors import LedgerError
-from workbench.ledger.base import RUN_COLUMNS, STATUSES, Hold, Ledger, WalletEntry, utc_now
+from workbench.ledger.base import RUN_COLUMNS, STATUSES, Hold, Ledger, RunRecord, WalletEntry, utc_now
 from workbench.ledger.migrations import MIGRATIONS, WELCOME_CREDITS
 
 __all__ = ["PG_MIGRATIONS", "PostgresLedger", "is_database_url", "shown_url"]
@@ -257,11 +260,21 @@ class PostgresLedger(Ledger):
             ``PGPASSWORD`` or ``~/.pgpass``, as for any libpq client).
         pool_size: connections kept for this process's threads (a batch's workers share them).
         connect_timeout: seconds to wait for the server when opening.
+        snapshot_dir: a local folder (the Workbench root) where a large log's frame is saved, as
+            the SQLite ledger saves it beside its file: a new session then loads it and fetches
+            only the rows recorded since (checked against the database; ignored if it differs).
     """
 
     PARAM = "%s"  # the money methods (workbench.ledger.money) are written with "?"
 
-    def __init__(self, url: str, *, pool_size: int = 4, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+        snapshot_dir: str | Path | None = None,
+    ) -> None:
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
@@ -277,6 +290,8 @@ class PostgresLedger(Ledger):
         self._lock = threading.RLock()
         self._cache: pd.DataFrame | None = None
         self._cache_seq = 0
+        self._snapshot_dir = Path(snapshot_dir) if snapshot_dir is not None else None
+        self.snapshot_path: Path | None = None
         self._accuracy: pd.Series | None = None
         self._accuracy_key: tuple[Any, ...] | None = None
         try:  # one plain connection first: its error says why (refused, no such database, password)
@@ -294,6 +309,8 @@ class PostgresLedger(Ledger):
         )
         try:
             self.migrate()
+            if self._snapshot_dir is not None:
+                self.snapshot_path = self._snapshot_dir / f"ledger-{self._identity()}-frame.npz"
         except LedgerError:
             self._pool.close()
             raise
@@ -367,9 +384,16 @@ class PostgresLedger(Ledger):
         row["images"] = images if isinstance(images, str) else "\n".join(str(p) for p in images)
         for name in ("credits_estimated", "credits", "usd_estimated", "usd", "variant"):
             row[name] = row[name] or 0
-        sql = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))})"
-        with self._joined(db) as tx:
-            tx.execute(sql, list(row.values()))
+        if db is not None:
+            db.execute(_INSERT_RUN, list(row.values()))
+            return
+        # On its own: one statement, one round trip, that takes the write lock (so seq follows
+        # commit order) and inserts; autocommit makes it its own transaction.
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(_INSERT_RUN_LOCKED, [_WRITE_LOCK, *row.values()])
+        except _psycopg_errors() as exc:
+            raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         rows = self._fetch(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = %s", (run_id,))
@@ -596,10 +620,10 @@ class PostgresLedger(Ledger):
             return db.execute(sql, params).fetchone()[0]
         return self._fetch(sql, params)[0][0]
 
-    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def _fetch(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple]:
         try:
-            with self._pool.connection() as conn:
-                return conn.execute(sql, params).fetchall()
+            with self._pool.connection() as conn, conn.cursor(binary=binary) as cursor:
+                return cursor.execute(sql, params).fetchall()
         except _psycopg_errors() as exc:
             raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
 
@@ -610,13 +634,16 @@ class PostgresLedger(Ledger):
             return list(cursor.execute(sql, params).fetchall())
 
     def _cached_frame(self) -> pd.DataFrame:
-        from workbench.ledger.sqlite import _concat, _frame, _no_gc
+        from workbench.ledger.sqlite import SNAPSHOT_MIN_ROWS, _concat, _frame, _no_gc
 
         with self._lock:
+            if self._cache is None:
+                self._load_snapshot()
             with _no_gc():
                 rows = self._fetch(
                     f"SELECT seq, {', '.join(RUN_COLUMNS)} FROM runs WHERE seq > %s ORDER BY seq",
                     (self._cache_seq,),
+                    binary=True,  # binary cells parse faster: 100k rows in about half the time
                 )
                 new = _frame(rows) if rows or self._cache is None else None
             if self._cache is None:
@@ -625,7 +652,69 @@ class PostgresLedger(Ledger):
                 self._cache = _concat(self._cache, new)
             if rows:
                 self._cache_seq = int(rows[-1][0])
+            if len(rows) >= SNAPSHOT_MIN_ROWS:
+                self._save_snapshot()
             return self._cache  # type: ignore[return-value]
+
+    def _identity(self) -> str:
+        """This database's name for local files: server, database and when it was first migrated."""
+        import hashlib
+
+        server, port, database, born = self._fetch(
+            "SELECT coalesce(host(inet_server_addr()), 'local'), coalesce(inet_server_port(), 0), "
+            "current_database(), (SELECT applied_at FROM _migrations ORDER BY seq LIMIT 1)"
+        )[0]
+        return hashlib.sha256(f"{server}:{port}/{database}@{born}".encode()).hexdigest()[:16]
+
+    def _snapshot_meta(self) -> dict[str, Any]:
+        return {"run_columns": RUN_COLUMNS, "pandas": pd.__version__, "database": self.path}
+
+    def _load_snapshot(self) -> None:
+        """Start the cache from the saved frame, if it is this database's and matches its rows."""
+        from workbench.ledger.snapshot import load_frame
+        from workbench.ledger.sqlite import _no_gc
+
+        if self.snapshot_path is None or not self.snapshot_path.exists():
+            return
+        with _no_gc():
+            loaded = load_frame(self.snapshot_path)
+        if loaded is None:
+            return
+        frame, header = loaded
+        if any(header.get(k) != v for k, v in self._snapshot_meta().items()):
+            return
+        last_seq, last_id = header.get("last_seq"), header.get("last_id")
+        check = self._fetch(
+            "SELECT (SELECT id FROM runs WHERE seq = %s), (SELECT count(*) FROM runs WHERE seq <= %s)",
+            (last_seq, last_seq),
+        )[0]
+        if tuple(check) != (last_id, len(frame)) or (len(frame) and frame["id"].iat[-1] != last_id):
+            return
+        self._cache, self._cache_seq = frame, int(last_seq)
+
+    def _save_snapshot(self) -> None:
+        from workbench.ledger.snapshot import save_frame
+
+        frame = self._cache
+        if self.snapshot_path is None or frame is None or frame.empty:
+            return
+        meta = {**self._snapshot_meta(), "last_seq": int(self._cache_seq), "last_id": frame["id"].iat[-1]}
+        with contextlib.suppress(OSError):
+            self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+            save_frame(self.snapshot_path, frame, meta)
+
+
+def _cast(name: str) -> str:
+    kind = next(f.metadata["kind"] for f in dataclasses.fields(RunRecord) if f.name == name)
+    return {"int": "::bigint", "float": "::double precision"}.get(kind, "::text")
+
+
+_INSERT_RUN = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))})"
+_INSERT_RUN_LOCKED = (
+    "WITH write_lock AS (SELECT pg_advisory_xact_lock(%s)) "
+    f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) "
+    f"SELECT {', '.join('%s' + _cast(name) for name in RUN_COLUMNS)} FROM write_lock"
+)
 
 
 def _psycopg_errors() -> tuple[type[BaseException], ...]:

@@ -1,0 +1,85 @@
+"""A team's run log: recording a run and runs() over 100,000 rows on PostgreSQL, beside SQLite.
+
+Targets: ≤ 5 ms to record one run, ≤ 1 s for the runs() frame over 100,000 rows. PostgreSQL is a
+throwaway local cluster (tests/_servers.py) with its default durability (fsync on, synchronous
+commit), on 127.0.0.1: a team's server across a network adds its round trip to each figure.
+SQLite is the default run log in a temporary folder. Both get the same 100,000 rows.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from bench._common import median, report, timeit
+from bench.bench_ledger import _row
+
+ROWS = 100_000
+
+
+def _fill(ledger, count: int) -> None:
+    batch = 5_000
+    for start in range(0, count, batch):
+        with ledger.transaction() as db:
+            for i in range(start, min(count, start + batch)):
+                ledger.record(_row(i), db=db)
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from _servers import PostgresServer, postgres_bin
+
+    from workbench.ledger import SQLiteLedger
+    from workbench.ledger.postgres import PostgresLedger
+
+    folder = postgres_bin()
+    if folder is None:
+        print("== team: skipped, PostgreSQL's initdb is not installed (apt-get install postgresql)")
+        return
+    server = PostgresServer.start(folder, durable=True)
+    figures = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, make in (
+                ("PostgreSQL", lambda: PostgresLedger(server.new_database())),
+                ("SQLite", lambda: SQLiteLedger(Path(tmp) / "ledger.sqlite")),
+            ):
+                ledger = make()
+                record = timeit(lambda ledger=ledger: ledger.record(_row(0)), repeat=200, warmup=5)
+                _fill(ledger, ROWS - ledger.count())
+                again = type(ledger)(ledger.url if name == "PostgreSQL" else ledger.path)
+                if name == "SQLite":
+                    again.snapshot_path.unlink(missing_ok=True)
+                first = timeit(lambda again=again: again.runs(), repeat=1, warmup=0)
+                warm = timeit(lambda ledger=ledger: (ledger.record(_row(0)), ledger.runs()), repeat=5)
+                count = ledger.count()
+                figures += [
+                    {
+                        "name": f"{name}: record one run (median of 200)",
+                        "value": median(record),
+                        "unit": "ms",
+                        "target": 5,
+                    },
+                    {
+                        "name": f"{name}: runs() over {count:,} rows, first read",
+                        "value": first[0],
+                        "unit": "ms",
+                        "target": 1000,
+                    },
+                    {
+                        "name": f"{name}: runs() over {count:,} rows, warm (+1 run)",
+                        "value": median(warm),
+                        "unit": "ms",
+                        "target": 1000,
+                    },
+                ]
+                again.close()
+                ledger.close()
+    finally:
+        server.stop()
+    report("team", figures)
+
+
+if __name__ == "__main__":
+    main()

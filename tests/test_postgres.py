@@ -1,0 +1,224 @@
+"""The PostgreSQL run log against a real, throwaway cluster (tests/_servers.py).
+
+The same named migrations and the same typed ``runs()`` frame as SQLite's; the wallet safe
+across processes; a wrong or down URL is one sentence and nothing is written.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+
+import pandas as pd
+import pytest
+
+from workbench.errors import BudgetError, LedgerError
+from workbench.ledger import MIGRATIONS, RUN_COLUMNS, SQLiteLedger
+from workbench.ledger.postgres import PG_MIGRATIONS, PostgresLedger, is_database_url, shown_url
+
+
+def _row(**values):
+    return {
+        "id": uuid.uuid4().hex,
+        "kind": "generate",
+        "backend": "draft",
+        "model": "draft-1",
+        "prompt": "a mug",
+        "width": 1024,
+        "height": 1536,
+        "quality": "medium",
+        "n": 1,
+        "status": "ok",
+        "credits": 2,
+        "usd": 0.04,
+        "latency_ms": 12.5,
+        "fingerprint": "f" * 64,
+        "images": ["images/ab/x.png"],
+        **values,
+    }
+
+
+def _varied_rows(count: int = 40) -> list[dict]:
+    return [
+        _row(
+            id=f"run-{i:03d}",
+            created_at=f"2026-01-01T00:00:{i:02d}.000000+00:00",
+            batch_id=None if i % 3 else f"b{i % 2}",
+            preset=[None, "marketing-poster", ""][i % 3],
+            prompt=f"a poster reading 'MOVE FORWARD' · 日本語 #{i}",
+            spec='{"subject": "poster"}',
+            params=f'{{"job": "j{i % 7}"}}',
+            status=["ok", "cached", "failed", "blocked"][i % 4],
+            error="boom ✓" if i % 4 == 2 else None,
+            images=[[], ["images/ab/x.png"], ["images/ab/x.png", "images/cd/ü.webp"]][i % 3],
+            tokens_in=None if i % 2 else 40,
+            width=1024 + 512 * (i % 2),
+            model=None if i == 5 else "draft-1",
+        )
+        for i in range(count)
+    ]
+
+
+def test_the_same_named_migrations_from_an_empty_database(postgres_url):
+    assert list(PG_MIGRATIONS) == [name for name, _ in MIGRATIONS]
+    ledger = PostgresLedger(postgres_url)
+    assert ledger.applied_migrations() == [name for name, _ in MIGRATIONS]
+    columns = ledger.query(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'runs' ORDER BY ordinal_position"
+    )
+    assert [c[0] for c in columns] == ["seq", *RUN_COLUMNS]
+    assert [(e.kind, e.credits) for e in ledger.wallet_entries()] == [("welcome", 10)]
+    ledger.close()
+    again = PostgresLedger(postgres_url)
+    assert again.migrate() == []  # applying twice does nothing
+    assert len(again.wallet_entries()) == 1  # and no second welcome
+    again.close()
+
+
+def test_runs_is_the_same_typed_frame_as_sqlite(postgres_url, tmp_path):
+    pg, lite = PostgresLedger(postgres_url), SQLiteLedger(tmp_path / "ledger.sqlite")
+    for row in _varied_rows():
+        pg.record(row)
+        lite.record(row)
+    ours, theirs = pg.runs(), lite.runs()
+    pd.testing.assert_frame_equal(ours, theirs)
+    for filters in ({"status": "ok"}, {"batch_id": ["b0", "b1"]}, {"model": "draft-1", "limit": 3}):
+        pd.testing.assert_frame_equal(pg.runs(**filters), lite.runs(**filters))
+    since = "2026-01-01T00:00:30+00:00"
+    pd.testing.assert_frame_equal(pg.runs(since=since), lite.runs(since=since))
+    assert pg.get("run-004") == lite.get("run-004")
+    assert pg.find_ok("f" * 64) == lite.find_ok("f" * 64)
+    assert pg.batch_jobs("b0") == lite.batch_jobs("b0")
+    assert pg.batch_job_statuses("b1") == lite.batch_job_statuses("b1")
+    assert pg.batch_spend("b0") == lite.batch_spend("b0")
+    with pytest.raises(LedgerError, match="cannot filter on 'colour'"):
+        pg.runs(colour="red")
+    pg.close()
+    lite.close()
+
+
+def test_runs_sees_rows_another_machine_recorded(postgres_url):
+    reader, writer = PostgresLedger(postgres_url), PostgresLedger(postgres_url)
+    writer.record(_row(id="first"))
+    assert list(reader.runs()["id"]) == ["first"]
+    mark = reader.mark()
+    writer.record(_row(id="second", batch_id="b"))
+    assert list(reader.runs()["id"]) == ["first", "second"]  # fetched since the last read only
+    assert reader.batch_jobs("b", since=mark) == set()
+    assert reader.batch_spend("b", since=mark) == (2, 0.04)
+    assert reader.count() == 2
+    reader.close()
+    writer.close()
+
+
+def test_a_bad_row_writes_nothing(postgres_url):
+    ledger = PostgresLedger(postgres_url)
+    with pytest.raises(LedgerError, match="Unknown run status"):
+        ledger.record(_row(status="great"))
+    ledger.record(_row(id="same"))
+    with pytest.raises(LedgerError, match="duplicate key"):
+        ledger.record(_row(id="same"))
+    assert ledger.count() == 1
+    ledger.close()
+
+
+def test_text_checks_and_batches(postgres_url):
+    ledger = PostgresLedger(postgres_url)
+    ledger.record(_row(id="r"))
+    ledger.record_text_checks("r", [{"text": "SALE", "read": "SALE", "accuracy": 1.0}])
+    assert ledger.text_checks("r")["accuracy"].tolist() == [1.0]
+    assert ledger.runs()["text_accuracy"].tolist() == [1.0]
+    assert ledger.batch_save({"id": "b1", "experiment": "x", "status": "planned", "options": {"a": 1}})
+    assert not ledger.batch_save({"id": "b1", "experiment": "x", "status": "running"})
+    ledger.batch_update("b1", remote_id="batch_123")
+    record = ledger.batch("b1")
+    assert (record["status"], record["remote_id"], record["options"]) == ("running", "batch_123", '{"a": 1}')
+    assert [b["id"] for b in ledger.batches()] == ["b1"]
+    ledger.close()
+
+
+def test_the_wallet_on_postgres(postgres_url):
+    from workbench.wallet import Wallet
+
+    ledger = PostgresLedger(postgres_url)
+    wallet = Wallet(ledger)
+    assert wallet.balance == 10
+    held = wallet.reserve(6, "run-1")
+    assert wallet.balance == 4 and wallet.reserved == 6
+    with pytest.raises(BudgetError, match="short by 1"):
+        wallet.reserve(5, "run-2")
+    with ledger.transaction() as db:
+        wallet.commit(held, 6, db=db)
+    assert wallet.balance == 4 and wallet.spent == 6
+    assert wallet.topup(20) == 24
+    ledger.close()
+
+
+def _spender(url: str, prefix: str, attempts: int, queue) -> None:
+    from workbench.wallet import Wallet
+
+    ledger = PostgresLedger(url)
+    wallet = Wallet(ledger)
+    paid = 0
+    for i in range(attempts):
+        run_id = f"{prefix}-{i}"
+        try:
+            held = wallet.reserve(3, run_id)
+        except BudgetError:
+            continue
+        with ledger.transaction() as db:
+            ledger.record(_row(id=run_id, credits=3), db=db)
+            wallet.commit(held, 3, db=db)
+        paid += 1
+    ledger.close()
+    queue.put(paid)
+
+
+@pytest.mark.slow
+def test_four_processes_spend_one_wallet_and_never_go_below_zero(postgres_url):
+    ledger = PostgresLedger(postgres_url)
+    from workbench.wallet import Wallet
+
+    Wallet(ledger).topup(50)  # 60 credits: 20 runs of 3 can be paid, 40 attempts are made
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_spender, args=(postgres_url, p, 10, queue)) for p in "abcd"]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    paid = sum(queue.get(timeout=5) for _ in workers)
+    assert paid == 20
+    assert ledger.count() == 20
+    assert ledger.journal_sums() == (0, 0)  # the wallet journal: nothing available, nothing held
+    assert ledger.runs()["credits"].sum() == 60
+    ledger.close()
+
+
+def test_a_wrong_or_down_url_is_one_sentence(postgres_server, tmp_path):
+    from _servers import free_port
+
+    good = postgres_server.url()
+    wrong_password = good.replace(postgres_server.password, "not-the-password")
+    cases = {
+        wrong_password: "password authentication failed",
+        good.rsplit("/", 1)[0] + "/no_such_database": 'database "no_such_database" does not exist',
+        f"postgresql://workbench:secret-pw@127.0.0.1:{free_port()}/db": "Connection refused",
+    }
+    for url, reason in cases.items():
+        with pytest.raises(LedgerError) as caught:
+            PostgresLedger(url, connect_timeout=2)
+        message = str(caught.value)
+        assert message.startswith(f"The run log {shown_url(url)} cannot be opened: ")
+        assert reason in message
+        assert "\n" not in message
+        assert "not-the-password" not in message and "secret-pw" not in message
+        assert postgres_server.password not in message
+
+
+def test_database_urls_are_told_from_paths():
+    assert is_database_url("postgresql://u@h/db") and is_database_url("postgres://h/db")
+    assert not is_database_url("outputs/ledger.sqlite") and not is_database_url(None)
+    assert shown_url("postgresql://u:pw@db.example:5433/team") == "postgresql://db.example:5433/team"
