@@ -131,6 +131,20 @@ def test_the_wheel_installs_and_imports_from_the_fresh_environment(installed, tm
     prefix = str(bin_dir.parent.resolve())
     assert Path(module).resolve().is_relative_to(prefix), module  # not the editable checkout
     assert Path(prompts).resolve().is_relative_to(prefix) and Path(notebook).resolve().is_relative_to(prefix)
+    # The batch kernels run this environment's python (jupyter_client puts sys.executable in place
+    # of a bare "python"), so they import the wheel's workbench too.
+    done = _run(
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "import json, sys; from jupyter_client.kernelspec import KernelSpecManager as M;"
+            "print(json.dumps([M().get_kernel_spec('python3').argv[0], sys.executable]))",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
+    command, executable = json.loads(done.stdout)
+    assert command in ("python", "python3", executable), command
 
 
 def test_demo_presets_and_a_two_worker_batch_run_from_an_empty_folder(installed, tmp_path: Path) -> None:
