@@ -29,7 +29,7 @@ from workbench.backends.base import (
     get_backend_class,
 )
 from workbench.batches import BatchLog
-from workbench.errors import InputImageError, SpecError
+from workbench.errors import InputImageError, LedgerError, SpecError
 from workbench.ledger import Ledger, SQLiteLedger
 from workbench.pricing import Estimate, PriceTable
 from workbench.runs import Plan, Run
@@ -48,6 +48,28 @@ if TYPE_CHECKING:
 __all__ = ["Plan", "Run", "Workbench", "default_root"]
 
 DEFAULT_BACKEND = "draft"
+
+
+def _open_ledger(root: Path, database: str | Path | None) -> Ledger:
+    """The run log: ``database`` (a PostgreSQL URL or a SQLite file), else
+    ``$WORKBENCH_DATABASE_URL``, else ``root/ledger.sqlite``."""
+    if database is None:
+        database = os.environ.get("WORKBENCH_DATABASE_URL") or None
+    if database is None:
+        return SQLiteLedger(root / "ledger.sqlite")
+    from workbench.ledger.postgres import PostgresLedger, is_database_url, shown_url
+
+    text = str(database)
+    if is_database_url(text):
+        return PostgresLedger(text, snapshot_dir=root)
+    if text.startswith("sqlite:///"):
+        return SQLiteLedger(Path(text.removeprefix("sqlite:///")))
+    if "://" in text:
+        raise LedgerError(
+            f"{shown_url(text)} is not a run log Workbench can open: "
+            "give a postgresql:// URL or a SQLite file."
+        )
+    return SQLiteLedger(Path(text))
 
 
 def default_root() -> Path:
@@ -73,6 +95,12 @@ class Workbench:
         prices: a price table; default: the packaged one with ``root/prices.yaml`` over it.
         backend_options: constructor options per backend name, e.g.
             ``{"openai": {"base_url": "http://127.0.0.1:8000/v1"}}``.
+        database: the run log and wallet: a PostgreSQL URL for a team
+            (``postgresql://user:password@host/db``) or a SQLite file; default
+            ``$WORKBENCH_DATABASE_URL``, else ``root/ledger.sqlite``.
+        store: where images live: an fsspec URL (``s3://bucket/prefix``) or a shared folder, with
+            ``root/images`` as this machine's cache; default ``$WORKBENCH_STORE``, else the root.
+        store_options: fsspec options for ``store`` (default ``$WORKBENCH_STORE_OPTIONS``, JSON).
 
     Example:
         >>> wb = Workbench()
@@ -91,16 +119,22 @@ class Workbench:
         prompts: tuple[str | Path, ...] | list[str | Path] = (),
         prices: PriceTable | None = None,
         backend_options: Mapping[str, Mapping[str, Any]] | None = None,
+        database: str | Path | None = None,
+        store: str | None = None,
+        store_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.root = Path(root) if root is not None else default_root()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.default_backend = backend
         self.default_model = model
-        self.ledger: Ledger = SQLiteLedger(self.root / "ledger.sqlite")
-        self.store = Store(self.root)
+        # The price table first: a broken one is refused before the run log or the wallet is touched.
+        self.prices = prices or PriceTable.load(self.root)
+        # The store and a team's database are opened (and reached) before anything is written, so a
+        # wrong or unreachable URL is one sentence and leaves no folder or file behind.
+        self.store = Store.open(self.root, store, dict(store_options) if store_options else None)
+        self.ledger: Ledger = _open_ledger(self.root, database)
+        self.root.mkdir(parents=True, exist_ok=True)
         self.wallet = Wallet(self.ledger)
         self.batches = BatchLog(self.ledger)  # the batches' record, for the batch code and the CLI
-        self.prices = prices or PriceTable.load(self.root)
         self._prompt_folders = tuple(Path(p) for p in prompts)
         self._templates: TemplateLibrary | None = None
         self.backend_options = {k: dict(v) for k, v in (backend_options or {}).items()}
@@ -692,6 +726,8 @@ class Workbench:
     def recipe(self, path: str | Path) -> dict[str, Any]:
         """The recipe embedded in an image file made by Workbench."""
         path = Path(path)
+        if not path.is_file() and not path.is_absolute() and path.parts[:1] == ("images",):
+            path = self.store.path(path)  # a store path, as the run log has it (fetched if shared)
         if not path.is_file():
             raise InputImageError(f"No image at {path}.", path=str(path))
         recipe = read_recipe(path)
