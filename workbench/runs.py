@@ -27,6 +27,7 @@ from workbench.errors import BackendError, ContentPolicyError, InputImageError, 
 from workbench.ledger import RUN_COLUMNS, utc_now
 from workbench.pricing import Estimate
 from workbench.spec import PromptSpec
+from workbench.store import Store
 from workbench.wallet import Reservation
 
 if TYPE_CHECKING:
@@ -69,7 +70,9 @@ class Run:
     preset: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], root: Path) -> Run:
+    def from_row(cls, row: Mapping[str, Any], root: Path | Store) -> Run:
+        """A run from its ledger row; ``root``: the Workbench's store (images on shared storage are
+        fetched into its local cache) or a folder the store paths are relative to."""
         spec = PromptSpec.from_json(row["spec"]) if row.get("spec") else None
         return cls(
             id=row["id"],
@@ -91,7 +94,7 @@ class Run:
             tokens_out=row["tokens_out"],
             latency_ms=row["latency_ms"],
             fingerprint=row["fingerprint"],
-            images=[root / p for p in row["images"]],
+            images=[root.path(p) if isinstance(root, Store) else root / p for p in row["images"]],
             error=row["error"],
             batch_id=row["batch_id"],
             parent_id=row["parent_id"],
@@ -313,7 +316,7 @@ def _record_cached(
         tokens_out=0,
     )
     wb.ledger.record(row)
-    return Run.from_row(row, wb.root)
+    return Run.from_row(row, wb.store)
 
 
 def _finish(
@@ -381,7 +384,7 @@ def _finish(
         with contextlib.suppress(Exception):
             wb.wallet.release(attempt.reservation)
         raise
-    return Run.from_row(row, wb.root)
+    return Run.from_row(row, wb.store)
 
 
 def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, raise_errors: bool) -> Run:
@@ -412,7 +415,7 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
         if hasattr(exc, "__dict__"):
             exc.run_id = run_id  # type: ignore[attr-defined]
         raise exc
-    return Run.from_row(row | {"images": []}, wb.root)
+    return Run.from_row(row | {"images": []}, wb.store)
 
 
 def _recipe(wb: Workbench, plan: Plan, run_id: str, index: int, *, draft: bool) -> dict[str, Any]:
