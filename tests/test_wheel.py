@@ -185,3 +185,33 @@ def test_demo_presets_and_a_two_worker_batch_run_from_an_empty_folder(installed,
     # The kernels imported the wheel's workbench, not the checkout's.
     assert str(REPO) not in "".join(p.read_text() for p in shards)
     assert not (empty / "prompts").exists()  # nothing needed beside the project
+
+    # The project's own prompts/ adds to the wheel's templates, in the CLI and in the kernels.
+    (empty / "prompts" / "experiments").mkdir(parents=True)
+    (empty / "prompts" / "walls.yaml").write_text(
+        "kind: background\ntemplates:\n  our-wall: a wall painted in our navy blue\n"
+    )
+    (empty / "prompts" / "experiments" / "ours.yaml").write_text(
+        "preset: ecommerce-product\ngrid:\n  background: ['@our-wall', '@studio-white']\n"
+    )
+    backgrounds = _run([workbench, "templates", "background"], cwd=empty, env=env).stdout
+    assert "our-wall" in backgrounds and "studio-white" in backgrounds
+    _run(
+        [workbench, "batch", "run", "ours", "--workers", "1", "--batch-id", "ours", "--no-progress"],
+        cwd=empty,
+        env=env,
+    )
+    (shard,) = (empty / "outputs" / "batches" / "ours").glob("shard-*.ipynb")
+    executed = json.loads(shard.read_text())
+    assert not [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    prompts = _run(
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "from workbench import Workbench; runs = Workbench('outputs').runs();"
+            "ours = runs[runs.batch_id == 'ours']; print(ours.status.tolist(), ours.prompt.tolist())",
+        ],
+        cwd=empty,
+        env=env,
+    ).stdout
+    assert "a wall painted in our navy blue" in prompts and "'ok', 'ok'" in prompts, prompts
