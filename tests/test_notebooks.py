@@ -141,3 +141,42 @@ def test_a_notebook_showing_twenty_results_stays_under_1_mb(tmp_path: Path, monk
     shown = [o for o in executed["cells"][2]["outputs"] if "text/html" in o.get("data", {})]
     assert len(shown) == 20 and all("data:image/webp" in "".join(o["data"]["text/html"]) for o in shown)
     assert output.stat().st_size < MAX_BYTES, f"{output.stat().st_size:,} bytes"
+
+
+def test_the_executed_quickstart_exported_to_html_shows_the_static_panel_and_gallery(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``jupyter nbconvert --to html`` of the executed quickstart, read offline: the panel's and the
+    gallery's static views are in the page itself (a widget view needs JavaScript from a CDN)."""
+    import papermill
+
+    for key, value in _env().items():
+        monkeypatch.setenv(key, value)
+    executed = tmp_path / "quickstart.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOK_DIR / "quickstart.ipynb"),
+        str(executed),
+        cwd=str(NOTEBOOK_DIR),
+        kernel_name="python3",
+        progress_bar=False,
+        execution_timeout=300,
+    )
+    assert "widgets" in json.loads(executed.read_text())["metadata"]  # the live views' state is saved
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    page = (tmp_path / "quickstart.html").read_text()
+    # Outside any script: the static views as HTML elements of the exported page.
+    assert '<div class="wb-static wb-static-panel">' in page
+    assert '<div class="wb-static wb-static-gallery">' in page
+    assert "Workbench prompt panel" in page and "MOVE FORWARD" in page
+    panel = page[page.index('<div class="wb-static wb-static-panel">') :]
+    assert "Estimate:" in panel[:20_000]
+    gallery = page[page.index('<div class="wb-static wb-static-gallery">') :]
+    assert "data:image/webp;base64," in gallery[:200_000] and "draft/draft-1" in gallery[:200_000]

@@ -314,6 +314,11 @@ class Gallery(anywidget.AnyWidget):
         ]
         return H.gallery_html(cards, selected=self.selected, limit=limit)
 
+    def _ipython_display_(self) -> None:
+        """A notebook shows the static view as an output of its own beside the live widget, so an
+        exported notebook (``jupyter nbconvert --to html``) shows it offline."""
+        H.display_with_static(self, "gallery")
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle

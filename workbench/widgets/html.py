@@ -192,3 +192,30 @@ def gallery_html(
     if not runs:
         return head + "<p>No runs yet: make one with <code>wb.generate(...)</code> or the panel.</p>"
     return f'<div class="workbench-gallery">{head}<div>{"".join(cards)}</div>{more}{compare}</div>'
+
+
+# A live widget hides the static view shown beside it (CSS :has, no script): in JupyterLab the
+# static copy disappears once the widget renders; in an nbconvert HTML export, where the widget
+# cannot render offline, the static copy is what a reader sees.
+_HIDE_WHEN_LIVE = {
+    "panel": ".jp-OutputArea:has(.workbench-panel) .wb-static-panel",
+    "gallery": ".jp-OutputArea:has(.wb-gallery) .wb-static-gallery",
+}
+
+
+def static_view(kind: str, body: str) -> str:
+    """The static HTML of a widget as its own output, hidden wherever the live widget shows."""
+    rule = f"{_HIDE_WHEN_LIVE[kind]}, .jp-OutputArea:has(.widget-view-{kind}) .wb-static-{kind}"
+    return f'<div class="wb-static wb-static-{kind}"><style>{rule}{{display:none}}</style>{body}</div>'
+
+
+def display_with_static(widget: Any, kind: str) -> None:
+    """Show a widget as two outputs: its static HTML (what nbconvert exports and a notebook viewer
+    shows) and the live view (whose bundle carries a one-line text/html of its own)."""
+    from IPython.display import HTML, display
+
+    display(HTML(static_view(kind, widget.to_html())))
+    bundle = widget._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    data["text/html"] = f"<p><i>The live {kind} (static view above).</i></p>"
+    display(data, raw=True)

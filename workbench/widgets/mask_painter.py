@@ -155,3 +155,21 @@ class MaskPainter(anywidget.AnyWidget):
         self.regions = []
         self.painted = ""
         self.erased = ""
+
+    # -- static fallback -------------------------------------------------------------------------
+    def to_html(self) -> str:
+        """The painter as static HTML: the image and what is marked on it (no tools)."""
+        count = len(self.regions) + (1 if self.painted else 0)
+        return (
+            '<div class="workbench-mask-painter-static" style="font:13px system-ui,sans-serif">'
+            f'<img src="{self.preview}" style="max-width:320px;display:block" alt="image to paint">'
+            f"<div>Mask painter: {self.width}×{self.height} px · {count} marked "
+            f"area{'' if count == 1 else 's'} "
+            "(open the notebook in JupyterLab to paint).</div></div>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/html"] = self.to_html()
+        return bundle

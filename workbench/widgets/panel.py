@@ -873,6 +873,11 @@ class Panel(widgets.VBox):
             f"<table>{rows}</table>{prompt}{findings}<p>{self._cost_html()}</p>{error}{result}</div>"
         )
 
+    def _ipython_display_(self) -> None:
+        """A notebook shows the static view as an output of its own beside the live widget, so an
+        exported notebook (``jupyter nbconvert --to html``) shows it offline."""
+        H.display_with_static(self, "panel")
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
