@@ -76,10 +76,9 @@ _KEYS = frozenset(
 
 
 def read_yaml(path: Path | str, text: str | None = None) -> Any:
-    """One YAML file's data, read by the project's one reader (:mod:`workbench.yamlio`): a syntax
-    error, a key written twice or a file that is not UTF-8 is one ``TemplateError`` sentence
-    ``file:line: problem``."""
-    return yamlio.load(path, text=text, error=TemplateError).data
+    """One YAML file as a ``yamlio.Document`` (the project's one reader): every problem in it, from a
+    syntax error to a wrong value, is one ``TemplateError`` sentence ``file:line: field: problem``."""
+    return yamlio.load(path, text=text, error=TemplateError)
 
 
 def parse_size(value: str | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -161,21 +160,21 @@ class ModelTable:
     def load(cls, root: Path | str | None = None) -> ModelTable:
         """The packaged table, with ``root/models.yaml`` merged over it (entry by entry) when present."""
         packaged = cls.packaged_path()
-        raw = _models_of(
-            read_yaml("workbench/data/models.yaml", packaged.read_text()), "workbench/data/models.yaml"
-        )
-        sources = dict.fromkeys(raw, "workbench/data/models.yaml")
+        packaged_doc = read_yaml("workbench/data/models.yaml", packaged.read_text())
+        raw = _models_of(packaged_doc)
+        sources = dict.fromkeys(raw, packaged_doc)
         override = Path(root) / "models.yaml" if root else None
         if override is not None and override.is_file():
-            extra = _models_of(read_yaml(override), str(override))
+            override_doc = read_yaml(override)
+            extra = _models_of(override_doc)
             for name, entry in extra.items():
                 if name in raw and "like" not in entry:
                     raw[name] = {**raw[name], **entry}
                 else:
                     raw[name] = dict(entry)
-                sources[name] = str(override)
+                sources[name] = override_doc
         # The root's entries first: a mistake there is reported there, not in an entry that copies it.
-        order = sorted(raw, key=lambda name: sources[name] != str(override))
+        order = sorted(raw, key=lambda name: sources[name] is packaged_doc)
         infos = {name: _build(name, raw, sources, ()) for name in order}
         return cls({name: infos[name] for name in raw})
 
@@ -338,36 +337,32 @@ def nearest_sizes(
 
 
 # -- building rows ------------------------------------------------------------------------------
-def _models_of(data: Any, source: str) -> dict[str, dict[str, Any]]:
+def _models_of(doc: Any) -> dict[str, dict[str, Any]]:
+    data = doc.data
     if data is None:
         return {}
     if not isinstance(data, Mapping) or not isinstance(data.get("models", {}), Mapping):
-        raise TemplateError(
-            f"{source}: models: the file must have a `models:` mapping of model names.", file=source
-        )
+        raise doc.error(("models",), "the file must have a `models:` mapping of model names.")
     models = {}
     for name, entry in (data.get("models") or {}).items():
         if not isinstance(entry, Mapping):
-            raise TemplateError(
-                f"{source}: models.{name}: an entry must be a mapping of its capabilities.", file=source
-            )
+            raise doc.error(("models", name), "an entry must be a mapping of its capabilities.")
         unknown = sorted(set(entry) - _KEYS)
         if unknown:
-            raise TemplateError(
-                f"{source}: models.{name}.{unknown[0]}: unknown key; "
-                f"a model takes {', '.join(sorted(_KEYS))}.",
-                file=source,
+            raise doc.error(
+                ("models", name, unknown[0]), f"unknown key; a model takes {', '.join(sorted(_KEYS))}."
             )
         models[str(name)] = dict(entry)
     return models
 
 
-def _bad(source: str, name: str, key: str, problem: str) -> TemplateError:
-    return TemplateError(f"{source}: models.{name}.{key}: {problem}.", file=source, name=name)
+def _bad(doc: Any, name: str, key: str, problem: str) -> Exception:
+    """The error for one model's key (``key`` dotted below the model: ``qualities.high.1:1``)."""
+    return doc.error(("models", name, *key.split(".")), f"{problem}.")
 
 
 def _resolved(
-    name: str, raw: Mapping[str, dict[str, Any]], sources: Mapping[str, str], seen: tuple[str, ...]
+    name: str, raw: Mapping[str, dict[str, Any]], sources: Mapping[str, Any], seen: tuple[str, ...]
 ) -> dict[str, Any]:
     entry = raw[name]
     parent = entry.get("like")
@@ -382,7 +377,7 @@ def _resolved(
 
 
 def _build(
-    name: str, raw: Mapping[str, dict[str, Any]], sources: Mapping[str, str], seen: tuple[str, ...]
+    name: str, raw: Mapping[str, dict[str, Any]], sources: Mapping[str, Any], seen: tuple[str, ...]
 ) -> ModelInfo:
     source = sources[name]
     entry = _resolved(name, raw, sources, seen)
@@ -441,7 +436,7 @@ def _build(
     )
 
 
-def _replacement(source: str, name: str, value: Any) -> str | None:
+def _replacement(source: Any, name: str, value: Any) -> str | None:
     if value is None:
         return None
     names = value if isinstance(value, list) else [value]
@@ -450,14 +445,14 @@ def _replacement(source: str, name: str, value: Any) -> str | None:
     return " or ".join(names)
 
 
-def _count(source: str, name: str, entry: Mapping[str, Any], key: str, default: int) -> int:
+def _count(source: Any, name: str, entry: Mapping[str, Any], key: str, default: int) -> int:
     value = entry.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _bad(source, name, key, f"a whole number of at least 1, not {value!r}")
     return value
 
 
-def _size(source: str, name: str, key: str, value: Any) -> tuple[int, int]:
+def _size(source: Any, name: str, key: str, value: Any) -> tuple[int, int]:
     from workbench.errors import SpecError
 
     try:
@@ -466,7 +461,7 @@ def _size(source: str, name: str, key: str, value: Any) -> tuple[int, int]:
         raise _bad(source, name, key, f"{value!r} is not a size WIDTHxHEIGHT") from None
 
 
-def _sizes(source: str, name: str, value: Any) -> tuple[frozenset[tuple[int, int]] | None, dict[str, Any]]:
+def _sizes(source: Any, name: str, value: Any) -> tuple[frozenset[tuple[int, int]] | None, dict[str, Any]]:
     if isinstance(value, list) and value:
         return frozenset(_size(source, name, "sizes", v) for v in value), {}
     if isinstance(value, Mapping) and isinstance(value.get("free"), Mapping):
@@ -496,7 +491,7 @@ def _sizes(source: str, name: str, value: Any) -> tuple[frozenset[tuple[int, int
     raise _bad(source, name, "sizes", "a list of WxH sizes, or `free:` with its limits")
 
 
-def _quality_sizes(source: str, name: str, value: Any) -> dict[str, dict[str, tuple[int, int]]]:
+def _quality_sizes(source: Any, name: str, value: Any) -> dict[str, dict[str, tuple[int, int]]]:
     from workbench.spec import ASPECTS, QUALITIES
 
     if not isinstance(value, Mapping) or not value:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.backends.base import ImageRequest, Usage
-from workbench.errors import SpecError, TemplateError
+from workbench.errors import SpecError
 
 __all__ = ["Estimate", "PriceTable"]
 
@@ -63,59 +63,63 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- checking a table ------------------------------------------------------------------------
-def _refuse(file: str, key: str, value: Any, problem: str) -> TemplateError:
-    return TemplateError(f"{file}: {key}: {value!r} {problem}.", file=file, name=key)
+Key = tuple[Any, ...]
+
+
+def _refuse(doc: Any, key: Key, value: Any, problem: str) -> Exception:
+    """``file:line: credits.openai.*.low: 0.4 is not a whole number of credits (0 or more).``"""
+    return doc.error(key, f"{value!r} {problem}.")
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_amount(file: str, key: str, value: Any, unit: str) -> None:
+def _check_amount(doc: Any, key: Key, value: Any, unit: str) -> None:
     if not _is_number(value) or value < 0:
-        raise _refuse(file, key, value, f"is not a price: {unit} are finite numbers of 0 or more")
+        raise _refuse(doc, key, value, f"is not a price: {unit} are finite numbers of 0 or more")
 
 
-def _check_credits(file: str, key: str, value: Any, *, least: int = 0) -> None:
+def _check_credits(doc: Any, key: Key, value: Any, *, least: int = 0) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise _refuse(file, key, value, f"is not a whole number of credits ({least} or more)")
+        raise _refuse(doc, key, value, f"is not a whole number of credits ({least} or more)")
 
 
-def _mapping(file: str, key: str, value: Any) -> Mapping[str, Any]:
+def _mapping(doc: Any, key: Key, value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise _refuse(file, key, value, "should be a mapping")
+        raise _refuse(doc, key, value, "should be a mapping")
     return value
 
 
-def check_table(data: Any, file: str) -> dict[str, Any]:
-    """Every number of one price table file, checked; the first wrong one raises ``TemplateError``
-    naming ``file`` and its key (``credits.openai.*.low: 0.4 is not a whole number of credits``)."""
-    if data is None:
+def check_table(doc: Any) -> dict[str, Any]:
+    """Every number of one price table file (a ``yamlio.Document``), checked; the first wrong one
+    raises ``TemplateError`` naming the file, line and key
+    (``prices.yaml:3: credits.openai.*.low: 0.4 is not a whole number of credits``)."""
+    if doc.data is None:
         return {}
-    table = _mapping(file, "(the file)", data)
+    table = _mapping(doc, (), doc.data)
     for section in table:
         if section not in _SECTIONS:
             raise _refuse(
-                file, str(section), section, f"is not a section of a price table ({', '.join(_SECTIONS)})"
+                doc, (section,), section, f"is not a section of a price table ({', '.join(_SECTIONS)})"
             )
     for section, unit in (("usd_per_million_tokens", "dollars"), ("output_tokens_1mp", "tokens")):
-        for backend, models in _mapping(file, section, table.get(section, {})).items():
-            for model, entry in _mapping(file, f"{section}.{backend}", models).items():
-                where = f"{section}.{backend}.{model}"
-                for kind, value in _mapping(file, where, entry).items():
+        for backend, models in _mapping(doc, (section,), table.get(section, {})).items():
+            for model, entry in _mapping(doc, (section, backend), models).items():
+                for kind, value in _mapping(doc, (section, backend, model), entry).items():
+                    key = (section, backend, model, kind)
                     if section == "usd_per_million_tokens" and kind not in _TOKEN_KINDS:
-                        raise _refuse(
-                            file, f"{where}.{kind}", kind, f"is not one of {', '.join(_TOKEN_KINDS)}"
-                        )
-                    _check_amount(file, f"{where}.{kind}", value, unit)
-    for backend, models in _mapping(file, "credits", table.get("credits", {})).items():
-        for model, entry in _mapping(file, f"credits.{backend}", models).items():
-            for quality, value in _mapping(file, f"credits.{backend}.{model}", entry).items():
-                _check_credits(file, f"credits.{backend}.{model}.{quality}", value)
+                        raise _refuse(doc, key, kind, f"is not one of {', '.join(_TOKEN_KINDS)}")
+                    _check_amount(doc, key, value, unit)
+    for backend, models in _mapping(doc, ("credits",), table.get("credits", {})).items():
+        for model, entry in _mapping(doc, ("credits", backend), models).items():
+            for quality, value in _mapping(doc, ("credits", backend, model), entry).items():
+                _check_credits(doc, ("credits", backend, model, quality), value)
     if "credit_anchor" in table:
-        anchor = _mapping(file, "credit_anchor", table["credit_anchor"])
-        for quality, value in _mapping(file, "credit_anchor.credits", anchor.get("credits", {})).items():
-            _check_credits(file, f"credit_anchor.credits.{quality}", value, least=1)
+        anchor = _mapping(doc, ("credit_anchor",), table["credit_anchor"])
+        credits = _mapping(doc, ("credit_anchor", "credits"), anchor.get("credits", {}))
+        for quality, value in credits.items():
+            _check_credits(doc, ("credit_anchor", "credits", quality), value, least=1)
         if "size" in anchor:
             from workbench.models import parse_size
 
@@ -123,12 +127,12 @@ def check_table(data: Any, file: str) -> dict[str, Any]:
                 parse_size(anchor["size"])
             except SpecError:
                 raise _refuse(
-                    file, "credit_anchor.size", anchor["size"], "is not a size WIDTHxHEIGHT"
+                    doc, ("credit_anchor", "size"), anchor["size"], "is not a size WIDTHxHEIGHT"
                 ) from None
     if "batch_discount" in table:
         value = table["batch_discount"]
         if not _is_number(value) or not 0 < value <= 1:
-            raise _refuse(file, "batch_discount", value, "is not a fraction above 0 and at most 1")
+            raise _refuse(doc, ("batch_discount",), value, "is not a fraction above 0 and at most 1")
     return dict(table)
 
 
@@ -158,10 +162,10 @@ class PriceTable:
         """The packaged table, with ``root/prices.yaml`` merged over it when present; both checked."""
         packaged = "workbench/data/prices.yaml"
         text = resources.files("workbench").joinpath("data/prices.yaml").read_text()
-        data = check_table(_read(packaged, text), packaged)
+        data = check_table(_read(packaged, text))
         override = Path(root) / "prices.yaml" if root else None
         if override and override.exists():
-            data = _merge(data, check_table(_read(override), str(override)))
+            data = _merge(data, check_table(_read(override)))
         return cls(data)
 
     # -- lookups ------------------------------------------------------------------------------
