@@ -190,3 +190,105 @@ def test_redact_removes_registered_secrets_and_anything_shaped_like_a_key():
     assert redact(text) == "bad key ***, also *** and http://***@proxy:3128/"
     assert redact("nothing secret here") == "nothing secret here"
     assert os.environ.get("OPENAI_API_KEY") is None
+
+
+# -- one payment per request -------------------------------------------------------------------
+_WORKER = """
+import os, sys, time
+from pathlib import Path
+from workbench import Workbench
+from workbench.backends.openai import RetryPolicy
+root, base_url, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+wb = Workbench(root, backend="openai", backend_options={"openai": {
+    "base_url": base_url, "retry": RetryPolicy(max_retries=2, backoff=0.01), "timeout": 20}})
+while not go.exists():
+    time.sleep(0.005)
+for i in range(10):
+    run = wb.generate(f"prompt number {i}", quality="low")
+    print(run.status, run.credits, flush=True)
+wb.close()
+"""
+
+
+@pytest.mark.slow
+def test_four_processes_with_the_same_ten_prompts_pay_ten_times(root, openai_server, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    wb.wallet.topup(100)
+    before = wb.wallet.balance
+    per_image = wb.prices.credits_per_image("openai", "gpt-image-2", "low")
+    openai_server.faults.latency = 0.3  # answers slow enough that all four ask at once
+    go = tmp_path / "go"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(root), openai_server.base_url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    import time
+
+    time.sleep(1.5)  # let the four import workbench before they start together
+    go.touch()
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), [err for _, err in outputs]
+    assert openai_server.counts["/v1/images/generations"] == 10
+    runs = wb.runs()
+    assert runs["status"].value_counts().to_dict() == {"ok": 10, "cached": 30}
+    assert set(runs.loc[runs["status"] == "cached", "credits"]) == {0}
+    commits = [e for e in wb.ledger.journal_entries() if e.kind == "commit"]
+    assert len(commits) == 10
+    assert wb.wallet.spent == 10 * per_image == int(runs["credits"].sum()) == before - wb.wallet.balance
+    assert wb.wallet.reserved == 0 and not wb.ledger.claim_holder(runs["fingerprint"].iloc[0])
+    wb.close()
+
+
+def test_five_identical_calls_at_once_in_one_process_pay_once(root, openai_server, monkeypatch):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    wb.wallet.topup(100)
+    openai_server.faults.latency = 0.3
+    with ThreadPoolExecutor(5) as pool:
+        threads = list(pool.map(lambda _: wb.generate("a lamp in threads", quality="low"), range(5)))
+
+    async def tasks():
+        return await asyncio.gather(*(wb.agenerate("a lamp in tasks", quality="low") for _ in range(5)))
+
+    in_tasks = asyncio.run(tasks())
+    for runs in (threads, in_tasks):
+        assert sorted(r.status for r in runs) == ["cached"] * 4 + ["ok"]
+        assert sum(r.credits for r in runs) == wb.prices.credits_per_image("openai", "gpt-image-2", "low")
+    assert openai_server.counts["/v1/images/generations"] == 2
+    assert len([e for e in wb.ledger.journal_entries() if e.kind == "commit"]) == 2
+    wb.close()
+
+
+def test_a_claim_whose_owner_died_is_taken_over(root, openai_server, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    plan = wb.plan("a kite", quality="low")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = int(dead.stdout)  # a process that has ended
+    import socket
+
+    assert (
+        wb.ledger.claim(plan.fingerprint, "gone", pid=pid, host=socket.gethostname(), lease_seconds=3600)
+        is None
+    )
+    run = wb.generate("a kite", quality="low")
+    assert run.status == "ok" and openai_server.counts["/v1/images/generations"] == 1
+    assert wb.ledger.claim_holder(plan.fingerprint) is None
+    wb.close()

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import Mapping
@@ -35,7 +37,11 @@ if TYPE_CHECKING:
 
     from workbench.core import Workbench
 
-__all__ = ["Plan", "Run", "arun_plan", "cached_row", "record_result", "run_plan"]
+__all__ = ["CLAIM_LEASE_SECONDS", "Plan", "Run", "arun_plan", "cached_row", "record_result", "run_plan"]
+
+_HOST = socket.gethostname()
+CLAIM_LEASE_SECONDS = float(os.environ.get("WORKBENCH_CLAIM_LEASE_SECONDS") or 900)
+"""How long a claim on a request's fingerprint holds when its owner cannot be asked (another host)."""
 
 
 @dataclass
@@ -145,6 +151,7 @@ class _Attempt:
     shard: int | None
     backend: Backend | None  # None when the request went another way (Batch API answers)
     reservation: Reservation
+    fingerprint: str | None = None  # the claim this attempt holds (released with its row)
 
 
 @dataclass(frozen=True)
@@ -198,7 +205,8 @@ async def arun_plan(
     wait on the disk, so they run in a worker thread: the event loop keeps reading other
     requests' answers meanwhile (about 0.1 x the ideal time of a 200-request batch).
     """
-    attempt = _begin(wb, plan, fresh, batch_id, shard)
+    # Waiting for another request's claim polls the run log: a worker thread, not the event loop.
+    attempt = await asyncio.to_thread(_begin, wb, plan, fresh, batch_id, shard)
     if isinstance(attempt, Run):
         return attempt
     try:
@@ -245,14 +253,58 @@ def cached_row(wb: Workbench, fingerprint: str) -> dict[str, Any] | None:
 
 # -- the steps ------------------------------------------------------------------------------------
 def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
-    """A cached Run when the request was made before, else an attempt holding its credits."""
+    """A cached Run when the request was made before (or by a request it waited for), else an
+    attempt holding the request's claim and its credits."""
     attempt_id, started = uuid.uuid4().hex, time.perf_counter()
     hit = None if fresh else _record_cached(wb, plan, attempt_id, batch_id, shard, started)
     if hit is not None:
         return hit
     backend = wb.backend(plan.backend)  # a missing key fails here, before any reservation
-    reservation = wb.wallet.reserve(plan.estimate.credits, attempt_id)
-    return _Attempt(attempt_id, started, batch_id, shard, backend, reservation)
+    claimed = None
+    if not fresh and not backend.is_draft:
+        hit = _claim(wb, plan, attempt_id, batch_id, shard, started)
+        if hit is not None:
+            return hit
+        claimed = plan.fingerprint
+    try:
+        reservation = wb.wallet.reserve(plan.estimate.credits, attempt_id)
+    except BaseException:
+        if claimed:
+            wb.ledger.claim_release(claimed, attempt_id)
+        raise
+    return _Attempt(attempt_id, started, batch_id, shard, backend, reservation, claimed)
+
+
+def _claim(
+    wb: Workbench, plan: Plan, run_id: str, batch_id: str | None, shard: int | None, started: float
+) -> Run | None:
+    """Claim the request's fingerprint, or wait for the request that holds it and return its
+    answer as a cached run (0 credits). A claim whose owner died (on this host) or whose lease ran
+    out is taken over; one released without an answer (the request failed) is claimed again."""
+    from workbench.wallet import process_alive
+
+    ledger, pid = wb.ledger, os.getpid()
+    lease = CLAIM_LEASE_SECONDS
+    holder = ledger.claim(plan.fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)
+    waited, delay = False, 0.01
+    while holder is not None:
+        gone = holder.expired() or (
+            holder.host == _HOST and holder.pid != pid and not process_alive(holder.pid)
+        )
+        if gone and ledger.claim_take_over(holder, run_id, pid=pid, host=_HOST, lease_seconds=lease):
+            break
+        time.sleep(delay)
+        delay, waited = min(delay * 1.5, 0.2), True
+        hit = _record_cached(wb, plan, run_id, batch_id, shard, started)
+        if hit is not None:
+            return hit
+        holder = ledger.claim(plan.fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)
+    if waited:  # the holder may have recorded its answer just before we claimed: use it
+        hit = _record_cached(wb, plan, run_id, batch_id, shard, started)
+        if hit is not None:
+            ledger.claim_release(plan.fingerprint, run_id)
+            return hit
+    return None
 
 
 def _row(
@@ -378,11 +430,16 @@ def _finish(
         with wb.ledger.transaction() as db:
             wb.ledger.record(row, db=db)
             wb.wallet.commit(attempt.reservation, credits, db=db)
+            if attempt.fingerprint:
+                wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
     except BaseException:
         # Nothing was recorded or charged (the transaction rolled back): free the credits now
         # rather than when this process ends. The stored images stay, by content.
         with contextlib.suppress(Exception):
             wb.wallet.release(attempt.reservation)
+        if attempt.fingerprint:
+            with contextlib.suppress(Exception):
+                wb.ledger.claim_release(attempt.fingerprint, run_id)
         raise
     return Run.from_row(row, wb.store)
 
@@ -392,6 +449,8 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
     if not isinstance(exc, Exception) or isinstance(exc, (SpecError, InputImageError)):
         # Interrupted, or refused before anything left the machine: no row, no charge.
         wb.wallet.release(attempt.reservation)
+        if attempt.fingerprint:
+            wb.ledger.claim_release(attempt.fingerprint, attempt.run_id)
         raise exc
     status = "blocked" if isinstance(exc, ContentPolicyError) else "failed"
     message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
@@ -411,6 +470,8 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
     with wb.ledger.transaction() as db:
         wb.wallet.release(attempt.reservation, db=db)
         wb.ledger.record(row, db=db)
+        if attempt.fingerprint:
+            wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
     if raise_errors:
         if hasattr(exc, "__dict__"):
             exc.run_id = run_id  # type: ignore[attr-defined]
