@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from bench._common import median, report, timeit
-from workbench.ledger import Ledger, utc_now
+from workbench.ledger import SQLiteLedger, utc_now
 
 
 def _row(i: int) -> dict:
@@ -50,21 +50,23 @@ def _row(i: int) -> dict:
 def main() -> None:
     random.seed(7)
     with tempfile.TemporaryDirectory() as tmp:
-        ledger = Ledger(Path(tmp) / "ledger.sqlite")
+        ledger = SQLiteLedger(Path(tmp) / "ledger.sqlite")
         record_times = timeit(lambda: ledger.record(_row(0)), repeat=200, warmup=5)
         rows = [_row(i) for i in range(100_000 - ledger.count())]
         with ledger.transaction() as db:
             for row in rows:
                 ledger.record(row, db=db)
         first = timeit(
-            lambda: (ledger.snapshot_path.unlink(missing_ok=True), Ledger(ledger.path).runs()),
+            lambda: (ledger.snapshot_path.unlink(missing_ok=True), SQLiteLedger(ledger.path).runs()),
             repeat=3,
             warmup=0,
         )
         ledger.record(_row(0))  # a run since the snapshot: the next session reads it from SQLite
-        cold = timeit(lambda: Ledger(ledger.path).runs(), repeat=5, warmup=0)
+        cold = timeit(lambda: SQLiteLedger(ledger.path).runs(), repeat=5, warmup=0)
         runs_times = timeit(lambda: (ledger.record(_row(0)), ledger.runs()), repeat=5, warmup=1)
-        filtered = timeit(lambda: Ledger(ledger.path).runs(status="ok", backend="openai"), repeat=3, warmup=0)
+        filtered = timeit(
+            lambda: SQLiteLedger(ledger.path).runs(status="ok", backend="openai"), repeat=3, warmup=0
+        )
         count = len(ledger.runs())
         ledger.close()
     report(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from workbench import LedgerError
-from workbench.ledger import MIGRATIONS, Ledger, utc_now
+from workbench.ledger import MIGRATIONS, SQLiteLedger, utc_now
 
 
 def _row(**values):
@@ -33,7 +33,7 @@ def _row(**values):
 
 
 def test_schema_from_empty_database(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     assert ledger.applied_migrations() == [name for name, _ in MIGRATIONS]
     mode = ledger.query("PRAGMA journal_mode")[0][0]
     assert mode == "wal"
@@ -55,14 +55,14 @@ def test_migrates_from_the_previous_schema(tmp_path):
     )
     db.commit()
     db.close()
-    ledger = Ledger(path)
+    ledger = SQLiteLedger(path)
     assert ledger.applied_migrations() == [name for name, _ in MIGRATIONS]
     assert ledger.get("old")["prompt"] == "p"
-    assert Ledger(path).migrate() == []  # applying twice does nothing
+    assert SQLiteLedger(path).migrate() == []  # applying twice does nothing
 
 
 def test_runs_is_typed(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     ledger.record(_row(batch_id="b1", preset="marketing-poster"))
     ledger.record(_row(status="failed", credits=0, images=[], error="boom", tokens_in=40, tokens_out=1056))
     frame = ledger.runs()
@@ -80,10 +80,10 @@ def test_runs_is_typed(tmp_path):
 
 
 def test_filters_cold_and_warm_agree(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     for status in ("ok", "ok", "cached", "failed"):
         ledger.record(_row(status=status, batch_id="b1" if status != "failed" else "b2"))
-    cold = Ledger(ledger.path).runs(status=["ok", "cached"], batch_id="b1")
+    cold = SQLiteLedger(ledger.path).runs(status=["ok", "cached"], batch_id="b1")
     ledger.runs()  # warms the cache
     warm = ledger.runs(status=["ok", "cached"], batch_id="b1")
     assert cold["id"].tolist() == warm["id"].tolist() and len(warm) == 3
@@ -96,7 +96,7 @@ def test_filters_cold_and_warm_agree(tmp_path):
 
 
 def test_returned_frames_do_not_alter_the_cache(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     ledger.record(_row())
     frame = ledger.runs()
     frame.loc[0, "prompt"] = "changed"
@@ -104,7 +104,7 @@ def test_returned_frames_do_not_alter_the_cache(tmp_path):
 
 
 def test_bad_status_writes_nothing(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     with pytest.raises(LedgerError, match="Unknown run status"):
         ledger.record(_row(status="maybe"))
     assert ledger.count() == 0
@@ -114,11 +114,11 @@ def test_not_a_database(tmp_path):
     path = tmp_path / "ledger.sqlite"
     path.write_text("this is not sqlite " * 100)
     with pytest.raises(LedgerError, match="cannot be opened"):
-        Ledger(path)
+        SQLiteLedger(path)
 
 
 def _writer(path: str, prefix: str, count: int) -> None:
-    ledger = Ledger(path)
+    ledger = SQLiteLedger(path)
     for i in range(count):
         ledger.record(_row(id=f"{prefix}-{i}"))
     ledger.close()
@@ -127,7 +127,7 @@ def _writer(path: str, prefix: str, count: int) -> None:
 @pytest.mark.slow
 def test_two_processes_writing_at_once_lose_no_row(tmp_path):
     path = str(tmp_path / "ledger.sqlite")
-    Ledger(path).close()
+    SQLiteLedger(path).close()
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_writer, args=(path, name, 300)) for name in ("a", "b")]
     for worker in workers:
@@ -135,12 +135,12 @@ def test_two_processes_writing_at_once_lose_no_row(tmp_path):
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    ids = set(Ledger(path).runs()["id"])
+    ids = set(SQLiteLedger(path).runs()["id"])
     assert ids == {f"{p}-{i}" for p in "ab" for i in range(300)}
 
 
-def _varied_ledger(path, count: int = 40) -> Ledger:
-    ledger = Ledger(path)
+def _varied_ledger(path, count: int = 40) -> SQLiteLedger:
+    ledger = SQLiteLedger(path)
     for i in range(count):
         ledger.record(
             _row(
@@ -163,18 +163,18 @@ def test_a_large_logs_frame_is_saved_and_the_next_session_loads_it(tmp_path, mon
     monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10)
     path = tmp_path / "ledger.sqlite"
     frame = _varied_ledger(path).runs()
-    ledger = Ledger(path)
+    ledger = SQLiteLedger(path)
     assert ledger.snapshot_path.is_file()
     ledger._load_snapshot()
     assert ledger._cache is not None and len(ledger._cache) == 40  # the next session starts from the file
     pd.testing.assert_frame_equal(ledger.runs(), frame)
     pd.testing.assert_frame_equal(
-        Ledger(path).runs(status="failed"),
-        Ledger(path).runs().query("status == 'failed'").reset_index(drop=True),
+        SQLiteLedger(path).runs(status="failed"),
+        SQLiteLedger(path).runs().query("status == 'failed'").reset_index(drop=True),
     )
     # Rows recorded after the snapshot are read from SQLite and appended.
     ledger.record(_row(prompt="after the snapshot", preset="new-preset"))
-    again = Ledger(path).runs()
+    again = SQLiteLedger(path).runs()
     assert len(again) == 41 and again["prompt"].iat[-1] == "after the snapshot"
     assert "new-preset" in again["preset"].cat.categories
     pd.testing.assert_frame_equal(again.iloc[:40], frame, check_categorical=False)
@@ -185,17 +185,17 @@ def test_a_snapshot_that_is_not_this_ledgers_or_is_broken_is_ignored(tmp_path, m
     first = _varied_ledger(tmp_path / "a" / "ledger.sqlite")
     first.runs()
     other = _varied_ledger(tmp_path / "b" / "ledger.sqlite", count=40)
-    expected = Ledger(other.path).runs()  # writes b's own snapshot
+    expected = SQLiteLedger(other.path).runs()  # writes b's own snapshot
     other.snapshot_path.write_bytes(first.snapshot_path.read_bytes())  # a's snapshot beside b's log
-    fresh = Ledger(other.path)
+    fresh = SQLiteLedger(other.path)
     pd.testing.assert_frame_equal(fresh.runs(), expected)
     other.snapshot_path.write_bytes(b"PK\x03\x04 not really a zip")
-    pd.testing.assert_frame_equal(Ledger(other.path).runs(), expected)
+    pd.testing.assert_frame_equal(SQLiteLedger(other.path).runs(), expected)
 
 
 def test_a_text_the_snapshot_cannot_keep_leaves_no_snapshot(tmp_path, monkeypatch):
     monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 1)
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     ledger.record(_row(prompt="a NUL \x00 inside"))
     assert ledger.runs()["prompt"].tolist() == ["a NUL \x00 inside"]
     assert not ledger.snapshot_path.exists()

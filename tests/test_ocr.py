@@ -169,7 +169,7 @@ def test_text_checks_migration_upgrades_an_older_run_log(tmp_path):
     import math
     import sqlite3
 
-    from workbench.ledger import MIGRATIONS, Ledger
+    from workbench.ledger import MIGRATIONS, SQLiteLedger
 
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:  # a run log as the previous release left it
@@ -177,7 +177,7 @@ def test_text_checks_migration_upgrades_an_older_run_log(tmp_path):
         for name, fn in MIGRATIONS[:2]:
             fn(db)
             db.execute("INSERT INTO _migrations VALUES (?, 'then')", (name,))
-    ledger = Ledger(path)
+    ledger = SQLiteLedger(path)
     try:
         assert ledger.applied_migrations() == [name for name, _ in MIGRATIONS]
         assert any(name.endswith("_text_checks") for name in ledger.applied_migrations())

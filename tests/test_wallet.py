@@ -6,13 +6,13 @@ import sys
 import pytest
 
 from workbench import BudgetError, SpecError
-from workbench.ledger import Ledger
+from workbench.ledger import SQLiteLedger
 from workbench.wallet import Wallet
 
 
 @pytest.fixture
 def wallet(tmp_path):
-    return Wallet(Ledger(tmp_path / "ledger.sqlite"))
+    return Wallet(SQLiteLedger(tmp_path / "ledger.sqlite"))
 
 
 def test_new_wallet_has_welcome_credits(wallet):
@@ -54,11 +54,11 @@ def test_topup_is_recorded(wallet):
 
 def test_reservation_of_a_dead_process_is_released(tmp_path):
     path = tmp_path / "ledger.sqlite"
-    Ledger(path).close()
+    SQLiteLedger(path).close()
     code = (
-        "import sys; from workbench.ledger import Ledger; from workbench.wallet import Wallet;"
-        f"Wallet(Ledger({str(path)!r})).reserve(7, 'orphan')"
+        "import sys; from workbench.ledger import SQLiteLedger; from workbench.wallet import Wallet;"
+        f"Wallet(SQLiteLedger({str(path)!r})).reserve(7, 'orphan')"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    wallet = Wallet(Ledger(path))
+    wallet = Wallet(SQLiteLedger(path))
     assert wallet.balance == 10 and wallet.reserved == 0

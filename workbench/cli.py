@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from workbench.cliopts import workbench_for as _workbench
 from workbench.errors import WorkbenchError
 from workbench.redaction import redact
 from workbench.spec import ASPECTS, PromptSpec
@@ -30,18 +31,6 @@ TABLE_COLUMNS = [
     "latency_ms",
     "prompt",
 ]
-
-
-def _workbench(ctx: click.Context, **kwargs: Any):
-    from workbench.core import Workbench
-
-    options = ctx.obj or {}
-    backend_options = {}
-    if options.get("base_url"):
-        backend_options["openai"] = {"base_url": options["base_url"]}
-    return Workbench(
-        options.get("root"), prompts=options.get("prompts", ()), backend_options=backend_options, **kwargs
-    )
 
 
 def run_table(frame, *, width: int = 48) -> str:

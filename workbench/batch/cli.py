@@ -9,9 +9,9 @@ import click
 
 
 def _workbench(ctx: click.Context):
-    from workbench.cli import _workbench as make
+    from workbench.cliopts import workbench_for
 
-    return make(ctx)
+    return workbench_for(ctx)
 
 
 def _load(wb, experiment: str, backend: str | None, model: str | None, quality: str | None):

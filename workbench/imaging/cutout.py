@@ -208,7 +208,7 @@ def replace_background(
         cut = remove_background(image)
     width, height = cut.size
     if isinstance(background, Image.Image):
-        from workbench.imaging.finishing import crop_to_aspect
+        from workbench.imaging.geometry import crop_to_aspect
 
         base = crop_to_aspect(background.convert("RGB"), width / height).resize(
             (width, height), Image.Resampling.LANCZOS

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from workbench.errors import SpecError
+from workbench.imaging.geometry import crop_size, crop_to_aspect
 
 __all__ = [
     "OPERATIONS",
@@ -98,33 +99,6 @@ def tone(
     return _with_alpha(out, alpha)
 
 
-def _ratio(aspect: str | float | tuple[int, int]) -> float:
-    if isinstance(aspect, (int, float)):
-        value = float(aspect)
-    elif isinstance(aspect, tuple):
-        value = aspect[0] / aspect[1]
-    else:
-        try:
-            w, h = (float(p) for p in aspect.replace("x", ":").replace("/", ":").split(":"))
-            value = w / h
-        except (ValueError, ZeroDivisionError):
-            raise SpecError(
-                f"Unknown aspect {aspect!r}: write it as W:H, such as 3:2.", field="aspect"
-            ) from None
-    if not value > 0:
-        raise SpecError(f"Unknown aspect {aspect!r}: write it as W:H, such as 3:2.", field="aspect")
-    return value
-
-
-def crop_size(size: tuple[int, int], aspect: str | float | tuple[int, int]) -> tuple[int, int]:
-    """The size of the largest crop of an image of ``size`` with the given aspect (W:H)."""
-    ratio = _ratio(aspect)
-    width, height = size
-    if width / height > ratio:
-        return max(1, round(height * ratio)), height
-    return width, max(1, round(width / ratio))
-
-
 def upscale_size(
     size: tuple[int, int], long_edge: int = UHD_EDGE, factor: float | None = None
 ) -> tuple[int, int]:
@@ -140,17 +114,6 @@ def upscale_size(
     if width >= height:
         return long_edge, max(1, round(height * long_edge / width))
     return max(1, round(width * long_edge / height)), long_edge
-
-
-def crop_to_aspect(
-    image: Image.Image, aspect: str | float | tuple[int, int], *, anchor: tuple[float, float] = (0.5, 0.5)
-) -> Image.Image:
-    """The largest crop of ``image`` with the given aspect (W:H), placed at ``anchor`` (centre)."""
-    width, height = image.size
-    new_w, new_h = crop_size(image.size, aspect)
-    left = round((width - new_w) * anchor[0])
-    top = round((height - new_h) * anchor[1])
-    return image.crop((left, top, left + new_w, top + new_h))
 
 
 def upscale(

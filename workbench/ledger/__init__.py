@@ -2,10 +2,10 @@
 
 ``Ledger`` (``base``) is what the rest of the package calls; ``SQLiteLedger`` (``sqlite``) keeps it
 in one SQLite file, with the schema in ``migrations`` and the frame snapshot in ``snapshot``.
-Only this package runs SQL. ``Ledger(path)`` opens the SQLite run log at ``path``.
+Only this package runs SQL. ``SQLiteLedger(path)`` opens the SQLite run log at ``path``.
 
 Example:
-    >>> ledger = Ledger("outputs/ledger.sqlite")
+    >>> ledger = SQLiteLedger("outputs/ledger.sqlite")
     >>> ledger.runs(status="ok")[["id", "credits"]]
 """
 

@@ -126,7 +126,7 @@ class Hold:
 
 
 class Ledger(MoneyLedger, ABC):
-    """The run log's interface. ``Ledger(path)`` opens the SQLite one (``SQLiteLedger``).
+    """The run log's interface; ``SQLiteLedger(path)`` is the one kept in a SQLite file.
 
     Runs: ``record``, ``get``, ``find_ok``, ``count``, ``runs`` (a typed DataFrame).
     Text checks: ``record_text_checks``, ``text_checks``.
@@ -137,13 +137,6 @@ class Ledger(MoneyLedger, ABC):
     """
 
     path: Path
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Ledger:
-        if cls is Ledger:  # the interface called as a constructor: the default database
-            from workbench.ledger.sqlite import SQLiteLedger
-
-            cls = SQLiteLedger
-        return super().__new__(cls)
 
     # -- schema and transactions ----------------------------------------------------------------
     @abstractmethod
