@@ -126,7 +126,49 @@ def _batch(base_url: str) -> tuple[float, dict]:
     return elapsed, figures
 
 
+def tables() -> None:
+    """What the model and price tables cost a run: reading them (once per Workbench) and checking
+    and pricing one request (every plan). Targets: load <= 50 ms, check + price <= 0.2 ms."""
+    from bench._common import median, timeit
+    from workbench.backends.base import ImageRequest
+    from workbench.models import ModelTable
+    from workbench.pricing import PriceTable
+
+    load_models = median(timeit(ModelTable.load, repeat=15))
+    load_prices = median(timeit(PriceTable.load, repeat=15))
+    table, prices = ModelTable.load(), PriceTable.load()
+    request = ImageRequest("a harbour at dawn", 3840, 2160, quality="high", model="gpt-image-2")
+
+    def check_and_price() -> None:
+        for _ in range(1000):
+            table.check(request)
+            prices.estimate("openai", "gpt-image-2", request)
+
+    per_request = median(timeit(check_and_price, repeat=7))  # ms per 1000 = us per request
+    nearest = median(timeit(lambda: table.nearest_sizes("gpt-image-2", 1920, 1080), repeat=15))
+    report(
+        "openai_tables",
+        [
+            {
+                "name": "models.yaml: load and check the table",
+                "value": load_models,
+                "unit": "ms",
+                "target": 50,
+            },
+            {
+                "name": "prices.yaml: load and check the table",
+                "value": load_prices,
+                "unit": "ms",
+                "target": 50,
+            },
+            {"name": "check + price one request", "value": per_request / 1000, "unit": "ms", "target": 0.2},
+            {"name": "nearest sizes for a refused size", "value": nearest, "unit": "ms", "target": 5},
+        ],
+    )
+
+
 def main() -> None:
+    tables()
     os.environ["OPENAI_API_KEY"] = KEY
     ideal = REQUESTS * LATENCY / CONCURRENCY
     # Medians of REPEAT rounds: the machine is small and shared, single rounds are noisy.
