@@ -85,6 +85,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     names = set(zipfile.ZipFile(wheel).namelist())
     for packaged in (
         "workbench/data/prices.yaml",
+        "workbench/data/models.yaml",
+        "workbench/data/templates/report.html.j2",
         "workbench/data/prompts/presets.yaml",
         "workbench/data/prompts/backgrounds.yaml",
         "workbench/data/experiments/product-lighting.yaml",
