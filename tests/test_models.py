@@ -200,6 +200,8 @@ def test_a_gateway_model_declared_in_the_roots_models_yaml_works(root, openai_se
     assert run.status == "ok" and run.model == "acme-image-7" and run.credits == 2
     assert json.loads(openai_server.requests[-1].body)["model"] == "acme-image-7"
     assert "acme-image-7" in wb.models.names()
+    edited = wb.edit(run, "Replace the mug with a glass teapot", model="acme-image-7")
+    assert edited.status == "ok" and edited.model == "acme-image-7" and openai_server.counts[EDITS] == 1
     wb.close()
 
 

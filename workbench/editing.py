@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.backends.base import Backend, get_backend_class
+from workbench.backends.base import Backend, ModelCapabilities, get_backend_class
 from workbench.errors import SpecError
 
 if TYPE_CHECKING:
@@ -121,7 +121,11 @@ def plan_for_source(
     else:
         cls = get_backend_class(backend)
         size = options.pop("size", None) or edit_size(
-            cls, options.get("model"), source.size, options.get("quality", "medium")
+            cls,
+            options.get("model"),
+            source.size,
+            options.get("quality", "medium"),
+            caps=wb.models.capabilities(options.get("model")) if cls.uses_model_table else None,
         )
         params = {"instruction": instruction, "references": len(extra)}
         if tuple(size) != tuple(source.size):
@@ -159,11 +163,19 @@ def _text_params(texts: Any) -> list[dict[str, str]]:
     return [{"text": item.text, "role": item.role} for item in TextItem.coerce_many(texts)]
 
 
-def edit_size(cls: type[Backend], model: str | None, size: tuple[int, int], quality: str) -> tuple[int, int]:
-    """The source's size when the model can make it, else the model's size nearest its aspect."""
+def edit_size(
+    cls: type[Backend],
+    model: str | None,
+    size: tuple[int, int],
+    quality: str,
+    *,
+    caps: ModelCapabilities | None = None,
+) -> tuple[int, int]:
+    """The source's size when the model can make it, else the model's size nearest its aspect.
+    ``caps``: the model's row of the Workbench's own table (a gateway's model), when it has one."""
     from workbench.spec import ASPECT_SIZES
 
-    caps = cls.capabilities(model)
+    caps = caps or cls.capabilities(model)
     if caps.supports_size(*size):
         return size
     ratio = size[0] / size[1]
