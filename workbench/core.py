@@ -721,7 +721,7 @@ class Workbench:
         row = self.ledger.get(run_id)
         if row is None:
             raise SpecError(f"No run with id {run_id!r} in {self.ledger.path}.", field="run_id")
-        return Run.from_row(row, self.root)
+        return Run.from_row(row, self.store)
 
     def recipe(self, path: str | Path) -> dict[str, Any]:
         """The recipe embedded in an image file made by Workbench."""

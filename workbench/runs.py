@@ -286,7 +286,7 @@ def _claim(
     ledger, pid = wb.ledger, os.getpid()
     lease = CLAIM_LEASE_SECONDS
     holder = ledger.claim(plan.fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)
-    waited, delay = False, 0.01
+    delay = 0.01
     while holder is not None:
         gone = holder.expired() or (
             holder.host == _HOST and holder.pid != pid and not process_alive(holder.pid)
@@ -294,16 +294,17 @@ def _claim(
         if gone and ledger.claim_take_over(holder, run_id, pid=pid, host=_HOST, lease_seconds=lease):
             break
         time.sleep(delay)
-        delay, waited = min(delay * 1.5, 0.2), True
+        delay = min(delay * 1.5, 0.2)
         hit = _record_cached(wb, plan, run_id, batch_id, shard, started)
         if hit is not None:
             return hit
         holder = ledger.claim(plan.fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)
-    if waited:  # the holder may have recorded its answer just before we claimed: use it
-        hit = _record_cached(wb, plan, run_id, batch_id, shard, started)
-        if hit is not None:
-            ledger.claim_release(plan.fingerprint, run_id)
-            return hit
+    # The holder may have recorded its answer just before we claimed: use it. Also when we did not
+    # wait: our first look at the cache can predate its row while its claim is gone by our claim.
+    hit = _record_cached(wb, plan, run_id, batch_id, shard, started)
+    if hit is not None:
+        ledger.claim_release(plan.fingerprint, run_id)
+        return hit
     return None
 
 

@@ -123,7 +123,7 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
                 "latency_ms": None if latency is None or pd.isna(latency) else float(latency),
                 "shard": run.get("shard"),
                 "prompt": prompt,
-                "image": (wb.root / run["images"][0]) if run.get("images") else None,
+                "image": wb.store.path(run["images"][0]) if run.get("images") else None,  # fetched if shared
                 "run_id": _text(run.get("id")),
                 "error": _text(run.get("error")),
                 "text_accuracy": _accuracy(run.get("text_accuracy")),
