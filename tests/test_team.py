@@ -1,0 +1,167 @@
+"""A team: two roots with separate local folders, one PostgreSQL run log and wallet, one S3 store.
+
+Real servers (tests/_servers.py): a throwaway PostgreSQL cluster, moto's S3 server and the
+loopback OpenAI server, all on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from workbench import Workbench
+from workbench.errors import BudgetError, LedgerError, StoreError
+from workbench.ledger.postgres import PostgresLedger
+
+PROMPT = "a teal ceramic mug on a walnut table"
+
+
+@pytest.fixture
+def team(tmp_path: Path, postgres_url: str, s3_store: str):
+    """Two Workbenches on separate local folders sharing one database and one store."""
+    benches = [Workbench(tmp_path / name, database=postgres_url, store=s3_store) for name in ("a", "b")]
+    yield benches
+    for bench in benches:
+        bench.close()
+
+
+def test_two_roots_share_one_run_log_wallet_and_store(team, tmp_path: Path):
+    a, b = team
+    assert isinstance(a.ledger, PostgresLedger) and a.store.shared
+    run = a.generate(PROMPT, aspect="3:2")
+    assert run.ok and run.images[0].is_relative_to(tmp_path / "a")
+
+    assert list(b.runs()["id"]) == [run.id]  # one run log
+    seen = b.run(run.id)
+    local = seen.images[0]
+    assert local.is_relative_to(tmp_path / "b") and local.is_file()  # fetched into b's cache
+    assert local.read_bytes() == run.images[0].read_bytes()
+    with Image.open(local) as image:
+        assert image.size == (run.width, run.height)
+    assert b.recall(local).subject == run.spec.subject
+    assert b.recall(local.relative_to(tmp_path / "b")).subject == run.spec.subject  # a store path too
+
+    again = b.generate(PROMPT, aspect="3:2")  # the same request from the other root: cached
+    assert again.status == "cached" and again.cached_from == run.id and again.credits == 0
+
+    b.wallet.topup(5)
+    assert a.wallet.balance == b.wallet.balance == 15  # one wallet
+    assert not (tmp_path / "a" / "ledger.sqlite").exists() and not (tmp_path / "b" / "ledger.sqlite").exists()
+
+
+def test_thumbnails_of_a_shared_image_stay_local(team, tmp_path: Path):
+    a, b = team
+    run = a.generate(PROMPT)
+    relative = run.images[0].relative_to(tmp_path / "a").as_posix()
+    thumb = b.store.thumbnail(relative, 64)
+    with Image.open(__import__("io").BytesIO(thumb)) as image:
+        assert max(image.size) == 64
+    assert list((tmp_path / "b" / "thumbs" / "64").glob("*.webp"))
+
+
+def test_the_database_and_store_come_from_the_environment(
+    tmp_path: Path, postgres_url: str, s3_store: str, monkeypatch
+):
+    monkeypatch.setenv("WORKBENCH_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("WORKBENCH_STORE", s3_store)
+    with Workbench(tmp_path / "env") as wb:
+        assert isinstance(wb.ledger, PostgresLedger) and wb.store.url == s3_store
+        assert wb.generate(PROMPT).ok
+    monkeypatch.delenv("WORKBENCH_DATABASE_URL")
+    monkeypatch.delenv("WORKBENCH_STORE")
+    with Workbench(tmp_path / "alone") as wb:  # without them: the local default, unchanged
+        assert not isinstance(wb.ledger, PostgresLedger) and not wb.store.shared
+        assert wb.runs().empty
+
+
+def test_a_wrong_or_down_database_changes_nothing(tmp_path: Path, postgres_server, s3_store: str):
+    from _servers import free_port
+
+    bad = [
+        postgres_server.url().replace(postgres_server.password, "wrong-password"),
+        f"postgresql://workbench:pw@127.0.0.1:{free_port()}/team",
+        "mysql://someone@db/team",
+    ]
+    for url in bad:
+        with pytest.raises(LedgerError) as caught:
+            Workbench(tmp_path / "root", database=url, store=s3_store)
+        assert "\n" not in str(caught.value) and "wrong-password" not in str(caught.value)
+        assert not (tmp_path / "root").exists()  # nothing written anywhere
+    with pytest.raises(StoreError):
+        Workbench(tmp_path / "root", database=postgres_server.url(), store="s3://no-such-bucket/x")
+    assert not (tmp_path / "root").exists()
+
+
+# -- four processes, two roots, one database, one store -------------------------------------------
+SHARED = [f"a product photo of item {i}, on white" for i in range(10)]
+
+
+def _worker(root: str, prompts: list[str], results) -> None:
+    """Generate each prompt on the OpenAI backend (the loopback server, from the environment)."""
+    outcome = {"ok": 0, "cached": 0, "refused": 0, "ids": []}
+    with Workbench(root, backend="openai") as wb:
+        for prompt in prompts:
+            try:
+                run = wb.generate(prompt, quality="medium", aspect="1:1")
+            except BudgetError:
+                outcome["refused"] += 1
+                continue
+            outcome[run.status if run.status in ("ok", "cached") else "ok"] += 1
+            outcome["ids"].append(run.id)
+    results.put(outcome)
+
+
+def _run_workers(jobs: list[tuple[str, list[str]]]) -> list[dict]:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    workers = [context.Process(target=_worker, args=(root, prompts, results)) for root, prompts in jobs]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=240) for _ in workers]
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    return outcomes
+
+
+@pytest.mark.slow
+def test_four_processes_on_two_roots_share_one_log_wallet_and_store(
+    tmp_path: Path, postgres_url: str, s3_store: str, openai_server, monkeypatch
+):
+    monkeypatch.setenv("WORKBENCH_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("WORKBENCH_STORE", s3_store)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-team-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    roots = [str(tmp_path / "a"), str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "b")]
+    with Workbench(roots[0]) as wb:
+        wb.wallet.topup(90)  # 100 credits in all
+        per_image = wb.estimate(SHARED[0], backend="openai", quality="medium", aspect="1:1").credits
+
+    # The same 10 prompts from all four processes at once: 10 requests, 40 rows.
+    outcomes = _run_workers([(root, SHARED) for root in roots])
+    assert openai_server.counts["/v1/images/generations"] == 10
+    assert sum(o["ok"] for o in outcomes) == 10 and sum(o["cached"] for o in outcomes) == 30
+
+    # Then more than the wallet holds, at once: it never goes below zero; no row is lost.
+    unique = [[f"a poster of city {p}-{i}" for i in range(12)] for p in range(4)]
+    spend = _run_workers(list(zip(roots, unique, strict=True)))
+    with Workbench(roots[0]) as a, Workbench(roots[2]) as b:
+        frame = a.runs()
+        ids = [i for o in outcomes + spend for i in o["ids"]]
+        assert sorted(frame["id"]) == sorted(ids)  # every run each process saw is in the log: 0 lost
+        paid = sum(o["ok"] for o in spend)
+        assert sum(o["refused"] for o in spend) == 48 - paid > 0
+        balance = a.wallet.balance
+        assert 0 <= balance < per_image and a.wallet.reserved == 0
+        assert int(frame["credits"].sum()) == 100 - balance
+        assert openai_server.counts["/v1/images/generations"] == 10 + paid
+        for run_id in frame["id"]:  # every image readable from either root
+            for bench in (a, b):
+                for path in bench.run(run_id).images:
+                    with Image.open(path) as image:
+                        image.verify()
+    assert not os.path.exists(tmp_path / "a" / "ledger.sqlite")
