@@ -232,6 +232,22 @@ def test_a_broken_models_yaml_is_one_sentence_naming_file_and_key(root, text, me
     assert str(caught.value).count("\n") == 0
 
 
+def test_a_deprecated_model_works_with_a_warning(root, caplog):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "models.yaml").write_text(
+        "models:\n  gpt-image-1.5:\n    status: deprecated\n"
+        "    date: 2026-12-01\n    replacement: gpt-image-2\n"
+    )
+    wb = Workbench(root, backend="openai")
+    with caplog.at_level("WARNING", logger="workbench.models"):
+        plan = wb.plan("a mug", model="gpt-image-1.5")
+        wb.plan("a mug", model="gpt-image-1.5", variant=1)
+    assert plan.model == "gpt-image-1.5"
+    warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert warnings == ["The model 'gpt-image-1.5' is deprecated (2026-12-01): use gpt-image-2."]
+    assert "deprecated 2026-12-01, use gpt-image-2" in wb.models.info("gpt-image-1.5").describe_status()
+
+
 # -- every option, checked before sending ------------------------------------------------------
 def test_every_option_is_checked_against_the_model_before_sending(wb, openai_server, root):
     before = ledger_state(root)

@@ -20,6 +20,7 @@ The API for front ends (the panel's size control, the CLI)::
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ __all__ = [
     "parse_size",
     "read_yaml",
 ]
+
+log = logging.getLogger("workbench.models")
 
 BACKEND = "openai"
 DEFAULT_MODEL = "gpt-image-2"
@@ -150,6 +153,7 @@ class ModelTable:
     def __init__(self, models: Mapping[str, ModelInfo], *, default: str = DEFAULT_MODEL) -> None:
         self.models = dict(models)
         self.default = default
+        self._warned: set[str] = set()
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
@@ -243,6 +247,14 @@ class ModelTable:
     def check(self, request: ImageRequest) -> ModelInfo:
         """Raise ``CapabilityError`` for anything in ``request`` its model cannot take; sends nothing."""
         info = self.info(request.model)
+        if info.status == "deprecated" and info.name not in self._warned:
+            self._warned.add(info.name)
+            log.warning(
+                "The model %r is deprecated (%s): use %s.",
+                info.name,
+                info.date or "date unknown",
+                info.replacement,
+            )
         caps = info.caps
         where = f"The openai model {info.name!r}"
         if not caps.supports_size(request.width, request.height):
