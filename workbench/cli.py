@@ -70,6 +70,57 @@ def cli(ctx: click.Context, root: Path | None, prompts: tuple[Path, ...], base_u
     ctx.obj = {"root": root, "prompts": prompts, "base_url": base_url}
 
 
+class _progress:
+    """A progress line on stderr while one render runs: a spinner with the seconds on a terminal,
+    one line elsewhere (a log, a pipe). Nothing for a run served from the cache."""
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, plan: Any, *, fresh: bool = False, balance: int | None = None) -> None:
+        request = plan.request
+        images = f"{request.n} image{'s' if request.n != 1 else ''}"
+        self.text = f"rendering {images} on {plan.backend}/{plan.model}, {request.quality}, {request.size}"
+        # Nothing for a cached run, nor for one the wallet refuses before it starts.
+        self.quiet = (plan.estimate.cached and not fresh) or (
+            balance is not None and plan.estimate.credits > balance
+        )
+        self.tty = sys.stderr.isatty()
+        self._stop: Any = None
+
+    def __enter__(self) -> _progress:
+        if self.quiet:
+            return self
+        if not self.tty:
+            click.echo(f"{self.text}…", err=True)
+            return self
+        import threading
+        import time
+
+        self._stop = threading.Event()
+        start = time.monotonic()
+
+        def spin() -> None:
+            frame = 0
+            while not self._stop.wait(0.1):
+                seconds = time.monotonic() - start
+                click.echo(
+                    f"\r{self.FRAMES[frame % len(self.FRAMES)]} {self.text} … {seconds:.1f} s",
+                    err=True,
+                    nl=False,
+                )
+                frame += 1
+
+        self._thread = threading.Thread(target=spin, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join()
+            click.echo("\r\033[K", err=True, nl=False)  # clear the spinner's line
+
+
 def _spec_from_options(
     wb,
     prompt: str | None,
@@ -119,8 +170,8 @@ def _spec_from_options(
     help="A reference image (repeatable), e.g. the character of a series; sent with the prompt.",
 )
 @click.option("--dry-run", is_flag=True, help="Print where the run would go and what it costs; send nothing.")
-@click.option("-n", "n", type=int, help="How many images.")
-@click.option("--seed", type=int, help="Seed, for backends that take one.")
+@click.option("-n", "n", type=click.IntRange(1, 10), help="How many images (1 to 10).")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed (0 or more), for backends that take one.")
 @click.option("--backend", help="draft (offline, free; the default) or openai.")
 @click.option("--model", help="Model of the backend (default: the backend's own).")
 @click.option("--transparent", is_flag=True, help="Transparent background (PNG or WebP).")
@@ -128,7 +179,9 @@ def _spec_from_options(
     "--format", "output_format", type=click.Choice(["png", "jpeg", "webp"]), default="png", show_default=True
 )
 @click.option("--fresh", is_flag=True, help="Make a new sample even if this exact request was made before.")
-@click.option("--variant", type=int, default=0, help="Ask for another sample of the same request.")
+@click.option(
+    "--variant", type=click.IntRange(min=0), default=0, help="Ask for another sample of the same request."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @click.pass_context
 def generate(
@@ -178,7 +231,9 @@ def generate(
         _print_plan(wb, wb.plan(spec, **options), as_json)
         return
     findings = wb.lint(spec)  # shown after the run, never blocking; an error stays one line
-    run = wb.generate(spec, fresh=fresh, **options)
+    plan = wb.plan(spec, **options)
+    with _progress(plan, fresh=fresh, balance=wb.wallet.balance):
+        run = wb.generate(spec, fresh=fresh, **options)
     for finding in findings:
         click.echo(f"lint {finding.code}: {finding.message} Fix: {finding.fix}", err=True)
     if as_json:
@@ -205,7 +260,13 @@ def generate(
 @click.option("--status", type=click.Choice(["ok", "cached", "blocked", "failed"]))
 @click.option("--backend")
 @click.option("--preset")
-@click.option("--limit", type=int, default=20, show_default=True, help="The newest N runs (0 for all).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="The newest N runs (0 for all).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
@@ -285,7 +346,7 @@ def wallet(ctx: click.Context) -> None:
 
 
 @wallet.command()
-@click.argument("credits", type=int)
+@click.argument("credits", type=click.IntRange(min=1))
 @click.option("--note", help="Why, for the history.")
 @click.pass_context
 def topup(ctx: click.Context, credits: int, note: str | None) -> None:
@@ -528,8 +589,8 @@ def models(ctx: click.Context) -> None:
 @click.argument("image")
 @click.argument("operation")
 @click.option("--aspect", help="crop: the aspect ratio, e.g. 3:2.")
-@click.option("--warmth", type=float, help="tone: -1 (cooler) to 1 (warmer).")
-@click.option("--contrast", type=float, help="tone / black_and_white: 0 to 1.")
+@click.option("--warmth", type=click.FloatRange(-1, 1), help="tone: -1 (cooler) to 1 (warmer).")
+@click.option("--contrast", type=click.FloatRange(0, 1), help="tone / black_and_white: 0 to 1.")
 @click.option("--background", help="replace_background: a colour or an image file.")
 @click.option("--to", "to", help="replace_background: the gradient's bottom colour.")
 @click.option("--headline", multiple=True, help="overlay_text: an exact headline (repeatable).")
@@ -560,8 +621,57 @@ def finish(
         given["texts"] = texts
     if given.get("background") and Path(given["background"]).is_file():
         given["background"] = Path(given["background"])
-    run = wb.finish(_image_arg(wb, image), operation, **given)
+    try:
+        run = wb.finish(_image_arg(wb, image), operation, **given)
+    except WorkbenchError as exc:
+        raise _finish_advice(exc, image, operation, given) from None
     _print_run(run, as_json, wb)
+
+
+# The finish command's options, by the operation parameter each one sets.
+_FINISH_FLAGS = {
+    "aspect": "--aspect",
+    "warmth": "--warmth",
+    "contrast": "--contrast",
+    "background": "--background",
+    "to": "--to",
+    "texts": "--headline/--subtext/--label",
+}
+
+
+def _finish_advice(exc: WorkbenchError, image: str, operation: str, given: dict[str, Any]) -> Exception:
+    """The library's sentence, in the command's terms (flags and commands, not Python)."""
+    import inspect
+
+    from workbench.imaging.finishing import OPERATIONS
+
+    field = getattr(exc, "field", None)
+    if field == "operation":
+        return click.UsageError(
+            f"{operation!r} is not a local finishing operation: send it to the image service with "
+            f'`workbench edit {image} "{operation}"`, or use one of {", ".join(sorted(OPERATIONS))}.'
+        )
+    if field == "params" and operation in OPERATIONS:
+        takes = [
+            flag
+            for name, flag in _FINISH_FLAGS.items()
+            if name in inspect.signature(OPERATIONS[operation]).parameters
+        ]
+        wrong = [
+            _FINISH_FLAGS[name]
+            for name in given
+            if name in _FINISH_FLAGS and _FINISH_FLAGS[name] not in takes
+        ]
+        offered = f"takes {', '.join(takes)}" if takes else "takes none of the options"
+        return click.UsageError(
+            f"`workbench finish IMAGE {operation}` {offered}"
+            + (f", not {', '.join(wrong)}." if wrong else ".")
+        )
+    if field == "params":
+        return click.UsageError(
+            f'"{operation}" is an instruction: drop the options, or name an operation such as tone or crop.'
+        )
+    return exc
 
 
 @cli.command()
@@ -570,7 +680,9 @@ def finish(
     "--format", "fmt", type=click.Choice(["auto", "png", "jpeg", "webp"]), default="auto", show_default=True
 )
 @click.option("--out", type=click.Path(path_type=Path), help="A file or folder (default: <root>/exports/).")
-@click.option("--min-ssim", type=float, help="The quality bar against the original (default 0.98).")
+@click.option(
+    "--min-ssim", type=click.FloatRange(0, 1), help="The quality bar against the original (default 0.98)."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file (never the run log or the store).")
 @click.pass_context
 def export(
@@ -590,7 +702,15 @@ def export(
 def check_text(ctx: click.Context, image: str, texts: tuple[str, ...], lang: str) -> None:
     """Read the exact texts back from IMAGE with OCR; print each text's character accuracy."""
     wb = _workbench(ctx)
-    frame = wb.check_text(_image_arg(wb, image), list(texts) or None, lang=lang)
+    try:
+        frame = wb.check_text(_image_arg(wb, image), list(texts) or None, lang=lang)
+    except WorkbenchError as exc:
+        if getattr(exc, "field", None) == "texts":
+            raise click.UsageError(
+                f"{image} has no exact texts in its recipe: name the ones to look for with --text "
+                "(repeatable), e.g. --text 'SUMMER SALE'."
+            ) from None
+        raise
     for row in frame.itertuples():
         click.echo(f"{row.accuracy:6.1%}  {row.text!r}  read {row.read!r}")
     click.echo(f"mean text accuracy {frame['accuracy'].mean():.1%}", err=True)
@@ -599,6 +719,19 @@ def check_text(ctx: click.Context, image: str, texts: tuple[str, ...], lang: str
 from workbench.batch.cli import batch  # noqa: E402 - the group needs `cli` defined first
 
 cli.add_command(batch)
+
+
+def _full_short_help(group: click.Group) -> None:
+    """List commands with their whole first paragraph (click cuts it to ~45 characters)."""
+    for command in group.commands.values():
+        if not command.short_help and command.help:
+            first = command.help.split("\n\n", 1)[0]
+            command.short_help = " ".join(first.split())
+        if isinstance(command, click.Group):
+            _full_short_help(command)
+
+
+_full_short_help(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
