@@ -412,3 +412,25 @@ def test_a_batch_never_moves_the_callers_working_directory(wb, tmp_path):
     assert seen == {before} and os.getcwd() == before
     for shard in (0, 1):
         assert Path((result.folder / f"cwd-{shard}.txt").read_text()) == result.folder.resolve()
+
+
+def test_concurrency_is_the_batch_total_across_its_shards(root, tmp_path, cli, openai_server, monkeypatch):
+    """--concurrency 3 with 2 shards: the service sees 3 requests at once, never 6 (each kernel may
+    send 3; the slots in <root>/limits keep the total), and each shard made its thumbnails."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-concurrency")
+    openai_server.faults.latency = 0.15
+    Workbench(root).wallet.topup(200)
+    subjects = ", ".join(f"'a mug, take {i}'" for i in range(16))
+    path = experiment(tmp_path, f"name: busy\nspec: {{quality: low}}\ngrid:\n  subject: [{subjects}]\n")
+    code, out, err = cli(
+        "--base-url", openai_server.base_url, "batch", "run", str(path), "--backend", "openai",
+        "--workers", "2", "--concurrency", "3", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert openai_server.counts["/v1/images/generations"] == 16
+    assert openai_server.max_inflight == 3
+    runs = Workbench(root).runs()
+    assert set(runs["shard"]) == {0, 1} and set(runs["status"]) == {"ok"}
+    assert len(list((root / "thumbs").rglob("*.webp"))) == 16  # made in the shards, read by the report
+    code, out, _ = cli("batch", "run", str(path), "--concurrency", "0")
+    assert code == 1 and "--concurrency must be 1 or more, not 0." in out + _

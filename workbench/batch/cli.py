@@ -80,6 +80,13 @@ def plan(
 @click.option(
     "--workers", "-k", type=int, default=2, show_default=True, help="Shards (kernels) run in parallel."
 )
+@click.option(
+    "--concurrency",
+    "-c",
+    type=int,
+    help="Service requests in flight for the whole batch, across its shards "
+    "(default: the openai backend option, else 4 per shard).",
+)
 @_backend
 @_model
 @_quality
@@ -103,6 +110,7 @@ def run(
     experiment: str | None,
     notebook: Path | None,
     workers: int,
+    concurrency: int | None,
     backend: str | None,
     model: str | None,
     quality: str | None,
@@ -130,6 +138,7 @@ def run(
         batch_id=batch_id,
         resume=resume,
         workers=workers,
+        concurrency=concurrency,
         notebook=notebook,
         budget=budget,
         retries=retries,

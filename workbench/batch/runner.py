@@ -439,7 +439,11 @@ def run_batch(
         notebook: the parameterised batch notebook (default: the packaged one, :func:`default_notebook`).
         budget: stop cleanly before the job that would take the spend over this many credits.
         retries: extra attempts for a shard whose kernel fails to start or dies.
-        concurrency: jobs in flight per kernel (default: 1 for drafts, 4 for real backends).
+        concurrency: the total of service requests in flight for the whole batch, across its
+            shards (and any other process using this root's ``limits/`` folder): each kernel may
+            send that many, one shared set of slots keeps the total. Default: the backend
+            options' ``openai.concurrency``, else 4 per shard. Draft jobs render one at a time
+            per kernel unless this is given.
         progress: show a tqdm bar over the jobs on stderr.
         report: write the contact sheet and the HTML report at the end.
         check_text: each shard reads the exact texts of its finished images back with OCR and
@@ -459,6 +463,10 @@ def run_batch(
         experiment = load_experiment(experiment, templates=wb.templates, root=wb.root)
     if workers < 1:
         raise ExperimentError(f"--workers must be 1 or more, not {workers}.", field="workers")
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise ExperimentError(f"--concurrency must be 1 or more, not {concurrency!r}.", field="concurrency")
     notebook = Path(notebook) if notebook else default_notebook()
     if not notebook.is_file():
         raise ExperimentError(f"No batch notebook at {notebook}; pass --notebook PATH.", field="notebook")
@@ -472,20 +480,35 @@ def run_batch(
         wb,
         plan,
         status="running",
-        options={"workers": workers, "budget": budget, "notebook": str(notebook), "check_text": check_text},
+        options={
+            "workers": workers,
+            "concurrency": concurrency,
+            "budget": budget,
+            "notebook": str(notebook),
+            "check_text": check_text,
+        },
     )
     if resume:
         _stop_stale_kernels(folder)
     selected = plan.selected
     shards = _shards(selected, workers)
     public_options, secret_options = _split_options(wb.backend_options)
+    in_flight = _in_flight(wb, selected, concurrency, len(shards))
+    if in_flight is not None:
+        # One total for the batch: every kernel may send `in_flight` requests, and the slots in
+        # <root>/limits (flock'd files, freed if a kernel dies) keep the sum at `in_flight`.
+        public_options["openai"] = {
+            **public_options.get("openai", {}),
+            "concurrency": in_flight,
+            "slots_folder": str(wb.root.resolve() / "limits"),
+        }
     params_common = {
         "batch_id": plan.batch_id,
         "root": str(wb.root.resolve()),
         "experiment": plan.experiment.name,
         "prompts": [str(Path(p).resolve()) for p in wb._prompt_folders],
         "backend_options": public_options,
-        "concurrency": concurrency,
+        "concurrency": in_flight if in_flight is not None else concurrency,
         "check_text": check_text,
     }
     outcomes: list[ShardOutcome] = []
@@ -526,6 +549,17 @@ def run_batch(
         result.contact_sheets, result.report = written.contact_sheets, written.html
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _in_flight(wb: Workbench, jobs: list[PlannedJob], concurrency: int | None, shards: int) -> int | None:
+    """The batch's total of requests in flight when some of its jobs go to the openai service
+    (None for an all-draft batch): ``concurrency``, else the backend options', else 4 a shard."""
+    if not any(job.plan.backend == "openai" for job in jobs):
+        return None
+    if concurrency is not None:
+        return concurrency
+    configured = wb.backend_options.get("openai", {}).get("concurrency")
+    return int(configured) if configured else 4 * max(1, shards)
 
 
 def count_statuses(statuses: Mapping[str, str], plan: BatchPlan) -> dict[str, int]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.batch.experiments import Job
+from workbench.errors import WorkbenchError
 from workbench.wallet import process_alive
 
 # The secret part of the backend options (keys, a URL's user:password) reaches a shard's kernel
@@ -76,7 +77,9 @@ def run_shard(
         prompts: extra template folders.
         backend_options: constructor options per backend (e.g. an OpenAI base URL, never a key);
             the secret ones come from ``$WORKBENCH_BACKEND_SECRETS``, set by the batch runner.
-        concurrency: jobs in flight at once (default: 1 on draft backends, 4 otherwise).
+        concurrency: jobs in flight at once in this kernel (default: 1 on draft backends, 4
+            otherwise); the batch runner passes the batch's total, which the backend's shared
+            slots (``slots_folder``) keep across all the kernels.
         check_text: read each finished image's exact texts back with OCR (``Workbench.check_text``)
             and store the scores, for the report's text accuracy; runs without exact texts are left.
     """
@@ -123,8 +126,10 @@ def run_shard(
                         raise RuntimeError("The batch runner is gone; this shard stops.")
                     if concurrency == 1:
                         run = wb.run_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
+                        _thumbnails(wb, run)
                     else:
                         run = await wb.arun_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
+                        await asyncio.to_thread(_thumbnails, wb, run)  # while other requests fly
                     accuracy = None
                     if check_text:
                         accuracy = await asyncio.to_thread(_check_text, wb, run)
@@ -156,6 +161,20 @@ def run_shard(
     skipped = [len(jobs) - len(pending), 0, 0.0] + ([float("nan")] if check_text else [])
     summary.loc["skipped (done before)"] = skipped
     return summary
+
+
+def _thumbnails(wb: Workbench, run: Any) -> None:
+    """Make a finished run's report thumbnails here, where the image was just stored: the shards
+    make them in parallel and the report reads them from the store's cache."""
+    from workbench.batch.report import THUMB
+
+    if run.status not in ("ok", "cached"):
+        return
+    for image in run.images:
+        try:
+            wb.thumbnail(image, THUMB)
+        except WorkbenchError:
+            pass  # the report says what is missing; the run itself is done
 
 
 def _check_text(wb: Workbench, run: Any) -> float | None:
