@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["Report", "batch_frame", "contact_sheets", "ranking", "service_prices", "write_report"]
 
 THUMB = 256
+MAX_CHART_BARS = 30  # bars in a chart: the best values of an axis with more
 MAX_SHEET_ROWS = 40
 MAX_SHEET_COLUMNS = 40
 # Up to this many jobs the report carries its thumbnails as data URIs (one self-contained file);
@@ -330,12 +331,18 @@ def _chart(values: list[str], numbers: list[float], *, title: str, xlabel: str, 
 def _axis_charts(
     table: pd.DataFrame, axis: str, *, has_text: bool, draft: bool, service_usd: dict[str, float]
 ) -> list[str]:
+    note = ""
+    if len(table) > MAX_CHART_BARS:
+        # The table is ranked best first; a chart of hundreds of bars is unreadable and costs
+        # seconds to draw (4 s at 200 values), so it shows the best values, the table has them all.
+        note = f" (best {MAX_CHART_BARS} of {len(table)})"
+        table = table.head(MAX_CHART_BARS)
     values = [str(v) for v in table["value"]]
     if has_text:
         score = _chart(
             values,
             [x * 100 for x in table["text_accuracy"]],
-            title=f"Text accuracy by {axis}",
+            title=f"Text accuracy by {axis}{note}",
             xlabel="mean text accuracy (%)",
             fmt="{:.0f} %",
             colour="#2e7d32",
@@ -344,7 +351,7 @@ def _axis_charts(
         score = _chart(
             values,
             [x * 100 for x in table["ok_share"]],
-            title=f"Images made by {axis}",
+            title=f"Images made by {axis}{note}",
             xlabel="jobs with an image (%)",
             fmt="{:.0f} %",
             colour="#2e7d32",
@@ -353,7 +360,7 @@ def _axis_charts(
         cost = _chart(
             values,
             [service_usd.get(v, float("nan")) for v in values],
-            title=f"Service price per image by {axis}",
+            title=f"Service price per image by {axis}{note}",
             xlabel="estimated dollars per image on the service (medium)",
             fmt="${:.3f}",
             colour="#1565c0",
@@ -362,7 +369,7 @@ def _axis_charts(
         cost = _chart(
             values,
             list(table["usd_per_image"]),
-            title=f"Cost per image by {axis}",
+            title=f"Cost per image by {axis}{note}",
             xlabel="dollars per image made",
             fmt="${:.4f}",
             colour="#1565c0",
