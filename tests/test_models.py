@@ -325,6 +325,20 @@ def test_an_answer_with_a_url_produces_the_image(wb, openai_server):
     )
 
 
+def test_the_async_path_fetches_url_answers_too(wb, openai_server):
+    import asyncio
+
+    openai_server.faults.answer_as = "url"
+
+    async def two():
+        return await asyncio.gather(wb.agenerate("a mug", variant=1), wb.agenerate("a mug", variant=2))
+
+    runs = asyncio.run(two())
+    assert [r.status for r in runs] == ["ok", "ok"]
+    with runs[0].image() as image:
+        assert image.size == (1024, 1024)
+
+
 def test_an_oversized_url_answer_is_refused_and_charged_nothing(root, openai_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     openai_server.faults.answer_as = "url"
