@@ -339,6 +339,17 @@ def test_the_async_path_fetches_url_answers_too(wb, openai_server):
         assert image.size == (1024, 1024)
 
 
+def test_a_url_that_cannot_be_downloaded_is_not_asked_for_again(wb, openai_server):
+    openai_server.faults.answer_as = "url"
+    openai_server._serve = lambda image, fmt: f"http://127.0.0.1:{openai_server.port}/images/gone.{fmt}"
+    with pytest.raises(
+        WorkbenchError, match=r"made the image but its URL could not be downloaded \(HTTP 404\)"
+    ):
+        wb.generate("a mug")
+    assert wb.runs().iloc[-1]["credits"] == 0
+    assert openai_server.counts[GENERATIONS] == 1  # the service billed it: no second generation
+
+
 def test_an_oversized_url_answer_is_refused_and_charged_nothing(root, openai_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     openai_server.faults.answer_as = "url"

@@ -532,15 +532,38 @@ def _too_big(limit: int) -> BackendError:
     )
 
 
+def _not_fetched(why: str) -> BackendError:
+    # Not a ServiceError: the image was made (and billed); retrying the request would pay for it again.
+    return BackendError(
+        f"The openai service made the image but its URL could not be downloaded ({why}); "
+        "the request is not repeated, since the service has billed it.",
+        backend=NAME,
+    )
+
+
 def _fetch(http: Any, url: str, limit: int, timeout: float) -> bytes:
     """Download an image answered as ``url`` with the client's own HTTP transport, at most ``limit`` bytes."""
+    try:
+        return _fetch_once(http, url, limit, timeout)
+    except WorkbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the transport's errors: a dropped or refused download
+        raise _not_fetched(type(exc).__name__) from None
+
+
+async def _afetch(http: Any, url: str, limit: int, timeout: float) -> bytes:
+    try:
+        return await _afetch_once(http, url, limit, timeout)
+    except WorkbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the transport's errors: a dropped or refused download
+        raise _not_fetched(type(exc).__name__) from None
+
+
+def _fetch_once(http: Any, url: str, limit: int, timeout: float) -> bytes:
     with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
         if response.status_code >= 400:
-            raise ServiceError(
-                f"The openai service's image URL answered {response.status_code}.",
-                backend=NAME,
-                status_code=response.status_code,
-            )
+            raise _not_fetched(f"HTTP {response.status_code}")
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise _too_big(limit)
@@ -552,14 +575,10 @@ def _fetch(http: Any, url: str, limit: int, timeout: float) -> bytes:
     return bytes(data)
 
 
-async def _afetch(http: Any, url: str, limit: int, timeout: float) -> bytes:
+async def _afetch_once(http: Any, url: str, limit: int, timeout: float) -> bytes:
     async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
         if response.status_code >= 400:
-            raise ServiceError(
-                f"The openai service's image URL answered {response.status_code}.",
-                backend=NAME,
-                status_code=response.status_code,
-            )
+            raise _not_fetched(f"HTTP {response.status_code}")
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise _too_big(limit)
