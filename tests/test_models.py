@@ -402,7 +402,27 @@ def test_a_dry_run_sends_nothing_and_prints_the_route_and_the_price(cli, root, o
         and "kind     edit with 1 image(s)" in out
         and "credits  2" in out
     )
+    code, out, err = cli("edit", str(source), "Convert to black and white", "--dry-run")
+    assert code == 0, err
+    assert "route    local (draft renderer" in out and "credits  0" in out
     assert openai_server.counts == {} and ledger_state(root)[0] == 0
+
+
+def test_the_cli_sends_reference_images_with_the_prompt(cli, root, openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    refs = []
+    for index, colour in enumerate(("red", "blue")):
+        path = root.parent / f"fox-{index}.png"
+        path.write_bytes(_png(1024, 1024, colour))
+        refs += ["--reference", str(path)]
+    base = ("--base-url", openai_server.base_url)
+    code, out, err = cli(
+        *base, "generate", "the same fox, rowing a boat", "--backend", "openai", *refs, "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["status"] == "ok" and openai_server.counts == {EDITS: 1}
+    _, files = openai_server.requests[-1].form()
+    assert len(files["image"]) == 2
 
 
 def test_plan_is_the_dry_runs_python_face(wb, openai_server):
