@@ -114,3 +114,13 @@ def test_sizes_match_the_service():
             assert w % 16 == 0 and h % 16 == 0 and w * h <= 3840 * 2160 and max(w, h) / min(w, h) <= 3
             a, b = map(int, aspect.split(":"))
             assert abs(w / h - a / b) < 0.02, (aspect, w, h)
+
+
+def test_a_template_reference_needs_a_library_and_workbench_compose_brings_the_default_one():
+    from workbench import spec as spec_module
+    from workbench.errors import TemplateError
+
+    spec = PromptSpec(subject="a white leather sneaker", background="@dark-concrete")
+    with pytest.raises(TemplateError, match="'@dark-concrete' is a template reference"):
+        spec_module.compose(spec)  # the spec module reads no template files
+    assert "dark raw concrete floor" in compose(spec)  # workbench.compose finds the default library

@@ -10,11 +10,12 @@ import pytest
 
 from workbench.errors import SpecError, TemplateError
 from workbench.lint import lint
-from workbench.spec import PromptSpec, TextItem, compose
+from workbench.spec import PromptSpec, TextItem
 from workbench.templates import (
     KINDS,
     Template,
     TemplateLibrary,
+    compose,
     default_folder,
     package_folder,
     project_folder,

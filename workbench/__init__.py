@@ -49,7 +49,8 @@ _EXPORTS = {
         "WorkbenchError",
     ),
     "workbench.pricing": ("Estimate", "PriceTable"),
-    "workbench.spec": ("ASPECTS", "QUALITIES", "Character", "PromptSpec", "TextItem", "compose"),
+    "workbench.spec": ("ASPECTS", "QUALITIES", "Character", "PromptSpec", "TextItem"),
+    "workbench.templates": ("compose",),  # resolves @references from the default library
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -84,7 +85,8 @@ if TYPE_CHECKING:
         WorkbenchError,
     )
     from workbench.pricing import Estimate, PriceTable
-    from workbench.spec import ASPECTS, QUALITIES, Character, PromptSpec, TextItem, compose
+    from workbench.spec import ASPECTS, QUALITIES, Character, PromptSpec, TextItem
+    from workbench.templates import compose
 
 
 def __getattr__(name: str) -> Any:

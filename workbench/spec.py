@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from workbench.errors import SpecError
+from workbench.errors import SpecError, TemplateError
 from workbench.quotes import quote_text, quoted_texts
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ __all__ = [
     "TextItem",
     "compose",
     "size_for",
+    "template_references",
 ]
 
 TEXT_ROLES = ("headline", "subtext", "label")
@@ -303,24 +304,35 @@ def _texts_phrase(texts: tuple[TextItem, ...], already: frozenset[str] = frozens
     return parts
 
 
+def template_references(spec: PromptSpec) -> list[str]:
+    """The text fields of ``spec`` that hold a template reference (``@name``)."""
+    return [name for name in _FIELDS if getattr(spec, name).startswith("@")]
+
+
 def compose(spec: PromptSpec, templates: TemplateLibrary | None = None) -> str:
     """Write the prompt for a spec.
 
     The order is character → subject → background → lighting → style → exact texts → details →
     resolution; every exact text is quoted. Template references (``@name``) are resolved from
-    ``templates`` (the default library when omitted).
+    ``templates``; ``workbench.compose`` (``workbench.templates.compose``) and
+    ``Workbench.compose`` find the default library when none is given. (This module does not read
+    template files: the template library is built on ``PromptSpec``, not the other way round.)
 
     Raises:
         SpecError: the spec is empty or the prompt would exceed 32,000 characters.
-        TemplateError: a ``@name`` reference is unknown.
+        TemplateError: a ``@name`` reference is unknown, or there is no library to resolve it.
     """
     if spec.is_empty:
         raise SpecError("The prompt is empty: give a subject, details or a text to render.", field="subject")
-    if any(getattr(spec, name).startswith("@") for name in _FIELDS):
+    references = template_references(spec)
+    if references:
         if templates is None:
-            from workbench.templates import TemplateLibrary
-
-            templates = TemplateLibrary.default()
+            name = references[0]
+            raise TemplateError(
+                f"The {name} {getattr(spec, name)!r} is a template reference: compose it with a template "
+                "library (workbench.compose and Workbench.compose use the default one).",
+                name=getattr(spec, name)[1:],
+            )
         spec = templates.resolve(spec)
     parts: list[str] = []
     if spec.character:

@@ -50,10 +50,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from workbench import yamlio
 from workbench.errors import SpecError, TemplateError
-from workbench.spec import PromptSpec, compose
+from workbench.spec import PromptSpec, template_references
+from workbench.spec import compose as _compose
 from workbench.yamlio import data_path
 
 __all__ = [
+    "compose",
     "FIELD_KINDS",
     "KINDS",
     "Preset",
@@ -411,7 +413,7 @@ class TemplateLibrary:
         spec = self.resolve(preset.spec)
         if spec.is_empty:
             spec = spec.replace(subject="(your subject)")
-        return compose(spec, self)
+        return _compose(spec, self)
 
     def _check_preset_references(self) -> None:
         for preset in self._presets.values():
@@ -778,3 +780,12 @@ class _FileReader:
 
 def _node_type(node: Node) -> str:
     return yamlio.node_type(node)
+
+
+def compose(spec: PromptSpec, templates: TemplateLibrary | None = None) -> str:
+    """Write the prompt for a spec (``workbench.spec.compose``), resolving ``@name`` references
+    from ``templates`` or, when none is given, from the default library (the packaged templates,
+    the project's ``prompts/`` and ``$WORKBENCH_PROMPTS``)."""
+    if templates is None and template_references(spec):
+        templates = TemplateLibrary.default()
+    return _compose(spec, templates)
