@@ -95,7 +95,7 @@ def _shadow_aware(
     A shadow multiplies the background by about the same factor in every channel; an object
     changes hue, gets brighter, or is darker than any soft shadow.
     """
-    ratio = (smooth + 4.0) / (surface + 4.0)
+    ratio = (smooth + 1.0) / (surface + 1.0)
     k = ratio.mean(axis=2)
     cd = np.abs(ratio / k[..., None] - 1.0).max(axis=2)
     k_spread = float(np.percentile(np.abs(k[border] - 1.0), 99)) if border.any() else 0.02

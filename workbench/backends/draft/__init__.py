@@ -77,6 +77,39 @@ def encode(image: Image.Image, fmt: str, compression: int | None = None) -> byte
     return buffer.getvalue()
 
 
+def _laid_texts(source: bytes) -> list[dict[str, Any]]:
+    """Where the source's recipe says its exact texts were laid (none for a foreign image)."""
+    from workbench.store import read_recipe
+
+    try:
+        recipe = read_recipe(source) or {}
+    except Exception:  # a damaged or foreign recipe: nothing to re-lay
+        return []
+    texts = (recipe.get("layout") or {}).get("texts") or []
+    return [t for t in texts if isinstance(t, dict) and t.get("text") and t.get("box")]
+
+
+def _erase_boxes(image: Image.Image, boxes: list[Any]) -> Image.Image:
+    """The image with each box filled by the median colour around it (texts out of the cut-out's way)."""
+    import numpy as np
+
+    pixels = np.array(image.convert("RGB"))
+    height, width = pixels.shape[:2]
+    for box in boxes:
+        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+        pad = max(4, (y1 - y0) // 6)
+        x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        ring = np.concatenate(
+            [pixels[max(0, y0 - 3) : y0, x0:x1].reshape(-1, 3), pixels[y1 : y1 + 3, x0:x1].reshape(-1, 3)]
+        )
+        if len(ring):
+            pixels[y0:y1, x0:x1] = np.median(ring, axis=0).astype(np.uint8)
+    out = Image.fromarray(pixels, "RGB")
+    return out if "A" not in image.mode else Image.merge("RGBA", (*out.split(), image.getchannel("A")))
+
+
 def _seed(request: ImageRequest) -> int:
     """The run's seed: the request's (or its spec's) seed, else a hash of the prompt; with the variant."""
     seed = request.seed
@@ -183,7 +216,13 @@ class DraftBackend(Backend):
             params["laid"] = laid  # where each text goes: the text check reads there
             if self.fonts is not None:
                 params["library"] = self.fonts  # the brand's fonts, as for generated texts
+        relaid = operation.operation in ("replace_background", "remove_background")
+        texts = _laid_texts(request.inputs[0]) if relaid else []
+        if texts:
+            image = _erase_boxes(image, [t["box"] for t in texts])  # the texts are laid again below
         result = apply(image, operation.operation, **params)
+        if texts:
+            result = self._relay_texts(texts, result, laid)
         if request.mask is not None and result.size == image.size:
             with Image.open(io.BytesIO(request.mask)) as mask:
                 keep = mask.convert("RGBA").getchannel("A")  # 255 = keep the source, 0 = edited
@@ -204,6 +243,35 @@ class DraftBackend(Backend):
                 **({"layout": [{"texts": laid}]} if laid else {}),
             },
         )
+
+    def _relay_texts(
+        self, texts: list[dict[str, Any]], result: Image.Image, laid: list[dict[str, Any]]
+    ) -> Image.Image:
+        """Lay the source's exact texts again after its background changed: segmentation keeps the
+        subject and drops everything else, texts included, so they are typeset anew where the
+        source's recipe says they were (the ink chosen for the new background)."""
+        from workbench.imaging.overlay import overlay_texts
+
+        width, height = result.size
+        for item in texts:
+            box = item.get("box")
+            if not box or not item.get("text"):
+                continue
+            x0, y0, x1, y1 = (float(v) for v in box)
+            pad = 0.15 * (y1 - y0)
+            slot = (
+                max(0.0, (x0 - pad) / width),
+                max(0.0, (y0 - pad) / height),
+                min(1.0, (x1 + pad) / width),
+                min(1.0, (y1 + pad) / height),
+            )
+            role = f"relaid-{len(laid)}"
+            result = overlay_texts(
+                result, [{"text": item["text"], "role": "headline"}], slots={"headline": slot},
+                library=self.fonts, laid=laid,
+            )  # fmt: skip
+            laid[-1]["role"] = item.get("role", "headline") if laid else role
+        return result
 
     def generate(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
         """Render ``request.n`` draft images of exactly the requested size and format.
