@@ -292,3 +292,97 @@ def test_a_claim_whose_owner_died_is_taken_over(root, openai_server, monkeypatch
     assert run.status == "ok" and openai_server.counts["/v1/images/generations"] == 1
     assert wb.ledger.claim_holder(plan.fingerprint) is None
     wb.close()
+
+
+# -- answers checked before they are charged ---------------------------------------------------
+@pytest.mark.parametrize(("fault", "words"), [("truncated", "truncated"), ("wrong_size", "512x1024, not")])
+def test_a_broken_answer_is_a_failed_run_at_no_cost_with_its_dollars_possibly_billed(
+    root, openai_server, monkeypatch, fault, words
+):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    wb.wallet.topup(100)
+    balance = wb.wallet.balance
+    openai_server.faults.script = [fault]
+    run = wb.generate("a teapot", quality="low", raise_errors=False)
+    assert run.status == "failed" and run.credits == 0 and words in run.error and run.images == []
+    row = wb.runs().iloc[-1]
+    assert row["usd"] == 0 and row["usd_estimated"] > 0
+    assert row["usd_possibly_billed"] == pytest.approx(row["usd_estimated"])
+    [attempt] = wb.ledger.attempts(run.id)
+    assert attempt["possibly_billed"] == 1 and attempt["http_status"] == 200
+    assert wb.wallet.balance == balance and wb.wallet.reserved == 0
+    assert openai_server.counts["/v1/images/generations"] == 1  # not bought again
+    wb.close()
+
+
+def test_an_extra_image_is_kept_but_not_charged(root, openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    wb.wallet.topup(100)
+    balance = wb.wallet.balance
+    per_image = wb.prices.credits_per_image("openai", "gpt-image-2", "low")
+    openai_server.faults.script = ["extra_image"]
+    run = wb.generate("a teapot", quality="low", n=1)
+    assert run.status == "ok" and len(run.images) == 2 and run.credits == per_image
+    assert wb.wallet.balance == balance - per_image and wb.wallet.reserved == 0
+    wb.close()
+
+
+def test_a_seed_beyond_the_service_range_is_refused_before_sending(root, openai_server, monkeypatch):
+    from workbench import WorkbenchError
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    before = ledger_state(root)
+    with pytest.raises(WorkbenchError, match="seed"):
+        wb.generate("a teapot", quality="low", seed=2**63)
+    assert not openai_server.counts and ledger_state(root) == before
+    wb.close()
+
+
+@pytest.mark.parametrize("price", ["-2", "0.4", ".nan", "abc"])
+def test_a_price_table_that_would_mint_credits_is_refused_at_load(root, price):
+    from workbench import WorkbenchError
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prices.yaml").write_text(f'credits:\n  draft:\n    "*": {{low: 1, medium: {price}, high: 10}}\n')
+    with pytest.raises(WorkbenchError, match="prices.yaml"):
+        wb = Workbench(root)
+        wb.generate("a teapot")
+    assert ledger_state(root)[0] == 0
+
+
+# -- what the service may have billed ----------------------------------------------------------
+@pytest.mark.slow
+def test_a_hundred_runs_through_faults_account_for_every_image_the_service_made(
+    root, openai_server, monkeypatch
+):
+    from workbench.backends.openai import RetryPolicy
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    faults = openai_server.faults
+    faults.rate_limit, faults.server_error = 0.20, 0.05
+    faults.drop_after_work, faults.slow_after_work = 0.03, 0.03
+    faults.slow_seconds = 0.6
+    # Two billed retries, chosen deliberately: with 6 % of tries lost after the work, one run in
+    # three hundred meets two in a row (the default, one, would give up on it and say so).
+    retry = RetryPolicy(max_retries=6, backoff=0.01, jitter=0.1, max_billed_retries=2)
+    wb = _openai(root, openai_server, timeout=0.3, retry=retry)
+    wb.wallet.topup(1000)
+    before = wb.wallet.balance
+    runs = [wb.generate(f"product shot {i}", quality="low") for i in range(100)]
+    assert [r.status for r in runs] == ["ok"] * 100
+    frame = wb.runs()
+    produced = sum(openai_server.produced.values())
+    assert produced > 100  # some images were made and never reached us
+    per_image_usd = wb.plan("product shot 0", quality="low").estimate.usd
+    received, possibly = frame["usd"].sum(), frame["usd_possibly_billed"].sum()
+    assert abs(produced * per_image_usd - (received + possibly)) <= per_image_usd
+    assert (frame["attempts"] > 1).sum() >= openai_server.faults_sent.total() // 2
+    attempts = wb.ledger.attempts()
+    assert len(attempts) == int(frame["attempts"].sum()) == sum(openai_server.counts.values())
+    assert sum(a["possibly_billed"] for a in attempts) == produced - 100
+    credits = int(frame["credits"].sum())
+    assert credits == wb.wallet.spent == before - wb.wallet.balance == 100 * runs[0].credits
+    wb.close()

@@ -158,7 +158,7 @@ class _Answers(_Faulty):
     ("answer", "error"),
     [
         ([], "returned no image"),
-        ([b"GIF89a not an image we store"], "answer could not be stored: Only PNG, JPEG and WebP"),
+        ([b"GIF89a not an image we store"], "Image 1 of the answer is not PNG, JPEG or WebP"),
     ],
     ids=["no-image", "unstorable"],
 )

@@ -28,6 +28,7 @@ from workbench.backends.base import Backend, ImageRequest, ImageResult, PartialC
 from workbench.errors import BackendError, ContentPolicyError, InputImageError, SpecError
 from workbench.ledger import RUN_COLUMNS, utc_now
 from workbench.pricing import Estimate
+from workbench.redaction import redact
 from workbench.spec import PromptSpec
 from workbench.store import Store
 from workbench.wallet import Reservation
@@ -384,6 +385,13 @@ def _finish(
     """Store the answer's images, then record the run and charge the wallet in one transaction."""
     cls = get_backend_class(plan.backend)
     run_id = attempt.run_id
+    tries = _tries(result.raw)
+    problem = None if cls.is_draft else _check_answer(plan.request, result.images)
+    if problem is not None:
+        # The service did the work and may bill it: a failed run at 0 credits, its dollars possibly billed.
+        return _fail(
+            wb, plan, attempt, _unusable(BackendError(problem, backend=plan.backend), tries), raise_errors
+        )
     try:
         images = []
         for index, data in enumerate(result.images):
@@ -406,11 +414,16 @@ def _finish(
             else BackendError(f"The {plan.backend} answer could not be stored: {exc}", backend=plan.backend)
         )
         error.__cause__ = None if error is exc else exc
-        return _fail(wb, plan, attempt, error, raise_errors)
+        return _fail(wb, plan, attempt, _unusable(error, tries), raise_errors)
     except BaseException as exc:  # interrupted: release the credits and stop
         return _fail(wb, plan, attempt, exc, True)
-    credits = wb.prices.credits_for(plan.backend, plan.model, plan.request, batch=batch_pricing) * len(images)
+    # Images beyond the n asked for are kept but not charged (and never more than was reserved).
+    charged_images = min(len(images), plan.request.n or len(images))
+    credits = (
+        wb.prices.credits_for(plan.backend, plan.model, plan.request, batch=batch_pricing) * charged_images
+    )
     usage = result.usage
+    tries = _priced_tries(plan, tries)
     row = _row(
         wb,
         plan,
@@ -425,12 +438,15 @@ def _finish(
         tokens_out=usage.tokens_out if usage else None,
         usage=_json(usage.__dict__) if usage else None,
         images=images,
+        usd_possibly_billed=_billed_usd(tries),
+        attempts=len(tries) or 1,
     )
     row["model"] = result.model or plan.model
     try:
         with wb.ledger.transaction() as db:
+            row["credits"] = wb.wallet.commit(attempt.reservation, credits, db=db)
             wb.ledger.record(row, db=db)
-            wb.wallet.commit(attempt.reservation, credits, db=db)
+            wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
             if attempt.fingerprint:
                 wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
     except BaseException:
@@ -454,8 +470,9 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
             wb.ledger.claim_release(attempt.fingerprint, attempt.run_id)
         raise exc
     status = "blocked" if isinstance(exc, ContentPolicyError) else "failed"
-    message = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    message = redact(getattr(exc, "reason", None) or str(exc) or type(exc).__name__)
     run_id = attempt.run_id
+    tries = _priced_tries(plan, list(getattr(exc, "tries", None) or []))
     row = _row(
         wb,
         plan,
@@ -467,10 +484,13 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
         credits=0,
         usd=0.0,
         error=message,
+        usd_possibly_billed=_billed_usd(tries),
+        attempts=len(tries) or 1,
     )
     with wb.ledger.transaction() as db:
         wb.wallet.release(attempt.reservation, db=db)
         wb.ledger.record(row, db=db)
+        wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
         if attempt.fingerprint:
             wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
     if raise_errors:
@@ -478,6 +498,66 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
             exc.run_id = run_id  # type: ignore[attr-defined]
         raise exc
     return Run.from_row(row | {"images": []}, wb.store)
+
+
+def _tries(raw: Any) -> list[dict[str, Any]]:
+    """The backend's record of each try of the request (``raw["tries"]``), or none (a draft)."""
+    tries = raw.get("tries") if isinstance(raw, dict) else None
+    return [dict(t) for t in tries] if isinstance(tries, list) else []
+
+
+def _unusable(error: BackendError, tries: list[dict[str, Any]]) -> BackendError:
+    """An answer that came but cannot be used: its try may be billed all the same."""
+    tries = [dict(t) for t in tries] or [{"number": 1, "started_at": utc_now(), "http_status": 200}]
+    tries[-1] |= {"outcome": "UnusableAnswer", "possibly_billed": True, "error": str(error)}
+    error.tries = tries  # type: ignore[attr-defined]
+    return error
+
+
+def _priced_tries(plan: Plan, tries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each try the service may have billed gets the request's estimated dollars."""
+    return [t | {"usd": plan.estimate.usd if t.get("possibly_billed") else 0.0} for t in tries]
+
+
+def _billed_usd(tries: list[dict[str, Any]]) -> float:
+    """Dollars the service may have billed for tries whose answer never came or was unusable."""
+    return round(sum(t.get("usd") or 0.0 for t in tries if t.get("possibly_billed")), 6)
+
+
+def _attempt_rows(run_id: str, tries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t | {"run_id": run_id, "error": redact(t["error"]) if t.get("error") else None} for t in tries]
+
+
+def _check_answer(request: ImageRequest, images: list[bytes]) -> str | None:
+    """Why a service's answer cannot be charged (an image that does not decode, or of another
+    size or format than asked), or None when every image is what was asked for."""
+    import io
+
+    from PIL import Image
+
+    from workbench.store import sniff_format
+
+    for index, data in enumerate(images, 1):
+        kind = sniff_format(data)
+        if kind is None:
+            return f"Image {index} of the answer is not PNG, JPEG or WebP."
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                size = image.size
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is the same finding
+            return f"Image {index} of the answer is truncated or cannot be decoded ({type(exc).__name__})."
+        if kind != request.output_format:
+            return (
+                f"Image {index} of the answer is {kind.upper()}, not the {request.output_format.upper()} "
+                "asked for."
+            )
+        if request.width and request.height and size != (request.width, request.height):
+            return (
+                f"Image {index} of the answer is {size[0]}x{size[1]}, not the "
+                f"{request.width}x{request.height} asked for."
+            )
+    return None
 
 
 def _recipe(wb: Workbench, plan: Plan, run_id: str, index: int, *, draft: bool) -> dict[str, Any]:

@@ -326,6 +326,8 @@ class RetryPolicy:
         max_backoff: the longest such wait.
         max_retry_after: the longest wait honoured from ``Retry-After`` (a longer one is capped).
         jitter: a random fraction added to every wait, so many callers do not come back at once.
+        max_billed_retries: retries after a try the service may have done and billed (a timeout,
+            a connection dropped after sending): each is paid again, so at most this many (1).
     """
 
     max_retries: int = 5
@@ -333,6 +335,7 @@ class RetryPolicy:
     max_backoff: float = 30.0
     max_retry_after: float = 600.0
     jitter: float = 0.2
+    max_billed_retries: int = 1
 
     def retryable(self, error: WorkbenchError) -> bool:
         return isinstance(error, (RateLimitError, ServiceError, BackendTimeoutError))
@@ -348,6 +351,25 @@ class RetryPolicy:
         else:
             base = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
         return base + base * self.jitter * rng.random()
+
+
+def possibly_billed(error: WorkbenchError) -> bool:
+    """Whether a failed try may have been done (and billed) by the service: it timed out, or the
+    connection dropped or the answer was unreadable after the request was sent (no HTTP status)."""
+    if isinstance(error, BackendTimeoutError):
+        return getattr(error, "status_code", None) is None
+    return isinstance(error, ServiceError) and getattr(error, "status_code", None) is None
+
+
+def _try_record(number: int, started_at: str, outcome: str, **values: Any) -> dict[str, Any]:
+    """One try of a request, as the run log's ``attempts`` table keeps it."""
+    return {"number": number, "started_at": started_at, "ended_at": _now_iso(), "outcome": outcome, **values}
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 # -- throughput --------------------------------------------------------------------------------
@@ -886,7 +908,7 @@ class OpenAIBackend(Backend):
         params = self.params(request)
         client, _ = self._async_client()
         started = time.perf_counter()
-        attempt = 0
+        attempt, tries = 0, []
         while True:
             attempt += 1
             async with self.slots.slot():
@@ -894,12 +916,15 @@ class OpenAIBackend(Backend):
                 if wait > 0:
                     await asyncio.sleep(wait)
                 collected = _Collected(on_partial)
+                try_started = _now_iso()
                 try:
                     await self._acall(client, request, params, collected)
                     result = self._result(request, collected, started, attempt)
                 except Exception as exc:  # noqa: BLE001 — every failure goes through map_error
-                    delay, error = self._after_failure(exc, attempt)
+                    delay, error = self._after_failure(exc, attempt, tries, try_started)
                 else:
+                    tries.append(_try_record(attempt, try_started, "ok", http_status=200))
+                    result.raw["tries"] = tries
                     self.limiter.on_success()
                     self.slots.on_success()
                     return result
@@ -911,7 +936,7 @@ class OpenAIBackend(Backend):
         params = self.params(request)
         client = self.client
         started = time.perf_counter()
-        attempt = 0
+        attempt, tries = 0, []
         while True:
             attempt += 1
             with self.slots.sync_slot():
@@ -919,12 +944,15 @@ class OpenAIBackend(Backend):
                 if wait > 0:
                     time.sleep(wait)
                 collected = _Collected(on_partial)
+                try_started = _now_iso()
                 try:
                     self._call(client, request, params, collected)
                     result = self._result(request, collected, started, attempt)
                 except Exception as exc:  # noqa: BLE001 — every failure goes through map_error
-                    delay, error = self._after_failure(exc, attempt)
+                    delay, error = self._after_failure(exc, attempt, tries, try_started)
                 else:
+                    tries.append(_try_record(attempt, try_started, "ok", http_status=200))
+                    result.raw["tries"] = tries
                     self.limiter.on_success()
                     self.slots.on_success()
                     return result
@@ -966,13 +994,39 @@ class OpenAIBackend(Backend):
                     client._client, image, self.max_download_bytes, seconds
                 )
 
-    def _after_failure(self, exc: Exception, attempt: int) -> tuple[float | None, WorkbenchError]:
-        """Map the failure, tell the limiter, and decide: seconds to wait before retrying, or None."""
+    def _after_failure(
+        self, exc: Exception, attempt: int, tries: list[dict[str, Any]] | None = None, started_at: str = ""
+    ) -> tuple[float | None, WorkbenchError]:
+        """Map the failure, tell the limiter, record the try (``tries``; the error carries them as
+        ``error.tries``), and decide: seconds to wait before retrying, or None."""
         error = map_error(exc, secrets=(self._key.reveal(),))
         if isinstance(error, RateLimitError):
             self.limiter.on_rate_limited(error.retry_after)
             self.slots.on_rate_limited()
+        billed = possibly_billed(error)
+        if tries is not None:
+            tries.append(
+                _try_record(
+                    attempt,
+                    started_at or _now_iso(),
+                    type(error).__name__,
+                    http_status=getattr(error, "status_code", None),
+                    request_id=getattr(exc, "request_id", None),
+                    possibly_billed=billed,
+                    error=str(error)[:500],
+                )
+            )
+            error.tries = tries  # type: ignore[attr-defined]
         delay = self.retry.delay(attempt, error, rng=self._rng)
+        billed_so_far = sum(1 for t in tries or () if t.get("possibly_billed"))
+        if delay is not None and billed and billed_so_far > self.retry.max_billed_retries:
+            delay = None  # another try would be paid again: give up, and say the work may be billed
+            error.args = (
+                f"{error.args[0]} Not retried again: the service may have done and billed "
+                f"{billed_so_far} of these tries.",
+                *error.args[1:],
+            )
+            return None, error
         if delay is None:
             if self.retry.retryable(error) and attempt > 1:
                 error.args = (f"{error.args[0]} Gave up after {attempt} tries.", *error.args[1:])
