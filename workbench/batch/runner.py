@@ -508,7 +508,9 @@ def run_batch(
         "experiment": plan.experiment.name,
         "prompts": [str(Path(p).resolve()) for p in wb._prompt_folders],
         "backend_options": public_options,
-        "concurrency": in_flight if in_flight is not None else concurrency,
+        # Jobs in flight per kernel: twice the requests, so jobs storing, logging and making
+        # thumbnails after their answer never leave a shared slot idle.
+        "concurrency": 2 * in_flight if in_flight is not None else concurrency,
         "check_text": check_text,
     }
     outcomes: list[ShardOutcome] = []
