@@ -222,3 +222,81 @@ def test_database_urls_are_told_from_paths():
     assert is_database_url("postgresql://u@h/db") and is_database_url("postgres://h/db")
     assert not is_database_url("outputs/ledger.sqlite") and not is_database_url(None)
     assert shown_url("postgresql://u:pw@db.example:5433/team") == "postgresql://db.example:5433/team"
+
+
+# -- moving in: workbench ledger migrate --to postgresql://... ------------------------------------
+def _filled_sqlite(path, runs: int):
+    from workbench.ledger.money import JournalEntry
+    from workbench.wallet import Wallet
+
+    lite = SQLiteLedger(path)
+    wallet = Wallet(lite)
+    wallet.topup(500, note="team budget")
+    held = wallet.reserve(4, "run-reserved")
+    with lite.transaction() as db:
+        lite.record(_row(id="run-reserved", credits=4, usd=0.08), db=db)
+        wallet.commit(held, 4, db=db)
+    with lite.transaction() as db:
+        for i in range(runs):
+            lite.record(_row(id=f"bulk-{i}", credits=2, usd=0.0412, batch_id=f"b{i % 3}"), db=db)
+            lite.journal_append(JournalEntry("commit", credits=-2, run_id=f"bulk-{i}"), db=db)
+    lite.record_text_checks("bulk-0", [{"text": "SALE", "read": "SALE", "accuracy": 1.0}])
+    lite.batch_save({"id": "b0", "experiment": "x", "status": "done"})
+    return lite
+
+
+def test_moving_in_copies_everything_once(postgres_url, tmp_path):
+    from workbench.ledger.movein import move_in
+    from workbench.wallet import Wallet
+
+    lite = _filled_sqlite(tmp_path / "ledger.sqlite", 50)
+    pg = PostgresLedger(postgres_url)
+    before = Wallet(pg).balance  # the team's own welcome credits
+    report = move_in(lite, pg)
+    assert report.copied["runs"] == 51 and report.copied["batches"] == 1 and report.copied["text_checks"] == 1
+    assert report.checked["runs"] == {"rows": 51, "credits": 104, "usd": round(0.08 + 50 * 0.0412, 6)}
+    assert Wallet(pg).balance == before + Wallet(lite).balance
+    assert Wallet(pg).spent == Wallet(lite).spent
+    pd.testing.assert_frame_equal(pg.runs(), lite.runs())
+    moved = [e for e in pg.journal_entries() if e.kind == "commit" and e.run_id == "run-reserved"][0]
+    reserve = [e for e in pg.journal_entries() if e.kind == "reserve"][0]
+    assert moved.reservation == reserve.id  # the commit points at the moved reserve entry
+
+    again = move_in(lite, pg)
+    assert again.nothing_copied and again.checked == report.checked  # a rerun copies nothing
+    lite.record(_row(id="later"))
+    assert move_in(lite, pg).copied["runs"] == 1  # a source that grew: only its new rows
+    lite.close()
+    pg.close()
+
+
+def test_moving_in_refuses_open_reservations(postgres_url, tmp_path):
+    from workbench.ledger.movein import move_in
+    from workbench.wallet import Wallet
+
+    lite = SQLiteLedger(tmp_path / "ledger.sqlite")
+    Wallet(lite).reserve(3, "under-way")
+    pg = PostgresLedger(postgres_url)
+    with pytest.raises(LedgerError, match="1 open reservation"):
+        move_in(lite, pg)
+    assert pg.count() == 0 and len(pg.journal_entries()) == 1
+
+
+@pytest.mark.slow
+def test_moving_in_a_100k_row_log(postgres_url, tmp_path):
+    import time
+
+    from workbench.ledger.movein import move_in
+
+    lite = _filled_sqlite(tmp_path / "ledger.sqlite", 100_000)
+    pg = PostgresLedger(postgres_url)
+    started = time.perf_counter()
+    report = move_in(lite, pg)
+    elapsed = time.perf_counter() - started
+    assert report.copied["runs"] == 100_001
+    assert report.checked["runs"]["credits"] == 4 + 200_000
+    assert report.checked["wallet_journal"]["credits"] == lite.journal_sums()[0]
+    assert pg.count() == 100_001 and elapsed < 120
+    assert move_in(lite, pg).nothing_copied
+    lite.close()
+    pg.close()
