@@ -6,6 +6,7 @@ loopback OpenAI server, all on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from pathlib import Path
@@ -94,6 +95,33 @@ def test_a_wrong_or_down_database_changes_nothing(tmp_path: Path, postgres_serve
     with pytest.raises(StoreError):
         Workbench(tmp_path / "root", database=postgres_server.url(), store="s3://no-such-bucket/x")
     assert not (tmp_path / "root").exists()
+
+
+def test_the_cli_takes_a_database_and_a_store(cli, tmp_path: Path, postgres_url: str, s3_store: str):
+    code, out, err = cli("--database", postgres_url, "--store", s3_store, "generate", PROMPT, "--json")
+    assert code == 0, err
+    run_id = json.loads(out)["id"]
+    with Workbench(tmp_path / "other", database=postgres_url, store=s3_store) as wb:
+        assert wb.run(run_id).images[0].is_file()
+    code, out, err = cli("--database", "postgresql://x:secret-pw@127.0.0.1:1/db", "wallet")
+    assert code != 0 and "cannot be opened" in err and "secret-pw" not in err + out
+
+
+def test_workbench_ledger_migrate_moves_a_root_in(cli, tmp_path: Path, postgres_url: str, monkeypatch):
+    root = tmp_path / "solo"
+    with Workbench(root) as wb:
+        wb.wallet.topup(20)
+        run = wb.generate(PROMPT)
+    code, out, err = cli("--root", str(root), "ledger", "migrate", "--to", postgres_url)
+    assert code == 0, err
+    assert "runs" in out and "1 copied" in out and postgres_url.split("@")[0].split(":")[-1] not in out
+    with Workbench(tmp_path / "team", database=postgres_url) as wb:
+        assert list(wb.runs()["id"]) == [run.id]
+        assert wb.wallet.balance == 10 + 30  # the team's welcome, and what the root had
+    code, out, err = cli("--root", str(root), "ledger", "migrate", "--to", postgres_url)
+    assert code == 0 and "nothing new to copy" in out
+    code, out, err = cli("--root", str(root), "ledger", "migrate", "--to", "sqlite:///x.db")
+    assert code == 2 and "postgresql://" in err
 
 
 # -- four processes, two roots, one database, one store -------------------------------------------

@@ -63,11 +63,30 @@ def run_table(frame, *, width: int = 48) -> str:
     help="An extra folder of prompt templates (repeatable).",
 )
 @click.option("--base-url", help="Base URL of an OpenAI-compatible server for --backend openai.")
+@click.option(
+    "--database",
+    metavar="URL",
+    help="A team's run log and wallet: postgresql://user:password@host/db "
+    "(default: $WORKBENCH_DATABASE_URL, else the root's ledger.sqlite).",
+)
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Where images live: s3://bucket/prefix or a shared folder, the root keeping a local cache "
+    "(default: $WORKBENCH_STORE, else the root).",
+)
 @click.version_option(package_name="workbench")
 @click.pass_context
-def cli(ctx: click.Context, root: Path | None, prompts: tuple[Path, ...], base_url: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    root: Path | None,
+    prompts: tuple[Path, ...],
+    base_url: str | None,
+    database: str | None,
+    store: str | None,
+) -> None:
     """Workbench: build prompts from templates, make images, keep a run log with costs."""
-    ctx.obj = {"root": root, "prompts": prompts, "base_url": base_url}
+    ctx.obj = {"root": root, "prompts": prompts, "base_url": base_url, "database": database, "store": store}
 
 
 class _progress:
@@ -361,6 +380,48 @@ def history(ctx: click.Context) -> None:
     """Every wallet event: welcome credits, top-ups, charges."""
     wb = _workbench(ctx)
     click.echo(wb.wallet.history().to_string(index=False))
+
+
+@cli.group()
+def ledger() -> None:
+    """The run log itself (subcommand: migrate)."""
+
+
+@ledger.command()
+@click.option("--to", "to", required=True, metavar="URL", help="The PostgreSQL run log: postgresql://…")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The SQLite run log to move (default: the root's ledger.sqlite).",
+)
+@click.pass_context
+def migrate(ctx: click.Context, to: str, source: Path | None) -> None:
+    """Copy a SQLite run log and wallet into PostgreSQL, then check counts and sums.
+
+    Idempotent: a rerun copies nothing, a log that grew copies only its new rows.
+    """
+    from workbench.core import default_root
+    from workbench.ledger import SQLiteLedger
+    from workbench.ledger.movein import move_in
+    from workbench.ledger.postgres import PostgresLedger, is_database_url
+
+    if not is_database_url(to):
+        raise click.BadParameter("give a postgresql:// URL.", param_hint="--to")
+    path = source or Path((ctx.obj or {}).get("root") or default_root()) / "ledger.sqlite"
+    if not path.is_file():
+        raise click.BadParameter(f"no run log at {path}.", param_hint="--from")
+    target = PostgresLedger(to)
+    lite = SQLiteLedger(path)
+    try:
+        report = move_in(lite, target)
+    finally:
+        lite.close()
+        target.close()
+    for line in report.lines():
+        click.echo(line)
+    if report.nothing_copied:
+        click.echo("nothing new to copy: the run log had been moved already")
 
 
 @cli.command()
