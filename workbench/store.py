@@ -239,6 +239,7 @@ class Store:
         self.images = self.root / "images"
         self._folders: set[Path] = set()  # folders known to exist: one mkdir per folder, not per image
         self.url = str(url).rstrip("/") if url else None
+        self.options = dict(options or {})
         self._fs: Any = None
         self._base = ""
         self._shared: set[str] = set()  # relative paths known to be on the shared storage

@@ -657,6 +657,7 @@ def _kernel_manager_class(
     secret_options: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     cwd: str | os.PathLike[str] | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> type:
     """A kernel manager whose kernels import this very ``workbench`` package, get the secret
     backend options in their environment and start in ``cwd`` (the batch folder).
@@ -682,9 +683,24 @@ def _kernel_manager_class(
             env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
             if secret_options:
                 env[SECRETS_ENV] = json.dumps(secret_options)
+            env.update(environment or {})
             return await super().start_kernel(env=env, **kw)
 
     return WorkbenchKernelManager
+
+
+def _team_environment(wb: Workbench) -> dict[str, str]:
+    """The shards' run log and image store: the batch's own, which may have been given to its
+    Workbench rather than by the environment. Through the kernels' environment, not the notebook
+    parameters: a database URL carries a password."""
+    env = {}
+    url = getattr(wb.ledger, "url", None)  # a PostgreSQL run log
+    if url:
+        env["WORKBENCH_DATABASE_URL"] = str(url)
+    if wb.store.url:
+        env["WORKBENCH_STORE"] = wb.store.url
+        env["WORKBENCH_STORE_OPTIONS"] = json.dumps(wb.store.options)
+    return env
 
 
 def _run_shards(
@@ -703,7 +719,7 @@ def _run_shards(
 ) -> list[ShardOutcome]:
     from tqdm.auto import tqdm
 
-    manager = _kernel_manager_class(secret_options, cwd=folder)
+    manager = _kernel_manager_class(secret_options, cwd=folder, environment=_team_environment(wb))
     outcomes = [ShardOutcome(k, len(jobs), folder / f"shard-{k}.ipynb") for k, jobs in enumerate(shards)]
     for k, jobs in enumerate(shards):
         _write_json(folder / f"shard-{k}.jobs.json", [j.record() for j in jobs])
