@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import time
+import zlib
 from typing import Any
 
 from PIL import Image
@@ -67,6 +69,8 @@ def encode(image: Image.Image, fmt: str, compression: int | None = None) -> byte
     buffer = io.BytesIO()
     quality = 90 if compression is None else min(95, max(1, compression))
     if fmt == "png":
+        if image.mode in ("RGB", "RGBA"):
+            return encode_png(image)
         image.save(buffer, "PNG", compress_level=1)
     elif fmt == "jpeg":
         image.convert("RGB").save(buffer, "JPEG", quality=quality)
@@ -110,6 +114,44 @@ def _erase_boxes(image: Image.Image, boxes: list[Any]) -> Image.Image:
     return out if "A" not in image.mode else Image.merge("RGBA", (*out.split(), image.getchannel("A")))
 
 
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def encode_png(image: Image.Image, level: int = 1) -> bytes:
+    """A PNG of an RGB or RGBA image, filtered for the draft's pictures and deflated at ``level``.
+
+    A row equal to the one above is filtered "Up" (all zeros: the soft layer is drawn small and
+    scaled up, so most rows repeat), every other row "Sub"; numpy does the filtering and zlib
+    the deflate, about twice as fast as Pillow's adaptive filter at level 1, with no metadata:
+    the same image always gives the same bytes.
+    """
+    import numpy as np
+
+    pixels = np.asarray(image)
+    height, width = pixels.shape[:2]
+    channels = pixels.shape[2]
+    rows = pixels.reshape(height, width * channels)
+    out = np.empty((height, width * channels + 1), np.uint8)
+    out[:, 0] = 1  # Sub: each byte minus the one a pixel to the left
+    out[:, 1 : 1 + channels] = rows[:, :channels]
+    np.subtract(rows[:, channels:], rows[:, :-channels], out=out[:, 1 + channels :], casting="unsafe")
+    same = np.zeros(height, bool)
+    same[1:] = (rows[1:] == rows[:-1]).all(axis=1)
+    out[same, 0] = 2  # Up: a repeated row is all zeros
+    out[same, 1:] = 0
+    deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9)
+    data = deflate.compress(out.data) + deflate.flush()
+    colour = 2 if channels == 3 else 6
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", data)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
 def _seed(request: ImageRequest) -> int:
     """The run's seed: the request's (or its spec's) seed, else a hash of the prompt; with the variant."""
     seed = request.seed
@@ -144,6 +186,7 @@ class DraftBackend(Backend):
     uses_spec = True
     is_draft = True
     default_model = MODEL
+    option_names = ("fonts",)
     models = {
         MODEL: ModelCapabilities(
             sizes=None,
