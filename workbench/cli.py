@@ -758,10 +758,24 @@ def export(
 @cli.command("check-text")
 @click.argument("image")
 @click.option("--text", "texts", multiple=True, help="An exact text to look for (default: the spec's texts).")
-@click.option("--lang", default="eng", show_default=True, help="Tesseract language(s), e.g. eng+deu.")
+@click.option(
+    "--lang", default=None, help="Tesseract language(s), e.g. eng+deu (default: each text's own script's)."
+)
+@click.option(
+    "--min",
+    "minimum",
+    type=click.FloatRange(0, 1),
+    default=0.98,
+    show_default=True,
+    help="Exit with status 1 when any text reads below this accuracy.",
+)
 @click.pass_context
-def check_text(ctx: click.Context, image: str, texts: tuple[str, ...], lang: str) -> None:
-    """Read the exact texts back from IMAGE with OCR; print each text's character accuracy."""
+def check_text(
+    ctx: click.Context, image: str, texts: tuple[str, ...], lang: str | None, minimum: float
+) -> None:
+    """Read the exact texts back from IMAGE with OCR; print each text's character accuracy.
+
+    Exits with status 1 when a text reads below --min (0.98), so a script can stop on it."""
     wb = _workbench(ctx)
     try:
         frame = wb.check_text(_image_arg(wb, image), list(texts) or None, lang=lang)
@@ -775,6 +789,14 @@ def check_text(ctx: click.Context, image: str, texts: tuple[str, ...], lang: str
     for row in frame.itertuples():
         click.echo(f"{row.accuracy:6.1%}  {row.text!r}  read {row.read!r}")
     click.echo(f"mean text accuracy {frame['accuracy'].mean():.1%}", err=True)
+    low = frame[frame["accuracy"] < minimum]
+    if not low.empty:
+        click.echo(
+            f"{len(low)} of {len(frame)} texts read below {minimum:.0%}: "
+            f"{', '.join(map(repr, low['text']))}.",
+            err=True,
+        )
+        sys.exit(1)
 
 
 from workbench.batch.cli import batch  # noqa: E402 - the group needs `cli` defined first
