@@ -386,3 +386,57 @@ def test_a_hundred_runs_through_faults_account_for_every_image_the_service_made(
     credits = int(frame["credits"].sum())
     assert credits == wb.wallet.spent == before - wb.wallet.balance == 100 * runs[0].credits
     wb.close()
+
+
+# -- escrow for the Batch API ------------------------------------------------------------------
+def test_two_batch_submits_cannot_spend_one_wallet_twice(root, openai_server, monkeypatch, cli, tmp_path):
+    from openai_batch_api import BatchAPI
+
+    api = BatchAPI(openai_server, polls_to_complete=1)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    grid = tmp_path / "grid.csv"
+    grid.write_text("subject,quality\n" + "".join(f"item {i},medium\n" for i in range(10)))
+    base = ["--base-url", openai_server.base_url]
+    code, out, _ = cli(*base, "batch", "plan", str(grid), "--backend", "openai", "--via", "openai-batch")
+    assert "cost       10 credits" in out, out  # 10 medium images at the Batch API's half price
+    assert wb.wallet.balance == 10
+
+    code, out, err = cli(*base, "batch", "submit", str(grid), "--batch-id", "first")
+    assert code == 0, err
+    assert wb.wallet.balance == 0 and wb.wallet.reserved == 10
+    uploads = openai_server.counts["/v1/files"]
+    second = tmp_path / "second.csv"
+    second.write_text(grid.read_text().replace("item", "thing"))
+    code, out, err = cli(*base, "batch", "submit", str(second), "--batch-id", "second")
+    assert code == 1 and "short by 10" in err and openai_server.counts["/v1/files"] == uploads  # nothing sent
+    assert wb.wallet.balance == 0
+
+    api.fail_lines = {3}  # one request of the first batch fails: it is not charged
+    code, out, err = cli(*base, "batch", "collect", "first")
+    assert code == 0, err
+    actual = int(wb.runs(batch_id="first")["credits"].sum())
+    assert actual == 9 and wb.wallet.balance == 10 - actual == 1 and wb.wallet.reserved == 0
+    history = wb.wallet.history(batch_id="first")
+    assert history["kind"].tolist().count("commit") == 9 and history["kind"].iloc[0] == "reserve"
+    assert (wb.wallet.history()["balance"] >= 0).all()
+    wb.close()
+
+
+def test_a_cancelled_batch_gives_its_escrow_back(root, openai_server, monkeypatch, cli, tmp_path):
+    from openai_batch_api import BatchAPI
+
+    api = BatchAPI(openai_server, polls_to_complete=5)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    grid = tmp_path / "grid.csv"
+    grid.write_text("subject,quality\na mug,medium\na cup,medium\n")
+    base = ["--base-url", openai_server.base_url]
+    code, _, err = cli(*base, "batch", "submit", str(grid), "--batch-id", "gone")
+    assert code == 0, err
+    assert wb.wallet.reserved == 2 and wb.wallet.balance == 8
+    [remote] = api.batches.values()
+    remote["status"] = "cancelled"
+    code, out, err = cli(*base, "batch", "status", "gone")
+    assert "cancelled" in out and wb.wallet.reserved == 0 and wb.wallet.balance == 10
+    wb.close()

@@ -426,11 +426,12 @@ class Workbench:
         shard: int | None = None,
         latency_ms: float = 0.0,
         batch_pricing: bool = False,
+        escrow: Any = None,
     ) -> Run:
         """Log a run whose request was sent another way, e.g. an answer collected from the OpenAI
         Batch API: store its images, record the row and charge the wallet in one transaction, or
         log the error as a failed or blocked run at 0 credits. ``batch_pricing`` bills the dollars
-        at the Batch API's discount."""
+        at the Batch API's discount; ``escrow`` (the batch's reservation) pays for it."""
         return pipeline.record_result(
             self,
             plan,
@@ -440,6 +441,7 @@ class Workbench:
             shard=shard,
             latency_ms=latency_ms,
             batch_pricing=batch_pricing,
+            escrow=escrow,
         )
 
     # -- editing and finishing ----------------------------------------------------------------

@@ -227,8 +227,10 @@ def record_result(
     shard: int | None = None,
     latency_ms: float = 0.0,
     batch_pricing: bool = False,
+    escrow: Reservation | None = None,
 ) -> Run:
-    """Log a run whose request was sent another way (see ``Workbench.record_result``)."""
+    """Log a run whose request was sent another way (see ``Workbench.record_result``); with an
+    ``escrow`` (a Batch API submit's reservation) its credits are committed against it."""
     run_id = uuid.uuid4().hex
     attempt = _Attempt(
         run_id,
@@ -236,7 +238,7 @@ def record_result(
         batch_id,
         shard,
         None,
-        Reservation(None, run_id, 0),
+        escrow or Reservation(None, run_id, 0),
     )
     if result is not None:
         return _finish(wb, plan, attempt, result, raise_errors=False, batch_pricing=batch_pricing)
@@ -444,7 +446,9 @@ def _finish(
     row["model"] = result.model or plan.model
     try:
         with wb.ledger.transaction() as db:
-            row["credits"] = wb.wallet.commit(attempt.reservation, credits, db=db)
+            row["credits"] = wb.wallet.commit(
+                attempt.reservation, credits, db=db, run_id=run_id, settle=not attempt.reservation.escrow
+            )
             wb.ledger.record(row, db=db)
             wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
             if attempt.fingerprint:
@@ -453,7 +457,7 @@ def _finish(
         # Nothing was recorded or charged (the transaction rolled back): free the credits now
         # rather than when this process ends. The stored images stay, by content.
         with contextlib.suppress(Exception):
-            wb.wallet.release(attempt.reservation)
+            _release(wb, attempt.reservation)
         if attempt.fingerprint:
             with contextlib.suppress(Exception):
                 wb.ledger.claim_release(attempt.fingerprint, run_id)
@@ -465,7 +469,7 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
     """Release the reservation; log the run as failed or blocked when a request was attempted."""
     if not isinstance(exc, Exception) or isinstance(exc, (SpecError, InputImageError)):
         # Interrupted, or refused before anything left the machine: no row, no charge.
-        wb.wallet.release(attempt.reservation)
+        _release(wb, attempt.reservation)
         if attempt.fingerprint:
             wb.ledger.claim_release(attempt.fingerprint, attempt.run_id)
         raise exc
@@ -488,7 +492,7 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
         attempts=len(tries) or 1,
     )
     with wb.ledger.transaction() as db:
-        wb.wallet.release(attempt.reservation, db=db)
+        _release(wb, attempt.reservation, db=db)
         wb.ledger.record(row, db=db)
         wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
         if attempt.fingerprint:
@@ -498,6 +502,12 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
             exc.run_id = run_id  # type: ignore[attr-defined]
         raise exc
     return Run.from_row(row | {"images": []}, wb.store)
+
+
+def _release(wb: Workbench, reservation: Reservation, *, db: Any = None) -> None:
+    """Free a run's reservation; a batch's escrow stays for its other runs (the batch releases it)."""
+    if not reservation.escrow:
+        wb.wallet.release(reservation, db=db)
 
 
 def _tries(raw: Any) -> list[dict[str, Any]]:

@@ -45,6 +45,11 @@ class Reservation:
     credits: int
     batch_id: str | None = None
 
+    @property
+    def escrow(self) -> bool:
+        """A batch's reservation (Batch API): its runs commit against it; only the batch releases it."""
+        return self.run_id is None and self.batch_id is not None
+
 
 def process_alive(pid: int) -> bool:
     """Whether a process runs on this host (a zombie, dead but not yet reaped, does not)."""

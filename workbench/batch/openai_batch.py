@@ -10,7 +10,9 @@ each answer into stored images and a ledger row charged to the wallet (dollars a
 each per-request error into a ``failed`` (or ``blocked``) row at 0 credits. Collecting again adds
 nothing: jobs that already have a row in the batch are skipped.
 
-Credits are checked at submit and charged at collect, image by image, as the provider bills them.
+Credits are held in escrow at submit (the whole estimate, before anything is uploaded; refused with
+the shortfall) and charged at collect against it, image by image, as the provider bills them; what
+is left is released, and so is all of it when the batch fails, expires or is cancelled.
 
 Example:
     >>> submitted = submit(wb, load_experiment("product-lighting", backend="openai"))
@@ -49,6 +51,7 @@ __all__ = ["ENDPOINT", "Submitted", "collect", "status", "submit"]
 
 ENDPOINT = "/v1/images/generations"
 _FINISHED = ("completed", "failed", "expired", "cancelled")
+_ENDED_WITHOUT_ANSWERS = ("failed", "expired", "cancelled")
 
 
 @dataclass
@@ -119,6 +122,11 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
     for model in sorted({planned.plan.model for planned in plan.to_run}):
         wb.models.check_batch(model)  # a model the Batch API does not offer: refused before upload
     client = _client(wb)  # a missing key fails here, before any file is written
+    # Escrow: the whole estimate is held before anything is uploaded (refused with the shortfall);
+    # collect commits each request's actual credits against it and releases the rest.
+    escrow = wb.wallet.reserve(
+        plan.credits, None, batch_id=plan.batch_id, lease_seconds=None, what=f"batch {plan.batch_id}"
+    )
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
     lines, cached = [], 0
@@ -146,17 +154,22 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
         return Submitted(plan.batch_id, "", "", 0, cached, 0, 0.0)
     payload = ("\n".join(lines) + "\n").encode()
     (folder / "requests.jsonl").write_bytes(payload)
-    uploaded = _call(
-        wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch"
-    )
-    remote = _call(
-        wb,
-        client.batches.create,
-        input_file_id=uploaded.id,
-        endpoint=ENDPOINT,
-        completion_window="24h",
-        metadata={"workbench_batch": plan.batch_id[:512]},
-    )
+    try:
+        uploaded = _call(
+            wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch"
+        )
+        remote = _call(
+            wb,
+            client.batches.create,
+            input_file_id=uploaded.id,
+            endpoint=ENDPOINT,
+            completion_window="24h",
+            metadata={"workbench_batch": plan.batch_id[:512]},
+        )
+    except BaseException:
+        wb.wallet.release(escrow, note="the batch was not created")
+        set_batch_status(wb, plan.batch_id, "failed")
+        raise
     set_batch_status(wb, plan.batch_id, "submitted", remote_id=remote.id, remote_input_file=uploaded.id)
     return Submitted(plan.batch_id, remote.id, uploaded.id, len(lines), cached, plan.credits, plan.usd)
 
@@ -194,7 +207,15 @@ def status(wb: Workbench, batch_id: str) -> dict[str, Any]:
             remote_output_file=remote.output_file_id,
             remote_error_file=remote.error_file_id,
         )
+    if remote.status in _ENDED_WITHOUT_ANSWERS and not getattr(remote, "output_file_id", None):
+        _release_escrow(wb, batch_id, f"the batch {remote.status}")
     return info
+
+
+def _release_escrow(wb: Workbench, batch_id: str, note: str) -> int:
+    """Give back what a batch's escrow still holds (collected, cancelled, expired or failed)."""
+    escrow = wb.wallet.escrow(batch_id)
+    return wb.wallet.release(escrow, note=note) if escrow is not None else 0
 
 
 def _result(body: dict[str, Any], model: str) -> ImageResult:
@@ -258,6 +279,7 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
     experiment = load_batch(wb, batch_id)
     plans = {job.key: (job, plan_job(wb, job, experiment.name)) for job in experiment.jobs}
     recorded = wb.batches.jobs(batch_id)
+    escrow = wb.wallet.escrow(batch_id)  # what submit reserved: each answer is paid from it
     if row["remote_id"]:
         info = status(wb, batch_id)
         if info["status"] not in _FINISHED:
@@ -283,11 +305,14 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
                         error=ServiceError(f"An unreadable Batch API answer: {exc}", backend="openai"),
                         batch_id=batch_id,
                         shard=0,
+                        escrow=escrow,
                     )
                 else:
-                    wb.record_result(plan, result=result, batch_id=batch_id, shard=0, batch_pricing=True)
+                    wb.record_result(
+                        plan, result=result, batch_id=batch_id, shard=0, batch_pricing=True, escrow=escrow
+                    )
             else:
-                wb.record_result(plan, error=_error(record), batch_id=batch_id, shard=0)
+                wb.record_result(plan, error=_error(record), batch_id=batch_id, shard=0, escrow=escrow)
             recorded.add(key)
     for key, (job, _) in plans.items():  # repeats of a request, and requests with no answer
         if key in recorded:
@@ -303,6 +328,7 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
                 shard=0,
             )
     set_batch_status(wb, batch_id, "collected")
+    _release_escrow(wb, batch_id, "the batch was collected")
     plan = plan_batch(wb, resume=batch_id, via="openai-batch")
     statuses, credits, usd = batch_outcome(wb, plan, first_rowid)
     result = BatchResult(
