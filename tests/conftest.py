@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,15 @@ def _own_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _own_backends() -> Iterator[None]:
+    """Backends a test registers (register_backend) are gone when it ends: none leaks into another."""
+    from workbench.backends.base import registry_snapshot
+
+    with registry_snapshot():
+        yield
 
 
 @pytest.fixture

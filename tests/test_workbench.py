@@ -261,3 +261,38 @@ def test_a_backend_whose_package_is_broken_is_one_sentence_everywhere(root, monk
     with pytest.raises(BackendError, match="cannot be loaded"):
         Workbench(root, backend="vendor")
     assert ledger_state(root) == before
+
+
+def test_a_misspelt_backend_option_is_one_sentence_naming_the_close_match(root):
+    with pytest.raises(SpecError, match=r"no option 'timout'\. Did you mean 'timeout'\?") as caught:
+        Workbench(root, backend_options={"openai": {"timout": 5}})
+    assert "\n" not in str(caught.value)
+    assert not root.exists()  # refused before anything was made
+    with pytest.raises(SpecError, match="Unknown backend 'opneai'"):
+        Workbench(root, backend_options={"opneai": {"timeout": 5}})
+    with pytest.raises(SpecError, match="draft backend has no option 'font'. Did you mean 'fonts'"):
+        Workbench(root, backend_options={"draft": {"font": None}})
+    Workbench(root, backend_options={"openai": {"timeout": 5, "base_url": "http://127.0.0.1:9/v1"}})
+
+
+def test_a_backend_registered_for_a_block_or_a_test_does_not_leak():
+    from workbench.backends.base import available_backends, registered_backend, unregister_backend
+    from workbench.backends.draft import DraftBackend
+
+    class Quiet(DraftBackend):
+        name = "quiet"
+
+    with registered_backend("quiet", Quiet):
+        assert "quiet" in available_backends()
+    assert "quiet" not in available_backends()
+    register_backend("leaky", Quiet)  # the autouse fixture of conftest forgets it after this test
+    assert "leaky" in available_backends()
+    unregister_backend("leaky")
+    assert "leaky" not in available_backends()
+    register_backend("leaky", Quiet)
+
+
+def test_the_backend_registered_by_the_test_before_is_gone():
+    from workbench.backends.base import available_backends
+
+    assert "leaky" not in available_backends()

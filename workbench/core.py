@@ -123,6 +123,8 @@ class Workbench:
         store: str | None = None,
         store_options: Mapping[str, Any] | None = None,
     ) -> None:
+        for name, options in (backend_options or {}).items():  # a misspelt option: before anything is made
+            get_backend_class(name).check_options(options)
         self.root = Path(root) if root is not None else default_root()
         self.default_backend = backend
         self.default_model = model

@@ -12,9 +12,11 @@ third party's::
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import difflib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,6 +36,9 @@ __all__ = [
     "available_backends",
     "get_backend_class",
     "register_backend",
+    "registered_backend",
+    "registry_snapshot",
+    "unregister_backend",
 ]
 
 KINDS = ("generate", "edit")
@@ -253,6 +258,8 @@ class Backend:
         uses_model_table: its models are rows of the model table (``workbench.models``), which a
             Workbench root's ``models.yaml`` extends; the instance is made with ``models=``.
         is_draft: output is a draft, never to be passed off as a model's.
+        option_names: the constructor options it takes (``backend_options``); a ``Workbench``
+            refuses any other name when it is made, naming the close match.
     """
 
     name: ClassVar[str] = ""
@@ -264,6 +271,22 @@ class Backend:
     uses_spec: ClassVar[bool] = False
     is_draft: ClassVar[bool] = False
     uses_model_table: ClassVar[bool] = False  # capabilities from workbench/data/models.yaml (+ root's)
+    option_names: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Refuse option names the backend does not take, in one sentence naming the close match."""
+        unknown = sorted(set(options) - set(cls.option_names))
+        if not unknown:
+            return
+        name = unknown[0]
+        close = difflib.get_close_matches(name, cls.option_names, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        takes = ", ".join(cls.option_names) if cls.option_names else "no options"
+        raise SpecError(
+            f"The {cls.name or 'this'} backend has no option {name!r}.{hint} It takes: {takes}.",
+            field="backend_options",
+        )
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -327,13 +350,49 @@ class Backend:
         """Release connections; the default holds none."""
 
 
-_REGISTRY: dict[str, type[Backend]] = {}
+_REGISTRY: dict[str, type[Backend]] = {}  # registered in this process (register_backend)
+_LOADED: dict[str, type[Backend]] = {}  # entry points loaded once
 ENTRY_POINT_GROUP = "workbench.backends"
 
 
 def register_backend(name: str, cls: type[Backend]) -> None:
     """Register a backend class under ``name`` for this process (tests, notebooks)."""
     _REGISTRY[name] = cls
+
+
+def unregister_backend(name: str) -> None:
+    """Forget a backend registered with ``register_backend`` (an entry point is found again)."""
+    _REGISTRY.pop(name, None)
+
+
+@contextlib.contextmanager
+def registered_backend(name: str, cls: type[Backend]) -> Iterator[type[Backend]]:
+    """Register ``cls`` as ``name`` for the ``with`` block only; what was there before comes back.
+
+    Example:
+        >>> with registered_backend("faulty", FaultyBackend):
+        ...     Workbench(backend="faulty").generate("a mug")
+    """
+    before = _REGISTRY.get(name)
+    _REGISTRY[name] = cls
+    try:
+        yield cls
+    finally:
+        if before is None:
+            _REGISTRY.pop(name, None)
+        else:
+            _REGISTRY[name] = before
+
+
+@contextlib.contextmanager
+def registry_snapshot() -> Iterator[None]:
+    """Restore the registry as it was when the block ends (a test fixture: no backend leaks)."""
+    saved = dict(_REGISTRY)
+    try:
+        yield
+    finally:
+        _REGISTRY.clear()
+        _REGISTRY.update(saved)
 
 
 def _entry_points() -> dict[str, Any]:
@@ -349,6 +408,8 @@ def get_backend_class(name: str) -> type[Backend]:
     """Look a backend class up by name; ``SpecError`` names the ones there are."""
     if name in _REGISTRY:
         return _REGISTRY[name]
+    if name in _LOADED:
+        return _LOADED[name]
     eps = _entry_points()
     if name not in eps:
         raise SpecError(
@@ -359,5 +420,5 @@ def get_backend_class(name: str) -> type[Backend]:
         cls = eps[name].load()
     except (ImportError, AttributeError) as exc:  # its package is missing or broken
         raise BackendError(f"The {name} backend cannot be loaded ({exc}).", backend=name) from None
-    _REGISTRY[name] = cls
+    _LOADED[name] = cls
     return cls

@@ -703,6 +703,20 @@ class OpenAIBackend(Backend):
     models = MODELS
     default_model = "gpt-image-2"
     uses_model_table = True
+    option_names = (
+        "api_key",
+        "base_url",
+        "timeout",
+        "max_retries",
+        "concurrency",
+        "images_per_minute",
+        "retry",
+        "organization",
+        "safety_identifier",
+        "max_download_bytes",
+        "models",
+        "slots_folder",
+    )
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> ModelCapabilities:
