@@ -440,3 +440,43 @@ def test_a_cancelled_batch_gives_its_escrow_back(root, openai_server, monkeypatc
     code, out, err = cli(*base, "batch", "status", "gone")
     assert "cancelled" in out and wb.wallet.reserved == 0 and wb.wallet.balance == 10
     wb.close()
+
+
+# -- a budget error in a shard -----------------------------------------------------------------
+def test_a_budget_error_in_a_shard_stops_new_work_but_records_what_was_sent(
+    root, openai_server, monkeypatch, tmp_path
+):
+    import json
+
+    from workbench import BudgetError
+    from workbench.batch.experiments import Job
+    from workbench.batch.shard import run_shard
+    from workbench.spec import PromptSpec
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    openai_server.faults.latency = 0.3
+    wb = _openai(root, openai_server)
+    assert wb.wallet.balance == 10  # five medium images
+    jobs = [
+        Job(
+            f"job-{i}",
+            i,
+            PromptSpec(subject=f"a vase number {i}", quality="medium"),
+            "openai",
+            None,
+            {},
+            {},
+            (),
+        )
+        for i in range(12)
+    ]
+    jobs_file = tmp_path / "shard-0.jobs.json"
+    jobs_file.write_text(json.dumps([job.to_dict() for job in jobs]))
+    options = {"openai": {"base_url": openai_server.base_url, "timeout": 10}}
+    with pytest.raises(BudgetError):
+        run_shard(jobs_file, root=root, batch_id="tight", shard=0, backend_options=options, concurrency=8)
+    sent = openai_server.counts["/v1/images/generations"]
+    runs = wb.runs(batch_id="tight")
+    assert sent == 5 == len(runs) and set(runs["status"]) == {"ok"}  # every answer bought is recorded
+    assert wb.wallet.balance == 0 and wb.wallet.reserved == 0 and wb.wallet.spent == 10
+    wb.close()

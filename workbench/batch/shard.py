@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.batch.experiments import Job
-from workbench.errors import WorkbenchError
+from workbench.errors import BudgetError, WorkbenchError
 from workbench.wallet import process_alive
 
 # The secret part of the backend options (keys, a URL's user:password) reaches a shard's kernel
@@ -117,19 +117,28 @@ def run_shard(
             drafts = all(get_backend_class(job.backend or wb.default_backend).is_draft for job in pending)
             concurrency = 1 if drafts else 4
         statuses: list[dict[str, Any]] = []
+        # A budget error stops new work, but the requests already sent finish and are recorded:
+        # cancelling them would lose answers the service has billed.
+        out_of_budget: list[BudgetError] = []
 
         async def run_group(group: list[tuple[Job, Plan]], limit: asyncio.Semaphore) -> None:
             async with limit:
                 for job, plan in group:
+                    if out_of_budget:
+                        return
                     if runner_gone():
                         # The batch runner was killed: stop at once rather than race a resumed batch.
                         raise RuntimeError("The batch runner is gone; this shard stops.")
-                    if concurrency == 1:
-                        run = wb.run_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
-                        _thumbnails(wb, run)
-                    else:
-                        run = await wb.arun_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
-                        await asyncio.to_thread(_thumbnails, wb, run)  # while other requests fly
+                    try:
+                        if concurrency == 1:
+                            run = wb.run_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
+                            _thumbnails(wb, run)
+                        else:
+                            run = await wb.arun_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
+                            await asyncio.to_thread(_thumbnails, wb, run)  # while other requests fly
+                    except BudgetError as exc:
+                        out_of_budget.append(exc)
+                        return
                     accuracy = None
                     if check_text:
                         accuracy = await asyncio.to_thread(_check_text, wb, run)
@@ -149,6 +158,8 @@ def run_shard(
 
         with ThreadPoolExecutor(1) as pool:  # an event loop of our own, whatever the caller runs
             pool.submit(asyncio.run, main()).result()
+        if out_of_budget:
+            raise out_of_budget[0]
     finally:
         wb.close()
         pid_file.unlink(missing_ok=True)
