@@ -8,6 +8,7 @@ frame saved beside the database, plus the rows recorded since) and on the very f
 from __future__ import annotations
 
 import json
+import os
 import random
 import tempfile
 import uuid
@@ -96,8 +97,99 @@ def main() -> None:
                 "unit": "ms",
             },
             {"name": "runs(status=ok, backend=openai), new session", "value": median(filtered), "unit": "ms"},
-        ],
+        ]
+        + main_scale(int(os.environ.get("BENCH_LEDGER_ROWS", "1000000"))),
     )
+
+
+# -- at the scale of issue 16: 10^6 rows -------------------------------------------------------
+_CHILD = """
+import json, resource, sys, time
+started = time.perf_counter()
+from workbench.ledger import SQLiteLedger
+ledger = SQLiteLedger(sys.argv[1])
+what = sys.argv[2]
+begun = time.perf_counter()
+frame = ledger.runs(limit=50) if what == "limit" else ledger.runs()
+done = time.perf_counter()
+print(json.dumps({"call": done - begun, "total": done - started, "rows": len(frame),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _child(path: Path, what: str) -> dict:
+    """``runs()`` (or ``runs(limit=50)``) in a new process: its seconds and peak memory."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), what], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def build_log(path: Path, rows: int) -> None:
+    """A run log of ``rows`` rows at ``path`` (kept between rounds: building 10^6 rows takes a while)."""
+    ledger = SQLiteLedger(path)
+    missing = rows - ledger.count()
+    batch = 50_000
+    while missing > 0:
+        with ledger.transaction() as db:
+            for i in range(min(batch, missing)):
+                ledger.record(_row(i), db=db)
+        missing -= batch
+    ledger.close()
+
+
+def main_scale(rows: int = 1_000_000) -> list[dict]:
+    import shutil
+
+    random.seed(11)
+    cache = Path(tempfile.gettempdir()) / f"workbench-bench-ledger-{rows}.sqlite"
+    build_log(cache, rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ledger.sqlite"
+        shutil.copy(cache, path)
+        ever = _child(path, "all")  # no saved frame yet: every row from SQLite, then it is saved
+        SQLiteLedger(path).record(_row(0))  # a run since: the next session reads it from SQLite too
+        session = [_child(path, "all") for _ in range(2)]
+        limit = [_child(path, "limit") for _ in range(3)]
+        ledger = SQLiteLedger(path)
+        ledger.runs()
+        refresh = timeit(lambda: (ledger.record(_row(0)), ledger.runs()), repeat=9, warmup=1)
+        warm_limit = timeit(lambda: ledger.runs(limit=50), repeat=9, warmup=1)
+        count = ledger.count()
+        ledger.close()
+    best = min(session, key=lambda r: r["total"])
+    return [
+        {
+            "name": f"first read of {count:,} rows in a new process (saved frame)",
+            "value": best["total"],
+            "unit": "s",
+            "target": 5,
+            "runs_call": best["call"],
+        },
+        {"name": "  ... peak memory of that process", "value": best["peak_mb"], "unit": "MB", "target": 1536},
+        {
+            "name": f"first read of {count:,} rows ever (SQLite, then saves the frame)",
+            "value": ever["total"],
+            "unit": "s",
+            "peak_mb": ever["peak_mb"],
+        },
+        {
+            "name": "refresh after one new run (record + runs())",
+            "value": median(refresh),
+            "unit": "ms",
+            "target": 20,
+        },
+        {
+            "name": "runs(limit=50) in a new process",
+            "value": median([r["call"] for r in limit]) * 1000,
+            "unit": "ms",
+            "target": 50,
+        },
+        {"name": "runs(limit=50), warm", "value": median(warm_limit), "unit": "ms", "target": 50},
+    ]
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from workbench.ledger.base import (
     columns_of_kind,
     utc_now,
 )
+from workbench.ledger.growing import GrowingFrame
 from workbench.ledger.migrations import MIGRATIONS
 from workbench.ledger.snapshot import load_frame, save_frame
 
@@ -60,6 +61,8 @@ _FILTERS = {
     "shard",
     "id",
 }
+# Filters SQLite answers from an index (a cold runs() asks it instead of reading the whole log).
+_INDEXED = {"batch_id", "fingerprint", "id"}
 
 
 class SQLiteLedger(Ledger):
@@ -75,6 +78,7 @@ class SQLiteLedger(Ledger):
         self.snapshot_path = self.path.with_name(self.path.name + "-frame.npz")
         self._lock = threading.RLock()
         self._cache: pd.DataFrame | None = None
+        self._growing: GrowingFrame | None = None
         self._cache_rowid = -1
         self._accuracy: pd.Series | None = None
         self._accuracy_key: tuple[Any, ...] | None = None
@@ -195,8 +199,13 @@ class SQLiteLedger(Ledger):
                 )
         filters = {k: v for k, v in filters.items() if v is not None}
         narrow = filters or since is not None or until is not None
-        if self._cache is None and narrow and not self.snapshot_path.exists():
-            frame = self._select(filters, since, until)  # a narrow question on a cold cache: ask SQLite
+        indexed = any(name in _INDEXED for name in filters) or since is not None or until is not None
+        if self._cache is None and (
+            limit is not None or indexed or (narrow and not self.snapshot_path.exists())
+        ):
+            # A cold cache and a question SQLite answers from an index (the newest N, a batch, a
+            # fingerprint, a time range): read only those rows, not the whole log.
+            frame = self._select(filters, since, until, limit=limit)
         else:
             frame = self._cached_frame()
             mask = np.ones(len(frame), dtype=bool)
@@ -208,8 +217,8 @@ class SQLiteLedger(Ledger):
             if until is not None:
                 mask &= (frame["created_at"] < _utc(until)).to_numpy(dtype=bool)
             frame = frame[mask] if not mask.all() else frame
-        if limit is not None:
-            frame = frame.tail(int(limit))
+            if limit is not None:
+                frame = frame.tail(int(limit))
         frame = frame.reset_index(drop=True)  # a new frame: the caller's changes never reach the cache
         frame["text_accuracy"] = self._text_accuracy(frame)
         return frame
@@ -385,7 +394,9 @@ class SQLiteLedger(Ledger):
         inherited = frame["cached_from"].map(scores)
         return own.fillna(inherited).to_numpy(dtype="float64")
 
-    def _select(self, filters: dict[str, Any], since: Any, until: Any) -> pd.DataFrame:
+    def _select(
+        self, filters: dict[str, Any], since: Any, until: Any, *, limit: int | None = None
+    ) -> pd.DataFrame:
         where, params = [], []
         for name, value in filters.items():
             values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
@@ -398,8 +409,13 @@ class SQLiteLedger(Ledger):
         sql = f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
+        if limit is not None:  # the newest `limit`, back in the order they were recorded
+            sql = f"SELECT * FROM ({sql} ORDER BY rowid DESC LIMIT ?) ORDER BY rowid"
+            params.append(max(0, int(limit)))
+        else:
+            sql += " ORDER BY rowid"
         with _no_gc():
-            return _frame(self._fetch(sql + " ORDER BY rowid", params))
+            return _frame(self._fetch(sql, params))
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
@@ -419,12 +435,37 @@ class SQLiteLedger(Ledger):
         if self._cache is None:
             self._cache = new
         elif new is not None:
-            self._cache = _concat(self._cache, new)
+            self._cache = self._append(new)
+        self._cache = self._growable(self._cache)
         if rows:
             self._cache_rowid = rows[-1][0]
         if len(rows) >= SNAPSHOT_MIN_ROWS:
             self._save_snapshot()
         return self._cache
+
+    def _append(self, new: pd.DataFrame) -> pd.DataFrame:
+        """The cache with ``new`` rows after it: written into the spare room of the columns'
+        buffers (``GrowingFrame``), not a copy of every row as ``pd.concat`` makes."""
+        growing = self._growing
+        if growing is not None and growing.frame is self._cache:
+            try:
+                growing.append(new)
+                return growing.frame
+            except (TypeError, ValueError):  # rows of another kind: copy as before
+                pass
+        self._growing = None
+        return _concat(self._cache, new)
+
+    def _growable(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` kept in buffers with room for the runs to come (one copy, once)."""
+        if self._growing is not None and self._growing.frame is frame:
+            return frame
+        try:
+            self._growing = GrowingFrame(frame)
+        except TypeError:  # a column kind it does not keep: appends copy the frame
+            self._growing = None
+            return frame
+        return self._growing.frame
 
     def _snapshot_meta(self) -> dict[str, Any]:
         return {"run_columns": RUN_COLUMNS, "pandas": pd.__version__}
