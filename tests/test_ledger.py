@@ -199,3 +199,51 @@ def test_a_text_the_snapshot_cannot_keep_leaves_no_snapshot(tmp_path, monkeypatc
     ledger.record(_row(prompt="a NUL \x00 inside"))
     assert ledger.runs()["prompt"].tolist() == ["a NUL \x00 inside"]
     assert not ledger.snapshot_path.exists()
+
+
+def test_the_runs_table_and_the_run_row_have_the_same_columns(tmp_path):
+    import dataclasses
+
+    from workbench.ledger import RUN_COLUMNS, RunRecord, columns_of_kind
+    from workbench.runs import Run
+
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    table = [row["name"] for row in ledger.query("PRAGMA table_info(runs)")]
+    assert table == RUN_COLUMNS == [f.name for f in dataclasses.fields(RunRecord)]
+    assert set(Run.__dataclass_fields__) <= set(RUN_COLUMNS)  # a Run shows columns of its row
+    frame = ledger.runs()
+    assert all(frame[name].dtype == "category" for name in columns_of_kind("category"))
+    assert all(str(frame[name].dtype) == "Int64" for name in columns_of_kind("int"))
+    assert all(frame[name].dtype == "float64" for name in columns_of_kind("float"))
+
+
+def test_batches_and_their_runs_through_the_batch_log(tmp_path):
+    import json
+
+    from workbench.batches import BatchLog
+
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    batches = BatchLog(ledger)
+    assert batches.get("b1") is None
+    assert batches.record("b1", experiment="mugs", status="running", jobs=3, options={"budget": 5})
+    assert not batches.record("b1", experiment="mugs", status="resumed")  # known: only the status
+    record = batches.get("b1")
+    assert (record["status"], record["jobs"], json.loads(record["options"])) == ("resumed", 3, {"budget": 5})
+    mark = batches.mark()
+    for job, status, credits in (
+        ("j1", "ok", 2),
+        ("j2", "failed", 0),
+        ("j2", "cached", 0),
+        ("j3", "failed", 0),
+    ):
+        ledger.record(_row(batch_id="b1", status=status, credits=credits, params=json.dumps({"job": job})))
+    ledger.record(_row(batch_id="other", params=json.dumps({"job": "j9"})))
+    assert batches.done_jobs("b1") == {"j1", "j2"}
+    assert batches.jobs("b1") == {"j1", "j2", "j3"}
+    assert batches.jobs("b1", since=batches.mark()) == set()
+    assert batches.job_statuses("b1") == [("j1", "ok"), ("j2", "failed"), ("j2", "cached"), ("j3", "failed")]
+    assert batches.spend("b1", since=mark) == (2, pytest.approx(0.16))
+    batches.set_status("b1", "complete", error=None)
+    assert [b["status"] for b in batches.all()] == ["complete"]
+    with pytest.raises(LedgerError, match="'colour'"):
+        batches.set_status("b1", "complete", colour="red")

@@ -124,3 +124,33 @@ def test_a_template_reference_needs_a_library_and_workbench_compose_brings_the_d
     with pytest.raises(TemplateError, match="'@dark-concrete' is a template reference"):
         spec_module.compose(spec)  # the spec module reads no template files
     assert "dark raw concrete floor" in compose(spec)  # workbench.compose finds the default library
+
+
+def test_the_spec_fields_are_written_once():
+    import dataclasses
+
+    from workbench.batch import experiments
+    from workbench.spec import FIELD_KINDS, SPEC_FIELDS, STRING_FIELDS, TEMPLATE_KINDS
+    from workbench.templates import KINDS
+    from workbench.widgets import panel
+
+    assert SPEC_FIELDS == tuple(f.name for f in dataclasses.fields(PromptSpec))
+    assert tuple(PromptSpec(subject="a mug").to_dict()) == SPEC_FIELDS
+    assert FIELD_KINDS == {
+        "subject": "subject",
+        "background": "background",
+        "lighting": "lighting",
+        "style": "style",
+        "details": "style",
+    }
+    assert KINDS == (*TEMPLATE_KINDS, "preset") and panel.TEMPLATE_FIELDS == TEMPLATE_KINDS
+    assert set(experiments.SPEC_FIELDS) == set(SPEC_FIELDS) - {"character"}
+    assert set(STRING_FIELDS) == {
+        "subject",
+        "background",
+        "lighting",
+        "style",
+        "details",
+        "aspect",
+        "quality",
+    }

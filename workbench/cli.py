@@ -15,7 +15,7 @@ import click
 from workbench.cliopts import workbench_for as _workbench
 from workbench.errors import WorkbenchError
 from workbench.redaction import redact
-from workbench.spec import ASPECTS, PromptSpec
+from workbench.spec import ASPECTS, TEMPLATE_KINDS, PromptSpec
 
 TABLE_COLUMNS = [
     "created_at",
@@ -338,15 +338,13 @@ def lint(ctx: click.Context, prompt: str | None, spec_file: Path | None, preset:
 
 
 @cli.command()
-@click.argument(
-    "kind", required=False, type=click.Choice(["subject", "background", "lighting", "style", "preset"])
-)
+@click.argument("kind", required=False, type=click.Choice([*TEMPLATE_KINDS, "preset"]))
 @click.pass_context
 def templates(ctx: click.Context, kind: str | None) -> None:
     """List prompt templates (all kinds, or one KIND)."""
     wb = _workbench(ctx)
     library = wb.templates
-    for each in [kind] if kind else ["subject", "background", "lighting", "style", "preset"]:
+    for each in [kind] if kind else [*TEMPLATE_KINDS, "preset"]:
         click.echo(f"{each}:")
         for name in library.names(each):
             template = library.get(each, name)

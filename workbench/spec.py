@@ -33,6 +33,10 @@ __all__ = [
     "MAX_PROMPT_CHARS",
     "QUALITIES",
     "TEXT_ROLES",
+    "FIELD_KINDS",
+    "SPEC_FIELDS",
+    "STRING_FIELDS",
+    "TEMPLATE_KINDS",
     "Character",
     "PromptSpec",
     "TextItem",
@@ -160,7 +164,9 @@ class Character:
         raise SpecError("The character must be a mapping with a name and a description.", field="character")
 
 
-_FIELDS = ("subject", "background", "lighting", "style", "details")
+def _template_field(kind: str) -> Any:
+    """A text field that may hold a ``@name`` reference to a template of ``kind``."""
+    return dataclasses.field(default="", metadata={"template": kind})
 
 
 @dataclass(frozen=True)
@@ -182,12 +188,12 @@ class PromptSpec:
         preset: the name of the preset the spec came from, for filtering runs.
     """
 
-    subject: str = ""
-    background: str = ""
-    lighting: str = ""
-    style: str = ""
+    subject: str = _template_field("subject")
+    background: str = _template_field("background")
+    lighting: str = _template_field("lighting")
+    style: str = _template_field("style")
     texts: tuple[TextItem, ...] = ()
-    details: str = ""
+    details: str = _template_field("style")  # composition, colour and mood notes: closest to a style
     aspect: str = "1:1"
     quality: str = "medium"
     n: int = 1
@@ -239,20 +245,10 @@ class PromptSpec:
     # -- round trips -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of JSON types; defaults are kept so the dict is self-describing."""
-        return {
-            "subject": self.subject,
-            "background": self.background,
-            "lighting": self.lighting,
-            "style": self.style,
-            "texts": [{"text": t.text, "role": t.role} for t in self.texts],
-            "details": self.details,
-            "aspect": self.aspect,
-            "quality": self.quality,
-            "n": self.n,
-            "seed": self.seed,
-            "character": dataclasses.asdict(self.character) if self.character else None,
-            "preset": self.preset,
-        }
+        data = {name: getattr(self, name) for name in SPEC_FIELDS}
+        data["texts"] = [{"text": t.text, "role": t.role} for t in self.texts]
+        data["character"] = dataclasses.asdict(self.character) if self.character else None
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PromptSpec:
@@ -284,6 +280,18 @@ class PromptSpec:
             where = f" at line {mark.line + 1}" if mark else ""
             raise SpecError(f"The spec is not valid YAML{where}.") from None
         return cls.from_dict(data or {})
+
+
+# The spec's fields, derived from the dataclass: the one list the templates, experiments, the panel
+# and the CLI use.
+SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(PromptSpec))
+# The text fields that may hold a template reference, and the kind of template each refers to.
+FIELD_KINDS = {
+    f.name: f.metadata["template"] for f in dataclasses.fields(PromptSpec) if "template" in f.metadata
+}
+TEMPLATE_KINDS = tuple(dict.fromkeys(FIELD_KINDS.values()))  # subject, background, lighting, style
+STRING_FIELDS = tuple(f.name for f in dataclasses.fields(PromptSpec) if f.type == "str")
+_FIELDS = tuple(FIELD_KINDS)
 
 
 def _texts_phrase(texts: tuple[TextItem, ...], already: frozenset[str] = frozenset()) -> list[str]:

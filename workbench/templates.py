@@ -50,7 +50,14 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from workbench import yamlio
 from workbench.errors import SpecError, TemplateError
-from workbench.spec import PromptSpec, template_references
+from workbench.spec import (
+    FIELD_KINDS,
+    SPEC_FIELDS,
+    STRING_FIELDS,
+    TEMPLATE_KINDS,
+    PromptSpec,
+    template_references,
+)
 from workbench.spec import compose as _compose
 from workbench.yamlio import data_path
 
@@ -66,38 +73,16 @@ __all__ = [
     "project_folder",
 ]
 
-KINDS = ("subject", "background", "lighting", "style", "preset")
-TEMPLATE_KINDS = KINDS[:4]
-
-# Which kind of template a ``@name`` in each spec field refers to. ``details`` holds free
-# composition, colour and mood notes, which are closest to a style.
-FIELD_KINDS: dict[str, str] = {
-    "subject": "subject",
-    "background": "background",
-    "lighting": "lighting",
-    "style": "style",
-    "details": "style",
-}
+KINDS = (*TEMPLATE_KINDS, "preset")
+# FIELD_KINDS (from workbench.spec): which kind of template a ``@name`` in each spec field refers to.
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 _REF = re.compile(r"@([A-Za-z0-9][A-Za-z0-9_-]*)(.*)\Z", re.DOTALL)
 _SUFFIXES = (".yaml", ".yml")
 _TEMPLATE_KEYS = ("text", "description", "tags")
 _PRESET_KEYS = ("description", "tags", "spec")
-_SPEC_FIELDS = (
-    "subject",
-    "background",
-    "lighting",
-    "style",
-    "texts",
-    "details",
-    "aspect",
-    "quality",
-    "n",
-    "seed",
-    "character",
-)
-_STRING_FIELDS = frozenset({"subject", "background", "lighting", "style", "details", "aspect", "quality"})
+_SPEC_FIELDS = tuple(name for name in SPEC_FIELDS if name != "preset")  # a preset's spec: keys
+_STRING_FIELDS = frozenset(STRING_FIELDS)
 # A SpecError names a field in its own words; map those back to the key written in the file.
 _ERROR_FIELDS = {"text role": "texts", "character name": "character", "character description": "character"}
 

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from workbench import yamlio
 from workbench.errors import ExperimentError, SpecError, TemplateError
-from workbench.spec import PromptSpec
+from workbench.spec import FIELD_KINDS, PromptSpec
+from workbench.spec import SPEC_FIELDS as ALL_SPEC_FIELDS
 from workbench.yamlio import data_path
 
 if TYPE_CHECKING:
@@ -55,19 +56,7 @@ __all__ = [
     "load_experiment",
 ]
 
-SPEC_FIELDS = (
-    "subject",
-    "background",
-    "lighting",
-    "style",
-    "details",
-    "aspect",
-    "quality",
-    "n",
-    "seed",
-    "texts",
-    "preset",
-)
+SPEC_FIELDS = tuple(name for name in ALL_SPEC_FIELDS if name != "character")  # factors a job can vary
 TEXT_ROLES = ("headline", "subtext")
 OPTIONS = ("backend", "model", "variant", "output_format", "transparent")
 FACTOR_NAMES = (*SPEC_FIELDS, *TEXT_ROLES, *OPTIONS)
@@ -323,7 +312,7 @@ class _Reader:
             if name in ("aspect",) and isinstance(value, (int, float)):
                 raise self.fail(where, f'write the aspect in quotes, e.g. "3:2", not {value!r}.')
             value = str(value)
-        if name in ("subject", "background", "lighting", "style", "details") and isinstance(value, str):
+        if name in FIELD_KINDS and isinstance(value, str):
             try:
                 self.templates.resolve_field(name, value)
             except TemplateError as exc:

@@ -36,7 +36,7 @@ import ipywidgets as widgets
 
 from workbench.backends.base import available_backends, get_backend_class
 from workbench.errors import SpecError, WorkbenchError
-from workbench.spec import ASPECTS, QUALITIES, TEXT_ROLES, PromptSpec, TextItem
+from workbench.spec import ASPECTS, QUALITIES, TEMPLATE_KINDS, TEXT_ROLES, PromptSpec, TextItem
 from workbench.widgets import html as H
 from workbench.widgets.download import Downloads
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Panel", "parse_texts", "texts_to_lines"]
 
-TEMPLATE_FIELDS = ("subject", "background", "lighting", "style")
+TEMPLATE_FIELDS = TEMPLATE_KINDS  # the fields with a template picker, named as their kind
 PRESET_FIELDS = (*TEMPLATE_FIELDS, "details", "texts", "aspect", "quality")
 NO_PRESET = ""
 AUTO_SIZE = ""
