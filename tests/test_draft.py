@@ -365,3 +365,180 @@ def test_subject_labels_name_the_subject(subject, label):
     from workbench.backends.draft import short_label
 
     assert short_label(subject) == label
+
+
+# -- the draft follows the spec ---------------------------------------------------------------
+def _result(spec: PromptSpec) -> tuple[Image.Image, dict]:
+    from workbench.templates import TemplateLibrary
+
+    spec = TemplateLibrary.default().resolve(spec)
+    result = BACKEND.generate(request_for(spec))
+    image = Image.open(io.BytesIO(result.images[0])).convert("RGB")
+    return image, result.raw
+
+
+def _background_pixels(image: Image.Image, layout: dict) -> np.ndarray:
+    """The pixels away from the subject, its shadow, the texts and the badge."""
+    pixels = np.asarray(image)
+    keep = np.ones(pixels.shape[:2], bool)
+    height, width = keep.shape
+    x0, y0, x1, y1 = layout["subject"]
+    pad = round(0.25 * max(x1 - x0, y1 - y0))
+    keep[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = False
+    for text in layout["texts"]:
+        x0, y0, x1, y1 = text["box"]
+        keep[max(0, y0 - 10) : y1 + 10, max(0, x0 - 10) : x1 + 10] = False
+    keep[round(height * 0.9) :, round(width * 0.75) :] = False  # the DRAFT badge
+    return pixels[keep]
+
+
+# The product walkthrough's brand colours, and the issue's, written as people write them.
+WALKTHROUGH_HEXES = [
+    ("solid deep navy background (#1B2A4A)", "#1B2A4A"),
+    ("warm white (#FAF8F5) backdrop", "#FAF8F5"),
+    ("bright orange (#FF6600) background", "#FF6600"),
+]
+
+
+@pytest.mark.parametrize(("words", "code"), WALKTHROUGH_HEXES)
+@pytest.mark.parametrize("field", ["background", "details"])
+def test_hex_colours_are_painted_within_delta_e_3(words, code, field):
+    from workbench.vocabulary import delta_e2000, hex_rgb
+
+    image, raw = _result(
+        PromptSpec(subject="a white leather sneaker", texts=[TextItem("MOVE FORWARD")], **{field: words})
+    )
+    background = _background_pixels(image, raw["layout"][0])
+    median = np.median(background, axis=0)
+    assert delta_e2000(median, hex_rgb(code)) <= 3, (median, code)
+    worst = np.percentile(
+        [delta_e2000(p, hex_rgb(code)) for p in background[:: max(1, len(background) // 400)]], 95
+    )
+    assert worst <= 3, worst  # not just the median: nearly every background pixel
+
+
+def test_the_dark_concrete_template_renders_dark():
+    from workbench.vocabulary import luminance
+
+    image, raw = _result(PromptSpec(subject="@sneaker", background="@dark-concrete"))
+    assert luminance(np.median(_background_pixels(image, raw["layout"][0]), axis=0)) < 0.12
+
+
+def test_the_subject_keeps_its_colour_whatever_unrelated_details_say():
+    plain, raw = _result(PromptSpec(subject="a ceramic mug", texts=[TextItem("MORNING")]))
+    detailed, raw2 = _result(
+        PromptSpec(subject="a ceramic mug", texts=[TextItem("MORNING")], details="large white serif headline")
+    )
+
+    def centre(image, layout):
+        x0, y0, x1, y1 = layout["subject"]
+        return np.asarray(image)[y0 + (y1 - y0) // 6, (x0 + x1) // 2]  # above the subject's label
+
+    assert (
+        np.abs(centre(plain, raw["layout"][0]).astype(int) - centre(detailed, raw2["layout"][0])).max() <= 40
+    )
+
+
+@pytest.mark.parametrize(
+    ("details", "check"),
+    [
+        ("headline at the bottom", lambda h, s, W, H: h[1] >= 2 * H / 3),
+        ("the headline in the lower left corner", lambda h, s, W, H: h[1] >= 2 * H / 3 and h[2] <= 0.75 * W),
+        ("headline at the top right", lambda h, s, W, H: h[3] <= H / 3 and h[0] >= 0.25 * W),
+        ("space for text on the right", lambda h, s, W, H: s[2] <= 2 * W / 3 and h[0] >= 2 * W / 3 - 1),
+        ("space for text on the left", lambda h, s, W, H: s[0] >= W / 3 and h[2] <= W / 3 + 1),
+        ("product placed on the left", lambda h, s, W, H: (s[0] + s[2]) / 2 < 0.45 * W),
+    ],
+    ids=["bottom", "lower-left", "top-right", "space-right", "space-left", "subject-left"],
+)
+def test_placement_words_move_the_boxes(details, check):
+    spec = PromptSpec(subject="a white leather sneaker", texts=[TextItem("MOVE FORWARD")], details=details)
+    image, raw = _result(spec)
+    layout = raw["layout"][0]
+    headline = layout["texts"][0]["box"]
+    assert check(headline, layout["subject"], *image.size), layout
+
+
+def test_space_for_text_keeps_the_right_third_free_of_the_subject_in_pixels():
+    spec = PromptSpec(subject="a red mug", background="#FFFFFF", details="space for text on the right")
+    image, raw = _result(spec)
+    pixels = np.asarray(image).astype(int)
+    width = image.width
+    right = pixels[: round(image.height * 0.85), round(width * 2 / 3) + 2 :]
+    assert np.abs(right - 255).max() <= 12  # only white (and no subject) in the right third
+
+
+def test_a_free_prompt_follows_placement_and_draws_its_quoted_text():
+    result = BACKEND.generate(
+        ImageRequest("a red sneaker, headline at the bottom, text reading 'MOVE FORWARD'", 1024, 1024)
+    )
+    layout = result.raw["layout"][0]
+    assert [t["text"] for t in layout["texts"]] == ["MOVE FORWARD"]
+    assert layout["texts"][0]["box"][1] >= 1024 * 2 / 3
+
+
+@pytest.mark.parametrize(
+    ("subject", "label"),
+    [
+        ("@headphones", "over-ear wireless headphones"),
+        ("@skincare-set", "amber glass skincare bottles"),
+        ("@ramen-bowl", "tonkotsu ramen bowl"),
+        ("@storybook-girl", "girl"),
+        ("a set of three ceramic mugs", "ceramic mugs"),
+    ],
+)
+def test_subject_labels_read_as_the_subject(subject, label):
+    _, raw = _result(PromptSpec(subject=subject))
+    assert raw["scene"]["subject"] == label
+
+
+def _palette(image: Image.Image, k: int = 6) -> list[tuple[tuple[int, ...], float]]:
+    quantized = image.resize((192, 192)).quantize(k, method=Image.Quantize.MEDIANCUT)
+    palette = quantized.getpalette()[: 3 * k]
+    counts = np.bincount(np.asarray(quantized).ravel(), minlength=k)[:k]
+    return [(tuple(palette[3 * i : 3 * i + 3]), c / counts.sum()) for i, c in enumerate(counts) if c]
+
+
+def palette_distance(a: Image.Image, b: Image.Image) -> float:
+    """Mean ΔE2000 from each image's palette (6 colours, area-weighted) to the other's nearest."""
+    from workbench.vocabulary import delta_e2000
+
+    pa, pb = _palette(a), _palette(b)
+
+    def one(x, y):
+        return sum(w * min(delta_e2000(c, d) for d, _ in y) for c, w in x)
+
+    return (one(pa, pb) + one(pb, pa)) / 2
+
+
+def texture_ratio(a: Image.Image, b: Image.Image) -> float:
+    """How many times more fine detail (mean |Laplacian|) one image has than the other."""
+    import cv2
+
+    def energy(image):
+        grey = np.asarray(image.convert("L").resize((512, 512)), np.float32)
+        return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
+
+    ea, eb = energy(a), energy(b)
+    return max(ea, eb) / max(1e-6, min(ea, eb))
+
+
+@pytest.mark.parametrize(
+    ("preset", "styles", "background"),
+    [
+        ("ecommerce-product", ("@product-photo", "@editorial"), None),
+        ("marketing-poster", ("@poster-minimal", "@social-graphic"), "@navy-solid"),
+        ("marketing-poster", ("@poster-minimal", "@social-graphic"), "@pastel-gradient"),
+        ("marketing-poster", ("@poster-minimal", "@social-graphic"), "@dark-concrete"),
+    ],
+    ids=["catalogue-styles", "poster-navy", "poster-pastel", "poster-concrete"],
+)
+def test_style_columns_of_the_example_experiments_differ_by_a_measured_margin(preset, styles, background):
+    from workbench.templates import TemplateLibrary
+
+    spec = TemplateLibrary.default().spec(preset)
+    if background:
+        spec = spec.replace(background=background)
+    a, _ = _result(spec.replace(style=styles[0]))
+    b, _ = _result(spec.replace(style=styles[1]))
+    assert palette_distance(a, b) >= 10 or texture_ratio(a, b) >= 1.5

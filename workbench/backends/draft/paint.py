@@ -484,12 +484,12 @@ def _paint_shape(
         colour = _shade(colour, 0.4)
     x0, y0, x1, y1 = (v / factor for v in subject)
     if scene.look.shape == "disc":
-        r = 0.62 * max(x1 - x0, y1 - y0)
+        r = 0.75 * max(x1 - x0, y1 - y0)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
     else:
         top = y0 + (y1 - y0) * 0.45
-        draw.rectangle((0, top, small.width, min(small.height, y1 + (y1 - y0) * 0.12)), fill=colour)
+        draw.rectangle((0, top, small.width, small.height), fill=colour)
     return np.asarray(small)
 
 

@@ -375,7 +375,7 @@ LOOKS: dict[str, Look] = {
     "plain": Look(),
     "photo": Look("photo", grade=(236, 240, 246), grade_amount=0.06, saturation=1.05, grain=3.0, light=1.5,
                   shadow=1.35, subject="glossy", bold=True, default_background=("#F4F5F7", "#C9CCD2")),
-    "editorial": Look("editorial", grade=(232, 216, 192), grade_amount=0.28, saturation=0.6, grain=9.0,
+    "editorial": Look("editorial", grade=(226, 204, 172), grade_amount=0.4, saturation=0.5, grain=14.0,
                       light=0.5, shadow=0.6, subject="shaded", bold=False, align="left",
                       default_background=("#EFE7DA", "#D9CCB8")),
     "cinematic": Look("cinematic", grade=(40, 92, 110), grade_amount=0.22, saturation=0.85, grain=12.0,
