@@ -110,6 +110,82 @@ def test_instructions_map_to_local_operations_or_to_the_service(text, operation)
         assert map_instruction(operation.describe()) == operation
 
 
+# Twenty paraphrases, routed as a person means them (local and free unless a model is needed).
+PARAPHRASES = [
+    ("increase the contrast", LocalOperation("tone", {"contrast": 0.5})),
+    ("more contrast, please", LocalOperation("tone", {"contrast": 0.5})),
+    ("reduce the contrast", LocalOperation("tone", {"contrast": -0.4})),
+    ("white background", LocalOperation("replace_background", {"background": "#FFFFFF"})),
+    ("put it on a plain white background", LocalOperation("replace_background", {"background": "#FFFFFF"})),
+    (
+        "remove the background and put it on white",
+        LocalOperation("replace_background", {"background": "#FFFFFF"}),
+    ),
+    ("make the background transparent", LocalOperation("remove_background", {})),
+    ("cut out the product", LocalOperation("remove_background", {})),
+    ("sharpen", LocalOperation("sharpen", {})),
+    ("make it sharper", LocalOperation("sharpen", {"amount": 0.6})),
+    ("rotate 90 degrees", LocalOperation("rotate", {"degrees": -90})),
+    ("rotate it 90° counterclockwise", LocalOperation("rotate", {"degrees": 90})),
+    ("turn it upside down", LocalOperation("rotate", {"degrees": 180})),
+    ("flip horizontally", LocalOperation("flip", {"direction": "horizontal"})),
+    ("upscale 2x", LocalOperation("upscale", {"factor": 2.0})),
+    ("double the resolution", LocalOperation("upscale", {"factor": 2.0})),
+    ("make the colours pop", LocalOperation("tone", {"saturation": 0.4})),
+    ("brighten it up a bit", LocalOperation("tone", {"brightness": 0.2})),
+    ("warm it up", LocalOperation("tone", {"warmth": 0.5})),
+    ("put the sneaker on a rainy city street at night", None),
+]
+
+
+@pytest.mark.parametrize("text,operation", PARAPHRASES, ids=[t for t, _ in PARAPHRASES])
+def test_paraphrased_instructions_route_as_a_person_means(text, operation):
+    assert map_instruction(text) == operation
+
+
+def test_twenty_paraphrases_are_kept():
+    assert len(PARAPHRASES) == 20
+
+
+def test_upscale_2x_doubles_each_side_exactly(wb, tmp_path):
+    path = tmp_path / "small.png"
+    Image.new("RGB", (300, 200), (200, 60, 60)).save(path)
+    plan = wb.plan_edit(path, "upscale 2x")
+    assert plan.backend == "draft" and plan.estimate.credits == 0
+    run = wb.edit(path, "upscale 2x")
+    assert run.image().size == (600, 400)
+
+
+def test_white_background_instruction_gives_white_not_transparency(wb, tmp_path):
+    from bench.cutout_set import shaded_shot
+
+    s = shaded_shot("circle", "gradient", 0, size=320, seed=3)
+    path = tmp_path / "product.png"
+    s.image.save(path)
+    run = wb.edit(path, "remove the background and put it on white")
+    out = run.image()
+    assert run.backend == "draft" and run.credits == 0
+    assert out.mode == "RGB" and tuple(np.asarray(out)[3, 3]) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("text", ["blur the background", "denoise it", "add a vignette"])
+def test_an_unknown_local_sounding_edit_asks_instead_of_paying(wb, root, tmp_path, text):
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (256, 256), "grey").save(path)
+    before = ledger_state(root)
+    with pytest.raises(SpecError, match="cannot do locally; did you mean") as caught:
+        wb.plan_edit(path, text)
+    assert "backend='openai'" in str(caught.value)
+    assert ledger_state(root) == before
+
+
+def test_rotate_and_sharpen_run_locally(wb, tmp_path):
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (300, 200), "grey").save(path)
+    assert wb.edit(path, "rotate 90 degrees").image().size == (200, 300)
+    assert wb.edit(path, "sharpen").image().size == (300, 200)
+
+
 def test_output_size_predicts_crop_and_upscale():
     assert output_size(LocalOperation("upscale"), (1536, 1024)) == (3840, 2560)
     assert output_size(LocalOperation("crop", {"aspect": "1:1"}), (1536, 1024)) == (1024, 1024)
@@ -420,3 +496,14 @@ def test_aedit_is_the_async_twin(service_wb, openai_server):
     warm, steam = asyncio.run(both())
     assert (warm.backend, warm.credits, warm.parent_id) == ("draft", 0, source.id)
     assert steam.backend == "openai" and steam.parent_id == source.id and openai_server.counts == {EDITS: 1}
+
+
+def test_a_service_edit_comes_back_at_the_uploads_aspect(service_wb, openai_server, tmp_path):
+    path = tmp_path / "portrait.png"
+    Image.new("RGB", (512, 600), "grey").save(path)
+    run = service_wb.edit(path, "add a red balloon", regions=[(10, 10, 100, 100)])
+    fields, _ = openai_server.requests[-1].form()
+    width, height = (int(v) for v in fields["size"].split("x"))
+    assert (width, height) != (512, 600)  # the service made its nearest size...
+    out = run.image()
+    assert abs(out.width / out.height - 512 / 600) < 0.005  # ...and the answer has the upload's aspect

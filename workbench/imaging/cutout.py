@@ -386,7 +386,11 @@ def parse_background(text: str) -> dict[str, Any]:
     if re.search(r"\bgradient\b", text, re.I) and len(colours) >= 2:
         return {"background": _hex(colours[0]), "to": _hex(colours[1])}
     if colours:
-        if re.fullmatch(r"\s*(?:(?:pure|plain|solid|clean|bright|a|an|the)\s+)*white\s*", text, re.I):
+        if re.fullmatch(
+            r"\s*(?:(?:pure|plain|solid|clean|bright|a|an|the)\s+)*white(?:\s+(?:background|backdrop))?\s*",
+            text,
+            re.I,
+        ):
             return {"background": "#FFFFFF"}  # "white" alone: the shop-listing white people mean
         return {"background": _hex(colours[0])}
     if re.search(r"\bstudio\b", text, re.I):
