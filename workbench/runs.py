@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -80,35 +81,10 @@ class Run:
     def from_row(cls, row: Mapping[str, Any], root: Path | Store) -> Run:
         """A run from its ledger row; ``root``: the Workbench's store (images on shared storage are
         fetched into its local cache) or a folder the store paths are relative to."""
-        spec = PromptSpec.from_json(row["spec"]) if row.get("spec") else None
-        return cls(
-            id=row["id"],
-            status=row["status"],
-            kind=row["kind"],
-            backend=row["backend"],
-            model=row["model"],
-            prompt=row["prompt"],
-            spec=spec,
-            width=row["width"],
-            height=row["height"],
-            quality=row["quality"],
-            n=row["n"],
-            credits=row["credits"],
-            usd=row["usd"],
-            credits_estimated=row["credits_estimated"],
-            usd_estimated=row["usd_estimated"],
-            tokens_in=row["tokens_in"],
-            tokens_out=row["tokens_out"],
-            latency_ms=row["latency_ms"],
-            fingerprint=row["fingerprint"],
-            images=[root.path(p) if isinstance(root, Store) else root / p for p in row["images"]],
-            error=row["error"],
-            batch_id=row["batch_id"],
-            parent_id=row["parent_id"],
-            cached_from=row["cached_from"],
-            created_at=row["created_at"],
-            preset=row["preset"],
-        )
+        values = {f.name: row[f.name] for f in dataclasses.fields(cls)}  # its columns, by name
+        values["spec"] = PromptSpec.from_json(row["spec"]) if row.get("spec") else None
+        values["images"] = [root.path(p) if isinstance(root, Store) else root / p for p in row["images"]]
+        return cls(**values)
 
     @property
     def ok(self) -> bool:
