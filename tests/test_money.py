@@ -480,3 +480,36 @@ def test_a_budget_error_in_a_shard_stops_new_work_but_records_what_was_sent(
     assert sent == 5 == len(runs) and set(runs["status"]) == {"ok"}  # every answer bought is recorded
     assert wb.wallet.balance == 0 and wb.wallet.reserved == 0 and wb.wallet.spent == 10
     wb.close()
+
+
+def test_the_batch_report_shows_dollars_received_and_possibly_billed(
+    root, openai_server, monkeypatch, tmp_path
+):
+    import json
+
+    from workbench.batch.experiments import load_experiment
+    from workbench.batch.folders import batch_folder
+    from workbench.batch.report import write_report
+    from workbench.batch.runner import plan_batch, record_batch, write_batch_files
+    from workbench.batch.shard import run_shard
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server, timeout=0.3)
+    wb.wallet.topup(100)
+    grid = tmp_path / "grid.csv"
+    grid.write_text("subject,quality\na mug,low\na cup,low\n")
+    experiment = load_experiment(grid, backend="openai")
+    plan = plan_batch(wb, experiment, batch_id="billed")
+    write_batch_files(batch_folder(wb, "billed"), plan)
+    record_batch(wb, plan, status="running", options={})
+    jobs_file = tmp_path / "shard-0.jobs.json"
+    jobs_file.write_text(json.dumps([planned.job.to_dict() for planned in plan.to_run]))
+    openai_server.faults.script = ["drop_after_work"]  # the first answer is made, then lost
+    options = {"openai": {"base_url": openai_server.base_url, "timeout": 5}}
+    run_shard(jobs_file, root=root, batch_id="billed", shard=0, backend_options=options, concurrency=1)
+    runs = wb.runs(batch_id="billed")
+    assert list(runs["status"]) == ["ok", "ok"] and runs["usd_possibly_billed"].sum() > 0
+    html = write_report(wb, "billed").html.read_text()
+    billed = f"${runs['usd_possibly_billed'].sum():.4f} possibly billed"
+    assert f"${runs['usd'].sum():.4f} spent" in html and billed in html
+    wb.close()

@@ -845,6 +845,8 @@ def _write_report(
         statuses=list(frame["status"].value_counts().items()),
         credits=int(frame["credits"].sum()),
         usd=float(frame["usd"].sum()),
+        # Dollars the service may have billed for tries whose answer never came (every run of the batch).
+        usd_possibly_billed=float(wb.runs(batch_id=batch_id)["usd_possibly_billed"].fillna(0.0).sum()),
         credits_estimated=int(frame["credits_estimated"].sum()),
         usd_estimated=float(frame["usd_estimated"].sum()),
         backends=", ".join(
