@@ -158,6 +158,11 @@ class Workbench:
 
     # -- prompts ------------------------------------------------------------------------------
     @property
+    def prompt_folders(self) -> tuple[Path, ...]:
+        """The extra template folders this workbench was made with (``prompts=``, ``--prompts``)."""
+        return self._prompt_folders
+
+    @property
     def templates(self) -> TemplateLibrary:
         """The template library: the project's ``prompts/`` plus the folders given."""
         if self._templates is None:

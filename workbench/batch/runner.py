@@ -506,7 +506,7 @@ def run_batch(
         "batch_id": plan.batch_id,
         "root": str(wb.root.resolve()),
         "experiment": plan.experiment.name,
-        "prompts": [str(Path(p).resolve()) for p in wb._prompt_folders],
+        "prompts": [str(Path(p).resolve()) for p in wb.prompt_folders],
         "backend_options": public_options,
         # Jobs in flight per kernel: twice the requests, so jobs storing, logging and making
         # thumbnails after their answer never leave a shared slot idle.
