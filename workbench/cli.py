@@ -289,6 +289,8 @@ def generate(
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
+@click.option("--user", help="Only runs of this user.")
+@click.option("--project", help="Only runs of this project.")
 @click.pass_context
 def runs(
     ctx: click.Context,
@@ -298,10 +300,20 @@ def runs(
     preset: str | None,
     limit: int,
     fmt: str,
+    user: str | None,
+    project: str | None,
 ) -> None:
     """Show the run log, newest last, with credits and dollars."""
     wb = _workbench(ctx)
-    frame = wb.runs(batch_id=batch_id, status=status, backend=backend, preset=preset, limit=limit or None)
+    frame = wb.runs(
+        batch_id=batch_id,
+        status=status,
+        backend=backend,
+        preset=preset,
+        user=user,
+        project=project,
+        limit=limit or None,
+    )
     if fmt == "csv":
         click.echo(frame.drop(columns=["spec"]).to_csv(index=False), nl=False)
     elif fmt == "json":
@@ -370,6 +382,29 @@ def topup(ctx: click.Context, credits: int, note: str | None) -> None:
     """Add CREDITS to the wallet."""
     wb = _workbench(ctx)
     click.echo(f"{wb.wallet.topup(credits, note=note)} credits")
+
+
+@wallet.command("limit")
+@click.argument("credits", required=False, type=click.IntRange(min=0))
+@click.option("--user", help="The user to limit.")
+@click.option("--project", help="The project to limit.")
+@click.option("--remove", is_flag=True, help="Lift the limit.")
+@click.pass_context
+def wallet_limit(
+    ctx: click.Context, credits: int | None, user: str | None, project: str | None, remove: bool
+) -> None:
+    """Limit what a user or a project may spend (CREDITS), or list the limits."""
+    wb = _workbench(ctx)
+    if user is None and project is None:
+        table = wb.wallet.limits()
+        click.echo(table.to_string(index=False) if len(table) else "(no spending limits)")
+        return
+    if credits is None and not remove:
+        raise click.UsageError("give CREDITS, or --remove to lift the limit.")
+    wb.wallet.set_limit(None if remove else credits, user=user, project=project)
+    name = f"user {user}" if user is not None else f"project {project}"
+    used = wb.wallet.spent_by(user=user, project=project)
+    click.echo(f"{name}: {'no limit' if remove else f'{credits} credits'} ({used} spent or held)")
 
 
 @wallet.command()

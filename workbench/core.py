@@ -50,6 +50,18 @@ __all__ = ["Plan", "Run", "Workbench", "default_root"]
 DEFAULT_BACKEND = "draft"
 
 
+def current_user() -> str | None:
+    """``$WORKBENCH_USER``, else the operating system's user name (None if it has none)."""
+    if os.environ.get("WORKBENCH_USER"):
+        return os.environ["WORKBENCH_USER"]
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's uid without a passwd entry
+        return None
+
+
 def _open_ledger(root: Path, database: str | Path | None) -> Ledger:
     """The run log: ``database`` (a PostgreSQL URL or a SQLite file), else
     ``$WORKBENCH_DATABASE_URL``, else ``root/ledger.sqlite``."""
@@ -101,6 +113,9 @@ class Workbench:
         store: where images live: an fsspec URL (``s3://bucket/prefix``) or a shared folder, with
             ``root/images`` as this machine's cache; default ``$WORKBENCH_STORE``, else the root.
         store_options: fsspec options for ``store`` (default ``$WORKBENCH_STORE_OPTIONS``, JSON).
+        user: who makes the runs, recorded on each run and wallet entry (default
+            ``$WORKBENCH_USER``, else the OS user).
+        project: what they are for (default ``$WORKBENCH_PROJECT``, else a batch's experiment).
 
     Example:
         >>> wb = Workbench()
@@ -122,6 +137,8 @@ class Workbench:
         database: str | Path | None = None,
         store: str | None = None,
         store_options: Mapping[str, Any] | None = None,
+        user: str | None = None,
+        project: str | None = None,
     ) -> None:
         for name, options in (backend_options or {}).items():  # a misspelt option: before anything is made
             get_backend_class(name).check_options(options)
@@ -135,6 +152,8 @@ class Workbench:
         self.store = Store.open(self.root, store, dict(store_options) if store_options else None)
         self.ledger: Ledger = _open_ledger(self.root, database)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.user = user or current_user()
+        self.project = project or os.environ.get("WORKBENCH_PROJECT") or None
         self.wallet = Wallet(self.ledger)
         self.batches = BatchLog(self.ledger)  # the batches' record, for the batch code and the CLI
         self._prompt_folders = tuple(Path(p) for p in prompts)

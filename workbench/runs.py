@@ -246,7 +246,8 @@ def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: 
             return hit
         claimed = plan.fingerprint
     try:
-        reservation = wb.wallet.reserve(plan.estimate.credits, attempt_id)
+        user, project = run_owner(wb, plan)
+        reservation = wb.wallet.reserve(plan.estimate.credits, attempt_id, user=user, project=project)
     except BaseException:
         if claimed:
             wb.ledger.claim_release(claimed, attempt_id)
@@ -322,8 +323,16 @@ def _row(
         "usd_estimated": plan.estimate.usd,
         "fingerprint": plan.fingerprint,
         "latency_ms": (time.perf_counter() - started) * 1000,
+        "user": run_owner(wb, plan)[0],
+        "project": run_owner(wb, plan)[1],
         **values,
     }
+
+
+def run_owner(wb: Workbench, plan: Plan) -> tuple[str | None, str | None]:
+    """Who makes a run and what for: the Workbench's user, and its project, else the batch's
+    experiment (a batch job's params name it)."""
+    return wb.user, wb.project or (plan.params or {}).get("experiment")
 
 
 def _record_cached(

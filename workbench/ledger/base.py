@@ -91,6 +91,8 @@ class RunRecord:
     error: str | None = _column()
     usd_possibly_billed: float = _column("float", 0.0)  # tries the service may have billed, unanswered
     attempts: int = _column("int", 0)  # tries of the request (0: none left the machine)
+    user: str | None = _column("category")  # who made it: $WORKBENCH_USER, else the OS user
+    project: str | None = _column("category")  # what for: $WORKBENCH_PROJECT, else the batch's experiment
 
 
 # Columns of the runs table in order: the one list, derived from the row's fields.

@@ -249,3 +249,26 @@ def m007_attempts(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX attempts_run ON attempts (run_id)")
     db.execute("ALTER TABLE runs ADD COLUMN usd_possibly_billed REAL DEFAULT 0")
     db.execute("ALTER TABLE runs ADD COLUMN attempts INTEGER DEFAULT 0")
+
+
+@migration
+def m008_owners(db: sqlite3.Connection) -> None:
+    """Who spent what: each run and journal entry records its user and project, and a spending
+    limit may be set per user or per project (enforced when credits are reserved)."""
+    db.execute("ALTER TABLE runs ADD COLUMN user TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN project TEXT")
+    db.execute("ALTER TABLE wallet_journal ADD COLUMN user TEXT")
+    db.execute("ALTER TABLE wallet_journal ADD COLUMN project TEXT")
+    db.execute("CREATE INDEX wallet_journal_user ON wallet_journal (user)")
+    db.execute("CREATE INDEX wallet_journal_project ON wallet_journal (project)")
+    db.execute(
+        """
+        CREATE TABLE spending_limits (
+            scope TEXT NOT NULL CHECK (scope IN ('user', 'project')),
+            name TEXT NOT NULL,
+            credits INTEGER NOT NULL CHECK (credits >= 0),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (scope, name)
+        )
+        """
+    )

@@ -38,6 +38,7 @@ __all__ = [
     "ATTEMPT_COLUMNS",
     "JOURNAL_COLUMNS",
     "JOURNAL_KINDS",
+    "LIMIT_SCOPES",
     "Claim",
     "JournalEntry",
     "MoneyLedger",
@@ -47,8 +48,10 @@ __all__ = [
 
 JOURNAL_KINDS = ("welcome", "topup", "reserve", "commit", "release", "refund", "adjust")
 JOURNAL_COLUMNS = (
-    "id created_at kind credits held run_id batch_id reservation pid host lease_until note"
+    "id created_at kind credits held run_id batch_id reservation pid host lease_until note user project"
 ).split()
+LIMIT_SCOPES = ("user", "project")
+_JOURNAL_LIST = ", ".join(f'"{c}"' for c in JOURNAL_COLUMNS)  # quoted: "user" is reserved in PostgreSQL
 ATTEMPT_COLUMNS = (
     "run_id number started_at ended_at outcome http_status request_id possibly_billed usd error"
 ).split()
@@ -85,6 +88,8 @@ class JournalEntry:
     note: str | None = None
     created_at: str = ""
     id: int | None = None
+    user: str | None = None  # who reserved or spent (a release or commit: its reservation's)
+    project: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,8 @@ class MoneyLedger:
         row = self._run(
             db,
             "INSERT INTO wallet_journal (created_at, kind, credits, held, run_id, batch_id, reservation, "
-            "pid, host, lease_until, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            'pid, host, lease_until, note, "user", project) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) '
+            "RETURNING id",
             (
                 entry.created_at or _now(),
                 entry.kind,
@@ -161,6 +167,8 @@ class MoneyLedger:
                 entry.host,
                 entry.lease_until,
                 entry.note,
+                entry.user,
+                entry.project,
             ),
         ).fetchone()
         return int(row[0])
@@ -186,7 +194,7 @@ class MoneyLedger:
         self, *, run_id: str | None = None, batch_id: str | None = None
     ) -> list[JournalEntry]:
         """The journal, oldest first (of one run or one batch)."""
-        sql = f"SELECT {', '.join(JOURNAL_COLUMNS)} FROM wallet_journal"
+        sql = f"SELECT {_JOURNAL_LIST} FROM wallet_journal"
         params: list[Any] = []
         if run_id is not None:
             sql, params = sql + " WHERE run_id = ?", [run_id]
@@ -235,6 +243,47 @@ class MoneyLedger:
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [OpenHold(*tuple(row)) for row in self._read(sql + " ORDER BY reservation", params, db)]
+
+    # -- who spent what -----------------------------------------------------------------------
+    def journal_used(self, scope: str, name: str, *, db: Any = None) -> int:
+        """Credits a user's or project's runs hold or have spent: its reservations, less what
+        came back, plus its direct charges (a release counts for its reservation's owner)."""
+        if scope not in LIMIT_SCOPES:
+            raise ValueError(f"Unknown scope {scope!r}.")
+        column = '"user"' if scope == "user" else "project"
+        row = self._read(
+            "SELECT coalesce(-sum(j.credits), 0) FROM wallet_journal j "
+            "LEFT JOIN wallet_journal r ON r.id = j.reservation "
+            f"WHERE j.kind IN ('reserve', 'commit', 'release') AND coalesce(j.{column}, r.{column}) = ?",
+            (name,),
+            db,
+        )[0]
+        return int(row[0])
+
+    def limit_set(self, scope: str, name: str, credits: int | None, *, db: Any = None) -> None:
+        """Set (or, with None, remove) the spending limit of a user or a project."""
+        if db is None:
+            with self.transaction() as tx:
+                self.limit_set(scope, name, credits, db=tx)
+            return
+        self._run(db, "DELETE FROM spending_limits WHERE scope = ? AND name = ?", (scope, name))
+        if credits is not None:
+            self._run(
+                db,
+                "INSERT INTO spending_limits (scope, name, credits, updated_at) VALUES (?, ?, ?, ?)",
+                (scope, name, int(credits), _now()),
+            )
+
+    def limit_get(self, scope: str, name: str, *, db: Any = None) -> int | None:
+        rows = self._read(
+            "SELECT credits FROM spending_limits WHERE scope = ? AND name = ?", (scope, name), db
+        )
+        return int(rows[0][0]) if rows else None
+
+    def limits(self) -> list[tuple[str, str, int]]:
+        """Every spending limit: ``(scope, name, credits)``."""
+        rows = self._read("SELECT scope, name, credits FROM spending_limits ORDER BY scope, name")
+        return [(r[0], r[1], int(r[2])) for r in rows]
 
     # -- claims -------------------------------------------------------------------------------
     def claim(

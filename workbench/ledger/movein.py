@@ -22,6 +22,7 @@ from typing import Any
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS
 from workbench.ledger.money import ATTEMPT_COLUMNS, JOURNAL_COLUMNS
+from workbench.ledger.postgres import quoted
 
 __all__ = ["MoveReport", "move_in"]
 
@@ -97,9 +98,9 @@ def move_in(source: Any, target: Any) -> MoveReport:
 
 def _stage(db: Any, name: str, columns: list[str], types: dict[str, str], rows: list[tuple]) -> None:
     """A temporary table ``name`` (dropped at commit) holding ``rows``, loaded by COPY."""
-    definition = ", ".join(f"{c} {types.get(c, 'text')}" for c in columns)
+    definition = ", ".join(f'"{c}" {types.get(c, "text")}' for c in columns)
     db.execute(f"CREATE TEMP TABLE {name} ({definition}) ON COMMIT DROP")
-    with db.cursor() as cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+    with db.cursor() as cursor, cursor.copy(f"COPY {name} ({quoted(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -138,7 +139,7 @@ def _copy_by_id(source: Any, db: Any, table: str, columns: list[str], *, order: 
         [(i, *r) for i, r in enumerate(rows)],
     )
     cursor = db.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {staged} "
+        f"INSERT INTO {table} ({quoted(columns)}) SELECT {quoted(columns)} FROM {staged} "
         "ORDER BY ord ON CONFLICT (id) DO NOTHING"
     )
     return cursor.rowcount
@@ -155,7 +156,7 @@ def _copy_by_source_id(source: Any, db: Any, identity: str, table: str, columns:
         (identity, table),
     )
     cursor = db.execute(
-        f"INSERT INTO {table} ({', '.join(values)}) SELECT {', '.join(values)} FROM {staged} ORDER BY id"
+        f"INSERT INTO {table} ({quoted(values)}) SELECT {quoted(values)} FROM {staged} ORDER BY id"
     )
     db.execute(
         f"INSERT INTO moved_in (source, tbl, source_id) SELECT %s, %s, id FROM {staged}", (identity, table)
@@ -183,10 +184,11 @@ def _copy_journal(source: Any, db: Any, identity: str) -> int:
         ") n WHERE n.id = m.id"
     )
     values = [c for c in columns if c not in ("id", "reservation")]
+    moved_values = ", ".join(f'm."{c}"' for c in values)
     cursor = db.execute(
-        f"INSERT INTO wallet_journal (id, reservation, {', '.join(values)}) OVERRIDING SYSTEM VALUE "
+        f"INSERT INTO wallet_journal (id, reservation, {quoted(values)}) OVERRIDING SYSTEM VALUE "
         "SELECT m.new_id, coalesce(r.new_id, i.target_id), "
-        f"{', '.join('m.' + c for c in values)} FROM moving_journal m "
+        f"{moved_values} FROM moving_journal m "
         "LEFT JOIN moving_journal r ON r.id = m.reservation "
         "LEFT JOIN moved_in i ON i.source = %s AND i.tbl = 'wallet_journal' AND i.source_id = m.reservation "
         "ORDER BY m.id",

@@ -35,7 +35,7 @@ from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS, STATUSES, Hold, Ledger, RunRecord, WalletEntry, utc_now
 from workbench.ledger.migrations import MIGRATIONS, WELCOME_CREDITS
 
-__all__ = ["PG_MIGRATIONS", "PostgresLedger", "is_database_url", "shown_url"]
+__all__ = ["PG_MIGRATIONS", "PostgresLedger", "is_database_url", "quoted", "shown_url"]
 
 # One lock for every write transaction of the run log (an arbitrary 64-bit key: "wbledger").
 _WRITE_LOCK = 0x7762_6C65_6467_6572
@@ -223,6 +223,23 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         "ALTER TABLE runs ADD COLUMN usd_possibly_billed DOUBLE PRECISION DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN attempts INTEGER DEFAULT 0",
     ),
+    "m008_owners": (
+        'ALTER TABLE runs ADD COLUMN "user" TEXT',
+        "ALTER TABLE runs ADD COLUMN project TEXT",
+        'ALTER TABLE wallet_journal ADD COLUMN "user" TEXT',
+        "ALTER TABLE wallet_journal ADD COLUMN project TEXT",
+        'CREATE INDEX wallet_journal_user ON wallet_journal ("user")',
+        "CREATE INDEX wallet_journal_project ON wallet_journal (project)",
+        """
+        CREATE TABLE spending_limits (
+            scope TEXT NOT NULL CHECK (scope IN ('user', 'project')),
+            name TEXT NOT NULL,
+            credits INTEGER NOT NULL CHECK (credits >= 0),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (scope, name)
+        )
+        """,
+    ),
 }
 
 
@@ -396,12 +413,12 @@ class PostgresLedger(Ledger):
             raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
 
     def get(self, run_id: str) -> dict[str, Any] | None:
-        rows = self._fetch(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = %s", (run_id,))
+        rows = self._fetch(f"SELECT {_RUN_LIST} FROM runs WHERE id = %s", (run_id,))
         return _row_dict(rows[0]) if rows else None
 
     def find_ok(self, fingerprint: str) -> dict[str, Any] | None:
         rows = self._fetch(
-            f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE fingerprint = %s AND status = 'ok' "
+            f"SELECT {_RUN_LIST} FROM runs WHERE fingerprint = %s AND status = 'ok' "
             "ORDER BY created_at DESC LIMIT 1",
             (fingerprint,),
         )
@@ -641,7 +658,7 @@ class PostgresLedger(Ledger):
                 self._load_snapshot()
             with _no_gc():
                 rows = self._fetch(
-                    f"SELECT seq, {', '.join(RUN_COLUMNS)} FROM runs WHERE seq > %s ORDER BY seq",
+                    f"SELECT seq, {_RUN_LIST} FROM runs WHERE seq > %s ORDER BY seq",
                     (self._cache_seq,),
                     binary=True,  # binary cells parse faster: 100k rows in about half the time
                 )
@@ -704,15 +721,23 @@ class PostgresLedger(Ledger):
             save_frame(self.snapshot_path, frame, meta)
 
 
+def quoted(names: list[str] | tuple[str, ...]) -> str:
+    """Column names for PostgreSQL, quoted: ``user`` is a reserved word there."""
+    return ", ".join(f'"{name}"' for name in names)
+
+
+_RUN_LIST = quoted(RUN_COLUMNS)
+
+
 def _cast(name: str) -> str:
     kind = next(f.metadata["kind"] for f in dataclasses.fields(RunRecord) if f.name == name)
     return {"int": "::bigint", "float": "::double precision"}.get(kind, "::text")
 
 
-_INSERT_RUN = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))})"
+_INSERT_RUN = f"INSERT INTO runs ({_RUN_LIST}) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))})"
 _INSERT_RUN_LOCKED = (
     "WITH write_lock AS (SELECT pg_advisory_xact_lock(%s)) "
-    f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) "
+    f"INSERT INTO runs ({_RUN_LIST}) "
     f"SELECT {', '.join('%s' + _cast(name) for name in RUN_COLUMNS)} FROM write_lock"
 )
 
