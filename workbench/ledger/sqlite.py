@@ -15,13 +15,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
-from pandas.api.types import union_categoricals
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import LedgerError
+from workbench.lazy import lazy_module
 from workbench.ledger.base import (
     RUN_COLUMNS,
     STATUSES,
@@ -31,9 +28,16 @@ from workbench.ledger.base import (
     columns_of_kind,
     utc_now,
 )
-from workbench.ledger.growing import GrowingFrame
 from workbench.ledger.migrations import MIGRATIONS
-from workbench.ledger.snapshot import load_frame, save_frame
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from workbench.ledger.growing import GrowingFrame
+else:  # a run recorded from a cold process (a draft from the CLI) never needs them
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 __all__ = ["SQLiteLedger"]
 
@@ -60,8 +64,6 @@ _FILTERS = {
     "parent_id",
     "shard",
     "id",
-    "user",
-    "project",
 }
 # Filters SQLite answers from an index (a cold runs() asks it instead of reading the whole log).
 _INDEXED = {"batch_id", "fingerprint", "id"}
@@ -462,6 +464,8 @@ class SQLiteLedger(Ledger):
         """``frame`` kept in buffers with room for the runs to come (one copy, once)."""
         if self._growing is not None and self._growing.frame is frame:
             return frame
+        from workbench.ledger.growing import GrowingFrame
+
         try:
             self._growing = GrowingFrame(frame)
         except TypeError:  # a column kind it does not keep: appends copy the frame
@@ -474,6 +478,8 @@ class SQLiteLedger(Ledger):
 
     def _load_snapshot(self) -> None:
         """Start the cache from the saved frame, if it is this ledger's and matches its rows."""
+        from workbench.ledger.snapshot import load_frame
+
         with _no_gc():
             loaded = load_frame(self.snapshot_path)
         if loaded is None:
@@ -495,6 +501,8 @@ class SQLiteLedger(Ledger):
         if frame is None or frame.empty:
             return
         meta = {**self._snapshot_meta(), "last_rowid": int(self._cache_rowid), "last_id": frame["id"].iat[-1]}
+        from workbench.ledger.snapshot import save_frame
+
         save_frame(self.snapshot_path, frame, meta)
 
 
@@ -548,7 +556,7 @@ def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """Append rows, keeping categorical columns categorical (their categories are united)."""
     frame = pd.concat([old, new], ignore_index=True)
     for name in (*_CATEGORIES, "size"):
-        frame[name] = union_categoricals([old[name], new[name]])
+        frame[name] = pd.api.types.union_categoricals([old[name], new[name]])
     return frame
 
 
