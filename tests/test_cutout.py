@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.cutout_set import product_shots, shot
+from bench.cutout_set import product_shots, shaded_shot, shaded_shots, shot
 from workbench.imaging.cutout import iou, remove_background, replace_background
 
 
@@ -86,3 +86,56 @@ def test_finish_replaces_the_background_with_an_image_file(wb, tmp_path):
     Image.new("RGB", (256, 256), (0, 0, 200)).save(backdrop)
     run = wb.finish(product, "replace_background", background=backdrop)
     assert tuple(np.asarray(run.image())[3, 3]) == (0, 0, 200)
+
+
+# -- lit products with soft shadows: the shadows stay behind, the object's shading stays -------
+@pytest.mark.slow
+def test_shaded_objects_with_soft_shadows_cut_without_halos():
+    shots = list(shaded_shots(size=384))
+    assert len(shots) >= 24
+    assert {s.name.split("-")[2] for s in shots} == {"plain", "gradient", "texture"}
+    scores = {s.name: iou(_alpha_mask(remove_background(s.image)), s.mask) for s in shots}
+    assert np.mean(list(scores.values())) >= 0.95, scores
+    assert min(scores.values()) >= 0.90, scores
+
+
+def test_the_shadow_stays_behind_and_the_shaded_side_stays_with_the_object():
+    s = shaded_shot("circle", "plain", 0, size=320, seed=101)
+    alpha = np.asarray(remove_background(s.image).getchannel("A"))
+    outside = ~s.mask
+    shadowed = outside & (np.asarray(s.image.convert("L")) < 200)  # the soft shadows on the sweep
+    assert shadowed.sum() > 500
+    assert (alpha[shadowed] < 128).mean() >= 0.97  # left behind
+    ys, xs = np.nonzero(s.mask)
+    dark_side = s.mask & (np.asarray(s.image.convert("L")) < 90)  # the object's own shade
+    assert dark_side.sum() > 100 and (alpha[dark_side] >= 128).mean() >= 0.97
+    ring = cv2_dilate(s.mask, 12) & ~cv2_dilate(s.mask, 2)  # 2-12 px around the object
+    assert (alpha[ring] >= 128).mean() <= 0.05  # no halo
+
+
+def cv2_dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def test_a_background_replacement_keeps_the_exact_texts(wb):
+    from workbench.imaging.ocr import ocr_available
+    from workbench.spec import TextItem
+
+    run = wb.generate(
+        subject="a red sneaker",
+        background="solid navy background (#1B2A4A)",
+        texts=[TextItem("MOVE FORWARD"), TextItem("Lighter than ever", "subtext")],
+    )
+    edited = wb.edit(run, "white background")
+    assert edited.backend == "draft" and edited.credits == 0
+    image = np.asarray(edited.image().convert("RGB"))
+    laid = wb.recipe(edited.images[0])["layout"]["texts"]
+    assert [t["text"] for t in laid] == ["MOVE FORWARD", "Lighter than ever"]
+    x0, y0, x1, y1 = laid[0]["box"]
+    assert (image[y0:y1, x0:x1].min(axis=2) < 80).mean() > 0.1  # dark ink on the new white
+    if ocr_available():
+        checked = wb.check_text(edited, texts=["MOVE FORWARD", "Lighter than ever"])
+        assert (checked["accuracy"] >= 0.98).all(), checked

@@ -12,7 +12,16 @@ from PIL import Image
 from workbench import WorkbenchError
 from workbench.backends.base import ImageRequest
 from workbench.backends.draft import DraftBackend
-from workbench.imaging.ocr import accuracy, check_texts, edit_distance, ocr_available
+from workbench.imaging.ocr import (
+    OCRLanguageError,
+    accuracy,
+    available_languages,
+    check_texts,
+    edit_distance,
+    find_text_regions,
+    lang_for,
+    ocr_available,
+)
 from workbench.imaging.overlay import overlay_texts
 from workbench.spec import PromptSpec, TextItem, compose
 
@@ -107,9 +116,7 @@ def test_a_different_text_scores_low():
 
 def test_a_language_without_tesseract_data_is_named_in_one_sentence():
     _need_tesseract()
-    with pytest.raises(
-        WorkbenchError, match=r"no data for xxx: install it \(e.g. apt install tesseract-ocr-xxx\)"
-    ):
+    with pytest.raises(WorkbenchError, match=r"no xxx \(xxx\) data .*apt-get install tesseract-ocr-xxx"):
         check_texts(_render(POSTERS[0]), ["MOVE FORWARD"], lang="xxx")
 
 
@@ -136,6 +143,7 @@ def test_check_text_scores_a_run_and_runs_shows_it(wb):
     good = wb.generate(POSTERS[1])
     checked = wb.check_text(good)
     assert list(checked.columns) == ["text", "role", "read", "accuracy"]
+    assert wb.recipe(good.images[0])["layout"]["texts"][0]["text"] == "NEW COLLECTION"  # where it was laid
     assert (checked["accuracy"] >= 0.98).all()
     wrong = wb.generate(POSTERS[3])
     low = wb.check_text(wrong, texts=["HOT LATTE SPECIAL"])
@@ -196,3 +204,129 @@ def test_text_checks_migration_upgrades_an_older_run_log(tmp_path):
         assert list(ledger.text_checks("r1")["read"]) == ["A", "8"]
     finally:
         ledger.close()
+
+
+# -- the check reads the right place, in the right language -----------------------------------
+def test_the_language_follows_each_texts_script():
+    assert lang_for("SUMMER SALE") == "eng"
+    assert lang_for("세일 50%") == "kor"
+    assert lang_for("セール開催中") == "jpn"
+    assert lang_for("限时特价") == "chi_sim"
+    assert lang_for("تخفيضات كبرى") == "ara"
+    assert lang_for("बड़ी सेल") == "hin"
+    assert lang_for("SALE 세일") == "kor+eng"
+    assert lang_for("5 µm FILTER") == "eng"  # the micro sign is common to every script
+
+
+def test_a_missing_pack_is_a_sentence_not_a_zero_score(wb):
+    _need_tesseract()
+    require("kat" not in available_languages(), "tesseract's Georgian pack is installed here")
+    run = wb.generate(subject="a tea cup", texts=[TextItem("ქართული ჩაი")])
+    with pytest.raises(
+        OCRLanguageError, match=r"no Georgian \(kat\) data .*apt-get install tesseract-ocr-kat"
+    ):
+        wb.check_text(run)
+    assert wb.ledger.text_checks(run.id).empty  # nothing recorded
+
+
+POSTER_HEADLINES = [
+    (headline, background, style)
+    for headline, background in (
+        ("MOVE FORWARD", "@navy-solid"),
+        ("RUN THE CITY", "@pastel-gradient"),
+        ("NEVER STOP", "@dark-concrete"),
+    )
+    for style in ("@poster-minimal", "@social-graphic")
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("headline", "background", "style"), POSTER_HEADLINES)
+def test_poster_headlines_read_back_right_and_a_wrong_text_scores_low(wb, headline, background, style):
+    _need_tesseract()
+    run = wb.generate(
+        preset="marketing-poster",
+        texts=[TextItem(headline), TextItem("The new spring running collection", "subtext")],
+        background=background,
+        style=style,
+    )
+    checked = wb.check_text(run)
+    assert (checked["accuracy"] >= 0.98).all(), checked
+    wrong = wb.check_text(run, texts=["WALK THE TOWN"], record=False)
+    assert wrong["accuracy"].iloc[0] < 0.5, wrong
+
+
+SCRIPTS = [
+    ("세일 50% 할인", "kor"),
+    ("セール開催中", "jpn"),
+    ("限时特价", "chi_sim"),
+    ("تخفيضات كبرى", "ara"),
+    ("बड़ी सेल", "hin"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("text", "pack"), SCRIPTS, ids=[p for _, p in SCRIPTS])
+def test_cjk_arabic_and_devanagari_drafts_read_back_in_their_own_language(wb, text, pack):
+    _need_tesseract()
+    require(pack in available_languages(), f"tesseract's {pack} pack is not installed (tesseract-ocr-{pack})")
+    run = wb.generate(subject="a shopping bag", background="plain white background", texts=[TextItem(text)])
+    checked = wb.check_text(run)
+    assert checked["accuracy"].iloc[0] >= 0.9, checked
+
+
+def test_a_micro_sign_renders_and_reads(wb):
+    run = wb.generate(subject="a lab filter", texts=[TextItem("5 µm FILTER")])  # no "No font for Micro"
+    if ocr_available():
+        assert wb.check_text(run)["accuracy"].iloc[0] >= 0.9
+
+
+@pytest.mark.slow
+def test_the_overlay_avoids_the_subject_and_reads_back(wb, tmp_path):
+    _need_tesseract()
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(0)
+    busy = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).resize(
+        (1024, 1024), Image.BICUBIC
+    )
+    ImageDraw.Draw(busy).ellipse((200, 20, 820, 700), fill=(240, 200, 40))  # the subject fills the top
+    path = tmp_path / "photo.png"
+    busy.save(path)
+    run = wb.overlay(path, ["SUMMER SALE", "50% off everything"])
+    laid = wb.recipe(run.images[0])["layout"]["texts"]
+    assert laid[0]["box"][1] > 700  # not over the subject
+    checked = wb.check_text(run, texts=["SUMMER SALE", "50% off everything"])
+    assert (checked["accuracy"] >= 0.98).all(), checked
+
+
+def test_text_regions_are_found_in_an_image_without_a_layout():
+    from PIL import ImageDraw
+
+    from workbench.imaging.fonts import default_library
+
+    image = Image.new("RGB", (800, 600), (240, 240, 236))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((250, 250, 550, 520), fill=(60, 90, 160))  # a subject
+    draw.text(
+        (80, 60),
+        "SERVICE TEXT",
+        font=default_library().font_for("SERVICE TEXT", 64, bold=True),
+        fill=(20, 20, 20),
+    )
+    boxes = find_text_regions(image)
+    assert any(x0 <= 90 and 60 <= y0 <= 90 and x1 >= 400 and 100 <= y1 <= 160 for x0, y0, x1, y1 in boxes), (
+        boxes
+    )
+    assert not any(y0 >= 240 for _, y0, _, _ in boxes)  # the subject is no text
+
+
+def test_check_text_exits_non_zero_below_min(wb, cli):
+    _need_tesseract()
+    run = wb.generate(POSTERS[3])
+    code, out, _ = cli("check-text", str(run.images[0]))
+    assert code == 0 and "100.0%" in out
+    code, out, err = cli("check-text", str(run.images[0]), "--text", "HOT LATTE SPECIAL")
+    assert code == 1 and "below 98%" in err
+    code, _, _ = cli("check-text", str(run.images[0]), "--text", "HOT LATTE SPECIAL", "--min", "0")
+    assert code == 0

@@ -212,11 +212,32 @@ SCRIPT_LANGS = {
     "Thai": "tha",
     "Cyrl": "rus",
     "Grek": "ell",
+    "Geor": "kat",
+    "Armn": "hye",
+    "Beng": "ben",
+    "Taml": "tam",
+    "Telu": "tel",
+    "Knda": "kan",
+    "Mlym": "mal",
+    "Gujr": "guj",
+    "Guru": "pan",
+    "Orya": "ori",
+    "Sinh": "sin",
+    "Ethi": "amh",
+    "Khmr": "khm",
+    "Laoo": "lao",
+    "Mymr": "mya",
+    "Tibt": "bod",
+    "Thaa": "div",
+    "Syrc": "syr",
 }
 _PACK_NAMES = {
     "eng": "English", "kor": "Korean", "jpn": "Japanese", "chi_sim": "Chinese (simplified)",
     "chi_tra": "Chinese (traditional)", "ara": "Arabic", "hin": "Hindi (Devanagari)", "heb": "Hebrew",
-    "tha": "Thai", "rus": "Russian (Cyrillic)", "ell": "Greek",
+    "tha": "Thai", "rus": "Russian (Cyrillic)", "ell": "Greek", "kat": "Georgian", "hye": "Armenian",
+    "ben": "Bengali", "tam": "Tamil", "tel": "Telugu", "kan": "Kannada", "mal": "Malayalam",
+    "guj": "Gujarati", "pan": "Punjabi (Gurmukhi)", "sin": "Sinhala", "amh": "Amharic (Ethiopic)",
+    "khm": "Khmer", "lao": "Lao", "mya": "Burmese", "bod": "Tibetan",
 }  # fmt: skip
 
 
