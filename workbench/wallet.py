@@ -141,9 +141,13 @@ class Wallet:
         batch_id: str | None = None,
         lease_seconds: float | None = RUN_LEASE_SECONDS,
         what: str = "this run",
+        user: str | None = None,
+        project: str | None = None,
     ) -> Reservation:
         """Hold ``credits`` for a run (or a batch), or raise ``BudgetError`` with the shortfall;
-        holds nothing then. ``lease_seconds=None`` holds until released (a batch's escrow)."""
+        holds nothing then. ``lease_seconds=None`` holds until released (a batch's escrow).
+        ``user``/``project``: who reserves and what for; a spending limit set for either
+        (``set_limit``) is checked here too, with what they already spent or hold."""
         if credits == 0:
             return Reservation(None, run_id, 0, batch_id)
         with self.ledger.transaction() as db:
@@ -157,6 +161,7 @@ class Wallet:
                     needed=credits,
                     available=available,
                 )
+            self._check_limits(credits, user=user, project=project, what=what, db=db)
             escrow = batch_id is not None and lease_seconds is None
             entry = JournalEntry(
                 "reserve",
@@ -167,10 +172,62 @@ class Wallet:
                 pid=None if escrow else os.getpid(),
                 host=_HOST,
                 lease_until=lease_until(lease_seconds),
+                user=user,
+                project=project,
             )
             reservation = self.ledger.journal_append(entry, db=db)
             self.ledger.hold_open(reservation, entry, db=db)
             return Reservation(reservation, run_id, credits, batch_id)
+
+    def _check_limits(
+        self, credits: int, *, user: str | None, project: str | None, what: str, db: Any
+    ) -> None:
+        for scope, name in (("user", user), ("project", project)):
+            if not name:
+                continue
+            limit = self.ledger.limit_get(scope, name, db=db)
+            if limit is None:
+                continue
+            used = self.ledger.journal_used(scope, name, db=db)
+            if used + credits > limit:
+                left = max(0, limit - used)
+                raise BudgetError(
+                    f"Over the spending limit of {scope} {name}: {what} costs {credits}, "
+                    f"{left} of its {limit} credits are left ({used} spent or held); "
+                    f"raise it with `workbench wallet limit --{scope} {name} CREDITS`.",
+                    needed=credits,
+                    available=left,
+                )
+
+    # -- who spent what -----------------------------------------------------------------------
+    def set_limit(self, credits: int | None, *, user: str | None = None, project: str | None = None) -> None:
+        """Limit what a user or a project may spend (credits spent or held), or with None lift it.
+
+        Example:
+            >>> wb.wallet.set_limit(200, project="spring-campaign")
+        """
+        if (user is None) == (project is None):
+            raise SpecError("Give a user or a project for a spending limit (one of them).", field="user")
+        if credits is not None and (isinstance(credits, bool) or not isinstance(credits, int) or credits < 0):
+            raise SpecError(
+                f"A spending limit is a whole number of credits, 0 or more, not {credits!r}.", field="credits"
+            )
+        scope, name = ("user", user) if user is not None else ("project", project)
+        self.ledger.limit_set(scope, str(name), credits)
+
+    def limits(self) -> pd.DataFrame:
+        """Every spending limit with what its user or project has spent or holds."""
+        rows = [
+            {"scope": s, "name": n, "limit": c, "used": self.ledger.journal_used(s, n)}
+            for s, n, c in self.ledger.limits()
+        ]
+        return pd.DataFrame(rows, columns=["scope", "name", "limit", "used"])
+
+    def spent_by(self, *, user: str | None = None, project: str | None = None) -> int:
+        """Credits a user's (or a project's) runs have spent or hold now."""
+        if (user is None) == (project is None):
+            raise SpecError("Give a user or a project (one of them).", field="user")
+        return self.ledger.journal_used("user" if user is not None else "project", str(user or project))
 
     def _held(self, reservation: Reservation, db: Any) -> int:
         holds = self.ledger.open_holds(reservation=reservation.id, db=db)
@@ -286,9 +343,17 @@ class Wallet:
                 f"{what} must be a positive whole number of credits, not {credits!r}.", field="credits"
             )
 
-    def history(self, *, run_id: str | None = None, batch_id: str | None = None) -> pd.DataFrame:
+    def history(
+        self,
+        *,
+        run_id: str | None = None,
+        batch_id: str | None = None,
+        user: str | None = None,
+        project: str | None = None,
+    ) -> pd.DataFrame:
         """The journal as a DataFrame, oldest first: kind, credits (available), held, run or batch,
-        owner, lease and the balance after each entry."""
+        owner, lease, user and project, and the balance after each entry. ``user``/``project``:
+        only their entries (a release or commit belongs to its reservation's user)."""
         columns = [
             "created_at",
             "kind",
@@ -299,8 +364,24 @@ class Wallet:
             "owner",
             "lease_until",
             "note",
+            "user",
+            "project",
         ]
         entries = self.ledger.journal_entries(run_id=run_id, batch_id=batch_id)
+        by_id = {e.id: e for e in entries}
+        owner_of = {
+            e.id: (e.user, e.project)
+            if e.reservation is None or e.reservation not in by_id
+            else (by_id[e.reservation].user, by_id[e.reservation].project)
+            for e in entries
+        }
+        if user is not None or project is not None:
+            entries = [
+                e
+                for e in entries
+                if (user is None or owner_of[e.id][0] == user)
+                and (project is None or owner_of[e.id][1] == project)
+            ]
         frame = pd.DataFrame(
             [
                 {
@@ -313,6 +394,8 @@ class Wallet:
                     "owner": f"{e.pid}@{e.host}" if e.pid is not None else (e.host and f"@{e.host}"),
                     "lease_until": e.lease_until,
                     "note": e.note,
+                    "user": owner_of[e.id][0],
+                    "project": owner_of[e.id][1],
                 }
                 for e in entries
             ],
@@ -321,7 +404,7 @@ class Wallet:
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
         frame["credits"] = frame["credits"].astype("int64")
         frame["held"] = frame["held"].astype("int64")
-        if run_id is None and batch_id is None:
+        if run_id is None and batch_id is None and user is None and project is None:
             frame["balance"] = frame["credits"].cumsum()
         return frame
 

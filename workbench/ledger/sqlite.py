@@ -64,6 +64,8 @@ _FILTERS = {
     "parent_id",
     "shard",
     "id",
+    "user",
+    "project",
 }
 # Filters SQLite answers from an index (a cold runs() asks it instead of reading the whole log).
 _INDEXED = {"batch_id", "fingerprint", "id"}
