@@ -206,3 +206,12 @@ def test_symbols_in_a_text_choose_a_face_that_has_them():
 
     font = font_for("Shop now →", 32)
     require(_covers(font.path, 0, "→"), "no installed font has the arrow '→' (fonts-dejavu-core has it)")
+
+
+def test_scripts_come_from_fonttools_and_the_micro_sign_is_latin() -> None:
+    from workbench.imaging.fonts import font_for, script_of
+
+    assert script_of("5 µm FILTER") == "latin"  # µ is common to every script: no "Micro" fonts
+    assert script_of("ქართული") == "georgian" and script_of("Ελληνικά") == "greek"
+    font = font_for("5 µm FILTER", 40)
+    assert font.getmask("µ").getbbox() is not None  # a real glyph, not an empty box

@@ -420,3 +420,40 @@ def test_an_empty_spec_has_no_findings(library: TemplateLibrary) -> None:
 
 def test_a_spec_with_only_a_subject_is_vague(library: TemplateLibrary) -> None:
     assert codes(PromptSpec(subject="a matte black bottle"), templates=library) == ["WB001"]
+
+
+# -- one quote parser for the composer, the linter, the renderer and the check ----------------
+QUOTED = [
+    ("a sale poster, sign reading «SOLDES»", ["SOLDES"]),
+    ("a shop window with 「セール」 in red", ["セール"]),
+    ("a book cover titled 『夜の街』", ["夜の街"]),
+    ("a banner, text reading “GRAND OPENING”", ["GRAND OPENING"]),
+    ("a mug printed with ‘IT’S ON’", ["IT’S ON"]),
+    ("a poster, headline 'DON'T STOP', subtext \"it's time\"", ["DON'T STOP", "it's time"]),
+    ("don't worry, it's the dogs' bowl", []),
+]
+
+
+@pytest.mark.parametrize(("prompt", "texts"), QUOTED)
+def test_one_quote_parser_serves_the_linter_the_composer_and_the_draft(prompt, texts) -> None:
+    from workbench.backends.draft import spec_from_prompt
+    from workbench.quotes import quoted_texts
+    from workbench.spec import compose as compose_spec
+
+    assert quoted_texts(prompt) == texts
+    assert [t.text for t in spec_from_prompt(prompt).texts] == texts  # the renderer draws them
+    if texts:  # quoted for the linter too: no "put it in quotes" finding for them
+        assert not [f for f in lint(prompt) if f.code == "WB003" and any(t in f.message for t in texts)]
+        spec = PromptSpec(subject=prompt, texts=[TextItem(texts[0])])
+        assert compose_spec(spec).count(texts[0]) == 1  # the composer quotes it once, where it stands
+
+
+def test_a_free_prompts_quoted_text_becomes_the_specs_exact_text(wb) -> None:
+    spec = wb.spec("a running shoe ad, text reading 'MOVE FORWARD', tagline 'Lighter than ever'")
+    assert [(t.text, t.role) for t in spec.texts] == [
+        ("MOVE FORWARD", "headline"),
+        ("Lighter than ever", "subtext"),
+    ]
+    run = wb.generate("a running shoe ad, text reading 'MOVE FORWARD'")
+    assert [t.text for t in run.spec.texts] == ["MOVE FORWARD"]
+    assert wb.recipe(run.images[0])["layout"]["texts"][0]["text"] == "MOVE FORWARD"
