@@ -698,6 +698,34 @@ class Workbench:
             self.refresh_views()
         return pd.DataFrame(results, columns=["text", "role", "read", "accuracy"])
 
+    def check(
+        self,
+        image: Any,
+        checks: str | list[str] | tuple[str, ...] | None = None,
+        *,
+        record: bool = True,
+        **targets: Any,
+    ) -> pd.DataFrame:
+        """Score an image against its brief with checks (``workbench.checks``): text_accuracy,
+        palette, contrast, safe_area, aspect (offline, the default) and judge (a vision model,
+        priced and logged as a run). A run of this run log gets its scores stored: ``runs()``
+        shows one column per check.
+
+        ``targets`` replace what the spec says: ``palette=["#FF6600"]``, ``texts=[...]``,
+        ``aspect="2:3"``, ``size=(1024, 1536)``, ``margins=0.08``, ``rubric="..."``, and
+        ``options={"judge": {"model": ...}}``.
+
+        Returns:
+            A DataFrame with check, score, passed, threshold, reason, credits, usd, judge_run_id.
+
+        Example:
+            >>> wb.check(run, ["palette", "contrast"])[["check", "score", "passed"]]
+        """
+        from workbench.checks.api import check_image, results_frame
+
+        results, _run_id = check_image(self, image, checks, record=record, **targets)
+        return results_frame(results)
+
     # -- notebook front ends ------------------------------------------------------------------
     def panel(self, *, preset: str | None = None, **options: Any) -> Panel:
         """The prompt panel: build, check, price and generate without writing code.

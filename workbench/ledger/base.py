@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.ledger.money import MoneyLedger
+from workbench.ledger.scores import ScoresLedger
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,7 +128,7 @@ class Hold:
     created_at: str = ""
 
 
-class Ledger(MoneyLedger, ABC):
+class Ledger(MoneyLedger, ScoresLedger, ABC):
     """The run log's interface; ``SQLiteLedger(path)`` is the one kept in a SQLite file.
 
     Runs: ``record``, ``get``, ``find_ok``, ``count``, ``runs`` (a typed DataFrame).

@@ -272,3 +272,13 @@ def m008_owners(db: sqlite3.Connection) -> None:
         )
         """
     )
+
+
+@migration
+def m009_scores(db: sqlite3.Connection) -> None:
+    """One row per run, image and check (``workbench.checks``): score, pass, reason, and the
+    judge's own run when a vision model scored it (``workbench.ledger.scores``)."""
+    from workbench.ledger.scores import INDEX, SQLITE_TABLE
+
+    db.execute(SQLITE_TABLE)
+    db.execute(INDEX)

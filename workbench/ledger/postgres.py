@@ -34,6 +34,8 @@ import pandas as pd
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS, STATUSES, Hold, Ledger, RunRecord, WalletEntry, utc_now
 from workbench.ledger.migrations import MIGRATIONS, WELCOME_CREDITS
+from workbench.ledger.scores import INDEX as SCORES_INDEX
+from workbench.ledger.scores import POSTGRES_TABLE as POSTGRES_SCORES_TABLE
 
 __all__ = ["PG_MIGRATIONS", "PostgresLedger", "is_database_url", "quoted", "shown_url"]
 
@@ -240,6 +242,7 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         )
         """,
     ),
+    "m009_scores": (POSTGRES_SCORES_TABLE, SCORES_INDEX),
 }
 
 
@@ -462,6 +465,7 @@ class PostgresLedger(Ledger):
             frame = frame.tail(int(limit))
         frame = frame.reset_index(drop=True)
         frame["text_accuracy"] = self._text_accuracy(frame)
+        frame = self.add_score_columns(frame)  # one column per check (workbench.ledger.scores)
         return frame
 
     def mark(self) -> int:

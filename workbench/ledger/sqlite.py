@@ -227,6 +227,7 @@ class SQLiteLedger(Ledger):
                 frame = frame.tail(int(limit))
         frame = frame.reset_index(drop=True)  # a new frame: the caller's changes never reach the cache
         frame["text_accuracy"] = self._text_accuracy(frame)
+        frame = self.add_score_columns(frame)  # one column per check (workbench.ledger.scores)
         return frame
 
     def mark(self) -> int:

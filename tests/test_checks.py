@@ -1,0 +1,181 @@
+"""Checks that score every image against its brief (workbench.checks): palette, contrast, safe
+area, aspect and size, text accuracy, stored per run and check; the vision judge through the
+loopback server; repeats that conclude; render -> check -> repair."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from workbench import Workbench
+from workbench.checks import CheckSpec, available_checks, check_names, get_check, run_checks
+from workbench.checks.colour import delta_e2000, rgb_to_lab
+from workbench.errors import SpecError
+from workbench.imaging.fonts import default_library
+from workbench.vocabulary import delta_e2000 as scalar_delta_e2000
+
+NAVY_POSTER = "a ceramic mug, deep navy (#1B2A4A) background, headline 'MOVE FORWARD'"
+
+
+def _text_image(
+    background: tuple[int, int, int], ink: tuple[int, int, int], *, at: tuple[int, int] = (120, 80)
+) -> tuple[Image.Image, list[float]]:
+    """A 1024² image with one headline drawn at ``at``; returns it and the text's box."""
+    image = Image.new("RGB", (1024, 1024), background)
+    draw = ImageDraw.Draw(image)
+    font = default_library().font_for("MOVE FORWARD", 90, bold=True)
+    draw.text(at, "MOVE FORWARD", fill=ink, font=font)
+    box = list(draw.textbbox(at, "MOVE FORWARD", font=font))
+    return image, box
+
+
+# -- colour arithmetic ---------------------------------------------------------------------------
+def test_delta_e2000_matches_sharmas_reference_pairs_and_the_scalar_one():
+    # Sharma, Wu & Dalal (2005), pairs 1, 7 and 17.
+    pairs = [
+        ((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+        ((50, 0, 0), (50, -1, 2), 2.3669),
+        ((50, 2.5, 0), (73, 25, -18), 27.1492),
+    ]
+    for lab1, lab2, expected in pairs:
+        assert float(delta_e2000(np.array(lab1), np.array(lab2))) == pytest.approx(expected, abs=1e-4)
+    for a, b in [((27, 42, 74), (255, 102, 0)), ((250, 248, 245), (240, 240, 240))]:
+        vector = float(delta_e2000(rgb_to_lab(a), rgb_to_lab(b)))
+        assert vector == pytest.approx(scalar_delta_e2000(a, b), abs=0.05)
+
+
+# -- palette -------------------------------------------------------------------------------------
+def test_palette_navy_draft_scores_high_and_orange_low(wb: Workbench):
+    run = wb.generate(NAVY_POSTER)
+    navy = wb.check(run, ["palette"])
+    assert navy.loc[0, "score"] >= 0.9, navy.loc[0, "reason"]
+    assert bool(navy.loc[0, "passed"]) is True
+    assert "#1B2A4A" in navy.loc[0, "reason"]
+    orange = wb.check(run, ["palette"], palette=["#FF6600"])
+    assert orange.loc[0, "score"] <= 0.3, orange.loc[0, "reason"]
+    assert bool(orange.loc[0, "passed"]) is False
+    named = wb.check(run, ["palette"], palette="bright orange")
+    assert named.loc[0, "score"] <= 0.3
+
+
+def test_palette_without_colours_has_nothing_to_judge(wb: Workbench):
+    run = wb.generate("a ceramic mug on a table")
+    result = wb.check(run, ["palette"])
+    assert math.isnan(result.loc[0, "score"]) and result.loc[0, "passed"] is None
+    assert "names no colours" in result.loc[0, "reason"]
+
+
+def test_a_word_that_is_not_a_colour_is_one_sentence(wb: Workbench):
+    run = wb.generate("a ceramic mug")
+    with pytest.raises(SpecError, match="is not a colour"):
+        wb.check(run, ["palette"], palette=["banana-ish"])
+
+
+# -- contrast ------------------------------------------------------------------------------------
+def test_contrast_white_on_navy_passes_light_grey_on_white_fails():
+    image, box = _text_image((27, 42, 74), (250, 250, 247))
+    spec = CheckSpec(texts=({"text": "MOVE FORWARD", "role": "subtext", "box": box},))
+    good = run_checks(image, spec, ["contrast"])[0]
+    assert good.passed and good.score == 1.0, good.reason
+    assert "#1B2A4A" in good.reason
+    image, box = _text_image((255, 255, 255), (204, 204, 204))
+    bad = run_checks(
+        image, spec.replace(texts=({"text": "MOVE FORWARD", "role": "headline", "box": box},)), ["contrast"]
+    )[0]
+    assert bad.passed is False and bad.score < 0.6, bad.reason
+    assert "1.6:1" in bad.reason
+
+
+def test_contrast_of_the_draft_reads_its_laid_headline(wb: Workbench):
+    run = wb.generate(NAVY_POSTER)
+    result = wb.check(run, ["contrast"])
+    assert bool(result.loc[0, "passed"]), result.loc[0, "reason"]
+    assert "'MOVE FORWARD'" in result.loc[0, "reason"]
+
+
+# -- safe area -----------------------------------------------------------------------------------
+def test_safe_area_headline_off_the_edge_fails_inside_passes():
+    image, inside = _text_image((240, 240, 240), (20, 20, 20), at=(120, 80))
+    spec = CheckSpec(texts=({"text": "MOVE FORWARD", "role": "headline", "box": inside},), aspect="1:1")
+    assert run_checks(image, spec, ["safe_area"])[0].passed
+    image, off = _text_image((240, 240, 240), (20, 20, 20), at=(600, 80))
+    assert off[2] > 1024  # the headline runs off the right edge
+    result = run_checks(
+        image, spec.replace(texts=({"text": "MOVE FORWARD", "role": "headline", "box": off},)), ["safe_area"]
+    )[0]
+    assert result.passed is False and result.score < 0.7
+    assert "headline 'MOVE FORWARD' is" in result.reason and "outside" in result.reason
+
+
+def test_safe_area_of_a_story_keeps_the_app_bars_clear():
+    image = Image.new("RGB", (864, 1536), "white")
+    spec = CheckSpec(texts=({"text": "SALE", "role": "headline", "box": [100, 60, 700, 200]},), aspect="9:16")
+    assert not run_checks(image, spec, ["safe_area"])[0].passed  # the top 14 % is the app's
+    assert run_checks(image, spec.replace(margins=(0.05, 0.03, 0.05, 0.05)), ["safe_area"])[0].passed
+
+
+def test_draft_poster_is_inside_its_safe_area(wb: Workbench):
+    run = wb.generate(NAVY_POSTER)
+    result = wb.check(run, ["safe_area"])
+    assert bool(result.loc[0, "passed"]), result.loc[0, "reason"]
+
+
+# -- aspect and size -----------------------------------------------------------------------------
+def test_aspect_and_size():
+    spec = CheckSpec(aspect="2:3", size=(1024, 1536))
+    assert run_checks(Image.new("RGB", (1024, 1536)), spec, ["aspect"])[0].score == 1.0
+    wrong = run_checks(Image.new("RGB", (1024, 1024)), spec, ["aspect"])[0]
+    assert wrong.score == 0.0 and "asked 1024x1536" in wrong.reason
+    small = run_checks(Image.new("RGB", (512, 768)), spec, ["aspect"])[0]
+    assert small.score == pytest.approx(0.25) and not small.passed
+
+
+# -- registry, storage and runs() ----------------------------------------------------------------
+def test_checks_are_registered_as_entry_points():
+    from importlib.metadata import entry_points
+
+    names = {ep.name for ep in entry_points(group="workbench.checks")}
+    assert {"text_accuracy", "palette", "contrast", "safe_area", "aspect", "judge"} <= names
+    assert available_checks()[:6] == ["text_accuracy", "palette", "contrast", "safe_area", "aspect", "judge"]
+    assert check_names("text, size") == ["text_accuracy", "aspect"]
+    assert get_check("palette").__module__ == "workbench.checks.offline"
+    with pytest.raises(SpecError, match="Unknown check 'colour'.*palette"):
+        check_names("colour")
+
+
+def test_scores_are_stored_per_run_and_check_and_shown_in_runs(wb: Workbench):
+    run = wb.generate(NAVY_POSTER)
+    other = wb.generate("a ceramic mug on a table")
+    frame = wb.runs()
+    for column in ("palette", "contrast", "safe_area", "aspect", "judge"):
+        assert column in frame.columns and frame[column].isna().all()
+    wb.check(run, ["palette", "contrast", "safe_area", "aspect"])
+    wb.check(run, ["palette"], palette=["#FF6600"])  # checked again: the latest score shows
+    frame = wb.runs().set_index("id")
+    assert frame.loc[run.id, "palette"] <= 0.3
+    assert frame.loc[run.id, "contrast"] == 1.0 and frame.loc[run.id, "safe_area"] == 1.0
+    assert frame.loc[run.id, "aspect"] == 1.0
+    assert math.isnan(frame.loc[other.id, "palette"])
+    stored = wb.ledger.scores(run.id)
+    assert list(stored["check"]) == ["palette", "contrast", "safe_area", "aspect", "palette"]
+    assert stored["reason"].str.len().min() > 10
+    again = wb.generate(NAVY_POSTER)  # cached: it shows its source's scores
+    assert again.cached and wb.runs().set_index("id").loc[again.id, "contrast"] == 1.0
+
+
+def test_an_image_outside_the_run_log_is_checked_but_not_stored(wb: Workbench, tmp_path):
+    image, box = _text_image((27, 42, 74), (250, 250, 247))
+    path = tmp_path / "poster.png"
+    image.save(path)
+    result = wb.check(path, ["palette", "aspect"], palette="navy", aspect="1:1")
+    assert result.loc[0, "score"] >= 0.9 and result.loc[1, "score"] == 1.0
+    assert wb.ledger.scores().empty
+
+
+def test_unknown_check_option_is_one_sentence(wb: Workbench):
+    run = wb.generate("a mug")
+    with pytest.raises(SpecError, match="Unknown check option 'colours'"):
+        wb.check(run, ["palette"], colours=["#FF6600"])

@@ -1,0 +1,101 @@
+"""Checking a run's image through a Workbench: ``Workbench.check`` and the front ends call this.
+
+The image (a Run, a stored path, a file, bytes or a Pillow image) is resolved as an edit's source
+is; its spec and recipe say what it was meant to be; the checks run; and, when it is a run in this
+run log, every score is stored (``Ledger.record_scores``) and the text check's reads too.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from workbench.checks import CheckResult, check_names, run_checks
+from workbench.checks.targets import check_spec
+from workbench.errors import SpecError
+from workbench.spec import PromptSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.core import Workbench
+
+__all__ = ["RESULT_COLUMNS", "check_image", "results_frame"]
+
+_TARGETS = {"texts", "palette", "aspect", "size", "margins", "rubric", "options"}
+RESULT_COLUMNS = ["check", "score", "passed", "threshold", "reason", "credits", "usd", "judge_run_id"]
+
+
+def check_image(
+    wb: Workbench,
+    image: Any,
+    checks: str | Iterable[str] | None = None,
+    *,
+    record: bool = True,
+    **targets: Any,
+) -> tuple[list[CheckResult], str | None]:
+    """Run ``checks`` on ``image``; returns the results and the run id they were stored under
+    (None when the image is not a run of this run log, or ``record=False``).
+
+    ``targets``: ``texts``, ``palette``, ``aspect``, ``size``, ``margins``, ``rubric``, and
+    ``options`` (per check, e.g. ``{"judge": {"model": "gpt-4.1-mini"}}``) instead of the spec's.
+    """
+    from workbench.imaging.uploads import resolve_source
+
+    unknown = sorted(set(targets) - _TARGETS)
+    if unknown:
+        raise SpecError(
+            f"Unknown check option {unknown[0]!r}: use {', '.join(sorted(_TARGETS))}.", field=unknown[0]
+        )
+    names = check_names(checks)
+    source = resolve_source(image, store_root=wb.root, max_bytes=1 << 31)
+    run_id = source.parent_id
+    recipe = source.recipe or {}
+    spec = getattr(image, "spec", None)
+    if spec is None and recipe.get("spec"):
+        spec = PromptSpec.from_dict(recipe["spec"])
+    known = run_id is not None and wb.ledger.get(run_id) is not None
+    target = check_spec(
+        spec,
+        recipe,
+        context=wb,
+        run_id=run_id if known else None,
+        **{k: v for k, v in targets.items() if v is not None},
+    )
+    with Image.open(io.BytesIO(source.data)) as opened:
+        opened.load()
+        results = run_checks(opened, target, names)
+    if record and known and run_id is not None:
+        store_results(wb, run_id, results, image_index=int(recipe.get("index") or 0))
+        wb.refresh_views()
+    return results, (run_id if known and record else None)
+
+
+def store_results(
+    wb: Workbench, run_id: str, results: Iterable[CheckResult], *, image_index: int = 0
+) -> None:
+    """Store check results under a run: one score row each, and the text check's reads."""
+    results = list(results)
+    for result in results:
+        if result.check == "text_accuracy" and result.details.get("texts"):
+            wb.ledger.record_text_checks(run_id, result.details["texts"], image_index=image_index)
+    scored = [r.as_row() for r in results if r.score is not None]
+    if scored:
+        wb.ledger.record_scores(run_id, scored, image_index=image_index)
+
+
+def results_frame(results: Iterable[CheckResult]) -> pd.DataFrame:
+    """Check results as a DataFrame: check, score, passed, threshold, reason, credits, usd, judge_run_id."""
+    import pandas as pd
+
+    frame = pd.DataFrame([r.as_row() for r in results], columns=RESULT_COLUMNS)
+    frame["score"] = frame["score"].astype("float64")
+    return frame
+
+
+def scores_of(results: Iterable[CheckResult]) -> Mapping[str, float | None]:
+    """``{check: score}`` of some results."""
+    return {r.check: r.score for r in results}
