@@ -252,7 +252,7 @@ def test_a_draft_estimate_also_shows_the_service_price(panel: Panel):
     text = _text(panel.cost.value)
     assert "0 credits" in text and "On the service (gpt-image-2, medium):" in text
     labels = dict((value, label) for label, value in panel.inputs["quality"].options)
-    assert labels["high"] == "high · free here (10 on the service)"
+    assert labels["high"] == "high · free (service 10)"
 
 
 def test_a_preset_change_keeps_what_was_typed_unless_asked(panel: Panel):
@@ -420,7 +420,11 @@ def test_compare_images_are_512_px_on_request(wb: Workbench, gallery_runs: list)
 
     uri = gallery.large[gallery_runs[1].id]
     with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as image:
-        assert max(image.size) == 512
+        assert image.width == 512  # a 1024x1024 run
+    poster = gallery_runs[0].id  # 1024x1536: 512 wide, 768 tall
+    gallery.load_large([poster])
+    with Image.open(io.BytesIO(base64.b64decode(gallery.large[poster].split(",", 1)[1]))) as image:
+        assert image.size == (512, 768)
 
 
 def test_cards_carry_backend_and_batch_factors(wb: Workbench, tmp_path: Path):

@@ -63,6 +63,18 @@ def _factors(params: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in factors.items()} if isinstance(factors, dict) else {}
 
 
+def _compare_side(size: str | None) -> int:
+    """The longest side that makes a compared image at least ``COMPARE`` px wide (a portrait
+    1024x1536 needs 768), never more than the image has."""
+    try:
+        width, height = (int(x) for x in str(size).split("x"))
+    except ValueError:
+        return COMPARE
+    if width <= 0 or height <= 0:
+        return COMPARE
+    return min(max(width, height), math.ceil(COMPARE * max(width, height) / width))
+
+
 def _score(value: Any) -> float | None:
     """A text accuracy for the front end: 0–1 rounded to 4 places, or None when never checked."""
     if value is None or math.isnan(value):
@@ -260,7 +272,7 @@ class Gallery(anywidget.AnyWidget):
             if run is None or not run["image"] or run_id in large:
                 continue
             try:
-                large[run_id] = H.data_uri(self.wb.thumbnail(run["image"], COMPARE))
+                large[run_id] = H.data_uri(self.wb.thumbnail(run["image"], _compare_side(run.get("size"))))
             except InputImageError:
                 continue
         self.large = large

@@ -513,7 +513,7 @@ class Panel(widgets.VBox):
                 label = f"{quality} · {credits} credit{'' if credits == 1 else 's'}"
                 if credits == 0 and backend != SERVICE:
                     service = self.wb.prices.credits_per_image(SERVICE, None, quality)
-                    label = f"{quality} · free here ({service} on the service)"
+                    label = f"{quality} · free (service {service})"
             except Exception:  # noqa: BLE001 — no price: still offer the quality
                 label = quality
             options.append((label, quality))
