@@ -193,3 +193,78 @@ def test_four_processes_on_two_roots_share_one_log_wallet_and_store(
                     with Image.open(path) as image:
                         image.verify()
     assert not os.path.exists(tmp_path / "a" / "ledger.sqlite")
+
+
+# -- a batch started on one root, killed, resumed on the other ------------------------------------
+def _batch_rows(url: str, batch_id: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        return db.execute("SELECT count(*) FROM runs WHERE batch_id = %s", (batch_id,)).fetchone()[0]
+
+
+@pytest.mark.slow
+def test_a_batch_killed_on_one_root_is_finished_by_the_other(
+    tmp_path: Path, postgres_url: str, s3_store: str, cli, monkeypatch
+):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    from workbench.batch.runner import default_notebook  # noqa: F401  (the packaged notebook runs)
+
+    prices = 'credits:\n  draft:\n    "*": {low: 1, medium: 2, high: 10}\n'
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "prices.yaml").write_text(prices)
+    monkeypatch.setenv("WORKBENCH_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("WORKBENCH_STORE", s3_store)
+    with Workbench(tmp_path / "a") as wb:
+        wb.wallet.topup(100)
+    seeds = ", ".join(str(seed) for seed in range(1, 25))
+    path = tmp_path / "mugs.yaml"
+    path.write_text(f"name: mugs\nspec: {{subject: a mug, quality: medium}}\ngrid:\n  seed: [{seeds}]\n")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("workbench")),
+            "--root",
+            str(tmp_path / "a"),
+            "batch",
+            "run",
+            str(path),
+            "--workers",
+            "2",
+            "--batch-id",
+            "shared",
+            "--no-progress",
+        ],
+        env=dict(os.environ),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 90
+    while _batch_rows(postgres_url, "shared") < 3 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)  # the machine dies: the runner and its kernels
+    process.wait()
+    done_at_kill = _batch_rows(postgres_url, "shared")
+    assert 3 <= done_at_kill < 24, "the batch should be killed half-way"
+    assert not (tmp_path / "b" / "batches").exists()  # the other root has never seen the batch
+
+    code, out, err = cli(
+        "--root", str(tmp_path / "b"), "batch", "run", "--resume", "shared", "--workers", "2", "--no-progress"
+    )
+    assert code == 0, out + err
+    assert "24 ok of 24 jobs" in out
+    with Workbench(tmp_path / "b") as wb:
+        runs = wb.runs(batch_id="shared")
+        assert set(runs["status"]) == {"ok"}
+        counts = Counter(json.loads(p)["job"] for p in runs["params"])
+        assert len(counts) == 24 and set(counts.values()) == {1}  # every job ok exactly once
+        assert int(runs["credits"].sum()) == 48 == wb.wallet.spent  # charged once
+        assert wb.wallet.balance == 110 - 48 and wb.wallet.reserved == 0
+        for path in wb.run(runs["id"].iat[0]).images:
+            assert path.is_file()

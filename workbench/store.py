@@ -371,6 +371,33 @@ class Store:
             self._upload(relative.as_posix(), data)
         return relative.as_posix()
 
+    def put_file(self, relative: str, data: bytes) -> None:
+        """Keep a small file that is not an image (a batch's plan) on the shared storage too, at
+        ``<url>/<relative>``, so another root can resume what this one started; nothing when the
+        store is the local folder. It may be replaced (a resumed batch writes its plan again)."""
+        if self._fs is None:
+            return
+        key = self._key(relative)
+        try:
+            if _is_local(self._fs):
+                Path(key).parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(Path(key), data)
+            else:
+                self._fs.pipe_file(key, data)
+        except Exception as exc:
+            raise StoreError(f"{relative} could not be written to {self.location}: {_reason(exc)}") from None
+
+    def get_file(self, relative: str) -> bytes | None:
+        """A file kept with ``put_file``, or None (no such file, or the store is local)."""
+        if self._fs is None:
+            return None
+        try:
+            return self._fs.cat_file(self._key(relative))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            raise StoreError(f"{relative} could not be read from {self.location}: {_reason(exc)}") from None
+
     def _upload(self, relative: str, data: bytes) -> None:
         if relative in self._shared:
             return

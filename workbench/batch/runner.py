@@ -366,6 +366,9 @@ def set_batch_status(wb: Workbench, batch_id: str, status: str, **values: Any) -
     wb.batches.set_status(batch_id, status, **values)
 
 
+BATCH_FILES = ("batch.json", "jobs.json")  # what was planned: enough to resume the batch anywhere
+
+
 def write_batch_files(folder: Path, plan: BatchPlan) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     experiment = plan.experiment
@@ -387,13 +390,33 @@ def write_batch_files(folder: Path, plan: BatchPlan) -> None:
     _write_json(folder / "jobs.json", jobs)
 
 
+def share_batch_files(wb: Workbench, folder: Path, batch_id: str) -> None:
+    """On a shared store, keep the batch's plan there too: another root (machine) can then
+    resume the batch, its jobs with an ok row in the shared run log skipped."""
+    for name in BATCH_FILES:
+        wb.store.put_file(f"batches/{batch_id}/{name}", (folder / name).read_bytes())
+
+
+def _fetch_batch_files(wb: Workbench, folder: Path, batch_id: str) -> None:
+    """A batch planned on another root: its plan from the shared store, if it is there."""
+    if (folder / "batch.json").exists() or not wb.store.shared:
+        return
+    files = {name: wb.store.get_file(f"batches/{batch_id}/{name}") for name in BATCH_FILES}
+    if all(data is not None for data in files.values()):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            write_atomic(folder / name, data)  # type: ignore[arg-type]
+
+
 def _write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 def load_batch(wb: Workbench, batch_id: str) -> Experiment:
-    """The experiment of an existing batch, as it was planned (read from its folder)."""
+    """The experiment of an existing batch, as it was planned (read from its folder, or from the
+    shared store when another root planned it)."""
     folder = batch_folder(wb, batch_id)
+    _fetch_batch_files(wb, folder, batch_id)
     try:
         meta = json.loads((folder / "batch.json").read_text(encoding="utf-8"))
         jobs = [Job.from_dict(d) for d in json.loads((folder / "jobs.json").read_text(encoding="utf-8"))]
@@ -476,6 +499,7 @@ def run_batch(
     plan.check()  # before any kernel starts: a batch the wallet cannot pay renders nothing
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
+    share_batch_files(wb, folder, plan.batch_id)
     record_batch(
         wb,
         plan,
