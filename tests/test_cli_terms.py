@@ -63,3 +63,18 @@ def test_check_text_and_finish_advise_in_flags_not_python(cli, wb):
     assert code == 2 and f'`workbench edit {run.id} "add a teapot"`' in err and "edit()" not in err
     code, out, _ = cli("finish", run.id, "tone", "--warmth", "0.4", "--json")
     assert code == 0 and json.loads(out)["status"] == "ok"
+
+
+def test_batch_plan_gives_the_id_batch_run_then_uses(cli, root, tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text("name: two\nspec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n")
+    code, out, _ = cli("batch", "plan", str(path))
+    assert code == 0
+    planned = next(line.split()[1] for line in out.splitlines() if line.startswith("batch "))
+    command = out.strip().splitlines()[-1]
+    assert command == f"run it: workbench batch run {path} --batch-id {planned}"
+    code, out, err = cli(*command.removeprefix("run it: workbench ").split(), "--no-progress")
+    assert code == 0, err
+    assert out.startswith(f"batch {planned}: 2 ok") and (root / "batches" / planned / "report.html").is_file()
+    code, out, _ = cli("batch", "plan", str(path), "--batch-id", "mine", "--quality", "high")
+    assert out.strip().splitlines()[-1].endswith(f"{path} --quality high --batch-id mine")

@@ -52,6 +52,7 @@ def batch() -> None:
     show_default=True,
     help="Price for local runs or for the OpenAI Batch API (half price).",
 )
+@click.option("--batch-id", help="The id the batch will have (default: the experiment's name and the time).")
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -61,13 +62,22 @@ def plan(
     quality: str | None,
     budget: int | None,
     via: str,
+    batch_id: str | None,
 ) -> None:
-    """Show what EXPERIMENT would make and cost, what is cached, and whether the wallet can pay."""
+    """Show what EXPERIMENT would make and cost, what is cached, and whether the wallet can pay;
+    end with the command that runs this very batch (its id included)."""
     from workbench.batch.runner import plan_batch
 
     wb = _workbench(ctx)
     loaded = _load(wb, experiment, backend, model, quality)
-    click.echo(plan_batch(wb, loaded, budget=budget, via=via).describe())
+    planned = plan_batch(wb, loaded, budget=budget, via=via, batch_id=batch_id)
+    click.echo(planned.describe())
+    verb = "submit" if via == "openai-batch" else "run"
+    flags = (("model", model), ("quality", quality))
+    if verb == "run":  # submit takes neither: the Batch API is the openai backend, and pays in full
+        flags = (("backend", backend), *flags, ("budget", budget))
+    options = "".join(f" --{name} {value}" for name, value in flags if value is not None)
+    click.echo(f"run it: workbench batch {verb} {experiment}{options} --batch-id {planned.batch_id}")
 
 
 @batch.command()
