@@ -74,7 +74,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_TIMEOUTS",
-    "ERROR_MAP",
+    "ERROR_MAP",  # noqa: F822 - built on first use (module __getattr__)
     "MODELS",
     "AdaptiveRateLimiter",
     "OpenAIBackend",
@@ -291,8 +291,22 @@ def _build_error_map() -> dict[type[BaseException], Callable[[Any], WorkbenchErr
     return mapped
 
 
-ERROR_MAP: dict[type[BaseException], Callable[[Any], WorkbenchError]] = _build_error_map()
-"""Each exception class of the ``openai`` client and the function that maps it to ours."""
+_ERROR_MAP: dict[type[BaseException], Callable[[Any], WorkbenchError]] | None = None
+
+
+def _error_map() -> dict[type[BaseException], Callable[[Any], WorkbenchError]]:
+    """``ERROR_MAP``, built on first use: importing ``openai`` takes most of a second, and only
+    a request (or its failure) needs it, not planning or pricing."""
+    global _ERROR_MAP
+    if _ERROR_MAP is None:
+        _ERROR_MAP = _build_error_map()
+    return _ERROR_MAP
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ERROR_MAP":  # each exception class of the openai client, and its mapping to ours
+        return _error_map()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def map_error(exc: BaseException, *, secrets: Iterable[str] = ()) -> WorkbenchError:
@@ -304,7 +318,8 @@ def map_error(exc: BaseException, *, secrets: Iterable[str] = ()) -> WorkbenchEr
     if isinstance(exc, WorkbenchError):
         error = exc
     else:
-        handler = next((ERROR_MAP[cls] for cls in type(exc).__mro__ if cls in ERROR_MAP), None)
+        mapping = _error_map()
+        handler = next((mapping[cls] for cls in type(exc).__mro__ if cls in mapping), None)
         if handler is not None:
             error = handler(exc)
         elif isinstance(exc, ValueError):  # bad JSON, or bad base64 (binascii.Error), in an answer
