@@ -203,7 +203,11 @@ class OpenAIServer:
             ("POST", "/v1/images/edits"): self.images_edits,
             ("GET", "/_stats"): self.stats,
             ("GET", "/images/{image_id}"): self.served_image,
+            ("POST", "/v1/responses"): self.responses,
         }
+        # The Responses API's judge: a rubric containing a key is answered with its (score, reason).
+        self.judge_scores: dict[str, tuple[float, str]] = {}
+        self.judgements: list[dict[str, Any]] = []  # what each clean /v1/responses answer judged
         self.served: dict[str, bytes] = {}  # images answered as URLs, by id
         self.counts: Counter[str] = Counter()
         self.successes: Counter[str] = Counter()
@@ -389,6 +393,86 @@ class OpenAIServer:
                     "max_inflight": self.max_inflight,
                 },
             )
+
+    # -- the Responses API (a vision judge) ---------------------------------------------------
+    def responses(self, request: Request) -> Response:
+        """``/v1/responses`` with text and image inputs and a JSON-schema answer, as a vision model
+        judging an image answers: ``{"score", "reason"}`` (from ``judge_scores`` by rubric, else
+        0.8), with usage tokens (the text at 4 characters a token, the image at 85 + 170 a tile)."""
+        body = request.json()
+        texts, images = [], []
+        for message in body.get("input") or []:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                texts.append(content)
+                continue
+            for part in content or []:
+                if part.get("type") == "input_text":
+                    texts.append(str(part.get("text", "")))
+                elif part.get("type") == "input_image":
+                    images.append(str(part.get("image_url", "")))
+        fmt = (body.get("text") or {}).get("format") or {}
+        schema = fmt.get("schema") or {}
+        if fmt.get("type") != "json_schema" or set(schema.get("required") or ()) != {"score", "reason"}:
+            return Response(
+                400,
+                error_body("This server answers a json_schema format asking for score and reason.",
+                           kind="invalid_request_error", param="text.format"),
+            )  # fmt: skip
+        tokens_in = math.ceil(sum(len(t) for t in texts + [str(body.get("instructions") or "")]) / 4)
+        sizes = []
+        for url in images:
+            try:
+                data = base64.b64decode(url.split(",", 1)[1], validate=True)
+                with Image.open(io.BytesIO(data)) as picture:
+                    picture.load()
+                    sizes.append(picture.size)
+            except Exception:  # noqa: BLE001 - anything that is not an image is the same refusal
+                return Response(
+                    400, error_body("Invalid image input.", kind="invalid_request_error", param="input")
+                )
+            width, height = sizes[-1]
+            scale = min(1.0, 768 / min(width, height))
+            tokens_in += 85 + 170 * math.ceil(width * scale / 512) * math.ceil(height * scale / 512)
+        rubric = " ".join(texts)
+        score, reason = 0.8, "meets the rubric, mostly"
+        for key, answer in self.judge_scores.items():
+            if key in rubric:
+                score, reason = answer
+                break
+        text = json.dumps({"score": score, "reason": reason})
+        tokens_out = max(1, math.ceil(len(text) / 4))
+        with self._lock:
+            self.judgements.append({"model": body.get("model"), "rubric": rubric, "images": sizes})
+        return Response(
+            200,
+            {
+                "id": f"resp_{len(self.judgements):06d}",
+                "object": "response",
+                "created_at": int(time.time()),
+                "status": "completed",
+                "model": body.get("model"),
+                "output": [
+                    {
+                        "type": "message",
+                        "id": f"msg_{len(self.judgements):06d}",
+                        "status": "completed",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": text, "annotations": []}],
+                    }
+                ],
+                "parallel_tool_calls": True,
+                "tool_choice": "auto",
+                "tools": [],
+                "usage": {
+                    "input_tokens": tokens_in,
+                    "input_tokens_details": {"cached_tokens": 0},
+                    "output_tokens": tokens_out,
+                    "output_tokens_details": {"reasoning_tokens": 0},
+                    "total_tokens": tokens_in + tokens_out,
+                },
+            },
+        )
 
     # -- the Images API -----------------------------------------------------------------------
     def images_generations(self, request: Request) -> Response:

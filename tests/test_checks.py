@@ -179,3 +179,100 @@ def test_unknown_check_option_is_one_sentence(wb: Workbench):
     run = wb.generate("a mug")
     with pytest.raises(SpecError, match="Unknown check option 'colours'"):
         wb.check(run, ["palette"], colours=["#FF6600"])
+
+
+# -- the vision judge ----------------------------------------------------------------------------
+KEY = "sk-test-judge-0000"
+
+
+def _judge_wb(root, server, monkeypatch, **options) -> Workbench:
+    from workbench.backends.openai import RetryPolicy
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    retry = RetryPolicy(max_retries=4, backoff=0.01, max_backoff=0.05, jitter=0.0)
+    return Workbench(
+        root, backend_options={"openai": {"base_url": server.base_url, "retry": retry, **options}}
+    )
+
+
+def test_the_judge_scores_and_records_a_priced_run_and_a_repeat_is_cached(root, openai_server, monkeypatch):
+    wb = _judge_wb(root, openai_server, monkeypatch)
+    openai_server.judge_scores["hero"] = (0.35, "the mug is small and off centre")
+    run = wb.generate(NAVY_POSTER)
+    before = wb.wallet.balance
+    result = wb.check(run, ["judge"], rubric="The mug is the hero of the picture.")
+    assert result.loc[0, "score"] == pytest.approx(0.35)
+    assert result.loc[0, "reason"] == "the mug is small and off centre"
+    assert bool(result.loc[0, "passed"]) is False
+    judged = openai_server.judgements[-1]
+    assert judged["images"] == [(1024, 1024)] and "The mug is the hero" in judged["rubric"]
+    assert "'MOVE FORWARD'" in judged["rubric"]  # the brief goes with the rubric
+    # Recorded as a run: priced in tokens, charged in credits, the judged run its parent.
+    judge_row = wb.runs(kind="judge").iloc[-1]
+    assert judge_row["status"] == "ok" and judge_row["parent_id"] == run.id
+    assert judge_row["tokens_in"] > 85 and judge_row["tokens_out"] > 0
+    assert judge_row["usd"] > 0 and judge_row["credits"] >= 1
+    assert wb.wallet.balance == before - judge_row["credits"]
+    assert result.loc[0, "credits"] == judge_row["credits"]
+    stored = wb.ledger.scores(run.id, check="judge")
+    assert (
+        stored.iloc[-1]["score"] == pytest.approx(0.35) and stored.iloc[-1]["judge_run_id"] == judge_row["id"]
+    )
+    assert wb.runs().set_index("id").loc[run.id, "judge"] == pytest.approx(0.35)
+    # The same judgement again: cached at 0 credits, nothing sent.
+    sent = openai_server.counts["/v1/responses"]
+    again = wb.check(run, ["judge"], rubric="The mug is the hero of the picture.")
+    assert again.loc[0, "score"] == pytest.approx(0.35) and again.loc[0, "credits"] == 0
+    assert openai_server.counts["/v1/responses"] == sent
+    cached = wb.runs(kind="judge").iloc[-1]
+    assert (
+        cached["status"] == "cached" and cached["credits"] == 0 and cached["cached_from"] == judge_row["id"]
+    )
+    assert wb.wallet.balance == before - judge_row["credits"]
+
+
+def test_an_unaffordable_judge_is_refused_before_sending(root, openai_server, monkeypatch):
+    from workbench.errors import BudgetError
+
+    wb = _judge_wb(root, openai_server, monkeypatch)
+    run = wb.generate(NAVY_POSTER)
+    wb.wallet.reserve(wb.wallet.balance, "elsewhere")  # another run holds every credit left
+    assert wb.wallet.balance == 0
+    runs_before = len(wb.runs())
+    with pytest.raises(BudgetError, match="Not enough credits: this judgement costs"):
+        wb.check(run, ["judge"], rubric="Anything")
+    assert openai_server.counts["/v1/responses"] == 0
+    assert len(wb.runs()) == runs_before and wb.ledger.scores().empty
+
+
+def test_judge_faults_are_retried_like_image_requests(root, openai_server, monkeypatch):
+    wb = _judge_wb(root, openai_server, monkeypatch)
+    run = wb.generate(NAVY_POSTER)
+    openai_server.faults.script = ["rate_limit", "server_error", None]
+    result = wb.check(run, ["judge"], rubric="Faults first")
+    assert result.loc[0, "score"] == pytest.approx(0.8)
+    assert openai_server.counts["/v1/responses"] == 3
+    judge_row = wb.runs(kind="judge").iloc[-1]
+    assert judge_row["attempts"] == 3
+    outcomes = [a["outcome"] for a in wb.ledger.attempts(judge_row["id"])]
+    assert outcomes == ["RateLimitError", "ServiceError", "ok"]
+    # Faults past the retries: a failed judge run at 0 credits, its reservation released.
+    before = wb.wallet.balance
+    openai_server.faults.script = ["server_error"] * 6
+    failed = wb.check(run, ["judge"], rubric="Faults only")
+    assert math.isnan(failed.loc[0, "score"]) and "failed" in failed.loc[0, "reason"]
+    last = wb.runs(kind="judge").iloc[-1]
+    assert last["status"] == "failed" and last["credits"] == 0 and wb.wallet.balance == before
+    assert wb.wallet.reserved == 0
+
+
+def test_offline_the_judge_is_unavailable_and_the_other_checks_run(wb: Workbench):
+    run = wb.generate(NAVY_POSTER)
+    result = wb.check(run, ["palette", "judge"]).set_index("check")
+    assert result.loc["palette", "score"] >= 0.9
+    assert math.isnan(result.loc["judge", "score"])
+    assert (
+        "unavailable offline" in result.loc["judge", "reason"]
+        and "OPENAI_API_KEY" in result.loc["judge", "reason"]
+    )
+    assert len(wb.runs(kind="judge")) == 0
