@@ -268,3 +268,72 @@ def test_a_batch_killed_on_one_root_is_finished_by_the_other(
         assert wb.wallet.balance == 110 - 48 and wb.wallet.reserved == 0
         for path in wb.run(runs["id"].iat[0]).images:
             assert path.is_file()
+
+
+@pytest.mark.slow
+def test_two_machines_working_on_one_batch_take_each_job_once(
+    tmp_path: Path, postgres_url: str, s3_store: str, monkeypatch
+):
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    prices = 'credits:\n  draft:\n    "*": {low: 1, medium: 2, high: 10}\n'
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "prices.yaml").write_text(prices)
+    monkeypatch.setenv("WORKBENCH_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("WORKBENCH_STORE", s3_store)
+    with Workbench(tmp_path / "a") as wb:
+        wb.wallet.topup(100)
+    seeds = ", ".join(str(seed) for seed in range(1, 31))
+    path = tmp_path / "mugs.yaml"
+    path.write_text(f"name: mugs\nspec: {{subject: a mug, quality: medium}}\ngrid:\n  seed: [{seeds}]\n")
+    command = [str(Path(sys.executable).with_name("workbench")), "--root"]
+    first = subprocess.Popen(
+        [
+            *command,
+            str(tmp_path / "a"),
+            "batch",
+            "run",
+            str(path),
+            "--workers",
+            "1",
+            "--batch-id",
+            "both",
+            "--no-progress",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 90
+    while _batch_rows(postgres_url, "both") < 2 and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.02)
+    assert first.poll() is None, "the first machine should still be working"
+    second = subprocess.run(
+        [
+            *command,
+            str(tmp_path / "b"),
+            "batch",
+            "run",
+            "--resume",
+            "both",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert second.returncode == 0, second.stderr
+    assert first.wait(240) == 0
+    with Workbench(tmp_path / "b") as wb:
+        runs = wb.runs(batch_id="both")
+        counts = Counter(json.loads(p)["job"] for p in runs["params"])
+        assert len(counts) == 30 and set(counts.values()) == {1}  # each job taken by one worker
+        assert set(runs["status"]) == {"ok"} and set(runs["shard"].dropna()) <= {0}
+        assert len(set(runs["user"])) == 1 and int(runs["credits"].sum()) == 60 == wb.wallet.spent
+        assert wb.wallet.reserved == 0
+        assert wb.ledger.claim_holder("job:both:" + next(iter(counts))) is None  # claims released

@@ -46,6 +46,33 @@ def job_params(job: Job, *, experiment: str) -> dict[str, Any]:
     }
 
 
+def _job_claim(batch_id: str, key: str) -> str:
+    return f"job:{batch_id}:{key}"
+
+
+def take_job(wb: Workbench, batch_id: str, key: str) -> str | None:
+    """Claim one job of a batch for this worker, in the run log's claims (as a request's
+    fingerprint is claimed); returns the claim's token, or None when another live worker holds it
+    or the job is done already. A claim whose owner died on this host, or whose lease ran out
+    (another machine that died), is taken over."""
+    import socket
+
+    from workbench.runs import CLAIM_LEASE_SECONDS
+
+    name, token, host = _job_claim(batch_id, key), f"{os.getpid()}:{key}", socket.gethostname()
+    holder = wb.ledger.claim(name, token, pid=os.getpid(), host=host, lease_seconds=CLAIM_LEASE_SECONDS)
+    if holder is not None:
+        gone = holder.expired() or (holder.host == host and not process_alive(holder.pid))
+        if not gone or not wb.ledger.claim_take_over(
+            holder, token, pid=os.getpid(), host=host, lease_seconds=CLAIM_LEASE_SECONDS
+        ):
+            return None
+    if key in done_jobs(wb, batch_id):  # finished by another worker before we claimed it
+        wb.ledger.claim_release(name, token)
+        return None
+    return token
+
+
 def done_jobs(wb: Workbench, batch_id: str) -> set[str]:
     """Keys of the jobs of a batch that already ended well (``ok`` or ``cached``)."""
     return wb.batches.done_jobs(batch_id)
@@ -105,6 +132,9 @@ def run_shard(
         for name in {*(backend_options or {}), *secret}
     }
     wb = Workbench(root, prompts=tuple(prompts), backend_options=options)
+    # A team's run log (PostgreSQL) may have workers of this batch on other machines: each job is
+    # claimed before it runs, so one worker only takes it (see take_job).
+    shared = getattr(wb.ledger, "url", None) is not None
     try:
         done = done_jobs(wb, batch_id)
         pending = [job for job in jobs if job.key not in done]
@@ -129,6 +159,9 @@ def run_shard(
                     if runner_gone():
                         # The batch runner was killed: stop at once rather than race a resumed batch.
                         raise RuntimeError("The batch runner is gone; this shard stops.")
+                    token = take_job(wb, batch_id, job.key) if shared else None
+                    if shared and token is None:
+                        continue  # another machine's worker has this job, or finished it
                     try:
                         if concurrency == 1:
                             run = wb.run_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
@@ -139,6 +172,9 @@ def run_shard(
                     except BudgetError as exc:
                         out_of_budget.append(exc)
                         return
+                    finally:
+                        if token is not None:
+                            wb.ledger.claim_release(_job_claim(batch_id, job.key), token)
                     accuracy = None
                     if check_text:
                         accuracy = await asyncio.to_thread(_check_text, wb, run)
