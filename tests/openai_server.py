@@ -86,6 +86,7 @@ class Faults:
         script: fault names for the next requests, in order (``None`` for a clean answer).
         blocked_words: prompts containing one of them are refused.
         api_key: when set, any other bearer token gets 401.
+        headers: sent with every 200 answer (``x-ratelimit-remaining-requests`` and the like).
         paths: the paths faults and latency apply to (None: every route).
         answer_as: ``b64_json`` (the GPT image models' answer) or ``url``: each image is served at
             ``/images/{id}.{format}`` (no key needed, as a signed URL) and the answer holds its URL.
@@ -114,6 +115,7 @@ class Faults:
     api_key: str | None = None
     paths: tuple[str, ...] | None = None
     seed: int = 7
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every 200 answer
     answer_as: str = "b64_json"
     check_sizes: bool = True
 
@@ -296,6 +298,8 @@ class OpenAIServer:
             if self.faults.latency:
                 time.sleep(self.faults.latency)
             response = handler(request)
+            if response.status == 200 and self.faults.headers:
+                response.headers.update(self.faults.headers)  # e.g. x-ratelimit-remaining-requests
             if fault == "drop_after_work":
                 raise _Drop
             if fault == "slow_after_work":

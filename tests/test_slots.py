@@ -160,3 +160,51 @@ def test_two_processes_of_one_root_keep_the_openai_concurrency_as_one_total(
     assert openai_server.counts["/v1/images/generations"] == 24
     assert time.perf_counter() - started >= 24 * 0.1 / 3
     assert [p.name for p in tmp_path.iterdir()] == [f"openai-127.0.0.1-{openai_server.port}-v1"]
+
+
+def test_the_limiter_follows_the_services_rate_limit_headers():
+    from workbench.backends.openai import AdaptiveRateLimiter, parse_duration
+
+    assert [parse_duration(t) for t in ("1s", "6m0s", "20ms", "1h2m3.5s", "0.5", "soon")] == [
+        1.0,
+        360.0,
+        0.02,
+        3723.5,
+        0.5,
+        None,
+    ]
+    now = [0.0]
+    limiter = AdaptiveRateLimiter(clock=lambda: now[0])
+    limiter.on_headers({"x-ratelimit-remaining-requests": "50", "x-ratelimit-reset-requests": "1s"})
+    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]  # plenty left: no waiting
+    limiter.on_headers({"X-RateLimit-Remaining-Requests": "0", "X-RateLimit-Reset-Requests": "2s"})
+    assert limiter.reserve() == 2.0 and limiter.header_pauses == 1  # nothing left: wait for the reset
+    now[0] = 10.0
+    limiter.on_headers({"x-ratelimit-remaining-tokens": "2", "x-ratelimit-reset-tokens": "1s"})
+    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.5, 1.0]  # two left in a second: spread
+    now[0] = 20.0
+    assert limiter.reserve() == 0.0  # the window has passed
+
+
+def test_headers_from_the_service_pace_the_requests(openai_server, monkeypatch):
+    from workbench.backends.base import ImageRequest
+    from workbench.backends.openai import OpenAIBackend
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-headers")
+    openai_server.faults.headers = {
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "250ms",
+    }
+    backend = OpenAIBackend(base_url=openai_server.base_url, concurrency=4)
+
+    async def three() -> list:
+        return await asyncio.gather(
+            *(backend.asend(ImageRequest(f"a cup {i}", 1024, 1024)) for i in range(3))
+        )
+
+    asyncio.run(three())  # the first answers say nothing is left
+    started = time.perf_counter()
+    results = asyncio.run(three())
+    assert len(results) == 3 and time.perf_counter() - started >= 0.2
+    assert backend.limiter.header_pauses >= 1
+    backend.close()

@@ -80,6 +80,7 @@ __all__ = [
     "OpenAIBackend",
     "RetryPolicy",
     "map_error",
+    "parse_duration",
     "parse_retry_after",
 ]
 
@@ -137,6 +138,25 @@ def parse_retry_after(headers: Any) -> float | None:
         if parsed is not None:
             return max(0.0, email.utils.mktime_tz(parsed) - time.time())
     return None
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def parse_duration(text: Any) -> float | None:
+    """Seconds in a rate-limit reset header: ``1s``, ``6m0s``, ``20ms``, ``1h2m3.5s`` or a number."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)
 
 
 def _service_message(exc: Any) -> str:
@@ -404,6 +424,8 @@ class AdaptiveRateLimiter:
         decrease: the factor applied to the rate on 429.
         recovery: successes needed to climb from nothing back to the ceiling.
         floor: the lowest rate, in images per minute.
+        low_remaining: below this many requests (or tokens, images) left in the service's
+            window (``x-ratelimit-remaining-*``), new requests are spread until its reset.
     """
 
     def __init__(
@@ -414,6 +436,7 @@ class AdaptiveRateLimiter:
         recovery: int = 20,
         floor: float = 1.0,
         window: float = 1.0,
+        low_remaining: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if per_minute is not None and per_minute <= 0:
@@ -432,12 +455,20 @@ class AdaptiveRateLimiter:
         self._peak: float | None = None
         self._recent: deque[tuple[float, int]] = deque()
         self.slowdowns = 0
+        self.low_remaining = low_remaining
+        self.header_pauses = 0
+        self._spaced_until = -math.inf
+        self._next_spaced = 0.0
+        self._spacing = 0.0
 
     def reserve(self, images: int = 1) -> float:
         """Take a slot for ``images`` images; return the seconds to wait before sending."""
         with self._lock:
             now = self._clock()
             start = max(now, self._paused_until)
+            if now < self._spaced_until:  # the service said little is left: one at a time
+                start = max(start, self._next_spaced)
+                self._next_spaced = start + self._spacing * images
             if self.rate is not None:
                 start = max(start, self._next)
                 self._next = start + images * 60.0 / self.rate
@@ -468,6 +499,41 @@ class AdaptiveRateLimiter:
             self.rate = max(self.floor, current * self.decrease)
             self.slowdowns += 1
             log.info("openai: 429, slowing to %.0f images per minute", self.rate)
+
+    def on_headers(self, headers: Any) -> None:
+        """Follow the service's ``x-ratelimit-remaining-<kind>`` / ``x-ratelimit-reset-<kind>``
+        headers (requests, tokens, images): with nothing left, new requests wait for the reset;
+        with little left, they are spread over the time until it (the rest of the window's
+        budget, one by one), so the account's limit is met before a 429 rather than after."""
+        if headers is None:
+            return
+        spacing, pause = 0.0, 0.0
+        headers = {str(k).lower(): v for k, v in headers.items()}
+        for name, value in headers.items():
+            if not name.startswith("x-ratelimit-remaining-"):
+                continue
+            kind = name.removeprefix("x-ratelimit-remaining-")
+            reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
+            try:
+                remaining = float(value)
+            except (TypeError, ValueError):
+                continue
+            if reset is None or reset <= 0:
+                continue
+            if remaining <= 0:
+                pause = max(pause, reset)
+            elif remaining < self.low_remaining:
+                spacing = max(spacing, reset / remaining)
+        if not (spacing or pause):
+            return
+        with self._lock:
+            now = self._clock()
+            if pause:
+                self._paused_until = max(self._paused_until, now + min(pause, 600.0))
+                self.header_pauses += 1
+            if spacing:
+                self._spaced_until = max(self._spaced_until, now + spacing * self.low_remaining)
+                self._spacing = spacing
 
     def on_success(self) -> None:
         with self._lock:
@@ -992,8 +1058,11 @@ class OpenAIBackend(Backend):
     def _call(
         self, client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected
     ) -> None:
-        method = client.images.edit if "image" in params else client.images.generate
-        answer = method(**params)
+        images = client.images.with_raw_response  # the answer's headers say what the account has left
+        method = images.edit if "image" in params else images.generate
+        raw = method(**params)
+        self.limiter.on_headers(raw.headers)
+        answer = raw.parse()
         if params.get("stream"):
             with answer as stream:
                 for event in stream:
@@ -1008,8 +1077,11 @@ class OpenAIBackend(Backend):
     async def _acall(
         self, client: Any, request: ImageRequest, params: dict[str, Any], collected: _Collected
     ) -> None:
-        method = client.images.edit if "image" in params else client.images.generate
-        answer = await method(**params)
+        images = client.images.with_raw_response
+        method = images.edit if "image" in params else images.generate
+        raw = await method(**params)
+        self.limiter.on_headers(raw.headers)
+        answer = raw.parse()
         if params.get("stream"):
             async with answer as stream:
                 async for event in stream:
