@@ -214,15 +214,16 @@ class SQLiteLedger(Ledger):
             frame = self._select(filters, since, until, limit=limit)
         else:
             frame = self._cached_frame()
-            mask = np.ones(len(frame), dtype=bool)
-            for name, value in filters.items():
-                values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-                mask &= frame[name].isin(values).to_numpy(dtype=bool)
-            if since is not None:
-                mask &= (frame["created_at"] >= _utc(since)).to_numpy(dtype=bool)
-            if until is not None:
-                mask &= (frame["created_at"] < _utc(until)).to_numpy(dtype=bool)
-            frame = frame[mask] if not mask.all() else frame
+            if narrow:  # (the whole log needs no mask: a refresh stays O(new rows))
+                mask = np.ones(len(frame), dtype=bool)
+                for name, value in filters.items():
+                    values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+                    mask &= frame[name].isin(values).to_numpy(dtype=bool)
+                if since is not None:
+                    mask &= (frame["created_at"] >= _utc(since)).to_numpy(dtype=bool)
+                if until is not None:
+                    mask &= (frame["created_at"] < _utc(until)).to_numpy(dtype=bool)
+                frame = frame[mask] if not mask.all() else frame
             if limit is not None:
                 frame = frame.tail(int(limit))
         frame = frame.reset_index(drop=True)  # a new frame: the caller's changes never reach the cache
