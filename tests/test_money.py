@@ -513,3 +513,59 @@ def test_the_batch_report_shows_dollars_received_and_possibly_billed(
     billed = f"${runs['usd_possibly_billed'].sum():.4f} possibly billed"
     assert f"${runs['usd'].sum():.4f} spent" in html and billed in html
     wb.close()
+
+
+# -- the journal -------------------------------------------------------------------------------
+def test_a_run_log_from_before_the_journal_keeps_every_balance(tmp_path):
+    import sqlite3
+
+    from workbench.ledger import MIGRATIONS, SQLiteLedger, utc_now
+    from workbench.wallet import Wallet
+
+    path = tmp_path / "ledger.sqlite"
+    with sqlite3.connect(path) as db:  # the schema as it was: events and reservations tables
+        db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for name, fn in MIGRATIONS[:4]:
+            fn(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, utc_now()))
+        db.execute(
+            "INSERT INTO wallet_events (created_at, kind, credits) VALUES (?, 'topup', 40)", (utc_now(),)
+        )
+        db.execute(
+            "INSERT INTO wallet_events (created_at, kind, credits, run_id) VALUES (?, 'charge', -12, 'r1')",
+            (utc_now(),),
+        )
+        db.execute(
+            "INSERT INTO reservations (created_at, run_id, credits, pid, host) "
+            "VALUES (?, 'r2', 6, 1, 'elsewhere')",
+            (utc_now(),),
+        )
+    ledger = SQLiteLedger(path)
+    wallet = Wallet(ledger)
+    assert ledger.journal_sums() == (10 + 40 - 12 - 6, 6)  # as before: 32 available, 6 held
+    assert wallet.spent == 12
+    assert wallet.balance == 38  # the old reservation's lease has ended: released, and said so
+    history = wallet.history()
+    assert list(history["kind"]) == ["welcome", "topup", "commit", "reserve", "release"]
+    assert history["note"].iloc[-1] == "lease expired" and list(history["balance"])[-1] == 38
+    ledger.close()
+
+
+def test_the_journal_is_append_only_and_its_balance_is_derived(tmp_path, cli, root):
+    from workbench.wallet import Wallet
+
+    wb = Workbench(root)
+    wallet = wb.wallet
+    held = wallet.reserve(4, "run-a")
+    assert wallet.balance == 6 and wallet.reserved == 4
+    with wb.ledger.transaction() as db:
+        assert wallet.commit(held, 9, db=db) == 4  # never more than was reserved
+    assert wallet.balance == 6 and wallet.reserved == 0 and wallet.spent == 4
+    wallet.topup(5)
+    wallet.refund(1, run_id="run-a", note="a wrong answer")
+    assert wallet.balance == 12 == Wallet(wb.ledger).balance and wallet.spent == 3
+    code, out, _ = cli("wallet", "history")
+    assert code == 0 and all(kind in out for kind in ("welcome", "reserve", "commit", "topup", "refund"))
+    entries = wb.ledger.journal_entries()
+    assert sum(e.credits for e in entries) == wallet.balance
+    wb.close()

@@ -282,3 +282,16 @@ def m009_scores(db: sqlite3.Connection) -> None:
 
     db.execute(SQLITE_TABLE)
     db.execute(INDEX)
+
+
+@migration
+def m010_journal_running_sums(db: sqlite3.Connection) -> None:
+    """Each journal entry carries the two sums after it (available, held), so the balance is the
+    last entry's instead of a sum over the whole journal (constant time however long it grows)."""
+    db.execute("ALTER TABLE wallet_journal ADD COLUMN balance_after INTEGER")
+    db.execute("ALTER TABLE wallet_journal ADD COLUMN held_after INTEGER")
+    db.execute(
+        "UPDATE wallet_journal SET balance_after = w.balance, held_after = w.held FROM ("
+        "SELECT id, sum(credits) OVER (ORDER BY id) AS balance, sum(held) OVER (ORDER BY id) AS held "
+        "FROM wallet_journal) AS w WHERE w.id = wallet_journal.id"
+    )

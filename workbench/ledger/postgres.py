@@ -242,6 +242,13 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         )
         """,
     ),
+    "m010_journal_running_sums": (
+        "ALTER TABLE wallet_journal ADD COLUMN balance_after INTEGER",
+        "ALTER TABLE wallet_journal ADD COLUMN held_after INTEGER",
+        "UPDATE wallet_journal SET balance_after = w.balance, held_after = w.held FROM ("
+        "SELECT id, sum(credits) OVER (ORDER BY id) AS balance, sum(held) OVER (ORDER BY id) AS held "
+        "FROM wallet_journal) AS w WHERE w.id = wallet_journal.id",
+    ),
     "m009_scores": (POSTGRES_SCORES_TABLE, SCORES_INDEX),
 }
 
