@@ -5,6 +5,13 @@ workers); the papermill overhead per shard (an empty shard: kernel start, parame
 is reported beside it. One execution per job is measured on a sample (``BENCH_BATCH_SAMPLE``,
 default 12 jobs) and scaled to 200; set ``BENCH_BATCH_SAMPLE=200`` to time all of them.
 Run with ``python -m bench batch``.
+
+A second part times the report of a 10,000-job one-axis draft batch (``BENCH_REPORT_JOBS``):
+its runs are recorded through the facade exactly as a shard records them, at 256×256 so that
+making them takes seconds rather than minutes; the report then reads the run log, makes every
+thumbnail, pages the contact sheets under JPEG's 65,500 px limit and writes the HTML and CSVs.
+Target: the report of 10,000 jobs in ≤ 60 s on this machine. ``BENCH_BATCH_PARTS=report`` runs
+only that part.
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ from workbench.batch import load_experiment, plan_batch, run_batch
 from workbench.batch.runner import (
     _execute_notebook,
     _kernel_manager_class,
-    _write_batch_files,
     default_notebook,
+    write_batch_files,
 )
 
 JOBS = 200
@@ -44,7 +51,7 @@ def _per_job(wb: Workbench, path: Path) -> tuple[float, int]:
     """Each job in its own papermill execution, WORKERS at once; returns (seconds, jobs)."""
     plan = plan_batch(wb, load_experiment(path, templates=wb.templates), batch_id="per-job")
     folder = wb.root / "batches" / "per-job"
-    _write_batch_files(folder, plan)
+    write_batch_files(folder, plan)
     manager = _kernel_manager_class()
 
     def one(index: int) -> None:
@@ -92,7 +99,67 @@ def _empty_shard(wb: Workbench, folder: Path) -> float:
     return time.perf_counter() - start
 
 
+REPORT_JOBS = int(os.environ.get("BENCH_REPORT_JOBS", "10000"))
+REPORT_TARGET_SECONDS = 60.0
+
+
+def report_at_scale(jobs: int = REPORT_JOBS) -> list[dict]:
+    """Record a ``jobs``-job one-axis batch (as a shard does, small images) and time its report."""
+    from PIL import Image
+
+    from workbench.batch.report import MAX_SHEET_ROWS, write_report
+    from workbench.batch.shard import _thumbnails as _shard_thumbnails
+    from workbench.batch.shard import job_params
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        wb = Workbench(folder / "outputs")
+        path = _experiment(folder, "bench-report", range(1, jobs + 1))
+        plan = plan_batch(wb, load_experiment(path, templates=wb.templates), batch_id="scale")
+        write_batch_files(wb.root / "batches" / "scale", plan)
+        start = time.perf_counter()
+        for planned in plan.jobs:
+            job = planned.job
+            run_plan = wb.plan(
+                job.spec,
+                backend=job.backend,
+                model=job.model,
+                size=(256, 256),
+                params=job_params(job, experiment=plan.experiment.name),
+            )
+            run = wb.run_plan(run_plan, batch_id="scale", shard=0, raise_errors=False)
+            _shard_thumbnails(wb, run)  # as a shard does: the thumbnail is made where the image is
+        record_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        report = write_report(wb, "scale")
+        report_seconds = time.perf_counter() - start
+        assert (report.frame["status"] == "ok").all(), report.frame["status"].value_counts()
+        heights = []
+        for sheet in report.contact_sheets:
+            with Image.open(sheet) as image:
+                heights.append(image.height)
+        assert max(heights) < 65_500 and len(report.contact_sheets) == -(-jobs // (6 * MAX_SHEET_ROWS))
+        html_mb = report.html.stat().st_size / 1e6
+        wb.close()
+    return [
+        {"name": f"record {jobs} draft runs (256×256, one process)", "value": record_seconds, "unit": "s"},
+        {
+            "name": f"report of a {jobs}-job batch",
+            "value": report_seconds,
+            "unit": "s",
+            "target": REPORT_TARGET_SECONDS,
+            "contact_sheets": len(heights),
+            "tallest_sheet_px": max(heights),
+            "html_mb": round(html_mb, 2),
+            "load_average": list(os.getloadavg()),
+        },
+    ]
+
+
 def main() -> None:
+    if os.environ.get("BENCH_BATCH_PARTS") == "report":
+        report("batch-report", report_at_scale())
+        return
     sample = int(os.environ.get("BENCH_BATCH_SAMPLE", "12"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -147,7 +214,7 @@ def main() -> None:
         },
         {"name": f"contact sheet + HTML report of {JOBS} jobs", "value": report_seconds, "unit": "s"},
     ]
-    report("batch", figures)
+    report("batch", figures + report_at_scale())
 
 
 if __name__ == "__main__":

@@ -55,6 +55,10 @@ MAX_SHEET_COLUMNS = 40
 # Up to this many jobs the report carries its thumbnails as data URIs (one self-contained file);
 # beyond, they are small files in ``thumbs/`` beside it, so the page stays a few MB.
 INLINE_THUMBS = 400
+# An axis with more values than this lists its best and worst in the page (all in ranking.csv);
+# its charts show the best CHART_VALUES.
+TABLE_VALUES = 50
+CHART_VALUES = 25
 # A checked image passes when at least this share of its exact texts reads back.
 PASSING_TEXT = 0.98
 _PAD = 8
@@ -74,6 +78,7 @@ class Report:
     frame: pd.DataFrame
     ranking_csv: Path | None = None
     jobs_csv: Path | None = None
+    conclusions: list[dict[str, Any]] | None = None  # per axis and check: ranked values, the sentence
 
 
 # -- the data ---------------------------------------------------------------------------------
@@ -83,6 +88,8 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
     Jobs that never ran are rows with status ``missing``, with the price table's estimate.
     """
     import pandas as pd
+
+    from workbench.ledger.scores import SCORE_FRAME_COLUMNS
 
     folder = batch_folder(wb, batch_id)
     jobs = json.loads((folder / "jobs.json").read_text(encoding="utf-8"))
@@ -128,6 +135,9 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
                 "run_id": _text(run.get("id")),
                 "error": _text(run.get("error")),
                 "text_accuracy": _accuracy(run.get("text_accuracy")),
+                "repeat": int(job.get("repeat") or 0),
+                # One column per check the job's image was scored on (workbench.checks).
+                **{name: _accuracy(run.get(name)) for name in SCORE_FRAME_COLUMNS},
             }
         )
     return pd.DataFrame(rows)
@@ -198,6 +208,11 @@ def ranking(frame: pd.DataFrame, axes: list[dict[str, Any]]) -> pd.DataFrame:
 
     tables = []
     frame = frame.assign(
+        _failed=frame["status"] == "failed",
+        _blocked=frame["status"] == "blocked",
+        _missing=frame["status"] == "missing",
+    )
+    frame = frame.assign(
         _done=frame["status"].isin(_DONE),
         _pass=_passing(frame),
         _images=frame["n"].where(frame["status"].isin(_DONE), 0),
@@ -215,9 +230,9 @@ def ranking(frame: pd.DataFrame, axes: list[dict[str, Any]]) -> pd.DataFrame:
                 "value": images.index,
                 "jobs": grouped.size().to_numpy(),
                 "ok": grouped["_done"].sum().to_numpy(),
-                "failed": grouped["status"].apply(lambda s: int((s == "failed").sum())).to_numpy(),
-                "blocked": grouped["status"].apply(lambda s: int((s == "blocked").sum())).to_numpy(),
-                "missing": grouped["status"].apply(lambda s: int((s == "missing").sum())).to_numpy(),
+                "failed": grouped["_failed"].sum().astype(int).to_numpy(),
+                "blocked": grouped["_blocked"].sum().astype(int).to_numpy(),
+                "missing": grouped["_missing"].sum().astype(int).to_numpy(),
                 "ok_share": (grouped["_done"].mean()).to_numpy(),
                 "text_accuracy": grouped["text_accuracy"].mean().to_numpy(),
                 "text_checked": grouped["text_accuracy"].count().to_numpy(),
@@ -412,6 +427,9 @@ def _thumb(path: Path | None) -> Image.Image | None:
     if data is None:
         return None
     with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        if image.mode == "RGB":
+            return image  # nothing transparent to put on white
         image = image.convert("RGBA")
     canvas = Image.new("RGB", image.size, "white")
     canvas.paste(image, mask=image.getchannel("A"))
@@ -470,8 +488,8 @@ def contact_sheets(
         cells = [(by_coords.get((label,) if axes else ()), label) for label in labels]
         pages = _chunks(cells, _WRAP * MAX_SHEET_ROWS)
         axis = axes[0]["name"] if axes else ""
-        return [
-            _wrapped_sheet(
+        jobs = [
+            (
                 folder / _page_name("contact-sheet", i, len(pages)),
                 title + (f" (page {i} of {len(pages)})" if len(pages) > 1 else ""),
                 page,
@@ -479,6 +497,11 @@ def contact_sheets(
             )
             for i, page in enumerate(pages, start=1)
         ]
+        if len(jobs) == 1:
+            return [_wrapped_sheet(*jobs[0])]
+        # Pages are independent; decoding, pasting and encoding release the GIL: use the cores.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            return list(pool.map(lambda job: _wrapped_sheet(*job), jobs))
     rows, columns = axes[0], axes[1]
     sheets = []
     extra = [a["labels"] for a in axes[2:]]
@@ -616,6 +639,13 @@ def _link_images(folder: Path, frame: pd.DataFrame) -> None:
             shutil.copyfile(source, link)
 
 
+def _cached_thumb(image: Path) -> Path | None:
+    """The store's cached ``THUMB`` px thumbnail file of a stored image, when it has been made
+    (``Store.thumbnail`` keeps them at ``<root>/thumbs/<size>/<name>.webp``)."""
+    cached = image.parents[2] / "thumbs" / str(THUMB) / f"{image.stem}.webp"
+    return cached if cached.is_file() else None
+
+
 def _small_jpeg(path: Path | None, size: int = 128) -> bytes | None:
     thumb = _thumb(path)
     if thumb is None:
@@ -689,6 +719,8 @@ def _notes(wb: Workbench, batch_id: str, frame: pd.DataFrame) -> list[str]:
 def _write_report(
     wb: Workbench, batch_id: str, folder: Path, meta: dict[str, Any], frame: pd.DataFrame
 ) -> Report:
+    import pandas as pd
+
     _prefetch(frame)
     sheets = contact_sheets(wb, batch_id, frame, folder=folder)
     _link_images(folder, frame)
@@ -696,6 +728,7 @@ def _write_report(
     checked = frame["text_accuracy"].dropna()
     has_text = len(checked) > 0
     table = ranking(frame, axes)
+    conclusions = _conclusions(frame, axes, table, folder)  # which value wins, with what confidence
     draft = bool(len(frame)) and bool((frame["backend"] == "draft").all())
     service = service_prices(wb, frame) if draft else None
 
@@ -704,25 +737,21 @@ def _write_report(
     if draft and service:
         rates = wb.prices.data.get("usd_per_million_tokens", {}).get("openai") or {}
         model = next((m for m in rates if m != "*"), None)
+        prices: dict[tuple[int, int, int, int], float] = {}
+
+        def service_usd(size: str, n: int, prompt: str) -> float:
+            key = (*(int(x) for x in size.split("x")), int(n), len(prompt or "") or 200)
+            if key not in prices:
+                prices[key] = _estimate(wb, "openai", model, "medium", *key)[1]
+            return prices[key]
+
+        usd = [service_usd(*row) for row in zip(frame["size"], frame["n"], frame["prompt"], strict=True)]
+        priced = frame.assign(_service=usd)
         for position, axis in enumerate(axes):
-            per: dict[str, float] = {}
-            for label in axis["labels"]:
-                part = frame[frame["coords"].map(lambda c, p=position, v=label: len(c) > p and c[p] == v)]
-                if len(part):
-                    usd = sum(
-                        _estimate(
-                            wb,
-                            "openai",
-                            model,
-                            "medium",
-                            *(int(x) for x in s.split("x")),
-                            int(n),
-                            len(p) or 200,
-                        )[1]
-                        for s, n, p in zip(part["size"], part["n"], part["prompt"], strict=True)
-                    )
-                    per[label] = usd / max(1, int(part["n"].sum()))
-            service_by_value[axis["name"]] = per
+            labels = priced["coords"].map(lambda c, p=position: c[p] if len(c) > p else "")
+            grouped = priced.groupby(labels, sort=False)
+            per_image = grouped["_service"].sum() / grouped["n"].sum().clip(lower=1)
+            service_by_value[axis["name"]] = {str(k): float(v) for k, v in per_image.items()}
 
     columns = [
         ("rank", "rank", True),
@@ -744,8 +773,12 @@ def _write_report(
     axis_views = []
     for axis in axes:
         part = table[table["axis"] == axis["name"]]
+        # A long axis (a seed per job) lists its best and worst values; ranking.csv has them all.
+        shown = (
+            part if len(part) <= TABLE_VALUES else pd.concat([part.head(TABLE_VALUES - 10), part.tail(10)])
+        )
         rows = []
-        for record in part.to_dict("records"):
+        for record in shown.to_dict("records"):
             cells = {
                 "rank": record["rank"],
                 "value": record["value"],
@@ -767,7 +800,7 @@ def _write_report(
             }
             rows.append([cells[key] for key, _, _ in columns])
         charts = _axis_charts(
-            part,
+            part.head(CHART_VALUES),
             axis["name"],
             has_text=has_text,
             draft=draft,
@@ -776,6 +809,7 @@ def _write_report(
         axis_views.append(
             {
                 "name": axis["name"],
+                "more": len(part) - len(shown),
                 "columns": [{"label": label, "num": num} for _, label, num in columns],
                 "rows": rows,
                 "charts": charts,
@@ -787,9 +821,6 @@ def _write_report(
     _jobs_csv(jobs_csv, frame, axes)
 
     inline = len(frame) <= INLINE_THUMBS
-    thumbs = folder / "thumbs"
-    if not inline:
-        thumbs.mkdir(exist_ok=True)
     records = frame.to_dict("records")
 
     def thumb_for(record: dict[str, Any]) -> str:
@@ -797,14 +828,12 @@ def _write_report(
             return ""
         if inline:
             return _data_uri(record["image"])
-        name = f"{record['index']:05d}.jpg"
-        target = thumbs / name
-        if not target.exists():
-            data = _small_jpeg(record["image"])
-            if data is None:
-                return ""
-            target.write_bytes(data)
-        return f"thumbs/{name}"
+        # A big batch links the store's own cached thumbnail (made by the shard) instead of
+        # inlining it: the page stays a few MB and nothing is encoded again.
+        cached = _cached_thumb(Path(record["image"]))
+        if cached is not None:
+            return os.path.relpath(cached, folder)
+        return _data_uri(record["image"])
 
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         thumb_sources = list(pool.map(thumb_for, records))
@@ -866,14 +895,36 @@ def _write_report(
         passing=f"made and read back at least {PASSING_TEXT:.0%} of their exact texts (where checked)",
         axes=axis_views,
         ranking_csv=ranking_csv.name,
+        chart_values=CHART_VALUES,
         jobs_csv=jobs_csv.name,
         sheets=[p.name for p in sheets],
         checked=has_text,
+        conclusions=conclusions,
         job_rows=job_rows,
     )
     path = folder / "report.html"
     path.write_text(page, encoding="utf-8")
-    return Report(sheets, path, frame, ranking_csv, jobs_csv)
+    return Report(sheets, path, frame, ranking_csv, jobs_csv, conclusions)
+
+
+def _conclusions(
+    frame: pd.DataFrame, axes: list[dict[str, Any]], table: pd.DataFrame, folder: Path
+) -> list[dict[str, Any]]:
+    """Per axis and check: the values by mean score with 95 % bootstrap intervals and the sentence
+    naming a winner only where the intervals separate; also written to ``conclusions.csv``."""
+    import pandas as pd
+
+    from workbench.checks.stats import experiment_conclusions
+
+    found = experiment_conclusions(frame, axes, table)
+    rows = [
+        {"axis": c["axis"], "check": c["check"], **row, "sentence": c["sentence"]}
+        for c in found
+        for row in c["rows"]
+    ]
+    if rows:
+        pd.DataFrame(rows).to_csv(folder / "conclusions.csv", index=False, float_format="%.6g")
+    return found
 
 
 def _jobs_csv(path: Path, frame: pd.DataFrame, axes: list[dict[str, Any]]) -> None:
