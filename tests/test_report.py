@@ -166,5 +166,10 @@ def test_a_one_axis_1500_job_draft_batch_finishes_with_its_report(root, tmp_path
         with Image.open(sheet) as image:
             assert image.height < 65_500
     assert len(list(csv.DictReader((folder / "jobs.csv").open()))) == 1500
-    assert len(list((folder / "thumbs").glob("*.jpg"))) == 1500  # big batches link thumbnails as files
+    # A big batch links each job's thumbnail (the store's cached file) instead of inlining 1,500.
+    html = result.report.read_text()
+    thumbs = re.findall(r'<a class="thumb" href="images/[^"]+" target="_blank"><img src="([^"]+)"', html)
+    assert len(thumbs) == 1500 and "data:image" not in html
+    assert all((folder / src).is_file() for src in thumbs[::100])
+    assert html.count("more values of seed") == 1  # 1,500 values: the best and worst listed
     wb.close()
