@@ -276,3 +276,90 @@ def test_offline_the_judge_is_unavailable_and_the_other_checks_run(wb: Workbench
         and "OPENAI_API_KEY" in result.loc["judge", "reason"]
     )
     assert len(wb.runs(kind="judge")) == 0
+
+
+# -- experiments that conclude -------------------------------------------------------------------
+MUG_PALETTE = """
+name: mug-palette
+spec:
+  subject: a ceramic mug
+  texts: [{text: MORNING, role: headline}]
+grid:
+  background:
+    navy: "deep navy (#1B2A4A)"
+    sand: "sand (#D9C59F) with bright orange (#FF6600) and teal (#1F7A7A) details"
+    studio: "plain white studio wall, a mug in cobalt blue (#1F4EB4) and mustard (#D6A62A)"
+  lighting:
+    soft: soft window light
+    rim: hard rim light
+repeats: 5
+checks: [palette, contrast]
+"""
+
+
+def _in_process_batch(wb: Workbench, text: str, batch_id: str, tmp_path) -> None:
+    """Plan a batch and run all its jobs in this process through one shard (run_shard), as a
+    papermill kernel would: the shard checks its own images."""
+    import json
+
+    from workbench.batch.experiments import load_experiment
+    from workbench.batch.runner import plan_batch, write_batch_files
+    from workbench.batch.shard import run_shard
+
+    path = tmp_path / f"{batch_id}.yaml"
+    path.write_text(text, encoding="utf-8")
+    plan = plan_batch(wb, load_experiment(path, templates=wb.templates), batch_id=batch_id)
+    folder = wb.root / "batches" / batch_id
+    write_batch_files(folder, plan)
+    jobs = folder / "shard-0.jobs.json"
+    jobs.write_text(json.dumps([j.record() for j in plan.jobs]))
+    run_shard(jobs, root=wb.root, batch_id=batch_id, shard=0, experiment=plan.experiment.name)
+
+
+def test_repeats_expand_each_cell_into_variants_with_the_checks(tmp_path):
+    from workbench.batch.experiments import load_experiment
+    from workbench.errors import ExperimentError
+
+    path = tmp_path / "mug.yaml"
+    path.write_text(MUG_PALETTE, encoding="utf-8")
+    experiment = load_experiment(path)
+    assert experiment.shape == (3, 2) and len(experiment) == 30 and experiment.repeats == 5
+    first_cell = [j for j in experiment.jobs if j.coords == ("navy", "soft")]
+    assert [j.repeat for j in first_cell] == [0, 1, 2, 3, 4]
+    assert [j.options["variant"] for j in first_cell] == [0, 1, 2, 3, 4]
+    assert len({j.key for j in experiment.jobs}) == 30
+    assert all(j.checks == ("palette", "contrast") for j in experiment.jobs)
+    assert load_experiment(path).jobs[7].key == experiment.jobs[7].key  # stable keys
+    path.write_text(MUG_PALETTE.replace("repeats: 5", "repeats: 0"), encoding="utf-8")
+    with pytest.raises(ExperimentError, match=r"mug.yaml:\d+: repeats: repeats is a whole number"):
+        load_experiment(path)
+    path.write_text(MUG_PALETTE.replace("[palette, contrast]", "[palette, colour]"), encoding="utf-8")
+    with pytest.raises(ExperimentError, match="checks: Unknown check 'colour'"):
+        load_experiment(path)
+
+
+@pytest.mark.slow
+def test_a_3x2_experiment_with_5_repeats_names_a_winner_only_where_intervals_separate(wb, tmp_path):
+    from workbench.batch.report import write_report
+
+    _in_process_batch(wb, MUG_PALETTE, "mug", tmp_path)
+    runs = wb.runs(batch_id="mug")
+    assert len(runs) == 30 and runs["palette"].notna().all() and runs["contrast"].notna().all()
+    report = write_report(wb, "mug")
+    said = {(c["axis"], c["check"]): c for c in report.conclusions}
+    # background makes a clear difference on palette: navy wins, its interval above the others'.
+    background = said[("background", "palette")]
+    assert background["winner"] == "navy"
+    rows = background["rows"]
+    assert [r["value"] for r in rows][0] == "navy" and rows[0]["samples"] == 10
+    assert rows[0]["low"] > max(r["high"] for r in rows[1:])
+    assert background["sentence"].startswith("background `navy` beats `")
+    assert "95 % CI 1.00–1.00 vs 0.67–0.67" in background["sentence"], background["sentence"]
+    # lighting makes none: no winner, and the sentence says so.
+    lighting = said[("lighting", "palette")]
+    assert lighting["winner"] is None and "no value wins on palette" in lighting["sentence"]
+    assert all(r["samples"] == 15 for r in lighting["rows"])
+    html = report.html.read_text()
+    assert "What the checks conclude" in html and background["sentence"].split(" (")[0] in html
+    assert html.count('<table class="intervals"') == 4  # 2 axes x 2 checks
+    assert (report.html.parent / "conclusions.csv").is_file()

@@ -113,6 +113,18 @@ def plan(
     is_flag=True,
     help="Read each image's exact texts back with OCR (needs tesseract); the report shows the accuracy.",
 )
+@click.option(
+    "--checks",
+    metavar="NAMES",
+    help="Checks each shard runs on its own images, e.g. palette,contrast (workbench check --help); "
+    "the report ranks each factor's values by mean score with 95 % intervals.",
+)
+@click.option(
+    "--adaptive",
+    is_flag=True,
+    help="Successive halving: a few samples of every cell first, then more only for cells whose "
+    "interval does not already lie below the leader's (needs repeats: and checks), within --budget.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.pass_context
 def run(
@@ -129,6 +141,8 @@ def run(
     resume: str | None,
     retries: int,
     check_text: bool,
+    checks: str | None,
+    adaptive: bool,
     no_progress: bool,
 ) -> None:
     """Run EXPERIMENT through the batch notebook, K shards at once; write images, sheets and a report."""
@@ -142,6 +156,30 @@ def run(
         )
     wb = _workbench(ctx)
     loaded = _load(wb, experiment, backend, model, quality) if experiment else None
+    if adaptive:
+        from workbench.batch.adaptive import run_adaptive
+
+        if loaded is None:
+            raise click.UsageError("--adaptive starts a batch: give an EXPERIMENT, not --resume.")
+        outcome = run_adaptive(
+            wb,
+            loaded,
+            checks=checks,
+            budget=budget,
+            batch_id=batch_id,
+            workers=workers,
+            concurrency=concurrency,
+            notebook=notebook,
+            retries=retries,
+            progress=not no_progress,
+            check_text=check_text,
+        )
+        click.echo(outcome.describe())
+        click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+        result = outcome.result
+        if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
+            sys.exit(1)
+        return
     result = run_batch(
         wb,
         loaded,
@@ -154,6 +192,7 @@ def run(
         retries=retries,
         progress=not no_progress,
         check_text=check_text,
+        checks=checks,
     )
     click.echo(result.describe())
     click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)

@@ -16,6 +16,8 @@ An experiment is a YAML file (or a CSV of rows), named by its path or by its nam
       subject: [a mug, a teapot]
       background: ["@marble", "@oak-table"]
     rows: products.csv                  # each CSV row is one run (columns are factor names)
+    repeats: 5                          # optional: 5 samples (variants) per cell, for intervals
+    checks: [palette, contrast]         # optional: the checks every image gets (workbench.checks)
 
 Factor names are spec fields (subject, background, lighting, style, details, aspect, quality, n,
 seed, texts, preset), ``headline`` and ``subtext`` (replace the exact texts of that role), and run
@@ -27,6 +29,7 @@ every row. Errors name the file and the field, e.g. ``mug.yaml: grid.lighting[2]
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -60,7 +63,11 @@ SPEC_FIELDS = tuple(name for name in ALL_SPEC_FIELDS if name != "character")  # 
 TEXT_ROLES = ("headline", "subtext")
 OPTIONS = ("backend", "model", "variant", "output_format", "transparent")
 FACTOR_NAMES = (*SPEC_FIELDS, *TEXT_ROLES, *OPTIONS)
-_TOP_KEYS = ("name", "description", "preset", "spec", "backend", "model", "options", "grid", "zip", "rows")
+_TOP_KEYS = (
+    "name", "description", "preset", "spec", "backend", "model", "options", "grid", "zip", "rows",
+    "repeats", "checks",
+)  # fmt: skip
+_MAX_REPEATS = 100
 _INTEGERS = ("n", "seed", "variant")
 _MAX_JOBS = 10_000
 _LABEL_CHARS = 40
@@ -91,6 +98,8 @@ class Job:
     options: dict[str, Any]
     factors: dict[str, str]
     coords: tuple[str, ...]
+    repeat: int = 0  # which sample of its cell (an experiment's ``repeats``): variant + repeat
+    checks: tuple[str, ...] = ()  # the checks its image gets in the batch (workbench.checks)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +111,8 @@ class Job:
             "options": self.options,
             "factors": self.factors,
             "coords": list(self.coords),
+            **({"repeat": self.repeat} if self.repeat else {}),
+            **({"checks": list(self.checks)} if self.checks else {}),
         }
 
     @classmethod
@@ -115,6 +126,8 @@ class Job:
             options=dict(data.get("options") or {}),
             factors=dict(data.get("factors") or {}),
             coords=tuple(data.get("coords") or ()),
+            repeat=int(data.get("repeat") or 0),
+            checks=tuple(data.get("checks") or ()),
         )
 
 
@@ -130,6 +143,8 @@ class Experiment:
     backend: str | None = None
     model: str | None = None
     base: dict[str, Any] = field(default_factory=dict)
+    repeats: int = 1  # samples per cell
+    checks: tuple[str, ...] = ()  # the checks every image gets
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -477,6 +492,8 @@ class _Reader:
                 "grid", f"expands to {total:,} jobs; the limit is {_MAX_JOBS:,}: split the experiment."
             )
 
+        repeats = self.repeats(data.get("repeats"))
+        checks = self.checks(data.get("checks"))
         jobs: list[Job] = []
         keys: set[str] = set()
         for index, combo in enumerate(itertools.product(*groups)):
@@ -492,6 +509,24 @@ class _Reader:
             jobs.append(
                 Job(key, job.index, job.spec, job.backend, job.model, job.options, job.factors, coords)
             )
+        if repeats > 1:  # K samples per cell: the same spec at K variants (a new sample each)
+            jobs = [
+                Job(
+                    job.key if r == 0 else f"{job.key}-r{r}",
+                    job.index * repeats + r,
+                    job.spec,
+                    job.backend,
+                    job.model,
+                    {**job.options, "variant": int(job.options.get("variant") or 0) + r},
+                    job.factors,
+                    job.coords,
+                    repeat=r,
+                )
+                for job in jobs
+                for r in range(repeats)
+            ]
+        if checks:
+            jobs = [dataclasses.replace(job, checks=checks) for job in jobs]
         return Experiment(
             name=name,
             path=self.path,
@@ -501,7 +536,30 @@ class _Reader:
             backend=default_backend,
             model=default_model,
             base=base,
+            repeats=repeats,
+            checks=checks,
         )
+
+    def repeats(self, raw: Any) -> int:
+        """``repeats: K``: samples per cell (1 to ``_MAX_REPEATS``)."""
+        if raw is None:
+            return 1
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= _MAX_REPEATS:
+            raise self.fail("repeats", f"repeats is a whole number from 1 to {_MAX_REPEATS}, not {raw!r}.")
+        return raw
+
+    def checks(self, raw: Any) -> tuple[str, ...]:
+        """``checks: [palette, contrast]`` (or one string with commas): names of registered checks."""
+        if raw is None:
+            return ()
+        from workbench.checks import check_names
+
+        if not isinstance(raw, (str, list, tuple)):
+            raise self.fail("checks", "give a list of check names, e.g. [palette, contrast].")
+        try:
+            return tuple(check_names(raw if isinstance(raw, str) else [str(v) for v in raw]))
+        except SpecError as exc:
+            raise self.fail("checks", str(exc)) from None
 
     def job(
         self,

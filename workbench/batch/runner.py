@@ -451,6 +451,7 @@ def run_batch(
     report: bool = True,
     start_timeout: float = 60.0,
     check_text: bool = False,
+    checks: str | list[str] | tuple[str, ...] | None = None,
 ) -> BatchResult:
     """Run an experiment as a batch: plan, check the wallet, run K papermill shards, report.
 
@@ -471,6 +472,9 @@ def run_batch(
         report: write the contact sheet and the HTML report at the end.
         check_text: each shard reads the exact texts of its finished images back with OCR and
             stores the scores; the report then shows text accuracy per factor and per job.
+        checks: the checks each shard runs on its own finished images (``workbench.checks``:
+            palette, contrast, ...; the experiment's ``checks:`` otherwise); the report then ranks
+            each factor's values by mean score with 95 % intervals and names a winner where they separate.
 
     Raises:
         ExperimentError: a bad experiment or batch id (nothing runs).
@@ -495,6 +499,14 @@ def run_batch(
         raise ExperimentError(f"No batch notebook at {notebook}; pass --notebook PATH.", field="notebook")
     if check_text:
         _require_ocr()
+    if checks and experiment is not None:
+        from dataclasses import replace
+
+        from workbench.checks import check_names
+
+        names = tuple(check_names(checks))  # an unknown check: one sentence, before anything runs
+        jobs = [replace(j, checks=names) for j in experiment.jobs]
+        experiment = replace(experiment, jobs=jobs, checks=names)
     plan = plan_batch(wb, experiment, batch_id=batch_id, resume=resume, budget=budget)
     plan.check()  # before any kernel starts: a batch the wallet cannot pay renders nothing
     folder = batch_folder(wb, plan.batch_id)

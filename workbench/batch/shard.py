@@ -176,6 +176,8 @@ def run_shard(
                         if token is not None:
                             wb.ledger.claim_release(_job_claim(batch_id, job.key), token)
                     accuracy = None
+                    if job.checks:  # the experiment's (or --checks) checks: scored here, stored per run
+                        await asyncio.to_thread(_run_checks, wb, run, job.checks)
                     if check_text:
                         accuracy = await asyncio.to_thread(_check_text, wb, run)
                     statuses.append(
@@ -222,6 +224,16 @@ def _thumbnails(wb: Workbench, run: Any) -> None:
             wb.thumbnail(image, THUMB)
         except WorkbenchError:
             pass  # the report says what is missing; the run itself is done
+
+
+def _run_checks(wb: Workbench, run: Any, checks: Sequence[str]) -> None:
+    """Score a finished run's image with the job's checks (``workbench.checks``) and store the
+    scores; a check that cannot run on it (the judge offline, no texts) says so in its reason."""
+    if not run.ok or not run.images:
+        return
+    from workbench.checks.api import check_image
+
+    check_image(wb, run, list(checks))
 
 
 def _check_text(wb: Workbench, run: Any) -> float | None:
