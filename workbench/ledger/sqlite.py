@@ -51,6 +51,8 @@ _BATCH_COLUMNS = (
 # A cold runs() that reads this many rows from SQLite saves the frame beside the ledger, so the next
 # session loads it instead (see workbench.ledger.snapshot); fewer rows read fast enough without one.
 SNAPSHOT_MIN_ROWS = 20_000
+# Up to this many new rows, a refresh writes them into the cached frame's buffers as plain values.
+_FEW_ROWS = 1_000
 # Columns that runs() filters on, with their SQL column.
 _FILTERS = {
     "batch_id",
@@ -439,7 +441,10 @@ class SQLiteLedger(Ledger):
             rows = self._fetch(
                 f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs WHERE rowid > ? ORDER BY rowid", (last,)
             )
-            new = _frame(rows) if rows or self._cache is None else None
+            if self._few_appended(rows):
+                new = None  # written straight into the growing frame's buffers
+            else:
+                new = _frame(rows) if rows or self._cache is None else None
         if self._cache is None:
             self._cache = new
         elif new is not None:
@@ -450,6 +455,31 @@ class SQLiteLedger(Ledger):
         if len(rows) >= SNAPSHOT_MIN_ROWS:
             self._save_snapshot()
         return self._cache
+
+    def _few_appended(self, rows: list[tuple]) -> bool:
+        """A few new rows (a refresh after some runs) go into the cache's buffers as plain values,
+        without a frame of their own; False when that does not apply (then ``_frame`` does it)."""
+        growing = self._growing
+        if not rows or len(rows) > _FEW_ROWS or growing is None or growing.frame is not self._cache:
+            return False
+        columns = list(zip(*rows, strict=True))[1:]
+        by_name = dict(zip(RUN_COLUMNS, columns, strict=True))
+        by_name["images"] = tuple(s.split("\n") if s else [] for s in by_name["images"])
+        values: dict[str, list[Any]] = {}
+        for name in growing.columns:
+            if name == "size":
+                values[name] = [f"{w}x{h}" for w, h in zip(by_name["width"], by_name["height"], strict=True)]
+            elif name in by_name:
+                values[name] = list(by_name[name])
+            else:
+                return False
+        try:
+            growing.append_values(values)
+        except (TypeError, ValueError, KeyError):  # a value of another kind: the slower path
+            self._growing = None
+            return False
+        self._cache = growing.frame
+        return True
 
     def _append(self, new: pd.DataFrame) -> pd.DataFrame:
         """The cache with ``new`` rows after it: written into the spare room of the columns'
