@@ -569,3 +569,22 @@ def test_the_journal_is_append_only_and_its_balance_is_derived(tmp_path, cli, ro
     entries = wb.ledger.journal_entries()
     assert sum(e.credits for e in entries) == wallet.balance
     wb.close()
+
+
+def test_many_identical_tasks_wait_in_the_event_loop_not_in_worker_threads(root, openai_server, monkeypatch):
+    import asyncio
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    wb.wallet.topup(100)
+    openai_server.faults.latency = 0.2
+
+    async def tasks():  # more waiters than the default executor has threads: none may starve the first
+        return await asyncio.wait_for(
+            asyncio.gather(*(wb.agenerate("a lamp for many", quality="low") for _ in range(24))), 60
+        )
+
+    runs = asyncio.run(tasks())
+    assert sorted(r.status for r in runs) == ["cached"] * 23 + ["ok"]
+    assert openai_server.counts["/v1/images/generations"] == 1
+    wb.close()

@@ -182,8 +182,7 @@ async def arun_plan(
     wait on the disk, so they run in a worker thread: the event loop keeps reading other
     requests' answers meanwhile (about 0.1 x the ideal time of a 200-request batch).
     """
-    # Waiting for another request's claim polls the run log: a worker thread, not the event loop.
-    attempt = await asyncio.to_thread(_begin, wb, plan, fresh, batch_id, shard)
+    attempt = await _abegin(wb, plan, fresh, batch_id, shard)
     if isinstance(attempt, Run):
         return attempt
     try:
@@ -231,57 +230,108 @@ def cached_row(wb: Workbench, fingerprint: str) -> dict[str, Any] | None:
 
 
 # -- the steps ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Pending:
+    """A run past the cache, before its claim and reservation."""
+
+    run_id: str
+    started: float
+    batch_id: str | None
+    shard: int | None
+    backend: Backend
+    claims: bool  # whether it claims its fingerprint (paid backends, not fresh)
+
+
+_BUSY = object()  # another request holds the claim: look again after a while
+
+
 def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
     """A cached Run when the request was made before (or by a request it waited for), else an
     attempt holding the request's claim and its credits."""
+    pending = _start(wb, plan, fresh, batch_id, shard)
+    if isinstance(pending, Run):
+        return pending
+    delay = 0.01
+    while pending.claims:
+        step = _claim_step(wb, plan, pending)
+        if step is not _BUSY:
+            if isinstance(step, Run):
+                return step
+            break
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+    return _reserve(wb, plan, pending)
+
+
+async def _abegin(
+    wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None
+) -> Run | _Attempt:
+    """``_begin`` for the event loop: waiting for another request's claim sleeps in the loop
+    (never in a worker thread, which the request it waits for may need to finish)."""
+    pending = _start(wb, plan, fresh, batch_id, shard)
+    if isinstance(pending, Run):
+        return pending
+    delay = 0.01
+    while pending.claims:
+        step = _claim_step(wb, plan, pending)
+        if step is not _BUSY:
+            if isinstance(step, Run):
+                return step
+            break
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+    return _reserve(wb, plan, pending)
+
+
+def _start(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Pending:
     attempt_id, started = uuid.uuid4().hex, time.perf_counter()
     hit = None if fresh else _record_cached(wb, plan, attempt_id, batch_id, shard, started)
     if hit is not None:
         return hit
     backend = wb.backend(plan.backend)  # a missing key fails here, before any reservation
-    claimed = None
-    if not fresh and not backend.is_draft:
-        hit = _claim(wb, plan, attempt_id, batch_id, shard, started)
-        if hit is not None:
-            return hit
-        claimed = plan.fingerprint
+    return _Pending(attempt_id, started, batch_id, shard, backend, not fresh and not backend.is_draft)
+
+
+def _reserve(wb: Workbench, plan: Plan, pending: _Pending) -> _Attempt:
+    claimed = plan.fingerprint if pending.claims else None
     try:
         user, project = run_owner(wb, plan)
-        reservation = wb.wallet.reserve(plan.estimate.credits, attempt_id, user=user, project=project)
+        reservation = wb.wallet.reserve(plan.estimate.credits, pending.run_id, user=user, project=project)
     except BaseException:
         if claimed:
-            wb.ledger.claim_release(claimed, attempt_id)
+            wb.ledger.claim_release(claimed, pending.run_id)
         raise
-    return _Attempt(attempt_id, started, batch_id, shard, backend, reservation, claimed)
+    return _Attempt(
+        pending.run_id,
+        pending.started,
+        pending.batch_id,
+        pending.shard,
+        pending.backend,
+        reservation,
+        claimed,
+    )
 
 
-def _claim(
-    wb: Workbench, plan: Plan, run_id: str, batch_id: str | None, shard: int | None, started: float
-) -> Run | None:
-    """Claim the request's fingerprint, or wait for the request that holds it and return its
-    answer as a cached run (0 credits). A claim whose owner died (on this host) or whose lease ran
-    out is taken over; one released without an answer (the request failed) is claimed again."""
+def _claim_step(wb: Workbench, plan: Plan, pending: _Pending) -> Run | None | object:
+    """One try at the request's claim: None when it is ours, the answer of the request that held
+    it as a cached run (0 credits), or ``_BUSY`` while that request is under way. A claim whose
+    owner died (on this host) or whose lease ran out is taken over; one released without an answer
+    (the request failed) is claimed again."""
     from workbench.wallet import process_alive
 
-    ledger, pid = wb.ledger, os.getpid()
+    ledger, pid, run_id = wb.ledger, os.getpid(), pending.run_id
     lease = CLAIM_LEASE_SECONDS
     holder = ledger.claim(plan.fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)
-    delay = 0.01
-    while holder is not None:
+    if holder is not None:
         gone = holder.expired() or (
             holder.host == _HOST and holder.pid != pid and not process_alive(holder.pid)
         )
-        if gone and ledger.claim_take_over(holder, run_id, pid=pid, host=_HOST, lease_seconds=lease):
-            break
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
-        hit = _record_cached(wb, plan, run_id, batch_id, shard, started)
-        if hit is not None:
-            return hit
-        holder = ledger.claim(plan.fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)
-    # The holder may have recorded its answer just before we claimed: use it. Also when we did not
-    # wait: our first look at the cache can predate its row while its claim is gone by our claim.
-    hit = _record_cached(wb, plan, run_id, batch_id, shard, started)
+        if not (gone and ledger.claim_take_over(holder, run_id, pid=pid, host=_HOST, lease_seconds=lease)):
+            hit = _record_cached(wb, plan, run_id, pending.batch_id, pending.shard, pending.started)
+            return hit if hit is not None else _BUSY
+    # Ours. The holder may have recorded its answer just before we claimed: use it. Also when we
+    # did not wait: our first look at the cache can predate its row while its claim is gone.
+    hit = _record_cached(wb, plan, run_id, pending.batch_id, pending.shard, pending.started)
     if hit is not None:
         ledger.claim_release(plan.fingerprint, run_id)
         return hit
