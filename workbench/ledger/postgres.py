@@ -242,6 +242,7 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         )
         """,
     ),
+    "m009_scores": (POSTGRES_SCORES_TABLE, SCORES_INDEX),
     "m010_journal_running_sums": (
         "ALTER TABLE wallet_journal ADD COLUMN balance_after INTEGER",
         "ALTER TABLE wallet_journal ADD COLUMN held_after INTEGER",
@@ -249,7 +250,6 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         "SELECT id, sum(credits) OVER (ORDER BY id) AS balance, sum(held) OVER (ORDER BY id) AS held "
         "FROM wallet_journal) AS w WHERE w.id = wallet_journal.id",
     ),
-    "m009_scores": (POSTGRES_SCORES_TABLE, SCORES_INDEX),
 }
 
 
