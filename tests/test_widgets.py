@@ -248,6 +248,14 @@ def test_count_seed_size_transparency_and_format_reach_the_run(wb: Workbench):
     assert message["mime"] == "image/webp" and buffers == [run.images[1].read_bytes()]
 
 
+def test_service_sizes_follow_the_aspect(wb: Workbench):
+    panel = wb.panel(subject="a ceramic mug", backend="openai", aspect="16:9", threaded=False)
+    sizes = [value for _, value in panel.inputs["size"].options]
+    assert sizes[:3] == ["", "1536x864", "3840x2160"]  # the model table's sizes for 16:9 first
+    panel.inputs["aspect"].value = "1:1"
+    assert [value for _, value in panel.inputs["size"].options][1] == "1024x1024"
+
+
 def test_a_draft_estimate_also_shows_the_service_price(panel: Panel):
     text = _text(panel.cost.value)
     assert "0 credits" in text and "On the service (gpt-image-2, medium):" in text

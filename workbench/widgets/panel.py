@@ -430,6 +430,8 @@ class Panel(widgets.VBox):
                 self.inputs[name].value = value if value is not None else default
                 if name in PRESET_FIELDS:
                     self._typed.add(name)
+            if "aspect" in values and self.backend == SERVICE:
+                self._backend_changed(models=False)  # the sizes this aspect comes in
         finally:
             self._loading = was_loading
         if not self._loading:
@@ -479,6 +481,13 @@ class Panel(widgets.VBox):
             if capabilities.sizes is not None
             else [s for s in COMMON_SIZES if capabilities.supports_size(*s)]
         )
+        if self.backend == SERVICE and "aspect" in self.inputs:
+            # The service's model table knows the sizes each model makes for an aspect: first.
+            try:
+                fitting = [tuple(s) for s in self.wb.models.allowed_sizes(model, self._value("aspect"))]
+            except Exception:  # noqa: BLE001 — an unknown model: the plan says so
+                fitting = []
+            sizes = fitting + [s for s in sizes if s not in fitting]
         return options + [(f"{w}x{h}", f"{w}x{h}") for w, h in sizes]
 
     def _model_options(self) -> list[str]:
@@ -527,12 +536,14 @@ class Panel(widgets.VBox):
         try:
             if owner is self.inputs["preset"]:
                 self._fill_from_preset(self.preset)
-            elif any(owner is self.inputs[f] for f in PRESET_FIELDS):
-                self._typed.update(f for f in PRESET_FIELDS if owner is self.inputs[f])
             elif owner is self.inputs["backend"]:
                 self._backend_changed()
             elif owner is self.inputs["model"]:
                 self._backend_changed(models=False)
+            elif owner is self.inputs["aspect"] and self.backend == SERVICE:
+                self._backend_changed(models=False)  # the sizes this aspect comes in
+            if owner is not self.inputs["preset"]:
+                self._typed.update(f for f in PRESET_FIELDS if owner is self.inputs[f])
         finally:
             self._loading = False
         self.refresh()
