@@ -363,3 +363,78 @@ def test_a_3x2_experiment_with_5_repeats_names_a_winner_only_where_intervals_sep
     assert "What the checks conclude" in html and background["sentence"].split(" (")[0] in html
     assert html.count('<table class="intervals"') == 4  # 2 axes x 2 checks
     assert (report.html.parent / "conclusions.csv").is_file()
+
+
+# -- render -> check -> repair -------------------------------------------------------------------
+def _misspelling_backend() -> None:
+    """A draft backend that misspells every headline (as a model may): registered as ``misspell``."""
+    import dataclasses
+
+    from workbench.backends.base import register_backend
+    from workbench.backends.draft import DraftBackend
+    from workbench.spec import TextItem
+
+    class MisspellingDraft(DraftBackend):
+        name = "misspell"
+
+        def generate(self, request, *, on_partial=None):
+            texts = tuple(
+                TextItem(t.text.replace("FORWARD", "FOWRARD"), t.role) if t.role == "headline" else t
+                for t in request.spec.texts
+            )
+            spec = dataclasses.replace(request.spec, texts=texts)
+            return super().generate(dataclasses.replace(request, spec=spec), on_partial=on_partial)
+
+    register_backend("misspell", MisspellingDraft)
+
+
+@pytest.fixture
+def paid_misspell(root):
+    root.mkdir(parents=True, exist_ok=True)
+    # The misspelling renders are paid; local finishing (the overlay) stays free.
+    (root / "prices.yaml").write_text('credits:\n  misspell:\n    "*": {low: 1, medium: 2, high: 10}\n')
+    _misspelling_backend()
+    return root
+
+
+@pytest.mark.slow
+def test_until_repairs_a_misspelt_headline_with_a_local_overlay(paid_misspell):
+    from _skips import require
+
+    from workbench.imaging.ocr import ocr_available
+
+    require(ocr_available(), "tesseract-ocr is not installed (apt install tesseract-ocr)")
+    wb = Workbench(paid_misspell)
+    before = wb.wallet.balance
+    result = wb.generate(
+        NAVY_POSTER, backend="misspell", until={"text_accuracy": 0.98}, max_attempts=3, budget=10
+    )
+    assert result.passed and result.passed_attempt == 2
+    first, second = result.attempts
+    assert first.action == "render" and first.failed == ["text_accuracy"]
+    assert first.scores["text_accuracy"] < 0.98
+    assert second.action == "overlay" and second.passed and second.scores["text_accuracy"] >= 0.98
+    # Both attempts are runs in the ledger, with their costs and scores; the overlay is free.
+    runs = wb.runs().set_index("id")
+    assert list(runs.index) == [first.run.id, second.run.id]
+    assert runs.loc[first.run.id, "backend"] == "misspell" and runs.loc[first.run.id, "credits"] == 2
+    assert runs.loc[second.run.id, "kind"] == "edit" and runs.loc[second.run.id, "credits"] == 0
+    assert runs.loc[second.run.id, "parent_id"] == first.run.id
+    assert runs.loc[first.run.id, "text_accuracy"] < 0.98 <= runs.loc[second.run.id, "text_accuracy"]
+    assert result.credits == 2 == before - wb.wallet.balance
+    assert result.run.id == second.run.id
+    assert "attempt 2 passed; the loop cost 2 credits" in result.describe()
+
+
+def test_until_tries_a_new_variant_when_the_palette_fails_and_stops_at_the_budget(paid_draft):
+    wb = Workbench(paid_draft)
+    result = wb.generate(NAVY_POSTER, until={"palette": 0.8}, budget=4, check_options={"palette": "#FF6600"})
+    # Orange is never there: every attempt fails palette; renders at 2 credits, the third past the budget.
+    assert not result.passed and [a.action for a in result.attempts] == ["render", "variant"]
+    assert "past the budget of 4" in result.stopped and result.credits == 4
+    variants = wb.runs()["variant"].tolist()
+    assert variants == [0, 1]
+    with pytest.raises(SpecError, match="until= is a mapping"):
+        wb.generate(NAVY_POSTER, until={})
+    with pytest.raises(SpecError, match="Unknown check 'colour'"):
+        wb.generate(NAVY_POSTER, until={"colour": 0.5})

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from workbench.lint import Finding
     from workbench.models import ModelTable
+    from workbench.repair import RepairResult
     from workbench.templates import TemplateLibrary
     from workbench.widgets import Gallery, MaskPainter, Panel
 
@@ -346,8 +347,11 @@ class Workbench:
         shard: int | None = None,
         on_partial: PartialCallback | None = None,
         raise_errors: bool = True,
+        until: Mapping[str, float] | None = None,
+        max_attempts: int = 3,
+        budget: int | None = None,
         **options: Any,
-    ) -> Run:
+    ) -> Run | RepairResult:
         """Make images for a spec (or a prompt text), log the run and charge the wallet.
 
         A repeat of a successful request returns its stored images as a ``cached`` run at 0
@@ -362,12 +366,22 @@ class Workbench:
                 (default); when False, return the Run with its status and error.
             **options: ``Workbench.plan`` options (preset, backend, model, transparent, …) and
                 spec fields (aspect, quality, texts, …).
+            until: render → check → repair: check name → minimum score (``{"text_accuracy":
+                0.98, "palette": 0.8}``); failing images are repaired the cheapest way (a local
+                text overlay for wrong texts, else a new variant) up to ``max_attempts``, within
+                ``budget`` credits; returns a ``RepairResult`` (``workbench.repair``).
 
         Raises:
             SpecError, TemplateError, CapabilityError: bad input; nothing is logged or charged.
             BudgetError: the wallet cannot pay; nothing is logged or charged.
             BackendError: the service failed; the run is logged as failed or blocked at 0 credits.
         """
+        if until is not None:
+            from workbench.repair import generate_until
+
+            return generate_until(
+                self, spec, until=until, max_attempts=max_attempts, budget=budget, **options
+            )
         plan = self.plan(spec, **options)
         return self.run_plan(
             plan,

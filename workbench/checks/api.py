@@ -35,10 +35,12 @@ def check_image(
     checks: str | Iterable[str] | None = None,
     *,
     record: bool = True,
+    spec: PromptSpec | None = None,
     **targets: Any,
 ) -> tuple[list[CheckResult], str | None]:
     """Run ``checks`` on ``image``; returns the results and the run id they were stored under
-    (None when the image is not a run of this run log, or ``record=False``).
+    (None when the image is not a run of this run log, or ``record=False``). ``spec``: what the
+    image was meant to be, when not its own (a repair's source spec).
 
     ``targets``: ``texts``, ``palette``, ``aspect``, ``size``, ``margins``, ``rubric``, and
     ``options`` (per check, e.g. ``{"judge": {"model": "gpt-4.1-mini"}}``) instead of the spec's.
@@ -54,7 +56,7 @@ def check_image(
     source = resolve_source(image, store_root=wb.root, max_bytes=1 << 31)
     run_id = source.parent_id
     recipe = source.recipe or {}
-    spec = getattr(image, "spec", None)
+    spec = spec if spec is not None else getattr(image, "spec", None)
     if spec is None and recipe.get("spec"):
         spec = PromptSpec.from_dict(recipe["spec"])
     known = run_id is not None and wb.ledger.get(run_id) is not None
