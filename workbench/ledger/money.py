@@ -61,6 +61,25 @@ _INSERT_ATTEMPT = (
 )
 
 
+def _int(value: Any, default: int | None) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def _float(value: Any) -> float:
+    try:
+        number = float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if number == number and abs(number) != float("inf") else 0.0
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)[:2000]
+
+
 def lease_until(seconds: float | None, *, now: datetime | None = None) -> str | None:
     """The ISO time a lease of ``seconds`` from now ends (None: a lease that does not expire)."""
     if seconds is None:
@@ -353,14 +372,24 @@ class MoneyLedger:
     # -- attempts -----------------------------------------------------------------------------
     def record_attempts(self, attempts: Iterable[Mapping[str, Any]], *, db: Any) -> None:
         """Store a run's attempts (``ATTEMPT_COLUMNS``) inside the caller's transaction."""
-        for attempt in attempts:
-            values = [attempt.get(name) for name in ATTEMPT_COLUMNS]
-            values[ATTEMPT_COLUMNS.index("possibly_billed")] = int(bool(attempt.get("possibly_billed")))
-            values[ATTEMPT_COLUMNS.index("usd")] = float(attempt.get("usd") or 0.0)
+        for number, attempt in enumerate(attempts, 1):
+            # Coerced here: this runs in the transaction of a paid run's row, where nothing may fail.
+            status = attempt.get("http_status")
             self._run(
                 db,
                 _INSERT_ATTEMPT,
-                values,
+                (
+                    str(attempt.get("run_id")),
+                    _int(attempt.get("number"), number),
+                    str(attempt.get("started_at") or _now()),
+                    _text(attempt.get("ended_at")),
+                    str(attempt.get("outcome") or "unknown")[:100],
+                    _int(status, None),
+                    _text(attempt.get("request_id")),
+                    int(bool(attempt.get("possibly_billed"))),
+                    _float(attempt.get("usd")),
+                    _text(attempt.get("error")),
+                ),
             )
 
     def attempts(self, run_id: str | None = None, *, batch_id: str | None = None) -> list[dict[str, Any]]:
