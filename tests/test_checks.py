@@ -438,3 +438,20 @@ def test_until_tries_a_new_variant_when_the_palette_fails_and_stops_at_the_budge
         wb.generate(NAVY_POSTER, until={})
     with pytest.raises(SpecError, match="Unknown check 'colour'"):
         wb.generate(NAVY_POSTER, until={"colour": 0.5})
+
+
+# -- the command line ----------------------------------------------------------------------------
+def test_workbench_check_prints_scores_stores_them_and_exits_1_on_a_failure(wb: Workbench, cli):
+    run = wb.generate(NAVY_POSTER)
+    code, out, err = cli("check", run.id, "--check", "palette,contrast,safe_area")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("palette") and "pass" in lines[0] and "#1B2A4A" in lines[0]
+    assert lines[1].startswith("contrast") and "13." in lines[1]
+    code, out, err = cli("check", run.id, "--check", "palette", "--palette", "#FF6600")
+    assert code == 1 and "FAIL" in out and "failed: palette" in err
+    assert wb.runs().set_index("id").loc[run.id, "palette"] <= 0.3
+    code, out, err = cli("check", run.id, "--check", "colour")
+    assert code != 0 and "Unknown check 'colour'" in err and "Traceback" not in err
+    code, out, _ = cli("check", run.id, "--check", "aspect", "--json")
+    assert code == 0 and '"check": "aspect"' in out and '"score": 1.0' in out

@@ -832,6 +832,67 @@ def check_text(
         sys.exit(1)
 
 
+@cli.command("check")
+@click.argument("image")
+@click.option(
+    "--check",
+    "checks",
+    metavar="NAMES",
+    help="Checks to run, with commas: text_accuracy, palette, contrast, safe_area, aspect, judge "
+    "(default: the offline ones).",
+)
+@click.option(
+    "--palette", metavar="COLOURS", help="Colours to look for, e.g. '#1B2A4A,navy' (default: the spec's)."
+)
+@click.option("--text", "texts", multiple=True, help="An exact text (repeatable; default: the spec's texts).")
+@click.option("--aspect", help="The aspect ratio asked for, e.g. 2:3 (default: the spec's).")
+@click.option("--margins", help="Safe-area margins as fractions: one, or left,top,right,bottom.")
+@click.option("--rubric", help="For the judge: what a good image is, in plain words.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    image: str,
+    checks: str | None,
+    palette: str | None,
+    texts: tuple[str, ...],
+    aspect: str | None,
+    margins: str | None,
+    rubric: str | None,
+    as_json: bool,
+) -> None:
+    """Score IMAGE (a file or a run id) against its spec with checks; store the scores of a run.
+
+    Prints each check's score, whether it passes and why. Exits with status 1 when a check fails,
+    so a script can stop on it; a check with nothing to judge (no colours named) neither passes nor fails."""
+    wb = _workbench(ctx)
+    frame = wb.check(
+        _image_arg(wb, image),
+        checks,
+        palette=palette,
+        texts=list(texts) or None,
+        aspect=aspect,
+        margins=margins,
+        rubric=rubric,
+    )
+    if as_json:
+        rows = [
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in frame.to_dict("records")
+        ]
+        click.echo(json.dumps(rows, indent=1, default=str))
+    else:
+        for row in frame.itertuples():
+            score = "   —  " if row.score != row.score else f"{row.score:6.2f}"
+            verdict = {True: "pass", False: "FAIL", None: "n/a "}[row.passed]
+            cost = f"  ({row.credits} credits)" if row.credits else ""
+            click.echo(f"{row.check:<14}{score}  {verdict}  {row.reason}{cost}")
+    if (frame["passed"] == False).any():  # noqa: E712 - None (nothing to judge) is not a failure
+        failed = ", ".join(frame.loc[frame["passed"] == False, "check"])  # noqa: E712
+        click.echo(f"failed: {failed}", err=True)
+        sys.exit(1)
+
+
 from workbench.batch.cli import batch  # noqa: E402 - the group needs `cli` defined first
 
 cli.add_command(batch)
