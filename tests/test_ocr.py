@@ -130,10 +130,12 @@ def test_overlay_typesets_exact_texts_that_read_back():
         TextItem("Saturday 9am - 2pm, Old Town Square", "subtext"),
         TextItem("FREE ENTRY", "label"),
     ]
-    out = overlay_texts(base, texts)
+    laid: list = []
+    out = overlay_texts(base, texts, laid=laid)
     assert out.size == base.size and out.mode == "RGB"
     assert not np.array_equal(np.asarray(out), np.asarray(base))
-    for result in check_texts(out, texts):
+    assert [item["text"] for item in laid] == [t.text for t in texts]
+    for result in check_texts(out, texts, regions=laid):
         assert result["accuracy"] >= 0.98, result
 
 
@@ -287,10 +289,14 @@ def test_the_overlay_avoids_the_subject_and_reads_back(wb, tmp_path):
     from PIL import ImageDraw
 
     rng = np.random.default_rng(0)
-    busy = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).resize(
-        (1024, 1024), Image.BICUBIC
+    # A calm studio backdrop, and a detailed subject (a patterned product) filling the top.
+    busy = Image.new("RGB", (1024, 1024), (232, 230, 224))
+    pattern = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).resize(
+        (620, 680), Image.BICUBIC
     )
-    ImageDraw.Draw(busy).ellipse((200, 20, 820, 700), fill=(240, 200, 40))  # the subject fills the top
+    shape = Image.new("L", (620, 680), 0)
+    ImageDraw.Draw(shape).ellipse((0, 0, 619, 679), fill=255)
+    busy.paste(pattern, (200, 20), shape)
     path = tmp_path / "photo.png"
     busy.save(path)
     run = wb.overlay(path, ["SUMMER SALE", "50% off everything"])

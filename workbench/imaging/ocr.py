@@ -412,6 +412,7 @@ def check_texts(
         require_languages(code, text)
     results = []
     whole: dict[str, tuple[list[str], list[list[str]]]] = {}
+    passes: dict[str, Iterator[tuple[Image.Image, int]]] = {}
     found_regions: list[tuple[int, int, int, int]] | None = None
     for (text, role), code in zip(items, langs, strict=True):
         best = (0.0, "")
@@ -435,15 +436,17 @@ def check_texts(
             if best[0] >= 1.0:
                 break
         if best[0] < 1.0 and not _region_for(text, regions):
-            # No record of where it was laid: read the whole image too, in several preparations.
+            # No record of where it was laid: read the whole image too, in several preparations,
+            # continuing where an earlier text's reading stopped until this one reads exactly.
             if code not in whole:
                 whole[code] = ([], [])
-                for prepared, psm in _preparations(image):
-                    group = _lines_of(prepared, code, psm)
-                    whole[code][1].append(group)
-                    whole[code][0].extend(line for line in group if line not in whole[code][0])
-                    if _best(text, whole[code][0], whole[code][1])[0] >= 1.0:
-                        break
+                passes[code] = _preparations(image)
+            for prepared, psm in passes[code]:
+                group = _lines_of(prepared, code, psm)
+                whole[code][1].append(group)
+                whole[code][0].extend(line for line in group if line not in whole[code][0])
+                if _best(text, whole[code][0], whole[code][1])[0] >= 1.0:
+                    break
             found = _best(text, *whole[code])
             if found[0] > best[0]:
                 best = found

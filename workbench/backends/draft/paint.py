@@ -405,7 +405,7 @@ def _draw_steps(
 
 def _draw_tag(
     canvas: Image.Image, text: str, subject: tuple[int, int, int, int], layout: Layout, library: FontLibrary
-) -> None:
+) -> tuple[tuple[int, int, int, int], int]:
     """A single label: a pill beside the subject, joined to it by a leader line."""
     draw = ImageDraw.Draw(canvas)
     x0, y0, x1, y1 = subject
@@ -443,6 +443,7 @@ def _draw_tag(
     draw_lines(
         draw, lines, font, (bx + pad, by, bx + box_w - pad, by + box_h), fill=INK_DARK, valign="middle"
     )
+    return (int(bx), int(by), int(bx + box_w), int(by + box_h)), len(lines)
 
 
 def _draw_badge(canvas: Image.Image, index: int, count: int, library: FontLibrary) -> None:
@@ -546,8 +547,9 @@ def render(
         accent = scene.accent or ((47, 111, 214) if _luminance(background) > 0.25 else (255, 196, 61))
         accent = _stand_off(accent, background) if not transparent else accent
         _draw_steps(canvas, scene, layout.steps, soft8, factor, accent, transparent, library)
-    elif len(scene.labels) == 1:
-        _draw_tag(canvas, scene.labels[0], subject, layout, library)
+    tag = None
+    if layout.steps is None and len(scene.labels) == 1:
+        tag = _draw_tag(canvas, scene.labels[0], subject, layout, library)
     _draw_badge(canvas, index, count, library)
     if laid is not None:
         laid["subject"] = list(subject)
@@ -560,4 +562,8 @@ def render(
             laid["texts"] += [
                 {"text": text, "role": "label", "box": list(layout.steps)} for text in scene.labels
             ]
+        if tag is not None:
+            laid["texts"].append(
+                {"text": scene.labels[0], "role": "label", "box": list(tag[0]), "lines": tag[1]}
+            )
     return canvas
