@@ -24,6 +24,9 @@ def test_runs_and_journal_entries_record_user_and_project(paid_draft: Path, monk
         assert history["kind"].tolist() == ["reserve", "commit"] and set(history["user"]) == {"ana"}
         assert wb.wallet.spent_by(user="ana") == 2 and wb.wallet.spent_by(project="spring-campaign") == 2
         assert wb.wallet.history(user="bob").empty
+        wb.wallet.topup(5, note="from ana's budget")
+        assert wb.wallet.history(user="ana")["kind"].tolist() == ["reserve", "commit", "topup"]
+        assert wb.wallet.history()["user"].isna().iat[0]  # the welcome credits are no one's
 
 
 def test_the_os_user_by_default_and_the_experiment_as_project(paid_draft: Path, monkeypatch):

@@ -155,7 +155,7 @@ class Workbench:
         self.root.mkdir(parents=True, exist_ok=True)
         self.user = user or current_user()
         self.project = project or os.environ.get("WORKBENCH_PROJECT") or None
-        self.wallet = Wallet(self.ledger)
+        self.wallet = Wallet(self.ledger, user=self.user, project=self.project)
         self.batches = BatchLog(self.ledger)  # the batches' record, for the batch code and the CLI
         self._prompt_folders = tuple(Path(p) for p in prompts)
         self._templates: TemplateLibrary | None = None

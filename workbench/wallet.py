@@ -96,8 +96,12 @@ class Wallet:
         >>> wallet.history()[["kind", "credits", "held", "run_id", "balance"]]
     """
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, user: str | None = None, project: str | None = None) -> None:
         self.ledger = ledger
+        # Who this wallet's entries belong to when a call does not say (the Workbench's user and
+        # project): top-ups, reservations and direct charges record them.
+        self.user = user
+        self.project = project
 
     # -- reading ------------------------------------------------------------------------------
     def _release_orphans(self, db: Any) -> None:
@@ -161,6 +165,8 @@ class Wallet:
                     needed=credits,
                     available=available,
                 )
+            user = user if user is not None else self.user
+            project = project if project is not None else self.project
             self._check_limits(credits, user=user, project=project, what=what, db=db)
             escrow = batch_id is not None and lease_seconds is None
             entry = JournalEntry(
@@ -253,7 +259,12 @@ class Wallet:
         if reservation.id is None:  # nothing held: a direct charge (an answer that came another way)
             if credits > 0:
                 entry = JournalEntry(
-                    "commit", credits=-int(credits), run_id=run_id, batch_id=reservation.batch_id
+                    "commit",
+                    credits=-int(credits),
+                    run_id=run_id,
+                    batch_id=reservation.batch_id,
+                    user=self.user,
+                    project=self.project,
                 )
                 self.ledger.journal_append(entry, db=db)
             return max(0, int(credits))
@@ -324,7 +335,9 @@ class Wallet:
         """Add credits; returns the new balance."""
         self._whole(credits, "A top-up")
         with self.ledger.transaction() as db:
-            self.ledger.journal_append(JournalEntry("topup", credits=credits, note=note), db=db)
+            self.ledger.journal_append(
+                JournalEntry("topup", credits=credits, note=note, user=self.user, project=self.project), db=db
+            )
             return self._available(db)
 
     def refund(self, credits: int, *, run_id: str | None = None, note: str | None = None) -> int:
