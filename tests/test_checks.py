@@ -455,3 +455,20 @@ def test_workbench_check_prints_scores_stores_them_and_exits_1_on_a_failure(wb: 
     assert code != 0 and "Unknown check 'colour'" in err and "Traceback" not in err
     code, out, _ = cli("check", run.id, "--check", "aspect", "--json")
     assert code == 0 and '"check": "aspect"' in out and '"score": 1.0' in out
+
+
+# -- the gallery ---------------------------------------------------------------------------------
+def test_gallery_cards_and_the_compare_view_show_the_scores(wb: Workbench):
+    first = wb.generate(NAVY_POSTER)
+    second = wb.generate("a ceramic mug on a table")
+    wb.check(first, ["palette", "contrast"])
+    gallery = wb.gallery()
+    by_id = {r["id"]: r for r in gallery.runs}
+    assert by_id[first.id]["scores"] == {"palette": 1.0, "contrast": 1.0}
+    assert by_id[second.id]["scores"] == {}
+    gallery.selected = [first.id, second.id]
+    page = gallery.to_html()
+    assert page.count("palette 1.00 · contrast 1.00") == 2  # its card and its column in the compare view
+    wb.check(second, ["aspect"])  # a check made from the notebook refreshes the live gallery
+    assert {r["id"]: r for r in gallery.runs}[second.id]["scores"] == {"aspect": 1.0}
+    gallery.close()

@@ -33,6 +33,12 @@ function textScore(accuracy) {
   return h("span", { class: `wb-text-score wb-text-${grade}` }, `text ${percent} %`);
 }
 
+// The checks' scores (workbench.checks): "palette 0.95 · contrast 1.00".
+const scoreText = (scores) =>
+  Object.entries(scores || {})
+    .map(([name, score]) => `${name} ${Number(score).toFixed(2)}`)
+    .join(" · ");
+
 function visible(runs, filters) {
   return runs.filter((run) =>
     FILTERS.every(([key]) => !filters[key] || (run[key] || "") === filters[key]),
@@ -56,6 +62,7 @@ const COMPARE_ROWS = [
   ["dollars", (r) => `$${Number(r.usd || 0).toFixed(4)}`],
   ["latency", (r) => (r.latency_ms == null ? "—" : `${(r.latency_ms / 1000).toFixed(2)} s`)],
   ["text", (r) => (r.text_accuracy == null ? "not checked" : `${Math.floor(r.text_accuracy * 100 + 1e-9)} %`)],
+  ["checks", (r) => scoreText(r.scores) || "not checked"],
   ["batch", (r) => r.batch_id || "—"],
   ["prompt", (r) => r.prompt || ""],
   ["when", (r) => r.created_at],
@@ -140,6 +147,7 @@ function render({ model, el }) {
         h("br"),
         `${run.size} · ${credits(run.credits)}`,
         run.text_accuracy == null ? null : [" · ", textScore(run.text_accuracy)],
+        scoreText(run.scores) ? [h("br"), h("span", { class: "wb-scores" }, scoreText(run.scores))] : null,
         factors ? [h("br"), h("span", { class: "wb-factors" }, factors)] : null,
       ),
       // The card's actions sit below the picture, never over it.

@@ -177,6 +177,8 @@ class Gallery(anywidget.AnyWidget):
 
     def refresh(self) -> None:
         """Read the run log again (the newest ``limit`` runs, newest first)."""
+        from workbench.ledger.scores import SCORE_FRAME_COLUMNS
+
         self._seen = self.wb.run_count()
         frame = self.wb.runs(limit=self.limit).iloc[::-1]
         self.total = self._seen
@@ -205,6 +207,9 @@ class Gallery(anywidget.AnyWidget):
                 "params",
             )
         }
+        # The checks' scores (workbench.checks), each run's non-empty ones on its card and in compare.
+        scored = [c for c in SCORE_FRAME_COLUMNS if c in frame]
+        score_columns = {name: frame[name].tolist() for name in scored}
         runs = []
         for i in range(len(frame)):
             images = columns["images"][i]
@@ -231,6 +236,11 @@ class Gallery(anywidget.AnyWidget):
                     "error": _text(columns["error"][i]),
                     "cached_from": _text(columns["cached_from"][i]),
                     "text_accuracy": _score(columns["text_accuracy"][i]),
+                    "scores": {
+                        name: round(float(values[i]), 4)
+                        for name, values in score_columns.items()
+                        if values[i] is not None and values[i] == values[i]
+                    },
                     "images": len(images),
                     "image": images[0] if images else None,
                     "factors": _factors(columns["params"][i]),

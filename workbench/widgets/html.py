@@ -101,6 +101,14 @@ def text_score(accuracy: float | None) -> str:
     return f"text {math.floor(float(accuracy) * 100 + 1e-9)} %"
 
 
+def _scores_html(scores: dict[str, float] | None) -> str:
+    """The checks' scores of a run (workbench.checks), on a line of their own; empty when unchecked."""
+    if not scores:
+        return ""
+    shown = " · ".join(f"{escape(name)} {score:.2f}" for name, score in scores.items())
+    return f'<br><span class="workbench-scores">{shown}</span>'
+
+
 def _text_score_html(accuracy: float | None) -> str:
     score = text_score(accuracy)
     if not score:
@@ -167,6 +175,7 @@ def gallery_html(
             f"{escape(run.get('backend') or '?')}{'/' + escape(run['model']) if run.get('model') else ''}<br>"
             f"{escape(run.get('size'))} · {_credits(run.get('credits'))}"
             f"{_text_score_html(run.get('text_accuracy'))}"
+            f"{_scores_html(run.get('scores'))}"
             + (
                 "<br>" + escape(" · ".join(f"{k}: {v}" for k, v in run["factors"].items()))
                 if run.get("factors")
@@ -185,7 +194,7 @@ def gallery_html(
             f'<div style="{_CAPTION.format(w=256)}">{escape(r.get("prompt"))}<br>'
             f"{escape(r.get('backend'))}/{escape(r.get('model'))} · {escape(r.get('quality'))} · "
             f"{escape(r.get('size'))} · {_credits(r.get('credits'))} · ${float(r.get('usd') or 0):.4f}"
-            f"{_text_score_html(r.get('text_accuracy'))}</div></td>"
+            f"{_text_score_html(r.get('text_accuracy'))}{_scores_html(r.get('scores'))}</div></td>"
             for r in picked
         )
         compare = f"<p><b>Comparing {len(picked)} runs</b></p><table><tr>{columns}</tr></table>"
