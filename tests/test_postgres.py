@@ -68,11 +68,11 @@ def test_the_same_named_migrations_from_an_empty_database(postgres_url):
         "WHERE table_name = 'runs' ORDER BY ordinal_position"
     )
     assert [c[0] for c in columns] == ["seq", *RUN_COLUMNS]
-    assert [(e.kind, e.credits) for e in ledger.wallet_entries()] == [("welcome", 10)]
+    assert [(e.kind, e.credits) for e in ledger.journal_entries()] == [("welcome", 10)]
     ledger.close()
     again = PostgresLedger(postgres_url)
     assert again.migrate() == []  # applying twice does nothing
-    assert len(again.wallet_entries()) == 1  # and no second welcome
+    assert len(again.journal_entries()) == 1  # and no second welcome
     again.close()
 
 

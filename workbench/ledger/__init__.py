@@ -14,10 +14,8 @@ from __future__ import annotations
 from workbench.ledger.base import (
     RUN_COLUMNS,
     STATUSES,
-    Hold,
     Ledger,
     RunRecord,
-    WalletEntry,
     columns_of_kind,
     utc_now,
 )
@@ -30,11 +28,9 @@ __all__ = [
     "SNAPSHOT_MIN_ROWS",
     "STATUSES",
     "WELCOME_CREDITS",
-    "Hold",
     "Ledger",
     "RunRecord",
     "SQLiteLedger",
-    "WalletEntry",
     "columns_of_kind",
     "utc_now",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,10 +29,8 @@ if TYPE_CHECKING:
 __all__ = [
     "RUN_COLUMNS",
     "STATUSES",
-    "Hold",
     "Ledger",
     "RunRecord",
-    "WalletEntry",
     "columns_of_kind",
     "utc_now",
 ]
@@ -105,36 +103,15 @@ def columns_of_kind(kind: str) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(RunRecord) if f.metadata["kind"] == kind)
 
 
-@dataclass(frozen=True)
-class WalletEntry:
-    """One entry of the wallet's journal: a welcome, a top-up, a charge (negative) or an adjustment."""
-
-    kind: str
-    credits: int
-    run_id: str | None = None
-    note: str | None = None
-    created_at: str = ""
-
-
-@dataclass(frozen=True)
-class Hold:
-    """Credits held for a run under way, with the process that holds them (its owner)."""
-
-    id: int
-    run_id: str
-    credits: int
-    pid: int
-    host: str
-    created_at: str = ""
-
-
 class Ledger(MoneyLedger, ScoresLedger, ABC):
     """The run log's interface; ``SQLiteLedger(path)`` is the one kept in a SQLite file.
 
     Runs: ``record``, ``get``, ``find_ok``, ``count``, ``runs`` (a typed DataFrame).
     Text checks: ``record_text_checks``, ``text_checks``.
-    Wallet: a journal (``wallet_append``, ``wallet_sum``, ``wallet_entries``) and the credits
-    held by runs under way (``hold``, ``holds``, ``drop_holds``, ``held``).
+    Money (``workbench.ledger.money``, shared by every database): the wallet's append-only
+    journal (``journal_append``, ``journal_sums``, ``journal_entries``) and its open reservations
+    (``open_holds``), fingerprint claims (``claim``, ``claim_take_over``, ``claim_release``) and
+    request attempts (``record_attempts``, ``attempts``).
     Batches: ``batch_save``, ``batch_update``, ``batch``, ``batches``, and the batch's runs
     (``batch_jobs``, ``batch_job_statuses``, ``batch_spend``) after a ``mark``.
     """
@@ -192,33 +169,6 @@ class Ledger(MoneyLedger, ScoresLedger, ABC):
     def text_checks(self, run_id: str | None = None) -> pd.DataFrame: ...
 
     # -- the wallet ---------------------------------------------------------------------------
-    @abstractmethod
-    def wallet_append(self, entry: WalletEntry, *, db: Any = None) -> None:
-        """Append one entry to the wallet's journal (entries are never changed or removed)."""
-
-    @abstractmethod
-    def wallet_sum(self, *, kind: str | None = None, db: Any = None) -> int:
-        """The sum of the journal's credits (of one kind of entry)."""
-
-    @abstractmethod
-    def wallet_entries(self) -> list[WalletEntry]:
-        """The journal, oldest first."""
-
-    @abstractmethod
-    def hold(self, run_id: str, credits: int, *, pid: int, host: str, db: Any) -> int:
-        """Hold credits for a run under way, owned by a process; returns the hold's id."""
-
-    @abstractmethod
-    def holds(self, *, host: str | None = None, db: Any = None) -> list[Hold]:
-        """The credits held now (by the processes of one host)."""
-
-    @abstractmethod
-    def drop_holds(self, ids: Iterable[int], *, db: Any = None) -> None:
-        """End holds (the run was charged, failed, or its owner died)."""
-
-    @abstractmethod
-    def held(self, *, db: Any = None) -> int:
-        """The credits held now, in all."""
 
     # -- batches ------------------------------------------------------------------------------
     @abstractmethod

@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import LedgerError
-from workbench.ledger.base import RUN_COLUMNS, STATUSES, Hold, Ledger, RunRecord, WalletEntry, utc_now
+from workbench.ledger.base import RUN_COLUMNS, STATUSES, Ledger, RunRecord, utc_now
 from workbench.ledger.migrations import MIGRATIONS, WELCOME_CREDITS
 from workbench.ledger.scores import INDEX as SCORES_INDEX
 from workbench.ledger.scores import POSTGRES_TABLE as POSTGRES_SCORES_TABLE
@@ -522,49 +522,6 @@ class PostgresLedger(Ledger):
         return own.fillna(inherited).to_numpy(dtype="float64")
 
     # -- the wallet ---------------------------------------------------------------------------
-    def wallet_append(self, entry: WalletEntry, *, db: Any = None) -> None:
-        with self._joined(db) as tx:
-            tx.execute(
-                "INSERT INTO wallet_events (created_at, kind, credits, run_id, note) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                (entry.created_at or utc_now(), entry.kind, entry.credits, entry.run_id, entry.note),
-            )
-
-    def wallet_sum(self, *, kind: str | None = None, db: Any = None) -> int:
-        sql, params = "SELECT coalesce(sum(credits), 0) FROM wallet_events", ()
-        if kind is not None:
-            sql, params = sql + " WHERE kind = %s", (kind,)
-        return int(self._scalar(sql, params, db))
-
-    def wallet_entries(self) -> list[WalletEntry]:
-        rows = self._fetch("SELECT kind, credits, run_id, note, created_at FROM wallet_events ORDER BY id")
-        return [WalletEntry(*row) for row in rows]
-
-    def hold(self, run_id: str, credits: int, *, pid: int, host: str, db: Any) -> int:
-        row = db.execute(
-            "INSERT INTO reservations (created_at, run_id, credits, pid, host) "
-            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (utc_now(), run_id, credits, pid, host),
-        ).fetchone()
-        return int(row[0])
-
-    def holds(self, *, host: str | None = None, db: Any = None) -> list[Hold]:
-        sql, params = "SELECT id, run_id, credits, pid, host, created_at FROM reservations", ()
-        if host is not None:
-            sql, params = sql + " WHERE host = %s", (host,)
-        sql += " ORDER BY id"
-        rows = db.execute(sql, params).fetchall() if db is not None else self._fetch(sql, params)
-        return [Hold(*row) for row in rows]
-
-    def drop_holds(self, ids: Iterable[int], *, db: Any = None) -> None:
-        ids = [int(i) for i in ids]
-        if not ids:
-            return
-        with self._joined(db) as tx:
-            tx.execute("DELETE FROM reservations WHERE id = ANY(%s)", (ids,))
-
-    def held(self, *, db: Any = None) -> int:
-        return int(self._scalar("SELECT coalesce(sum(credits), 0) FROM reservations", (), db))
 
     # -- batches ------------------------------------------------------------------------------
     def batch_save(self, batch: Mapping[str, Any]) -> bool:

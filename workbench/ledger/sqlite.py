@@ -11,7 +11,7 @@ import gc
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +22,7 @@ from workbench.lazy import lazy_module
 from workbench.ledger.base import (
     RUN_COLUMNS,
     STATUSES,
-    Hold,
     Ledger,
-    WalletEntry,
     columns_of_kind,
     utc_now,
 )
@@ -237,46 +235,6 @@ class SQLiteLedger(Ledger):
         return self.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
 
     # -- the wallet ---------------------------------------------------------------------------
-    def wallet_append(self, entry: WalletEntry, *, db: sqlite3.Connection | None = None) -> None:
-        sql = "INSERT INTO wallet_events (created_at, kind, credits, run_id, note) VALUES (?, ?, ?, ?, ?)"
-        values = (entry.created_at or utc_now(), entry.kind, entry.credits, entry.run_id, entry.note)
-        with self._joined(db) as tx:
-            tx.execute(sql, values)
-
-    def wallet_sum(self, *, kind: str | None = None, db: sqlite3.Connection | None = None) -> int:
-        sql, params = "SELECT coalesce(sum(credits), 0) FROM wallet_events", ()
-        if kind is not None:
-            sql, params = sql + " WHERE kind = ?", (kind,)
-        return self._scalar(sql, params, db)
-
-    def wallet_entries(self) -> list[WalletEntry]:
-        rows = self.query("SELECT kind, credits, run_id, note, created_at FROM wallet_events ORDER BY id")
-        return [WalletEntry(**dict(row)) for row in rows]
-
-    def hold(self, run_id: str, credits: int, *, pid: int, host: str, db: sqlite3.Connection) -> int:
-        cursor = db.execute(
-            "INSERT INTO reservations (created_at, run_id, credits, pid, host) VALUES (?, ?, ?, ?, ?)",
-            (utc_now(), run_id, credits, pid, host),
-        )
-        return int(cursor.lastrowid or 0)
-
-    def holds(self, *, host: str | None = None, db: sqlite3.Connection | None = None) -> list[Hold]:
-        sql, params = "SELECT id, run_id, credits, pid, host, created_at FROM reservations", ()
-        if host is not None:
-            sql, params = sql + " WHERE host = ?", (host,)
-        sql += " ORDER BY id"
-        rows = db.execute(sql, params).fetchall() if db is not None else self._fetch(sql, params)
-        return [Hold(*row) for row in rows]
-
-    def drop_holds(self, ids: Iterable[int], *, db: sqlite3.Connection | None = None) -> None:
-        ids = list(ids)
-        if not ids:
-            return
-        with self._joined(db) as tx:
-            tx.execute(f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(ids))})", ids)
-
-    def held(self, *, db: sqlite3.Connection | None = None) -> int:
-        return self._scalar("SELECT coalesce(sum(credits), 0) FROM reservations", (), db)
 
     # -- batches ------------------------------------------------------------------------------
     def batch_save(self, batch: Mapping[str, Any]) -> bool:
