@@ -39,6 +39,7 @@ from workbench.batch.runner import (
     plan_batch,
     record_batch,
     set_batch_status,
+    share_batch_files,
     write_batch_files,
 )
 from workbench.batch.shard import plan_job
@@ -129,6 +130,7 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
     )
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
+    share_batch_files(wb, folder, plan.batch_id)  # so any root of a team can collect it
     lines, cached = [], 0
     for planned in plan.to_run:
         if planned.cached:  # done before, or a repeat of a job of this batch: one answer serves both
