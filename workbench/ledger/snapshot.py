@@ -117,7 +117,8 @@ def load_frame(path: Path) -> tuple[pd.DataFrame, dict[str, Any]] | None:
                     columns[name] = series
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    return pd.DataFrame(columns, index=pd.RangeIndex(rows)), header
+    # copy=False: each column stays its own block (stacking same-dtype columns copied ~1 s at 10^6 rows)
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False), header
 
 
 def _join(values: list[str]) -> np.ndarray:
