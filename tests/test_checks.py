@@ -472,3 +472,69 @@ def test_gallery_cards_and_the_compare_view_show_the_scores(wb: Workbench):
     wb.check(second, ["aspect"])  # a check made from the notebook refreshes the live gallery
     assert {r["id"]: r for r in gallery.runs}[second.id]["scores"] == {"aspect": 1.0}
     gallery.close()
+
+
+def test_scores_on_postgresql_are_the_same_table_and_columns(postgres_url, wb: Workbench):
+    from workbench.ledger.postgres import PostgresLedger
+
+    team = Workbench(wb.root / "team", database=postgres_url)
+    run = team.generate(NAVY_POSTER)
+    team.check(run, ["palette", "contrast"])
+    team.check(run, ["palette"], palette="#FF6600")
+    frame = team.runs().set_index("id")
+    assert frame.loc[run.id, "palette"] <= 0.3 and frame.loc[run.id, "contrast"] == 1.0
+    assert math.isnan(frame.loc[run.id, "judge"])
+    stored = team.ledger.scores(run.id)
+    assert list(stored["check"]) == ["palette", "contrast", "palette"]
+    assert stored["passed"].tolist() == [True, True, False]
+    assert "m009_scores" in PostgresLedger(postgres_url).applied_migrations()
+    # The same frame columns as SQLite's.
+    wb.generate(NAVY_POSTER)
+    assert list(wb.runs().columns) == list(team.runs().columns)
+    team.close()
+
+
+ADAPTIVE = """
+name: mug-adaptive
+spec:
+  subject: a ceramic mug
+  texts: [{text: MORNING, role: headline}]
+grid:
+  background:
+    navy: "deep navy (#1B2A4A)"
+    sand: "sand (#D9C59F) with bright orange (#FF6600) and teal (#1F7A7A) details"
+    studio: "plain white studio wall, a mug in cobalt blue (#1F4EB4) and mustard (#D6A62A)"
+repeats: 4
+"""
+
+
+@pytest.mark.slow
+def test_batch_run_checks_adaptive_stops_spending_on_trailing_cells(paid_draft, tmp_path, cli):
+    path = tmp_path / "adaptive.yaml"
+    path.write_text(ADAPTIVE, encoding="utf-8")
+    with Workbench(paid_draft) as topped:
+        topped.wallet.topup(50)
+    code, out, err = cli(
+        "batch", "run", str(path), "--checks", "palette", "--adaptive", "--budget", "30",
+        "--batch-id", "adaptive", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, out + err
+    # Round one: 2 samples of each of the 3 cells, scored by the shard that made them; navy leads
+    # (palette 1.00) and the others' intervals lie below it: no more samples for them.
+    wb = Workbench(paid_draft)
+    runs = wb.runs(batch_id="adaptive")
+    assert len(runs) == 6 and runs["palette"].notna().all() and runs["credits"].sum() == 12
+    assert "adaptive: 1 round(s), 12 credits in all" in out
+    assert "stopped sand after 2 sample(s): below the leader" in out
+    assert "stopped studio after 2 sample(s)" in out
+    report = (wb.root / "batches" / "adaptive" / "report.html").read_text()
+    assert "background `navy` beats" in report
+    # Within the budget: 9 credits pay for 4 of round one's 6 jobs, and the loop stops there.
+    path.write_text(ADAPTIVE.replace("a ceramic mug", "a ceramic teapot"), encoding="utf-8")  # not cached
+    code, out, err = cli(
+        "batch", "run", str(path), "--checks", "palette", "--adaptive", "--budget", "9",
+        "--batch-id", "tight", "--workers", "1", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, out + err
+    tight = wb.runs(batch_id="tight")
+    assert tight["credits"].sum() <= 9 and len(tight) == 4
