@@ -588,3 +588,21 @@ def test_many_identical_tasks_wait_in_the_event_loop_not_in_worker_threads(root,
     assert sorted(r.status for r in runs) == ["cached"] * 23 + ["ok"]
     assert openai_server.counts["/v1/images/generations"] == 1
     wb.close()
+
+
+def test_a_reservation_released_by_its_lease_is_still_charged_when_the_answer_comes(root, monkeypatch):
+    import workbench.wallet as wallet_module
+
+    wb = Workbench(root)
+    wallet = wb.wallet
+    monkeypatch.setattr(wallet_module, "_HOST", "another-machine")
+    held = wallet.reserve(4, "run-far", lease_seconds=0.0)  # made on another host, lease already over
+    monkeypatch.setattr(wallet_module, "_HOST", "this-machine")
+    assert wallet.balance == 10 and wallet.reserved == 0  # released by its lease
+    mine = wallet.reserve(3, "run-near", lease_seconds=0.0)  # this host, live owner: the lease is not asked
+    assert wallet.balance == 7 and wallet.reserved == 3
+    with wb.ledger.transaction() as db:
+        assert wallet.commit(held, 4, db=db) == 4  # the work was done: charged all the same
+        assert wallet.commit(mine, 3, db=db) == 3
+    assert wallet.spent == 7 and wallet.balance == 3 and wallet.reserved == 0
+    wb.close()

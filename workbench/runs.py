@@ -323,9 +323,11 @@ def _claim_step(wb: Workbench, plan: Plan, pending: _Pending) -> Run | None | ob
     lease = CLAIM_LEASE_SECONDS
     holder = ledger.claim(plan.fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)
     if holder is not None:
-        gone = holder.expired() or (
-            holder.host == _HOST and holder.pid != pid and not process_alive(holder.pid)
-        )
+        # On this host the holder is asked; on another, only its lease can tell.
+        if holder.host == _HOST:
+            gone = holder.pid != pid and not process_alive(holder.pid)
+        else:
+            gone = holder.expired()
         if not (gone and ledger.claim_take_over(holder, run_id, pid=pid, host=_HOST, lease_seconds=lease)):
             hit = _record_cached(wb, plan, run_id, pending.batch_id, pending.shard, pending.started)
             return hit if hit is not None else _BUSY

@@ -71,16 +71,17 @@ def process_alive(pid: int) -> bool:
 
 
 def _owner_gone(hold: OpenHold) -> str | None:
-    """Why an open reservation may be released by someone else, or None while its owner lives."""
+    """Why an open reservation may be released by someone else, or None while its owner lives.
+
+    On this host the owner is asked (a live process keeps its reservation, however long its
+    request takes); on another host only the lease can tell.
+    """
+    if hold.pid is not None and hold.host == _HOST:
+        if hold.pid == os.getpid() or process_alive(hold.pid):
+            return None
+        return f"owner {hold.pid}@{hold.host} is gone"
     if hold.expired():
         return "lease expired"
-    if (
-        hold.pid is not None
-        and hold.host == _HOST
-        and hold.pid != os.getpid()
-        and not process_alive(hold.pid)
-    ):
-        return f"owner {hold.pid}@{hold.host} is gone"
     return None
 
 
@@ -270,6 +271,22 @@ class Wallet:
             return max(0, int(credits))
         held = self._held(reservation, db)
         charged = max(0, min(int(credits), held))
+        owed = max(0, min(int(credits), reservation.credits)) - charged
+        if owed and not reservation.escrow:
+            # The reservation was released under the run (its lease ran out on another host) but
+            # the service did the work: charge what was reserved for it all the same.
+            self.ledger.journal_append(
+                JournalEntry(
+                    "commit",
+                    credits=-owed,
+                    run_id=run_id,
+                    reservation=reservation.id,
+                    note="charged after its reservation was released",
+                    user=self.user,
+                    project=self.project,
+                ),
+                db=db,
+            )
         if charged:
             self.ledger.journal_append(
                 JournalEntry(
@@ -285,6 +302,8 @@ class Wallet:
             self.ledger.hold_reduce(reservation.id, charged, db=db)
         if settle and held - charged > 0:
             self._release(reservation, held - charged, note="unspent", db=db)
+        if owed and not reservation.escrow:
+            return charged + owed
         return charged
 
     def release(self, reservation: Reservation, *, db: Any = None, note: str | None = None) -> int:
