@@ -129,10 +129,14 @@ SHARED = [f"a product photo of item {i}, on white" for i in range(10)]
 
 
 def _worker(root: str, prompts: list[str], results) -> None:
-    """Generate each prompt on the OpenAI backend (the loopback server, from the environment)."""
-    outcome = {"ok": 0, "cached": 0, "refused": 0, "ids": []}
+    """Generate each prompt on the OpenAI backend (the loopback server, from the environment),
+    each with a draft of it (offline, free) first, as a person rehearsing would."""
+    outcome = {"ok": 0, "cached": 0, "refused": 0, "drafts": 0, "ids": []}
     with Workbench(root, backend="openai") as wb:
         for prompt in prompts:
+            draft = wb.generate(prompt, backend="draft", quality="medium", aspect="1:1")
+            outcome["drafts"] += draft.ok
+            outcome["ids"].append(draft.id)
             try:
                 run = wb.generate(prompt, quality="medium", aspect="1:1")
             except BudgetError:
@@ -181,6 +185,8 @@ def test_four_processes_on_two_roots_share_one_log_wallet_and_store(
         frame = a.runs()
         ids = [i for o in outcomes + spend for i in o["ids"]]
         assert sorted(frame["id"]) == sorted(ids)  # every run each process saw is in the log: 0 lost
+        assert sum(o["drafts"] for o in outcomes + spend) == 40 + 48  # drafts, free, all made
+        assert set(frame.loc[frame["backend"] == "draft", "credits"]) == {0}
         paid = sum(o["ok"] for o in spend)
         assert sum(o["refused"] for o in spend) == 48 - paid > 0
         balance = a.wallet.balance
