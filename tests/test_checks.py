@@ -538,3 +538,17 @@ def test_batch_run_checks_adaptive_stops_spending_on_trailing_cells(paid_draft, 
     assert code == 0, out + err
     tight = wb.runs(batch_id="tight")
     assert tight["credits"].sum() <= 9 and len(tight) == 4
+
+
+def test_moving_in_copies_the_scores_once(postgres_url, wb: Workbench):
+    from workbench.ledger.movein import move_in
+    from workbench.ledger.postgres import PostgresLedger
+
+    run = wb.generate(NAVY_POSTER)
+    wb.check(run, ["palette", "contrast"])
+    pg = PostgresLedger(postgres_url)
+    report = move_in(wb.ledger, pg)
+    assert report.copied["scores"] == 2 and report.checked["scores"] == {"rows": 2}
+    assert move_in(wb.ledger, pg).copied["scores"] == 0  # a rerun copies nothing
+    assert pg.runs().set_index("id").loc[run.id, "palette"] == 1.0
+    pg.close()

@@ -4,7 +4,7 @@
 wallet's journal of a ``SQLiteLedger`` into a ``PostgresLedger``, in one transaction, then checks
 that the copy holds what the source holds — row counts, credit sums and dollar sums — and rolls
 everything back if it does not. It is idempotent: what was moved once is skipped next time
-(runs and batches by their id; journal entries, text checks and attempts by their source id, kept
+(runs and batches by their id; journal entries, text checks, scores and attempts by source id, kept
 in the target's ``moved_in`` table with the source's identity), so a rerun copies nothing and a
 source that grew since copies only its new rows.
 
@@ -23,6 +23,7 @@ from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS
 from workbench.ledger.money import ATTEMPT_COLUMNS, JOURNAL_COLUMNS
 from workbench.ledger.postgres import quoted
+from workbench.ledger.scores import SCORE_COLUMNS
 
 __all__ = ["MoveReport", "move_in"]
 
@@ -92,6 +93,7 @@ def move_in(source: Any, target: Any) -> MoveReport:
         report.copied["attempts"] = _copy_by_source_id(
             source, db, identity, "attempts", ["id", *ATTEMPT_COLUMNS]
         )
+        report.copied["scores"] = _copy_by_source_id(source, db, identity, "scores", ["id", *SCORE_COLUMNS])
         report.checked = _verify(source, db, identity)
     return report
 
@@ -116,6 +118,14 @@ def _column_types(table: str) -> dict[str, str]:
         return {"jobs": "bigint"}
     if table == "text_checks":
         return {"id": "bigint", "image_index": "bigint", "accuracy": "double precision"}
+    if table == "scores":
+        return {
+            "id": "bigint",
+            "image_index": "bigint",
+            "score": "double precision",
+            "passed": "bigint",
+            "threshold": "double precision",
+        }
     if table == "attempts":
         return {
             "id": "bigint",
@@ -223,7 +233,7 @@ def _verify(source: Any, db: Any, identity: str) -> dict[str, dict[str, Any]]:
     checks["wallet_journal"] = _compare(
         "wallet_journal", ("entries", "credits", "held"), tuple(theirs), tuple(ours)
     )
-    for table in ("text_checks", "attempts"):
+    for table in ("text_checks", "attempts", "scores"):
         theirs = source.query(f"SELECT count(*) FROM {table}")[0]
         ours = db.execute(
             "SELECT count(*) FROM moved_in WHERE source = %s AND tbl = %s", (identity, table)
