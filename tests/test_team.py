@@ -343,3 +343,16 @@ def test_two_machines_working_on_one_batch_take_each_job_once(
         assert len(set(runs["user"])) == 1 and int(runs["credits"].sum()) == 60 == wb.wallet.spent
         assert wb.wallet.reserved == 0
         assert wb.ledger.claim_holder("job:both:" + next(iter(counts))) is None  # claims released
+
+
+def test_a_sqlite_file_can_be_named_as_the_database(tmp_path: Path):
+    from workbench.ledger import SQLiteLedger
+
+    for database in (str(tmp_path / "elsewhere.sqlite"), f"sqlite:///{tmp_path / 'url.sqlite'}"):
+        with Workbench(tmp_path / "root", database=database) as wb:
+            assert isinstance(wb.ledger, SQLiteLedger) and wb.generate(PROMPT).ok
+    assert (tmp_path / "elsewhere.sqlite").is_file() and (tmp_path / "url.sqlite").is_file()
+    assert not (tmp_path / "root" / "ledger.sqlite").exists()
+    with pytest.raises(LedgerError, match="is not a run log Workbench can open"):
+        Workbench(tmp_path / "other", database="mysql://u:pw@db/x")
+    assert not (tmp_path / "other").exists()
