@@ -208,3 +208,35 @@ def test_headers_from_the_service_pace_the_requests(openai_server, monkeypatch):
     assert len(results) == 3 and time.perf_counter() - started >= 0.2
     assert backend.limiter.header_pauses >= 1
     backend.close()
+
+
+def test_two_processes_share_one_images_per_minute_pace(openai_server, tmp_path, monkeypatch):
+    """images_per_minute=600 (one every 0.1 s) in two processes with one slots folder: 12 images
+    take at least 1.1 s together (each process alone would send its 6 in 0.5 s)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-pace")
+    script = textwrap.dedent(
+        f"""
+        import asyncio, sys, time
+        from workbench.backends.base import ImageRequest
+        from workbench.backends.openai import OpenAIBackend
+        backend = OpenAIBackend(
+            base_url={openai_server.base_url!r}, images_per_minute=600, slots_folder={str(tmp_path)!r}
+        )
+        async def main():
+            requests = [ImageRequest(f"{{sys.argv[1]}} {{i}}", 1024, 1024) for i in range(6)]
+            await asyncio.gather(*(backend.asend(r) for r in requests))
+        ready = time.time()
+        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # both start sending together
+        asyncio.run(main())
+        print(ready, time.time(), flush=True)
+        """
+    )
+    go = time.time() + 6
+    kernels = [
+        subprocess.Popen([sys.executable, "-c", script, name, str(go)], stdout=subprocess.PIPE, text=True)
+        for name in ("a mug", "a vase")
+    ]
+    times = [[float(t) for t in k.communicate(timeout=60)[0].split()] for k in kernels]
+    assert all(ready < go for ready, _ in times), "a process was not ready in time"
+    assert openai_server.counts["/v1/images/generations"] == 12
+    assert max(end for _, end in times) - go >= 1.0  # 12 sends, 0.1 s apart, in turns

@@ -55,7 +55,7 @@ from workbench.backends.base import (
     PartialCallback,
     Usage,
 )
-from workbench.backends.slots import SharedSlots
+from workbench.backends.slots import SharedPace, SharedSlots
 from workbench.errors import (
     BackendError,
     BackendTimeoutError,
@@ -456,6 +456,7 @@ class AdaptiveRateLimiter:
         self._recent: deque[tuple[float, int]] = deque()
         self.slowdowns = 0
         self.low_remaining = low_remaining
+        self.shared: SharedPace | None = None  # the pace shared with other processes, if any
         self.header_pauses = 0
         self._spaced_until = -math.inf
         self._next_spaced = 0.0
@@ -471,6 +472,9 @@ class AdaptiveRateLimiter:
                 self._next_spaced = start + self._spacing * images
             if self.rate is not None:
                 start = max(start, self._next)
+                if self.shared is not None:  # other processes of the batch take turns with us
+                    offset = time.time() - now
+                    start = self.shared.take(start + offset, images * 60.0 / self.rate) - offset
                 self._next = start + images * 60.0 / self.rate
             self._recent.append((start, images))
             while self._recent and self._recent[0][0] < now - 60.0:
@@ -867,6 +871,8 @@ class OpenAIBackend(Backend):
             if slots_folder is not None
             else SharedSlots(None, concurrency)
         )
+        if slots_folder is not None:  # images per minute for all the processes, too
+            self.limiter.shared = SharedPace(Path(slots_folder) / _slug(self._where()) / "pace")
         self._client: openai.OpenAI | None = None
         self._async: dict[asyncio.AbstractEventLoop, tuple[Any, asyncio.Semaphore]] = {}
         self._lock = threading.Lock()

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import math
 import os
+import struct
 import threading
 import time
 from collections import deque
@@ -39,7 +40,7 @@ try:  # POSIX; elsewhere the limit holds per process only
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["SharedSlots"]
+__all__ = ["SharedPace", "SharedSlots"]
 
 _REGISTRY: dict[tuple[str, int], SharedSlots] = {}
 _REGISTRY_LOCK = threading.Lock()
@@ -279,3 +280,35 @@ class SharedSlots:
             os.close(fd)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+class SharedPace:
+    """An images-per-minute pace shared by every process of a folder: the next free moment to
+    send (wall-clock seconds) lives in one 8-byte file, read and moved under an exclusive lock.
+    Each process spaces its own requests by its rate; through this file they take turns, so
+    two kernels with ``images_per_minute=60`` send 60 a minute together, not 120.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def take(self, earliest: float, spacing: float) -> float:
+        """The moment (``time.time()`` seconds, at least ``earliest``) this request may be sent;
+        the next one waits ``spacing`` seconds after it, in whichever process it is."""
+        if fcntl is None:
+            return earliest
+        with self._lock:
+            if self._fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                data = os.pread(self._fd, 8, 0)
+                stored = struct.unpack("<d", data)[0] if len(data) == 8 else 0.0
+                start = max(earliest, stored)
+                os.pwrite(self._fd, struct.pack("<d", start + spacing), 0)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            return start
