@@ -653,10 +653,12 @@ class Workbench:
 
         from PIL import Image
 
-        from workbench.exporting import write_export
+        from workbench.exporting import check_export_target, write_export
         from workbench.imaging.formats import MIN_SSIM, choose_format
         from workbench.imaging.uploads import resolve_source
 
+        if path is not None and not Path(path).is_dir():
+            check_export_target(self, Path(path), force=force)  # refused before any work is done
         source = resolve_source(image, store_root=self.root, max_bytes=1 << 31)
         recipe = source.recipe  # read from the file (or the upload) by resolve_source
         with Image.open(io.BytesIO(source.data)) as opened:
