@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -233,7 +234,10 @@ def _run_checks(wb: Workbench, run: Any, checks: Sequence[str]) -> None:
         return
     from workbench.checks.api import check_image
 
-    check_image(wb, run, list(checks))
+    try:
+        check_image(wb, run, list(checks))
+    except WorkbenchError as exc:  # the judge refused by the wallet, say: the image stays, unscored
+        print(f"checks of run {run.id[:8]} not stored: {exc}", file=sys.stderr)
 
 
 def _check_text(wb: Workbench, run: Any) -> float | None:
