@@ -111,7 +111,7 @@ def _batch(base_url: str) -> tuple[float, dict]:
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
         charges = wb.ledger.query(
-            "SELECT run_id, count(*) FROM wallet_events WHERE kind = 'charge' "
+            "SELECT run_id, count(*) FROM wallet_journal WHERE kind = 'commit' "
             "GROUP BY run_id HAVING count(*) > 1"
         )
         figures = {
