@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import unicodedata
@@ -414,14 +415,26 @@ def check_texts(
     whole: dict[str, tuple[list[str], list[list[str]]]] = {}
     passes: dict[str, Iterator[tuple[Image.Image, int]]] = {}
     found_regions: list[tuple[int, int, int, int]] | None = None
+    found_lines: dict[str, tuple[list[str], list[list[str]]]] = {}
     for (text, role), code in zip(items, langs, strict=True):
         best = (0.0, "")
         boxes = _region_for(text, regions)
         lines = max(1, len(text.split("\n")))
         if not boxes and not regions:
+            # No layout: the text-like regions, each read once (two quick passes) for every text.
             if found_regions is None:
-                found_regions = find_text_regions(image)
-            boxes = [(box, 1) for box in found_regions]
+                found_regions = find_text_regions(image, limit=8)
+            if code not in found_lines:
+                found_lines[code] = ([], [])
+                for box in found_regions:
+                    crop = _crop(image, box, 1)
+                    for prepared, psm in itertools.islice(_region_preparations(crop, 1), 2):
+                        group = _lines_of(prepared, code, psm)
+                        found_lines[code][1].append(group)
+                        found_lines[code][0].extend(
+                            line for line in group if line not in found_lines[code][0]
+                        )
+            best = _best(text, *found_lines[code])
         for box, count in boxes:
             crop = _crop(image, box, max(lines, count))
             group_lines: list[str] = []
