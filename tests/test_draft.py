@@ -357,7 +357,10 @@ def test_a_text_without_a_font_is_refused_with_what_to_install(tmp_path: Path) -
     ("subject", "label"),
     [
         ("a smiling woman in her thirties with short dark hair", "smiling woman"),
-        ("a bold lifestyle poster of a runner mid-stride", "bold lifestyle poster"),
+        ("a bold lifestyle poster of a runner mid-stride", "runner mid-stride"),
+        ("a close-up photo of a steaming cup of coffee", "coffee cup"),
+        ("a portrait of a smiling woman in a red coat", "smiling woman"),
+        ("a white sneaker with a photo of a cat printed on it", "white sneaker"),
         ("a white leather sneaker on a plinth", "white leather sneaker"),
     ],
 )

@@ -182,6 +182,14 @@ _CONTAINER_OF = re.compile(
 )
 
 
+# Pictures of something name what they show: "a lifestyle poster of a runner" → "runner".
+_DEPICTION_OF = re.compile(
+    r"^(?:.*?\s)?(?:poster|photo|photograph|image|picture|illustration|painting|drawing|render|"
+    r"rendering|shot|portrait|close-up|closeup|sketch)\s+of\s+(?P<rest>.+)$",
+    re.IGNORECASE,
+)
+
+
 def short_label(text: str, *, max_words: int = 4) -> str:
     """A few words naming the subject, ending on its noun:
 
@@ -190,6 +198,10 @@ def short_label(text: str, *, max_words: int = 4) -> str:
     """
     text = _ARTICLES.sub("", _words(text).strip())
     text = _ARTICLES.sub("", _QUANTITY.sub("", text))
+    depicted = _DEPICTION_OF.match(text)
+    if depicted and depicted.start("rest") <= len(_LABEL_END.split(text, maxsplit=1)[0]) + 1:
+        # "a bold poster of a runner" shows a runner (not "a sneaker with a photo of a cat")
+        text = _ARTICLES.sub("", _QUANTITY.sub("", _ARTICLES.sub("", depicted.group("rest"))))
     # The first word always stays ("smiling woman in …" → "smiling woman", not "").
     first = re.match(r"\S+\s*", text)
     if first is None:
