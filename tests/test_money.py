@@ -606,3 +606,26 @@ def test_a_reservation_released_by_its_lease_is_still_charged_when_the_answer_co
         assert wallet.commit(mine, 3, db=db) == 3
     assert wallet.spent == 7 and wallet.balance == 3 and wallet.reserved == 0
     wb.close()
+
+
+def test_a_submit_that_cannot_create_its_batch_gives_the_escrow_back(
+    root, openai_server, monkeypatch, tmp_path
+):
+    from openai_batch_api import BatchAPI
+
+    from workbench import ServiceError
+    from workbench.batch.experiments import load_experiment
+    from workbench.batch.openai_batch import submit
+
+    BatchAPI(openai_server)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    openai_server.faults.server_error = 1.0
+    openai_server.faults.paths = ("/v1/files",)
+    wb = _openai(root, openai_server)
+    grid = tmp_path / "grid.csv"
+    grid.write_text("subject,quality\na mug,medium\na cup,medium\n")
+    with pytest.raises(ServiceError):
+        submit(wb, load_experiment(grid, backend="openai"), batch_id="broken")
+    assert wb.wallet.balance == 10 and wb.wallet.reserved == 0
+    assert wb.wallet.history(batch_id="broken")["kind"].tolist() == ["reserve", "release"]
+    wb.close()

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -128,6 +129,18 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
     escrow = wb.wallet.reserve(
         plan.credits, None, batch_id=plan.batch_id, lease_seconds=None, what=f"batch {plan.batch_id}"
     )
+    try:
+        return _send(wb, plan, client)
+    except BaseException:
+        # Nothing was created remotely (or we cannot know it was): the escrow comes back now.
+        wb.wallet.release(escrow, note="the batch was not created")
+        with contextlib.suppress(Exception):
+            set_batch_status(wb, plan.batch_id, "failed")
+        raise
+
+
+def _send(wb: Workbench, plan: Any, client: Any) -> Submitted:
+    """Write the batch's files and JSONL, record it, upload it and create the remote batch."""
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
     share_batch_files(wb, folder, plan.batch_id)  # so any root of a team can collect it
@@ -156,22 +169,17 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
         return Submitted(plan.batch_id, "", "", 0, cached, 0, 0.0)
     payload = ("\n".join(lines) + "\n").encode()
     (folder / "requests.jsonl").write_bytes(payload)
-    try:
-        uploaded = _call(
-            wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch"
-        )
-        remote = _call(
-            wb,
-            client.batches.create,
-            input_file_id=uploaded.id,
-            endpoint=ENDPOINT,
-            completion_window="24h",
-            metadata={"workbench_batch": plan.batch_id[:512]},
-        )
-    except BaseException:
-        wb.wallet.release(escrow, note="the batch was not created")
-        set_batch_status(wb, plan.batch_id, "failed")
-        raise
+    uploaded = _call(
+        wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch"
+    )
+    remote = _call(
+        wb,
+        client.batches.create,
+        input_file_id=uploaded.id,
+        endpoint=ENDPOINT,
+        completion_window="24h",
+        metadata={"workbench_batch": plan.batch_id[:512]},
+    )
     set_batch_status(wb, plan.batch_id, "submitted", remote_id=remote.id, remote_input_file=uploaded.id)
     return Submitted(plan.batch_id, remote.id, uploaded.id, len(lines), cached, plan.credits, plan.usd)
 
