@@ -145,12 +145,16 @@ class ScoresLedger:
         """``frame`` (a runs() frame) with one float column per check: its latest score, else its
         cache source's; NaN where unchecked."""
         import numpy as np
+        import pandas as pd
 
         latest = self._latest_scores()
         names = score_columns(list(latest.columns) if len(latest) else [])
+        empty = None  # one column of NaN for every unchecked check (a large log's frame: cheaper)
         for name in names:
             if frame.empty or latest.empty or name not in latest.columns:
-                frame[name] = np.full(len(frame), np.nan)
+                if empty is None:
+                    empty = pd.Series(np.full(len(frame), np.nan), index=frame.index)
+                frame[name] = empty
                 continue
             column = latest[name]
             own = frame["id"].map(column)
