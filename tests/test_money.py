@@ -629,3 +629,39 @@ def test_a_submit_that_cannot_create_its_batch_gives_the_escrow_back(
     assert wb.wallet.balance == 10 and wb.wallet.reserved == 0
     assert wb.wallet.history(batch_id="broken")["kind"].tolist() == ["reserve", "release"]
     wb.close()
+
+
+@pytest.mark.slow
+def test_claims_attempts_and_the_journal_run_the_same_on_postgresql(postgres_url):
+    from workbench.ledger.postgres import PostgresLedger
+    from workbench.wallet import Wallet
+
+    ledger = PostgresLedger(postgres_url)
+    assert ledger.claim("fp", "run-1", pid=1, host="a", lease_seconds=60) is None
+    holder = ledger.claim("fp", "run-2", pid=2, host="b", lease_seconds=60)
+    assert holder is not None and holder.run_id == "run-1" and not holder.expired()
+    assert ledger.claim_take_over(holder, "run-2", pid=2, host="b", lease_seconds=60)
+    assert not ledger.claim_take_over(holder, "run-3", pid=3, host="c", lease_seconds=60)  # run-2 has it
+    ledger.claim_release("fp", "run-2")
+    assert ledger.claim_holder("fp") is None
+    wallet = Wallet(ledger)
+    held = wallet.reserve(4, "run-2")
+    with ledger.transaction() as db:
+        assert wallet.commit(held, 3, db=db) == 3
+        ledger.record_attempts(
+            [
+                {
+                    "run_id": "run-2",
+                    "number": 1,
+                    "started_at": "t",
+                    "outcome": "ServiceError",
+                    "possibly_billed": True,
+                    "usd": 0.04,
+                }
+            ],
+            db=db,
+        )
+    assert wallet.balance == 7 and wallet.reserved == 0 and wallet.spent == 3
+    [attempt] = ledger.attempts("run-2")
+    assert attempt["possibly_billed"] == 1 and attempt["usd"] == pytest.approx(0.04)
+    ledger.close()
