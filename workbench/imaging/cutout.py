@@ -98,8 +98,8 @@ def _shadow_aware(
     ratio = (smooth + 1.0) / (surface + 1.0)
     k = ratio.mean(axis=2)
     cd = np.abs(ratio / k[..., None] - 1.0).max(axis=2)
-    k_spread = float(np.percentile(np.abs(k[border] - 1.0), 99)) if border.any() else 0.02
-    cd_spread = float(np.percentile(cd[border], 99)) if border.any() else 0.02
+    k_spread = float(np.percentile(np.abs(k[border] - 1.0), 95)) if border.any() else 0.02
+    cd_spread = float(np.percentile(cd[border], 95)) if border.any() else 0.02
     chroma_limit = max(0.015, 3.0 * cd_spread)
     shadowish = (k < 1.0 - max(0.02, 1.5 * k_spread)) & (k > 0.3) & (cd < chroma_limit)
     return k, cd, shadowish
