@@ -4,6 +4,7 @@ loopback server; repeats that conclude; render -> check -> repair."""
 
 from __future__ import annotations
 
+import csv
 import math
 
 import numpy as np
@@ -363,6 +364,10 @@ def test_a_3x2_experiment_with_5_repeats_names_a_winner_only_where_intervals_sep
     assert "What the checks conclude" in html and background["sentence"].split(" (")[0] in html
     assert html.count('<table class="intervals"') == 4  # 2 axes x 2 checks
     assert (report.html.parent / "conclusions.csv").is_file()
+    # A passing image passes its checks too: only navy's images pass palette (0.8).
+    ranked = report.html.parent / "ranking.csv"
+    passing = {r["value"]: r["passing"] for r in csv.DictReader(ranked.open()) if r["axis"] == "background"}
+    assert passing == {"navy": "10", "sand": "0", "studio": "0"}
 
 
 # -- render -> check -> repair -------------------------------------------------------------------

@@ -192,10 +192,18 @@ def _text(value: Any) -> str | None:
 
 
 def _passing(frame: pd.DataFrame) -> pd.Series:
-    """Jobs whose image is made and, where its texts were checked, reads back (≥ 98 %)."""
+    """Jobs whose image is made and, where its texts were checked, reads back (≥ 98 %), and
+    which passes every other check it was scored on (``workbench.checks`` thresholds)."""
+    from workbench.checks.judge import THRESHOLD as JUDGE
+    from workbench.checks.offline import THRESHOLDS
+
     done = frame["status"].isin(_DONE)
     checked = frame["text_accuracy"].notna()
-    return done & (~checked | (frame["text_accuracy"] >= PASSING_TEXT))
+    passing = done & (~checked | (frame["text_accuracy"] >= PASSING_TEXT))
+    for name, floor in {**THRESHOLDS, "judge": JUDGE}.items():
+        if name != "text_accuracy" and name in frame:
+            passing &= frame[name].isna() | (frame[name] >= floor - 1e-9)
+    return passing
 
 
 def ranking(frame: pd.DataFrame, axes: list[dict[str, Any]]) -> pd.DataFrame:
@@ -892,7 +900,8 @@ def _write_report(
             if has_text
             else "the share of jobs that made an image, then dollars per image"
         ),
-        passing=f"made and read back at least {PASSING_TEXT:.0%} of their exact texts (where checked)",
+        passing=f"made and read back at least {PASSING_TEXT:.0%} of their exact texts (where checked) "
+        "and passed every check they were scored on",
         axes=axis_views,
         ranking_csv=ranking_csv.name,
         chart_values=CHART_VALUES,
