@@ -251,6 +251,7 @@ def generate(
         return
     findings = wb.lint(spec)  # shown after the run, never blocking; an error stays one line
     plan = wb.plan(spec, **options)
+    wb.backend(plan.backend)  # a missing key is one sentence, before any progress line
     with _progress(plan, fresh=fresh, balance=wb.wallet.balance):
         run = wb.generate(spec, fresh=fresh, **options)
     for finding in findings:
