@@ -169,7 +169,12 @@ def run_shard(
                             _thumbnails(wb, run)
                         else:
                             run = await wb.arun_plan(plan, batch_id=batch_id, shard=shard, raise_errors=False)
-                            await asyncio.to_thread(_thumbnails, wb, run)  # while other requests fly
+                            # Made on a pool of their own while other requests fly: not awaited
+                            # here, and not on the default pool, where the runs' own steps (claim,
+                            # reserve, store, log) would queue behind them and leave slots idle.
+                            thumbnails.append(
+                                asyncio.get_running_loop().run_in_executor(thumbs, _thumbnails, wb, run)
+                            )
                     except BudgetError as exc:
                         out_of_budget.append(exc)
                         return
@@ -191,11 +196,19 @@ def run_shard(
                         }
                     )
 
+        thumbnails: list[asyncio.Future[None]] = []
+
         async def main() -> None:
             limit = asyncio.Semaphore(max(1, concurrency))
-            await asyncio.gather(*(run_group(group, limit) for group in groups.values()))
+            try:
+                await asyncio.gather(*(run_group(group, limit) for group in groups.values()))
+            finally:
+                await asyncio.gather(*thumbnails, return_exceptions=True)
 
-        with ThreadPoolExecutor(1) as pool:  # an event loop of our own, whatever the caller runs
+        with (
+            ThreadPoolExecutor(1) as pool,  # an event loop of our own, whatever the caller runs
+            ThreadPoolExecutor(2, thread_name_prefix="thumbnails") as thumbs,
+        ):
             pool.submit(asyncio.run, main()).result()
         if out_of_budget:
             raise out_of_budget[0]
