@@ -6,9 +6,21 @@ subject with its shadow, every exact text by role (headline, subtext, labelled s
 "DRAFT" badge, so its output is never taken for a model's. The same request always gives the
 same bytes; a seed or variant number changes the sample.
 
+It follows the spec a designer rehearses with: hex colours exactly (within a few ΔE2000, in any
+field), named colours and template words as they read (``@dark-concrete`` is dark), placement
+words for texts and subject ("headline at the bottom", "in the lower left corner", "space for text
+on the right"), and one visual family per style (photo, editorial, film, noir, poster, social
+graphic, infographic, flat, storybook, watercolour, 3D, packaging: palette, texture, light,
+subject rendering and type differ). ``result.raw["layout"]`` records, per image, where each text
+and the subject were laid; the run's recipe keeps it, so the text check reads those regions.
+
+The package: ``scene`` reads the spec (words → backdrop, light, placement, look), ``layout``
+places the boxes, ``paint`` draws; the words themselves live in ``workbench.vocabulary``.
+
 Speed comes from rendering the soft parts (background, light, texture, shadow) at a fraction of
-the size and scaling them up by pixel repetition, which also keeps the PNG fast to compress; the
-sharp parts (subject, texts, badge) are drawn at full size.
+the size and scaling them up by pixel repetition, which also keeps the PNG fast to compress (the
+encoder filters repeated rows to zeros); the sharp parts (subject, texts, badge) are drawn at
+full size.
 
 Example:
     >>> backend = DraftBackend()
