@@ -557,3 +557,12 @@ def test_moving_in_copies_the_scores_once(postgres_url, wb: Workbench):
     assert move_in(wb.ledger, pg).copied["scores"] == 0  # a rerun copies nothing
     assert pg.runs().set_index("id").loc[run.id, "palette"] == 1.0
     pg.close()
+
+
+def test_the_judges_latency_is_its_runs(root, openai_server, monkeypatch):
+    wb = _judge_wb(root, openai_server, monkeypatch)
+    run = wb.generate(NAVY_POSTER)
+    openai_server.faults.latency = 0.3
+    wb.check(run, ["judge"], rubric="Slow answers")
+    judged = wb.runs(kind="judge").iloc[-1]
+    assert judged["latency_ms"] >= 300 and judged["attempts"] == 1
