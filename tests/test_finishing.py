@@ -103,3 +103,39 @@ def test_edit_with_a_local_instruction_runs_on_the_draft_backend(wb):
     before = np.asarray(source.image().convert("RGB"), dtype=float)
     after = np.asarray(warm.image().convert("RGB"), dtype=float)
     assert (after[..., 0] - after[..., 2]).mean() > (before[..., 0] - before[..., 2]).mean()
+
+
+# -- sharpen, rotate, flip, and the service's answer back at the upload's aspect ---------------
+def test_rotate_quarter_turns_are_exact_and_other_angles_expand():
+    from workbench.imaging.finishing import rotate, rotate_size
+
+    image = Image.new("RGB", (300, 200), (10, 20, 30))
+    image.putpixel((0, 0), (255, 0, 0))
+    turned = rotate(image, degrees=-90)  # clockwise: the top-left corner goes to the top-right
+    assert turned.size == (200, 300) and turned.getpixel((199, 0)) == (255, 0, 0)
+    assert rotate(image, degrees=180).getpixel((299, 199)) == (255, 0, 0)
+    assert rotate(image, degrees=30).size == rotate_size((300, 200), 30)
+
+
+def test_flip_and_sharpen():
+    from workbench.imaging.finishing import flip, sharpen
+
+    image = Image.new("RGB", (40, 20), (100, 100, 100))
+    image.paste((200, 200, 200), (20, 0, 40, 20))
+    assert flip(image).getpixel((0, 0)) == (200, 200, 200)
+    edge = np.asarray(sharpen(image, amount=1.0)).astype(int)[10]
+    assert edge[:, 0].min() < 100 and edge[:, 0].max() > 200  # the step overshoots on both sides
+
+
+def test_restore_aspect_crops_or_pads_back_and_never_raises():
+    from workbench.imaging.finishing import restore_aspect
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1024, 1280), "grey").save(buffer, "PNG")
+    out = Image.open(io.BytesIO(restore_aspect(buffer.getvalue(), (512, 600))))
+    assert abs(out.width / out.height - 512 / 600) < 0.003 and out.format == "PNG"
+    wide = io.BytesIO()
+    Image.new("RGB", (1536, 1024), "grey").save(wide, "PNG")
+    padded = Image.open(io.BytesIO(restore_aspect(wide.getvalue(), (500, 700))))
+    assert padded.width == 1536 and abs(padded.width / padded.height - 5 / 7) < 0.003  # padded, not cut
+    assert restore_aspect(b"not an image", (10, 10)) == b"not an image"
