@@ -566,3 +566,24 @@ def test_the_judges_latency_is_its_runs(root, openai_server, monkeypatch):
     wb.check(run, ["judge"], rubric="Slow answers")
     judged = wb.runs(kind="judge").iloc[-1]
     assert judged["latency_ms"] >= 300 and judged["attempts"] == 1
+
+
+@pytest.mark.slow
+def test_batch_run_checks_makes_each_shard_score_its_images(wb: Workbench, tmp_path, cli):
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "name: two\nspec: {subject: a ceramic mug}\n"
+        'grid:\n  background: {navy: "deep navy (#1B2A4A)", orange: "bright orange (#FF6600)"}\n',
+        encoding="utf-8",
+    )
+    code, out, err = cli(
+        "batch", "run", str(path), "--checks", "palette,aspect", "--batch-id", "two", "--no-progress"
+    )
+    assert code == 0, out + err
+    runs = wb.runs(batch_id="two")
+    assert len(runs) == 2 and set(runs["shard"]) == {0, 1}  # two shards, each scored its own image
+    assert runs["palette"].notna().all() and (runs["aspect"] == 1.0).all()
+    stored = wb.ledger.scores()
+    assert sorted(stored["check"]) == ["aspect", "aspect", "palette", "palette"]
+    code, _out, err = cli("batch", "run", str(path), "--checks", "colour", "--batch-id", "three")
+    assert code != 0 and "Unknown check 'colour'" in err and not (wb.root / "batches" / "three").exists()
