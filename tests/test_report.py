@@ -173,3 +173,19 @@ def test_a_one_axis_1500_job_draft_batch_finishes_with_its_report(root, tmp_path
     assert all((folder / src).is_file() for src in thumbs[::100])
     assert html.count("more values of seed") == 1  # 1,500 values: the best and worst listed
     wb.close()
+
+
+@pytest.mark.slow
+def test_a_budget_stopped_batch_says_so_and_prices_the_rest(paid_draft, tmp_path):
+    path = tmp_path / "mugs.yaml"
+    path.write_text(GRID, encoding="utf-8")
+    wb = Workbench(paid_draft)
+    result = run_batch(wb, path, workers=1, budget=10, progress=False)  # 2 credits a job: 5 of 12
+    text = _text(result.report.read_text())
+    assert "7 of 12 jobs never ran (the batch stopped at its budget of 10 credits)" in text
+    assert "they would cost about 14 credits" in text
+    assert f"workbench batch run --resume {result.batch_id}" in text
+    ranking = list(csv.DictReader((result.report.parent / "ranking.csv").open()))
+    # Per image divides by the images made: a value with missing jobs never looks cheaper.
+    assert {r["credits_per_image"] for r in ranking if int(r["ok"])} == {"2"}
+    wb.close()
