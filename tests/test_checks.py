@@ -62,6 +62,17 @@ def test_palette_navy_draft_scores_high_and_orange_low(wb: Workbench):
     assert named.loc[0, "score"] <= 0.3
 
 
+def test_palette_falls_where_strong_colours_nobody_asked_for_dominate():
+    image = Image.new("RGB", (1000, 1000), (200, 30, 40))  # a strong red nobody asked for ...
+    ImageDraw.Draw(image).rectangle((0, 0, 1000, 250), fill=(27, 42, 74))  # ... and a navy quarter
+    spec = CheckSpec(palette=(("navy", (27, 42, 74)),))
+    result = run_checks(image, spec, ["palette"])[0]
+    assert result.score < 0.5 and "colours not asked for cover 75%" in result.reason
+    greys = Image.new("RGB", (1000, 1000), (240, 240, 238))  # neutrals never count against it
+    ImageDraw.Draw(greys).rectangle((0, 0, 1000, 250), fill=(27, 42, 74))
+    assert run_checks(greys, spec, ["palette"])[0].score == 1.0
+
+
 def test_palette_without_colours_has_nothing_to_judge(wb: Workbench):
     run = wb.generate("a ceramic mug on a table")
     result = wb.check(run, ["palette"])

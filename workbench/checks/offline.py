@@ -34,6 +34,8 @@ THRESHOLDS = {"text_accuracy": 0.98, "palette": 0.8, "contrast": 1.0, "safe_area
 CLOSE_DELTA_E = 10.0  # a dominant colour this close to an asked colour is that colour
 FAR_DELTA_E = 25.0  # ... and from this far on it is another colour (linear between)
 PRESENT_SHARE = 0.15  # an asked colour covering this share of the image is fully present
+NEUTRAL_CHROMA = 15.0  # below this CIELAB chroma a colour is a white, grey or black: never off-palette
+OFF_PALETTE_FREE = 0.35  # strong colours not asked for may cover this share before the score falls
 WCAG_AA = 4.5  # normal text
 WCAG_AA_LARGE = 3.0  # large text: a headline, or lines at least LARGE_LINE_PX tall at 1024 px
 LARGE_LINE_PX = 32
@@ -81,7 +83,9 @@ def palette(image: Image.Image, spec: CheckSpec) -> CheckResult:
 
     Each asked colour's coverage is the share of the image whose dominant colour lies within
     ``CLOSE_DELTA_E`` of it (counting less up to ``FAR_DELTA_E``); covering ``PRESENT_SHARE`` of
-    the image is full marks. The score is the mean over the asked colours.
+    the image is full marks. The score is the mean over the asked colours, lowered when strong
+    colours nobody asked for (beyond ``FAR_DELTA_E`` of every asked one, chroma above
+    ``NEUTRAL_CHROMA``) cover more than ``OFF_PALETTE_FREE`` of the image.
     """
     threshold = THRESHOLDS["palette"]
     if not spec.palette:
@@ -96,7 +100,12 @@ def palette(image: Image.Image, spec: CheckSpec) -> CheckResult:
     closeness = np.clip((FAR_DELTA_E - distances) / (FAR_DELTA_E - CLOSE_DELTA_E), 0.0, 1.0)
     coverage = (shares[:, None] * closeness).sum(axis=0)
     presence = np.minimum(1.0, coverage / PRESENT_SHARE)
-    score = float(presence.mean())
+    # Strong colours nobody asked for (not near any asked colour, not a neutral white, grey or
+    # black): up to OFF_PALETTE_FREE of the image is free, beyond it the score falls to 0 at +0.5.
+    chroma = np.hypot(labs[:, 1], labs[:, 2])
+    off = float(shares[(chroma > NEUTRAL_CHROMA) & (distances.min(axis=1) > FAR_DELTA_E)].sum())
+    factor = float(np.clip(1.0 - (off - OFF_PALETTE_FREE) / 0.5, 0.0, 1.0))
+    score = float(presence.mean()) * factor
     parts = []
     per_colour = []
     for j, (label, rgb) in enumerate(spec.palette):
@@ -106,7 +115,13 @@ def palette(image: Image.Image, spec: CheckSpec) -> CheckResult:
         per_colour.append(
             {"colour": rgb_hex(rgb), "label": label, "coverage": float(coverage[j]), "delta_e": nearest}
         )
-    details = {"colours": per_colour, "dominant": [{"colour": rgb_hex(c), "share": s} for c, s in dominant]}
+    if factor < 1.0:
+        parts.append(f"colours not asked for cover {off:.0%}")
+    details = {
+        "colours": per_colour,
+        "off_palette": off,
+        "dominant": [{"colour": rgb_hex(c), "share": s} for c, s in dominant],
+    }
     return CheckResult("palette", round(score, 4), "; ".join(parts), threshold, details)
 
 
