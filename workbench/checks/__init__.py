@@ -22,7 +22,7 @@ name               what it scores                                               
 Example:
     >>> results = run_checks(image, CheckSpec(palette=(("navy", (27, 42, 74)),)), ["palette"])
     >>> results[0].score, results[0].reason
-    (1.0, 'navy #1B2A4A covers 61 % of the image (nearest ΔE 1.2)')
+    (1.0, 'navy #1B2A4A covers 61% of the image (nearest ΔE 1.2)')
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ class Ledger(MoneyLedger, ScoresLedger, ABC):
     """The run log's interface; ``SQLiteLedger(path)`` is the one kept in a SQLite file.
 
     Runs: ``record``, ``get``, ``find_ok``, ``count``, ``runs`` (a typed DataFrame).
-    Text checks: ``record_text_checks``, ``text_checks``.
+    Text checks: ``record_text_checks``, ``text_checks``; check scores (``ScoresLedger``):
+    ``record_scores``, ``scores``, and one ``runs()`` column per check.
     Money (``workbench.ledger.money``, shared by every database): the wallet's append-only
     journal (``journal_append``, ``journal_sums``, ``journal_entries``) and its open reservations
     (``open_holds``), fingerprint claims (``claim``, ``claim_take_over``, ``claim_release``) and
