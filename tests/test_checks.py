@@ -241,6 +241,10 @@ def test_the_judge_scores_and_records_a_priced_run_and_a_repeat_is_cached(root, 
         cached["status"] == "cached" and cached["credits"] == 0 and cached["cached_from"] == judge_row["id"]
     )
     assert wb.wallet.balance == before - judge_row["credits"]
+    # The gallery shows the judged image with its score, not the judge's imageless runs.
+    gallery = wb.gallery()
+    assert [r["id"] for r in gallery.runs] == [run.id] and gallery.runs[0]["scores"]["judge"] == 0.35
+    gallery.close()
 
 
 def test_an_unaffordable_judge_is_refused_before_sending(root, openai_server, monkeypatch):

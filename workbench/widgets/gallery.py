@@ -181,6 +181,8 @@ class Gallery(anywidget.AnyWidget):
 
         self._seen = self.wb.run_count()
         frame = self.wb.runs(limit=self.limit).iloc[::-1]
+        # A vision judge's run has no image: its score shows on the card of the image it judged.
+        frame = frame[frame["kind"] != "judge"]
         self.total = self._seen
         columns = {
             name: frame[name].tolist()
