@@ -157,7 +157,7 @@ def test_3840x2160_at_high_quality_works_and_costs_what_the_table_says(cli, root
     assert (
         run["credits"]
         == prices.credits_per_image("openai", "gpt-image-2", "high", width=3840, height=2160)
-        == 71
+        == 80
     )
     with Image.open(run["images"][0]) as image:
         assert image.size == (3840, 2160)
@@ -317,7 +317,7 @@ def test_the_runs_user_is_sent_as_the_safety_identifier(wb, openai_server):
 def test_an_answer_with_a_url_produces_the_image(wb, openai_server):
     openai_server.faults.answer_as = "url"
     run = wb.generate("a mug", aspect="3:2")
-    assert run.status == "ok" and run.credits == 4
+    assert run.status == "ok" and run.credits == 3
     with run.image() as image:
         assert image.size == (1536, 1024)
     assert openai_server.counts[GENERATIONS] == 1 and any(
@@ -387,7 +387,7 @@ def test_a_dry_run_sends_nothing_and_prints_the_route_and_the_price(cli, root, o
     assert "dry run: nothing sent, nothing charged" in out
     assert f"route    service (openai at {openai_server.base_url})" in out
     assert "model    gpt-image-2 (current)" in out and "size     3840x2160" in out and "quality  high" in out
-    assert "credits  71; wallet 10" in out and "dollars  $0.98" in out
+    assert "credits  80; wallet 10" in out and "dollars  $0.98" in out
     code, out, err = cli("generate", "a harbour", "--dry-run", "--json")
     plan = json.loads(out)
     assert plan["route"].startswith("local") and plan["credits"] == 0 and plan["size"] == "1024x1024"
@@ -400,7 +400,7 @@ def test_a_dry_run_sends_nothing_and_prints_the_route_and_the_price(cli, root, o
     assert (
         "route    service (openai at" in out
         and "kind     edit with 1 image(s)" in out
-        and "credits  2" in out
+        and "credits  3" in out  # the edited image is billed too ($0.0399)
     )
     code, out, err = cli("edit", str(source), "Convert to black and white", "--dry-run")
     assert code == 0, err

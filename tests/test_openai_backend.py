@@ -173,7 +173,7 @@ def test_a_run_records_its_tokens_and_their_dollars_beside_its_credits(wb, opena
     assert run.usd == pytest.approx(usd, abs=1e-6) and run.usd > 0
     # Credits follow dollars: high at 2160x1440 is 2.97 MP, so 27 credits (10 at 1024x1024).
     assert estimate.size == "2160x1440"
-    assert run.credits == run.credits_estimated == 27 == estimate.credits
+    assert run.credits == run.credits_estimated == 30 == estimate.credits
     assert run.usd_estimated == estimate.usd > 0
 
 
@@ -238,7 +238,7 @@ def test_a_timeout_fails_after_the_configured_retries_and_the_wallet_is_back(
     row = wb.runs().iloc[-1]
     assert row["status"] == "failed" and row["credits"] == 0 and "did not answer in time" in row["error"]
     assert row["attempts"] == 2 and row["usd_possibly_billed"] == pytest.approx(2 * row["usd_estimated"])
-    assert row["credits_estimated"] == 14  # high at 1024x1536
+    assert row["credits_estimated"] == 15  # high at 1024x1536
     assert wb.wallet.balance == balance and wb.wallet.reserved == 0
     wb.close()
 
@@ -616,7 +616,7 @@ def test_the_cli_generates_through_the_openai_backend(root, openai_server):
     )
     assert result.returncode == 0, result.stderr
     run = json.loads(result.stdout)
-    assert run["status"] == "ok" and run["size"] == "1024x1536" and run["credits"] == 4 and run["usd"] > 0
+    assert run["status"] == "ok" and run["size"] == "1024x1536" and run["credits"] == 3 and run["usd"] > 0
     with Image.open(run["images"][0]) as image:
         assert image.size == (1024, 1536)
     assert openai_server.counts[GENERATIONS] == 1

@@ -31,6 +31,8 @@ _CHARS_PER_TOKEN = 4
 # Image input tokens per 1024x1024 input, for estimates only (the service reports the real count).
 _IMAGE_IN_TOKENS_1MP = 1024
 _ONE_MP = 1024 * 1024
+# Exact credits within this of a whole number round down to it (see ``PriceTable.whole_credits``).
+_ROUNDING_SLACK = 0.05
 _TOKEN_KINDS = ("text_in", "image_in", "image_out", "text_out")
 _SECTIONS = ("usd_per_million_tokens", "output_tokens_1mp", "credits", "credit_anchor", "batch_discount")
 
@@ -155,7 +157,7 @@ class PriceTable:
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.data = dict(data)
-        self._scales: dict[str, float] | None = None
+        self._rates: dict[str, float] | None = None
 
     @classmethod
     def load(cls, root: Path | None = None) -> PriceTable:
@@ -199,18 +201,19 @@ class PriceTable:
         usd = tokens * rates.get("image_out", 0) / 1_000_000
         return usd * (self.batch_discount if batch else 1.0)
 
-    def credit_scale(self) -> tuple[float, dict[str, float]]:
-        """Credits per dollar (the geometric mean of the anchored qualities'), and the anchor's
-        dollars per quality (cached). An image with exactly an anchor's dollars costs its credits."""
-        if self._scales is not None:
-            return self._scales
+    def credit_rates(self) -> dict[str, float]:
+        """Credits per dollar for each quality (cached): an anchored quality's own rate (its
+        promised credits over its anchor image's dollars: medium 2 / $0.0317 = 63.1, high
+        10 / $0.1248 = 80.1), and for a quality without an anchor (low) the geometric mean of
+        the anchored rates (71.1), which puts its dollars per credit in the middle of theirs."""
+        if self._rates is not None:
+            return self._rates
         from workbench.models import parse_size
 
         anchor = self.data.get("credit_anchor") or {}
         backend, model = anchor.get("backend", "openai"), anchor.get("model")
         width, height = parse_size(anchor.get("size", "1024x1024"))
-        anchored: dict[str, float] = {}
-        logs = []
+        rates: dict[str, float] = {}
         for quality, credits in (anchor.get("credits") or {}).items():
             usd = self.image_usd(backend, model, quality, width=width, height=height)
             if not usd:
@@ -219,19 +222,59 @@ class PriceTable:
                     "add its tokens and rates to prices.yaml.",
                     field="credit_anchor",
                 )
-            anchored[quality] = usd
-            logs.append(math.log(credits / usd))
-        if not logs:
+            rates[quality] = credits / usd
+        if not rates:
             raise SpecError(
                 "The price table has no credit_anchor: credits cannot follow dollars.", field="credits"
             )
-        self._scales = (math.exp(sum(logs) / len(logs)), anchored)
-        return self._scales
+        self._rates = rates
+        return rates
+
+    def credit_rate(self, quality: str | None = None) -> float:
+        """Credits per dollar at one quality; other billed work (no quality) uses the middle rate."""
+        rates = self.credit_rates()
+        if quality in rates:
+            return rates[quality]
+        return math.exp(sum(math.log(rate) for rate in rates.values()) / len(rates))
+
+    def credit_scale(self) -> tuple[float, dict[str, float]]:
+        """The middle credits per dollar (for billed work without a quality, like the judge) and
+        the anchor image's dollars per anchored quality."""
+        rates = self.credit_rates()
+        anchor = self.data["credit_anchor"]["credits"]
+        return self.credit_rate(), {quality: anchor[quality] / rate for quality, rate in rates.items()}
+
+    @staticmethod
+    def whole_credits(exact: float) -> int:
+        """Exact credits as whole ones: rounded up, ignoring the last twentieth of a credit (so a
+        prompt's few text tokens do not turn the promised 2 into 3); at least 1 for anything billed."""
+        if exact <= 0:
+            return 0
+        return max(1, math.ceil(exact - _ROUNDING_SLACK))
+
+    def _input_usd(self, backend: str, model: str | None, request: ImageRequest | None) -> float:
+        """Dollars of a request's text and input images (billed once per request)."""
+        if request is None:
+            return 0.0
+        rates = self._lookup("usd_per_million_tokens", backend, model)
+        if rates is None:
+            return 0.0
+        text_in = math.ceil(len(request.prompt) / _CHARS_PER_TOKEN)
+        image_in = _IMAGE_IN_TOKENS_1MP * len(request.inputs)
+        return (text_in * rates.get("text_in", 0) + image_in * rates.get("image_in", 0)) / 1_000_000
 
     def exact_credits(
-        self, backend: str, model: str | None, quality: str, *, width: int = 1024, height: int = 1024
+        self,
+        backend: str,
+        model: str | None,
+        quality: str,
+        *,
+        width: int = 1024,
+        height: int = 1024,
+        request: ImageRequest | None = None,
     ) -> float:
-        """Credits of one image before rounding (the anchors exactly; others their dollars in credits)."""
+        """Credits of one image before rounding: its estimated dollars (the image, and with a
+        request its share of the text and input images) at its quality's credits per dollar."""
         usd = self.image_usd(backend, model, quality, width=width, height=height)
         if usd is None:
             raise SpecError(
@@ -239,12 +282,11 @@ class PriceTable:
                 "to prices.yaml.",
                 field="quality",
             )
+        if request is not None:
+            usd += self._input_usd(backend, model, request) / max(1, request.n)
         if usd == 0:
             return 0.0
-        scale, anchored = self.credit_scale()
-        if quality in anchored and math.isclose(usd, anchored[quality], rel_tol=1e-12):
-            return float(self.data["credit_anchor"]["credits"][quality])
-        return usd * scale
+        return usd * self.credit_rate(quality)
 
     def credits_per_image(
         self,
@@ -255,9 +297,10 @@ class PriceTable:
         width: int = 1024,
         height: int = 1024,
         batch: bool = False,
+        request: ImageRequest | None = None,
     ) -> int:
-        """Whole credits one image costs: a flat ``credits`` entry, else its dollars in credits
-        (at the Batch API's discount for batch runs), rounded up; at least 1 when it costs anything."""
+        """Whole credits one image costs: a flat ``credits`` entry, else its estimated dollars in
+        credits (at the Batch API's discount for batch runs), see ``whole_credits``."""
         entry = self._lookup("credits", backend, model)
         if entry is not None:
             if quality not in entry:
@@ -267,12 +310,10 @@ class PriceTable:
                     field="quality",
                 )
             return int(entry[quality])
-        exact = self.exact_credits(backend, model, quality, width=width, height=height)
-        if exact == 0:
-            return 0
+        exact = self.exact_credits(backend, model, quality, width=width, height=height, request=request)
         if batch:
             exact *= self.batch_discount
-        return max(1, math.ceil(exact - 1e-9))
+        return self.whole_credits(exact)
 
     def usd_for_usage(
         self, backend: str, model: str | None, usage: Usage | None, *, batch: bool = False
@@ -305,9 +346,16 @@ class PriceTable:
     def credits_for(
         self, backend: str, model: str | None, request: ImageRequest, *, batch: bool = False
     ) -> int:
-        """Credits per image of a request (its model, size and quality)."""
+        """Credits per image of a request: its model, size and quality, and its share of the
+        request's text and input images (reference and edit images are billed too)."""
         return self.credits_per_image(
-            backend, model, request.quality, width=request.width, height=request.height, batch=batch
+            backend,
+            model,
+            request.quality,
+            width=request.width,
+            height=request.height,
+            batch=batch,
+            request=request,
         )
 
     def estimate(
