@@ -3,8 +3,9 @@
 Dollars are what the provider bills for tokens; credits are the budget unit the wallet holds, and
 they follow dollars: the table's ``credit_anchor`` (medium at 1024x1024 = 2 credits, high = 10, on
 the reference model) fixes what a credit is worth at each quality, and every other model, size and
-quality costs its estimated image dollars in those credits, rounded up. So a credit budget bounds
-dollars, at 4K as at 1024x1024, and Batch API runs cost their discount in credits too. A flat
+quality costs its estimated dollars (image, text and input images) in those credits, rounded
+up. So a credit budget bounds dollars, at 4K as at 1024x1024, and Batch API runs cost their
+discount in credits too. A flat
 ``credits`` entry (the free draft renderer) replaces the derivation for its backend and model.
 
 A ``prices.yaml`` in the Workbench root overrides entries of the packaged table. Every number of
@@ -152,7 +153,7 @@ class PriceTable:
         >>> prices.credits_per_image("openai", "gpt-image-2", "high")
         10
         >>> prices.credits_per_image("openai", "gpt-image-2", "high", width=3840, height=2160)
-        71
+        80
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
