@@ -1,18 +1,14 @@
 """The loopback OpenAI server (tests/openai_server.py) as a process of its own, for benchmarks.
 
 ``python bench/_loopback.py LATENCY [RATE_LIMIT]`` prints the base URL on its first line and serves
-until killed. Unlike the test fixture it listens with a deep accept queue, so a client opening
-dozens of connections at once (concurrency 32) is not reset by a full backlog of 5.
+until killed. The server listens with a deep accept queue (tests/openai_server.py's ``_Listener``),
+so a client opening dozens of connections at once (concurrency 32) is not reset by a backlog of 5.
 """
 
 from __future__ import annotations
 
-import http.server
 import sys
 from pathlib import Path
-
-# Only this process: a benchmark's burst of connects must not overflow socketserver's default of 5.
-http.server.ThreadingHTTPServer.request_queue_size = 1024
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 

@@ -190,6 +190,13 @@ def error_body(message: str, *, kind: str, code: str | None = None, param: str |
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
+class _Listener(ThreadingHTTPServer):
+    """A threading HTTP server with a deep accept queue: socketserver's default backlog of 5
+    resets a client that opens more connections at once (a batch with concurrency 32 does)."""
+
+    request_queue_size = 1024
+
+
 class OpenAIServer:
     """The loopback server. ``routes`` maps (method, path) to a handler ``Request -> Response``.
 
@@ -220,7 +227,7 @@ class OpenAIServer:
         self.max_inflight = 0
         self._lock = threading.Lock()
         self._images: dict[tuple, bytes] = {}
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd = _Listener((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread: threading.Thread | None = None
