@@ -300,3 +300,23 @@ def test_moving_in_a_100k_row_log(postgres_url, tmp_path):
     assert move_in(lite, pg).nothing_copied
     lite.close()
     pg.close()
+
+
+def test_a_large_logs_frame_is_kept_in_the_local_root(postgres_url, tmp_path, monkeypatch):
+    import workbench.ledger.sqlite as sqlite_ledger
+
+    monkeypatch.setattr(sqlite_ledger, "SNAPSHOT_MIN_ROWS", 5)
+    first = PostgresLedger(postgres_url, snapshot_dir=tmp_path)
+    for row in _varied_rows(12):
+        first.record(row)
+    frame = first.runs()  # 12 rows read at once: the frame is saved (in the background)
+    first.close()
+    assert first.snapshot_path.is_file() and first.snapshot_path.parent == tmp_path
+    later = PostgresLedger(postgres_url, snapshot_dir=tmp_path)
+    later.record(_row(id="after"))
+    later._load_snapshot()
+    assert len(later._cache) == 12  # this database's saved frame, checked against it
+    again = later.runs()  # plus the row recorded since
+    pd.testing.assert_frame_equal(again.iloc[:12].reset_index(drop=True), frame)
+    assert again["id"].iat[-1] == "after"
+    later.close()

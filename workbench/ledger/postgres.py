@@ -319,6 +319,7 @@ class PostgresLedger(Ledger):
         self._cache_seq = 0
         self._snapshot_dir = Path(snapshot_dir) if snapshot_dir is not None else None
         self.snapshot_path: Path | None = None
+        self._saving: threading.Thread | None = None
         self._accuracy: pd.Series | None = None
         self._accuracy_key: tuple[Any, ...] | None = None
         try:  # one plain connection first: its error says why (refused, no such database, password)
@@ -399,6 +400,8 @@ class PostgresLedger(Ledger):
         return self._fetch(sql, params)
 
     def close(self) -> None:
+        if self._saving is not None:
+            self._saving.join()
         self._pool.close()
 
     # -- runs ---------------------------------------------------------------------------------
@@ -680,13 +683,20 @@ class PostgresLedger(Ledger):
     def _save_snapshot(self) -> None:
         from workbench.ledger.snapshot import save_frame
 
-        frame = self._cache
-        if self.snapshot_path is None or frame is None or frame.empty:
+        frame, path = self._cache, self.snapshot_path
+        if path is None or frame is None or frame.empty:
             return
         meta = {**self._snapshot_meta(), "last_seq": int(self._cache_seq), "last_id": frame["id"].iat[-1]}
-        with contextlib.suppress(OSError):
-            self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
-            save_frame(self.snapshot_path, frame, meta)
+
+        def save() -> None:
+            with contextlib.suppress(OSError):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_frame(path, frame, meta)  # written whole, then renamed: never half a file
+
+        # In the background: the caller has its frame now (the cached frame is never changed in
+        # place, appends make a new one), and the process waits for the save before it exits.
+        self._saving = threading.Thread(target=save, name="workbench-frame-snapshot")
+        self._saving.start()
 
 
 def quoted(names: list[str] | tuple[str, ...]) -> str:
