@@ -346,7 +346,8 @@ def test_a_url_that_cannot_be_downloaded_is_not_asked_for_again(wb, openai_serve
         WorkbenchError, match=r"made the image but its URL could not be downloaded \(HTTP 404\)"
     ):
         wb.generate("a mug")
-    assert wb.runs().iloc[-1]["credits"] == 0
+    row = wb.runs().iloc[-1]
+    assert row["credits"] == 0 and row["usd_possibly_billed"] > 0  # billed by the service, not by us
     assert openai_server.counts[GENERATIONS] == 1  # the service billed it: no second generation
 
 
@@ -356,12 +357,14 @@ def test_an_oversized_url_answer_is_refused_and_charged_nothing(root, openai_ser
     options = {"openai": {"base_url": openai_server.base_url, "retry": FAST, "max_download_bytes": 1000}}
     wb = Workbench(root, backend="openai", backend_options=options)
     balance = wb.wallet.balance
-    with pytest.raises(WorkbenchError, match="image URL holds more than"):
+    with pytest.raises(WorkbenchError, match="image URL holds more than 1000 bytes; it was not"):
         wb.generate("a mug")
     row = wb.runs().iloc[-1]
     assert (
         row["status"] == "failed" and row["credits"] == 0 and "was not downloaded or stored" in row["error"]
     )
+    # The service made and billed the image: its dollars are possibly billed, not lost from the log.
+    assert row["usd_possibly_billed"] == pytest.approx(wb.estimate("a mug").usd) and row["usd"] == 0
     assert wb.wallet.balance == balance and wb.wallet.reserved == 0
     assert openai_server.counts[GENERATIONS] == 1  # refused, not retried (a retry would be billed again)
     wb.close()

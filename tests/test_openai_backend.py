@@ -652,3 +652,26 @@ def test_close_closes_the_async_clients_on_their_own_loops(wb):
         assert client.is_closed() and not backend._async
     finally:
         loop.close()
+
+
+@pytest.mark.slow  # the CLI's default retries (5, backed off) take ~15 s on a refused port
+def test_a_connection_that_never_opened_is_not_possibly_billed(root, monkeypatch, cli):
+    """Port 1 refuses: nothing was sent, so nothing may have been billed (it said 'may have
+    billed 2 tries' and logged $0.0635)."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = Workbench(
+        root,
+        backend="openai",
+        backend_options={"openai": {"base_url": "http://127.0.0.1:1/v1", "retry": FAST}},
+    )
+    wb.wallet.topup(100)
+    balance = wb.wallet.balance
+    with pytest.raises(ServiceError, match=r"could not be reached \(the connection could not be opened\)"):
+        wb.generate("a mug")
+    row = wb.runs().iloc[-1]
+    assert row["status"] == "failed" and row["credits"] == 0
+    assert row["usd_possibly_billed"] == 0 and row["usd"] == 0
+    assert wb.wallet.balance == balance and wb.wallet.reserved == 0
+    wb.close()
+    code, out, err = cli("--base-url", "http://127.0.0.1:1/v1", "generate", "a mug", "--backend", "openai")
+    assert code == 1 and "may have" not in err and "nothing was sent or billed" in err

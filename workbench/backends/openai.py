@@ -248,10 +248,39 @@ def _not_found(exc: Any) -> WorkbenchError:
 
 
 def _timeout(exc: Any) -> WorkbenchError:
+    if _never_opened(exc) is not None:  # a connect timeout: the request never left
+        return _connection(exc)
     return BackendTimeoutError("The openai service did not answer in time.", backend=NAME)
 
 
+_NOT_OPENED = frozenset({"ConnectError", "ConnectTimeout"})
+_NOT_USABLE = frozenset({"UnsupportedProtocol", "InvalidURL"})
+
+
+def _never_opened(exc: Any) -> str | None:
+    """Why a connection error happened before anything was sent (refused, no route, a connect
+    timeout, a base_url the transport cannot use), or None when it may have been sent. By class
+    name: the client's transport is httpx or its fork, and both name their errors alike."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if names & _NOT_OPENED or isinstance(exc, ConnectionRefusedError):
+            return "the connection could not be opened"
+        if names & _NOT_USABLE:
+            return "its base_url cannot be used"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _connection(exc: Any) -> WorkbenchError:
+    why = _never_opened(exc)
+    if why is not None:
+        error = ServiceError(
+            f"The openai service could not be reached ({why}); nothing was sent or billed.", backend=NAME
+        )
+        error.never_sent = True  # type: ignore[attr-defined]
+        return error
     return ServiceError("The connection to the openai service failed or was dropped.", backend=NAME)
 
 
@@ -390,7 +419,13 @@ class RetryPolicy:
 
 def possibly_billed(error: WorkbenchError) -> bool:
     """Whether a failed try may have been done (and billed) by the service: it timed out, or the
-    connection dropped or the answer was unreadable after the request was sent (no HTTP status)."""
+    connection dropped or the answer was unreadable after the request was sent (no HTTP status),
+    or the service answered but its image could not be downloaded. A connection that never
+    opened was not billed."""
+    if getattr(error, "never_sent", False):
+        return False
+    if getattr(error, "answered", False):
+        return True
     if isinstance(error, BackendTimeoutError):
         return getattr(error, "status_code", None) is None
     return isinstance(error, ServiceError) and getattr(error, "status_code", None) is None
@@ -631,20 +666,41 @@ def _image_of(item: Any) -> bytes | _Url:
     return _decode(None)
 
 
+def _amount(size: int) -> str:
+    """Bytes for people: ``1000 bytes``, ``512 KB``, ``20 MB``."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.3g} KB"
+    return f"{size / (1024 * 1024):.3g} MB"
+
+
+def _answered(error: BackendError) -> BackendError:
+    """An image the service made (and billed) but that could not be had: its try is possibly billed."""
+    error.answered = True  # type: ignore[attr-defined]
+    return error
+
+
 def _too_big(limit: int) -> BackendError:
-    return BackendError(
-        f"The openai service's image URL holds more than {limit // (1024 * 1024)} MB; it was not "
-        "downloaded or stored (raise max_download_bytes to accept bigger images).",
-        backend=NAME,
+    return _answered(
+        BackendError(
+            f"The openai service's image URL holds more than {_amount(limit)}; it was not "
+            "downloaded or stored (raise max_download_bytes to accept bigger images).",
+            backend=NAME,
+            status_code=200,
+        )
     )
 
 
 def _not_fetched(why: str) -> BackendError:
     # Not a ServiceError: the image was made (and billed); retrying the request would pay for it again.
-    return BackendError(
-        f"The openai service made the image but its URL could not be downloaded ({why}); "
-        "the request is not repeated, since the service has billed it.",
-        backend=NAME,
+    return _answered(
+        BackendError(
+            f"The openai service made the image but its URL could not be downloaded ({why}); "
+            "the request is not repeated, since the service has billed it.",
+            backend=NAME,
+            status_code=200,
+        )
     )
 
 
