@@ -61,6 +61,7 @@ def main() -> None:
                 again = reopen()
                 again.snapshot_path.unlink(missing_ok=True)
                 first = timeit(lambda again=again: again.runs(), repeat=1, warmup=0)  # saves the frame
+                again.close()  # waits for the saved frame (PostgreSQL saves it in the background)
                 ledger.record(_row(0))  # a run since the saved frame: the next session fetches it
                 session = timeit(lambda: reopen().runs(), repeat=3, warmup=0)
                 warm = timeit(lambda ledger=ledger: (ledger.record(_row(0)), ledger.runs()), repeat=5)
@@ -91,7 +92,6 @@ def main() -> None:
                         "target": 1000,
                     },
                 ]
-                again.close()
                 ledger.close()
     finally:
         server.stop()
