@@ -675,3 +675,28 @@ def test_a_connection_that_never_opened_is_not_possibly_billed(root, monkeypatch
     wb.close()
     code, out, err = cli("--base-url", "http://127.0.0.1:1/v1", "generate", "a mug", "--backend", "openai")
     assert code == 1 and "may have" not in err and "nothing was sent or billed" in err
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"openai": {"timeout": -1}}, "timeout is a number of seconds above 0, not -1"),
+        ({"openai": {"timeout": "fast"}}, "timeout is a number of seconds above 0, not 'fast'"),
+        ({"openai": {"concurrency": 0}}, "concurrency is a whole number of requests at once, 1 or more"),
+        ({"openai": {"base_url": "not a url"}}, "base_url is an http(s) URL"),
+        ({"openai": {"max_retries": 1.5}}, "max_retries is a whole number of retries"),
+        ({"openai": {"images_per_minute": float("nan")}}, "images_per_minute is a number"),
+        ({"openai": "x"}, "options are a mapping of option names to values"),
+    ],
+)
+def test_backend_option_values_are_checked_when_a_workbench_is_made(root, options, words):
+    with pytest.raises(SpecError) as caught:
+        Workbench(root, backend="openai", backend_options=options)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert not root.exists()  # nothing written
+
+
+def test_a_misspelt_backend_name_gets_a_close_match(root):
+    with pytest.raises(SpecError, match=r"Unknown backend 'opnai'\. Did you mean 'openai'\?"):
+        Workbench(root, backend="opnai")
+    assert not root.exists()

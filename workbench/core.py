@@ -141,7 +141,8 @@ class Workbench:
         user: str | None = None,
         project: str | None = None,
     ) -> None:
-        for name, options in (backend_options or {}).items():  # a misspelt option: before anything is made
+        get_backend_class(backend)  # an unknown default backend: before anything is made
+        for name, options in (backend_options or {}).items():  # a misspelt option or a wrong value too
             get_backend_class(name).check_options(options)
         self.root = Path(root) if root is not None else default_root()
         self.default_backend = backend
@@ -163,7 +164,6 @@ class Workbench:
         self._backends: dict[str, Backend] = {}
         self._models: ModelTable | None = None
         self._views: weakref.WeakSet[Any] = weakref.WeakSet()
-        get_backend_class(backend)  # an unknown default backend fails here, not at the first run
 
     # -- views --------------------------------------------------------------------------------
     def watch(self, view: Any) -> None:

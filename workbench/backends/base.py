@@ -275,9 +275,17 @@ class Backend:
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
-        """Refuse option names the backend does not take, in one sentence naming the close match."""
+        """Refuse option names the backend does not take, in one sentence naming the close match,
+        then option values it cannot use (``check_values``)."""
+        if not isinstance(options, Mapping):
+            raise SpecError(
+                f"The {cls.name or 'this'} backend's options are a mapping of option names to values "
+                f"(e.g. {{'timeout': 60}}), not {options!r}.",
+                field="backend_options",
+            )
         unknown = sorted(set(options) - set(cls.option_names))
         if not unknown:
+            cls.check_values(options)
             return
         name = unknown[0]
         close = difflib.get_close_matches(name, cls.option_names, n=1, cutoff=0.6)
@@ -287,6 +295,10 @@ class Backend:
             f"The {cls.name or 'this'} backend has no option {name!r}.{hint} It takes: {takes}.",
             field="backend_options",
         )
+
+    @classmethod
+    def check_values(cls, options: Mapping[str, Any]) -> None:
+        """Refuse option values the backend cannot use (one ``SpecError`` sentence); none here."""
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -412,8 +424,11 @@ def get_backend_class(name: str) -> type[Backend]:
         return _LOADED[name]
     eps = _entry_points()
     if name not in eps:
+        names = available_backends()
+        close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise SpecError(
-            f"Unknown backend {name!r}: choose one of {', '.join(available_backends()) or 'none installed'}.",
+            f"Unknown backend {name!r}.{hint} Choose one of {', '.join(names) or 'none installed'}.",
             field="backend",
         )
     try:

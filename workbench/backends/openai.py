@@ -40,7 +40,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -861,13 +861,60 @@ class OpenAIBackend(Backend):
 
     @classmethod
     def capabilities(cls, model: str | None = None) -> ModelCapabilities:
-        """A model's capabilities from the packaged table (a retired one names its replacement)."""
+        """A model's capabilities from the packaged table only (a retired one names its
+        replacement). A root's ``models.yaml`` adds to it: use ``Workbench.models`` for those."""
         return _packaged_table().capabilities(model or cls.default_model)
 
     @classmethod
     def check(cls, request: ImageRequest) -> None:
-        """Check a request against the packaged table; an instance checks against its own."""
+        """Check a request against the packaged table only; an instance checks against its own
+        (``Workbench.models``, the root's ``models.yaml`` over the packaged table)."""
         _packaged_table().check(request)
+
+    @classmethod
+    def check_values(cls, options: Mapping[str, Any]) -> None:
+        """Each option's value, checked before a Workbench is made: one sentence for a wrong one."""
+
+        def bad(name: str, what: str) -> SpecError:
+            return SpecError(
+                f"The openai backend's {name} is {what}, not {options[name]!r}.", field="backend_options"
+            )
+
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        def whole(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        for name in ("timeout", "images_per_minute"):
+            value = options.get(name)
+            if value is not None and not (number(value) and value > 0):
+                unit = "seconds" if name == "timeout" else "images a minute"
+                raise bad(name, f"a number of {unit} above 0")
+        if "max_retries" in options and not (whole(options["max_retries"]) and options["max_retries"] >= 0):
+            raise bad("max_retries", "a whole number of retries, 0 or more")
+        if "concurrency" in options and not (whole(options["concurrency"]) and options["concurrency"] >= 1):
+            raise bad("concurrency", "a whole number of requests at once, 1 or more")
+        if "max_download_bytes" in options and not (
+            whole(options["max_download_bytes"]) and options["max_download_bytes"] >= 1
+        ):
+            raise bad("max_download_bytes", "a whole number of bytes above 0")
+        base_url = options.get("base_url")
+        if base_url is not None:
+            parts = urlsplit(base_url) if isinstance(base_url, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                raise bad("base_url", "an http(s) URL such as http://127.0.0.1:8000/v1")
+        for name in ("api_key", "organization"):
+            if options.get(name) is not None and not isinstance(options[name], str):
+                raise bad(name, "text")
+        safety = options.get("safety_identifier")
+        if safety is not None and not isinstance(safety, (str, bool)):
+            raise bad("safety_identifier", "text, or true/false")
+        if options.get("retry") is not None and not isinstance(options["retry"], RetryPolicy):
+            raise bad("retry", "a RetryPolicy")
+        slots = options.get("slots_folder")
+        if slots is not None and not isinstance(slots, (str, os.PathLike)):
+            raise bad("slots_folder", "a folder path")
 
     def __init__(
         self,
@@ -893,12 +940,20 @@ class OpenAIBackend(Backend):
                 "safety_identifier, max_download_bytes and slots_folder.",
                 field="backend_options",
             )
-        if (
-            isinstance(max_download_bytes, bool)
-            or not isinstance(max_download_bytes, int)
-            or max_download_bytes < 1
-        ):
-            raise SpecError("max_download_bytes is a whole number of bytes above 0.", field="backend_options")
+        self.check_values(
+            {
+                "base_url": base_url,
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "concurrency": concurrency,
+                "images_per_minute": images_per_minute,
+                "retry": retry,
+                "organization": organization,
+                "safety_identifier": safety_identifier,
+                "max_download_bytes": max_download_bytes,
+                "slots_folder": slots_folder,
+            }
+        )
         key = api_key or os.environ.get(KEY_ENV)
         if not key or not key.strip():
             raise NeedsKeyError(MISSING_KEY, backend=NAME)
