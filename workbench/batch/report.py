@@ -5,7 +5,7 @@
 - ``report.html`` (a jinja2 template, ``workbench/data/templates/report.html.j2``): per axis of
   the experiment, its values ranked — images ok, mean text accuracy when the texts were checked
   with OCR, credits and dollars per image and per passing image, the estimate beside the actual,
-  latency — with two matplotlib charts (score and cost per value, inline SVG); a note of every
+  latency — with two bar charts (score and cost per value, inline SVG); a note of every
   missing, failed, blocked or budget-stopped job; for a draft batch, what the same batch would
   cost on the service per model and quality; the contact sheets; every job with a thumbnail that
   opens its full image.
@@ -323,32 +323,66 @@ def service_prices(wb: Workbench, frame: pd.DataFrame, backend: str = "openai") 
 
 # -- charts -----------------------------------------------------------------------------------
 def _chart(values: list[str], numbers: list[float], *, title: str, xlabel: str, fmt: str, colour: str) -> str:
-    """A small horizontal bar chart as inline SVG (one bar per axis value, best at the top)."""
-    from matplotlib.figure import Figure
+    """A small horizontal bar chart as inline SVG (one bar per axis value, best at the top): drawn
+    as plain SVG text, so a report neither imports matplotlib (~1.5 s) nor lays out a figure."""
+    from html import escape
 
     shown = [v if len(v) <= 28 else v[:27] + "…" for v in values]
-    height = 1.2 + 0.38 * len(values)
-    figure = Figure(figsize=(6.2, min(height, 14)), dpi=96)
-    axes = figure.add_subplot()
     clean = [0.0 if (x is None or x != x) else float(x) for x in numbers]
-    bars = axes.barh(range(len(values)), clean, color=colour)
-    axes.set_yticks(range(len(values)), shown, fontsize=9)
-    axes.invert_yaxis()
-    axes.set_title(title, fontsize=11, loc="left")
-    axes.set_xlabel(xlabel, fontsize=9)
-    axes.spines[["top", "right"]].set_visible(False)
     top = max(clean) if clean and max(clean) > 0 else 1.0
-    axes.set_xlim(0, top * 1.25)
-    for bar, number in zip(bars, numbers, strict=True):
-        label = "n/a" if number is None or number != number else fmt.format(number)
-        axes.text(
-            bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, label, va="center", fontsize=8
+    span = top * 1.25
+    step = _tick_step(span / 4)
+    width, bar, pitch = 596, 16, 24
+    left = max(48, 14 + max((len(v) for v in shown), default=1) * 7.4)  # room for the value names
+    right = width - 16
+    plot_top, plot_height = 36, pitch * len(values)
+    height = plot_top + plot_height + 48
+    scale = (right - left) / span
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" role="img">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="8" y="20" font-size="15">{escape(title)}</text>',
+    ]
+    tick = 0.0
+    while tick <= span + 1e-9:
+        x = left + tick * scale
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{plot_top}" x2="{x:.1f}" y2="{plot_top + plot_height}" '
+            'stroke="#e0e0e0"/>'
+            f'<text x="{x:.1f}" y="{plot_top + plot_height + 15}" font-size="11" '
+            f'text-anchor="middle">{_tick_label(tick, step)}</text>'
         )
-    figure.tight_layout()
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+        tick += step
+    for index, (name, value, number) in enumerate(zip(shown, clean, numbers, strict=True)):
+        y = plot_top + index * pitch + (pitch - bar) / 2
+        label = "n/a" if number is None or number != number else fmt.format(number)
+        parts.append(
+            f'<text x="{left - 6:.1f}" y="{y + bar / 2 + 4:.1f}" font-size="12" '
+            f'text-anchor="end">{escape(name)}</text>'
+            f'<rect x="{left:.1f}" y="{y:.1f}" width="{value * scale:.1f}" height="{bar}" fill="{colour}"/>'
+            f'<text x="{left + value * scale + 4:.1f}" y="{y + bar / 2 + 4:.1f}" '
+            f'font-size="11">{escape(label)}</text>'
+        )
+    parts.append(
+        f'<line x1="{left:.1f}" y1="{plot_top}" x2="{left:.1f}" y2="{plot_top + plot_height}" stroke="#333"/>'
+        f'<line x1="{left:.1f}" y1="{plot_top + plot_height}" x2="{right}" y2="{plot_top + plot_height}" '
+        'stroke="#333"/>'
+        f'<text x="{(left + right) / 2:.1f}" y="{height - 8}" font-size="12" '
+        f'text-anchor="middle">{escape(xlabel)}</text></svg>'
+    )
+    return "".join(parts)
+
+
+def _tick_step(rough: float) -> float:
+    """A round step (1, 2 or 5 times a power of ten) at least ``rough``."""
+    power = 10 ** math.floor(math.log10(rough))
+    return next(power * k for k in (1, 2, 5, 10) if power * k >= rough * (1 - 1e-9))
+
+
+def _tick_label(tick: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"{tick:.{decimals}f}"
 
 
 def _axis_charts(
