@@ -17,6 +17,7 @@ from PIL import Image
 from workbench import CapabilityError, SpecError, TemplateError, Workbench, WorkbenchError
 from workbench.backends.base import ImageRequest
 from workbench.backends.openai import OpenAIBackend, RetryPolicy
+from workbench.errors import InputImageError
 from workbench.models import ModelTable, parse_size
 from workbench.pricing import PriceTable
 from workbench.spec import ASPECTS
@@ -303,6 +304,32 @@ def test_references_on_generate_go_to_the_edits_endpoint_and_stream(wb, openai_s
     )
     fields, _ = openai_server.requests[-1].form()
     assert run.status == "ok" and fields["input_fidelity"] == "high" and fields["model"] == "gpt-image-1.5"
+
+
+def test_references_on_generate_may_be_paths_pil_images_or_runs(wb, openai_server, tmp_path):
+    """generate(inputs=...) took raw bytes only: a path, a PIL image or a Run raised a raw
+    TypeError, and bytes that are not an image were sent and charged."""
+    path = tmp_path / "fox.png"
+    path.write_bytes(_png(512, 512, "orange"))
+    first = wb.generate("a fox", inputs=[str(path)])
+    assert first.status == "ok" and openai_server.counts == {EDITS: 1}
+    for reference in (path, Image.new("RGB", (64, 64), "red"), first):
+        run = wb.generate("the same fox, rowing", inputs=(reference,), fresh=True)
+        assert run.status == "ok"
+    _fields, files = openai_server.requests[-1].form()
+    assert len(files["image"]) == 1
+    sent, before = dict(openai_server.counts), ledger_state(wb.root)
+    balance = wb.wallet.balance
+    for bad, words in (
+        (b"not an image at all", "uploads must be PNG, JPEG or WebP"),
+        (str(tmp_path / "missing.png"), "missing.png"),
+        (42, "Cannot use int as an image"),
+    ):
+        with pytest.raises(InputImageError, match=words) as caught:
+            wb.generate("a fox", inputs=(bad,))
+        assert "\n" not in str(caught.value)
+    assert dict(openai_server.counts) == sent and ledger_state(wb.root) == before
+    assert wb.wallet.balance == balance
 
 
 def test_the_runs_user_is_sent_as_the_safety_identifier(wb, openai_server):

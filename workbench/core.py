@@ -85,6 +85,16 @@ def _open_ledger(root: Path, database: str | Path | None) -> Ledger:
     return SQLiteLedger(Path(text))
 
 
+def _references(wb: Workbench, inputs: Any) -> tuple[bytes, ...]:
+    """A generate's reference images as checked bytes (``resolve_source``: a Run, a store file, a
+    path, bytes or a PIL image, each upload checked), so nothing unusable is sent and charged."""
+    from workbench.imaging.uploads import resolve_source
+
+    if isinstance(inputs, (str, Path, bytes, bytearray)) or not hasattr(inputs, "__iter__"):
+        inputs = (inputs,)  # one reference given on its own
+    return tuple(resolve_source(item, store_root=wb.root).data for item in inputs)
+
+
 def default_root() -> Path:
     """``$WORKBENCH_HOME``, else the nearest ``outputs/`` folder at or above the working folder
     (so notebooks in ``notebooks/`` share the project's run log), else ``./outputs``."""
@@ -258,7 +268,7 @@ class Workbench:
         output_format: str = "png",
         output_compression: int | None = None,
         moderation: str = "auto",
-        inputs: tuple[bytes, ...] = (),
+        inputs: tuple[Any, ...] | list[Any] = (),
         mask: bytes | None = None,
         variant: int = 0,
         partial_images: int = 0,
@@ -277,10 +287,14 @@ class Workbench:
 
         ``size`` (width, height) replaces the size the model's table gives the spec's aspect and
         quality (a size the model cannot make names the nearest it can); ``inputs`` on a generate
-        are reference images; ``input_fidelity`` (low/high, on models that take it) and
-        ``safety_identifier`` (the run's user, for the service's abuse monitoring) go to the service.
+        are reference images (paths, bytes, PIL images or Runs, each checked as an upload: a file
+        that is not a PNG, JPEG or WebP image is one sentence, nothing sent or charged);
+        ``input_fidelity`` (low/high, on models that take it) and ``safety_identifier`` (the run's
+        user, for the service's abuse monitoring) go to the service.
         """
         spec = self.spec(spec, preset=preset, **fields)
+        if kind == "generate" and inputs:
+            inputs = _references(self, inputs)
         backend = backend or self.default_backend
         cls = get_backend_class(backend)
         if model is None and backend == self.default_backend:
