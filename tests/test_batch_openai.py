@@ -81,6 +81,24 @@ def test_a_batch_the_wallet_cannot_pay_for_is_not_sent(root, openai_server, batc
     assert not openai_server.counts and ledger_state(root) == before
 
 
+def test_a_model_the_batch_api_does_not_offer_is_refused_before_the_wallet(
+    root, openai_server, batch_api, fifty, cli
+):
+    """batch plan ended with a submit command the Batch API would refuse, and submit asked the
+    wallet (short by 40) before saying the model cannot go through the Batch API."""
+    Workbench(root).close()
+    before = ledger_state(root)
+    base = ["--base-url", openai_server.base_url]
+    for verb in ("plan", "submit"):
+        backend = ("--backend", "openai") if verb == "plan" else ()
+        args = (*base, "batch", verb, str(fifty), *backend, "--model", "chatgpt-image-latest")
+        code, out, err = cli(*args, "--via", "openai-batch")
+        assert code == 1 and "submit" not in out, (verb, out)
+        assert "'chatgpt-image-latest' is not offered through the Batch API" in err
+        assert "wallet" not in err and err.count("\n") == 1
+    assert not openai_server.counts and ledger_state(root) == before
+
+
 @pytest.mark.slow
 def test_a_grid_on_the_openai_backend_runs_through_papermill_without_the_key(
     root, openai_server, batch_api, tmp_path, cli

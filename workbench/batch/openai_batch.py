@@ -117,12 +117,10 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
                 f"{job.backend or wb.default_backend}; pass --backend openai.",
                 field="backend",
             )
+    # plan_batch refuses a model the Batch API does not offer (or a job it cannot send) first,
+    # before the wallet is asked; then nothing is uploaded when the wallet cannot pay.
     plan = plan_batch(wb, experiment, batch_id=batch_id, via="openai-batch")
-    plan.check()  # nothing is uploaded when the wallet cannot pay
-    if any(planned.plan.request.kind != "generate" for planned in plan.to_run):
-        raise ExperimentError("The Batch API path sends generate jobs only.", field="kind")
-    for model in sorted({planned.plan.model for planned in plan.to_run}):
-        wb.models.check_batch(model)  # a model the Batch API does not offer: refused before upload
+    plan.check()
     client = _client(wb)  # a missing key fails here, before any file is written
     # Escrow: the whole estimate is held before anything is uploaded (refused with the shortfall);
     # collect commits each request's actual credits against it and releases the rest.

@@ -328,6 +328,10 @@ def plan_batch(
     paid_for: set[str] = set()
     for job in experiment.jobs:
         plan = plan_job(wb, job, experiment.name)
+        if via == "openai-batch":  # what the Batch API cannot take: refused before the wallet is asked
+            if plan.request.kind != "generate":
+                raise ExperimentError("The Batch API path sends generate jobs only.", field="kind")
+            wb.models.check_batch(plan.model)
         is_done = job.key in done
         cached = plan.estimate.cached or plan.fingerprint in paid_for
         # Batch API runs cost its discount, in credits as in dollars.
