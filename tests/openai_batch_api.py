@@ -51,6 +51,7 @@ class BatchAPI:
                 ("GET", "/v1/files/{file_id}"): self.retrieve_file,
                 ("GET", "/v1/files/{file_id}/content"): self.file_content,
                 ("POST", "/v1/batches"): self.create_batch,
+                ("GET", "/v1/batches"): self.list_batches,
                 ("GET", "/v1/batches/{batch_id}"): self.retrieve_batch,
                 ("POST", "/v1/batches/{batch_id}/cancel"): self.cancel_batch,
             }
@@ -160,6 +161,12 @@ class BatchAPI:
             self.batches[batch_id] = batch
             self._polls[batch_id] = 0
         return Response(200, batch)
+
+    def list_batches(self, request: Request) -> Response:
+        """Every batch, newest first (one page: ``has_more`` is false), as the service lists them."""
+        with self._lock:
+            batches = sorted(self.batches.values(), key=lambda b: b["created_at"], reverse=True)
+        return Response(200, {"object": "list", "data": batches, "has_more": False})
 
     def retrieve_batch(self, request: Request) -> Response:
         batch_id = request.params["batch_id"]

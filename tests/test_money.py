@@ -665,3 +665,63 @@ def test_claims_attempts_and_the_journal_run_the_same_on_postgresql(postgres_url
     [attempt] = ledger.attempts("run-2")
     assert attempt["possibly_billed"] == 1 and attempt["usd"] == pytest.approx(0.04)
     ledger.close()
+
+
+# -- the review's findings (issue 10) ------------------------------------------------------------
+def _grid(tmp_path: Path, count: int, word: str = "item") -> Path:
+    grid = tmp_path / f"{word}.csv"
+    grid.write_text("subject,quality\n" + "".join(f"{word} {i},medium\n" for i in range(count)))
+    return grid
+
+
+@pytest.mark.parametrize("fault", ["drop_after_work", "slow_after_work"])
+def test_a_batch_create_whose_answer_is_lost_is_adopted_not_sent_twice(
+    root, openai_server, monkeypatch, tmp_path, fault
+):
+    from openai_batch_api import BatchAPI
+
+    from workbench.batch.experiments import load_experiment
+    from workbench.batch.openai_batch import collect, submit
+
+    api = BatchAPI(openai_server, polls_to_complete=1)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    openai_server.faults.paths = ("/v1/batches",)
+    openai_server.faults.slow_seconds = 3
+    openai_server.faults.script = [fault]  # the batch is created, its answer lost
+    wb = _openai(root, openai_server, timeout=1)
+    submitted = submit(wb, load_experiment(_grid(tmp_path, 4), backend="openai"), batch_id="b1")
+    assert len(api.batches) == 1 and submitted.remote_id in api.batches
+    assert wb.batches.get("b1")["remote_id"] == submitted.remote_id and wb.wallet.reserved == 4
+    assert collect(wb, "b1", report=False).statuses.get("ok") == 4
+    assert wb.wallet.balance == 6 and wb.wallet.reserved == 0
+    wb.close()
+
+
+def test_a_submit_killed_between_create_and_record_is_adopted_by_status(
+    root, openai_server, monkeypatch, tmp_path
+):
+    from openai_batch_api import BatchAPI
+
+    import workbench.batch.openai_batch as ob
+    from workbench.batch.experiments import load_experiment
+
+    api = BatchAPI(openai_server, polls_to_complete=1)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    real = ob.set_batch_status
+
+    def killed(wb_, batch_id, status, **values):
+        if status == "submitted":
+            raise KeyboardInterrupt  # as a kill after the create, before its record
+        return real(wb_, batch_id, status, **values)
+
+    monkeypatch.setattr(ob, "set_batch_status", killed)
+    monkeypatch.setattr(ob, "_adopt", lambda *a: None)  # the dying process records nothing
+    with pytest.raises(KeyboardInterrupt):
+        ob.submit(wb, load_experiment(_grid(tmp_path, 2), backend="openai"), batch_id="k1")
+    monkeypatch.undo()
+    assert wb.batches.get("k1")["status"] == "submitting" and wb.wallet.reserved == 2  # escrow kept
+    result = ob.collect(wb, "k1", report=False)
+    assert len(api.batches) == 1 and result.statuses.get("ok") == 2
+    assert wb.wallet.balance == 8 and wb.wallet.reserved == 0
+    wb.close()

@@ -99,6 +99,56 @@ def _call(wb: Workbench, fn: Any, *args: Any, **kwargs: Any) -> Any:
             time.sleep(delay)
 
 
+_LIST_LIMIT = 500  # remote batches looked through for ours (newest first): a lost create is recent
+
+
+def _find_remote(wb: Workbench, client: Any, batch_id: str) -> Any | None:
+    """The remote batch whose metadata carries our batch id (a create whose answer was lost), or None."""
+    wanted = batch_id[:512]
+    for seen, remote in enumerate(_call(wb, client.batches.list, limit=100)):
+        if seen >= _LIST_LIMIT:
+            break
+        if (getattr(remote, "metadata", None) or {}).get("workbench_batch") == wanted:
+            return remote
+    return None
+
+
+def _create_batch(wb: Workbench, client: Any, batch_id: str, **params: Any) -> Any:
+    """Create the remote batch once. After an error that may have reached the service (a dropped
+    connection, a timeout, a 5xx) the service's batches are looked through first and ours, found by
+    its metadata, is adopted; a retry happens only when it is not there."""
+    import time
+
+    from workbench.backends.openai import map_error
+
+    backend = wb.backend("openai")
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return client.batches.create(metadata={"workbench_batch": batch_id[:512]}, **params)
+        except Exception as exc:  # noqa: BLE001 - mapped to ours right here
+            error = map_error(exc)
+            found = _find_remote(wb, client, batch_id)
+            if found is not None:
+                return found
+            delay = backend.retry.delay(attempt, error)
+            if delay is None:
+                raise error from None
+            time.sleep(delay)
+
+
+def _adopt(wb: Workbench, batch_id: str, remote: Any) -> None:
+    """Record a remote batch found by its metadata as this batch's (its escrow stays held)."""
+    set_batch_status(
+        wb,
+        batch_id,
+        "submitted",
+        remote_id=remote.id,
+        remote_input_file=getattr(remote, "input_file_id", None),
+    )
+
+
 def line_body(wb: Workbench, plan: Any) -> dict[str, Any]:
     """The JSON body of one Batch API line: the Images API parameters of a plan's request."""
     params = wb.backend("openai").params(plan.request)
@@ -130,7 +180,17 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
     try:
         return _send(wb, plan, client)
     except BaseException:
-        # Nothing was created remotely (or we cannot know it was): the escrow comes back now.
+        # The create may have reached the service before the error (or a Ctrl-C): a batch carrying
+        # our id is adopted, its escrow kept; only when the service has none is the escrow released.
+        try:
+            remote = _find_remote(wb, client, plan.batch_id)
+        except Exception:  # noqa: BLE001 - cannot tell: keep the escrow, `batch status` looks again
+            with contextlib.suppress(Exception):
+                set_batch_status(wb, plan.batch_id, "submitting")
+            raise
+        if remote is not None:
+            _adopt(wb, plan.batch_id, remote)
+            raise
         wb.wallet.release(escrow, note="the batch was not created")
         with contextlib.suppress(Exception):
             set_batch_status(wb, plan.batch_id, "failed")
@@ -170,13 +230,8 @@ def _send(wb: Workbench, plan: Any, client: Any) -> Submitted:
     uploaded = _call(
         wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch"
     )
-    remote = _call(
-        wb,
-        client.batches.create,
-        input_file_id=uploaded.id,
-        endpoint=ENDPOINT,
-        completion_window="24h",
-        metadata={"workbench_batch": plan.batch_id[:512]},
+    remote = _create_batch(
+        wb, client, plan.batch_id, input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h"
     )
     set_batch_status(wb, plan.batch_id, "submitted", remote_id=remote.id, remote_input_file=uploaded.id)
     return Submitted(plan.batch_id, remote.id, uploaded.id, len(lines), cached, plan.credits, plan.usd)
@@ -196,6 +251,13 @@ def _remote(wb: Workbench, batch_id: str) -> dict[str, Any]:
 def status(wb: Workbench, batch_id: str) -> dict[str, Any]:
     """The remote batch's status and request counts (and the local record, updated)."""
     row = _remote(wb, batch_id)
+    if not row["remote_id"] and row["status"] == "submitting":
+        # Killed between the create and its record: the service's batch carrying our id is ours.
+        client = _client(wb)
+        found = _find_remote(wb, client, batch_id)
+        if found is not None:
+            _adopt(wb, batch_id, found)
+            row = _remote(wb, batch_id)
     if not row["remote_id"]:
         return {"status": row["status"], "total": 0, "completed": 0, "failed": 0}
     remote = _call(wb, _client(wb).batches.retrieve, row["remote_id"])
@@ -283,6 +345,9 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
 
     started = time.perf_counter()
     row = _remote(wb, batch_id)
+    if not row["remote_id"] and row["status"] == "submitting":
+        status(wb, batch_id)  # a create whose record was lost: adopt the service's batch first
+        row = _remote(wb, batch_id)
     first_rowid = wb.batches.mark()
     experiment = load_batch(wb, batch_id)
     plans = {job.key: (job, plan_job(wb, job, experiment.name)) for job in experiment.jobs}
