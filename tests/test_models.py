@@ -222,6 +222,21 @@ def test_a_gateway_model_declared_in_the_roots_models_yaml_works(root, openai_se
         ),
         ("models:\n  x:\n    like: gpt-image-2\n    status: beta\n", "models.x.status: 'beta' is not one of"),
         ("models:\n  x: [\n", "not valid YAML"),
+        # A top-level key that is not one silently did nothing; now its line and close match.
+        ("model:\n  x:\n    like: gpt-image-2\n", "models.yaml:1: model: unknown key Did you mean 'models'?"),
+        (
+            "models:\n  x:\n    like: gpt-image-2\n    qualitys: {}\n",
+            "models.x.qualitys: unknown key. Did you mean 'qualities'?",
+        ),
+        # A retired copy of a current model took its date; it must say its own.
+        (
+            "models:\n  old-one:\n    like: gpt-image-2\n    status: retired\n    replacement: gpt-image-2\n",
+            "models.yaml:4: models.old-one.status: a retired model needs its own `date:`",
+        ),
+        (
+            "models:\n  old-one:\n    status: retired\n    date: 2026-01-01\n    replacement: gpt-imag-3\n",
+            "models.old-one.replacement: no model 'gpt-imag-3' in the table",
+        ),
     ],
 )
 def test_a_broken_models_yaml_is_one_sentence_naming_file_and_key(root, text, message):
@@ -231,6 +246,19 @@ def test_a_broken_models_yaml_is_one_sentence_naming_file_and_key(root, text, me
         ModelTable.load(root)
     assert message in str(caught.value)
     assert str(caught.value).count("\n") == 0
+
+
+def test_a_retired_copy_says_its_own_date_and_a_misspelt_model_gets_a_close_match(root):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "models.yaml").write_text(
+        "models:\n  old-one:\n    like: gpt-image-2\n    status: retired\n    date: 2025-02-03\n"
+        "    replacement: gpt-image-2\n"
+    )
+    table = ModelTable.load(root)
+    with pytest.raises(CapabilityError, match=r"'old-one' was retired on 2025-02-03: use gpt-image-2"):
+        table.info("old-one")
+    with pytest.raises(CapabilityError, match=r"no model 'gpt-imag-2'\. Did you mean 'gpt-image-2'\?"):
+        table.info("gpt-imag-2")
 
 
 def test_a_deprecated_model_works_with_a_warning(root, caplog):

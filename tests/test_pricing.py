@@ -191,6 +191,13 @@ def test_a_credit_never_stands_for_more_dollars_than_it_is_worth():
         ("credit_anchor:\n  credits: {medium: 2.5}\n", "credit_anchor.credits.medium: 2.5"),
         ("credit_anchor:\n  credits: {high: 0}\n", "credit_anchor.credits.high: 0"),
         ("creditz: {}\n", "creditz"),
+        # A service price of 0 credits would make paid runs free.
+        ('credits:\n  openai:\n    "*": {medium: 0}\n', "credits.openai.*.medium: 0 credits would make paid"),
+        # An anchor with no dollar price names its line.
+        (
+            "credit_anchor:\n  backend: openai\n  model: gpt-image-2\n  credits: {medium: 2, ultra: 20}\n",
+            "prices.yaml:4: credit_anchor.credits.ultra: The credit anchor (openai gpt-image-2 ultra)",
+        ),
         ("credits: [1, 2]\n", "credits: [1, 2]"),
     ],
 )

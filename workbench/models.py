@@ -20,6 +20,7 @@ The API for front ends (the panel's size control, the CLI)::
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 from collections.abc import Mapping
@@ -180,6 +181,15 @@ class ModelTable:
         # The root's entries first: a mistake there is reported there, not in an entry that copies it.
         order = sorted(raw, key=lambda name: sources[name] is packaged_doc)
         infos = {name: _build(name, raw, sources, ()) for name in order}
+        for name in order:  # a replacement names a model of the table
+            for replacement in (infos[name].replacement or "").split(" or "):
+                if replacement and replacement not in raw:
+                    raise _bad(
+                        sources[name],
+                        name,
+                        "replacement",
+                        f"no model {replacement!r} in the table{_did_you_mean(replacement, raw)}",
+                    )
         return cls({name: infos[name] for name in raw})
 
     # -- lookups ------------------------------------------------------------------------------
@@ -194,8 +204,9 @@ class ModelTable:
         name = model or self.default
         info = self.models.get(name)
         if info is None:
+            hint = _did_you_mean(name, self.models)
             raise CapabilityError(
-                f"The openai backend has no model {name!r}: choose one of {', '.join(self.names())}, "
+                f"The openai backend has no model {name!r}.{hint} Choose one of {', '.join(self.names())}, "
                 "or declare it in the models.yaml of your Workbench folder (e.g. `like: gpt-image-2`).",
                 field="model",
             )
@@ -349,12 +360,28 @@ def nearest_sizes(
 
 
 # -- building rows ------------------------------------------------------------------------------
+# The top-level keys of a models.yaml: the models, and the blocks their YAML anchors live in.
+_TOP_KEYS = ("models", "ladders", "free_sizes", "standard_sizes")
+
+
+def _did_you_mean(word: Any, choices: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
 def _models_of(doc: Any) -> dict[str, dict[str, Any]]:
     data = doc.data
     if data is None:
         return {}
     if not isinstance(data, Mapping) or not isinstance(data.get("models", {}), Mapping):
         raise doc.error(("models",), "the file must have a `models:` mapping of model names.")
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise doc.error(
+                (key,),
+                f"unknown key{_did_you_mean(key, _TOP_KEYS)} A models.yaml takes {', '.join(_TOP_KEYS)} "
+                "(models under `models:`).",
+            )
     models = {}
     for name, entry in (data.get("models") or {}).items():
         if not isinstance(entry, Mapping):
@@ -362,7 +389,8 @@ def _models_of(doc: Any) -> dict[str, dict[str, Any]]:
         unknown = sorted(set(entry) - _KEYS)
         if unknown:
             raise doc.error(
-                ("models", name, unknown[0]), f"unknown key; a model takes {', '.join(sorted(_KEYS))}."
+                ("models", name, unknown[0]),
+                f"unknown key.{_did_you_mean(unknown[0], _KEYS)} A model takes {', '.join(sorted(_KEYS))}.",
             )
         models[str(name)] = dict(entry)
     return models
@@ -385,6 +413,9 @@ def _resolved(
     if parent in seen or parent == name:
         raise _bad(sources[name], name, "like", "the `like:` chain comes back to itself")
     base = _resolved(parent, raw, sources, (*seen, name))
+    if "status" in entry and entry["status"] != base.get("status", "current"):
+        # Another status is another life: the parent's date, replacement and note are not this one's.
+        base = {k: v for k, v in base.items() if k not in ("date", "replacement", "note")}
     return {**base, **{k: v for k, v in entry.items() if k != "like"}}
 
 
@@ -397,6 +428,14 @@ def _build(
     if status not in STATUSES:
         raise _bad(source, name, "status", f"{status!r} is not one of {', '.join(STATUSES)}")
     date = entry.get("date")
+    if status != "current" and date is None:
+        raise _bad(
+            source,
+            name,
+            "status",
+            f"a {status} model needs its own `date:` (when it was "
+            f"{'deprecated' if status == 'deprecated' else 'shut down'})",
+        )
     common: dict[str, Any] = {
         "name": name,
         "status": status,

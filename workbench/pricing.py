@@ -139,6 +139,26 @@ def check_table(doc: Any) -> dict[str, Any]:
     return dict(table)
 
 
+def _check_no_free_service(doc: Any, merged: Mapping[str, Any]) -> None:
+    """A flat 0-credit price for a backend the service bills in dollars would make paid runs free
+    (minting money): refused, naming the file and the key."""
+    credits = (doc.data or {}).get("credits") or {}
+    billed = merged.get("usd_per_million_tokens") or {}
+    for backend, models in credits.items():
+        if backend not in billed:
+            continue
+        for model, entry in models.items():
+            for quality, value in entry.items():
+                if value == 0:
+                    raise _refuse(
+                        doc,
+                        ("credits", backend, model, quality),
+                        value,
+                        f"credits would make paid {backend} runs free (the service bills them in "
+                        "dollars); give it 1 or more, or leave credits to follow dollars",
+                    )
+
+
 def _read(path: Path | str, text: str | None = None) -> Any:
     from workbench.models import read_yaml
 
@@ -165,11 +185,25 @@ class PriceTable:
         """The packaged table, with ``root/prices.yaml`` merged over it when present; both checked."""
         packaged = "workbench/data/prices.yaml"
         text = resources.files("workbench").joinpath("data/prices.yaml").read_text()
-        data = check_table(_read(packaged, text))
+        doc = _read(packaged, text)
+        data = check_table(doc)
         override = Path(root) / "prices.yaml" if root else None
         if override and override.exists():
-            data = _merge(data, check_table(_read(override)))
-        return cls(data)
+            extra = _read(override)
+            data = _merge(data, check_table(extra))
+            _check_no_free_service(extra, data)
+            if isinstance(extra.data, Mapping) and "credit_anchor" in extra.data:
+                doc = extra  # the anchor's problems are that file's
+        table = cls(data)
+        try:
+            table.credit_rates()  # an anchor without a dollar price: refused now, at its line
+        except SpecError as exc:
+            anchor = data.get("credit_anchor") or {}
+            backend, model = anchor.get("backend", "openai"), anchor.get("model")
+            failing = [q for q in anchor.get("credits") or {} if not table.image_usd(backend, model, q)]
+            where = ("credit_anchor", "credits", failing[0]) if failing else ("credit_anchor",)
+            raise doc.error(where, str(exc)) from None
+        return table
 
     # -- lookups ------------------------------------------------------------------------------
     def _lookup(self, table: str, backend: str, model: str | None) -> Mapping[str, Any] | None:
