@@ -34,18 +34,41 @@ def _text_image(
 
 
 # -- colour arithmetic ---------------------------------------------------------------------------
-def test_delta_e2000_matches_sharmas_reference_pairs_and_the_scalar_one():
-    # Sharma, Wu & Dalal (2005), pairs 1, 7 and 17.
+def test_delta_e2000_matches_sharmas_reference_pairs_one_by_one_and_as_arrays():
+    # Sharma, Wu & Dalal (2005), pairs 1, 2, 3, 7, 13-16 (the hue mean across 0/360), 17-21 and 25.
     pairs = [
         ((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+        ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
+        ((50, 2.8361, -74.0200), (50, 0, -82.7485), 3.4412),
         ((50, 0, 0), (50, -1, 2), 2.3669),
+        ((50, 2.4900, -0.0010), (50, -2.4900, 0.0009), 7.1792),
+        ((50, 2.4900, -0.0010), (50, -2.4900, 0.0010), 7.1792),
+        ((50, 2.4900, -0.0010), (50, -2.4900, 0.0011), 7.2195),
+        ((50, 2.4900, -0.0010), (50, -2.4900, 0.0012), 7.2195),
         ((50, 2.5, 0), (73, 25, -18), 27.1492),
+        ((50, 2.5, 0), (61, -5, 29), 22.8977),
+        ((50, 2.5, 0), (56, -27, -3), 31.9030),
+        ((50, 2.5, 0), (58, 24, 15), 19.4535),
+        ((50, 2.5, 0), (50, 3.1736, 0.5854), 1.0000),
+        ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
     ]
     for lab1, lab2, expected in pairs:
         assert float(delta_e2000(np.array(lab1), np.array(lab2))) == pytest.approx(expected, abs=1e-4)
-    for a, b in [((27, 42, 74), (255, 102, 0)), ((250, 248, 245), (240, 240, 240))]:
-        vector = float(delta_e2000(rgb_to_lab(a), rgb_to_lab(b)))
-        assert vector == pytest.approx(scalar_delta_e2000(a, b), abs=0.05)
+        assert float(delta_e2000(np.array(lab2), np.array(lab1))) == pytest.approx(expected, abs=1e-4)
+    together = delta_e2000(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+    assert together == pytest.approx([p[2] for p in pairs], abs=1e-4)
+
+
+def test_the_scalar_delta_e2000_of_srgb_colours_is_the_vectorised_one():
+    # vocabulary.delta_e2000 (sRGB in, a float out: the draft renderer's) has no formula of its own.
+    assert isinstance(scalar_delta_e2000((27, 42, 74), (255, 102, 0)), float)
+    assert scalar_delta_e2000((27, 42, 74), (255, 102, 0)) == pytest.approx(57.1, abs=0.05)
+    assert scalar_delta_e2000((27, 42, 74), (27, 42, 74)) == 0.0
+    colours = [(27, 42, 74), (255, 102, 0), (250, 248, 245), (240, 240, 240), (0, 0, 0)]
+    grid = delta_e2000(rgb_to_lab(colours)[:, None, :], rgb_to_lab(colours)[None, :, :])
+    for i, a in enumerate(colours):
+        for j, b in enumerate(colours):
+            assert scalar_delta_e2000(a, b) == pytest.approx(float(grid[i, j]), abs=1e-9)
 
 
 # -- palette -------------------------------------------------------------------------------------

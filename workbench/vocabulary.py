@@ -170,58 +170,18 @@ def contrast(a: float, b: float) -> float:
 
 
 def to_lab(colour: Sequence[float]) -> tuple[float, float, float]:
-    """CIE L*a*b* (D65) of an sRGB colour."""
+    """CIE L*a*b* (D65) of an sRGB colour (``workbench.checks.colour.rgb_to_lab`` for one)."""
+    from workbench.checks.colour import rgb_to_lab
 
-    def linear(c: float) -> float:
-        c = c / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (linear(c) for c in colour[:3])
-    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
-    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
-
-    def f(t: float) -> float:
-        return t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116
-
-    fx, fy, fz = f(x), f(y), f(z)
-    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+    lab = rgb_to_lab(colour)
+    return float(lab[0]), float(lab[1]), float(lab[2])
 
 
 def delta_e2000(a: Sequence[float], b: Sequence[float]) -> float:
-    """CIEDE2000 colour difference of two sRGB colours (about 1: just noticeable; 3: close)."""
-    import math
+    """CIEDE2000 colour difference of two sRGB colours (about 1: just noticeable; 3: close).
 
-    l1, a1, b1 = to_lab(a)
-    l2, a2, b2 = to_lab(b)
-    c1, c2 = math.hypot(a1, b1), math.hypot(a2, b2)
-    c_mean = (c1 + c2) / 2
-    g = 0.5 * (1 - math.sqrt(c_mean**7 / (c_mean**7 + 25**7)))
-    a1p, a2p = a1 * (1 + g), a2 * (1 + g)
-    c1p, c2p = math.hypot(a1p, b1), math.hypot(a2p, b2)
-    h1p = math.degrees(math.atan2(b1, a1p)) % 360
-    h2p = math.degrees(math.atan2(b2, a2p)) % 360
-    dl, dc = l2 - l1, c2p - c1p
-    dh = 0.0 if c1p * c2p == 0 else ((h2p - h1p + 180) % 360) - 180
-    dhh = 2 * math.sqrt(c1p * c2p) * math.sin(math.radians(dh / 2))
-    l_mean, cp_mean = (l1 + l2) / 2, (c1p + c2p) / 2
-    if c1p * c2p == 0:
-        h_mean = h1p + h2p
-    elif abs(h1p - h2p) <= 180:
-        h_mean = (h1p + h2p) / 2
-    else:
-        h_mean = (h1p + h2p + 360) / 2 if h1p + h2p < 360 else (h1p + h2p - 360) / 2
-    t = (
-        1
-        - 0.17 * math.cos(math.radians(h_mean - 30))
-        + 0.24 * math.cos(math.radians(2 * h_mean))
-        + 0.32 * math.cos(math.radians(3 * h_mean + 6))
-        - 0.20 * math.cos(math.radians(4 * h_mean - 63))
-    )
-    d_theta = 30 * math.exp(-(((h_mean - 275) / 25) ** 2))
-    rc = 2 * math.sqrt(cp_mean**7 / (cp_mean**7 + 25**7))
-    sl = 1 + 0.015 * (l_mean - 50) ** 2 / math.sqrt(20 + (l_mean - 50) ** 2)
-    sc = 1 + 0.045 * cp_mean
-    sh = 1 + 0.015 * cp_mean * t
-    rt = -math.sin(math.radians(2 * d_theta)) * rc
-    return math.sqrt((dl / sl) ** 2 + (dc / sc) ** 2 + (dhh / sh) ** 2 + rt * (dc / sc) * (dhh / sh))
+    One implementation serves scalars and arrays: ``workbench.checks.colour.delta_e2000``."""
+    from workbench.checks.colour import delta_e2000 as delta_e2000_lab
+    from workbench.checks.colour import rgb_to_lab
+
+    return float(delta_e2000_lab(rgb_to_lab(a), rgb_to_lab(b)))
