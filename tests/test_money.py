@@ -725,3 +725,49 @@ def test_a_submit_killed_between_create_and_record_is_adopted_by_status(
     assert len(api.batches) == 1 and result.statuses.get("ok") == 2
     assert wb.wallet.balance == 8 and wb.wallet.reserved == 0
     wb.close()
+
+
+def test_two_collects_at_once_record_and_charge_each_answer_once(root, openai_server, monkeypatch, tmp_path):
+    import threading
+
+    from openai_batch_api import BatchAPI
+
+    from workbench import ExperimentError
+    from workbench.batch.experiments import load_experiment
+    from workbench.batch.openai_batch import collect, status, submit
+
+    BatchAPI(openai_server, polls_to_complete=1)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    wb.wallet.topup(100)
+    submit(wb, load_experiment(_grid(tmp_path, 12, "twin"), backend="openai"), batch_id="c2")
+    status(wb, "c2")
+    openai_server.faults.latency = 0.3  # each download is slow: the two collects overlap
+    openai_server.faults.paths = tuple(f"/v1/files/{f}/content" for f in _files(openai_server))
+    outcomes: list[object] = []
+
+    def one() -> None:
+        other = _openai(root, openai_server)
+        try:
+            outcomes.append(collect(other, "c2", report=False).statuses)
+        except ExperimentError as exc:
+            outcomes.append(str(exc))
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    refused = [o for o in outcomes if isinstance(o, str)]
+    assert len(refused) == 1 and "is being collected by process" in refused[0], outcomes
+    runs = wb.runs(batch_id="c2")
+    assert len(runs) == 12 and runs.groupby("prompt").size().max() == 1
+    assert int(runs["credits"].sum()) == wb.wallet.spent == 12 and wb.wallet.reserved == 0
+    openai_server.faults.latency = 0
+    assert collect(wb, "c2", report=False).statuses.get("ok") == 12  # again: nothing added
+    assert len(wb.runs(batch_id="c2")) == 12 and wb.wallet.spent == 12
+    wb.close()
+
+
+def _files(server) -> list[str]:
+    return list(server.batch_api.files)

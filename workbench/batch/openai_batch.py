@@ -344,6 +344,49 @@ def collect(wb: Workbench, batch_id: str, *, report: bool = True) -> BatchResult
     import time
 
     started = time.perf_counter()
+    _remote(wb, batch_id)
+    token = _claim_collect(wb, batch_id)
+    try:
+        return _collect(wb, batch_id, started=started, report=report)
+    finally:
+        wb.ledger.claim_release(f"batch:{batch_id}", token)
+
+
+COLLECT_LEASE_SECONDS = 3600.0  # a collect on another host that cannot be asked holds its batch this long
+
+
+def _claim_collect(wb: Workbench, batch_id: str) -> str:
+    """Claim the batch for this collect (``batch:<id>`` in the claims table), or refuse while another
+    collect holds it: two at once would record (and charge) every answer twice. A claim whose owner
+    died (this host) or whose lease ran out (another) is taken over."""
+    import os
+    import secrets
+    import socket
+
+    from workbench.wallet import process_alive
+
+    token, host, pid = f"collect-{secrets.token_hex(6)}", socket.gethostname(), os.getpid()
+    key = f"batch:{batch_id}"
+    holder = wb.ledger.claim(key, token, pid=pid, host=host, lease_seconds=COLLECT_LEASE_SECONDS)
+    if holder is None:
+        return token
+    gone = holder.expired() if holder.host != host else not process_alive(holder.pid)
+    if holder.host == host and holder.pid == pid:
+        gone = False  # this process collects it now (another thread)
+    if gone and wb.ledger.claim_take_over(
+        holder, token, pid=pid, host=host, lease_seconds=COLLECT_LEASE_SECONDS
+    ):
+        return token
+    raise ExperimentError(
+        f"Batch {batch_id} is being collected by process {holder.pid} on {holder.host}; "
+        f"collect it again when that one has finished.",
+        field="batch_id",
+    )
+
+
+def _collect(wb: Workbench, batch_id: str, *, started: float, report: bool) -> BatchResult:
+    import time
+
     row = _remote(wb, batch_id)
     if not row["remote_id"] and row["status"] == "submitting":
         status(wb, batch_id)  # a create whose record was lost: adopt the service's batch first
