@@ -98,7 +98,9 @@ def test_invalid_yaml_spec(cli, root, tmp_path):
     cli("wallet")
     before = ledger_state(root)
     code, _, err = cli("generate", "--spec", str(bad))
-    assert code == 1 and err.startswith("error: The spec is not valid YAML at line") and err.count("\n") == 1
+    assert (
+        code == 1 and err.startswith(f"error: {bad}:3: the file is not valid YAML") and err.count("\n") == 1
+    )
     assert ledger_state(root) == before
 
 

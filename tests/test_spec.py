@@ -92,8 +92,37 @@ def test_unknown_field_in_dict():
 
 
 def test_invalid_yaml_says_where():
-    with pytest.raises(SpecError, match="not valid YAML at line 2"):
+    with pytest.raises(SpecError, match=r"^spec:2: the file is not valid YAML"):
         PromptSpec.from_yaml("subject: a mug\n  aspect: [1:1\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("subject: a mug\n  aspect: [1:1\n", "s.yaml:2: the file is not valid YAML"),
+        ("subject: a mug\nsubject: a cup\n", "s.yaml:2:"),  # a key written twice
+        ("subject: a mug\naspct: '16:9'\n", "s.yaml:2: aspct: unknown spec field. Did you mean 'aspect'?"),
+        ("subject: a mug\nquality: ultra\n", "s.yaml:2: quality: Unsupported quality 'ultra'"),
+        ("- a mug\n", "s.yaml:1: a spec is a mapping of its fields"),
+    ],
+)
+def test_a_spec_file_is_read_by_the_shared_yaml_reader(tmp_path, cli, text, message):
+    """--spec said "not valid YAML at line 2." with no file or field, took a key written twice
+    and gave no did-you-mean."""
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as caught:
+        PromptSpec.from_file(path)
+    assert message in str(caught.value) and str(path) in str(caught.value)
+    code, out, err = cli("generate", "--spec", str(path), "--dry-run")
+    assert code == 1 and out == "" and message in err and err.count("\n") == 1
+
+
+def test_a_spec_file_keeps_an_aspect_as_written(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("subject: a mug\naspect: 16:9\nquality: high\n")  # unquoted 16:9 is base 60 in YAML 1.1
+    spec = PromptSpec.from_file(path)
+    assert spec.aspect == "16:9" and spec.quality == "high"
 
 
 def test_empty_and_overlong_prompts():

@@ -152,7 +152,7 @@ def _spec_from_options(
     if texts:
         given["texts"] = texts
     if spec_file is not None:
-        base = PromptSpec.from_yaml(spec_file.read_text(encoding="utf-8"))
+        base = PromptSpec.from_file(spec_file)  # file:line: field: problem
         return base.replace(**given) if given else base
     if prompt is not None:
         given = {"subject": prompt, **given}

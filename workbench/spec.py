@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -235,11 +236,12 @@ class PromptSpec:
     @classmethod
     def _check_names(cls, data: Mapping[str, Any]) -> None:
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known, key=str)
         if unknown:
             raise SpecError(
-                f"Unknown spec field {unknown[0]!r}: the fields are {', '.join(sorted(known))}.",
-                field=unknown[0],
+                f"Unknown spec field {unknown[0]!r}.{_did_you_mean(unknown[0])} "
+                f"The fields are {', '.join(sorted(known))}.",
+                field=str(unknown[0]),
             )
 
     # -- round trips -------------------------------------------------------------------------
@@ -272,14 +274,43 @@ class PromptSpec:
         return yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False)
 
     @classmethod
-    def from_yaml(cls, text: str) -> PromptSpec:
+    def from_yaml(cls, text: str, *, source: str = "spec") -> PromptSpec:
+        """A spec from YAML text, read by the project's one YAML reader: every problem (bad YAML,
+        a key written twice, an unknown field, a wrong value) is one sentence
+        ``source:line: field: problem``."""
+        from workbench import yamlio
+
+        return cls._from_document(yamlio.load(source, text=text, error=SpecError))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> PromptSpec:
+        """A spec from a YAML file (``workbench generate --spec FILE``); see ``from_yaml``."""
+        from workbench import yamlio
+
+        return cls._from_document(yamlio.load(path, error=SpecError))
+
+    @classmethod
+    def _from_document(cls, doc: Any) -> PromptSpec:
+        data = doc.data
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise doc.error((), "a spec is a mapping of its fields (subject: …, aspect: …).")
+        for key in data:
+            if key not in SPEC_FIELDS:
+                raise doc.error(
+                    (key,),
+                    f"unknown spec field.{_did_you_mean(key)} The fields are {', '.join(SPEC_FIELDS)}.",
+                )
+        values = dict(data)
+        for name in STRING_FIELDS:  # as written: `aspect: 16:9` is text, not a base-60 number
+            if name in values and not isinstance(values[name], (list, dict)):
+                values[name] = doc.text((name,))
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise SpecError(f"The spec is not valid YAML{where}.") from None
-        return cls.from_dict(data or {})
+            return cls(**values)
+        except SpecError as exc:
+            field = exc.field if exc.field in data else None
+            raise doc.error((field,) if field else (), str(exc)) from None
 
 
 # The spec's fields, derived from the dataclass: the one list the templates, experiments, the panel
@@ -292,6 +323,13 @@ FIELD_KINDS = {
 TEMPLATE_KINDS = tuple(dict.fromkeys(FIELD_KINDS.values()))  # subject, background, lighting, style
 STRING_FIELDS = tuple(f.name for f in dataclasses.fields(PromptSpec) if f.type == "str")
 _FIELDS = tuple(FIELD_KINDS)
+
+
+def _did_you_mean(name: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), SPEC_FIELDS, n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def _texts_phrase(texts: tuple[TextItem, ...], already: frozenset[str] = frozenset()) -> list[str]:
