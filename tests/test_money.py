@@ -664,6 +664,10 @@ def test_claims_attempts_and_the_journal_run_the_same_on_postgresql(postgres_url
     assert wallet.balance == 7 and wallet.reserved == 0 and wallet.spent == 3
     [attempt] = ledger.attempts("run-2")
     assert attempt["possibly_billed"] == 1 and attempt["usd"] == pytest.approx(0.04)
+    with pytest.raises(Exception, match="this run log was upgraded; update workbench"):  # old code
+        with ledger.transaction() as db:
+            db.execute("INSERT INTO wallet_events (created_at, kind, credits) VALUES ('t', 'charge', -1)")
+    assert "m011_escrow_for_old_batches" in ledger.applied_migrations()
     ledger.close()
 
 
@@ -771,3 +775,69 @@ def test_two_collects_at_once_record_and_charge_each_answer_once(root, openai_se
 
 def _files(server) -> list[str]:
     return list(server.batch_api.files)
+
+
+def _old_log(path: Path, *, batches: dict[str, tuple[str, int]], topup: int) -> None:
+    """A run log as it was before the journal (m001-m004), with batches submitted then."""
+    import sqlite3
+
+    from workbench.ledger import MIGRATIONS, utc_now
+
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for name, fn in MIGRATIONS[:4]:
+            fn(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, utc_now()))
+        db.execute(
+            "INSERT INTO wallet_events (created_at, kind, credits) VALUES (?, 'topup', ?)", (utc_now(), topup)
+        )
+        for batch_id, (status, jobs) in batches.items():
+            db.execute(
+                "INSERT INTO batches (id, created_at, updated_at, experiment, via, jobs, status) "
+                "VALUES (?, ?, ?, 'x', 'openai-batch', ?, ?)",
+                (batch_id, utc_now(), utc_now(), jobs, status),
+            )
+
+
+def test_a_batch_submitted_before_escrow_gets_one_at_the_upgrade_and_never_takes_the_wallet_below_zero(
+    tmp_path,
+):
+    from workbench.ledger import SQLiteLedger
+    from workbench.ledger.migrations import OLD_BATCH_CREDITS_PER_JOB as PER_JOB
+    from workbench.wallet import Reservation, Wallet
+
+    path = tmp_path / "ledger.sqlite"
+    _old_log(
+        path,
+        batches={"old": ("in_progress", 2), "big": ("submitted", 10), "done": ("collected", 3)},
+        topup=20,
+    )
+    ledger = SQLiteLedger(path)
+    wallet = Wallet(ledger)
+    assert wallet.escrow("old").credits == 2 * PER_JOB  # oldest first, whole
+    assert wallet.escrow("big").credits == 30 - 2 * PER_JOB  # what the balance allowed
+    assert wallet.escrow("done") is None and wallet.balance == 0 and wallet.reserved == 30
+    with ledger.transaction() as db:  # an answer with nothing held: charged only what the wallet has
+        assert wallet.commit(Reservation(None, "r1", 0, "elsewhere"), 5, db=db) == 0
+    assert wallet.balance == 0 and (wallet.history()["balance"] >= 0).all()
+    ledger.close()
+
+
+def test_old_code_cannot_charge_the_old_wallet_tables_after_the_upgrade(tmp_path):
+    import sqlite3
+
+    from workbench.ledger import SQLiteLedger, utc_now
+
+    path = tmp_path / "ledger.sqlite"
+    _old_log(path, batches={}, topup=5)
+    SQLiteLedger(path).close()
+    with sqlite3.connect(path) as db:  # what the old code does for a run: reserve, then charge
+        for sql in (
+            "INSERT INTO reservations (created_at, run_id, credits, pid, host) VALUES (?, 'r', 1, 1, 'h')",
+            "INSERT INTO wallet_events (created_at, kind, credits, run_id) VALUES (?, 'charge', -1, 'r')",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="this run log was upgraded; update workbench"):
+                db.execute(sql, (utc_now(),))
+    ledger = SQLiteLedger(path)
+    assert ledger.journal_sums() == (15, 0)
+    ledger.close()

@@ -258,20 +258,27 @@ class Wallet:
         """
         run_id = run_id or reservation.run_id
         if reservation.id is None:  # nothing held: a direct charge (an answer that came another way)
-            if credits > 0:
+            # Never below zero: what the wallet cannot cover is not charged (the run's dollars are
+            # still in its row); e.g. a batch submitted before escrow existed, collected later.
+            asked = max(0, int(credits))
+            charged = min(asked, max(0, self._available(db)))
+            if charged > 0:
                 entry = JournalEntry(
                     "commit",
-                    credits=-int(credits),
+                    credits=-charged,
                     run_id=run_id,
                     batch_id=reservation.batch_id,
+                    note=None if charged == asked else f"{asked} asked, the wallet had {charged}",
                     user=self.user,
                     project=self.project,
                 )
                 self.ledger.journal_append(entry, db=db)
-            return max(0, int(credits))
+            return charged
         held = self._held(reservation, db)
         charged = max(0, min(int(credits), held))
         owed = max(0, min(int(credits), reservation.credits)) - charged
+        if owed and not reservation.escrow:
+            owed = min(owed, max(0, self._available(db)))  # charged after release: never below zero
         if owed and not reservation.escrow:
             # The reservation was released under the run (its lease ran out on another host) but
             # the service did the work: charge what was reserved for it all the same.

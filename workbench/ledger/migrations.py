@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from workbench.ledger.base import utc_now
 
-__all__ = ["MIGRATIONS", "WELCOME_CREDITS", "migration"]
+__all__ = ["MIGRATIONS", "OLD_BATCH_CREDITS_PER_JOB", "OLD_TABLES_MESSAGE", "WELCOME_CREDITS", "migration"]
 
 WELCOME_CREDITS = 10
 
@@ -295,3 +295,65 @@ def m010_journal_running_sums(db: sqlite3.Connection) -> None:
         "SELECT id, sum(credits) OVER (ORDER BY id) AS balance, sum(held) OVER (ORDER BY id) AS held "
         "FROM wallet_journal) AS w WHERE w.id = wallet_journal.id"
     )
+
+
+OLD_BATCH_CREDITS_PER_JOB = 8
+"""What m011 holds per job of a Batch API batch submitted before escrow existed: a high-quality
+1536x1024 image at the Batch API's price (the batches table keeps no estimate); collect releases
+what its answers did not cost."""
+OPEN_BATCH_STATUSES = (
+    "('submitting', 'submitted', 'validating', 'in_progress', 'finalizing', 'completed', 'cancelling')"
+)
+OLD_BATCH_NOTE = "escrow for a batch submitted before escrow existed"
+# The escrow of every such batch, oldest first, as far as the balance allows: a batch the wallet
+# cannot wholly cover holds what is left (none when nothing is); collecting it charges no more than
+# that, so the wallet never goes below zero. The entries carry no running sums: the next entry's
+# are added up from the whole journal (``journal_sums``).
+_OLD_BATCH_ESCROW = (
+    "WITH avail AS (SELECT coalesce(sum(credits), 0) AS a FROM wallet_journal), "
+    "pending AS (SELECT id, jobs * {per_job} AS est, "
+    "sum(jobs * {per_job}) OVER (ORDER BY created_at, id) AS cum FROM batches "
+    "WHERE via = 'openai-batch' AND status IN " + OPEN_BATCH_STATUSES + " "
+    "AND NOT EXISTS (SELECT 1 FROM wallet_journal j WHERE j.batch_id = batches.id)) "
+    "INSERT INTO wallet_journal (created_at, kind, credits, held, batch_id, note) "
+    "SELECT '{now}', 'reserve', -x, x, id, '" + OLD_BATCH_NOTE + "' FROM "
+    "(SELECT id, {greatest}(0, {least}(est, a - (cum - est))) AS x FROM pending, avail) AS e "
+    "WHERE x > 0 ORDER BY id"
+)
+_OLD_BATCH_HOLDS = (
+    "INSERT INTO wallet_holds (reservation, credits, batch_id) "
+    "SELECT id, held, batch_id FROM wallet_journal WHERE kind = 'reserve' AND note = '"
+    + OLD_BATCH_NOTE
+    + "' AND id NOT IN (SELECT reservation FROM wallet_holds)"
+)
+
+
+def old_batch_escrow_sql(*, now: str, greatest: str, least: str) -> tuple[str, str]:
+    """m011's two statements (SQLite's max/min, PostgreSQL's GREATEST/LEAST)."""
+    escrow = _OLD_BATCH_ESCROW.format(
+        per_job=OLD_BATCH_CREDITS_PER_JOB, now=now, greatest=greatest, least=least
+    )
+    return escrow, _OLD_BATCH_HOLDS
+
+
+@migration
+def m011_escrow_for_old_batches(db: sqlite3.Connection) -> None:
+    """A Batch API batch submitted before escrow existed holds its escrow now (``OLD_BATCH_CREDITS_PER_JOB``
+    a job, as far as the balance allows), so spending the wallet meanwhile cannot take it below zero
+    when the batch is collected."""
+    for statement in old_batch_escrow_sql(now=utc_now(), greatest="max", least="min"):
+        db.execute(statement)
+
+
+OLD_TABLES_MESSAGE = "this run log was upgraded; update workbench"
+
+
+@migration
+def m012_old_wallet_tables_closed(db: sqlite3.Connection) -> None:
+    """Workbench from before the journal still charges ``wallet_events`` and ``reservations``:
+    once upgraded, inserting into either fails with ``OLD_TABLES_MESSAGE``."""
+    for table in ("wallet_events", "reservations"):
+        db.execute(
+            f"CREATE TRIGGER {table}_closed BEFORE INSERT ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{OLD_TABLES_MESSAGE}'); END"
+        )

@@ -33,7 +33,7 @@ import pandas as pd
 
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS, STATUSES, Ledger, RunRecord, utc_now
-from workbench.ledger.migrations import MIGRATIONS, WELCOME_CREDITS
+from workbench.ledger.migrations import MIGRATIONS, OLD_TABLES_MESSAGE, WELCOME_CREDITS, old_batch_escrow_sql
 from workbench.ledger.scores import INDEX as SCORES_INDEX
 from workbench.ledger.scores import POSTGRES_TABLE as POSTGRES_SCORES_TABLE
 
@@ -249,6 +249,15 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         "UPDATE wallet_journal SET balance_after = w.balance, held_after = w.held FROM ("
         "SELECT id, sum(credits) OVER (ORDER BY id) AS balance, sum(held) OVER (ORDER BY id) AS held "
         "FROM wallet_journal) AS w WHERE w.id = wallet_journal.id",
+    ),
+    "m011_escrow_for_old_batches": old_batch_escrow_sql(now="{now}", greatest="GREATEST", least="LEAST"),
+    "m012_old_wallet_tables_closed": (
+        "CREATE FUNCTION workbench_old_wallet_tables_closed() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{OLD_TABLES_MESSAGE}'; END $$",
+        "CREATE TRIGGER wallet_events_closed BEFORE INSERT ON wallet_events "
+        "FOR EACH ROW EXECUTE FUNCTION workbench_old_wallet_tables_closed()",
+        "CREATE TRIGGER reservations_closed BEFORE INSERT ON reservations "
+        "FOR EACH ROW EXECUTE FUNCTION workbench_old_wallet_tables_closed()",
     ),
 }
 
