@@ -80,3 +80,23 @@ def test_thumbnails_are_small_webp_cached_on_disk_and_leave_no_temporary_files(t
     assert not list(tmp_path.rglob("*.tmp"))
     with pytest.raises(InputImageError, match="No image at"):
         store.thumbnail("images/00/missing.png")
+
+
+def test_a_service_run_makes_its_thumbnail_from_the_answer_as_the_file_would(
+    root, openai_server, monkeypatch
+):
+    from workbench import Workbench
+
+    monkeypatch.setenv("OPENAI_API_KEY", "wbtest-not-a-key")
+    wb = Workbench(root, backend="openai", backend_options={"openai": {"base_url": openai_server.base_url}})
+    try:
+        wb.wallet.topup(100)
+        run = wb.generate("a ceramic mug", quality="low")
+        cached = root / "thumbs" / "256" / f"{run.images[0].stem}.webp"
+        assert cached.is_file()  # made where the image was stored, before anyone asked
+        made = cached.read_bytes()
+        cached.unlink()
+        assert wb.thumbnail(run.images[0]) == made  # the same thumbnail as one from the stored file
+        assert Image.open(io.BytesIO(made)).size == (256, 256)
+    finally:
+        wb.close()

@@ -425,7 +425,8 @@ def _finish(
     cls = get_backend_class(plan.backend)
     run_id = attempt.run_id
     tries = _tries(result.raw)
-    problem = None if cls.is_draft else _check_answer(plan.request, result.images)
+    decoded: list[Any] = []  # the answer's images as _check_answer decoded them: thumbnails from them
+    problem = None if cls.is_draft else _check_answer(plan.request, result.images, decoded)
     if problem is not None:
         # The service did the work and may bill it: a failed run at 0 credits, its dollars possibly billed.
         return _fail(
@@ -438,6 +439,7 @@ def _finish(
                 from workbench.imaging.finishing import restore_aspect
 
                 data = restore_aspect(data, plan.params["restore_aspect"])  # never raises
+                decoded = []  # not the pixels stored any more
             recipe = _recipe(wb, plan, run_id, index, draft=cls.is_draft)
             layouts = (result.raw or {}).get("layout") if isinstance(result.raw, dict) else None
             if isinstance(layouts, list) and index < len(layouts) and layouts[index]:
@@ -499,7 +501,19 @@ def _finish(
             with contextlib.suppress(Exception):
                 wb.ledger.claim_release(attempt.fingerprint, run_id)
         raise
+    _thumbnails(wb, images, decoded)
     return Run.from_row(row, wb.store)
+
+
+def _thumbnails(wb: Workbench, images: list[str], decoded: list[Any]) -> None:
+    """Each stored image's thumbnail from the pixels the answer check already decoded, so no
+    stored PNG is decoded again for the gallery or a batch report. After the row: it never
+    fails the run (a thumbnail that cannot be made here is made from the file when asked)."""
+    if len(decoded) != len(images):
+        return
+    for relative, image in zip(images, decoded, strict=True):
+        with contextlib.suppress(Exception):
+            wb.store.thumbnail(relative, image=image)
 
 
 def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, raise_errors: bool) -> Run:
@@ -575,9 +589,10 @@ def _attempt_rows(run_id: str, tries: list[dict[str, Any]]) -> list[dict[str, An
     return [t | {"run_id": run_id, "error": redact(t["error"]) if t.get("error") else None} for t in tries]
 
 
-def _check_answer(request: ImageRequest, images: list[bytes]) -> str | None:
+def _check_answer(request: ImageRequest, images: list[bytes], decoded: list[Any] | None = None) -> str | None:
     """Why a service's answer cannot be charged (an image that does not decode, or of another
-    size or format than asked), or None when every image is what was asked for."""
+    size or format than asked), or None when every image is what was asked for; ``decoded``
+    gets each image decoded, for its thumbnail."""
     import io
 
     from PIL import Image
@@ -589,11 +604,13 @@ def _check_answer(request: ImageRequest, images: list[bytes]) -> str | None:
         if kind is None:
             return f"Image {index} of the answer is not PNG, JPEG or WebP."
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                size = image.size
+            image = Image.open(io.BytesIO(data))
+            image.load()
+            size = image.size
         except Exception as exc:  # noqa: BLE001 - any decoding failure is the same finding
             return f"Image {index} of the answer is truncated or cannot be decoded ({type(exc).__name__})."
+        if decoded is not None:
+            decoded.append(image)
         if kind != request.output_format:
             return (
                 f"Image {index} of the answer is {kind.upper()}, not the {request.output_format.upper()} "

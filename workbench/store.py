@@ -437,12 +437,17 @@ class Store:
         write_atomic(local, data)
         self._shared.add(relative.as_posix())
 
-    def thumbnail(self, relative: str | Path, size: int = 256) -> bytes:
+    def thumbnail(self, relative: str | Path, size: int = 256, *, image: Image.Image | None = None) -> bytes:
         """A small WebP of a stored image, at most ``size`` pixels a side, cached under ``root/thumbs``.
 
         Stored images never change (their name is their hash), so a thumbnail made once is good
         forever: widgets and notebooks show these instead of inlining full-size images. On shared
         storage the thumbnails stay in this machine's ``root/thumbs``.
+
+        ``image``: the stored image's pixels already decoded (the run pipeline has just checked
+        the answer), so the file is not decoded again; ``image`` is not changed. A PNG's or
+        WebP's thumbnail is the same either way; a JPEG's is always made from its file (the
+        decoder reduces while it reads), so a decoded JPEG is not used.
 
         Raises:
             InputImageError: the image is missing or cannot be read.
@@ -453,22 +458,38 @@ class Store:
             return cached.read_bytes()
         except FileNotFoundError:
             pass
-        source = self.path(relative)
-        try:
-            with Image.open(source) as image:
-                image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
-                if image.mode not in ("RGB", "RGBA"):
-                    image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-                buffer = io.BytesIO()
-                image.save(buffer, "WEBP", quality=72, method=4)
-        except FileNotFoundError:
-            raise InputImageError(f"No image at {source}.", path=str(source)) from None
-        except OSError as exc:
-            raise InputImageError(f"{source} cannot be read as an image: {exc}.", path=str(source)) from None
-        data = buffer.getvalue()
+        if image is not None and source.suffix.lower() in (".png", ".webp"):
+            data = _thumbnail_webp(image.copy(), size)
+        else:
+            source = self.path(relative)
+            try:
+                with Image.open(source) as opened:
+                    data = _thumbnail_webp(opened, size)
+            except FileNotFoundError:
+                raise InputImageError(f"No image at {source}.", path=str(source)) from None
+            except OSError as exc:
+                raise InputImageError(
+                    f"{source} cannot be read as an image: {exc}.", path=str(source)
+                ) from None
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(cached, data)
         return data
+
+
+def _thumbnail_webp(image: Image.Image, size: int) -> bytes:
+    """``Store.thumbnail``'s encoding: ``image`` (reduced in place) at most ``size`` px a side, WebP.
+
+    The image is first reduced by a whole factor (a box average, ~1 ms for 1024²) and only what
+    remains goes through LANCZOS: a fifth of the cost of LANCZOS from twice the size. Importing
+    the WebP plugin by name spares the first save of a process Pillow's load of every plugin."""
+    from PIL import WebPImagePlugin  # noqa: F401 - registers the WebP writer
+
+    image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=1.0)
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "WEBP", quality=72, method=4)
+    return buffer.getvalue()
 
 
 STORE_ENV = "WORKBENCH_STORE"
