@@ -426,6 +426,38 @@ def test_an_oversized_url_answer_is_refused_and_charged_nothing(root, openai_ser
 
 
 # -- dry runs ----------------------------------------------------------------------------------
+def test_small_cli_mistakes_are_one_sentence_that_says_what_to_do(cli, root, openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    code, out, err = cli("generate", "a mug", "--model", "gpt-image-2", "--dry-run")
+    assert code == 1 and "add --backend openai" in err and err.count("\n") == 1
+    code, out, err = cli("generate", "a mug", "--backend", "openai", "--model", "gpt-imag-2", "--dry-run")
+    assert code == 1 and "Did you mean 'gpt-image-2'?" in err
+    args = ("generate", "a mug", "--backend", "openai", "--dry-run", "--size", "1536x1024")
+    code, out, err = cli(*args, "--aspect", "2:3")
+    assert code == 1 and "The size 1536x1024 is not the aspect 2:3" in err and err.count("\n") == 1
+    code, out, err = cli(*args, "--aspect", "3:2")
+    assert code == 0 and "size     1536x1024" in out
+    with pytest.raises(SpecError, match="The size 1536x1024 is not the aspect 2:3"):
+        Workbench(root).plan("a mug", backend="openai", size=(1536, 1024), aspect="2:3")
+    assert not openai_server.counts
+
+
+def test_the_cli_plans_a_generate_once(cli, root, openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    Workbench(root).wallet.topup(100)
+    plans = []
+    original = Workbench.plan
+
+    def counted(self, *args, **kwargs):
+        plans.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Workbench, "plan", counted)
+    code, out, err = cli("--base-url", openai_server.base_url, "generate", "a mug", "--backend", "openai")
+    assert code == 0, err
+    assert len(plans) == 1 and openai_server.counts[GENERATIONS] == 1
+
+
 def test_a_dry_run_sends_nothing_and_prints_the_route_and_the_price(cli, root, openai_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     base = ("--base-url", openai_server.base_url)
@@ -445,7 +477,7 @@ def test_a_dry_run_sends_nothing_and_prints_the_route_and_the_price(cli, root, o
     assert "dry run: nothing sent, nothing charged" in out
     assert f"route    service (openai at {openai_server.base_url})" in out
     assert "model    gpt-image-2 (current)" in out and "size     3840x2160" in out and "quality  high" in out
-    assert "credits  80; wallet 10" in out and "dollars  $0.98" in out
+    assert "credits  80; wallet 10 (short by 70)" in out and "dollars  $0.98" in out
     code, out, err = cli("generate", "a harbour", "--dry-run", "--json")
     plan = json.loads(out)
     assert plan["route"].startswith("local") and plan["credits"] == 0 and plan["size"] == "1024x1024"

@@ -224,7 +224,7 @@ def generate(
     **fields: Any,
 ) -> None:
     """Make images from PROMPT, a --preset or a --spec file; log the run and charge the wallet."""
-    from workbench.models import parse_size
+    from workbench.models import check_size_aspect, parse_size
 
     wb = _workbench(ctx)
     texts = (
@@ -242,18 +242,18 @@ def generate(
     }
     if size:
         options["size"] = parse_size(size)
+        if fields.get("aspect"):
+            check_size_aspect(options["size"], fields["aspect"])  # one sentence, not a silent winner
     if references:
-        from workbench.imaging.uploads import resolve_source
-
-        options["inputs"] = tuple(resolve_source(r, store_root=wb.root).data for r in references)
+        options["inputs"] = tuple(references)  # checked as uploads by the plan
+    plan = wb.plan(spec, **options)  # planned once: the dry run prints it, the run runs it
     if dry_run:
-        _print_plan(wb, wb.plan(spec, **options), as_json)
+        _print_plan(wb, plan, as_json)
         return
     findings = wb.lint(spec)  # shown after the run, never blocking; an error stays one line
-    plan = wb.plan(spec, **options)
     wb.backend(plan.backend)  # a missing key is one sentence, before any progress line
     with _progress(plan, fresh=fresh, balance=wb.wallet.balance):
-        run = wb.generate(spec, fresh=fresh, **options)
+        run = wb.run_plan(plan, fresh=fresh)
     for finding in findings:
         click.echo(f"lint {finding.code}: {finding.message} Fix: {finding.fix}", err=True)
     if as_json:
@@ -640,6 +640,7 @@ def _print_plan(wb, plan, as_json: bool) -> None:
                     "usd": usd,
                     "cached": estimate.cached,
                     "wallet": wb.wallet.balance,
+                    "short_by": max(0, credits - wb.wallet.balance),
                 }
             )
         )
@@ -653,7 +654,10 @@ def _print_plan(wb, plan, as_json: bool) -> None:
         ("images", str(request.n)),
         (
             "credits",
-            f"{credits}" + (" (from the cache)" if estimate.cached else "") + f"; wallet {wb.wallet.balance}",
+            f"{credits}"
+            + (" (from the cache)" if estimate.cached else "")
+            + f"; wallet {wb.wallet.balance}"
+            + (f" (short by {credits - wb.wallet.balance})" if credits > wb.wallet.balance else ""),
         ),
         ("dollars", f"${usd:.4f} estimated"),
     ]

@@ -29,7 +29,7 @@ from workbench.backends.base import (
     get_backend_class,
 )
 from workbench.batches import BatchLog
-from workbench.errors import InputImageError, LedgerError, SpecError
+from workbench.errors import CapabilityError, InputImageError, LedgerError, SpecError
 from workbench.ledger import Ledger, SQLiteLedger
 from workbench.pricing import Estimate, PriceTable
 from workbench.runs import Plan, Run
@@ -304,7 +304,20 @@ class Workbench:
         if table is not None:
             table.info(model)  # unknown or retired: one sentence, naming the replacement
         else:
-            cls.capabilities(model)
+            try:
+                cls.capabilities(model)
+            except CapabilityError:
+                if model in self.models.models:  # a service model asked of another backend
+                    raise CapabilityError(
+                        f"{model!r} is a model of the openai backend, not of {backend}: add "
+                        "--backend openai (backend='openai' in Python).",
+                        field="backend",
+                    ) from None
+                raise
+        if size and fields.get("aspect") is not None:
+            from workbench.models import check_size_aspect
+
+            check_size_aspect(size, str(fields["aspect"]))
         width, height = size or (table and table.size_for(model, spec.aspect, spec.quality)) or spec.size
         request = ImageRequest(
             prompt=prompt if prompt is not None else compose(spec, self.templates),

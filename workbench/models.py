@@ -42,6 +42,7 @@ __all__ = [
     "ModelInfo",
     "ModelTable",
     "allowed_sizes",
+    "check_size_aspect",
     "nearest_sizes",
     "parse_size",
     "read_yaml",
@@ -344,6 +345,24 @@ class ModelTable:
                 field="model",
             )
         return info
+
+
+def check_size_aspect(size: tuple[int, int], aspect: str) -> None:
+    """A size and an aspect that disagree (beyond the 16-pixel rounding of sizes, 3 %) are one
+    sentence: the size would win silently and the run would be logged with the wrong aspect."""
+    width, height = size
+    try:
+        a, b = (int(part) for part in aspect.split(":"))
+    except ValueError:
+        return  # the spec refuses an aspect it does not know, in its own words
+    if abs((width / height) / (a / b) - 1) > 0.03:
+        from workbench.errors import SpecError
+
+        raise SpecError(
+            f"The size {width}x{height} is not the aspect {aspect} (it is {width / height:.2f}:1, not "
+            f"{a / b:.2f}:1): give one of them, or a size of that aspect.",
+            field="size",
+        )
 
 
 # -- module-level conveniences (the packaged table, or a root's) --------------------------------
