@@ -522,3 +522,15 @@ def test_plan_is_the_dry_runs_python_face(wb, openai_server):
         "openai", "gpt-image-1.5", "high", width=1536, height=1024
     )
     assert plan.estimate.usd > 0 and not openai_server.counts
+
+
+def test_the_clis_quality_help_states_what_the_tables_charge(cli):
+    """The help said "high (10)" where high on gpt-image-2 at 1:1 is 2048x2048 and 40 credits."""
+    table, prices = ModelTable.load(), PriceTable.load()
+    code, out, _ = cli("generate", "--help")
+    text = " ".join(out.split())
+    for quality in ("low", "medium", "high"):
+        width, height = table.size_for("gpt-image-2", "1:1", quality)
+        credits = prices.credits_per_image("openai", "gpt-image-2", quality, width=width, height=height)
+        unit = " credit" if credits == 1 else ""
+        assert f"{quality} {width}x{height} = {credits}{unit}" in text, quality

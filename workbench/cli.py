@@ -177,7 +177,11 @@ def _spec_from_options(
 @click.option("--subtext", multiple=True, help="Exact subtext to render (repeatable).")
 @click.option("--label", multiple=True, help="Exact label text, e.g. a step of an infographic (repeatable).")
 @click.option("--aspect", help=f"Aspect ratio: {', '.join(ASPECTS)} (default 1:1).")
-@click.option("--quality", help="low, medium (2 credits at 1024x1024) or high (10); default medium.")
+@click.option(
+    "--quality",
+    help="low, medium or high; default medium. On gpt-image-2 at 1:1: low 1024x1024 = 1 credit, "
+    "medium 1024x1024 = 2, high 2048x2048 = 40 (credits follow dollars; --dry-run prints a run's price).",
+)
 @click.option(
     "--size", help="WIDTHxHEIGHT in pixels, e.g. 1536x1024 (default: the aspect's size for the model)."
 )
