@@ -841,3 +841,40 @@ def test_old_code_cannot_charge_the_old_wallet_tables_after_the_upgrade(tmp_path
     ledger = SQLiteLedger(path)
     assert ledger.journal_sums() == (15, 0)
     ledger.close()
+
+
+def test_export_refuses_the_outputs_folder_except_its_exports(wb, cli):
+    run = wb.generate("a red mug")
+    prices = wb.root / "prices.yaml"
+    for target in (
+        prices,
+        wb.root / "models.yaml",
+        wb.root / "batches" / "x.png",
+        wb.root / "new.png",
+        wb.root,
+    ):
+        with pytest.raises(ExportError, match="inside the outputs folder"):
+            wb.export(run, path=target, force=True)
+        code, out, err = cli("export", run.id, "--out", str(target), "--force")
+        assert code == 1 and "inside the outputs folder" in err and len(err.strip().splitlines()) == 1
+    assert (
+        not prices.exists() and not (wb.root / "models.yaml").exists() and not (wb.root / "new.png").exists()
+    )
+    assert wb.export(run, path=wb.root / "exports" / "mine.png").path == wb.root / "exports" / "mine.png"
+    assert wb.generate("a blue mug").status == "ok"  # the workbench still works
+
+
+def test_a_huge_top_up_or_shortfall_is_one_sentence(root, cli):
+    from workbench import BudgetError
+
+    code, out, err = cli("wallet", "topup", "9223372036854775807")
+    assert code == 1 and "at most 1,000,000,000 credits" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    wb = Workbench(root)
+    wb.wallet.topup(10**9 - 10)  # up to what a wallet holds
+    with pytest.raises(Exception, match="holds at most"):
+        wb.wallet.topup(1)
+    with pytest.raises(BudgetError, match="more than a wallet can hold") as refused:
+        wb.wallet.reserve(10**15, "a-huge-run")
+    assert "topup" not in str(refused.value) and wb.wallet.balance == 10**9
+    wb.close()

@@ -44,7 +44,8 @@ def check_export_target(
 
     Raises:
         ExportError: the target is the run log (or a file SQLite keeps beside it), is inside the
-            image store, is not a regular file, or exists and ``force`` is not given.
+            image store or anywhere in the outputs folder but its ``exports`` folder, is not a
+            regular file, or exists and ``force`` is not given.
     """
     files, folders = _protected(wb)
     resolved = target.resolve()  # through symlinks: a link to the run log is the run log
@@ -53,6 +54,15 @@ def check_export_target(
     if any(folder == resolved or folder in resolved.parents for folder in folders):
         raise ExportError(
             f"{target} is inside the image store ({wb.root / 'images'}); export elsewhere.", path=str(target)
+        )
+    root, exports = wb.root.resolve(), (wb.root / "exports").resolve()
+    inside = root == resolved or root in resolved.parents
+    if inside and not (exports == resolved or exports in resolved.parents):
+        # The outputs folder holds what the workbench reads back (prices.yaml, models.yaml, batches,
+        # limits, snapshots): an export there could break it. Only its exports folder takes one.
+        raise ExportError(
+            f"{target} is inside the outputs folder {wb.root}; export to {wb.root / 'exports'} or elsewhere.",
+            path=str(target),
         )
     try:
         mode = os.lstat(target).st_mode

@@ -30,11 +30,20 @@ if TYPE_CHECKING:
 else:  # only the history and limits tables need it: a run's reserve and commit do not
     pd = lazy_module("pandas")
 
-__all__ = ["RUN_LEASE_SECONDS", "Reservation", "Wallet", "process_alive"]
+__all__ = ["MAX_CREDITS", "RUN_LEASE_SECONDS", "Reservation", "Wallet", "process_alive", "topup_advice"]
 
 _HOST = socket.gethostname()
 RUN_LEASE_SECONDS = float(os.environ.get("WORKBENCH_LEASE_SECONDS") or 1800)
 """How long a run's reservation holds when its owner cannot be asked (another host): 30 minutes."""
+MAX_CREDITS = 10**9
+"""The most a top-up adds and a wallet holds (the run log stores credits as 32-bit integers on PostgreSQL)."""
+
+
+def topup_advice(short: int) -> str:
+    """What to do about a shortfall: the top-up command, or (past what a wallet holds) to ask less."""
+    if short <= MAX_CREDITS:
+        return f"top up with `workbench wallet topup {short}`"
+    return f"that is more than a wallet can hold ({MAX_CREDITS:,} credits): ask for less"
 
 
 @dataclass(frozen=True)
@@ -161,8 +170,7 @@ class Wallet:
             if credits > available:
                 raise BudgetError(
                     f"Not enough credits: {what} costs {credits}, the wallet has {available} "
-                    f"(short by {credits - available}); "
-                    f"top up with `workbench wallet topup {credits - available}`.",
+                    f"(short by {credits - available}); {topup_advice(credits - available)}.",
                     needed=credits,
                     available=available,
                 )
@@ -360,7 +368,17 @@ class Wallet:
     def topup(self, credits: int, *, note: str | None = None) -> int:
         """Add credits; returns the new balance."""
         self._whole(credits, "A top-up")
+        if credits > MAX_CREDITS:
+            raise SpecError(
+                f"A top-up adds at most {MAX_CREDITS:,} credits, not {credits:,}.", field="credits"
+            )
         with self.ledger.transaction() as db:
+            if self._available(db) + credits > MAX_CREDITS:
+                raise SpecError(
+                    f"A wallet holds at most {MAX_CREDITS:,} credits; it has {self._available(db):,}, "
+                    f"so a top-up of {credits:,} is too much.",
+                    field="credits",
+                )
             self.ledger.journal_append(
                 JournalEntry("topup", credits=credits, note=note, user=self.user, project=self.project), db=db
             )

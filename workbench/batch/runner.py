@@ -182,12 +182,13 @@ class BatchPlan:
                 available=self.budget,
             )
         if not self.can_pay:
+            from workbench.wallet import topup_advice
+
             short = self.credits - self.balance
             cap = "" if self.budget is not None else f" or cap the run with --budget {self.balance}"
             raise BudgetError(
                 f"This batch costs {self.credits} credits for {sum(j.plan.request.n for j in self.selected)} "
-                f"images; the wallet has {self.balance} (short by {short}): top up with "
-                f"`workbench wallet topup {short}`{cap}.",
+                f"images; the wallet has {self.balance} (short by {short}): {topup_advice(short)}{cap}.",
                 needed=self.credits,
                 available=self.balance,
             )
