@@ -431,6 +431,15 @@ QUOTED = [
     ("a mug printed with ‘IT’S ON’", ["IT’S ON"]),
     ("a poster, headline 'DON'T STOP', subtext \"it's time\"", ["DON'T STOP", "it's time"]),
     ("don't worry, it's the dogs' bowl", []),
+    # French spacing inside guillemets (space, no-break space, narrow no-break space) is still a quote
+    ("les «\u00a0SOLDES\u00a0» d'été", ["SOLDES"]),
+    ("« SOLDES »", ["SOLDES"]),
+    ("une affiche «\u202fPROMO\u202f» et ‹ NOUVEAU ›", ["PROMO", "NOUVEAU"]),
+    ("a shop window with 「 セール 」", ["セール"]),
+    # 'n' is an elision of "and", not the headline
+    ("rock 'n' roll poster saying 'LIVE TONIGHT'", ["LIVE TONIGHT"]),
+    ("a rock 'n roll poster saying 'LIVE TONIGHT'", ["LIVE TONIGHT"]),
+    ("fish ‘n’ chips shop, sign reading ‘OPEN’", ["OPEN"]),
 ]
 
 
@@ -457,3 +466,12 @@ def test_a_free_prompts_quoted_text_becomes_the_specs_exact_text(wb) -> None:
     run = wb.generate("a running shoe ad, text reading 'MOVE FORWARD'")
     assert [t.text for t in run.spec.texts] == ["MOVE FORWARD"]
     assert wb.recipe(run.images[0])["layout"]["texts"][0]["text"] == "MOVE FORWARD"
+
+
+def test_an_elision_is_not_the_headline_and_spaced_guillemets_are_stripped() -> None:
+    from workbench.quotes import find_quotes, texts_in
+
+    assert texts_in("rock 'n' roll poster saying 'LIVE TONIGHT'") == [("LIVE TONIGHT", "headline")]
+    [quote] = find_quotes("les «\u00a0SOLDES\u00a0» d'été")
+    assert quote.text == "SOLDES" and (quote.open, quote.close) == ("«", "»")
+    assert find_quotes("a « b") == [] and find_quotes("« »") == []

@@ -7,7 +7,9 @@ Quotes recognised: straight ``"…"`` and ``'…'``, curly ``“…”`` and ``�
 guillemets ``«…»`` and ``»…«``, ``‹…›``, and the CJK corner brackets ``「…」`` and ``『…』``.
 A single quote or ``’`` glued to letters on both sides is an apostrophe ("don't", "it’s"),
 never a quote: a straight or curly single quote opens only after a non-letter and closes only
-before one, so ``'DON'T STOP'`` is one quoted text.
+before one, so ``'DON'T STOP'`` is one quoted text. French spacing inside guillemets and the
+other bracket pairs (``« SOLDES »``, with a space, no-break space or narrow no-break space) is
+allowed and stripped; ``'n'`` in "rock 'n' roll" is an elision, not a quote.
 
 Example:
     >>> [q.text for q in find_quotes("a poster, text reading 'DON'T STOP', it's «SOLDES»")]
@@ -45,6 +47,12 @@ _PAIRS = {
     "‘": "’",
 }
 _APOSTROPHE_LIKE = frozenset("'’")
+# Pairs that typography spaces inside (French « SOLDES », often with a no-break or narrow no-break
+# space; CJK brackets with an ideographic space): a space after the opening mark is still a quote.
+_SPACED_INSIDE = frozenset("«‹「『")
+_INSIDE_SPACES = frozenset(" \u00a0\u202f\u2009\u3000")
+# "rock 'n' roll", "fish ‘n’ chips": an elision of "and", not a quoted text.
+_ELISIONS = frozenset({"n"})
 QUOTE_CHARS = "".join(sorted(set(_PAIRS) | set(_PAIRS.values())))
 
 
@@ -68,9 +76,11 @@ def _can_open(text: str, i: int) -> bool:
     if char not in _PAIRS:
         return False
     nxt = text[i + 1] if i + 1 < len(text) else ""
-    if not nxt or nxt.isspace():
-        return False  # a quote that opens must touch its text
+    if not nxt or (nxt.isspace() and not (char in _SPACED_INSIDE and nxt in _INSIDE_SPACES)):
+        return False  # a quote that opens must touch its text (« SOLDES » may be spaced)
     if char in ("'", "‘"):
+        if text[i + 1 : i + 3].lower() == "n ":
+            return False  # "rock 'n roll": an elision
         return i == 0 or not _word(text[i - 1])
     return True
 
@@ -107,6 +117,9 @@ def find_quotes(text: str) -> list[Quoted]:
             j = _close_at(text, i, close)
             if j is not None:
                 inner = text[i + 1 : j].strip()
+                if text[i] in ("'", "‘") and inner in _ELISIONS and text[j + 1 : j + 2] == " ":
+                    i = j + 1  # rock 'n' roll
+                    continue
                 if inner:
                     found.append(Quoted(inner, i, j + 1, text[i], close))
                 i = j + 1
