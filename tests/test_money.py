@@ -878,3 +878,26 @@ def test_a_huge_top_up_or_shortfall_is_one_sentence(root, cli):
         wb.wallet.reserve(10**15, "a-huge-run")
     assert "topup" not in str(refused.value) and wb.wallet.balance == 10**9
     wb.close()
+
+
+def test_a_request_cancelled_under_way_is_a_failed_row_with_its_dollars_possibly_billed(
+    root, openai_server, monkeypatch
+):
+    import asyncio
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    openai_server.faults.latency = 2.0
+
+    async def cancelled():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(wb.agenerate("cancelled by its caller", quality="low"), 0.5)
+
+    asyncio.run(cancelled())
+    [row] = wb.runs().to_dict("records")
+    assert row["status"] == "failed" and row["credits"] == 0 and row["usd_possibly_billed"] > 0
+    [attempt] = wb.ledger.attempts(row["id"])
+    assert attempt["outcome"] == "cancelled" and attempt["possibly_billed"] == 1
+    assert wb.wallet.balance == 10 and wb.wallet.reserved == 0
+    assert wb.ledger.claim_holder(row["fingerprint"]) is None
+    wb.close()

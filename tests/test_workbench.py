@@ -195,11 +195,15 @@ def test_a_refused_prompt_is_blocked_with_the_reason(faulty, monkeypatch):
     assert faulty.wallet.balance == 10
 
 
-def test_an_interrupted_run_leaves_no_row_and_no_reservation(faulty, monkeypatch):
+def test_an_interrupted_run_is_a_failed_row_at_no_cost_and_no_reservation(faulty, monkeypatch):
     monkeypatch.setattr(_Faulty, "fault", KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         faulty.generate("a mug")
-    assert faulty.runs().empty and faulty.wallet.balance == 10 and faulty.wallet.reserved == 0
+    [row] = faulty.runs().to_dict("records")  # the request was out: the service may have billed it
+    assert (
+        row["status"] == "failed" and row["credits"] == 0 and "Cancelled (KeyboardInterrupt)" in row["error"]
+    )
+    assert faulty.wallet.balance == 10 and faulty.wallet.reserved == 0
 
 
 def test_async_and_sync_inside_a_running_loop(wb):

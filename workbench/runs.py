@@ -213,7 +213,7 @@ def record_result(
         batch_id,
         shard,
         None,
-        escrow or Reservation(None, run_id, 0),
+        escrow or Reservation(None, run_id, 0, batch_id),
     )
     if result is not None:
         return _finish(wb, plan, attempt, result, raise_errors=False, batch_pricing=batch_pricing)
@@ -518,11 +518,19 @@ def _thumbnails(wb: Workbench, images: list[str], decoded: list[Any]) -> None:
 
 def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, raise_errors: bool) -> Run:
     """Release the reservation; log the run as failed or blocked when a request was attempted."""
-    if not isinstance(exc, Exception) or isinstance(exc, (SpecError, InputImageError)):
-        # Interrupted, or refused before anything left the machine: no row, no charge.
+    if isinstance(exc, (SpecError, InputImageError)) or (
+        not isinstance(exc, Exception) and (attempt.backend is None or attempt.backend.is_draft)
+    ):
+        # Refused before anything left the machine, or a draft interrupted: no row, no charge.
         _release(wb, attempt.reservation)
         if attempt.fingerprint:
             wb.ledger.claim_release(attempt.fingerprint, attempt.run_id)
+        raise exc
+    if not isinstance(exc, Exception):
+        # Interrupted (Ctrl-C, a cancelled task, a timeout around it) while the request was out:
+        # the service may do and bill the work; the row says so before the interrupt goes on.
+        with contextlib.suppress(Exception):
+            _record_interrupted(wb, plan, attempt, exc)
         raise exc
     status = "blocked" if isinstance(exc, ContentPolicyError) else "failed"
     message = redact(getattr(exc, "reason", None) or str(exc) or type(exc).__name__)
@@ -553,6 +561,41 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
             exc.run_id = run_id  # type: ignore[attr-defined]
         raise exc
     return Run.from_row(row | {"images": []}, wb.store)
+
+
+def _record_interrupted(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException) -> None:
+    """A failed row (0 credits) for a request interrupted under way, its estimated dollars possibly billed."""
+    tries = list(getattr(exc, "tries", None) or [])
+    tries.append(
+        {
+            "number": len(tries) + 1,
+            "started_at": utc_now(),
+            "outcome": "cancelled",
+            "possibly_billed": True,
+            "error": f"interrupted ({type(exc).__name__}) while the request was under way",
+        }
+    )
+    tries = _priced_tries(plan, tries)
+    row = _row(
+        wb,
+        plan,
+        attempt.run_id,
+        "failed",
+        attempt.batch_id,
+        attempt.shard,
+        attempt.started,
+        credits=0,
+        usd=0.0,
+        error=f"Cancelled ({type(exc).__name__}) while the request was under way; it may be billed.",
+        usd_possibly_billed=_billed_usd(tries),
+        attempts=len(tries),
+    )
+    with wb.ledger.transaction() as db:
+        _release(wb, attempt.reservation, db=db)
+        wb.ledger.record(row, db=db)
+        wb.ledger.record_attempts(_attempt_rows(attempt.run_id, tries), db=db)
+        if attempt.fingerprint:
+            wb.ledger.claim_release(attempt.fingerprint, attempt.run_id, db=db)
 
 
 def _release(wb: Workbench, reservation: Reservation, *, db: Any = None) -> None:
