@@ -823,6 +823,9 @@ def _execute_notebook(
             start_timeout=start_timeout,
             kernel_manager_class=manager,
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            # The shard has closed its Workbench and joined its threads when its cell ends: a
+            # graceful shutdown only waits ~1 s for a kernel with nothing left to do.
+            shutdown_kernel="immediate",
         )
     except PapermillExecutionError as exc:
         # The notebook raised: papermill kept it with the error. The same jobs would fail again.
