@@ -260,7 +260,28 @@ def test_a_draft_estimate_also_shows_the_service_price(panel: Panel):
     text = _text(panel.cost.value)
     assert "0 credits" in text and "On the service (gpt-image-2, medium):" in text
     labels = dict((value, label) for label, value in panel.inputs["quality"].options)
-    assert labels["high"] == "high · free (service 10)"
+    assert labels["high"] == "high · free (service 40)"  # high on gpt-image-2 at 1:1 is 2048x2048
+
+
+def test_service_quality_labels_are_priced_at_the_size_the_run_makes(wb: Workbench, root):
+    """The labels said "high · 10 credits" where high on gpt-image-2 at 1:1 is 2048x2048 and 40
+    credits; and the panel read the packaged model table, not the root's models.yaml."""
+    (root / "models.yaml").write_text("models:\n  acme-image-7:\n    like: gpt-image-2\n")
+    panel = wb.panel(subject="a ceramic mug", backend="openai", aspect="1:1", threaded=False)
+
+    def labels() -> dict[str, str]:
+        return {value: label for label, value in panel.inputs["quality"].options}
+
+    assert labels()["high"] == "high · 40 credits" and labels()["medium"] == "medium · 2 credits"
+    panel.inputs["quality"].value = "high"
+    assert panel.estimate.credits == 40  # the label and the estimate agree
+    panel.inputs["aspect"].value = "16:9"
+    assert labels()["high"] == "high · 80 credits"  # 3840x2160
+    panel.inputs["size"].value = "1536x864"
+    assert labels()["high"] == "high · 13 credits" and panel.estimate.credits == 13
+    assert "acme-image-7" in panel.inputs["model"].options
+    panel.inputs["model"].value = "acme-image-7"
+    assert [v for _, v in panel.inputs["size"].options][1:3] == ["1536x864", "3840x2160"]
 
 
 def test_a_preset_change_keeps_what_was_typed_unless_asked(panel: Panel):

@@ -471,7 +471,10 @@ class Panel(widgets.VBox):
         try:
             cls = get_backend_class(self.backend)
             model = self.inputs["model"].value if "model" in self.inputs else None
-            capabilities = cls.models.get(model or cls.default_model) or cls.models.get(cls.default_model)
+            if cls.uses_model_table:  # the root's models.yaml over the packaged table
+                capabilities = self.wb.models.capabilities(model or cls.default_model)
+            else:
+                capabilities = cls.models.get(model or cls.default_model) or cls.models.get(cls.default_model)
         except Exception:  # noqa: BLE001 — the plan will say what is wrong with the backend
             return options
         if capabilities is None:
@@ -495,6 +498,8 @@ class Panel(widgets.VBox):
             cls = get_backend_class(self.backend)
         except Exception:  # noqa: BLE001 — the plan will say what is wrong with the backend
             return [""]
+        if cls.uses_model_table:  # the root's models.yaml too (a gateway's own model names)
+            return self.wb.models.names()
         return [cls.default_model] + sorted(set(cls.models) - {cls.default_model})
 
     def _backend_changed(self, *, models: bool = True) -> None:
@@ -515,18 +520,37 @@ class Panel(widgets.VBox):
         backend = self.backend
         model = self.inputs["model"].value if "model" in self.inputs else None
         options = []
+        aspect = self._value("aspect") if "aspect" in self.inputs else "1:1"
+        size = self._value("size") if "size" in self.inputs else AUTO_SIZE
         for quality in QUALITIES:
             try:
                 cls = get_backend_class(backend)
-                credits = self.wb.prices.credits_per_image(backend, model or cls.default_model, quality)
+                name = model or cls.default_model
+                credits = self.wb.prices.credits_per_image(
+                    backend, name, quality, **self._priced_size(cls, name, aspect, quality, size)
+                )
                 label = f"{quality} · {credits} credit{'' if credits == 1 else 's'}"
                 if credits == 0 and backend != SERVICE:
-                    service = self.wb.prices.credits_per_image(SERVICE, None, quality)
+                    service_model = self.wb.models.default
+                    at = self._priced_size(get_backend_class(SERVICE), service_model, aspect, quality, size)
+                    service = self.wb.prices.credits_per_image(SERVICE, service_model, quality, **at)
                     label = f"{quality} · free (service {service})"
             except Exception:  # noqa: BLE001 — no price: still offer the quality
                 label = quality
             options.append((label, quality))
         return options
+
+    def _priced_size(self, cls: Any, model: str, aspect: str, quality: str, size: str) -> dict[str, int]:
+        """The size a quality label is priced at: the chosen size, else the size the model's
+        table gives this aspect and quality (high on gpt-image-2 at 1:1 is 2048x2048)."""
+        if size and size != AUTO_SIZE:
+            width, height = (int(part) for part in size.split("x"))
+            return {"width": width, "height": height}
+        if cls.uses_model_table:
+            found = self.wb.models.size_for(model, aspect, quality)
+            if found:
+                return {"width": found[0], "height": found[1]}
+        return {}
 
     def _on_change(self, change: dict[str, Any]) -> None:
         if self._loading:
@@ -540,8 +564,8 @@ class Panel(widgets.VBox):
                 self._backend_changed()
             elif owner is self.inputs["model"]:
                 self._backend_changed(models=False)
-            elif owner is self.inputs["aspect"] and self.backend == SERVICE:
-                self._backend_changed(models=False)  # the sizes this aspect comes in
+            elif owner is self.inputs["aspect"] or ("size" in self.inputs and owner is self.inputs["size"]):
+                self._backend_changed(models=False)  # the sizes this aspect comes in, and their prices
             if owner is not self.inputs["preset"]:
                 self._typed.update(f for f in PRESET_FIELDS if owner is self.inputs[f])
         finally:
