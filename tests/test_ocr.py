@@ -336,3 +336,57 @@ def test_check_text_exits_non_zero_below_min(wb, cli):
     assert code == 1 and "below 98%" in err
     code, _, _ = cli("check-text", str(run.images[0]), "--text", "HOT LATTE SPECIAL", "--min", "0")
     assert code == 0
+
+
+# -- accented Latin reads in a pack that has its letters; extra letters beside a text count ----
+def test_accented_latin_adds_the_packs_that_have_its_letters():
+    assert lang_for("SOLDES D'ÉTÉ") == "fra+eng"
+    assert lang_for("Grüße aus München") == "deu+eng"
+    assert lang_for("¡REBAJAS AÑO NUEVO!") == "spa+eng"
+    assert lang_for("ZAŻÓŁĆ GĘŚLĄ") == "pol+eng"
+    assert lang_for("Crème brûlée") == "fra+eng"
+    assert lang_for("MOVE FORWARD") == "eng"
+
+
+ACCENTED = ["SOLDES D'ÉTÉ", "Grüße aus München", "¡REBAJAS AÑO NUEVO!", "ZAŻÓŁĆ GĘŚLĄ", "Crème brûlée"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("headline", ACCENTED)
+def test_accented_latin_posters_read_back_exactly(wb, headline):
+    _need_tesseract()
+    pack = lang_for(headline).split("+")[0]
+    require(pack in available_languages(), f"tesseract's {pack} pack is not installed")
+    run = wb.generate(
+        preset="marketing-poster",
+        texts=[TextItem(headline)],
+        background="@navy-solid",
+        style="@poster-minimal",
+    )
+    checked = wb.check_text(run, record=False)
+    assert checked["accuracy"].iloc[0] >= 0.98, checked
+
+
+def test_a_match_takes_whole_words_and_a_neighbouring_word():
+    from workbench.imaging.ocr import _best
+
+    def score(expected: str, read: str) -> float:
+        return _best(expected, [read], [])[0]
+
+    assert score("SUMMER SALE", "SSUMMER SALEE") < 0.9
+    assert score("50% OFF", "150% OFF") < 0.9
+    assert score("MARKET", "NIGHT MARKET") < 0.5
+    assert score("DAY MARKET", "NIGHT MARKET") <= 0.5
+    assert score("SUMMER SALE", ". SUMMER SALE |") == 1.0  # stray marks are not words
+    assert score("RUN THE CITY", "RUN THE CITY") == 1.0
+
+
+@pytest.mark.slow
+def test_an_overlay_reading_more_than_the_text_is_not_a_perfect_read():
+    _need_tesseract()
+    rng = np.random.default_rng(3)
+    base = Image.fromarray(rng.integers(90, 160, (32, 32, 3), dtype=np.uint8)).resize((1024, 1024))
+    out = overlay_texts(base, ["NIGHT MARKET", "Fridays from 6 pm"])
+    right, wrong = check_texts(out, ["NIGHT MARKET", "DAY MARKET"])
+    assert right["accuracy"] >= 0.98, right
+    assert wrong["accuracy"] <= 0.5, wrong  # was 0.70: "T MARKET" matched, "NIGH" ignored

@@ -90,7 +90,30 @@ def _substring_distance(expected: str, read: str) -> tuple[int, str]:
             cur_starts.append(start)
         previous, starts = current, cur_starts
     end = min(range(n + 1), key=lambda j: (previous[j], -j))
-    return previous[end], read[starts[end] : end]
+    start = starts[end]
+    if start == end:
+        return previous[end], ""
+    # Whole words: a match that starts or ends inside a word takes the rest of that word, so
+    # "SSUMMER SALEE" or "150% OFF" is not a perfect read of "SUMMER SALE" or "50% OFF";
+    # and a neighbouring word on the same line that reads as a word counts too ("NIGHT
+    # MARKET" for "MARKET"), while stray marks (a dot, a bar read from a frame) do not.
+    while start > 0 and not read[start - 1].isspace() and not expected[:1].isspace():
+        start -= 1
+    while end < n and not read[end].isspace() and not expected[-1:].isspace():
+        end += 1
+    left, right = read[:start].split(), read[end:].split()
+    if left and _wordlike(left[-1]):
+        start = read.rindex(left[-1], 0, start)
+    if right and _wordlike(right[0]):
+        end = read.index(right[0], end) + len(right[0])
+    span = read[start:end]
+    return edit_distance(expected, span), span
+
+
+def _wordlike(word: str) -> bool:
+    """A word of text, not a stray mark: two or more letters or digits, mostly letters or digits."""
+    alnum = sum(ch.isalnum() for ch in word)
+    return alnum >= 2 and alnum >= 0.75 * len(word)
 
 
 def accuracy(expected: str, read: str) -> float:
@@ -238,7 +261,8 @@ _PACK_NAMES = {
     "tha": "Thai", "rus": "Russian (Cyrillic)", "ell": "Greek", "kat": "Georgian", "hye": "Armenian",
     "ben": "Bengali", "tam": "Tamil", "tel": "Telugu", "kan": "Kannada", "mal": "Malayalam",
     "guj": "Gujarati", "pan": "Punjabi (Gurmukhi)", "sin": "Sinhala", "amh": "Amharic (Ethiopic)",
-    "khm": "Khmer", "lao": "Lao", "mya": "Burmese", "bod": "Tibetan",
+    "khm": "Khmer", "lao": "Lao", "mya": "Burmese", "bod": "Tibetan", "fra": "French", "deu": "German",
+    "spa": "Spanish", "pol": "Polish", "por": "Portuguese", "ita": "Italian", "ces": "Czech", "nld": "Dutch",
 }  # fmt: skip
 
 
@@ -250,7 +274,8 @@ def lang_for(text: str) -> str:
     """The tesseract language(s) that read ``text``, from its scripts (``fontTools.unicodedata``).
 
     Han with kana is Japanese, Han with Hangul Korean; Latin letters beside another script add
-    English. Digits and punctuation alone read as English.
+    English. Latin letters English lacks add the packs that have them (French for "É", Polish
+    for "Ł", ...). Digits and punctuation alone read as English.
 
     Example:
         >>> lang_for("SUMMER SALE"), lang_for("세일 50%"), lang_for("セール"), lang_for("SALE 세일")
@@ -270,9 +295,38 @@ def lang_for(text: str) -> str:
         lang = SCRIPT_LANGS.get(script)
         if lang and lang not in langs:
             langs.append(lang)
+    if "Latn" in scripts:
+        langs.extend(_latin_langs(text))
     if "Latn" in scripts or not langs:
         langs.append("eng")
     return "+".join(langs)
+
+
+# Letters beyond English's, by the tesseract pack that knows them (English alone reads "ÉTÉ" as
+# "ETE" and "Ł" as "L"). A text's accented letters pick the fewest packs that cover them.
+_LATIN_LETTERS = {
+    "fra": "éèêëàâçœæîïôûùüÿ",
+    "deu": "äöüß",
+    "spa": "ñáéíóúü¡¿",
+    "pol": "ąćęłńóśźż",
+    "por": "ãõáâàçéêíóôú",
+    "ita": "àèéìíòóù",
+    "ces": "áčďéěíňóřšťúůýž",
+    "nld": "ëïéèáóú",
+}
+
+
+def _latin_langs(text: str) -> list[str]:
+    """The packs for ``text``'s accented Latin letters (fewest that cover them; English's own none)."""
+    wanted = {ch for ch in text.lower() if ch.isalpha() and not ch.isascii() and ch != "µ"}
+    chosen: list[str] = []
+    while wanted:
+        lang, letters = max(_LATIN_LETTERS.items(), key=lambda item: len(wanted & set(item[1])))
+        if not wanted & set(letters):
+            break  # letters no pack here lists: English reads them as well as any
+        chosen.append(lang)
+        wanted -= set(letters)
+    return chosen
 
 
 _LANGUAGES: set[str] | None = None
