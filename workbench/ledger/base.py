@@ -7,6 +7,9 @@ needs — runs, text checks, the wallet's journal and reservations, batches — 
 
 A transaction handle (``tx``) is whatever ``Ledger.transaction()`` yields: pass it to the methods
 that take one to make several writes commit together (a run's row and its charge).
+
+The SQL every database runs alike is written once (``workbench.ledger.money``, ``.scores`` and
+``.common``, with ``?`` placeholders); a database's class holds only what differs.
 """
 
 from __future__ import annotations
@@ -163,8 +166,9 @@ class Ledger(MoneyLedger, ScoresLedger, ABC):
     # -- text checks --------------------------------------------------------------------------
     @abstractmethod
     def record_text_checks(
-        self, run_id: str, checks: Sequence[Mapping[str, Any]], *, image_index: int = 0
-    ) -> None: ...
+        self, run_id: str, checks: Sequence[Mapping[str, Any]], *, image_index: int = 0, db: Any = None
+    ) -> None:
+        """Store the OCR reads of a run's exact texts; ``db``: a transaction already open."""
 
     @abstractmethod
     def text_checks(self, run_id: str | None = None) -> pd.DataFrame: ...

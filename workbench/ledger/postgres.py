@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from workbench.errors import LedgerError
-from workbench.ledger.base import RUN_COLUMNS, STATUSES, Ledger, RunRecord, utc_now
+from workbench.ledger.base import RUN_COLUMNS, Ledger, RunRecord, utc_now
+from workbench.ledger.common import CommonLedger, check_filters, masked, quoted
 from workbench.ledger.migrations import MIGRATIONS, OLD_TABLES_MESSAGE, WELCOME_CREDITS, old_batch_escrow_sql
 from workbench.ledger.scores import INDEX as SCORES_INDEX
 from workbench.ledger.scores import POSTGRES_TABLE as POSTGRES_SCORES_TABLE
@@ -41,11 +40,6 @@ __all__ = ["PG_MIGRATIONS", "PostgresLedger", "is_database_url", "quoted", "show
 
 # One lock for every write transaction of the run log (an arbitrary 64-bit key: "wbledger").
 _WRITE_LOCK = 0x7762_6C65_6467_6572
-
-_BATCH_COLUMNS = (
-    "id created_at updated_at experiment source via backend model jobs status options remote_id "
-    "remote_input_file remote_output_file remote_error_file error"
-).split()
 
 # The same migrations as workbench.ledger.migrations, by name, for PostgreSQL. Append-only, like
 # those: a new migration there gets its PostgreSQL statements here, under the same name.
@@ -288,7 +282,7 @@ def _first_line(exc: BaseException, url: str) -> str:
     return text.rstrip(".") + "."
 
 
-class PostgresLedger(Ledger):
+class PostgresLedger(CommonLedger, Ledger):
     """The run log in PostgreSQL at ``url``; see the module's docstring.
 
     Args:
@@ -301,7 +295,9 @@ class PostgresLedger(Ledger):
             only the rows recorded since (checked against the database; ignored if it differs).
     """
 
-    PARAM = "%s"  # the money methods (workbench.ledger.money) are written with "?"
+    PARAM = "%s"  # the shared SQL (workbench.ledger.money, .common, .scores) is written with "?"
+    ORDER_COLUMN = "seq"  # runs are numbered in commit order (under the write lock)
+    JOB_SQL = "params::jsonb ->> 'job'"
 
     def __init__(
         self,
@@ -413,41 +409,15 @@ class PostgresLedger(Ledger):
             self._saving.join()
         self._pool.close()
 
-    # -- runs ---------------------------------------------------------------------------------
-    def record(self, run: Mapping[str, Any], *, db: Any = None) -> None:
-        row = {name: run.get(name) for name in RUN_COLUMNS}
-        if row["status"] not in STATUSES:
-            raise LedgerError(f"Unknown run status {row['status']!r}.")
-        row["created_at"] = row["created_at"] or utc_now()
-        images = row["images"] or ()
-        row["images"] = images if isinstance(images, str) else "\n".join(str(p) for p in images)
-        for name in ("credits_estimated", "credits", "usd_estimated", "usd", "variant"):
-            row[name] = row[name] or 0
-        if db is not None:
-            db.execute(_INSERT_RUN, list(row.values()))
-            return
-        # On its own: one statement, one round trip, that takes the write lock (so seq follows
-        # commit order) and inserts; autocommit makes it its own transaction.
+    # -- runs (record, get, find_ok, count, mark: workbench.ledger.common) -----------------------
+    def _record_alone(self, values: list[Any]) -> None:
+        # One statement, one round trip, that takes the write lock (so seq follows commit order)
+        # and inserts; autocommit makes it its own transaction.
         try:
             with self._pool.connection() as conn:
-                conn.execute(_INSERT_RUN_LOCKED, [_WRITE_LOCK, *row.values()])
+                conn.execute(_INSERT_RUN_LOCKED, [_WRITE_LOCK, *values])
         except _psycopg_errors() as exc:
             raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
-
-    def get(self, run_id: str) -> dict[str, Any] | None:
-        rows = self._fetch(f"SELECT {_RUN_LIST} FROM runs WHERE id = %s", (run_id,))
-        return _row_dict(rows[0]) if rows else None
-
-    def find_ok(self, fingerprint: str) -> dict[str, Any] | None:
-        rows = self._fetch(
-            f"SELECT {_RUN_LIST} FROM runs WHERE fingerprint = %s AND status = 'ok' "
-            "ORDER BY created_at DESC LIMIT 1",
-            (fingerprint,),
-        )
-        return _row_dict(rows[0]) if rows else None
-
-    def count(self) -> int:
-        return int(self._fetch("SELECT count(*) FROM runs")[0][0])
 
     def runs(
         self,
@@ -462,161 +432,10 @@ class PostgresLedger(Ledger):
         The ledger keeps the frame it has read and fetches only the rows recorded since (runs
         get their ``seq`` under the write lock, in commit order, so none is skipped).
         """
-        from workbench.ledger.sqlite import _FILTERS, _utc
+        frame = masked(self._cached_frame(), check_filters(filters), since, until, limit)
+        return self._with_scores(frame.reset_index(drop=True))  # text accuracy, one column per check
 
-        for name in filters:
-            if name not in _FILTERS:
-                raise LedgerError(
-                    f"runs() cannot filter on {name!r}: use one of {', '.join(sorted(_FILTERS))}."
-                )
-        filters = {k: v for k, v in filters.items() if v is not None}
-        frame = self._cached_frame()
-        mask = np.ones(len(frame), dtype=bool)
-        for name, value in filters.items():
-            values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-            mask &= frame[name].isin(values).to_numpy(dtype=bool)
-        if since is not None:
-            mask &= (frame["created_at"] >= _utc(since)).to_numpy(dtype=bool)
-        if until is not None:
-            mask &= (frame["created_at"] < _utc(until)).to_numpy(dtype=bool)
-        frame = frame[mask] if not mask.all() else frame
-        if limit is not None:
-            frame = frame.tail(int(limit))
-        frame = frame.reset_index(drop=True)
-        frame["text_accuracy"] = self._text_accuracy(frame)
-        frame = self.add_score_columns(frame)  # one column per check (workbench.ledger.scores)
-        return frame
-
-    def mark(self) -> int:
-        return int(self._fetch("SELECT coalesce(max(seq), 0) FROM runs")[0][0])
-
-    # -- text checks --------------------------------------------------------------------------
-    def record_text_checks(
-        self, run_id: str, checks: Sequence[Mapping[str, Any]], *, image_index: int = 0
-    ) -> None:
-        now = utc_now()
-        with self.transaction() as db, db.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO text_checks (run_id, image_index, text, role, read, accuracy, checked_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (run_id, image_index, c["text"], c.get("role"), c.get("read"), float(c["accuracy"]), now)
-                    for c in checks
-                ],
-            )
-
-    def text_checks(self, run_id: str | None = None) -> pd.DataFrame:
-        sql = "SELECT run_id, image_index, text, role, read, accuracy, checked_at FROM text_checks"
-        params: tuple[Any, ...] = ()
-        if run_id is not None:
-            sql, params = sql + " WHERE run_id = %s", (run_id,)
-        rows = self._fetch(sql + " ORDER BY id", params)
-        columns = ["run_id", "image_index", "text", "role", "read", "accuracy", "checked_at"]
-        frame = pd.DataFrame(rows, columns=columns)
-        frame["accuracy"] = frame["accuracy"].astype("float64")
-        frame["checked_at"] = pd.to_datetime(frame["checked_at"], utc=True, format="ISO8601")
-        return frame
-
-    def _text_accuracy(self, frame: pd.DataFrame) -> np.ndarray:
-        key = tuple(self._fetch("SELECT max(id), count(*) FROM text_checks")[0])
-        if key != self._accuracy_key:
-            rows = self._fetch(
-                "SELECT run_id, avg(accuracy) FROM text_checks t WHERE checked_at = "
-                "(SELECT max(checked_at) FROM text_checks u WHERE u.run_id = t.run_id) GROUP BY run_id"
-            )
-            self._accuracy = pd.Series(dict(rows), dtype="float64")
-            self._accuracy_key = key
-        scores = self._accuracy
-        if scores is None or scores.empty or frame.empty:
-            return np.full(len(frame), np.nan)
-        own = frame["id"].map(scores)
-        inherited = frame["cached_from"].map(scores)
-        return own.fillna(inherited).to_numpy(dtype="float64")
-
-    # -- the wallet ---------------------------------------------------------------------------
-
-    # -- batches ------------------------------------------------------------------------------
-    def batch_save(self, batch: Mapping[str, Any]) -> bool:
-        unknown = set(batch) - set(_BATCH_COLUMNS)
-        if unknown:
-            raise LedgerError(f"A batch has no column {sorted(unknown)[0]!r}.")
-        now = utc_now()
-        row = {"created_at": now, "updated_at": now, **batch}
-        if isinstance(row.get("options"), Mapping):
-            row["options"] = json.dumps(dict(row["options"]), default=str)
-        with self.transaction() as db:
-            if db.execute("SELECT 1 FROM batches WHERE id = %s", (row["id"],)).fetchone():
-                db.execute(
-                    "UPDATE batches SET status = %s, updated_at = %s WHERE id = %s",
-                    (row["status"], now, row["id"]),
-                )
-                return False
-            db.execute(
-                f"INSERT INTO batches ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
-                list(row.values()),
-            )
-            return True
-
-    def batch_update(self, batch_id: str, **values: Any) -> None:
-        unknown = set(values) - set(_BATCH_COLUMNS)
-        if unknown or "id" in values:
-            raise LedgerError(f"A batch's {sorted(unknown or {'id'})[0]!r} cannot be set.")
-        columns = {**values, "updated_at": utc_now()}
-        sql = ", ".join(f"{name} = %s" for name in columns)
-        with self.transaction() as db:
-            db.execute(f"UPDATE batches SET {sql} WHERE id = %s", (*columns.values(), batch_id))
-
-    def batch(self, batch_id: str) -> dict[str, Any] | None:
-        rows = self._fetch_dicts("SELECT * FROM batches WHERE id = %s", (batch_id,))
-        return rows[0] if rows else None
-
-    def batches(self) -> list[dict[str, Any]]:
-        return self._fetch_dicts("SELECT * FROM batches ORDER BY created_at")
-
-    def batch_jobs(
-        self, batch_id: str, *, statuses: Sequence[str] | None = None, since: int | None = None
-    ) -> set[str]:
-        sql = "SELECT DISTINCT params::jsonb ->> 'job' FROM runs WHERE batch_id = %s"
-        params: list[Any] = [batch_id]
-        if statuses is not None:
-            sql += " AND status = ANY(%s)"
-            params.append(list(statuses))
-        if since is not None:
-            sql += " AND seq > %s"
-            params.append(since)
-        return {row[0] for row in self._fetch(sql, params) if row[0]}
-
-    def batch_job_statuses(self, batch_id: str) -> list[tuple[str | None, str]]:
-        return [
-            tuple(row)  # type: ignore[misc]
-            for row in self._fetch(
-                "SELECT params::jsonb ->> 'job', status FROM runs WHERE batch_id = %s ORDER BY seq",
-                (batch_id,),
-            )
-        ]
-
-    def batch_spend(self, batch_id: str, *, since: int | None = None) -> tuple[int, float]:
-        credits, usd = self._fetch(
-            "SELECT coalesce(sum(credits), 0), coalesce(sum(usd), 0) FROM runs "
-            "WHERE batch_id = %s AND seq > %s",
-            (batch_id, -1 if since is None else since),
-        )[0]
-        return int(credits), float(usd)
-
-    # -- helpers ------------------------------------------------------------------------------
-    @contextmanager
-    def _joined(self, db: Any) -> Iterator[Any]:
-        if db is not None:
-            yield db
-        else:
-            with self.transaction() as tx:
-                yield tx
-
-    def _scalar(self, sql: str, params: Sequence[Any], db: Any) -> Any:
-        if db is not None:
-            return db.execute(sql, params).fetchone()[0]
-        return self._fetch(sql, params)[0][0]
-
+    # -- text checks and batches: workbench.ledger.common; helpers --------------------------
     def _fetch(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple]:
         try:
             with self._pool.connection() as conn, conn.cursor(binary=binary) as cursor:
@@ -624,19 +443,14 @@ class PostgresLedger(Ledger):
         except _psycopg_errors() as exc:
             raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
 
-    def _fetch_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        from psycopg.rows import dict_row
-
-        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
-            return list(cursor.execute(sql, params).fetchall())
-
     def _cached_frame(self) -> pd.DataFrame:
-        from workbench.ledger.sqlite import SNAPSHOT_MIN_ROWS, _concat, _frame, _no_gc
+        from workbench.ledger.common import no_gc
+        from workbench.ledger.sqlite import SNAPSHOT_MIN_ROWS, _concat, _frame
 
         with self._lock:
             if self._cache is None:
                 self._load_snapshot()
-            with _no_gc():
+            with no_gc():
                 rows = self._fetch(
                     f"SELECT seq, {_RUN_LIST} FROM runs WHERE seq > %s ORDER BY seq",
                     (self._cache_seq,),
@@ -668,26 +482,9 @@ class PostgresLedger(Ledger):
 
     def _load_snapshot(self) -> None:
         """Start the cache from the saved frame, if it is this database's and matches its rows."""
-        from workbench.ledger.snapshot import load_frame
-        from workbench.ledger.sqlite import _no_gc
-
-        if self.snapshot_path is None or not self.snapshot_path.exists():
-            return
-        with _no_gc():
-            loaded = load_frame(self.snapshot_path)
-        if loaded is None:
-            return
-        frame, header = loaded
-        if any(header.get(k) != v for k, v in self._snapshot_meta().items()):
-            return
-        last_seq, last_id = header.get("last_seq"), header.get("last_id")
-        check = self._fetch(
-            "SELECT (SELECT id FROM runs WHERE seq = %s), (SELECT count(*) FROM runs WHERE seq <= %s)",
-            (last_seq, last_seq),
-        )[0]
-        if tuple(check) != (last_id, len(frame)) or (len(frame) and frame["id"].iat[-1] != last_id):
-            return
-        self._cache, self._cache_seq = frame, int(last_seq)
+        saved = self._saved_frame(self.snapshot_path, "last_seq")
+        if saved is not None:
+            self._cache, self._cache_seq = saved
 
     def _save_snapshot(self) -> None:
         from workbench.ledger.snapshot import save_frame
@@ -708,11 +505,6 @@ class PostgresLedger(Ledger):
         self._saving.start()
 
 
-def quoted(names: list[str] | tuple[str, ...]) -> str:
-    """Column names for PostgreSQL, quoted: ``user`` is a reserved word there."""
-    return ", ".join(f'"{name}"' for name in names)
-
-
 _RUN_LIST = quoted(RUN_COLUMNS)
 
 
@@ -721,7 +513,6 @@ def _cast(name: str) -> str:
     return {"int": "::bigint", "float": "::double precision"}.get(kind, "::text")
 
 
-_INSERT_RUN = f"INSERT INTO runs ({_RUN_LIST}) VALUES ({', '.join(['%s'] * len(RUN_COLUMNS))})"
 _INSERT_RUN_LOCKED = (
     "WITH write_lock AS (SELECT pg_advisory_xact_lock(%s)) "
     f"INSERT INTO runs ({_RUN_LIST}) "
@@ -734,9 +525,3 @@ def _psycopg_errors() -> tuple[type[BaseException], ...]:
     from psycopg_pool import PoolTimeout
 
     return (psycopg.Error, PoolTimeout)
-
-
-def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
-    data = dict(zip(RUN_COLUMNS, row, strict=True))
-    data["images"] = data["images"].split("\n") if data.get("images") else []
-    return data

@@ -7,11 +7,9 @@ notebook) write at once without losing rows. The schema is ``workbench.ledger.mi
 
 from __future__ import annotations
 
-import gc
-import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -19,13 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import LedgerError
 from workbench.lazy import lazy_module
-from workbench.ledger.base import (
-    RUN_COLUMNS,
-    STATUSES,
-    Ledger,
-    columns_of_kind,
-    utc_now,
-)
+from workbench.ledger.base import RUN_COLUMNS, Ledger, columns_of_kind, utc_now
+from workbench.ledger.common import INDEXED, CommonLedger, check_filters, masked, utc
+from workbench.ledger.common import no_gc as _no_gc
 from workbench.ledger.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -42,36 +36,14 @@ __all__ = ["SQLiteLedger"]
 _CATEGORIES = columns_of_kind("category")
 _INTEGERS = columns_of_kind("int")
 _FLOATS = columns_of_kind("float")
-_BATCH_COLUMNS = (
-    "id created_at updated_at experiment source via backend model jobs status options remote_id "
-    "remote_input_file remote_output_file remote_error_file error"
-).split()
 # A cold runs() that reads this many rows from SQLite saves the frame beside the ledger, so the next
 # session loads it instead (see workbench.ledger.snapshot); fewer rows read fast enough without one.
 SNAPSHOT_MIN_ROWS = 20_000
 # Up to this many new rows, a refresh writes them into the cached frame's buffers as plain values.
 _FEW_ROWS = 1_000
-# Columns that runs() filters on, with their SQL column.
-_FILTERS = {
-    "batch_id",
-    "status",
-    "kind",
-    "backend",
-    "model",
-    "preset",
-    "quality",
-    "fingerprint",
-    "parent_id",
-    "shard",
-    "id",
-    "user",
-    "project",
-}
-# Filters SQLite answers from an index (a cold runs() asks it instead of reading the whole log).
-_INDEXED = {"batch_id", "fingerprint", "id"}
 
 
-class SQLiteLedger(Ledger):
+class SQLiteLedger(CommonLedger, Ledger):
     """The SQLite run log (and the wallet's tables) at ``path``.
 
     One connection per Ledger, shared by threads under a lock; writes take ``BEGIN IMMEDIATE`` so
@@ -145,39 +117,7 @@ class SQLiteLedger(Ledger):
         with self._lock:
             self._db.close()
 
-    # -- runs ---------------------------------------------------------------------------------
-    def record(self, run: Mapping[str, Any], *, db: sqlite3.Connection | None = None) -> None:
-        """Insert one run row. Pass ``db`` to join a transaction already open (wallet commit)."""
-        row = {name: run.get(name) for name in RUN_COLUMNS}
-        if row["status"] not in STATUSES:
-            raise LedgerError(f"Unknown run status {row['status']!r}.")
-        row["created_at"] = row["created_at"] or utc_now()
-        images = row["images"] or ()
-        row["images"] = images if isinstance(images, str) else "\n".join(str(p) for p in images)
-        for name in ("credits_estimated", "credits", "usd_estimated", "usd", "variant"):
-            row[name] = row[name] or 0
-        sql = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})"
-        if db is not None:
-            db.execute(sql, list(row.values()))
-        else:
-            with self.transaction() as tx:
-                tx.execute(sql, list(row.values()))
-
-    def get(self, run_id: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return _row_dict(rows[0]) if rows else None
-
-    def find_ok(self, fingerprint: str) -> dict[str, Any] | None:
-        """The latest successful (not cached) run with this fingerprint."""
-        rows = self.query(
-            "SELECT * FROM runs WHERE fingerprint = ? AND status = 'ok' ORDER BY created_at DESC LIMIT 1",
-            (fingerprint,),
-        )
-        return _row_dict(rows[0]) if rows else None
-
-    def count(self) -> int:
-        return self.query("SELECT count(*) FROM runs")[0][0]
-
+    # -- runs (record, get, find_ok, count, mark: workbench.ledger.common) -----------------------
     def runs(
         self,
         *,
@@ -198,170 +138,21 @@ class SQLiteLedger(Ledger):
         fetches only rows recorded since; a large log's frame is also saved beside the database
         (``ledger.sqlite-frame.npz``) so that the first read of the next session is fast too.
         """
-        for name in filters:
-            if name not in _FILTERS:
-                raise LedgerError(
-                    f"runs() cannot filter on {name!r}: use one of {', '.join(sorted(_FILTERS))}."
-                )
-        filters = {k: v for k, v in filters.items() if v is not None}
+        filters = check_filters(filters)
         narrow = filters or since is not None or until is not None
-        indexed = any(name in _INDEXED for name in filters) or since is not None or until is not None
+        indexed = any(name in INDEXED for name in filters) or since is not None or until is not None
         if self._cache is None and (
             limit is not None or indexed or (narrow and not self.snapshot_path.exists())
         ):
             # A cold cache and a question SQLite answers from an index (the newest N, a batch, a
             # fingerprint, a time range): read only those rows, not the whole log.
             frame = self._select(filters, since, until, limit=limit)
-        else:
-            frame = self._cached_frame()
-            if narrow:  # (the whole log needs no mask: a refresh stays O(new rows))
-                mask = np.ones(len(frame), dtype=bool)
-                for name, value in filters.items():
-                    values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-                    mask &= frame[name].isin(values).to_numpy(dtype=bool)
-                if since is not None:
-                    mask &= (frame["created_at"] >= _utc(since)).to_numpy(dtype=bool)
-                if until is not None:
-                    mask &= (frame["created_at"] < _utc(until)).to_numpy(dtype=bool)
-                frame = frame[mask] if not mask.all() else frame
-            if limit is not None:
-                frame = frame.tail(int(limit))
+        else:  # (the whole log needs no mask: a refresh stays O(new rows))
+            frame = masked(self._cached_frame(), filters, since, until, limit)
         frame = frame.reset_index(drop=True)  # a new frame: the caller's changes never reach the cache
-        frame["text_accuracy"] = self._text_accuracy(frame)
-        frame = self.add_score_columns(frame)  # one column per check (workbench.ledger.scores)
-        return frame
+        return self._with_scores(frame)  # text accuracy, one column per check
 
-    def mark(self) -> int:
-        return self.query("SELECT coalesce(max(rowid), 0) FROM runs")[0][0]
-
-    # -- the wallet ---------------------------------------------------------------------------
-
-    # -- batches ------------------------------------------------------------------------------
-    def batch_save(self, batch: Mapping[str, Any]) -> bool:
-        unknown = set(batch) - set(_BATCH_COLUMNS)
-        if unknown:
-            raise LedgerError(f"A batch has no column {sorted(unknown)[0]!r}.")
-        now = utc_now()
-        row = {"created_at": now, "updated_at": now, **batch}
-        if isinstance(row.get("options"), Mapping):
-            row["options"] = json.dumps(dict(row["options"]), default=str)
-        with self.transaction() as db:
-            if db.execute("SELECT 1 FROM batches WHERE id = ?", (row["id"],)).fetchone():
-                db.execute(
-                    "UPDATE batches SET status = ?, updated_at = ? WHERE id = ?",
-                    (row["status"], now, row["id"]),
-                )
-                return False
-            db.execute(
-                f"INSERT INTO batches ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
-            )
-            return True
-
-    def batch_update(self, batch_id: str, **values: Any) -> None:
-        unknown = set(values) - set(_BATCH_COLUMNS)
-        if unknown or "id" in values:
-            raise LedgerError(f"A batch's {sorted(unknown or {'id'})[0]!r} cannot be set.")
-        columns = {**values, "updated_at": utc_now()}
-        sql = ", ".join(f"{name} = ?" for name in columns)
-        with self.transaction() as db:
-            db.execute(f"UPDATE batches SET {sql} WHERE id = ?", (*columns.values(), batch_id))
-
-    def batch(self, batch_id: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT * FROM batches WHERE id = ?", (batch_id,))
-        return dict(rows[0]) if rows else None
-
-    def batches(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.query("SELECT * FROM batches ORDER BY created_at")]
-
-    def batch_jobs(
-        self, batch_id: str, *, statuses: Sequence[str] | None = None, since: int | None = None
-    ) -> set[str]:
-        sql = "SELECT DISTINCT json_extract(params, '$.job') FROM runs WHERE batch_id = ?"
-        params: list[Any] = [batch_id]
-        if statuses is not None:
-            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
-            params += list(statuses)
-        if since is not None:
-            sql += " AND rowid > ?"
-            params.append(since)
-        return {row[0] for row in self._fetch(sql, params) if row[0]}
-
-    def batch_job_statuses(self, batch_id: str) -> list[tuple[str | None, str]]:
-        return self._fetch(
-            "SELECT json_extract(params, '$.job'), status FROM runs WHERE batch_id = ? ORDER BY rowid",
-            (batch_id,),
-        )
-
-    def batch_spend(self, batch_id: str, *, since: int | None = None) -> tuple[int, float]:
-        credits, usd = self._fetch(
-            "SELECT coalesce(sum(credits), 0), coalesce(sum(usd), 0) FROM runs "
-            "WHERE batch_id = ? AND rowid > ?",
-            (batch_id, -1 if since is None else since),
-        )[0]
-        return int(credits), float(usd)
-
-    # -- helpers ------------------------------------------------------------------------------
-    @contextmanager
-    def _joined(self, db: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
-        """The caller's transaction, or a new one."""
-        if db is not None:
-            yield db
-        else:
-            with self.transaction() as tx:
-                yield tx
-
-    def _scalar(self, sql: str, params: Sequence[Any], db: sqlite3.Connection | None) -> int:
-        if db is not None:
-            return db.execute(sql, params).fetchone()[0]
-        return self.query(sql, params)[0][0]
-
-    # -- text checks --------------------------------------------------------------------------
-    def record_text_checks(
-        self, run_id: str, checks: Sequence[Mapping[str, Any]], *, image_index: int = 0
-    ) -> None:
-        """Store the OCR check of a run's exact texts: text, role, read, accuracy per text."""
-        now = utc_now()
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO text_checks (run_id, image_index, text, role, read, accuracy, checked_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (run_id, image_index, c["text"], c.get("role"), c.get("read"), float(c["accuracy"]), now)
-                    for c in checks
-                ],
-            )
-
-    def text_checks(self, run_id: str | None = None) -> pd.DataFrame:
-        """The text checks (all, or one run's) as a DataFrame."""
-        sql = "SELECT run_id, image_index, text, role, read, accuracy, checked_at FROM text_checks"
-        params: tuple[Any, ...] = ()
-        if run_id is not None:
-            sql, params = sql + " WHERE run_id = ?", (run_id,)
-        rows = self._fetch(sql + " ORDER BY id", params)
-        columns = ["run_id", "image_index", "text", "role", "read", "accuracy", "checked_at"]
-        frame = pd.DataFrame(rows, columns=columns)
-        frame["accuracy"] = frame["accuracy"].astype("float64")
-        frame["checked_at"] = pd.to_datetime(frame["checked_at"], utc=True, format="ISO8601")
-        return frame
-
-    def _text_accuracy(self, frame: pd.DataFrame) -> np.ndarray:
-        """Each run's mean text accuracy (its latest check), else its cache source's; NaN if unchecked."""
-        key = tuple(self._fetch("SELECT max(id), count(*) FROM text_checks")[0])
-        if key != self._accuracy_key:
-            rows = self._fetch(
-                "SELECT run_id, avg(accuracy) FROM text_checks t WHERE checked_at = "
-                "(SELECT max(checked_at) FROM text_checks u WHERE u.run_id = t.run_id) GROUP BY run_id"
-            )
-            self._accuracy = pd.Series(dict(rows), dtype="float64")
-            self._accuracy_key = key
-        scores = self._accuracy
-        if scores is None or scores.empty or frame.empty:
-            return np.full(len(frame), np.nan)
-        own = frame["id"].map(scores)
-        inherited = frame["cached_from"].map(scores)
-        return own.fillna(inherited).to_numpy(dtype="float64")
-
+    # -- text checks and batches: workbench.ledger.common ------------------------------------
     def _select(
         self, filters: dict[str, Any], since: Any, until: Any, *, limit: int | None = None
     ) -> pd.DataFrame:
@@ -373,7 +164,7 @@ class SQLiteLedger(Ledger):
         for op, bound in ((">=", since), ("<", until)):
             if bound is not None:
                 where.append(f"created_at {op} ?")
-                params.append(_utc(bound).isoformat())
+                params.append(utc(bound).isoformat())
         sql = f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -470,23 +261,9 @@ class SQLiteLedger(Ledger):
 
     def _load_snapshot(self) -> None:
         """Start the cache from the saved frame, if it is this ledger's and matches its rows."""
-        from workbench.ledger.snapshot import load_frame
-
-        with _no_gc():
-            loaded = load_frame(self.snapshot_path)
-        if loaded is None:
-            return
-        frame, header = loaded
-        if any(header.get(k) != v for k, v in self._snapshot_meta().items()):
-            return
-        last_rowid, last_id = header.get("last_rowid"), header.get("last_id")
-        check = self._fetch(
-            "SELECT (SELECT id FROM runs WHERE rowid = ?), (SELECT count(*) FROM runs WHERE rowid <= ?)",
-            (last_rowid, last_rowid),
-        )[0]
-        if check != (last_id, len(frame)) or (len(frame) and frame["id"].iat[-1] != last_id):
-            return  # another ledger's snapshot, or one from before the file was replaced
-        self._cache, self._cache_rowid = frame, last_rowid
+        saved = self._saved_frame(self.snapshot_path, "last_rowid")
+        if saved is not None:
+            self._cache, self._cache_rowid = saved
 
     def _save_snapshot(self) -> None:
         frame = self._cache
@@ -496,30 +273,6 @@ class SQLiteLedger(Ledger):
         from workbench.ledger.snapshot import save_frame
 
         save_frame(self.snapshot_path, frame, meta)
-
-
-def _utc(bound: str | datetime) -> pd.Timestamp:
-    stamp = pd.Timestamp(bound)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
-    data = dict(row)
-    data["images"] = data["images"].split("\n") if data.get("images") else []
-    return data
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of cells become objects: it would
-    otherwise walk them over and over (a third of the time of a large read) and find nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
