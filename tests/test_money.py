@@ -901,3 +901,49 @@ def test_a_request_cancelled_under_way_is_a_failed_row_with_its_dollars_possibly
     assert wb.wallet.balance == 10 and wb.wallet.reserved == 0
     assert wb.ledger.claim_holder(row["fingerprint"]) is None
     wb.close()
+
+
+def test_a_claim_left_behind_by_this_process_does_not_make_its_request_wait_forever(
+    root, openai_server, monkeypatch
+):
+    import socket
+    import threading
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    plan = wb.plan("leaked claim", quality="low")
+    # What an exception between the claim and the reservation left behind, in this very process.
+    wb.ledger.claim(
+        plan.fingerprint, "interrupted-run", pid=os.getpid(), host=socket.gethostname(), lease_seconds=60
+    )
+    runs: list[object] = []
+    thread = threading.Thread(
+        target=lambda: runs.append(wb.generate("leaked claim", quality="low")), daemon=True
+    )
+    thread.start()
+    thread.join(20)
+    assert runs and runs[0].status == "ok", "still waiting for a claim nobody holds"
+    assert wb.ledger.claim_holder(plan.fingerprint) is None and wb.wallet.reserved == 0
+    wb.close()
+
+
+def test_a_long_request_renews_its_claim_and_reservation_leases(root, openai_server, monkeypatch):
+    import threading
+
+    import workbench.runs as runs_module
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setattr(runs_module, "CLAIM_LEASE_SECONDS", 0.6)
+    wb = _openai(root, openai_server)
+    plan = wb.plan("a long request", quality="low")
+    openai_server.faults.latency = 2.0
+    thread = threading.Thread(target=lambda: wb.generate("a long request", quality="low"), daemon=True)
+    thread.start()
+    import time
+
+    time.sleep(1.5)  # past the first lease: another host would take it over unless renewed
+    holder = wb.ledger.claim_holder(plan.fingerprint)
+    assert holder is not None and not holder.expired()
+    thread.join(20)
+    assert wb.runs()["status"].tolist() == ["ok"] and wb.ledger.claim_holder(plan.fingerprint) is None
+    wb.close()

@@ -18,6 +18,8 @@ import dataclasses
 import json
 import os
 import socket
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -160,10 +162,16 @@ def run_plan(
     if isinstance(attempt, Run):
         return attempt
     try:
-        result = attempt.backend.send(plan.request, on_partial=on_partial)
-    except BaseException as exc:
-        return _fail(wb, plan, attempt, exc, raise_errors)
-    return _finish(wb, plan, attempt, result, raise_errors=raise_errors)
+        try:
+            result = attempt.backend.send(plan.request, on_partial=on_partial)
+        except BaseException as exc:
+            return _fail(wb, plan, attempt, exc, raise_errors)
+        return _finish(wb, plan, attempt, result, raise_errors=raise_errors)
+    except BaseException:
+        _abandon(wb, attempt)
+        raise
+    finally:
+        _ACTIVE.pop(attempt.run_id, None)
 
 
 async def arun_plan(
@@ -186,10 +194,16 @@ async def arun_plan(
     if isinstance(attempt, Run):
         return attempt
     try:
-        result = await attempt.backend.asend(plan.request, on_partial=on_partial)
-    except BaseException as exc:
-        return _fail(wb, plan, attempt, exc, raise_errors)
-    return await asyncio.to_thread(_finish, wb, plan, attempt, result, raise_errors=raise_errors)
+        try:
+            result = await attempt.backend.asend(plan.request, on_partial=on_partial)
+        except BaseException as exc:
+            return _fail(wb, plan, attempt, exc, raise_errors)
+        return await asyncio.to_thread(_finish, wb, plan, attempt, result, raise_errors=raise_errors)
+    except BaseException:
+        _abandon(wb, attempt)
+        raise
+    finally:
+        _ACTIVE.pop(attempt.run_id, None)
 
 
 def record_result(
@@ -244,6 +258,68 @@ class _Pending:
 
 _BUSY = object()  # another request holds the claim: look again after a while
 
+# This process's runs under way, by run id: [ledger, claimed fingerprint or None, reservation id or
+# None]. A claim with our pid whose run is not here was left behind (it counts as gone); a thread
+# renews the leases of the rest while their requests take long.
+_ACTIVE: dict[str, list[Any]] = {}
+_RENEWER: list[threading.Thread] = []
+_RENEWER_LOCK = threading.Lock()
+WAIT_MESSAGE_SECONDS = 2.0  # waiting this long for another request's claim says so (stderr)
+
+
+def _active(wb: Workbench, run_id: str, fingerprint: str | None) -> None:
+    _ACTIVE[run_id] = [wb.ledger, fingerprint, None]
+    if not _RENEWER:
+        with _RENEWER_LOCK:
+            if not _RENEWER:
+                thread = threading.Thread(target=_renew_leases, name="workbench-leases", daemon=True)
+                _RENEWER.append(thread)
+                thread.start()
+
+
+def _renew_leases() -> None:
+    """Renew the leases of this process's claims and reservations, a few times a lease."""
+    from workbench.wallet import RUN_LEASE_SECONDS
+
+    last = time.monotonic()
+    while True:
+        every = max(0.05, min(CLAIM_LEASE_SECONDS, RUN_LEASE_SECONDS) / 3)
+        time.sleep(min(every, 1.0))
+        if time.monotonic() - last < every:
+            continue
+        last = time.monotonic()
+        by_ledger: dict[int, tuple[Any, list[tuple[str, str]], list[int]]] = {}
+        for run_id, (ledger, fingerprint, reservation) in list(_ACTIVE.items()):
+            _, claims, holds = by_ledger.setdefault(id(ledger), (ledger, [], []))
+            if fingerprint:
+                claims.append((fingerprint, run_id))
+            if reservation is not None:
+                holds.append(reservation)
+        for ledger, claims, holds in by_ledger.values():
+            with contextlib.suppress(Exception):  # a closed ledger: its runs are over
+                ledger.leases_renew(
+                    claims, holds, claim_seconds=CLAIM_LEASE_SECONDS, hold_seconds=RUN_LEASE_SECONDS
+                )
+
+
+def _abandon(wb: Workbench, attempt: _Attempt) -> None:
+    """An exception got past a run's own handling: never leave its claim or its credits behind."""
+    with contextlib.suppress(Exception):
+        if attempt.fingerprint:
+            wb.ledger.claim_release(attempt.fingerprint, attempt.run_id)
+    with contextlib.suppress(Exception):
+        _release(wb, attempt.reservation)
+
+
+def _waiting(holder: Any, said: list[bool]) -> None:
+    """Say once (stderr) whose request this one waits for."""
+    said.append(True)
+    print(
+        f"waiting for run {holder.run_id[:12]} (pid {holder.pid} on {holder.host}), which is sending "
+        "the same request; its answer will serve this one",
+        file=sys.stderr,
+    )
+
 
 def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
     """A cached Run when the request was made before (or by a request it waited for), else an
@@ -251,14 +327,17 @@ def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: 
     pending = _start(wb, plan, fresh, batch_id, shard)
     if isinstance(pending, Run):
         return pending
-    delay = 0.01
+    delay, waited, said = 0.01, 0.0, []
     while pending.claims:
-        step = _claim_step(wb, plan, pending)
+        step = _claim_step(wb, plan, pending, waited)
         if step is not _BUSY:
             if isinstance(step, Run):
                 return step
             break
+        if waited >= WAIT_MESSAGE_SECONDS and not said:
+            _waiting(wb.ledger.claim_holder(plan.fingerprint) or _NOBODY, said)
         time.sleep(delay)
+        waited += delay
         delay = min(delay * 1.5, 0.2)
     return _reserve(wb, plan, pending)
 
@@ -271,16 +350,26 @@ async def _abegin(
     pending = _start(wb, plan, fresh, batch_id, shard)
     if isinstance(pending, Run):
         return pending
-    delay = 0.01
+    delay, waited, said = 0.01, 0.0, []
     while pending.claims:
-        step = _claim_step(wb, plan, pending)
+        step = _claim_step(wb, plan, pending, waited)
         if step is not _BUSY:
             if isinstance(step, Run):
                 return step
             break
+        if waited >= WAIT_MESSAGE_SECONDS and not said:
+            _waiting(wb.ledger.claim_holder(plan.fingerprint) or _NOBODY, said)
         await asyncio.sleep(delay)
+        waited += delay
         delay = min(delay * 1.5, 0.2)
     return _reserve(wb, plan, pending)
+
+
+class _Nobody:
+    run_id, pid, host = "?", "?", "?"
+
+
+_NOBODY = _Nobody()
 
 
 def _start(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Pending:
@@ -298,9 +387,13 @@ def _reserve(wb: Workbench, plan: Plan, pending: _Pending) -> _Attempt:
         user, project = run_owner(wb, plan)
         reservation = wb.wallet.reserve(plan.estimate.credits, pending.run_id, user=user, project=project)
     except BaseException:
+        _ACTIVE.pop(pending.run_id, None)
         if claimed:
             wb.ledger.claim_release(claimed, pending.run_id)
         raise
+    if claimed or reservation.id is not None:
+        _active(wb, pending.run_id, claimed)
+        _ACTIVE[pending.run_id][2] = reservation.id
     return _Attempt(
         pending.run_id,
         pending.started,
@@ -312,7 +405,7 @@ def _reserve(wb: Workbench, plan: Plan, pending: _Pending) -> _Attempt:
     )
 
 
-def _claim_step(wb: Workbench, plan: Plan, pending: _Pending) -> Run | None | object:
+def _claim_step(wb: Workbench, plan: Plan, pending: _Pending, waited: float = 0.0) -> Run | None | object:
     """One try at the request's claim: None when it is ours, the answer of the request that held
     it as a cached run (0 credits), or ``_BUSY`` while that request is under way. A claim whose
     owner died (on this host) or whose lease ran out is taken over; one released without an answer
@@ -321,20 +414,32 @@ def _claim_step(wb: Workbench, plan: Plan, pending: _Pending) -> Run | None | ob
 
     ledger, pid, run_id = wb.ledger, os.getpid(), pending.run_id
     lease = CLAIM_LEASE_SECONDS
+    _active(wb, run_id, plan.fingerprint)  # before the claim: ours is never taken for left behind
     holder = ledger.claim(plan.fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)
     if holder is not None:
-        # On this host the holder is asked; on another, only its lease can tell.
-        if holder.host == _HOST:
-            gone = holder.pid != pid and not process_alive(holder.pid)
+        # On this host the holder is asked (in this process: is its run under way?); on another,
+        # only its lease can tell (renewed while its request lasts). Waiting is bounded by the lease.
+        if holder.host == _HOST and holder.pid == pid:
+            gone = holder.run_id not in _ACTIVE
+        elif holder.host == _HOST:
+            gone = not process_alive(holder.pid)
         else:
             gone = holder.expired()
+        gone = gone or waited > lease
         if not (gone and ledger.claim_take_over(holder, run_id, pid=pid, host=_HOST, lease_seconds=lease)):
+            _ACTIVE.pop(run_id, None)
             hit = _record_cached(wb, plan, run_id, pending.batch_id, pending.shard, pending.started)
             return hit if hit is not None else _BUSY
     # Ours. The holder may have recorded its answer just before we claimed: use it. Also when we
     # did not wait: our first look at the cache can predate its row while its claim is gone.
-    hit = _record_cached(wb, plan, run_id, pending.batch_id, pending.shard, pending.started)
+    try:
+        hit = _record_cached(wb, plan, run_id, pending.batch_id, pending.shard, pending.started)
+    except BaseException:
+        _ACTIVE.pop(run_id, None)
+        ledger.claim_release(plan.fingerprint, run_id)
+        raise
     if hit is not None:
+        _ACTIVE.pop(run_id, None)
         ledger.claim_release(plan.fingerprint, run_id)
         return hit
     return None

@@ -369,6 +369,35 @@ class MoneyLedger:
             return
         self._run(db, "DELETE FROM claims WHERE fingerprint = ? AND run_id = ?", (fingerprint, run_id))
 
+    def leases_renew(
+        self,
+        claims: Iterable[tuple[str, str]],
+        holds: Iterable[int],
+        *,
+        claim_seconds: float,
+        hold_seconds: float,
+    ) -> None:
+        """Move on the leases of our claims (``(fingerprint, run_id)``) and of our open reservations,
+        in one transaction: a request under way is not taken over by another host meanwhile."""
+        claims, holds = list(claims), list(holds)
+        if not claims and not holds:
+            return
+        claim_until, hold_until = lease_until(claim_seconds), lease_until(hold_seconds)
+        with self.transaction() as db:
+            for fingerprint, run_id in claims:
+                self._run(
+                    db,
+                    "UPDATE claims SET lease_until = ? WHERE fingerprint = ? AND run_id = ?",
+                    (claim_until, fingerprint, run_id),
+                )
+            for reservation in holds:
+                self._run(
+                    db,
+                    "UPDATE wallet_holds SET lease_until = ? "
+                    "WHERE reservation = ? AND lease_until IS NOT NULL",
+                    (hold_until, reservation),
+                )
+
     # -- attempts -----------------------------------------------------------------------------
     def record_attempts(self, attempts: Iterable[Mapping[str, Any]], *, db: Any) -> None:
         """Store a run's attempts (``ATTEMPT_COLUMNS``) inside the caller's transaction."""
