@@ -305,6 +305,30 @@ def test_judge_faults_are_retried_like_image_requests(root, openai_server, monke
     assert wb.wallet.reserved == 0
 
 
+def test_a_judgement_of_a_batch_run_is_in_the_batch_and_its_spend(root, openai_server, monkeypatch):
+    # The judge's run goes through the run pipeline with the judged run's batch and shard: the
+    # batch's spend (what its report and --budget count) includes what the judging cost.
+    wb = _judge_wb(root, openai_server, monkeypatch)
+    run = wb.run_plan(wb.plan(NAVY_POSTER), batch_id="b-judged", shard=2)
+    images = wb.batches.spend("b-judged")
+    wb.check(run, ["judge"], rubric="The mug is the hero of the picture.")
+    judged = wb.runs(kind="judge").iloc[-1]
+    assert judged["status"] == "ok" and judged["credits"] >= 1
+    assert judged["batch_id"] == "b-judged" and judged["shard"] == 2 and judged["parent_id"] == run.id
+    credits, usd = wb.batches.spend("b-judged")
+    assert credits == images[0] + judged["credits"] and usd == pytest.approx(images[1] + judged["usd"])
+    # Its reservation was committed, not left open.
+    assert wb.wallet.reserved == 0
+    # A repeat is cached in the same batch at 0 credits; a judgement of a run outside any batch is in none.
+    wb.check(run, ["judge"], rubric="The mug is the hero of the picture.")
+    again = wb.runs(kind="judge").iloc[-1]
+    assert again["status"] == "cached" and again["batch_id"] == "b-judged"
+    assert wb.batches.spend("b-judged") == (credits, pytest.approx(usd))
+    lone = wb.generate(NAVY_POSTER, seed=7)
+    wb.check(lone, ["judge"], rubric="Another rubric")
+    assert wb.runs(kind="judge").iloc[-1]["batch_id"] is None
+
+
 def test_offline_the_judge_is_unavailable_and_the_other_checks_run(wb: Workbench):
     run = wb.generate(NAVY_POSTER)
     result = wb.check(run, ["palette", "judge"]).set_index("check")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ from workbench.wallet import Wallet
 if TYPE_CHECKING:
     import pandas as pd
 
+    from workbench.checks import CheckResult
     from workbench.lint import Finding
     from workbench.models import ModelTable
     from workbench.repair import RepairResult
@@ -768,6 +769,18 @@ class Workbench:
 
         results, _run_id = check_image(self, image, checks, record=record, **targets)
         return results_frame(results)
+
+    def record_scores(self, run_id: str, results: Iterable[CheckResult], *, image_index: int = 0) -> None:
+        """Store check results under a run of this run log, together: one score row per scored
+        check (``runs()`` shows one column per check) and the text check's reads."""
+        results = list(results)
+        scored = [r.as_row() for r in results if r.score is not None]
+        reads = [r.details["texts"] for r in results if r.check == "text_accuracy" and r.details.get("texts")]
+        with self.ledger.transaction() as db:
+            for texts in reads:
+                self.ledger.record_text_checks(run_id, texts, image_index=image_index, db=db)
+            if scored:
+                self.ledger.record_scores(run_id, scored, image_index=image_index, db=db)
 
     # -- notebook front ends ------------------------------------------------------------------
     def panel(self, *, preset: str | None = None, **options: Any) -> Panel:

@@ -2,7 +2,7 @@
 
 The image (a Run, a stored path, a file, bytes or a Pillow image) is resolved as an edit's source
 is; its spec and recipe say what it was meant to be; the checks run; and, when it is a run in this
-run log, every score is stored (``Ledger.record_scores``) and the text check's reads too.
+run log, every score is stored (``Workbench.record_scores``) and the text check's reads too.
 """
 
 from __future__ import annotations
@@ -71,22 +71,9 @@ def check_image(
         opened.load()
         results = run_checks(opened, target, names)
     if record and known and run_id is not None:
-        store_results(wb, run_id, results, image_index=int(recipe.get("index") or 0))
+        wb.record_scores(run_id, results, image_index=int(recipe.get("index") or 0))
         wb.refresh_views()
     return results, (run_id if known and record else None)
-
-
-def store_results(
-    wb: Workbench, run_id: str, results: Iterable[CheckResult], *, image_index: int = 0
-) -> None:
-    """Store check results under a run: one score row each, and the text check's reads."""
-    results = list(results)
-    for result in results:
-        if result.check == "text_accuracy" and result.details.get("texts"):
-            wb.ledger.record_text_checks(run_id, result.details["texts"], image_index=image_index)
-    scored = [r.as_row() for r in results if r.score is not None]
-    if scored:
-        wb.ledger.record_scores(run_id, scored, image_index=image_index)
 
 
 def results_frame(results: Iterable[CheckResult]) -> pd.DataFrame:

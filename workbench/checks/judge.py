@@ -22,7 +22,6 @@ import json
 import math
 import os
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -159,141 +158,70 @@ def judge(image: Image.Image, spec: CheckSpec) -> CheckResult:
             sort_keys=True,
         ).encode()
     ).hexdigest()
-    cached = _cached(wb, fingerprint, spec, model, prompt, image.size)
-    if cached is not None:
-        return cached
+    from workbench.runs import call_row, record_cached_call, run_call
+
+    row = call_row(
+        wb,
+        parent_id=spec.run_id,  # the judged run: its batch's spend counts this judgement
+        kind="judge",
+        backend="openai",
+        model=model,
+        prompt=prompt,
+        params=json.dumps({"check": "judge", "version": JUDGE_VERSION}, sort_keys=True),
+        width=image.size[0],
+        height=image.size[1],
+        fingerprint=fingerprint,
+    )
+    source = wb.ledger.find_ok(fingerprint)
+    answer = (json.loads(source.get("params") or "{}") or {}).get("answer") if source else None
+    if source is not None and answer:  # the same judgement asked before: 0 credits, nothing sent
+        cached = record_cached_call(wb, row | {"credits_estimated": 0, "usd_estimated": 0.0}, source)
+        return CheckResult(
+            "judge",
+            float(answer["score"]),
+            answer["reason"],
+            THRESHOLD,
+            {"model": model, "cached": True},
+            run_id=cached["id"],
+        )
     tokens_in, tokens_out = estimate_tokens(prompt + _INSTRUCTIONS, *image.size)
     usd_estimated = _usd(model, tokens_in, tokens_out)
     credits_estimated = _credits(wb, usd_estimated)
-    run_id = uuid.uuid4().hex
-    # Refused here, before anything is sent, when the wallet cannot pay (BudgetError: one sentence).
-    reservation = wb.wallet.reserve(credits_estimated, run_id, what="this judgement")
-    row = _row(run_id, spec, model, prompt, image.size, fingerprint, credits_estimated, usd_estimated, wb=wb)
-    started = time.perf_counter()
-    try:
+    row |= {"credits_estimated": credits_estimated, "usd_estimated": round(usd_estimated, 6)}
+
+    def send() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         answer, usage, tries = _ask(key, backend_options, options, model, prompt, data)
-    except BaseException as exc:
-        _failed(wb, reservation, row, exc, started)
-        if isinstance(exc, WorkbenchError):
-            return CheckResult("judge", None, f"the judge's request failed: {exc}", THRESHOLD, run_id=run_id)
-        raise
-    usd = _usd(model, usage["input_tokens"], usage["output_tokens"])
-    credits = min(_credits(wb, usd), credits_estimated)
-    row |= {
-        "status": "ok",
-        "credits": credits,
-        "usd": round(usd, 6),
-        "tokens_in": usage["input_tokens"],
-        "tokens_out": usage["output_tokens"],
-        "usage": json.dumps(usage, sort_keys=True),
-        "latency_ms": (time.perf_counter() - started) * 1000,
-        "attempts": len(tries),
-        "params": json.dumps({**json.loads(row["params"]), "answer": answer}, sort_keys=True),
-    }
-    with wb.ledger.transaction() as db:  # the answer's row and its charge: together or not at all
-        row["credits"] = wb.wallet.commit(reservation, credits, db=db, run_id=run_id)
-        wb.ledger.record(row, db=db)
-        wb.ledger.record_attempts([t | {"run_id": run_id} for t in tries], db=db)
+        usd = _usd(model, usage["input_tokens"], usage["output_tokens"])
+        values = {
+            "credits": min(_credits(wb, usd), credits_estimated),
+            "usd": round(usd, 6),
+            "tokens_in": usage["input_tokens"],
+            "tokens_out": usage["output_tokens"],
+            "usage": json.dumps(usage, sort_keys=True),
+            "params": json.dumps({**json.loads(row["params"]), "answer": answer}, sort_keys=True),
+        }
+        return values, tries
+
+    # The run pipeline's own path: refused before anything is sent when the wallet cannot pay
+    # (BudgetError: one sentence); the answer's row and its charge in one transaction; a failure a
+    # failed row at 0 credits with its reservation released.
+    try:
+        done = run_call(wb, row, send, what="this judgement")
+    except WorkbenchError as exc:
+        if getattr(exc, "run_id", None) is None:
+            raise  # refused before sending (the wallet): nothing was logged
+        return CheckResult("judge", None, f"the judge's request failed: {exc}", THRESHOLD, run_id=exc.run_id)
+    answer = json.loads(done["params"])["answer"]
     return CheckResult(
         "judge",
         answer["score"],
         answer["reason"],
         THRESHOLD,
         {"model": model, "cached": False},
-        run_id=run_id,
-        credits=row["credits"],
-        usd=row["usd"],
+        run_id=done["id"],
+        credits=done["credits"],
+        usd=done["usd"],
     )
-
-
-def _row(
-    run_id: str,
-    spec: CheckSpec,
-    model: str,
-    prompt: str,
-    size: tuple[int, int],
-    fingerprint: str,
-    credits_estimated: int,
-    usd_estimated: float,
-    *,
-    wb: Workbench,
-) -> dict[str, Any]:
-    from workbench.ledger import RUN_COLUMNS, utc_now
-
-    row = dict.fromkeys(RUN_COLUMNS) | {
-        "id": run_id,
-        "created_at": utc_now(),
-        "parent_id": spec.run_id,
-        "kind": "judge",
-        "backend": "openai",
-        "model": model,
-        "prompt": prompt,
-        "params": json.dumps({"check": "judge", "version": JUDGE_VERSION}, sort_keys=True),
-        "width": size[0],
-        "height": size[1],
-        "n": 1,
-        "variant": 0,
-        "credits_estimated": credits_estimated,
-        "usd_estimated": round(usd_estimated, 6),
-        "fingerprint": fingerprint,
-        "images": [],
-    }
-    for owner in ("user", "project"):
-        if owner in row:
-            row[owner] = getattr(wb, owner, None)
-    return row
-
-
-def _cached(
-    wb: Workbench, fingerprint: str, spec: CheckSpec, model: str, prompt: str, size: tuple[int, int]
-) -> CheckResult | None:
-    """The same judgement asked before: a ``cached`` run at 0 credits with the stored answer."""
-    source = wb.ledger.find_ok(fingerprint)
-    if source is None:
-        return None
-    answer = (json.loads(source.get("params") or "{}") or {}).get("answer")
-    if not answer:
-        return None
-    run_id = uuid.uuid4().hex
-    row = _row(run_id, spec, model, prompt, size, fingerprint, 0, 0.0, wb=wb) | {
-        "status": "cached",
-        "credits": 0,
-        "usd": 0.0,
-        "tokens_in": 0,
-        "tokens_out": 0,
-        "latency_ms": 0.0,
-        "cached_from": source["id"],
-        "params": source.get("params"),
-    }
-    wb.ledger.record(row)
-    return CheckResult(
-        "judge",
-        float(answer["score"]),
-        answer["reason"],
-        THRESHOLD,
-        {"model": model, "cached": True},
-        run_id=run_id,
-    )
-
-
-def _failed(wb: Workbench, reservation: Any, row: dict[str, Any], exc: BaseException, started: float) -> None:
-    """A judgement that got no usable answer: a failed row at 0 credits, its credits released."""
-    from workbench.redaction import redact
-
-    tries = list(getattr(exc, "tries", None) or [])
-    row |= {
-        "status": "failed",
-        "credits": 0,
-        "usd": 0.0,
-        "error": redact(str(exc) or type(exc).__name__),
-        "latency_ms": (time.perf_counter() - started) * 1000,
-        "attempts": len(tries) or 1,
-    }
-    with wb.ledger.transaction() as db:
-        wb.wallet.release(reservation, db=db)
-        if isinstance(exc, Exception):
-            wb.ledger.record(row, db=db)
-            wb.ledger.record_attempts([t | {"run_id": row["id"]} for t in tries], db=db)
 
 
 def _ask(
