@@ -760,6 +760,7 @@ def _run_shards(
 ) -> list[ShardOutcome]:
     from tqdm.auto import tqdm
 
+    _import_papermill()  # here, before the shards' threads: it sets a module aside for a moment
     manager = _kernel_manager_class(secret_options, cwd=folder, environment=_team_environment(wb))
     outcomes = [ShardOutcome(k, len(jobs), folder / f"shard-{k}.ipynb") for k, jobs in enumerate(shards)]
     for k, jobs in enumerate(shards):
@@ -801,6 +802,23 @@ def _advance(wb: Workbench, bar: Any, first_rowid: int, batch_id: str) -> None:
     finished = len(wb.batches.jobs(batch_id, since=first_rowid))
     if finished > bar.n:
         bar.update(min(finished, bar.total) - bar.n)
+
+
+def _import_papermill() -> None:
+    """Import papermill without jsonschema's optional ``rfc3987_syntax``: when it is installed
+    (jupyterlab brings it), importing it builds a lark grammar, 0.5-1.8 s of a batch's start, for
+    'iri' format checks nbformat never makes. It is kept out only while papermill (nbformat,
+    jsonschema) is first imported; later imports of it work as usual."""
+    if "papermill" in sys.modules or "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import papermill  # noqa: F401
+
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment] - an ImportError for jsonschema
+    try:
+        import papermill  # noqa: F401
+    finally:
+        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]
 
 
 def _execute_notebook(
