@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,18 @@ if TYPE_CHECKING:
 
     from workbench.core import Workbench
 
-__all__ = ["CLAIM_LEASE_SECONDS", "Plan", "Run", "arun_plan", "cached_row", "record_result", "run_plan"]
+__all__ = [
+    "CLAIM_LEASE_SECONDS",
+    "Plan",
+    "Run",
+    "arun_plan",
+    "cached_row",
+    "call_row",
+    "record_cached_call",
+    "record_result",
+    "run_call",
+    "run_plan",
+]
 
 _HOST = socket.gethostname()
 CLAIM_LEASE_SECONDS = float(os.environ.get("WORKBENCH_CLAIM_LEASE_SECONDS") or 900)
@@ -241,6 +252,117 @@ def cached_row(wb: Workbench, fingerprint: str) -> dict[str, Any] | None:
     if row and row["images"] and all(wb.store.exists(p) for p in row["images"]):
         return row
     return None
+
+
+# -- runs that are not images (the vision judge's) ----------------------------------------------
+CallAnswer = tuple[dict[str, Any], list[dict[str, Any]]]
+"""What a call's ``send`` returns: the row's values from the answer (``credits``, ``usd``, tokens,
+``params``...) and the tries of the request (as the image backends record them)."""
+
+
+def call_row(wb: Workbench, **values: Any) -> dict[str, Any]:
+    """The run row of a request that is not an image (``kind``, ``backend``, ``model``, ``prompt``,
+    ``params``, ``fingerprint``, the estimate...): every run-log column, a new id, its owner and,
+    when it is about another run (``parent_id``), that run's batch and shard, so a batch's spend
+    (and so its ``--budget``) counts it."""
+    row = dict.fromkeys(RUN_COLUMNS) | {
+        "id": uuid.uuid4().hex,
+        "created_at": utc_now(),
+        "n": 1,
+        "variant": 0,
+        "images": [],
+        **values,
+    }
+    parent = wb.ledger.get(row["parent_id"]) if row.get("parent_id") else None
+    if parent is not None:
+        row["batch_id"] = row["batch_id"] or parent.get("batch_id")
+        row["shard"] = row["shard"] if row["shard"] is not None else parent.get("shard")
+    row["user"] = row["user"] or wb.user
+    row["project"] = row["project"] or wb.project or (parent or {}).get("project")
+    return row
+
+
+def record_cached_call(wb: Workbench, row: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
+    """Log a call answered from an earlier one (``source``, an ok row): a ``cached`` run at 0 credits."""
+    cached = dict(row) | {
+        "status": "cached",
+        "credits": 0,
+        "usd": 0.0,
+        "tokens_in": 0,
+        "tokens_out": 0,
+        "latency_ms": 0.0,
+        "cached_from": source["id"],
+        "params": source.get("params"),
+    }
+    wb.ledger.record(cached)
+    return cached
+
+
+def run_call(
+    wb: Workbench, row: Mapping[str, Any], send: Callable[[], CallAnswer], *, what: str = "this run"
+) -> dict[str, Any]:
+    """Run a request that is not an image (``row`` from ``call_row``) as an image run goes:
+    reserve its ``credits_estimated`` (``BudgetError`` before anything is sent), ``send()``, then
+    record the row and its attempts and charge the wallet in one transaction. When ``send`` fails,
+    a ``failed`` row at 0 credits is recorded and the reservation released together, and the error
+    is raised with the run's id (``exc.run_id``); interrupted, the credits come back, no row."""
+    row = dict(row)
+    run_id = row["id"]
+    reservation = wb.wallet.reserve(
+        int(row["credits_estimated"] or 0),
+        run_id,
+        what=what,
+        user=row.get("user"),
+        project=row.get("project"),
+    )
+    started = time.perf_counter()
+    try:
+        values, tries = send()
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            wb.wallet.release(reservation)
+            raise
+        tries = _billed_at(row, list(getattr(exc, "tries", None) or []))
+        failed = row | {
+            "status": "failed",
+            "credits": 0,
+            "usd": 0.0,
+            "error": redact(str(exc) or type(exc).__name__),
+            "latency_ms": (time.perf_counter() - started) * 1000,
+            "usd_possibly_billed": _billed_usd(tries),
+            "attempts": len(tries) or 1,
+        }
+        with wb.ledger.transaction() as db:
+            wb.wallet.release(reservation, db=db)
+            wb.ledger.record(failed, db=db)
+            wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
+        if hasattr(exc, "__dict__"):
+            exc.run_id = run_id  # type: ignore[attr-defined]
+        raise
+    tries = _billed_at(row, tries)
+    done = row | {
+        "status": "ok",
+        "latency_ms": (time.perf_counter() - started) * 1000,
+        "usd_possibly_billed": _billed_usd(tries),
+        "attempts": len(tries) or 1,
+        **values,
+    }
+    try:
+        with wb.ledger.transaction() as db:  # the answer's row and its charge: together or not at all
+            done["credits"] = wb.wallet.commit(reservation, int(done["credits"] or 0), db=db, run_id=run_id)
+            wb.ledger.record(done, db=db)
+            wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            wb.wallet.release(reservation)
+        raise
+    return done
+
+
+def _billed_at(row: Mapping[str, Any], tries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A call's tries, each the service may have billed at the call's estimated dollars."""
+    usd = float(row.get("usd_estimated") or 0.0)
+    return [t | {"usd": usd if t.get("possibly_billed") else 0.0} for t in tries]
 
 
 # -- the steps ------------------------------------------------------------------------------------
