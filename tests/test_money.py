@@ -947,3 +947,36 @@ def test_a_long_request_renews_its_claim_and_reservation_leases(root, openai_ser
     thread.join(20)
     assert wb.runs()["status"].tolist() == ["ok"] and wb.ledger.claim_holder(plan.fingerprint) is None
     wb.close()
+
+
+def test_a_big_plain_recipe_chunk_is_refused_without_being_copied():
+    import struct
+    import zlib
+
+    from workbench.store import read_recipe
+
+    payload = b"workbench:recipe\x00\x00\x00\x00\x00" + b'{"spec": "' + b"a" * (20 << 20) + b'"}'
+    chunk = (
+        struct.pack(">I", len(payload)) + b"iTXt" + payload + struct.pack(">I", zlib.crc32(b"iTXt" + payload))
+    )
+    data = _bomb()[:33] + chunk + _bomb()[33:]
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputImageError, match="larger than 1 MB"):
+            read_recipe(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 << 20, f"{peak / (1 << 20):.0f} MB to refuse a 20 MB chunk"
+
+
+def test_the_runs_total_shows_dollars_possibly_billed(root, openai_server, monkeypatch, cli):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    openai_server.faults.script = ["drop_after_work"]  # made, lost, made again: one possibly billed
+    wb = _openai(root, openai_server)
+    run = wb.generate("a billed lamp", quality="low")
+    billed = wb.runs()["usd_possibly_billed"].sum()
+    assert run.status == "ok" and billed > 0
+    code, out, err = cli("runs")
+    assert code == 0 and f"+ ${billed:.4f} possibly billed" in out, out
+    wb.close()

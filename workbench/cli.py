@@ -325,9 +325,13 @@ def runs(
         click.echo(frame.drop(columns=["spec"]).to_json(orient="records", date_format="iso"))
     else:
         click.echo(run_table(frame))
+        billed = (
+            float(frame["usd_possibly_billed"].fillna(0).sum()) if "usd_possibly_billed" in frame else 0.0
+        )
         click.echo(
             f"{len(frame)} run(s), {int(frame['credits'].sum()) if len(frame) else 0} credits, "
             f"${frame['usd'].sum() if len(frame) else 0:.4f}"
+            + (f" + ${billed:.4f} possibly billed" if billed > 0 else "")
         )
 
 

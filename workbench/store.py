@@ -133,8 +133,13 @@ def _png_recipe(data: bytes) -> dict[str, Any] | None:
     position = 8
     while position + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[position : position + 8])
-        payload = data[position + 8 : position + 8 + length]
-        if kind == b"iTXt" and payload.startswith(RECIPE_KEY.encode() + b"\x00"):
+        key = RECIPE_KEY.encode() + b"\x00"
+        if kind == b"iTXt" and data[position + 8 : position + 8 + len(key)] == key:
+            # The length first: a 50 MB chunk is refused, never copied (a recipe is well under 1 MB,
+            # compressed or not).
+            if length > MAX_RECIPE_BYTES + 4096:
+                raise _TooLarge
+            payload = data[position + 8 : position + 8 + length]
             rest = payload[len(RECIPE_KEY) + 1 :]
             compressed = rest[0] == 1
             text = rest[2:].split(b"\x00", 2)[2]  # skip language tag and translated keyword
