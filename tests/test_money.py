@@ -980,3 +980,25 @@ def test_the_runs_total_shows_dollars_possibly_billed(root, openai_server, monke
     code, out, err = cli("runs")
     assert code == 0 and f"+ ${billed:.4f} possibly billed" in out, out
     wb.close()
+
+
+def test_batch_cancel_stops_it_at_the_provider_and_gives_back_what_was_not_answered(
+    root, openai_server, monkeypatch, cli, tmp_path
+):
+    from openai_batch_api import BatchAPI
+
+    api = BatchAPI(openai_server, polls_to_complete=50)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    base = ["--base-url", openai_server.base_url]
+    code, _, err = cli(*base, "batch", "submit", str(_grid(tmp_path, 3)), "--batch-id", "stop")
+    assert code == 0, err
+    assert wb.wallet.reserved == 3 and wb.wallet.balance == 7
+    code, out, err = cli(*base, "batch", "cancel", "stop")
+    assert code == 0, err
+    [remote] = api.batches.values()
+    assert remote["status"] == "cancelled" and wb.batches.get("stop")["status"] == "collected"
+    assert wb.wallet.reserved == 0 and wb.wallet.balance == 10 and wb.wallet.spent == 0
+    code, _, err = cli(*base, "batch", "cancel", "stop")
+    assert code == 1 and "collected already" in err
+    wb.close()

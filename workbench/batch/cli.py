@@ -284,3 +284,16 @@ def collect(ctx: click.Context, batch_id: str) -> None:
     result = gather(wb, batch_id)
     click.echo(result.describe())
     click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+
+
+@batch.command()
+@click.argument("batch_id")
+@click.pass_context
+def cancel(ctx: click.Context, batch_id: str) -> None:
+    """Cancel BATCH_ID at the OpenAI Batch API; collect what it answered and release the rest."""
+    from workbench.batch.openai_batch import cancel as stop
+
+    wb = _workbench(ctx)
+    result = stop(wb, batch_id)
+    click.echo(result.describe() if result is not None else f"batch {batch_id}: cancelled before it was sent")
+    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)

@@ -49,7 +49,7 @@ from workbench.errors import BackendError, ContentPolicyError, ExperimentError, 
 if TYPE_CHECKING:
     from workbench.core import Workbench
 
-__all__ = ["ENDPOINT", "Submitted", "collect", "status", "submit"]
+__all__ = ["ENDPOINT", "Submitted", "cancel", "collect", "status", "submit"]
 
 ENDPOINT = "/v1/images/generations"
 _FINISHED = ("completed", "failed", "expired", "cancelled")
@@ -457,3 +457,39 @@ def _collect(wb: Workbench, batch_id: str, *, started: float, report: bool) -> B
         result.contact_sheets, result.report = written.contact_sheets, written.html
     result.seconds = time.perf_counter() - started
     return result
+
+
+CANCEL_WAIT_SECONDS = 60.0  # how long `cancel` waits for the provider to stop the batch
+
+
+def cancel(wb: Workbench, batch_id: str, *, wait: float = CANCEL_WAIT_SECONDS) -> BatchResult | None:
+    """Cancel a Batch API batch at the provider, then collect what it answered before it stopped
+    (charged from the escrow) and release the rest of the escrow; None when nothing was sent.
+
+    Raises:
+        ExperimentError: the batch is unknown, collected already, or still stopping after ``wait``.
+    """
+    import time
+
+    row = _remote(wb, batch_id)
+    if row["status"] == "collected":
+        raise ExperimentError(
+            f"Batch {batch_id} was collected already; there is nothing to cancel.", field="batch_id"
+        )
+    status(wb, batch_id)  # adopts a batch whose create was not recorded
+    row = _remote(wb, batch_id)
+    if not row["remote_id"]:  # never created at the provider: only the escrow to give back
+        set_batch_status(wb, batch_id, "cancelled")
+        _release_escrow(wb, batch_id, "the batch was cancelled before it was created")
+        return None
+    _call(wb, _client(wb).batches.cancel, row["remote_id"])
+    deadline = time.monotonic() + wait
+    while (info := status(wb, batch_id))["status"] not in _FINISHED:
+        if time.monotonic() > deadline:
+            raise ExperimentError(
+                f"Batch {batch_id} is {info['status']} at the provider; run `workbench batch cancel "
+                f"{batch_id}` again once it has stopped.",
+                field="batch_id",
+            )
+        time.sleep(1.0)
+    return collect(wb, batch_id)
