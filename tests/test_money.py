@@ -1002,3 +1002,12 @@ def test_batch_cancel_stops_it_at_the_provider_and_gives_back_what_was_not_answe
     code, _, err = cli(*base, "batch", "cancel", "stop")
     assert code == 1 and "collected already" in err
     wb.close()
+
+
+def test_a_size_may_be_written_as_text_and_a_bad_one_is_one_sentence(wb):
+    from workbench import SpecError
+
+    assert wb.plan("a wide mug", size="1536x1024").request.size == "1536x1024"
+    with pytest.raises(SpecError, match="WIDTHxHEIGHT"):
+        wb.generate("a wide mug", size="wide")
+    assert wb.runs().empty

@@ -315,6 +315,10 @@ class Workbench:
                         field="backend",
                     ) from None
                 raise
+        if size is not None:  # "1536x1024" or (1536, 1024); anything else is one sentence
+            from workbench.models import parse_size
+
+            size = parse_size(size)
         if size and fields.get("aspect") is not None:
             from workbench.models import check_size_aspect
 
