@@ -94,7 +94,8 @@ def test_a_draft_grid_report_ranks_charts_and_prices_it_on_the_service(wb, tmp_p
     assert "On the service this batch would cost" in text
     prices = re.search(r"<table class=\"service-price\">(.*?)</table>", html, re.S).group(1)
     assert "gpt-image-2" in prices and "gpt-image-1-mini" in prices
-    assert re.search(r"120 credits<br>\$1\.\d\d", prices)  # 12 images at high, 10 credits each
+    # 12 images at high on gpt-image-2 are 2048x2048, 40 credits each (not the draft's 1024 px).
+    assert re.search(r"<td>gpt-image-2</td>.*?480 credits<br>\$5\.\d\d</td></tr>", prices)
     # Every thumbnail opens its full image, a file beside the report.
     links = re.findall(r"<a class=\"thumb\" href=\"(images/[^\"]+)\"", html)
     assert len(links) == 10 and all((folder / link).is_file() for link in links)
@@ -189,3 +190,25 @@ def test_a_budget_stopped_batch_says_so_and_prices_the_rest(paid_draft, tmp_path
     # Per image divides by the images made: a value with missing jobs never looks cheaper.
     assert {r["credits_per_image"] for r in ranking if int(r["ok"])} == {"2"}
     wb.close()
+
+
+@pytest.mark.slow
+def test_a_draft_reports_service_price_is_what_batch_plan_says(wb, tmp_path):
+    """The service price of a draft batch sizes each job for the model, quality and aspect as `batch
+    plan --backend openai --model m --quality q` does (gpt-image-2 high is 2048 px, not the draft's
+    1024): the report's figure is the plan's, per model and quality."""
+    from workbench.batch.report import batch_frame, service_prices
+
+    text = GRID.replace("quality: medium}", "quality: medium, aspect: '4:5'}")
+    in_process_batch(wb, text, "grid", tmp_path)
+    prices = service_prices(wb, batch_frame(wb, "grid"))
+    path = tmp_path / "grid.yaml"
+    for row in prices["rows"]:
+        for quality, cell in zip(prices["qualities"], row["cells"], strict=True):
+            loaded = load_experiment(
+                path, templates=wb.templates, backend="openai", model=row["model"], quality=quality
+            )
+            planned = plan_batch(wb, loaded)
+            assert cell["credits"] == planned.credits_all, (row["model"], quality)
+            # Dollars within 1 %: the plan prices the prompt it would send, the report the draft's.
+            assert cell["usd"] == pytest.approx(sum(j.usd for j in planned.to_run), rel=0.01)

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -123,6 +124,7 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
                 "model": model,
                 "quality": quality,
                 "size": f"{width}x{height}",
+                "aspect_ratio": str(spec.get("aspect") or "1:1"),
                 "n": n,
                 "credits": int(run.get("credits") or 0),
                 "usd": float(run.get("usd") or 0.0),
@@ -295,33 +297,37 @@ def service_prices(wb: Workbench, frame: pd.DataFrame, backend: str = "openai") 
     Returns ``{"images", "qualities", "rows": [{"model", "cells": [{"credits", "usd"}]}]}`` or
     None when the table has no prices for that backend.
     """
+    from workbench.spec import size_for as spec_size_for
+
     rates = wb.prices.data.get("usd_per_million_tokens", {}).get(backend) or {}
     models = [m for m in rates if m != "*"] or (["*"] if rates else [])
     if not models:
         return None
-    # Jobs of one size and count cost the same but for their prompt length: price each group once.
-    groups: dict[tuple[int, int, int], list[int]] = {}
-    for size, n, prompt in zip(frame["size"], frame["n"], frame["prompt"], strict=True):
+    # Jobs of one aspect, size and count cost the same but for their prompt length: price each
+    # group once. The service's size is the model's for that quality and aspect, as `batch plan
+    # --backend openai --quality q` works it out (high is 2048 px on gpt-image-2), not the draft's.
+    aspects = frame["aspect_ratio"] if "aspect_ratio" in frame else ["1:1"] * len(frame)
+    groups: dict[tuple[str, int, int, int], list[int]] = {}
+    for aspect, size, n, prompt in zip(aspects, frame["size"], frame["n"], frame["prompt"], strict=True):
         width, height = (int(x) for x in str(size).split("x"))
-        groups.setdefault((width, height, int(n)), []).append(len(prompt or "") or 200)
+        groups.setdefault((str(aspect), width, height, int(n)), []).append(len(prompt or "") or 200)
     rows = []
     for model in models:
         cells = []
         for quality in _QUALITIES:
             credits, usd = 0, 0.0
-            for (width, height, n), lengths in groups.items():
-                per_credits, per_usd = _estimate(
-                    wb,
-                    backend,
-                    None if model == "*" else model,
-                    quality,
-                    width,
-                    height,
-                    n,
-                    int(sum(lengths) / len(lengths)),
-                )
-                credits += per_credits * len(lengths)
-                usd += per_usd * len(lengths)
+            for (aspect, width, height, n), lengths in groups.items():
+                name = None if model == "*" else model
+                try:  # the model's size for it, else the spec's (as a plan's request takes)
+                    sized = wb.models.size_for(name, aspect, quality) or spec_size_for(aspect, quality)
+                except WorkbenchError:
+                    sized = None
+                for chars, count in Counter(lengths).items():  # each prompt length priced once
+                    per_credits, per_usd = _estimate(
+                        wb, backend, name, quality, *(sized or (width, height)), n, chars
+                    )
+                    credits += per_credits * count
+                    usd += per_usd * count
             cells.append({"credits": credits, "usd": usd})
         rows.append({"model": model if model != "*" else backend, "cells": cells})
     return {"images": int(frame["n"].sum()), "qualities": list(_QUALITIES), "rows": rows}
