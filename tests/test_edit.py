@@ -135,16 +135,78 @@ PARAPHRASES = [
     ("brighten it up a bit", LocalOperation("tone", {"brightness": 0.2})),
     ("warm it up", LocalOperation("tone", {"warmth": 0.5})),
     ("put the sneaker on a rainy city street at night", None),
+    # "turn" and "spin" rotate only beside an angle or a direction
+    ("turn up the brightness", LocalOperation("tone", {"brightness": 0.4})),
+    ("turn down the contrast", LocalOperation("tone", {"contrast": -0.4})),
+    ("turn it sepia", LocalOperation("sepia", {"amount": 0.8})),
+    ("turn it into a watercolour", None),  # a restyle: the image service
+    ("spin the colours", None),  # a hue turn without an angle: asks (see below)
+    ("rotate the hue by 30 degrees", LocalOperation("hue_shift", {"degrees": 30})),
+    ("turn it 90 degrees to the left", LocalOperation("rotate", {"degrees": 90})),
+    ("give it a quarter turn", LocalOperation("rotate", {"degrees": -90})),
+    ("turn it sideways", LocalOperation("rotate", {"degrees": -90})),
+    ("rotate it 45 degrees", LocalOperation("rotate", {"degrees": -45})),
+    # local-sounding instructions that are local
+    ("reduce the saturation", LocalOperation("tone", {"saturation": -0.4})),
+    ("less saturation", LocalOperation("tone", {"saturation": -0.4})),
+    ("lower the saturation", LocalOperation("tone", {"saturation": -0.4})),
+    ("tone down the saturation", LocalOperation("tone", {"saturation": -0.4})),
+    ("increase the saturation", LocalOperation("tone", {"saturation": 0.4})),
+    ("make it a bit less bright", LocalOperation("tone", {"brightness": -0.2})),
+    ("tone it down", LocalOperation("tone", {"contrast": -0.2, "saturation": -0.2})),
+    ("make it pop more", LocalOperation("tone", {"contrast": 0.3, "saturation": 0.3})),
+    ("soften the image", LocalOperation("blur", {"radius": 1.5})),
+    ("add a slight blur", LocalOperation("blur", {"radius": 1.5})),
+    ("remove noise", LocalOperation("denoise", {"strength": 0.5})),
+    ("denoise it", LocalOperation("denoise", {"strength": 0.5})),
+    ("add a vignette", LocalOperation("vignette", {"amount": 0.5})),
+    ("invert the colours", LocalOperation("invert", {})),
+    # sizes: exact factors; "bigger" without an amount is twice each side, "smaller" half
+    ("make it twice as big", LocalOperation("upscale", {"factor": 2.0})),
+    ("enlarge by 150%", LocalOperation("upscale", {"factor": 1.5})),
+    ("make it bigger", LocalOperation("upscale", {"factor": 2.0})),
+    ("upscale it", LocalOperation("upscale", {"factor": 2.0})),
+    ("make it smaller", LocalOperation("resize", {"factor": 0.5})),
+    ("shrink to half size", LocalOperation("resize", {"factor": 0.5})),
+    ("resize to 800 px wide", LocalOperation("resize", {"width": 800})),
+    ("shrink by 25%", LocalOperation("resize", {"factor": 0.75})),
+    # a change of file format is no edit: it asks, pointing at export (see below)
+    ("convert to jpeg", None),
+    ("make it a PNG", None),
+    # a vintage look is a restyle: asks, offering sepia (see below)
+    ("make it look vintage", None),
+    # compound instructions: every step, in order
+    ("make it brighter and warmer", LocalOperation("tone", {"brightness": 0.4, "warmth": 0.5})),
+    (
+        "add more contrast, then crop to square",
+        LocalOperation(
+            "chain",
+            {
+                "steps": [
+                    {"operation": "tone", "params": {"contrast": 0.5}},
+                    {"operation": "crop", "params": {"aspect": "1:1"}},
+                ]
+            },
+        ),
+    ),
+    (
+        "Replace the background with a red and blue gradient",
+        LocalOperation("replace_background", {"background": "#D0312D", "to": "#2F6FD6"}),
+    ),
+    ("make it warmer and remove the coffee cup", None),  # a step needs a model: all to the service
+    ("remove the background and put it on a beach", None),  # a beach is imagined, not painted
 ]
 
 
 @pytest.mark.parametrize("text,operation", PARAPHRASES, ids=[t for t, _ in PARAPHRASES])
 def test_paraphrased_instructions_route_as_a_person_means(text, operation):
     assert map_instruction(text) == operation
+    if operation is not None:
+        assert map_instruction(operation.describe()) == operation  # the run's prompt reads back
 
 
-def test_twenty_paraphrases_are_kept():
-    assert len(PARAPHRASES) == 20
+def test_at_least_twenty_paraphrases_are_kept():
+    assert len(PARAPHRASES) >= 20
 
 
 def test_upscale_2x_doubles_each_side_exactly(wb, tmp_path):
@@ -168,15 +230,103 @@ def test_white_background_instruction_gives_white_not_transparency(wb, tmp_path)
     assert out.mode == "RGB" and tuple(np.asarray(out)[3, 3]) == (255, 255, 255)
 
 
-@pytest.mark.parametrize("text", ["blur the background", "denoise it", "add a vignette"])
-def test_an_unknown_local_sounding_edit_asks_instead_of_paying(wb, root, tmp_path, text):
+ASKED = [
+    ("blur the background", "a background blur"),
+    ("straighten the horizon", "straightening"),
+    ("make it look vintage", "a vintage look"),
+    ("spin the colours", "a hue shift"),
+    ("add film grain", "adding film grain"),
+    ("sharpen and straighten the horizon", "straightening"),  # one step of a compound
+]
+
+
+@pytest.mark.parametrize("text,what", ASKED)
+def test_an_unknown_local_sounding_edit_asks_instead_of_paying(wb, root, tmp_path, text, what):
     path = tmp_path / "photo.png"
     Image.new("RGB", (256, 256), "grey").save(path)
     before = ledger_state(root)
-    with pytest.raises(SpecError, match="cannot do locally; did you mean") as caught:
+    with pytest.raises(SpecError, match="cannot do locally") as caught:
         wb.plan_edit(path, text)
-    assert "backend='openai'" in str(caught.value)
+    message = str(caught.value)
+    assert what in message and "backend='openai'" in message and "--backend" not in message  # Python terms
     assert ledger_state(root) == before
+
+
+def test_asks_offer_what_is_nearest_locally_not_nonsense():
+    from workbench.instructions import local_sounding, unknown_local_error
+
+    sentence = unknown_local_error("make it look vintage", local_sounding("make it look vintage"))
+    assert "'make it sepia'" in sentence and "black and white" not in sentence
+    sentence = unknown_local_error("spin the colours", local_sounding("spin the colours"))
+    assert "'rotate the hue by 30 degrees'" in sentence
+    for text in ("make it smaller", "shrink to half size", "add a slight blur", "invert the colours"):
+        assert local_sounding(text) is None and map_instruction(text) is not None  # done, not asked
+
+
+@pytest.mark.parametrize("text,fmt", [("convert to jpeg", "jpeg"), ("make it a PNG", "png")])
+def test_a_format_conversion_points_at_export(wb, root, tmp_path, text, fmt):
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (64, 64), "grey").save(path)
+    before = ledger_state(root)
+    with pytest.raises(SpecError, match="is a change of file format, not an edit") as caught:
+        wb.plan_edit(path, text)
+    assert f"wb.export(image, format='{fmt}')" in str(caught.value)
+    assert ledger_state(root) == before
+
+
+def test_a_compound_instruction_runs_every_step(wb, tmp_path):
+    path = tmp_path / "photo.png"
+    pixels = np.zeros((200, 300, 3), np.uint8)
+    pixels[:, :150] = (90, 110, 130)
+    pixels[:, 150:] = (150, 140, 120)
+    Image.fromarray(pixels).save(path)
+    run = wb.edit(path, "add more contrast, then crop to square")
+    out = np.asarray(run.image().convert("RGB")).astype(int)
+    assert run.backend == "draft" and run.credits == 0 and out.shape == (200, 200, 3)
+    left, right = out[100, 10], out[100, 190]
+    assert abs(int(right.mean()) - int(left.mean())) > abs(140 - 110)  # contrast is up, too
+    warm = np.asarray(wb.edit(path, "make it brighter and warmer").image().convert("RGB")).astype(int)
+    before = pixels.astype(int)
+    assert warm.mean() > before.mean()  # brighter...
+    assert (warm[..., 0] - warm[..., 2]).mean() > (before[..., 0] - before[..., 2]).mean()  # ...and warmer
+
+
+def test_new_local_operations_do_what_they_say(wb, tmp_path):
+    from workbench.imaging.finishing import apply
+
+    rng = np.random.default_rng(4)
+    flat = np.full((120, 160, 3), 128, np.uint8)
+    noisy = np.clip(flat + rng.normal(0, 20, flat.shape), 0, 255).astype(np.uint8)
+    image = Image.fromarray(noisy)
+    assert np.asarray(apply(image, "denoise")).astype(float).std() < 0.5 * noisy.std()
+    assert np.asarray(apply(image, "blur", radius=3)).astype(float).std() < 0.3 * noisy.std()
+    vignetted = np.asarray(apply(Image.fromarray(flat), "vignette", amount=0.6)).astype(int)
+    assert vignetted[60, 80].mean() == 128 and vignetted[0, 0].mean() < 80
+    assert tuple(np.asarray(apply(Image.new("RGB", (4, 4), (10, 200, 30)), "invert"))[0, 0]) == (245, 55, 225)
+    green = np.asarray(apply(Image.new("RGB", (4, 4), (220, 30, 30)), "hue_shift", degrees=120))[0, 0]
+    assert green[1] > 150 and green[0] < 80 and green[2] < 80
+    sepia = np.asarray(apply(Image.new("RGB", (4, 4), (60, 120, 200)), "sepia"))[0, 0].astype(int)
+    assert sepia[0] > sepia[1] > sepia[2]  # brown: red over green over blue
+    assert apply(image, "resize", width=80).size == (80, 60)
+    assert apply(image, "resize", factor=0.5).size == (80, 60)
+    assert apply(image, "resize", long_edge=320).size == (320, 240)
+    path = tmp_path / "photo.png"
+    image.save(path)
+    assert wb.edit(path, "make it smaller").image().size == (80, 60)
+    assert wb.edit(path, "resize to 100 px wide").image().size == (100, 75)
+
+
+@pytest.mark.parametrize("degrees", [45, -45, 30, 10, 1, 17.5, -170, 89.9])
+def test_a_rotation_dry_run_gives_the_size_the_result_has(wb, tmp_path, degrees):
+    from workbench.imaging.finishing import rotate, rotate_size
+
+    for size in ((1024, 1024), (300, 200), (1000, 701), (7, 13)):
+        assert rotate(Image.new("RGB", size), degrees=degrees).size == rotate_size(size, degrees)
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (1024, 1024), "grey").save(path)
+    plan = wb.plan_edit(path, "rotate it 45 degrees")
+    assert plan.request.size == "1450x1450"
+    assert wb.edit(path, "rotate it 45 degrees").image().size == (1450, 1450)
 
 
 def test_rotate_and_sharpen_run_locally(wb, tmp_path):
@@ -188,6 +338,9 @@ def test_rotate_and_sharpen_run_locally(wb, tmp_path):
 
 def test_output_size_predicts_crop_and_upscale():
     assert output_size(LocalOperation("upscale"), (1536, 1024)) == (3840, 2560)
+    assert output_size(map_instruction("enlarge by 150%"), (1024, 1024)) == (1536, 1536)  # not 3.75x
+    assert output_size(map_instruction("add more contrast, then crop to square"), (300, 200)) == (200, 200)
+    assert output_size(map_instruction("make it smaller"), (1536, 1024)) == (768, 512)
     assert output_size(LocalOperation("crop", {"aspect": "1:1"}), (1536, 1024)) == (1024, 1024)
     assert output_size(LocalOperation("tone", {"warmth": 1}), (10, 20)) == (10, 20)
 
@@ -334,6 +487,28 @@ def test_cli_edit_finish_export_and_check_text(root, cli, tmp_path):
     if ocr_available():
         code, out, err = cli("check-text", image)
         assert code == 0 and "HELLO WORLD" in out and "mean text accuracy" in err
+
+
+def test_cli_edit_dry_run_names_the_local_operations_and_advice_is_in_cli_terms(root, cli, wb):
+    run = wb.generate("a speckled mug on a walnut table", aspect="1:1")
+    before = ledger_state(root)
+    code, out, _ = cli("edit", run.id, "make it brighter and warmer", "--dry-run")
+    assert code == 0 and 'operation tone {"brightness": 0.4, "warmth": 0.5}' in out
+    code, out, _ = cli("edit", run.id, "add more contrast, then crop to square", "--dry-run", "--json")
+    assert json.loads(out)["operation"] == 'tone {"contrast": 0.5}, then crop {"aspect": "1:1"}'
+    code, out, _ = cli("edit", run.id, "rotate it 45 degrees", "--dry-run")
+    assert 'operation rotate {"degrees": -45}' in out and "size     1450x1450" in out
+    code, _, err = cli("edit", run.id, "straighten the horizon")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert f'`workbench edit {run.id} "straighten the horizon" --backend openai`' in err
+    assert "backend='openai'" not in err and "edit()" not in err
+    code, _, err = cli("edit", run.id, "convert to jpeg")
+    assert code == 1 and f"`workbench export {run.id} --format jpeg`" in err and "wb.export" not in err
+    code, _, err = cli("finish", run.id, "make it look vintage")
+    assert code == 2 and "--backend openai" in err and "'make it sepia'" in err and "backend='" not in err
+    assert ledger_state(root) == before  # asked, nothing run
+    code, out, _ = cli("finish", run.id, "add a slight blur", "--json")  # a blur is local now
+    assert code == 0 and json.loads(out)["credits"] == 0
 
 
 def test_cli_refuses_a_bad_upload_in_one_line(root, cli, tmp_path):

@@ -61,8 +61,8 @@ def test_upscale_keeps_alpha():
 
 
 def test_unknown_operation_names_the_known_ones():
-    with pytest.raises(ValueError, match="Unknown finishing operation 'blur'.*upscale"):
-        apply(_scene(), "blur")
+    with pytest.raises(ValueError, match="Unknown finishing operation 'posterize'.*upscale"):
+        apply(_scene(), "posterize")
 
 
 def _png(image: Image.Image) -> bytes:

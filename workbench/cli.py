@@ -595,11 +595,29 @@ def edit(
         "backend": backend,
         **options,
     }
-    if dry_run:
-        _print_plan(wb, wb.plan_edit(_image_arg(wb, image), instruction, **arguments), as_json)
-        return
-    run = wb.edit(_image_arg(wb, image), instruction, fresh=fresh, **arguments)
+    try:
+        if dry_run:
+            _print_plan(wb, wb.plan_edit(_image_arg(wb, image), instruction, **arguments), as_json)
+            return
+        run = wb.edit(_image_arg(wb, image), instruction, fresh=fresh, **arguments)
+    except WorkbenchError as exc:
+        raise _edit_advice(exc, image, instruction) from None
     _print_run(run, as_json, wb)
+
+
+def _edit_advice(exc: WorkbenchError, image: str, instruction: str) -> Exception:
+    """An edit that asks (it sounds local but is not), in the command's terms (--backend openai,
+    workbench export), not the library's (backend='openai', wb.export)."""
+    from workbench.errors import SpecError
+    from workbench.instructions import local_sounding, unknown_local_error
+
+    if getattr(exc, "field", None) == "instruction":
+        what = local_sounding(instruction)
+        if what is not None:
+            return SpecError(
+                unknown_local_error(instruction, what, cli=True, image=image), field="instruction"
+            )
+    return exc
 
 
 def _route(wb, plan) -> str:
@@ -632,6 +650,7 @@ def _print_plan(wb, plan, as_json: bool) -> None:
         status = f" ({wb.models.models[plan.model].describe_status()})"
     credits = 0 if estimate.cached else estimate.credits
     usd = 0.0 if estimate.cached else estimate.usd
+    operation = _operation_text(plan)
     if as_json:
         click.echo(
             json.dumps(
@@ -641,6 +660,7 @@ def _print_plan(wb, plan, as_json: bool) -> None:
                     "backend": plan.backend,
                     "model": plan.model,
                     "kind": request.kind,
+                    **({"operation": operation} if operation else {}),
                     "size": request.size,
                     "quality": request.quality,
                     "n": request.n,
@@ -657,6 +677,7 @@ def _print_plan(wb, plan, as_json: bool) -> None:
         ("route", _route(wb, plan)),
         ("model", f"{plan.model}{status}"),
         ("kind", request.kind + (f" with {len(request.inputs)} image(s)" if request.inputs else "")),
+        *([("operation", operation)] if operation else []),
         ("size", request.size),
         ("quality", request.quality),
         ("images", str(request.n)),
@@ -672,6 +693,18 @@ def _print_plan(wb, plan, as_json: bool) -> None:
     click.echo("dry run: nothing sent, nothing charged")
     for name, value in lines:
         click.echo(f"{name:<8} {value}")
+
+
+def _operation_text(plan) -> str | None:
+    """A local edit's operation(s) with parameters, as the run will do them: ``tone {"warmth": 0.5}``,
+    a chain as its steps (``tone {...}, then crop {...}``)."""
+    from workbench.instructions import LocalOperation
+
+    params = plan.params or {}
+    if not params.get("operation"):
+        return None
+    operation = LocalOperation(params["operation"], params.get("operation_params") or {})
+    return operation.summary()
 
 
 @cli.command()
@@ -754,6 +787,11 @@ def _finish_advice(exc: WorkbenchError, image: str, operation: str, given: dict[
 
     field = getattr(exc, "field", None)
     if field == "operation":
+        from workbench.instructions import local_sounding, unknown_local_error
+
+        what = local_sounding(operation)
+        if what is not None:  # `workbench edit` would ask too: say what to do instead
+            return click.UsageError(unknown_local_error(operation, what, cli=True, image=image))
         return click.UsageError(
             f"{operation!r} is not a local finishing operation: send it to the image service with "
             f'`workbench edit {image} "{operation}"`, or use one of {", ".join(sorted(OPERATIONS))}.'

@@ -89,6 +89,11 @@ def plan_finish(
             )
         local = map_instruction(operation)
         if local is None:
+            from workbench.instructions import local_sounding, unknown_local_error
+
+            what = local_sounding(operation)
+            if what is not None:  # edit() would ask too: say what it sounds like and what to do
+                raise SpecError(unknown_local_error(operation, what), field="operation")
             raise SpecError(
                 f"{operation!r} is not a local finishing operation: use edit() to send it to the image "
                 f"service, or one of {', '.join(sorted(OPERATIONS))}.",

@@ -1,4 +1,5 @@
-"""Free local finishing: tone, black and white, warmer or cooler light, crop to an aspect, 4K.
+"""Free local finishing: tone, black and white, warmer or cooler light, crop to an aspect, 4K,
+resize, blur, noise reduction, vignette, invert, sepia, a hue shift, and a chain of these.
 
 Each operation takes and returns a Pillow image, is deterministic, and needs no model. The
 draft backend runs them as edits (0 credits) so each is a run in the ledger, linked to its source;
@@ -8,6 +9,8 @@ Example:
     >>> apply(image, "upscale")            # 3840 px on the long side
     >>> apply(image, "crop", aspect="3:2")
     >>> apply(image, "tone", warmth=0.5)   # warmer; negative is cooler
+    >>> apply(image, "chain", steps=[{"operation": "tone", "params": {"contrast": 0.5}},
+    ...                              {"operation": "crop", "params": {"aspect": "1:1"}}])
 """
 
 from __future__ import annotations
@@ -26,13 +29,25 @@ __all__ = [
     "UHD_EDGE",
     "apply",
     "black_and_white",
+    "blur",
+    "chain",
+    "chain_size",
+    "operation_size",
     "crop_to_aspect",
-    "restore_aspect",
+    "denoise",
     "flip",
+    "hue_shift",
+    "invert",
+    "resize",
+    "resize_size",
+    "restore_aspect",
     "rotate",
+    "rotate_size",
+    "sepia",
     "sharpen",
     "tone",
     "upscale",
+    "vignette",
 ]
 
 UHD_EDGE = 3840
@@ -178,15 +193,21 @@ def flip(image: Image.Image, *, direction: str = "horizontal") -> Image.Image:
 
 
 def rotate_size(size: tuple[int, int], degrees: float) -> tuple[int, int]:
-    """The size ``rotate`` gives."""
+    """The size ``rotate`` gives: Pillow's own expanded canvas (the corners' extent, floor to
+    ceil), computed the way ``Image.rotate(expand=True)`` does, so a dry run and the result agree."""
     import math
 
     width, height = size
     if float(degrees / 90).is_integer():
         return (height, width) if int(degrees / 90) % 2 else (width, height)
-    rad = math.radians(degrees)
-    c, s = abs(math.cos(rad)), abs(math.sin(rad))
-    return math.ceil(width * c + height * s - 1e-9), math.ceil(width * s + height * c - 1e-9)
+    angle = -math.radians(degrees)
+    cos, sin = round(math.cos(angle), 15), round(math.sin(angle), 15)
+    cx, cy = width / 2, height / 2
+    xs = [cos * (x - cx) + sin * (y - cy) + cx for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
+    ys = [
+        -sin * (x - cx) + cos * (y - cy) + cy for x, y in ((0, 0), (width, 0), (width, height), (0, height))
+    ]
+    return math.ceil(max(xs)) - math.floor(min(xs)), math.ceil(max(ys)) - math.floor(min(ys))
 
 
 def restore_aspect(data: bytes, size: tuple[int, int] | list[int]) -> bytes:
@@ -226,6 +247,163 @@ def restore_aspect(data: bytes, size: tuple[int, int] | list[int]) -> bytes:
         return data
 
 
+def resize_size(
+    size: tuple[int, int],
+    *,
+    factor: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    long_edge: int | None = None,
+) -> tuple[int, int]:
+    """The size ``resize`` gives: each side times ``factor``, or ``width`` and/or ``height`` in px
+    (one of them alone keeps the aspect, within a pixel), or ``long_edge`` px on the long side."""
+    w, h = size
+    if long_edge is not None and width is None and height is None:
+        width, height = (long_edge, None) if w >= h else (None, long_edge)
+    for name, value in (("width", width), ("height", height), ("long_edge", long_edge)):
+        if value is not None and (not isinstance(value, int) or not 1 <= value <= 16384):
+            raise SpecError(f"A resize {name} must be 1 to 16384 px, not {value!r}.", field=name)
+    if width is not None and height is not None:
+        return width, height
+    if width is not None:
+        return width, max(1, round(h * width / w))
+    if height is not None:
+        return max(1, round(w * height / h)), height
+    if factor is None:
+        raise SpecError("A resize needs a factor, a width, a height or a long edge.", field="factor")
+    if not isinstance(factor, (int, float)) or not 0 < factor <= 8:
+        raise SpecError(f"A resize factor must be above 0 and at most 8, not {factor!r}.", field="factor")
+    return max(1, round(w * factor)), max(1, round(h * factor))
+
+
+def resize(
+    image: Image.Image,
+    *,
+    factor: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    long_edge: int | None = None,
+) -> Image.Image:
+    """Resize by ``factor``, to ``width``/``height`` px or to ``long_edge`` px on the long side:
+    area averaging when shrinking, Lanczos when enlarging (no sharpening: ``upscale`` is the one
+    for enlargements that must stay crisp)."""
+    import cv2
+
+    target = resize_size(image.size, factor=factor, width=width, height=height, long_edge=long_edge)
+    rgb, alpha = _split_alpha(image)
+    shrinking = target[0] * target[1] < image.width * image.height
+    method = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    out = Image.fromarray(cv2.resize(np.asarray(rgb), target, interpolation=method), "RGB")
+    if alpha is not None:
+        alpha = Image.fromarray(cv2.resize(np.asarray(alpha), target, interpolation=method), "L")
+    return _with_alpha(out, alpha)
+
+
+def blur(image: Image.Image, *, radius: float = 3.0) -> Image.Image:
+    """A Gaussian blur of ``radius`` px (0.3-50) over the whole image (a region with a mask)."""
+    import cv2
+
+    if not isinstance(radius, (int, float)) or not 0.3 <= radius <= 50:
+        raise SpecError(f"A blur radius must be 0.3 to 50 px, not {radius!r}.", field="radius")
+    rgb, alpha = _split_alpha(image)
+    out = cv2.GaussianBlur(np.asarray(rgb), (0, 0), float(radius))
+    return _with_alpha(Image.fromarray(out, "RGB"), alpha)
+
+
+def denoise(image: Image.Image, *, strength: float = 0.5) -> Image.Image:
+    """Noise reduction (non-local means, OpenCV): ``strength`` 0..1, edges kept; alpha kept."""
+    import cv2
+
+    strength = float(np.clip(strength, 0.05, 1.0))
+    rgb, alpha = _split_alpha(image)
+    h = 3 + 9 * strength
+    out = cv2.fastNlMeansDenoisingColored(np.ascontiguousarray(np.asarray(rgb)), None, h, h, 7, 21)
+    return _with_alpha(Image.fromarray(out, "RGB"), alpha)
+
+
+def vignette(image: Image.Image, *, amount: float = 0.5) -> Image.Image:
+    """Darken the corners: ``amount`` 0..1 is how dark they get (a smooth radial fall-off)."""
+    rgb, alpha = _split_alpha(image)
+    pixels = np.asarray(rgb, dtype=np.float32)
+    h, w = pixels.shape[:2]
+    yy, xx = np.ogrid[:h, :w]
+    r = np.sqrt(((xx - (w - 1) / 2) / (w / 2)) ** 2 + ((yy - (h - 1) / 2) / (h / 2)) ** 2) / np.sqrt(2)
+    fall = 1 - float(np.clip(amount, 0, 1)) * np.clip((r - 0.35) / 0.65, 0, 1) ** 2
+    out = np.round(pixels * fall[..., None]).clip(0, 255).astype(np.uint8)
+    return _with_alpha(Image.fromarray(out, "RGB"), alpha)
+
+
+def invert(image: Image.Image) -> Image.Image:
+    """A negative: every colour inverted; alpha kept."""
+    rgb, alpha = _split_alpha(image)
+    return _with_alpha(ImageOps.invert(rgb), alpha)
+
+
+def sepia(image: Image.Image, *, amount: float = 1.0) -> Image.Image:
+    """A sepia (brown, old-photo) tone; ``amount`` 0..1 blends it over the colours."""
+    rgb, alpha = _split_alpha(image)
+    pixels = np.asarray(rgb, dtype=np.float32)
+    matrix = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
+    toned = pixels @ matrix.T
+    mix = float(np.clip(amount, 0, 1))
+    out = np.round(pixels * (1 - mix) + toned * mix).clip(0, 255).astype(np.uint8)
+    return _with_alpha(Image.fromarray(out, "RGB"), alpha)
+
+
+def hue_shift(image: Image.Image, *, degrees: float = 30) -> Image.Image:
+    """Turn every hue round the colour wheel by ``degrees`` (red +120 is green); greys stay grey."""
+    rgb, alpha = _split_alpha(image)
+    hsv = np.asarray(rgb.convert("HSV"), dtype=np.int16)
+    hsv[..., 0] = (hsv[..., 0] + round(float(degrees) / 360 * 256)) % 256
+    out = Image.fromarray(hsv.astype(np.uint8), "HSV").convert("RGB")
+    return _with_alpha(out, alpha)
+
+
+def _steps(steps: Any) -> list[tuple[str, dict[str, Any]]]:
+    if not isinstance(steps, (list, tuple)) or not steps:
+        raise SpecError("A chain needs a list of steps, each an operation and its params.", field="steps")
+    out = []
+    for step in steps:
+        if (
+            not isinstance(step, dict)
+            or step.get("operation") not in OPERATIONS
+            or step["operation"] == "chain"
+        ):
+            raise SpecError(f"A chain step must name a finishing operation, not {step!r}.", field="steps")
+        out.append((step["operation"], dict(step.get("params") or {})))
+    return out
+
+
+def chain(image: Image.Image, *, steps: Any) -> Image.Image:
+    """Several operations in order (``[{"operation": "tone", "params": {...}}, ...]``): one edit."""
+    for operation, params in _steps(steps):
+        image = apply(image, operation, **params)
+    return image
+
+
+def chain_size(size: tuple[int, int], steps: Any) -> tuple[int, int]:
+    """The size a chain gives, step by step."""
+    for operation, params in _steps(steps):
+        size = operation_size(operation, params, size)
+    return size
+
+
+def operation_size(operation: str, params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int]:
+    """The size an operation's result will have, from the input's size (without running it)."""
+    if operation == "upscale":
+        return upscale_size(size, int(params.get("long_edge", UHD_EDGE)), params.get("factor"))
+    if operation == "resize":
+        keys = ("factor", "width", "height", "long_edge")
+        return resize_size(size, **{k: params[k] for k in keys if k in params})
+    if operation == "rotate":
+        return rotate_size(size, float(params.get("degrees", 90)))
+    if operation == "crop":
+        return crop_size(size, params.get("aspect", "1:1"))
+    if operation == "chain":
+        return chain_size(size, params.get("steps"))
+    return size
+
+
 def autocontrast(image: Image.Image) -> Image.Image:
     rgb, alpha = _split_alpha(image)
     return _with_alpha(ImageOps.autocontrast(rgb, cutoff=1), alpha)
@@ -258,6 +436,14 @@ OPERATIONS: dict[str, Callable[..., Image.Image]] = {
     "sharpen": sharpen,
     "rotate": rotate,
     "flip": flip,
+    "resize": resize,
+    "blur": blur,
+    "denoise": denoise,
+    "vignette": vignette,
+    "invert": invert,
+    "sepia": sepia,
+    "hue_shift": hue_shift,
+    "chain": chain,
     "remove_background": _cutout,
     "replace_background": _replace,
     "overlay_text": _overlay,
