@@ -21,17 +21,14 @@ from typing import Any
 
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS
+from workbench.ledger.common import BATCH_COLUMNS as _BATCH_COLUMNS
+from workbench.ledger.common import TEXT_CHECK_COLUMNS, quoted
 from workbench.ledger.money import ATTEMPT_COLUMNS, JOURNAL_COLUMNS
-from workbench.ledger.postgres import quoted
 from workbench.ledger.scores import SCORE_COLUMNS
 
 __all__ = ["MoveReport", "move_in"]
 
-_BATCH_COLUMNS = (
-    "id created_at updated_at experiment source via backend model jobs status options remote_id "
-    "remote_input_file remote_output_file remote_error_file error"
-).split()
-_TEXT_CHECK_COLUMNS = "id run_id image_index text role read accuracy checked_at".split()
+_TEXT_CHECK_COLUMNS = ["id", *TEXT_CHECK_COLUMNS]
 _TYPES = {"int": "bigint", "float": "double precision"}
 
 
