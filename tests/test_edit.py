@@ -193,6 +193,7 @@ PARAPHRASES = [
         "Replace the background with a red and blue gradient",
         LocalOperation("replace_background", {"background": "#D0312D", "to": "#2F6FD6"}),
     ),
+    ("make it warm and golden", LocalOperation("tone", {"warmth": 0.5})),  # said twice: done once
     ("make it warmer and remove the coffee cup", None),  # a step needs a model: all to the service
     ("remove the background and put it on a beach", None),  # a beach is imagined, not painted
 ]
@@ -327,6 +328,16 @@ def test_a_rotation_dry_run_gives_the_size_the_result_has(wb, tmp_path, degrees)
     plan = wb.plan_edit(path, "rotate it 45 degrees")
     assert plan.request.size == "1450x1450"
     assert wb.edit(path, "rotate it 45 degrees").image().size == (1450, 1450)
+
+
+def test_rotate_by_name_turns_the_way_rotate_it_does(wb, tmp_path):
+    from workbench.imaging.finishing import apply
+
+    image = Image.new("RGB", (30, 20), "white")
+    image.putpixel((0, 0), (255, 0, 0))
+    by_name = apply(image, "rotate")
+    said = apply(image, map_instruction("rotate it").operation, **map_instruction("rotate it").params)
+    assert by_name.tobytes() == said.tobytes() and by_name.getpixel((19, 0)) == (255, 0, 0)  # clockwise
 
 
 def test_rotate_and_sharpen_run_locally(wb, tmp_path):

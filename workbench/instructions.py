@@ -255,8 +255,8 @@ def _combine(operations: list[LocalOperation]) -> LocalOperation:
                 "black_and_white", {"contrast": 0.8 if op.params["contrast"] > 0 else 0.0}
             )
             continue
-        if op == last and op.operation in ("remove_background", "replace_background", "crop"):
-            continue  # said twice
+        if op == last and op.operation not in ("rotate", "flip", "upscale", "resize"):
+            continue  # said twice ("warm and golden"): once (two turns or flips are two)
         merged.append(op)
     if len(merged) == 1:
         return merged[0]

@@ -171,9 +171,10 @@ def sharpen(image: Image.Image, *, amount: float = 0.6, radius: float = 1.2) -> 
     return _with_alpha(Image.fromarray(out, "RGB"), alpha)
 
 
-def rotate(image: Image.Image, *, degrees: float = 90) -> Image.Image:
-    """Turn the image by ``degrees`` counter-clockwise (negative: clockwise). Quarter turns are
-    exact (no resampling); other angles expand the canvas, filling the corners transparent or white."""
+def rotate(image: Image.Image, *, degrees: float = -90) -> Image.Image:
+    """Turn the image by ``degrees`` counter-clockwise (negative: clockwise; the default is a
+    quarter turn clockwise, as "rotate it" means). Quarter turns are exact (no resampling); other
+    angles expand the canvas, filling the corners transparent or white."""
     turns = degrees / 90
     if float(turns).is_integer():
         method = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
@@ -396,7 +397,7 @@ def operation_size(operation: str, params: dict[str, Any], size: tuple[int, int]
         keys = ("factor", "width", "height", "long_edge")
         return resize_size(size, **{k: params[k] for k in keys if k in params})
     if operation == "rotate":
-        return rotate_size(size, float(params.get("degrees", 90)))
+        return rotate_size(size, float(params.get("degrees", -90)))
     if operation == "crop":
         return crop_size(size, params.get("aspect", "1:1"))
     if operation == "chain":
