@@ -1011,3 +1011,40 @@ def test_a_size_may_be_written_as_text_and_a_bad_one_is_one_sentence(wb):
     with pytest.raises(SpecError, match="WIDTHxHEIGHT"):
         wb.generate("a wide mug", size="wide")
     assert wb.runs().empty
+
+
+_SLOW_CHILD = """
+import os, sys
+from workbench import Workbench
+from workbench.backends.openai import RetryPolicy
+os.environ["OPENAI_API_KEY"] = sys.argv[3]
+wb = Workbench(sys.argv[1], backend="openai",
+               backend_options={"openai": {"base_url": sys.argv[2], "retry": RetryPolicy(max_retries=0)}})
+wb.generate("killed while it waits", quality="low")
+"""
+
+
+@pytest.mark.slow
+def test_a_process_killed_mid_request_leaves_a_failed_row_with_its_dollars_possibly_billed(
+    root, openai_server, monkeypatch, tmp_path
+):
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    openai_server.faults.latency = 5.0
+    child = subprocess.Popen([sys.executable, "-c", _SLOW_CHILD, str(root), openai_server.base_url, KEY])
+    deadline = time.monotonic() + 20
+    while openai_server.counts["/v1/images/generations"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.kill()  # kill -9 with the request out
+    child.wait()
+    wb = _openai(root, openai_server)
+    assert wb.wallet.balance == 10 and wb.wallet.reserved == 0  # the dead owner's credits come back
+    [row] = wb.runs().to_dict("records")
+    assert row["status"] == "failed" and row["credits"] == 0 and row["usd_possibly_billed"] > 0
+    assert "owner died mid-request" in row["error"]
+    [attempt] = wb.ledger.attempts(row["id"])
+    assert attempt["outcome"] == "owner died" and attempt["possibly_billed"] == 1 and attempt["usd"] > 0
+    wb.close()

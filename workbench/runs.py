@@ -174,6 +174,7 @@ def run_plan(
         return attempt
     try:
         try:
+            _sent(wb, plan, attempt)
             result = attempt.backend.send(plan.request, on_partial=on_partial)
         except BaseException as exc:
             return _fail(wb, plan, attempt, exc, raise_errors)
@@ -206,6 +207,7 @@ async def arun_plan(
         return attempt
     try:
         try:
+            _sent(wb, plan, attempt)
             result = await attempt.backend.asend(plan.request, on_partial=on_partial)
         except BaseException as exc:
             return _fail(wb, plan, attempt, exc, raise_errors)
@@ -422,6 +424,33 @@ def _renew_leases() -> None:
                 ledger.leases_renew(
                     claims, holds, claim_seconds=CLAIM_LEASE_SECONDS, hold_seconds=RUN_LEASE_SECONDS
                 )
+
+
+def _sent(wb: Workbench, plan: Plan, attempt: _Attempt) -> None:
+    """Before a paid request goes out: an attempt ``sent`` (possibly billed, its estimated dollars)
+    carrying the failed row to log should this process die before the answer."""
+    if attempt.backend is None or attempt.backend.is_draft:
+        return
+    row = _row(
+        wb,
+        plan,
+        attempt.run_id,
+        "failed",
+        attempt.batch_id,
+        attempt.shard,
+        attempt.started,
+        credits=0,
+        usd=0.0,
+        error="The process ended while the request was under way; the service may have billed it.",
+        usd_possibly_billed=round(float(plan.estimate.usd or 0.0), 6),
+        attempts=1,
+    )
+    wb.ledger.attempt_sent(attempt.run_id, plan.estimate.usd, json.dumps(row, default=str))
+
+
+def _settle_sent(wb: Workbench, attempt: _Attempt, db: Any) -> None:
+    if attempt.backend is not None and not attempt.backend.is_draft:
+        wb.ledger.attempt_settle(attempt.run_id, db=db)
 
 
 def _abandon(wb: Workbench, attempt: _Attempt) -> None:
@@ -716,6 +745,7 @@ def _finish(
                 attempt.reservation, credits, db=db, run_id=run_id, settle=not attempt.reservation.escrow
             )
             wb.ledger.record(row, db=db)
+            _settle_sent(wb, attempt, db)
             wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
             if attempt.fingerprint:
                 wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
@@ -749,6 +779,9 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
         not isinstance(exc, Exception) and (attempt.backend is None or attempt.backend.is_draft)
     ):
         # Refused before anything left the machine, or a draft interrupted: no row, no charge.
+        if isinstance(exc, Exception) and attempt.backend is not None and not attempt.backend.is_draft:
+            with contextlib.suppress(Exception), wb.ledger.transaction() as db:
+                _settle_sent(wb, attempt, db)  # nothing went out: nothing may be billed
         _release(wb, attempt.reservation)
         if attempt.fingerprint:
             wb.ledger.claim_release(attempt.fingerprint, attempt.run_id)
@@ -780,6 +813,7 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
     with wb.ledger.transaction() as db:
         _release(wb, attempt.reservation, db=db)
         wb.ledger.record(row, db=db)
+        _settle_sent(wb, attempt, db)
         wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
         if attempt.fingerprint:
             wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
@@ -820,6 +854,7 @@ def _record_interrupted(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseE
     with wb.ledger.transaction() as db:
         _release(wb, attempt.reservation, db=db)
         wb.ledger.record(row, db=db)
+        _settle_sent(wb, attempt, db)
         wb.ledger.record_attempts(_attempt_rows(attempt.run_id, tries), db=db)
         if attempt.fingerprint:
             wb.ledger.claim_release(attempt.fingerprint, attempt.run_id, db=db)

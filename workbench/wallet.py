@@ -122,6 +122,8 @@ class Wallet:
             reason = _owner_gone(hold)
             if reason is not None:
                 self._release_hold(hold, note=reason, db=db)
+                if hold.run_id is not None:  # its request may have gone out: log what it left
+                    self.ledger.attempt_orphan(hold.run_id, f"owner died mid-request: {reason}", db=db)
 
     def _available(self, db: Any) -> int:
         return self.ledger.journal_sums(db=db)[0]

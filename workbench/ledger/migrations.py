@@ -357,3 +357,10 @@ def m012_old_wallet_tables_closed(db: sqlite3.Connection) -> None:
             f"CREATE TRIGGER {table}_closed BEFORE INSERT ON {table} "
             f"BEGIN SELECT RAISE(ABORT, '{OLD_TABLES_MESSAGE}'); END"
         )
+
+
+@migration
+def m013_attempts_pending_row(db: sqlite3.Connection) -> None:
+    """A request's ``sent`` attempt, written before it goes out, keeps the failed row to log should
+    its process die before the answer (``kill -9``): whoever releases its credits logs it."""
+    db.execute("ALTER TABLE attempts ADD COLUMN pending_row TEXT")

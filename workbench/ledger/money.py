@@ -421,6 +421,46 @@ class MoneyLedger:
                 ),
             )
 
+    def attempt_sent(self, run_id: str, usd: float, pending_row: str, *, db: Any = None) -> None:
+        """Record, before a request is sent, that it may be billed (outcome ``sent``), with the
+        failed row to log (``pending_row``, JSON) should its process die before the answer."""
+        if db is None:
+            with self.transaction() as tx:
+                self.attempt_sent(run_id, usd, pending_row, db=tx)
+            return
+        self._run(
+            db,
+            "INSERT INTO attempts (run_id, number, started_at, outcome, possibly_billed, usd, pending_row) "
+            "VALUES (?, 0, ?, 'sent', 1, ?, ?)",
+            (run_id, _now(), float(usd or 0.0), pending_row),
+        )
+
+    def attempt_settle(self, run_id: str, *, db: Any) -> None:
+        """The request's outcome is recorded (its attempts, in this transaction): drop its ``sent`` mark."""
+        self._run(db, "DELETE FROM attempts WHERE run_id = ? AND outcome = 'sent'", (run_id,))
+
+    def attempt_orphan(self, run_id: str, note: str, *, db: Any) -> None:
+        """A run's owner died with its request ``sent``: log the failed row it left (possibly billed)
+        unless the run has a row, and close the attempt."""
+        rows = self._read(
+            "SELECT id, pending_row FROM attempts WHERE run_id = ? AND outcome = 'sent'", (run_id,), db
+        )
+        if not rows:
+            return
+        import json
+
+        attempt_id, pending = rows[0][0], rows[0][1]
+        if pending and not self._read("SELECT 1 FROM runs WHERE id = ?", (run_id,), db):
+            row = json.loads(pending)
+            row["error"] = f"{row.get('error') or ''} ({note})".strip()
+            self.record(row, db=db)  # type: ignore[attr-defined]
+        self._run(
+            db,
+            "UPDATE attempts SET outcome = 'owner died', number = 1, ended_at = ?, pending_row = NULL, "
+            "error = ? WHERE id = ?",
+            (_now(), f"the process that sent it ended before the answer ({note})", attempt_id),
+        )
+
     def attempts(self, run_id: str | None = None, *, batch_id: str | None = None) -> list[dict[str, Any]]:
         """The attempts (of one run, or of a batch's runs), in order."""
         columns = ", ".join(f"a.{name}" for name in ATTEMPT_COLUMNS)

@@ -253,6 +253,7 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         "CREATE TRIGGER reservations_closed BEFORE INSERT ON reservations "
         "FOR EACH ROW EXECUTE FUNCTION workbench_old_wallet_tables_closed()",
     ),
+    "m013_attempts_pending_row": ("ALTER TABLE attempts ADD COLUMN pending_row TEXT",),
 }
 
 
