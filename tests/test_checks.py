@@ -216,6 +216,29 @@ def test_unknown_check_option_is_one_sentence(wb: Workbench):
         wb.check(run, ["palette"], colours=["#FF6600"])
 
 
+def test_the_facade_stores_a_checks_scores_and_text_reads_together_or_not_at_all(wb: Workbench):
+    from workbench.checks import CheckResult
+
+    run = wb.generate(NAVY_POSTER)
+    reads = [{"text": "MOVE FORWARD", "role": "headline", "read": "MOVE FORWARD", "accuracy": 1.0}]
+    good = [
+        CheckResult("text_accuracy", 1.0, "read as written", 0.98, {"texts": reads}),
+        CheckResult("palette", 0.9, "navy", 0.8),
+        CheckResult("judge", None, "unavailable", 0.7),  # nothing scored: no row
+    ]
+    wb.record_scores(run.id, good)
+    assert list(wb.ledger.scores(run.id)["check"]) == ["text_accuracy", "palette"]
+    assert list(wb.text_checks(run.id)["read"]) == ["MOVE FORWARD"]
+    # A score that cannot be stored, after the reads were written: the reads are rolled back too.
+    bad = [
+        CheckResult("text_accuracy", 0.5, "misread", 0.98, {"texts": reads}),
+        CheckResult("palette", np.array([0.9, 0.8]), "two scores for one check", 0.8),  # fails its insert
+    ]
+    with pytest.raises((TypeError, ValueError)):
+        wb.record_scores(run.id, bad)
+    assert len(wb.ledger.scores(run.id)) == 2 and len(wb.text_checks(run.id)) == 1
+
+
 # -- the vision judge ----------------------------------------------------------------------------
 KEY = "sk-test-judge-0000"
 
