@@ -170,6 +170,9 @@ PARAPHRASES = [
     ("shrink to half size", LocalOperation("resize", {"factor": 0.5})),
     ("resize to 800 px wide", LocalOperation("resize", {"width": 800})),
     ("shrink by 25%", LocalOperation("resize", {"factor": 0.75})),
+    ("make it 50% bigger", LocalOperation("upscale", {"factor": 1.5})),
+    ("make it 25% smaller", LocalOperation("resize", {"factor": 0.75})),
+    ("scale to 50%", LocalOperation("resize", {"factor": 0.5})),
     # a change of file format is no edit: it asks, pointing at export (see below)
     ("convert to jpeg", None),
     ("make it a PNG", None),

@@ -373,7 +373,7 @@ def _background_step(t: str) -> LocalOperation | None:
 _ENLARGE = re.compile(
     r"\b(upscale|upsize|up-?res|enlarge|4k|uhd|3840|print[- ]ready|print resolution|higher resolution|"
     r"bigger|larger|increase the (?:size|resolution)|double the (?:size|resolution)|scale (?:it )?up|"
-    r"size (?:it )?up|as (?:big|large)|the size|super[- ]?resolution)\b"
+    r"size (?:it )?up|as (?:big|large)|(?:twice|double|triple) the size|super[- ]?resolution)\b"
 )
 _SHRINK = re.compile(
     r"\b(resize|rescale|downscale|downsize|down-?res|shrink|smaller|scale (?:it )?down|reduce the size|"
@@ -386,7 +386,9 @@ def _size_step(t: str) -> LocalOperation | None:
     and sharpened; "make it bigger": twice each side; "upscale to 4K": 3840 px on the long side) or
     smaller ("make it smaller": half each side, "shrink to half size", "resize to 800 px wide")."""
     shrink, enlarge = _SHRINK.search(t), _ENLARGE.search(t)
-    sized = re.search(r"^(?:make|set|scale|resize|change)\b.*\b\d{2,5}\s*(?:px|pixels?)\b", t)
+    sized = re.search(r"^(?:make|set|scale|resize|change)\b.*\b\d{2,5}\s*(?:px|pixels?)\b", t) or re.search(
+        r"^(?:scale|rescale|resize)\b.*\d\s*(?:%|percent\b|x\b|×)", t
+    )
     if not (shrink or enlarge or sized):
         return None
     if re.search(r"\b(4k|uhd|3840|print[- ]ready|print resolution)\b", t) and not shrink:
@@ -397,6 +399,8 @@ def _size_step(t: str) -> LocalOperation | None:
     factor = _scale_factor(
         t, shrinking=bool(shrink) and not re.search(r"\b(bigger|larger|enlarge|upscale)\b", t)
     )
+    if factor is None and not (shrink or enlarge):
+        return None
     if factor is None:
         if shrink and not re.search(r"\b(bigger|larger|enlarge|upscale)\b", t):
             if re.fullmatch(r"(?:resize|rescale)(?: it| the (?:image|photo|picture))?", t):
@@ -438,11 +442,14 @@ def _scale_factor(t: str, *, shrinking: bool) -> float | None:
     percent = _PERCENT.search(t)
     if percent:
         value = float(percent.group(2)) / 100
-        if percent.group(1) == "by":
+        relative = percent.group(1) == "by" or (
+            percent.group(1) is None and re.search(r"\b(bigger|larger|smaller|less)\b", t)
+        )
+        if relative:  # "by 25%", "25% smaller": a change; "by 150%" (an enlargement) is to 1.5x
             if shrinking:
                 return round(1 - value, 4) if value < 1 else None
-            return round(value if value >= 1 else 1 + value, 4)  # "by 150%": to 1.5x; "by 50%": 1.5x
-        return round(value, 4)
+            return round(value if value >= 1 else 1 + value, 4)
+        return round(value, 4)  # "to 50%", "resize 50%"
     factor = _factor(t)
     if factor is not None:
         return round(1 / factor, 4) if shrinking and factor > 1 and not re.search(r"\bto\b", t) else factor
