@@ -545,3 +545,53 @@ def test_style_columns_of_the_example_experiments_differ_by_a_measured_margin(pr
     a, _ = _result(spec.replace(style=styles[0]))
     b, _ = _result(spec.replace(style=styles[1]))
     assert palette_distance(a, b) >= 10 or texture_ratio(a, b) >= 1.5
+
+
+# -- a style grades a scene background, it does not replace it; free prompts' backgrounds -----
+def _median_background(spec: PromptSpec) -> np.ndarray:
+    image, raw = _result(spec)
+    return np.median(_background_pixels(image, raw["layout"][0]), axis=0)
+
+
+@pytest.mark.parametrize("background", ["@forest-floor", "@city-street-night", "@kitchen-counter"])
+@pytest.mark.parametrize("style", ["@product-photo", "@lifestyle-photo", "@editorial"])
+def test_a_style_keeps_a_scene_backgrounds_colours(background, style):
+    from workbench.vocabulary import delta_e2000, luminance
+
+    own = _median_background(PromptSpec(subject="a ceramic vase", background=background))
+    styled = _median_background(PromptSpec(subject="a ceramic vase", background=background, style=style))
+    studio = _median_background(PromptSpec(subject="a ceramic vase", style=style))
+    # A photo style keeps the scene's colours; editorial grades them (hue, saturation), no more.
+    assert delta_e2000(styled, own) <= (16 if style == "@editorial" else 5), (styled, own)
+    if background != "@kitchen-counter":  # a dark scene stays dark, far from the style's studio
+        assert luminance(styled) < 0.2, styled
+        assert delta_e2000(styled, studio) >= 30, (styled, studio)
+
+
+FREE_BACKGROUNDS = [
+    ("a watch on a lavender background", "lavender"),
+    ("a watch on a background of #00A3E0", "#00A3E0"),
+    ("a poster with a coral (#FF7F50) background and the text 'HELLO'", "#FF7F50"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "colour"), FREE_BACKGROUNDS)
+def test_a_one_clause_free_prompt_keeps_its_background_colour(prompt, colour):
+    from workbench.vocabulary import COLOURS, delta_e2000, hex_rgb
+
+    result = BACKEND.generate(ImageRequest(prompt, 1024, 1024))
+    image = Image.open(io.BytesIO(result.images[0])).convert("RGB")
+    corner = np.asarray(image)[:, 8:72].reshape(-1, 3)  # the left edge, clear of subject and badge
+    median = np.median(corner, axis=0)
+    target = hex_rgb(colour if colour.startswith("#") else COLOURS[colour])
+    assert delta_e2000(median, target) <= 3, (median, colour)
+    assert result.raw["scene"]["subject"].split()[0] in ("watch", "poster")
+
+
+def test_a_free_prompts_style_words_anywhere_set_its_look():
+    from workbench.backends.draft.scene import look_for
+
+    result = BACKEND.generate(
+        ImageRequest("a noir poster of a detective in the rain, headline 'CASE CLOSED'", 1024, 1024)
+    )
+    assert result.raw["scene"]["family"] == look_for("noir").family != "plain"

@@ -511,16 +511,45 @@ def _grade(colour: RGB, look: Look) -> RGB:
 
 
 def _styled_backdrop(backdrop: Backdrop, look: Look) -> Backdrop:
+    """A backdrop as the style sees it: the style's own palette only where no background was
+    read (a forest floor or a night street keeps its colours under a photo style, graded)."""
     if backdrop.exact:
         return backdrop
     colours = backdrop.colours
-    if not backdrop.named and not backdrop.texture and look.default_background is not None:
+    given = backdrop.named or backdrop.texture or SCENE_RE.search(backdrop.words or "")
+    if not given and look.default_background is not None:
         colours = tuple(_hex(c) for c in look.default_background)  # the family's own palette
         return replace(backdrop, colours=colours)
-    return replace(backdrop, colours=tuple(_grade(c, look) for c in colours))
+    if backdrop.named:
+        return replace(backdrop, colours=tuple(_grade(c, look) for c in colours))
+    # A setting (a forest floor, a night street) is graded in hue and saturation but keeps its
+    # lightness: a night street stays dark under an editorial grade.
+    return replace(backdrop, colours=tuple(_keep_lightness(_grade(c, look), c) for c in colours))
+
+
+def _keep_lightness(graded: RGB, original: RGB) -> RGB:
+    """``graded`` scaled to ``original``'s mean level (clipped to 0..255)."""
+    was, now = sum(original) / 3, sum(graded) / 3
+    if now <= 0:
+        return graded
+    return tuple(int(min(255, max(0, round(v * was / now)))) for v in graded)  # type: ignore[return-value]
 
 
 _SUBJECT_CLAUSE = re.compile(r"\b(subject|product|object|item)\b")
+_BACKGROUND_PHRASES = (
+    # "a background of #00A3E0", "the backdrop is dark green"
+    re.compile(
+        r"\b(?:a|an|the)?\s*(?:background|backdrop)\s+(?:of|in|is)\s+(?P<what>[^,;]+?)"
+        r"(?=\s+(?:and|with|featuring)\b|$)",
+        re.IGNORECASE,
+    ),
+    # "on a lavender background", "with a coral (#FF7F50) backdrop", "against a teal wall backdrop"
+    re.compile(
+        r"\b(?:on|against|over|with|in front of)\s+(?:a|an|the)?\s*(?P<what>[^,;]*?)\s*"
+        r"\b(?:background|backdrop)\b",
+        re.IGNORECASE,
+    ),
+)
 
 
 def scene_for(request: ImageRequest) -> Scene:
@@ -535,13 +564,22 @@ def scene_for(request: ImageRequest) -> Scene:
         # A free prompt: strip the quoted texts, then sort its clauses into subject, light, setting.
         bare = strip_quotes(subject_text)
         clauses = _clauses(bare)
+        # "on a lavender background", "a background of #00A3E0" inside any clause (the first,
+        # the subject's, too) are the setting, not the subject.
+        said: list[str] = []
+        for i, clause in enumerate(clauses):
+            for pattern in _BACKGROUND_PHRASES:
+                said.extend(m.group("what") for m in pattern.finditer(clause) if m.group("what").strip())
+                clause = pattern.sub(" ", clause)
+            clauses[i] = " ".join(clause.split())
         subject_text = clauses[0] if clauses else ""
         placement_clauses = clauses
         rest = [c for c in clauses[1:] if not _where_only(c)]
         lighting = ", ".join(c for c in rest if _LIGHT_WORDS.search(c))
-        background = ", ".join(c for c in rest if not _LIGHT_WORDS.search(c))
-        details = style = ""
-        style = ", ".join(c for c in rest if look_for(c).family != "plain")
+        background = ", ".join([*said, *(c for c in rest if not _LIGHT_WORDS.search(c))])
+        details = ""
+        # Style words anywhere in the prompt ("a noir poster of a detective").
+        style = ", ".join(c for c in clauses if look_for(c).family != "plain")
     else:
         lighting = _words(spec.lighting)
         background = _words(spec.background)
