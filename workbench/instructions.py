@@ -1,9 +1,13 @@
 """Edit instructions that need no model: map a sentence to a local finishing operation, or None.
 
 "Convert to black and white, high contrast", "make the lighting warmer", "remove the background",
-"replace the background with a white studio wall", "crop to 3:2", "upscale to 4K" all run locally
-on the draft backend, free. Anything else ("remove the coffee cup", "change the jacket to navy",
-"put it on a sunset beach") is for the image service, and ``map_instruction`` returns None.
+"replace the background with a white studio wall", "crop to 3:2", "upscale to 4K", "make it
+smaller", "add a slight blur", "remove noise", "rotate the hue by 30 degrees" all run locally on
+the draft backend, free; so does a compound of them ("make it brighter, then crop to square").
+Anything else ("remove the coffee cup", "change the jacket to navy", "put it on a sunset beach",
+"turn it into a watercolour") is for the image service, and ``map_instruction`` returns None.
+What sounds local but is not ("straighten the horizon", "convert to jpeg") is asked about
+(``local_sounding``, ``unknown_local_error``), never silently paid for.
 
 An operation also has a canonical text, ``crop {"aspect": "3:2"}``, which ``map_instruction`` reads
 back exactly: it is what a run's prompt says when an operation was asked for by name.
@@ -29,6 +33,7 @@ __all__ = [
     "local_sounding",
     "map_instruction",
     "output_size",
+    "steps_of",
     "suggest",
     "unknown_local_error",
 ]
