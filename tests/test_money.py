@@ -1048,3 +1048,26 @@ def test_a_process_killed_mid_request_leaves_a_failed_row_with_its_dollars_possi
     [attempt] = wb.ledger.attempts(row["id"])
     assert attempt["outcome"] == "owner died" and attempt["possibly_billed"] == 1 and attempt["usd"] > 0
     wb.close()
+
+
+def test_an_answer_already_recorded_for_its_job_is_not_recorded_nor_charged_again(
+    root, openai_server, monkeypatch, tmp_path
+):
+    from openai_batch_api import BatchAPI
+
+    from workbench.batch.experiments import load_experiment
+    from workbench.batch.openai_batch import collect, status, submit
+
+    BatchAPI(openai_server, polls_to_complete=1)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wb = _openai(root, openai_server)
+    submit(wb, load_experiment(_grid(tmp_path, 3), backend="openai"), batch_id="once")
+    status(wb, "once")
+    collect(wb, "once", report=False)
+    spent = wb.wallet.spent
+    # As a collect that read the batch's jobs before another recorded them: the row's own
+    # transaction is the last word.
+    monkeypatch.setattr(type(wb.batches), "jobs", lambda self, batch_id, since=None: set())
+    collect(wb, "once", report=False)
+    assert len(wb.runs(batch_id="once")) == 3 and wb.wallet.spent == spent == 3
+    wb.close()

@@ -448,6 +448,22 @@ def _sent(wb: Workbench, plan: Plan, attempt: _Attempt) -> None:
     wb.ledger.attempt_sent(attempt.run_id, plan.estimate.usd, json.dumps(row, default=str))
 
 
+class _Duplicate(Exception):
+    """A batch's job already has its run (another collect recorded it): nothing more is recorded."""
+
+
+def _check_once(wb: Workbench, attempt: _Attempt, row: Mapping[str, Any], db: Any) -> None:
+    """Inside a Batch API answer's transaction: refuse a second row for the same job of the batch."""
+    if attempt.backend is not None or not attempt.batch_id:
+        return  # only answers that came another way (Batch API collect): a sent request is claimed
+    try:
+        job = json.loads(row.get("params") or "{}").get("job")
+    except (TypeError, ValueError):
+        return
+    if job and wb.ledger.batch_job_recorded(attempt.batch_id, str(job), db=db):
+        raise _Duplicate
+
+
 def _settle_sent(wb: Workbench, attempt: _Attempt, db: Any) -> None:
     if attempt.backend is not None and not attempt.backend.is_draft:
         wb.ledger.attempt_settle(attempt.run_id, db=db)
@@ -741,6 +757,7 @@ def _finish(
     row["model"] = result.model or plan.model
     try:
         with wb.ledger.transaction() as db:
+            _check_once(wb, attempt, row, db)
             row["credits"] = wb.wallet.commit(
                 attempt.reservation, credits, db=db, run_id=run_id, settle=not attempt.reservation.escrow
             )
@@ -749,6 +766,8 @@ def _finish(
             wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
             if attempt.fingerprint:
                 wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
+    except _Duplicate:
+        return Run.from_row(row | {"credits": 0, "status": "cached", "images": images}, wb.store)
     except BaseException:
         # Nothing was recorded or charged (the transaction rolled back): free the credits now
         # rather than when this process ends. The stored images stay, by content.
@@ -810,13 +829,17 @@ def _fail(wb: Workbench, plan: Plan, attempt: _Attempt, exc: BaseException, rais
         usd_possibly_billed=_billed_usd(tries),
         attempts=len(tries) or 1,
     )
-    with wb.ledger.transaction() as db:
-        _release(wb, attempt.reservation, db=db)
-        wb.ledger.record(row, db=db)
-        _settle_sent(wb, attempt, db)
-        wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
-        if attempt.fingerprint:
-            wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
+    try:
+        with wb.ledger.transaction() as db:
+            _check_once(wb, attempt, row, db)
+            _release(wb, attempt.reservation, db=db)
+            wb.ledger.record(row, db=db)
+            _settle_sent(wb, attempt, db)
+            wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
+            if attempt.fingerprint:
+                wb.ledger.claim_release(attempt.fingerprint, run_id, db=db)
+    except _Duplicate:
+        return Run.from_row(row | {"images": [], "status": "cached"}, wb.store)
     if raise_errors:
         if hasattr(exc, "__dict__"):
             exc.run_id = run_id  # type: ignore[attr-defined]

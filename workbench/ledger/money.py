@@ -421,6 +421,12 @@ class MoneyLedger:
                 ),
             )
 
+    def batch_job_recorded(self, batch_id: str, job: str, *, db: Any) -> bool:
+        """Whether a batch's job already has a run (read in the caller's transaction: a second
+        collect of the same answer records and charges nothing)."""
+        sql = f"SELECT 1 FROM runs WHERE batch_id = ? AND {self.JOB_SQL} = ? LIMIT 1"  # type: ignore[attr-defined]
+        return bool(self._read(sql, (batch_id, job), db))
+
     def attempt_sent(self, run_id: str, usd: float, pending_row: str, *, db: Any = None) -> None:
         """Record, before a request is sent, that it may be billed (outcome ``sent``), with the
         failed row to log (``pending_row``, JSON) should its process die before the answer."""
