@@ -668,6 +668,16 @@ def test_claims_attempts_and_the_journal_run_the_same_on_postgresql(postgres_url
         with ledger.transaction() as db:
             db.execute("INSERT INTO wallet_events (created_at, kind, credits) VALUES ('t', 'charge', -1)")
     assert "m011_escrow_for_old_batches" in ledger.applied_migrations()
+    # The review's additions run there too: lease renewal, the 'sent' mark, a batch job's row.
+    assert ledger.claim("fp2", "run-4", pid=4, host="d", lease_seconds=0.0) is None
+    ledger.leases_renew([("fp2", "run-4")], [], claim_seconds=60, hold_seconds=60)
+    assert not ledger.claim_holder("fp2").expired()
+    ledger.attempt_sent("run-5", 0.02, '{"x": 1}')
+    assert [a["outcome"] for a in ledger.attempts("run-5")] == ["sent"]
+    with ledger.transaction() as db:
+        ledger.attempt_settle("run-5", db=db)
+        assert not ledger.batch_job_recorded("nobatch", "nojob", db=db)
+    assert ledger.attempts("run-5") == []
     ledger.close()
 
 
