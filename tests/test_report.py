@@ -212,3 +212,37 @@ def test_a_draft_reports_service_price_is_what_batch_plan_says(wb, tmp_path):
             assert cell["credits"] == planned.credits_all, (row["model"], quality)
             # Dollars within 1 %: the plan prices the prompt it would send, the report the draft's.
             assert cell["usd"] == pytest.approx(sum(j.usd for j in planned.to_run), rel=0.01)
+
+
+def test_contact_sheet_labels_in_cjk_are_drawn_in_a_font_with_their_glyphs(wb):
+    """A factor value in Japanese is drawn with a font that has its glyphs: two different words of
+    one length differ on the sheet (a Latin-only font draws both as the same row of boxes)."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.batch.report import _PAD, _TITLE_H
+
+    folder = wb.root / "batches" / "jp"
+    folder.mkdir(parents=True)
+    labels = ["セール", "ビール", "セール"]
+    (folder / "batch.json").write_text(
+        json.dumps(
+            {"experiment": "jp", "axes": [{"name": "headline", "factors": ["headline"], "labels": labels}]}
+        )
+    )
+    frame = pd.DataFrame(
+        [
+            {"coords": (label,), "status": "missing", "image": None, "index": i}
+            for i, label in enumerate(labels)
+        ]
+    )
+    [sheet] = contact_sheets(wb, "jp", frame, folder=folder)
+    pixels = np.asarray(Image.open(sheet).convert("L")).astype(int)
+    top = _TITLE_H + THUMB
+
+    def caption(i: int) -> np.ndarray:
+        x = _PAD + i * (THUMB + _PAD)
+        return pixels[top : top + 28, x : x + THUMB]
+
+    assert (caption(0) < 128).any()  # something is drawn
+    assert np.abs(caption(0) - caption(1)).mean() > 2 * np.abs(caption(0) - caption(2)).mean() + 1

@@ -334,6 +334,13 @@ def service_prices(wb: Workbench, frame: pd.DataFrame, backend: str = "openai") 
 
 
 # -- charts -----------------------------------------------------------------------------------
+# Chart text falls back to Noto for CJK, Arabic and Devanagari factor values (no tofu boxes).
+_SVG_FONTS = (
+    "DejaVu Sans, Noto Sans, Noto Sans CJK SC, Noto Sans CJK JP, Noto Sans CJK KR, "
+    "Noto Sans Arabic, Noto Sans Devanagari, Arial, sans-serif"
+)
+
+
 def _chart(values: list[str], numbers: list[float], *, title: str, xlabel: str, fmt: str, colour: str) -> str:
     """A small horizontal bar chart as inline SVG (one bar per axis value, best at the top): drawn
     as plain SVG text, so a report neither imports matplotlib (~1.5 s) nor lays out a figure."""
@@ -352,7 +359,7 @@ def _chart(values: list[str], numbers: list[float], *, title: str, xlabel: str, 
     scale = (right - left) / span
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" role="img">',
+        f'viewBox="0 0 {width} {height}" font-family="{_SVG_FONTS}" role="img">',
         f"<title>{escape(title)}</title>",
         f'<text x="8" y="20" font-size="15">{escape(title)}</text>',
     ]
@@ -447,11 +454,12 @@ def _axis_charts(
 
 
 # -- contact sheets ---------------------------------------------------------------------------
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int, text: str = "Aa") -> ImageFont.ImageFont:
+    """A font for ``text`` (a CJK or Arabic factor value gets a font with its glyphs, not boxes)."""
     try:
         from workbench.imaging.fonts import font_for
 
-        return font_for("Aa", size)
+        return font_for(text or "Aa", size)
     except Exception:  # noqa: BLE001 - no installed font: Pillow's own still labels the sheet
         return ImageFont.load_default(size)
 
@@ -595,9 +603,13 @@ def _grid_sheet(
     height = _TITLE_H + _HEADER_H + n_rows * (THUMB + _PAD) + _PAD
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
-    small, bold = _font(15), _font(18)
+    small = _font(15)
     draw.text(
-        (_PAD, _TITLE_H // 2), _fit(draw, title, bold, width - 2 * _PAD), fill="black", font=bold, anchor="lm"
+        (_PAD, _TITLE_H // 2),
+        _fit(draw, title, _font(18, title), width - 2 * _PAD),
+        fill="black",
+        font=_font(18, title),
+        anchor="lm",
     )
     for line, corner in enumerate((f"columns: {columns['name']}", f"rows: {rows['name']}")):
         draw.text(
@@ -611,18 +623,18 @@ def _grid_sheet(
         x = _LABEL_W + j * (THUMB + _PAD)
         draw.text(
             (x + THUMB // 2, _TITLE_H + _HEADER_H // 2),
-            _fit(draw, label, small, THUMB - 4),
+            _fit(draw, label, _font(15, label), THUMB - 4),
             fill="black",
-            font=small,
+            font=_font(15, label),
             anchor="mm",
         )
     for i, label in enumerate(rows["labels"]):
         y = _TITLE_H + _HEADER_H + i * (THUMB + _PAD)
         draw.text(
             (_PAD, y + THUMB // 2),
-            _fit(draw, label, small, _LABEL_W - 2 * _PAD),
+            _fit(draw, label, _font(15, label), _LABEL_W - 2 * _PAD),
             fill="black",
-            font=small,
+            font=_font(15, label),
             anchor="lm",
         )
         for j in range(n_cols):
@@ -639,13 +651,13 @@ def _wrapped_sheet(path: Path, title: str, cells: list[tuple[dict[str, Any] | No
     height = _TITLE_H + n_rows * (THUMB + caption + _PAD) + _PAD
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
-    small, bold = _font(15), _font(18)
+    small = _font(15)
     heading = title + (f" — {axis}" if axis else "")
     draw.text(
         (_PAD, _TITLE_H // 2),
-        _fit(draw, heading, bold, width - 2 * _PAD),
+        _fit(draw, heading, _font(18, heading), width - 2 * _PAD),
         fill="black",
-        font=bold,
+        font=_font(18, heading),
         anchor="lm",
     )
     for index, (row, label) in enumerate(cells):
@@ -654,9 +666,9 @@ def _wrapped_sheet(path: Path, title: str, cells: list[tuple[dict[str, Any] | No
         _cell(draw, sheet, x, y, row, small)
         draw.text(
             (x + THUMB // 2, y + THUMB + caption // 2),
-            _fit(draw, label, small, THUMB - 4),
+            _fit(draw, label, _font(15, label), THUMB - 4),
             fill="black",
-            font=small,
+            font=_font(15, label),
             anchor="mm",
         )
     sheet.save(path, "JPEG", quality=85, optimize=True)
