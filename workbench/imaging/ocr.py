@@ -422,8 +422,36 @@ def find_text_regions(image: Image.Image, *, limit: int = 12) -> list[tuple[int,
         if bh < max(6, h * 0.012) or bh > h * 0.35 or bw < bh * 1.2 or area < 0.3 * bw * bh * 0.5:
             continue
         boxes.append((round(x / scale), round(y / scale), round((x + bw) / scale), round((y + bh) / scale)))
+    boxes = _join_words(boxes)
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
     return boxes[:limit]
+
+
+def _join_words(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Boxes of one line joined: big type's word gap splits a line ("NIGHT" | "MARKET"), and a
+    word read alone would look like a whole text."""
+    boxes = sorted(boxes)
+    joined = True
+    while joined:
+        joined = False
+        for i, a in enumerate(boxes):
+            for j in range(i + 1, len(boxes)):
+                b = boxes[j]
+                ha, hb = a[3] - a[1], b[3] - b[1]
+                overlap = min(a[3], b[3]) - max(a[1], b[1])
+                gap = max(a[0], b[0]) - min(a[2], b[2])
+                if (
+                    overlap >= 0.6 * min(ha, hb)
+                    and gap <= 1.0 * max(ha, hb)
+                    and max(ha, hb) <= 1.6 * min(ha, hb)
+                ):
+                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return boxes
 
 
 def _region_for(text: str, regions: Sequence[Any] | None) -> list[tuple[Sequence[float], int]]:
