@@ -536,6 +536,8 @@ def _keep_lightness(graded: RGB, original: RGB) -> RGB:
 
 
 _SUBJECT_CLAUSE = re.compile(r"\b(subject|product|object|item)\b")
+# What a quoted text and a background phrase leave of a clause: "a poster and the text".
+_LEFT_OVER = re.compile(r"(?:\s+(?:and|with|on))+(?:\s+the\s+(?:text|words?|headline|title))?\s*$", re.I)
 _BACKGROUND_PHRASES = (
     # "a background of #00A3E0", "the backdrop is dark green"
     re.compile(
@@ -571,7 +573,7 @@ def scene_for(request: ImageRequest) -> Scene:
             for pattern in _BACKGROUND_PHRASES:
                 said.extend(m.group("what") for m in pattern.finditer(clause) if m.group("what").strip())
                 clause = pattern.sub(" ", clause)
-            clauses[i] = " ".join(clause.split())
+            clauses[i] = _LEFT_OVER.sub("", " ".join(clause.split()))
         subject_text = clauses[0] if clauses else ""
         placement_clauses = clauses
         rest = [c for c in clauses[1:] if not _where_only(c)]
