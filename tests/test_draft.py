@@ -595,3 +595,12 @@ def test_a_free_prompts_style_words_anywhere_set_its_look():
         ImageRequest("a noir poster of a detective in the rain, headline 'CASE CLOSED'", 1024, 1024)
     )
     assert result.raw["scene"]["family"] == look_for("noir").family != "plain"
+
+
+def test_a_background_phrase_takes_only_its_own_words():
+    from workbench.vocabulary import hex_rgb, luminance
+
+    result = BACKEND.generate(ImageRequest("a cup of tea with lemon on a dark green background", 512, 512))
+    scene = result.raw["scene"]
+    assert scene["subject"] == "tea cup"  # "lemon" is no background colour here
+    assert all(luminance(hex_rgb(c)) < 0.1 for c in scene["background"]["colours"]), scene["background"]

@@ -547,7 +547,8 @@ _BACKGROUND_PHRASES = (
     ),
     # "on a lavender background", "with a coral (#FF7F50) backdrop", "against a teal wall backdrop"
     re.compile(
-        r"\b(?:on|against|over|with|in front of)\s+(?:a|an|the)?\s*(?P<what>[^,;]*?)\s*"
+        r"\b(?:on|against|over|with|in front of)\s+(?:a|an|the)?\s*"
+        r"(?P<what>(?:(?!\b(?:on|against|over|with)\b)[^,;])*?)\s*"
         r"\b(?:background|backdrop)\b",
         re.IGNORECASE,
     ),
