@@ -1081,3 +1081,19 @@ def test_an_answer_already_recorded_for_its_job_is_not_recorded_nor_charged_agai
     collect(wb, "once", report=False)
     assert len(wb.runs(batch_id="once")) == 3 and wb.wallet.spent == spent == 3
     wb.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "words"),
+    [
+        ("usd_per_million_tokens:\n  openai:\n    gpt-image-2: {image_out: 1.0e+306}\n", "at most 1,000,000"),
+        ('credits:\n  draft:\n    "*": {low: 1, medium: 99999999999999, high: 10}\n', "than a wallet holds"),
+    ],
+)
+def test_a_price_too_big_to_compute_is_refused_at_load(root, table, words):
+    from workbench import WorkbenchError
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prices.yaml").write_text(table)
+    with pytest.raises(WorkbenchError, match=words):
+        Workbench(root).plan("a teapot", backend="openai", model="gpt-image-2")

@@ -78,14 +78,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+MAX_AMOUNT = 1e6
+"""The most a price table's dollar figure may be (per image, per million tokens): past it the
+estimates overflow (``image_out: 1.0e+306`` loaded, then crashed ``--dry-run``)."""
+MAX_TABLE_CREDITS = 10**9  # as much as a wallet holds (workbench.wallet.MAX_CREDITS)
+
+
 def _check_amount(doc: Any, key: Key, value: Any, unit: str) -> None:
     if not _is_number(value) or value < 0:
         raise _refuse(doc, key, value, f"is not a price: {unit} are finite numbers of 0 or more")
+    if value > MAX_AMOUNT:
+        raise _refuse(doc, key, value, f"is not a price: {unit} are at most {MAX_AMOUNT:,.0f}")
 
 
 def _check_credits(doc: Any, key: Key, value: Any, *, least: int = 0) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise _refuse(doc, key, value, f"is not a whole number of credits ({least} or more)")
+    if value > MAX_TABLE_CREDITS:
+        raise _refuse(doc, key, value, f"is more credits than a wallet holds ({MAX_TABLE_CREDITS:,})")
 
 
 def _mapping(doc: Any, key: Key, value: Any) -> Mapping[str, Any]:
