@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import yamlio
-from workbench.backends.base import FORMATS, ModelCapabilities
+from workbench.backends.base import FORMATS, ModelCapabilities, check_request
 from workbench.errors import CapabilityError, TemplateError
 
 if TYPE_CHECKING:
@@ -253,7 +253,7 @@ class ModelTable:
     def nearest_sizes(self, model: str | None, width: int, height: int, k: int = 3) -> list[tuple[int, int]]:
         """Up to ``k`` sizes the model can make, nearest (in shape, then pixels) to width x height."""
         caps = self.info(model).caps
-        return _nearest(caps, width, height, k)
+        return caps.nearest_sizes(width, height, k)
 
     # -- checks -------------------------------------------------------------------------------
     def check(self, request: ImageRequest) -> ModelInfo:
@@ -269,29 +269,7 @@ class ModelTable:
             )
         caps = info.caps
         where = f"The openai model {info.name!r}"
-        if not caps.supports_size(request.width, request.height):
-            near = ", ".join(f"{w}x{h}" for w, h in _nearest(caps, request.width, request.height, 3))
-            raise CapabilityError(
-                f"{where} cannot make {request.size} (it makes {caps.describe_sizes()}); "
-                f"the nearest sizes it can make: {near}.",
-                field="size",
-            )
-        if request.quality not in caps.qualities:
-            raise CapabilityError(
-                f"{where} has no quality {request.quality!r}: it has {', '.join(caps.qualities)}.",
-                field="quality",
-            )
-        if request.n > caps.max_n:
-            raise CapabilityError(f"{where} makes at most {caps.max_n} images per request.", field="n")
-        if request.background == "transparent" and not caps.transparency:
-            raise CapabilityError(f"{where} cannot make transparent backgrounds.", field="background")
-        if request.output_format not in caps.formats:
-            raise CapabilityError(
-                f"{where} cannot write {request.output_format}: it writes {', '.join(caps.formats)}.",
-                field="output_format",
-            )
-        if request.kind == "edit" and not caps.edit:
-            raise CapabilityError(f"{where} cannot edit images.", field="kind")
+        check_request(caps, request, where)
         if request.moderation != "auto" and request.inputs:
             raise CapabilityError(
                 "moderation applies to generations without images; the edits endpoint (edits and "
@@ -589,31 +567,3 @@ def _quality_sizes(source: Any, name: str, value: Any) -> dict[str, dict[str, tu
 def _ratio(aspect: str) -> float:
     w, h = (float(x) for x in aspect.split(":"))
     return w / h
-
-
-def _nearest(caps: ModelCapabilities, width: int, height: int, k: int) -> list[tuple[int, int]]:
-    def distance(size: tuple[int, int]) -> tuple[int, bool, float, tuple[int, int]]:
-        # Fewest pixels away first; on a tie the size that covers the request (a crop gives it exactly).
-        covers = size[0] >= width and size[1] >= height
-        shape = abs(math.log(size[0] / size[1] * height / width))
-        return (abs(size[0] - width) + abs(size[1] - height), not covers, shape, size)
-
-    if caps.sizes is not None:
-        return sorted(caps.sizes, key=distance)[:k]
-    step = caps.multiple_of
-    candidates: set[tuple[int, int]] = set()
-    # Scale into the pixel and edge limits first, keeping the shape (clamped to the ratio range).
-    ratio = min(max(width / height, 1 / caps.max_ratio), caps.max_ratio)
-    pixels = min(max(width * height, caps.min_pixels), caps.max_pixels)
-    w0 = math.sqrt(pixels * ratio)
-    h0 = w0 / ratio
-    scale = min(1.0, caps.max_edge / max(w0, h0))
-    w0, h0 = w0 * scale, h0 * scale
-    for base_w, base_h in ((width, height), (w0, h0)):
-        for dw in range(-3, 4):
-            for dh in range(-3, 4):
-                w = (int(base_w) // step + dw) * step
-                h = (int(base_h) // step + dh) * step
-                if w > 0 and h > 0 and caps.supports_size(w, h):
-                    candidates.add((w, h))
-    return sorted(candidates, key=distance)[:k]

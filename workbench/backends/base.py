@@ -16,6 +16,7 @@ import contextlib
 import difflib
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -245,6 +246,64 @@ class ModelCapabilities:
             f"at most {self.max_edge} px a side and {least}at most {self.max_pixels:,} pixels"
         )
 
+    def nearest_sizes(self, width: int, height: int, k: int = 3) -> list[tuple[int, int]]:
+        """The ``k`` sizes this model can make nearest to ``width`` x ``height``: fewest pixels
+        away first; on a tie the size that covers the request (a crop gives it exactly)."""
+
+        def distance(size: tuple[int, int]) -> tuple[int, bool, float, tuple[int, int]]:
+            covers = size[0] >= width and size[1] >= height
+            shape = abs(math.log(size[0] / size[1] * height / width))
+            return (abs(size[0] - width) + abs(size[1] - height), not covers, shape, size)
+
+        if self.sizes is not None:
+            return sorted(self.sizes, key=distance)[:k]
+        step = self.multiple_of
+        candidates: set[tuple[int, int]] = set()
+        # Scale into the pixel and edge limits first, keeping the shape (clamped to the ratio range).
+        ratio = min(max(width / height, 1 / self.max_ratio), self.max_ratio)
+        pixels = min(max(width * height, self.min_pixels), self.max_pixels)
+        w0 = math.sqrt(pixels * ratio)
+        h0 = w0 / ratio
+        scale = min(1.0, self.max_edge / max(w0, h0))
+        w0, h0 = w0 * scale, h0 * scale
+        for base_w, base_h in ((width, height), (w0, h0)):
+            for dw in range(-3, 4):
+                for dh in range(-3, 4):
+                    w = (int(base_w) // step + dw) * step
+                    h = (int(base_h) // step + dh) * step
+                    if w > 0 and h > 0 and self.supports_size(w, h):
+                        candidates.add((w, h))
+        return sorted(candidates, key=distance)[:k]
+
+
+def check_request(caps: ModelCapabilities, request: ImageRequest, where: str) -> None:
+    """Raise ``CapabilityError`` for what ``request`` asks that ``caps`` cannot make (``where``
+    names the model in the sentence, e.g. "The openai model 'gpt-image-2'"); sends nothing.
+    The one check of sizes, qualities, counts, transparency, formats and edits, for every backend."""
+    if not caps.supports_size(request.width, request.height):
+        near = ", ".join(f"{w}x{h}" for w, h in caps.nearest_sizes(request.width, request.height, 3))
+        raise CapabilityError(
+            f"{where} cannot make {request.size} (it makes {caps.describe_sizes()}); "
+            f"the nearest sizes it can make: {near}.",
+            field="size",
+        )
+    if request.quality not in caps.qualities:
+        raise CapabilityError(
+            f"{where} has no quality {request.quality!r}: it has {', '.join(caps.qualities)}.",
+            field="quality",
+        )
+    if request.n > caps.max_n:
+        raise CapabilityError(f"{where} makes at most {caps.max_n} images per request.", field="n")
+    if request.background == "transparent" and not caps.transparency:
+        raise CapabilityError(f"{where} cannot make transparent backgrounds.", field="background")
+    if request.output_format not in caps.formats:
+        raise CapabilityError(
+            f"{where} cannot write {request.output_format}: it writes {', '.join(caps.formats)}.",
+            field="output_format",
+        )
+    if request.kind == "edit" and not caps.edit:
+        raise CapabilityError(f"{where} cannot edit images.", field="kind")
+
 
 class Backend:
     """Base class of every backend. Subclasses set the class attributes and implement ``generate``.
@@ -319,28 +378,7 @@ class Backend:
     def check(cls, request: ImageRequest) -> None:
         """Raise ``CapabilityError`` when the request's model cannot make it; sends nothing."""
         model = request.model or cls.default_model
-        caps = cls.capabilities(model)
-        where = f"{cls.name} model {model!r}"
-        if not caps.supports_size(request.width, request.height):
-            raise CapabilityError(
-                f"The {where} cannot make {request.size}: it supports {caps.describe_sizes()}.", field="size"
-            )
-        if request.quality not in caps.qualities:
-            raise CapabilityError(
-                f"The {where} has no quality {request.quality!r}: it has {', '.join(caps.qualities)}.",
-                field="quality",
-            )
-        if request.n > caps.max_n:
-            raise CapabilityError(f"The {where} makes at most {caps.max_n} images per run.", field="n")
-        if request.background == "transparent" and not caps.transparency:
-            raise CapabilityError(f"The {where} cannot make transparent backgrounds.", field="background")
-        if request.kind == "edit" and not caps.edit:
-            raise CapabilityError(f"The {where} cannot edit images.", field="kind")
-        if request.output_format not in caps.formats:
-            raise CapabilityError(
-                f"The {where} cannot write {request.output_format}: it writes {', '.join(caps.formats)}.",
-                field="output_format",
-            )
+        check_request(cls.capabilities(model), request, f"The {cls.name} model {model!r}")
 
     def generate(self, request: ImageRequest, *, on_partial: PartialCallback | None = None) -> ImageResult:
         raise NotImplementedError
