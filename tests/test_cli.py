@@ -138,3 +138,20 @@ def test_demo_twice_renders_once(cli, root):
     assert frame["status"].tolist() == ["ok"] * first + ["cached"] * first
     assert int(frame["credits"].sum()) == 0
     assert sorted((root / "images").rglob("*.png")) == images
+
+
+def test_a_quoted_text_in_a_free_cli_prompt_is_the_runs_exact_text(cli, root):
+    code, out, err = cli("generate", "a watch on a lavender background, text reading 'TIME IS NOW'", "--json")
+    assert code == 0, err
+    run = json.loads(out)
+    from workbench import Workbench
+
+    with Workbench(root) as wb:
+        spec = wb.recall(wb.run(run["id"]).images[0])
+    assert [t.text for t in spec.texts] == ["TIME IS NOW"]
+    # An explicit --headline names the texts instead.
+    code, out, err = cli("generate", "a mug, text reading 'HELLO'", "--headline", "BONJOUR", "--json")
+    assert code == 0, err
+    with Workbench(root) as wb:
+        spec = wb.recall(wb.run(json.loads(out)["id"]).images[0])
+    assert [t.text for t in spec.texts] == ["BONJOUR"]

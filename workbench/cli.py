@@ -154,9 +154,9 @@ def _spec_from_options(
     if spec_file is not None:
         base = PromptSpec.from_file(spec_file)  # file:line: field: problem
         return base.replace(**given) if given else base
-    if prompt is not None:
-        given = {"subject": prompt, **given}
-    return wb.spec(preset=preset, **given)
+    # A free prompt goes to wb.spec as text, so its quoted words become its exact texts
+    # (unless --headline/--subtext/--label name them) as they do in Python.
+    return wb.spec(prompt, preset=preset, **given)
 
 
 @cli.command()
