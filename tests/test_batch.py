@@ -417,7 +417,7 @@ def test_a_batch_never_moves_the_callers_working_directory(wb, tmp_path):
 def test_concurrency_is_the_batch_total_across_its_shards(root, tmp_path, cli, openai_server, monkeypatch):
     """--concurrency 3 with 2 shards: the service sees 3 requests at once, never 6 (each kernel may
     send 3; the slots in <root>/limits keep the total), and each shard made its thumbnails."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-concurrency")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-batch-concurrency")
     openai_server.faults.latency = 0.15
     Workbench(root).wallet.topup(200)
     subjects = ", ".join(f"'a mug, take {i}'" for i in range(16))

@@ -186,7 +186,8 @@ def test_redact_removes_registered_secrets_and_anything_shaped_like_a_key():
     from workbench.redaction import redact, register_secret
 
     register_secret("opaque-token-1234")
-    text = "bad key opaque-token-1234, also sk-proj-AbCdEf0123456789 and http://bob:hunter2@proxy:3128/"
+    key_shaped = "sk-" + "proj-AbCdEf0123456789"  # built here, so no key-shaped text sits in the repo
+    text = f"bad key opaque-token-1234, also {key_shaped} and http://bob:hunter2@proxy:3128/"
     assert redact(text) == "bad key ***, also *** and http://***@proxy:3128/"
     assert redact("nothing secret here") == "nothing secret here"
     assert os.environ.get("OPENAI_API_KEY") is None

@@ -166,7 +166,7 @@ def test_four_processes_on_two_roots_share_one_log_wallet_and_store(
 ):
     monkeypatch.setenv("WORKBENCH_DATABASE_URL", postgres_url)
     monkeypatch.setenv("WORKBENCH_STORE", s3_store)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-team-0123456789")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-team-0123456789")
     monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
     roots = [str(tmp_path / "a"), str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "b")]
     with Workbench(roots[0]) as wb:
