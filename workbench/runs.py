@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -488,9 +488,12 @@ def _waiting(holder: Any, said: list[bool]) -> None:
     )
 
 
-def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
-    """A cached Run when the request was made before (or by a request it waited for), else an
-    attempt holding the request's claim and its credits."""
+def _begin_steps(
+    wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None
+) -> Generator[float, None, Run | _Attempt]:
+    """The start of a run, yielding how long to sleep while another request holds the claim;
+    returns a cached Run (the request was made before, or by the request it waited for), else an
+    attempt holding the request's claim and its credits. ``_begin`` and ``_abegin`` sleep."""
     pending = _start(wb, plan, fresh, batch_id, shard)
     if isinstance(pending, Run):
         return pending
@@ -503,10 +506,20 @@ def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: 
             break
         if waited >= WAIT_MESSAGE_SECONDS and not said:
             _waiting(wb.ledger.claim_holder(plan.fingerprint) or _NOBODY, said)
-        time.sleep(delay)
+        yield delay
         waited += delay
         delay = min(delay * 1.5, 0.2)
     return _reserve(wb, plan, pending)
+
+
+def _begin(wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None) -> Run | _Attempt:
+    """A cached Run or an attempt holding the claim and credits (see ``_begin_steps``)."""
+    steps = _begin_steps(wb, plan, fresh, batch_id, shard)
+    try:
+        while True:
+            time.sleep(next(steps))
+    except StopIteration as done:
+        return done.value
 
 
 async def _abegin(
@@ -514,22 +527,12 @@ async def _abegin(
 ) -> Run | _Attempt:
     """``_begin`` for the event loop: waiting for another request's claim sleeps in the loop
     (never in a worker thread, which the request it waits for may need to finish)."""
-    pending = _start(wb, plan, fresh, batch_id, shard)
-    if isinstance(pending, Run):
-        return pending
-    delay, waited, said = 0.01, 0.0, []
-    while pending.claims:
-        step = _claim_step(wb, plan, pending, waited)
-        if step is not _BUSY:
-            if isinstance(step, Run):
-                return step
-            break
-        if waited >= WAIT_MESSAGE_SECONDS and not said:
-            _waiting(wb.ledger.claim_holder(plan.fingerprint) or _NOBODY, said)
-        await asyncio.sleep(delay)
-        waited += delay
-        delay = min(delay * 1.5, 0.2)
-    return _reserve(wb, plan, pending)
+    steps = _begin_steps(wb, plan, fresh, batch_id, shard)
+    try:
+        while True:
+            await asyncio.sleep(next(steps))
+    except StopIteration as done:
+        return done.value
 
 
 class _Nobody:
