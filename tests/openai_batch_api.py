@@ -10,17 +10,21 @@
     #   completion every line runs through the server's own Images API handler, answers go to
     #   the output file, per-request errors (a refused prompt, a bad size) to the error file.
 
-Lines are JSON ``{"custom_id", "method": "POST", "url": "/v1/images/generations", "body": {...}}``;
+Lines are JSON ``{"custom_id", "method": "POST", "url": "/v1/images/generations", "body": {...}}``
+(the url is the batch's endpoint; an ``/v1/images/edits`` body carries ``images: [{"file_id"}]``
+and ``mask: {"file_id"}``, files uploaded with purpose ``user_data``, or ``image_url`` data URLs);
 output lines ``{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}``,
 as the real service writes them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 from openai_server import OpenAIServer, Request, Response, error_body
@@ -44,6 +48,10 @@ class BatchAPI:
         self.contents: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._polls: dict[str, int] = {}
+        self.uploads: Counter[str] = Counter()
+        self.edit_inputs: list[
+            tuple[list[bytes], bytes | None]
+        ] = []  # what each edit line carried  # files uploaded other than batch inputs, by purpose
         self._lock = threading.Lock()
         server.routes.update(
             {
@@ -77,15 +85,24 @@ class BatchAPI:
 
     def create_file(self, request: Request) -> Response:
         fields, files = request.form()
-        if fields.get("purpose") != "batch":
+        purpose = fields.get("purpose")
+        if purpose not in ("batch", "user_data", "vision"):
             return Response(
-                400, error_body("purpose must be 'batch'.", kind="invalid_request_error", param="purpose")
+                400,
+                error_body(
+                    "purpose must be 'batch', 'user_data' or 'vision'.",
+                    kind="invalid_request_error",
+                    param="purpose",
+                ),
             )
         uploads = files.get("file") or []
         if not uploads:
             return Response(
                 400, error_body("A file is required.", kind="invalid_request_error", param="file")
             )
+        if purpose != "batch":  # an image a batch's edit lines refer to by its file id
+            self.uploads[purpose] += 1
+            return Response(200, self._store(uploads[0], filename="image", purpose=purpose))
         for number, line in enumerate(uploads[0].splitlines(), 1):
             try:
                 item = json.loads(line)
@@ -199,7 +216,7 @@ class BatchAPI:
                     500, error_body("The server had an error processing this request.", kind="server_error")
                 )
                 if number in self.fail_lines
-                else self._answer(item)
+                else self._answer(item, batch["endpoint"])
             )
             body = answer.body if not isinstance(answer.body, bytes) else json.loads(answer.body or b"{}")
             record = {
@@ -225,14 +242,48 @@ class BatchAPI:
             )["id"]
         batch["status"], batch["completed_at"] = "completed", int(time.time())
 
-    def _answer(self, item: dict[str, Any]) -> Response:
-        if item.get("method") != "POST" or item.get("url") != "/v1/images/generations":
+    def _answer(self, item: dict[str, Any], endpoint: str) -> Response:
+        if item.get("method") != "POST" or item.get("url") != endpoint:
             return Response(
                 400,
                 error_body(
-                    f"Unsupported url {item.get('url')!r} in a batch line.",
+                    f"The url {item.get('url')!r} of a batch line is not the batch's endpoint {endpoint!r}.",
                     kind="invalid_request_error",
                     param="url",
                 ),
             )
-        return self.server._images_answer(dict(item["body"]), kind="generate", inputs=[], mask=None)
+        body = dict(item["body"])
+        if endpoint == "/v1/images/generations":
+            return self.server._images_answer(body, kind="generate", inputs=[], mask=None)
+        # An edit as JSON: images (and the mask) by file id or data URL, as the service takes them.
+        try:
+            inputs = [self._image_ref(ref) for ref in body.pop("images", None) or []]
+            mask = self._image_ref(body.pop("mask")) if body.get("mask") is not None else None
+        except LookupError as exc:
+            return Response(400, error_body(str(exc), kind="invalid_request_error", param="images"))
+        if "image" in body:
+            return Response(
+                400,
+                error_body(
+                    "A JSON edit takes `images` (file ids or image URLs), not `image`.",
+                    kind="invalid_request_error",
+                    param="image",
+                ),
+            )
+        if not inputs:
+            return Response(
+                400, error_body("An edit needs an image.", kind="invalid_request_error", param="images")
+            )
+        self.edit_inputs.append((inputs, mask))
+        return self.server._images_answer(body, kind="edit", inputs=inputs, mask=mask)
+
+    def _image_ref(self, ref: Any) -> bytes:
+        """An image reference of a JSON edit: ``{"file_id": ...}`` or ``{"image_url": "data:..."}``."""
+        if isinstance(ref, dict) and ref.get("file_id"):
+            data = self.contents.get(ref["file_id"])
+            if data is None:
+                raise LookupError(f"No such file {ref['file_id']!r}.")
+            return data
+        if isinstance(ref, dict) and str(ref.get("image_url", "")).startswith("data:"):
+            return base64.b64decode(ref["image_url"].split(",", 1)[1])
+        raise LookupError(f"An image is {{'file_id': ...}} or {{'image_url': 'data:...'}}, not {ref!r}.")

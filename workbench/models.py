@@ -314,13 +314,21 @@ class ModelTable:
             raise CapabilityError(f"{where} does not stream partial images.", field="partial_images")
         return info
 
-    def check_batch(self, model: str | None) -> ModelInfo:
+    def check_batch(self, model: str | None, request: ImageRequest | None = None) -> ModelInfo:
+        """Refuse (one ``CapabilityError`` sentence) a model the Batch API does not offer, or a
+        request it cannot carry: a batch answers once, in a file, so nothing streams."""
         info = self.info(model)
         if not info.batch_api:
             raise CapabilityError(
                 f"The openai model {info.name!r} is not offered through the Batch API: "
                 "run it directly, or choose another model.",
                 field="model",
+            )
+        if request is not None and request.partial_images:
+            raise CapabilityError(
+                "The Batch API answers in a file and streams nothing: partial_images cannot go "
+                "through it (leave it at 0, or run the job directly).",
+                field="partial_images",
             )
         return info
 

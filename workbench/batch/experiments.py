@@ -18,11 +18,19 @@ An experiment is a YAML file (or a CSV of rows), named by its path or by its nam
     rows: products.csv                  # each CSV row is one run (columns are factor names)
     repeats: 5                          # optional: 5 samples (variants) per cell, for intervals
     checks: [palette, contrast]         # optional: the checks every image gets (workbench.checks)
+    edit:                               # optional: every job edits an image instead of generating
+      input: product.png                # the image to edit (relative to this file)
+      mask: product-mask.png            # optional: alpha 0 (or non-zero grey) where to edit
+      references: [logo.png]            # optional: more images the edit may use
+      instruction: put it on white marble   # what to change (or vary `instruction` as a factor)
 
 Factor names are spec fields (subject, background, lighting, style, details, aspect, quality, n,
 seed, texts, preset), ``headline`` and ``subtext`` (replace the exact texts of that role), and run
-options (backend, model, variant, output_format, transparent). A CSV's ``label`` column names its
-rows on the contact sheet. Grid, zip and rows multiply: every grid cell runs every zip pair and
+options (backend, model, variant, output_format, transparent), and for edits ``input``, ``mask`` and
+``instruction`` (one CSV row per photo to edit, say). A CSV's ``label`` column names its rows on the
+contact sheet. An edit job's image files are checked as uploads when the file is read (a missing or
+unreadable image is one sentence, nothing run); its key hashes their bytes, so a changed photo is a
+new job. Grid, zip and rows multiply: every grid cell runs every zip pair and
 every row. Errors name the file and the field, e.g. ``mug.yaml: grid.lighting[2]: …``.
 """
 
@@ -62,10 +70,12 @@ __all__ = [
 SPEC_FIELDS = tuple(name for name in ALL_SPEC_FIELDS if name != "character")  # factors a job can vary
 TEXT_ROLES = ("headline", "subtext")
 OPTIONS = ("backend", "model", "variant", "output_format", "transparent")
-FACTOR_NAMES = (*SPEC_FIELDS, *TEXT_ROLES, *OPTIONS)
+EDIT_FACTORS = ("input", "mask", "instruction")  # an edit job's image, mask and instruction
+EDIT_KEYS = ("input", "mask", "references", "instruction")
+FACTOR_NAMES = (*SPEC_FIELDS, *TEXT_ROLES, *OPTIONS, *EDIT_FACTORS)
 _TOP_KEYS = (
     "name", "description", "preset", "spec", "backend", "model", "options", "grid", "zip", "rows",
-    "repeats", "checks",
+    "repeats", "checks", "edit",
 )  # fmt: skip
 _MAX_REPEATS = 100
 _INTEGERS = ("n", "seed", "variant")
@@ -323,6 +333,13 @@ class _Reader:
         elif name == "texts":
             if isinstance(value, str):
                 value = [value]
+        elif name in ("input", "mask"):
+            return self.image_file(where, value)
+        elif name == "instruction":
+            if not isinstance(value, str) or not value.strip():
+                raise self.fail(
+                    where, "an instruction is the change to make, in words, e.g. 'put it on marble'."
+                )
         elif value is not None and not isinstance(value, str):
             if name in ("aspect",) and isinstance(value, (int, float)):
                 raise self.fail(where, f'write the aspect in quotes, e.g. "3:2", not {value!r}.')
@@ -338,6 +355,49 @@ class _Reader:
             except TemplateError as exc:
                 raise self.fail(where, str(exc)) from None
         return value
+
+    def image_file(self, where: str, value: Any) -> str:
+        """An edit's image (relative to the experiment file), checked as an upload now: a missing,
+        too large or unreadable image is one sentence before any job runs. Its absolute path."""
+        from workbench.errors import WorkbenchError
+        from workbench.imaging.uploads import resolve_source
+
+        if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+            raise self.fail(where, f"give the path of an image file, not {value!r}.")
+        path = Path(str(value).strip()).expanduser()
+        if not path.is_absolute():
+            path = self.path.parent / path
+        if not path.is_file():
+            raise self.fail(where, f"no image file {path}.")
+        try:
+            resolve_source(path)
+        except WorkbenchError as exc:
+            raise self.fail(where, str(exc)) from None
+        return str(path.resolve())
+
+    def edit(self, raw: Any) -> dict[str, Any]:
+        """The ``edit:`` block: the image, mask, references and instruction every job starts from."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            raise self.fail("edit", f"give a mapping of {', '.join(EDIT_KEYS)}.")
+        unknown = [k for k in raw if k not in EDIT_KEYS]
+        if unknown:
+            raise self.fail(f"edit.{unknown[0]}", f"unknown key; an edit takes {', '.join(EDIT_KEYS)}.")
+        edit: dict[str, Any] = {}
+        for key in ("input", "mask", "instruction"):
+            if raw.get(key) is not None:
+                edit[key] = self.value(f"edit.{key}", key, raw[key])
+        references = raw.get("references")
+        if references is not None:
+            if isinstance(references, str):
+                references = [references]
+            if not isinstance(references, Sequence):
+                raise self.fail("edit.references", "give a list of image files.")
+            edit["references"] = [
+                self.image_file(f"edit.references[{i}]", v) for i, v in enumerate(references)
+            ]
+        return edit
 
     def rows(self, raw: Any) -> tuple[Axis, list[dict[str, tuple[str, Any]]]]:
         """The CSV (or inline list of mappings) of rows: each row one run."""
@@ -494,6 +554,7 @@ class _Reader:
 
         repeats = self.repeats(data.get("repeats"))
         checks = self.checks(data.get("checks"))
+        self.edit_base = self.edit(data.get("edit"))
         jobs: list[Job] = []
         keys: set[str] = set()
         for index, combo in enumerate(itertools.product(*groups)):
@@ -575,17 +636,41 @@ class _Reader:
         fields = dict(base)
         run_options = dict(options)
         job_preset = preset
+        edit = dict(getattr(self, "edit_base", {}))
         for factor, (_, value) in chosen.items():
             if factor == "preset":
                 job_preset = value or None
             elif factor in OPTIONS:
                 run_options[factor] = value
+            elif factor in EDIT_FACTORS:
+                edit[factor] = value
             elif factor not in TEXT_ROLES:
                 fields[factor] = value
         job_backend = run_options.pop("backend", backend)
         job_model = run_options.pop("model", model)
         roles = {factor: value for factor, (_, value) in chosen.items() if factor in TEXT_ROLES}
         where = "/".join(coords) or "spec"
+        digests: dict[str, Any] = {}
+        if edit:
+            missing = "input" if "input" not in edit else "instruction" if "instruction" not in edit else None
+            if missing is not None:
+                raise self.fail(
+                    "edit" if "edit" in (self.doc.data if self.doc else {}) else missing,
+                    f"job {index + 1} ({where}): an edit job needs an {missing}"
+                    f"{' image' if missing == 'input' else ''} (in edit: or as a factor).",
+                )
+            run_options["edit"] = edit
+            if "subject" not in fields and job_preset is None:
+                fields["subject"] = edit["instruction"]  # the spec an edit run is logged with
+            # The key hashes what the images hold, not where they are: a changed photo is a new job.
+            digests = {
+                k: _digest(v)
+                if k in ("input", "mask")
+                else [_digest(r) for r in v]
+                if k == "references"
+                else v
+                for k, v in edit.items()
+            }
         try:
             if roles:
                 fields["texts"] = self._texts(job_preset, fields, roles)
@@ -593,7 +678,12 @@ class _Reader:
         except (SpecError, TemplateError) as exc:
             field_name = getattr(exc, "field", None) or "spec"
             raise self.fail(field_name, f"job {index + 1} ({where}): {exc}") from None
-        payload = {"spec": spec.to_dict(), "backend": job_backend, "model": job_model, "options": run_options}
+        payload = {
+            "spec": spec.to_dict(),
+            "backend": job_backend,
+            "model": job_model,
+            "options": {**run_options, **({"edit": digests} if digests else {})},
+        }
         key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
         factors = {factor: label for factor, (label, _) in chosen.items()}
         return Job(key, index, spec, job_backend, job_model, run_options, factors, coords)
@@ -610,6 +700,28 @@ class _Reader:
         kept = [{"text": t.text, "role": t.role} for t in texts if t.role not in roles]
         added = [{"text": value, "role": role} for role, value in roles.items() if value]
         return added + kept
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def plan_edit_job(wb: Any, job: Job, edit: Mapping[str, Any], **options: Any) -> Any:
+    """The plan of an edit job (``edit:`` in its experiment): its image, mask and references
+    through ``Workbench.plan_edit``, at the job's quality and model, priced like any edit."""
+    params = dict(options.pop("params", None) or {})
+    mask = Path(edit["mask"]).read_bytes() if edit.get("mask") else None
+    plan = wb.plan_edit(
+        edit["input"],
+        edit["instruction"],
+        mask=mask,
+        references=tuple(edit.get("references") or ()),
+        backend=job.backend,
+        model=job.model,
+        quality=job.spec.quality,
+        **options,
+    )
+    return dataclasses.replace(plan, params={**plan.params, **params})
 
 
 def _label(value: Any) -> str:

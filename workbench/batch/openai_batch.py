@@ -5,6 +5,11 @@ refuses when the wallet cannot pay, writes one JSONL line per job to render (``c
 the job key), uploads it (``/v1/files``), creates the batch (``/v1/batches``) and records it in
 the ``batches`` table. Jobs already made come from the cache at once, as in ``batch run``.
 
+Edit jobs (``edit:`` in the experiment) go to ``/v1/images/edits``: their images are uploaded once
+each (``/v1/files``, purpose ``user_data``) and each JSONL body names them as
+``images: [{"file_id": ...}]`` and ``mask: {"file_id": ...}``. A batch has one endpoint, so an
+experiment mixing generations and edits is refused before the wallet is asked.
+
 ``status`` polls the remote batch; ``collect`` downloads the output and error files and turns
 each answer into stored images and a ledger row charged to the wallet (dollars at the discount),
 each per-request error into a ``failed`` (or ``blocked``) row at 0 credits. Collecting again adds
@@ -49,9 +54,14 @@ from workbench.errors import BackendError, ContentPolicyError, ExperimentError, 
 if TYPE_CHECKING:
     from workbench.core import Workbench
 
-__all__ = ["ENDPOINT", "Submitted", "cancel", "collect", "status", "submit"]
+__all__ = ["EDITS_ENDPOINT", "ENDPOINT", "Submitted", "endpoint_of", "cancel", "collect", "status", "submit"]
 
 ENDPOINT = "/v1/images/generations"
+EDITS_ENDPOINT = "/v1/images/edits"  # edits, and generations with reference images
+# A Batch API line is JSON: an edit's images go as ``images: [{"file_id": ...}]`` (and ``mask:
+# {"file_id": ...}``), each distinct image uploaded once through /v1/files with this purpose.
+INPUT_PURPOSE = "user_data"
+INPUT_EXPIRES_SECONDS = 30 * 86400  # the uploads expire with the batch's own files, not kept forever
 _FINISHED = ("completed", "failed", "expired", "cancelled")
 _ENDED_WITHOUT_ANSWERS = ("failed", "expired", "cancelled")
 
@@ -149,13 +159,75 @@ def _adopt(wb: Workbench, batch_id: str, remote: Any) -> None:
     )
 
 
-def line_body(wb: Workbench, plan: Any) -> dict[str, Any]:
-    """The JSON body of one Batch API line: the Images API parameters of a plan's request."""
+def line_body(wb: Workbench, plan: Any, file_ids: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON body of one Batch API line: the Images API parameters of a plan's request. An
+    edit's images (multipart files when sent directly) become ``images``/``mask`` file references,
+    ``file_ids`` mapping each image's sha256 to its uploaded file's id."""
+    import hashlib
+
     params = wb.backend("openai").params(plan.request)
     params.pop("timeout", None)
     params.pop("stream", None)
     params.pop("partial_images", None)
+    if "image" in params:
+        ids = file_ids or {}
+        params["images"] = [
+            {"file_id": ids[hashlib.sha256(data).hexdigest()]} for _, data, _ in params.pop("image")
+        ]
+        if "mask" in params:
+            params["mask"] = {"file_id": ids[hashlib.sha256(params["mask"][1]).hexdigest()]}
     return params
+
+
+def endpoint_of(plan: Any) -> str:
+    """Where a plan's request goes: the edits endpoint when it carries images, else generations."""
+    return EDITS_ENDPOINT if plan.request.inputs else ENDPOINT
+
+
+def _batch_endpoint(plan: Any) -> str:
+    """The one endpoint of a batch's requests (a Batch API batch has one); a batch mixing
+    generations and edits is one sentence, before the wallet is asked."""
+    kinds: dict[str, int] = {}
+    for planned in plan.to_run:
+        if not planned.cached:
+            endpoint = endpoint_of(planned.plan)
+            kinds[endpoint] = kinds.get(endpoint, 0) + 1
+    if len(kinds) > 1:
+        raise ExperimentError(
+            f"A Batch API batch goes to one endpoint, but this one has {kinds[ENDPOINT]} generations and "
+            f"{kinds[EDITS_ENDPOINT]} edits (or generations with reference images): submit them as two "
+            "experiments.",
+            field="edit",
+        )
+    return next(iter(kinds), ENDPOINT)
+
+
+def _upload_inputs(wb: Workbench, client: Any, plan: Any) -> dict[str, str]:
+    """Upload each distinct image the batch's edits carry (inputs, references, masks) once;
+    their file ids by sha256."""
+    import hashlib
+
+    from workbench.backends.openai import _mime
+
+    file_ids: dict[str, str] = {}
+    for planned in plan.to_run:
+        request = planned.plan.request
+        if planned.cached or not request.inputs:
+            continue
+        for data in (*request.inputs, *((request.mask,) if request.mask is not None else ())):
+            digest = hashlib.sha256(data).hexdigest()
+            if digest in file_ids:
+                continue
+            ext, mime = _mime(data)
+            uploaded = _call(
+                wb,
+                client.files.create,
+                file=(f"{digest[:16]}.{ext}", data, mime),
+                purpose=INPUT_PURPOSE,
+                expires_after={"anchor": "created_at", "seconds": INPUT_EXPIRES_SECONDS},
+            )
+            file_ids[digest] = uploaded.id
+    return file_ids
 
 
 def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None) -> Submitted:
@@ -171,6 +243,7 @@ def submit(wb: Workbench, experiment: Experiment, *, batch_id: str | None = None
     # before the wallet is asked; then nothing is uploaded when the wallet cannot pay.
     plan = plan_batch(wb, experiment, batch_id=batch_id, via="openai-batch")
     plan.check()
+    _batch_endpoint(plan)  # one endpoint per batch: refused before the wallet is asked
     client = _client(wb)  # a missing key fails here, before any file is written
     # Escrow: the whole estimate is held before anything is uploaded (refused with the shortfall);
     # collect commits each request's actual credits against it and releases the rest.
@@ -202,6 +275,9 @@ def _send(wb: Workbench, plan: Any, client: Any) -> Submitted:
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
     share_batch_files(wb, folder, plan.batch_id)  # so any root of a team can collect it
+    endpoint = _batch_endpoint(plan)
+    record_batch(wb, plan, status="submitting", options={"via": "openai-batch"})
+    file_ids = _upload_inputs(wb, client, plan)  # an edit's images, each once, before its lines
     lines, cached = [], 0
     for planned in plan.to_run:
         if planned.cached:  # done before, or a repeat of a job of this batch: one answer serves both
@@ -211,13 +287,12 @@ def _send(wb: Workbench, plan: Any, client: Any) -> Submitted:
                 {
                     "custom_id": planned.job.key,
                     "method": "POST",
-                    "url": ENDPOINT,
-                    "body": line_body(wb, planned.plan),
+                    "url": endpoint,
+                    "body": line_body(wb, planned.plan, file_ids),
                 },
                 ensure_ascii=False,
             )
         )
-    record_batch(wb, plan, status="submitting", options={"via": "openai-batch"})
     for planned in plan.to_run:  # jobs made before: cached rows now, as a local run would log them
         if planned.plan.estimate.cached:
             wb.run_plan(planned.plan, batch_id=plan.batch_id, shard=0)
@@ -231,7 +306,7 @@ def _send(wb: Workbench, plan: Any, client: Any) -> Submitted:
         wb, client.files.create, file=("requests.jsonl", payload, "application/jsonl"), purpose="batch"
     )
     remote = _create_batch(
-        wb, client, plan.batch_id, input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h"
+        wb, client, plan.batch_id, input_file_id=uploaded.id, endpoint=endpoint, completion_window="24h"
     )
     set_batch_status(wb, plan.batch_id, "submitted", remote_id=remote.id, remote_input_file=uploaded.id)
     return Submitted(plan.batch_id, remote.id, uploaded.id, len(lines), cached, plan.credits, plan.usd)

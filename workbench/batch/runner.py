@@ -330,9 +330,7 @@ def plan_batch(
     for job in experiment.jobs:
         plan = plan_job(wb, job, experiment.name)
         if via == "openai-batch":  # what the Batch API cannot take: refused before the wallet is asked
-            if plan.request.kind != "generate":
-                raise ExperimentError("The Batch API path sends generate jobs only.", field="kind")
-            wb.models.check_batch(plan.model)
+            wb.models.check_batch(plan.model, plan.request)
         is_done = job.key in done
         cached = plan.estimate.cached or plan.fingerprint in paid_for
         # Batch API runs cost its discount, in credits as in dollars.

@@ -294,6 +294,18 @@ def plan_job(wb: Workbench, job: Job, experiment: str) -> Plan:
     """Validate and price one job through the facade (the same plan the kernel executes)."""
     options = dict(job.options)
     transparent = options.pop("transparent", None)
+    edit = options.pop("edit", None)
+    if edit:  # an edit job (``edit:`` in the experiment): its image through Workbench.plan_edit
+        from workbench.batch.experiments import plan_edit_job
+
+        return plan_edit_job(
+            wb,
+            job,
+            edit,
+            transparent=transparent or None,
+            params=job_params(job, experiment=experiment),
+            **options,
+        )
     return wb.plan(
         job.spec,
         backend=job.backend,
