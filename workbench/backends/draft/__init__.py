@@ -130,13 +130,28 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
 
+try:  # ISA-L's deflate: a few ms for a 1024x1024 draft where zlib takes 10-14
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # pragma: no cover - isal is a dependency; a build without it still works
+    _isal_zlib = None
+
+
+def _deflate(data: memoryview, level: int) -> bytes:
+    """A zlib stream of ``data``: ISA-L at its level ``level`` (0-3) if installed, else zlib's."""
+    if _isal_zlib is not None:
+        return _isal_zlib.compress(data, min(level, _isal_zlib.ISAL_BEST_COMPRESSION))
+    deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9)
+    return deflate.compress(data) + deflate.flush()
+
+
 def encode_png(image: Image.Image, level: int = 1) -> bytes:
     """A PNG of an RGB or RGBA image, filtered for the draft's pictures and deflated at ``level``.
 
     A row equal to the one above is filtered "Up" (all zeros: the soft layer is drawn small and
-    scaled up, so most rows repeat), every other row "Sub"; numpy does the filtering and zlib
-    the deflate, about twice as fast as Pillow's adaptive filter at level 1, with no metadata:
-    the same image always gives the same bytes.
+    scaled up, so most rows repeat), every other row "Sub"; numpy does the filtering and ISA-L
+    (``isal``) the deflate, about eight times as fast as zlib at level 1 and a little smaller
+    (zlib at ``level`` where isal is not installed), with no metadata: the same image always
+    gives the same bytes.
     """
     import numpy as np
 
@@ -152,8 +167,7 @@ def encode_png(image: Image.Image, level: int = 1) -> bytes:
     same[1:] = (rows[1:] == rows[:-1]).all(axis=1)
     out[same, 0] = 2  # Up: a repeated row is all zeros
     out[same, 1:] = 0
-    deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9)
-    data = deflate.compress(out.data) + deflate.flush()
+    data = _deflate(out.data, level)
     colour = 2 if channels == 3 else 6
     header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
     return (
