@@ -12,7 +12,6 @@ the reservation is released in the same transaction.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.backends.base import Backend, ImageRequest, ImageResult, PartialCallback, get_backend_class
 from workbench.errors import BackendError, ContentPolicyError, InputImageError, SpecError
+from workbench.lazy import lazy_module
 from workbench.ledger import RUN_COLUMNS, utc_now
 from workbench.pricing import Estimate
 from workbench.redaction import redact
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from workbench.core import Workbench
+
+# Only the async paths (batches, arun_plan) use it; a draft from the command line never starts a loop.
+asyncio = lazy_module("asyncio")
 
 __all__ = [
     "CLAIM_LEASE_SECONDS",

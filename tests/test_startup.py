@@ -1,0 +1,83 @@
+"""What a cold command-line process imports: ``workbench --help`` and a first draft image stay
+free of the heavy packages (pandas, numpy, openai, ...) they do not use, so they start fast.
+
+Each command runs in a fresh interpreter, like the console script, and reports ``sys.modules``
+as it exits; the times themselves are measured in ``bench/bench_service.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs the CLI as the console script does and writes the imported modules' names on the way out.
+_PROBE = """
+import json, sys
+out, sys.argv = sys.argv[1], ["workbench", *sys.argv[2:]]
+try:
+    from workbench.cli import main
+    main()
+finally:
+    with open(out, "w") as handle:
+        json.dump(sorted(sys.modules), handle)
+"""
+
+# Never needed to print help or to draw, store and record one draft image.
+_HEAVY = (
+    "pandas",
+    "pyarrow",
+    "openai",
+    "httpx",
+    "jinja2",
+    "cv2",
+    "matplotlib",
+    "papermill",
+    "nbformat",
+    "scipy",
+)
+
+
+def _imported(tmp_path: Path, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    out = tmp_path / "modules.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(out), *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(out.read_text())), done
+
+
+def _tops(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+def test_help_imports_no_heavy_package(tmp_path: Path) -> None:
+    modules, done = _imported(tmp_path, "--help")
+    assert "generate" in done.stdout
+    assert "workbench.cli" in modules
+    heavy = _tops(modules) & {*_HEAVY, "numpy", "PIL", "fontTools", "isal", "sqlite3", "asyncio"}
+    assert not heavy, f"workbench --help imported {sorted(heavy)}"
+    assert not {"workbench.core", "workbench.backends.draft", "workbench.ledger"} & modules
+
+
+def test_a_first_draft_imports_only_what_it_draws_with(tmp_path: Path, root: Path) -> None:
+    modules, done = _imported(tmp_path, "--root", str(root), "generate", "a ceramic mug on a wooden table")
+    images = list((root / "images").rglob("*.png"))
+    assert len(images) == 1, done.stdout + done.stderr
+    assert images[0].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "workbench.backends.draft" in modules and "numpy" in modules
+    heavy = _tops(modules) & set(_HEAVY)
+    assert not heavy, f"a draft generate imported {sorted(heavy)}"
+    # The draft is a built-in backend: no scan of the installed packages' entry points.
+    assert "importlib.metadata" not in modules
+    assert "asyncio" not in _tops(modules)
