@@ -59,10 +59,18 @@ FAULTS = (
 # Faults that come after the work is done: the image is made (and counted in ``produced``, as the
 # real service would bill it), then the answer is lost, late or wrong.
 AFTER_WORK = ("drop_after_work", "slow_after_work", "truncated", "extra_image", "wrong_size")
-_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-_PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+_MIME = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "svg": "image/svg+xml",
+}
+_PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "gif": "GIF"}
+# What only the 2.5 models (and their snapshots) take, as the client's docs say.
+_PLUS_MODELS = ("gpt-image-2.5-sunburst", "gpt-image-2.5-flare")
 # Output tokens for a 1024x1024 image per quality (the service's own figures, roughly).
-_TOKENS_1MP = {"low": 272, "medium": 1056, "high": 4160, "auto": 1056}
+_TOKENS_1MP = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 8320, "max": 16640, "auto": 1056}
 POLICY_MESSAGE = (
     "Your request was rejected as a result of our safety system. Your request may contain "
     "content that is not allowed by our safety system."
@@ -493,9 +501,19 @@ class OpenAIServer:
     def images_edits(self, request: Request) -> Response:
         fields, files = request.form()
         params: dict[str, Any] = dict(fields)
-        for name in ("n", "partial_images", "output_compression"):
+        for name in ("n", "partial_images", "output_compression", "frame_count", "frame_duration_ms"):
             if name in params:
                 params[name] = int(params[name])
+        svg = {k: params.pop(k) for k in list(params) if k.startswith("svg[")}  # svg[model], ...
+        if svg:
+            params["svg"] = {
+                "model": svg.get("svg[model]"),
+                **(
+                    {"reasoning": {"effort": svg["svg[reasoning][effort]"]}}
+                    if "svg[reasoning][effort]" in svg
+                    else {}
+                ),
+            }
         params["stream"] = params.get("stream") == "true"
         inputs = files.get("image", [])
         if not inputs:
@@ -560,7 +578,13 @@ class OpenAIServer:
             )
         quality = params.get("quality") or "auto"
         n = int(params.get("n") or 1)
-        image = self.image(width if fault != "wrong_size" else width // 2, height, fmt, background, prompt)
+        refused = self._option_refusal(params, fmt, quality, n)
+        if refused is not None:
+            return refused
+        frames = int(params.get("frame_count") or 9) if fmt == "gif" else 1
+        image = self.image(
+            width if fault != "wrong_size" else width // 2, height, fmt, background, prompt, frames=frames
+        )
         if fault == "truncated":
             image = image[: len(image) // 2]
         answered = n + 1 if fault == "extra_image" else n
@@ -662,6 +686,38 @@ class OpenAIServer:
             ),
         )
 
+    def _option_refusal(self, params: dict[str, Any], fmt: str, quality: str, n: int) -> Response | None:
+        """The service's rules for qualities, GIF, SVG and complexity (its own, not Workbench's)."""
+        model = str(params.get("model") or "")
+
+        def bad(message: str, param: str) -> Response:
+            with self._lock:
+                self.faults_sent["bad_option"] += 1
+            return Response(400, error_body(message, kind="invalid_request_error", param=param))
+
+        plus = model.startswith(_PLUS_MODELS)
+        if quality in ("xhigh", "max") and not plus:
+            return bad(f"Quality '{quality}' is not supported for model {model}.", "quality")
+        if fmt not in ("png", "jpeg", "webp", "gif", "svg"):
+            return bad(f"Invalid output_format '{fmt}'.", "output_format")
+        if fmt in ("gif", "svg") and not plus:
+            return bad(f"output_format '{fmt}' is not available for model {model}.", "output_format")
+        if params.get("complexity") not in (None, "low", "medium", "high"):
+            return bad(f"Invalid complexity {params.get('complexity')!r}.", "complexity")
+        if fmt != "gif" and ("frame_count" in params or "frame_duration_ms" in params):
+            return bad("frame_count is only supported with output_format=gif.", "frame_count")
+        if fmt == "gif" and not 2 <= int(params.get("frame_count") or 9) <= 16:
+            return bad("frame_count must be from 2 through 16.", "frame_count")
+        if fmt != "svg" and params.get("svg") is not None:
+            return bad("svg requires output_format=svg.", "svg")
+        if fmt == "svg" and n != 1:
+            return bad("SVG generation requires n=1.", "n")
+        if fmt in ("gif", "svg") and (params.get("stream") or params.get("output_compression") is not None):
+            return bad(
+                f"{fmt.upper()} output does not support streaming or output_compression.", "output_format"
+            )
+        return None
+
     def _serve(self, image: bytes, fmt: str) -> str:
         with self._lock:
             image_id = f"img_{len(self.served)}.{fmt}"
@@ -676,15 +732,40 @@ class OpenAIServer:
         fmt = request.params["image_id"].rsplit(".", 1)[-1]
         return Response(200, image, {"content-type": _MIME.get(fmt, "application/octet-stream")})
 
-    def image(self, width: int, height: int, fmt: str, background: str, prompt: str) -> bytes:
-        """An encoded image of exactly this size and format (cached: the bench asks for many)."""
+    def image(
+        self, width: int, height: int, fmt: str, background: str, prompt: str, *, frames: int = 1
+    ) -> bytes:
+        """An encoded image of exactly this size and format (cached: the bench asks for many): an
+        animated GIF of ``frames`` frames, or an SVG document of that size."""
         transparent = background == "transparent"
-        key = (width, height, fmt, transparent, hash(prompt) % 7)
+        key = (width, height, fmt, transparent, hash(prompt) % 7, frames)
         with self._lock:
             cached = self._images.get(key)
         if cached is not None:
             return cached
         colour = (40 + 30 * key[4], 120, 200)
+        if fmt == "svg":
+            data = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n'
+                f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+                f'viewBox="0 0 {width} {height}"><rect width="{width}" height="{height}" '
+                f'fill="rgb{colour}"/><circle cx="{width // 2}" cy="{height // 2}" '
+                f'r="{min(width, height) // 4}" fill="#fff"/></svg>\n'
+            ).encode()
+            with self._lock:
+                self._images[key] = data
+            return data
+        if fmt == "gif":
+            stills = [
+                Image.new("RGB", (width, height), (colour[0], colour[1], (colour[2] + 5 * i) % 256))
+                for i in range(frames)
+            ]
+            buffer = io.BytesIO()
+            stills[0].save(buffer, "GIF", save_all=True, append_images=stills[1:], duration=200, loop=0)
+            data = buffer.getvalue()
+            with self._lock:
+                self._images[key] = data
+            return data
         if transparent:
             image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
             image.paste((*colour, 255), (width // 4, height // 4, 3 * width // 4, 3 * height // 4))

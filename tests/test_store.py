@@ -56,8 +56,9 @@ def test_store_is_content_addressed(tmp_path):
 
 
 def test_store_refuses_what_is_not_an_image(tmp_path):
-    with pytest.raises(InputImageError, match="Only PNG, JPEG and WebP"):
-        Store(tmp_path).put(b"GIF89a....")
+    for data in (b"BM6\x00\x00\x00....", b"<html><body>not an svg</body></html>", b"GIF88a...."):
+        with pytest.raises(InputImageError, match="Only PNG, JPEG, WebP, GIF and SVG"):
+            Store(tmp_path).put(data)
     assert not (tmp_path / "images").exists()
 
 

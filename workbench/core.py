@@ -275,6 +275,11 @@ class Workbench:
         partial_images: int = 0,
         input_fidelity: str | None = None,
         safety_identifier: str | None = None,
+        complexity: str | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
+        svg_model: str | None = None,
+        svg_effort: str | None = None,
         parent_id: str | None = None,
         params: Mapping[str, Any] | None = None,
         **fields: Any,
@@ -291,8 +296,16 @@ class Workbench:
         are reference images (paths, bytes, PIL images or Runs, each checked as an upload: a file
         that is not a PNG, JPEG or WebP image is one sentence, nothing sent or charged);
         ``input_fidelity`` (low/high, on models that take it) and ``safety_identifier`` (the run's
-        user, for the service's abuse monitoring) go to the service.
+        user, for the service's abuse monitoring) go to the service. ``complexity`` (low, medium,
+        high: planning effort, apart from quality), ``output_format="gif"`` with ``frame_count``
+        and ``frame_duration_ms``, and ``output_format="svg"`` with ``svg_model``/``svg_effort``
+        (the SVG author) go where the model's table row lists them; elsewhere they are refused in
+        one sentence naming what the model takes.
         """
+        if fields:  # response_format, user, markup...: the API's own names get their own sentence
+            from workbench.models import refuse_unsent
+
+            refuse_unsent(fields)
         spec = self.spec(spec, preset=preset, **fields)
         if kind == "generate" and inputs:
             inputs = _references(self, inputs)
@@ -344,6 +357,11 @@ class Workbench:
             partial_images=partial_images,
             input_fidelity=input_fidelity,
             safety_identifier=safety_identifier,
+            complexity=complexity,
+            frame_count=frame_count,
+            frame_duration_ms=frame_duration_ms,
+            svg_model=svg_model,
+            svg_effort=svg_effort,
         )
         if table is not None:
             table.check(request)
@@ -361,6 +379,17 @@ class Workbench:
             "moderation": moderation,
             "partial_images": partial_images,
             **({"input_fidelity": input_fidelity} if input_fidelity else {}),
+            **{
+                name: value
+                for name, value in (
+                    ("complexity", complexity),
+                    ("frame_count", frame_count),
+                    ("frame_duration_ms", frame_duration_ms),
+                    ("svg_model", svg_model),
+                    ("svg_effort", svg_effort),
+                )
+                if value is not None
+            },
             **dict(params or {}),
         }
         return Plan(request, backend, model, fingerprint, estimate, spec, run_params, parent_id)

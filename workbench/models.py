@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import yamlio
-from workbench.backends.base import FORMATS, ModelCapabilities, check_request
+from workbench.backends.base import COMPLEXITIES, FORMATS, OUTPUT_FORMATS, ModelCapabilities, check_request
 from workbench.errors import CapabilityError, TemplateError
 
 if TYPE_CHECKING:
     from workbench.backends.base import ImageRequest
 
 __all__ = [
+    "API_FIELDS",
     "BACKEND",
     "DEFAULT_MODEL",
     "ModelInfo",
@@ -46,6 +47,7 @@ __all__ = [
     "nearest_sizes",
     "parse_size",
     "read_yaml",
+    "refuse_unsent",
 ]
 
 log = logging.getLogger("workbench.models")
@@ -75,6 +77,7 @@ _KEYS = frozenset(
         "input_fidelity",
         "max_n",
         "formats",
+        "complexity",
         *_FLAGS,
     }
 )
@@ -120,6 +123,7 @@ class ModelInfo:
     output_compression: bool = True
     streaming: bool = True
     batch_api: bool = True
+    complexity: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -142,6 +146,11 @@ class ModelInfo:
             names.append("edits" + ("+mask" if self.mask else ""))
         if self.input_fidelity:
             names.append("input_fidelity=" + "/".join(self.input_fidelity))
+        if self.complexity:
+            names.append("complexity")
+        extra = [f for f in self.caps.formats if f not in FORMATS]
+        if extra:
+            names.append("+".join(extra))
         if self.streaming:
             names.append("streaming")
         if self.batch_api:
@@ -312,6 +321,11 @@ class ModelTable:
                 )
         if request.partial_images and not info.streaming:
             raise CapabilityError(f"{where} does not stream partial images.", field="partial_images")
+        if request.complexity is not None and request.complexity not in info.complexity:
+            takes = (
+                f"takes complexity {', '.join(info.complexity)}" if info.complexity else "takes no complexity"
+            )
+            raise CapabilityError(f"{where} {takes}, not {request.complexity!r}.", field="complexity")
         return info
 
     def check_batch(self, model: str | None, request: ImageRequest | None = None) -> ModelInfo:
@@ -331,6 +345,73 @@ class ModelTable:
                 field="partial_images",
             )
         return info
+
+
+# Every field of the installed client's image generate and edit parameters, and what Workbench
+# does with it: "sent" (a run option or the spec, checked against the model's row before sending)
+# or "not sent" with the sentence a run that names it gets. A test compares this with the
+# client's own params types, so a new client's new field fails it until it is listed here.
+API_FIELDS: dict[str, tuple[str, str]] = {
+    "prompt": ("sent", "the composed prompt (or an edit's instruction)"),
+    "background": ("sent", "transparent= (the model's `transparency`); auto is omitted"),
+    "complexity": ("sent", "complexity= where the model's `complexity` lists it"),
+    "frame_count": ("sent", "frame_count= with output_format gif"),
+    "frame_duration_ms": ("sent", "frame_duration_ms= with output_format gif"),
+    "model": ("sent", "model= (a row of the model table)"),
+    "moderation": ("sent", "moderation= on generations without images"),
+    "n": ("sent", "the spec's n, up to the model's max_n"),
+    "output_compression": ("sent", "output_compression= with jpeg or webp"),
+    "output_format": ("sent", "output_format=, one of the model's `formats`"),
+    "partial_images": ("sent", "partial_images= (streamed; not through the Batch API)"),
+    "quality": ("sent", "the spec's quality, one of the model's `qualities`"),
+    "safety_identifier": ("sent", "the run's user (safety_identifier=), or the backend's hashed default"),
+    "size": ("sent", "size= or the size the model's row gives the aspect and quality"),
+    "svg": ("sent", "svg_model= and svg_effort= with output_format svg"),
+    "stream": ("sent", "set with partial_images"),
+    "image": ("sent", "an edit's image and its references"),
+    "mask": ("sent", "an edit's mask or regions (the model's `mask`)"),
+    "input_fidelity": ("sent", "input_fidelity= where the model's `input_fidelity` lists it"),
+    "response_format": (
+        "not sent",
+        "response_format is a parameter of the retired DALL·E models: GPT image models answer with "
+        "b64_json (an answer with a url is fetched), so Workbench never sends it.",
+    ),
+    "style": (
+        "not sent",
+        "style (vivid/natural) is a parameter of the retired DALL·E models: describe the style in "
+        "the spec's style field instead.",
+    ),
+    "user": (
+        "not sent",
+        "user is deprecated: Workbench sends the run's user as safety_identifier instead.",
+    ),
+    "markup": (
+        "not sent",
+        "markup (a guide drawn over the image, GPT Image 2.5) is not offered yet: give regions or a "
+        "mask to mark where to edit.",
+    ),
+}
+# The client's values Workbench does not offer, with why (the spec refuses them in a sentence).
+API_VALUES_NOT_OFFERED = {
+    "quality": {
+        "auto": "Workbench sends the quality it priced",
+        "standard": "DALL·E only",
+        "hd": "DALL·E only",
+    },
+    "size": {"auto": "Workbench sends the size it priced"},
+}
+
+
+def refuse_unsent(options: Mapping[str, Any]) -> None:
+    """An Images API parameter Workbench does not send, named as a run option: its one sentence
+    (rather than 'unknown spec field')."""
+    from workbench.errors import SpecError
+    from workbench.spec import SPEC_FIELDS
+
+    for name in options:
+        how, why = API_FIELDS.get(name, ("", ""))
+        if how == "not sent" and name not in SPEC_FIELDS:  # style= is the spec's own style
+            raise SpecError(why, field=name)
 
 
 def check_size_aspect(size: tuple[int, int], aspect: str) -> None:
@@ -461,8 +542,13 @@ def _build(
     if not isinstance(fidelity, list) or any(v not in ("low", "high") for v in fidelity):
         raise _bad(source, name, "input_fidelity", f"a list of low and high, not {fidelity!r}")
     formats = tuple(entry.get("formats") or FORMATS)
-    if any(f not in FORMATS for f in formats):
-        raise _bad(source, name, "formats", f"a list of {', '.join(FORMATS)}, not {list(formats)!r}")
+    if not isinstance(entry.get("formats") or [], list) or any(f not in OUTPUT_FORMATS for f in formats):
+        raise _bad(
+            source, name, "formats", f"a list of {', '.join(OUTPUT_FORMATS)}, not {entry.get('formats')!r}"
+        )
+    complexity = entry.get("complexity") or []
+    if not isinstance(complexity, list) or any(v not in COMPLEXITIES for v in complexity):
+        raise _bad(source, name, "complexity", f"a list of {', '.join(COMPLEXITIES)}, not {complexity!r}")
     caps = ModelCapabilities(
         sizes=sizes,
         qualities=tuple(quality_sizes),
@@ -489,6 +575,7 @@ def _build(
         output_compression=entry.get("output_compression", True),
         streaming=entry.get("streaming", True),
         batch_api=entry.get("batch_api", True),
+        complexity=tuple(complexity),
     )
 
 
@@ -548,7 +635,8 @@ def _sizes(source: Any, name: str, value: Any) -> tuple[frozenset[tuple[int, int
 
 
 def _quality_sizes(source: Any, name: str, value: Any) -> dict[str, dict[str, tuple[int, int]]]:
-    from workbench.spec import ASPECTS, QUALITIES
+    from workbench.spec import ALL_QUALITIES as QUALITIES
+    from workbench.spec import ASPECTS
 
     if not isinstance(value, Mapping) or not value:
         raise _bad(source, name, "qualities", "a mapping of quality to the size of each aspect ratio")

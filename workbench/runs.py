@@ -931,12 +931,21 @@ def _check_answer(request: ImageRequest, images: list[bytes], decoded: list[Any]
 
     from PIL import Image
 
-    from workbench.store import sniff_format
+    from workbench.store import sniff_stored_format
 
     for index, data in enumerate(images, 1):
-        kind = sniff_format(data)
+        kind = sniff_stored_format(data)
         if kind is None:
-            return f"Image {index} of the answer is not PNG, JPEG or WebP."
+            return f"Image {index} of the answer is not PNG, JPEG, WebP, GIF or SVG."
+        if kind == "svg":  # vector: well-formed XML whose root is <svg>; it has no pixel size
+            problem = _svg_problem(data)
+            if problem is None and request.output_format != "svg":
+                problem = f"is SVG, not the {request.output_format.upper()} asked for"
+            if problem is not None:
+                return f"Image {index} of the answer {problem}."
+            if decoded is not None:
+                decoded.append(None)
+            continue
         try:
             image = Image.open(io.BytesIO(data))
             image.load()
@@ -955,6 +964,20 @@ def _check_answer(request: ImageRequest, images: list[bytes], decoded: list[Any]
                 f"Image {index} of the answer is {size[0]}x{size[1]}, not the "
                 f"{request.width}x{request.height} asked for."
             )
+    return None
+
+
+def _svg_problem(data: bytes) -> str | None:
+    """Why an SVG answer cannot be kept (not XML, not an <svg> root), or None. Expat refuses
+    entity expansion bombs and fetches nothing."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        return f"is SVG that cannot be parsed ({exc})"
+    if root.tag.rsplit("}", 1)[-1] != "svg":
+        return "is XML whose root is not <svg>"
     return None
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ASPECTS",
     "MAX_PROMPT_CHARS",
+    "ALL_QUALITIES",
     "QUALITIES",
     "TEXT_ROLES",
     "FIELD_KINDS",
@@ -48,6 +49,10 @@ __all__ = [
 
 TEXT_ROLES = ("headline", "subtext", "label")
 QUALITIES = ("low", "medium", "high")
+# Qualities only some service models have (the 2.5 models' xhigh and max: more detail at the size
+# high renders at); the model table says which, and every other model refuses them in a sentence.
+SERVICE_QUALITIES = ("xhigh", "max")
+ALL_QUALITIES = (*QUALITIES, *SERVICE_QUALITIES)
 MAX_PROMPT_CHARS = 32_000
 MAX_N = 10
 
@@ -71,15 +76,21 @@ ASPECTS = tuple(ASPECT_SIZES)
 
 # What the prompt says about resolution, last in the prompt. Pixel sizes never go into the
 # prompt: the aspect setting chooses them.
-_RESOLUTION_WORDS = {"low": "", "medium": "high resolution", "high": "4K, ultra detailed"}
+_RESOLUTION_WORDS = {
+    "low": "",
+    "medium": "high resolution",
+    "high": "4K, ultra detailed",
+    "xhigh": "4K, ultra detailed",
+    "max": "4K, ultra detailed",
+}
 
 
 def size_for(aspect: str, quality: str) -> tuple[int, int]:
     """Return the (width, height) in pixels for an aspect ratio and quality."""
     _check_choice("aspect", aspect, ASPECTS)
-    _check_choice("quality", quality, QUALITIES)
+    _check_choice("quality", quality, ALL_QUALITIES)
     medium, high = ASPECT_SIZES[aspect]
-    return high if quality == "high" else medium
+    return medium if quality in ("low", "medium") else high
 
 
 def _check_choice(name: str, value: object, choices: Iterable[str]) -> None:
@@ -182,7 +193,8 @@ class PromptSpec:
         texts: exact texts to render, each with a role (headline, subtext, label).
         details: free details: composition, colours with hex codes, mood.
         aspect: aspect ratio, one of ``ASPECTS``.
-        quality: ``low``, ``medium`` or ``high``.
+        quality: ``low``, ``medium`` or ``high`` (``xhigh`` and ``max`` on the models whose table
+            row lists them).
         n: how many images (1-10).
         seed: a seed for backends that take one (the draft renderer does).
         character: a recurring character whose description leads the prompt.
@@ -211,7 +223,7 @@ class PromptSpec:
         object.__setattr__(self, "texts", tuple(TextItem.coerce(t) for t in texts or ()))
         object.__setattr__(self, "character", Character.coerce(self.character))
         _check_choice("aspect", self.aspect, ASPECTS)
-        _check_choice("quality", self.quality, QUALITIES)
+        _check_choice("quality", self.quality, ALL_QUALITIES)
         if isinstance(self.n, bool) or not isinstance(self.n, int) or not 1 <= self.n <= MAX_N:
             raise SpecError(f"n must be a whole number from 1 to {MAX_N}, not {self.n!r}.", field="n")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):

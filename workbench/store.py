@@ -2,9 +2,14 @@
 
 Files live at ``<root>/images/<sha[:2]>/<sha>.<ext>`` where ``sha`` is the SHA-256 of the file's
 bytes: the same bytes are stored once. The recipe (spec, prompt, backend, model, run id) travels
-inside the file — an iTXt chunk in PNG, an XMP packet in JPEG and WebP — so ``read_recipe`` rebuilds
-it from any copy of the image, wherever it went. Metadata is spliced into the encoded bytes: the
-pixels are never decoded or re-encoded.
+inside the file — an iTXt chunk in PNG, an XMP packet in JPEG, WebP and GIF (an ``XMP DataXMP``
+application extension), a ``<metadata>`` element in SVG — so ``read_recipe`` rebuilds it from any
+copy of the image, wherever it went. Metadata is spliced into the encoded bytes: the pixels are
+never decoded or re-encoded.
+
+SVG answers (the service's vector output) are stored as they came, as ``.svg`` text; they are not
+rasters, so they have no thumbnail and raster-only work (finishing, checks, uploads for edits)
+refuses them in a sentence. Animated GIFs are stored whole; their thumbnail is the first frame.
 
 The images live in the local folder, or on shared storage by an fsspec URL (``s3://bucket/prefix``
 through s3fs, a shared mount) with the local folder as this machine's cache: ``Store.open`` reads
@@ -39,6 +44,7 @@ __all__ = [
     "embed_recipe",
     "read_recipe",
     "sniff_format",
+    "sniff_stored_format",
 ]
 
 RECIPE_KEY = "workbench:recipe"
@@ -47,7 +53,14 @@ MAX_RECIPE_BYTES = 1 << 20
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _XMP_NS = "http://ns.adobe.com/xap/1.0/\x00"
 _XMP_RE = re.compile(rb"<workbench:recipe>([A-Za-z0-9+/=\s]+)</workbench:recipe>")
-EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif", "svg": "svg"}
+_SVG_START = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE[^>]*>\s*)?<svg[\s>]", re.S
+)
+NOT_RASTER = (
+    "{what} is an SVG (vector) image, not a raster: {action} needs PNG, JPEG or WebP pixels; ask for "
+    "output_format png for an image to {verb}."
+)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -58,6 +71,19 @@ def sniff_format(data: bytes) -> str | None:
         return "jpeg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
+    return None
+
+
+def sniff_stored_format(data: bytes) -> str | None:
+    """What the store keeps: ``sniff_format``'s rasters, and the service's ``gif`` (GIF87a/89a)
+    and ``svg`` (XML whose root is ``<svg>``) answers; else None."""
+    kind = sniff_format(data)
+    if kind is not None:
+        return kind
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if _SVG_START.match(data[:4096]):
+        return "svg"
     return None
 
 
@@ -117,16 +143,39 @@ def _embed_webp(data: bytes, recipe: dict[str, Any]) -> bytes:
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
 
 
+# XMP in GIF (the XMP specification, part 3): the packet in an application extension, followed by
+# a 258-byte "magic trailer" so a decoder reading it as sub-blocks always lands on the terminator.
+_GIF_XMP_TRAILER = b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
+
+
+def _embed_gif(data: bytes, recipe: dict[str, Any]) -> bytes:
+    flags = data[10]
+    position = 13 + (3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0)  # after the global palette
+    extension = b"\x21\xff\x0bXMP DataXMP" + _xmp_packet(recipe) + _GIF_XMP_TRAILER
+    return data[:position] + extension + data[position:]
+
+
+def _embed_svg(data: bytes, recipe: dict[str, Any]) -> bytes:
+    match = re.search(rb"<svg[^>]*>", data)
+    if match is None or match.group(0).endswith(b"/>"):
+        raise InputImageError("The SVG has no content to carry a recipe in.")
+    return data[: match.end()] + b"<metadata>" + _xmp_packet(recipe) + b"</metadata>" + data[match.end() :]
+
+
 def embed_recipe(data: bytes, recipe: dict[str, Any]) -> bytes:
     """Return the encoded image ``data`` with ``recipe`` embedded in its metadata."""
-    kind = sniff_format(data)
+    kind = sniff_stored_format(data)
     if kind == "png":
         return _embed_png(data, recipe)
     if kind == "jpeg":
         return _embed_jpeg(data, recipe)
     if kind == "webp":
         return _embed_webp(data, recipe)
-    raise InputImageError("Only PNG, JPEG and WebP images can carry a recipe.")
+    if kind == "gif":
+        return _embed_gif(data, recipe)
+    if kind == "svg":
+        return _embed_svg(data, recipe)
+    raise InputImageError("Only PNG, JPEG, WebP, GIF and SVG images can carry a recipe.")
 
 
 def _png_recipe(data: bytes) -> dict[str, Any] | None:
@@ -359,9 +408,9 @@ class Store:
         On shared storage the image is written there (once: its name is its hash) and kept in the
         local cache; an upload that fails raises ``StoreError`` and the run is not recorded as ok.
         """
-        kind = sniff_format(data)
+        kind = sniff_stored_format(data)
         if kind is None:
-            raise InputImageError("Only PNG, JPEG and WebP images can be stored.")
+            raise InputImageError("Only PNG, JPEG, WebP, GIF and SVG images can be stored.")
         if recipe is not None:
             data = embed_recipe(data, recipe)
         sha = hashlib.sha256(data).hexdigest()
@@ -458,6 +507,11 @@ class Store:
             InputImageError: the image is missing or cannot be read.
         """
         source = self.root / relative
+        if source.suffix.lower() == ".svg":
+            raise InputImageError(
+                NOT_RASTER.format(what=str(relative), action="a thumbnail", verb="preview"),
+                path=str(source),
+            )
         cached = self.root / "thumbs" / str(size) / f"{source.stem}.webp"
         try:
             return cached.read_bytes()

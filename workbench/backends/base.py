@@ -43,8 +43,15 @@ __all__ = [
 
 KINDS = ("generate", "edit")
 BACKGROUNDS = ("auto", "opaque", "transparent")
-FORMATS = ("png", "jpeg", "webp")
+FORMATS = ("png", "jpeg", "webp")  # raster formats every backend may write (the default capability)
+# What the Images API can answer in: the raster formats, animated GIF and SVG (vector). A model's
+# table row says which it writes; GIF and SVG have their own rules, checked in ImageRequest.
+OUTPUT_FORMATS = (*FORMATS, "gif", "svg")
 MODERATIONS = ("auto", "low")
+COMPLEXITIES = ("low", "medium", "high")
+SVG_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+GIF_FRAMES = (2, 16)  # frame_count, from..to (the service's default is 9)
+GIF_MAX_FRAME_MS = 655_350
 
 MAX_SEED = 2**63 - 1
 MAX_EDGE = 65536
@@ -85,6 +92,11 @@ class ImageRequest:
     partial_images: int = 0
     input_fidelity: str | None = None
     safety_identifier: str | None = None
+    complexity: str | None = None
+    frame_count: int | None = None
+    frame_duration_ms: int | None = None
+    svg_model: str | None = None
+    svg_effort: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -96,14 +108,17 @@ class ImageRequest:
                 f"Unknown background {self.background!r}: use auto, opaque or transparent.",
                 field="background",
             )
-        if self.output_format not in FORMATS:
+        if self.output_format not in OUTPUT_FORMATS:
             raise SpecError(
-                f"Unknown output format {self.output_format!r}: use png, jpeg or webp.", field="output_format"
+                f"Unknown output format {self.output_format!r}: use png, jpeg, webp, gif or svg.",
+                field="output_format",
             )
-        if self.background == "transparent" and self.output_format == "jpeg":
+        if self.background == "transparent" and self.output_format not in ("png", "webp"):
             raise SpecError(
-                "A transparent background needs PNG or WebP output, not JPEG.", field="output_format"
+                f"A transparent background needs PNG or WebP output, not {self.output_format.upper()}.",
+                field="output_format",
             )
+        self._check_animation_and_vector()
         if self.output_compression is not None and not _whole(self.output_compression, 0, 100):
             raise SpecError(
                 f"output_compression is a whole number from 0 to 100, not {self.output_compression!r}.",
@@ -142,6 +157,49 @@ class ImageRequest:
         if not _whole(self.partial_images, 0, 3):
             raise SpecError("partial_images must be from 0 to 3.", field="partial_images")
 
+    def _check_animation_and_vector(self) -> None:
+        """The rules of GIF and SVG output and of ``complexity``, as the Images API states them."""
+        if self.complexity is not None and self.complexity not in COMPLEXITIES:
+            raise SpecError(
+                f"Unknown complexity {self.complexity!r}: use low, medium or high.", field="complexity"
+            )
+        fmt = self.output_format
+        if fmt != "gif" and (self.frame_count is not None or self.frame_duration_ms is not None):
+            raise SpecError("frame_count and frame_duration_ms go with GIF output only.", field="frame_count")
+        if self.frame_count is not None and not _whole(self.frame_count, *GIF_FRAMES):
+            raise SpecError(
+                f"A GIF has {GIF_FRAMES[0]} to {GIF_FRAMES[1]} frames, not {self.frame_count!r}.",
+                field="frame_count",
+            )
+        if self.frame_duration_ms is not None and not _whole(self.frame_duration_ms, 10, GIF_MAX_FRAME_MS):
+            raise SpecError(
+                f"frame_duration_ms is a whole number of milliseconds from 10 to {GIF_MAX_FRAME_MS:,}, "
+                f"not {self.frame_duration_ms!r}.",
+                field="frame_duration_ms",
+            )
+        if fmt != "svg" and (self.svg_model is not None or self.svg_effort is not None):
+            raise SpecError("svg_model and svg_effort go with SVG output only.", field="svg_model")
+        if self.svg_model is not None and (not isinstance(self.svg_model, str) or not self.svg_model.strip()):
+            raise SpecError("svg_model is the name of the model that authors the SVG.", field="svg_model")
+        if self.svg_effort is not None and self.svg_effort not in SVG_EFFORTS:
+            raise SpecError(
+                f"Unknown svg_effort {self.svg_effort!r}: use {', '.join(SVG_EFFORTS)}.", field="svg_effort"
+            )
+        if fmt in ("gif", "svg"):
+            name = fmt.upper()
+            if self.partial_images:
+                raise SpecError(
+                    f"{name} output does not stream: leave partial_images at 0.", field="partial_images"
+                )
+            if self.output_compression is not None:
+                raise SpecError(f"{name} output takes no output_compression.", field="output_compression")
+            if fmt == "gif" and self.mask is not None:
+                raise SpecError(
+                    "GIF output takes no mask: edit a still image, or leave out the mask.", field="mask"
+                )
+            if fmt == "svg" and self.n != 1:
+                raise SpecError(f"SVG output makes one image per request, not {self.n}.", field="n")
+
     @property
     def size(self) -> str:
         return f"{self.width}x{self.height}"
@@ -166,8 +224,17 @@ class ImageRequest:
             "mask": hashlib.sha256(self.mask).hexdigest() if self.mask else None,
             "variant": self.variant,
         }
-        if self.input_fidelity is not None:  # only when set, so earlier fingerprints stay the same
-            payload["input_fidelity"] = self.input_fidelity
+        # Only when set, so earlier fingerprints stay the same.
+        for name in (
+            "input_fidelity",
+            "complexity",
+            "frame_count",
+            "frame_duration_ms",
+            "svg_model",
+            "svg_effort",
+        ):
+            if getattr(self, name) is not None:
+                payload[name] = getattr(self, name)
         if uses_spec and self.spec is not None:
             payload["spec"] = self.spec.to_dict() | {"preset": None}
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
@@ -279,17 +346,17 @@ def check_request(caps: ModelCapabilities, request: ImageRequest, where: str) ->
     """Raise ``CapabilityError`` for what ``request`` asks that ``caps`` cannot make (``where``
     names the model in the sentence, e.g. "The openai model 'gpt-image-2'"); sends nothing.
     The one check of sizes, qualities, counts, transparency, formats and edits, for every backend."""
+    if request.quality not in caps.qualities:  # first: a quality it lacks has no size of its own either
+        raise CapabilityError(
+            f"{where} has no quality {request.quality!r}: it has {', '.join(caps.qualities)}.",
+            field="quality",
+        )
     if not caps.supports_size(request.width, request.height):
         near = ", ".join(f"{w}x{h}" for w, h in caps.nearest_sizes(request.width, request.height, 3))
         raise CapabilityError(
             f"{where} cannot make {request.size} (it makes {caps.describe_sizes()}); "
             f"the nearest sizes it can make: {near}.",
             field="size",
-        )
-    if request.quality not in caps.qualities:
-        raise CapabilityError(
-            f"{where} has no quality {request.quality!r}: it has {', '.join(caps.qualities)}.",
-            field="quality",
         )
     if request.n > caps.max_n:
         raise CapabilityError(f"{where} makes at most {caps.max_n} images per request.", field="n")

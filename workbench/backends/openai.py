@@ -1092,7 +1092,19 @@ class OpenAIBackend(Backend):
             params["partial_images"] = request.partial_images
         who = request.safety_identifier or self.safety_identifier
         if who:
-            params["safety_identifier"] = who
+            params["safety_identifier"] = who  # not the deprecated `user`, which it supersedes
+        if request.complexity is not None:
+            params["complexity"] = request.complexity
+        for name in ("frame_count", "frame_duration_ms"):  # GIF output
+            if getattr(request, name) is not None:
+                params[name] = getattr(request, name)
+        if request.svg_model is not None or request.svg_effort is not None:  # SVG output's author
+            svg: dict[str, Any] = {}
+            if request.svg_model is not None:
+                svg["model"] = request.svg_model
+            if request.svg_effort is not None:
+                svg["reasoning"] = {"effort": request.svg_effort}
+            params["svg"] = svg
         if request.inputs:  # an edit, or a generate with reference images: the edits endpoint
             files = []
             for index, data in enumerate(request.inputs):
@@ -1263,12 +1275,12 @@ class OpenAIBackend(Backend):
     ) -> ImageResult:
         if not collected.images:
             raise ServiceError("The openai service answered without an image.", backend=NAME)
-        from workbench.store import sniff_format
+        from workbench.store import sniff_stored_format
 
-        fmt = sniff_format(collected.images[0])
+        fmt = sniff_stored_format(collected.images[0])
         if fmt is None:
             raise ServiceError(
-                "The openai service sent image data that is not PNG, JPEG or WebP.", backend=NAME
+                "The openai service sent image data that is not PNG, JPEG, WebP, GIF or SVG.", backend=NAME
             )
         meta = {k: v for k, v in collected.meta.items() if v is not None}
         return ImageResult(

@@ -49,6 +49,7 @@ from workbench.batch.runner import (
     write_batch_files,
 )
 from workbench.batch.shard import plan_job
+from workbench.credits import format_credits
 from workbench.errors import BackendError, ContentPolicyError, ExperimentError, ServiceError
 
 if TYPE_CHECKING:
@@ -73,13 +74,13 @@ class Submitted:
     input_file: str
     requests: int
     cached: int
-    credits: int
+    credits: float
     usd: float
 
     def describe(self) -> str:
         return (
             f"batch {self.batch_id}: {self.requests} requests sent to the OpenAI Batch API as "
-            f"{self.remote_id} ({self.cached} from the cache); up to {self.credits} credits, "
+            f"{self.remote_id} ({self.cached} from the cache); up to {format_credits(self.credits)} credits, "
             f"${self.usd:.4f} at the batch price. Poll with `workbench batch status {self.batch_id}`, "
             f"then `workbench batch collect {self.batch_id}`."
         )
@@ -364,7 +365,7 @@ def _release_escrow(wb: Workbench, batch_id: str, note: str) -> int:
 
 
 def _result(body: dict[str, Any], model: str) -> ImageResult:
-    from workbench.store import sniff_format
+    from workbench.store import sniff_stored_format
 
     images = [base64.b64decode(item["b64_json"], validate=True) for item in body.get("data") or []]
     if not images:
@@ -375,7 +376,7 @@ def _result(body: dict[str, Any], model: str) -> ImageResult:
     text_out = int(details_out.get("text_tokens") or 0)
     return ImageResult(
         images=images,
-        format=sniff_format(images[0]) or "png",
+        format=sniff_stored_format(images[0]) or "png",
         model=model,
         usage=Usage(
             text_in=int(details_in.get("text_tokens", usage.get("input_tokens", 0)) or 0),

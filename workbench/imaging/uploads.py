@@ -233,6 +233,16 @@ def _size_of(data: bytes) -> tuple[int, int]:
         return image.size
 
 
+def _refuse_vector(data: bytes, what: str) -> None:
+    """A stored SVG answer is not pixels: editing, finishing and checking it is one sentence."""
+    from workbench.store import NOT_RASTER, sniff_stored_format
+
+    if sniff_stored_format(data) == "svg":
+        raise InputImageError(
+            NOT_RASTER.format(what=what, action="editing, finishing and checking", verb="work on")
+        )
+
+
 def resolve_source(source: Any, *, store_root: Path | None = None, max_bytes: int | None = None) -> Source:
     """Turn what a person passes to ``edit``/``finish``/``export`` into a ``Source``.
 
@@ -247,6 +257,7 @@ def resolve_source(source: Any, *, store_root: Path | None = None, max_bytes: in
         if not source.images:
             raise InputImageError(f"Run {source.id[:8]} has no image to work on (status {source.status}).")
         data = Path(source.images[0]).read_bytes()
+        _refuse_vector(data, f"Run {source.id[:8]}'s image")
         return Source(data, _size_of(data), source.id, read_recipe(data))
     if isinstance(source, Image.Image):
         buffer = io.BytesIO()
@@ -258,6 +269,7 @@ def resolve_source(source: Any, *, store_root: Path | None = None, max_bytes: in
         images = (Path(store_root) / "images").resolve() if store_root is not None else None
         if images is not None and path.is_file() and images in path.resolve().parents:
             data = path.read_bytes()
+            _refuse_vector(data, str(path))
             recipe = read_recipe(data)
             return Source(data, _size_of(data), (recipe or {}).get("run_id"), recipe)
         # The recipe first (of a file the upload limit allows): one too large to read is refused in

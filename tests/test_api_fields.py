@@ -1,0 +1,233 @@
+"""The rest of the Images API surface: every field of the installed client's generate and edit
+parameters is either sent (checked against the model's row first) or refused in a sentence; the
+2.5 models' xhigh and max, GIF and SVG output and complexity go through the loopback server."""
+
+from __future__ import annotations
+
+import io
+import typing
+
+import pytest
+from PIL import Image
+
+from workbench import Workbench
+from workbench.backends.base import (
+    BACKGROUNDS,
+    COMPLEXITIES,
+    MODERATIONS,
+    OUTPUT_FORMATS,
+    SVG_EFFORTS,
+)
+from workbench.errors import CapabilityError, SpecError
+from workbench.models import API_FIELDS, API_VALUES_NOT_OFFERED, ModelTable
+from workbench.spec import ALL_QUALITIES
+
+
+def _fields(*types: type) -> dict[str, typing.Any]:
+    hints: dict[str, typing.Any] = {}
+    for cls in types:
+        hints.update(typing.get_type_hints(cls))
+    return hints
+
+
+def _client_fields() -> dict[str, typing.Any]:
+    from openai.types import image_edit_params as edit
+    from openai.types import image_generate_params as generate
+
+    return _fields(
+        generate.ImageGenerateParamsNonStreaming,
+        generate.ImageGenerateParamsStreaming,
+        edit.ImageEditParamsNonStreaming,
+        edit.ImageEditParamsStreaming,
+    )
+
+
+def _literals(annotation: typing.Any) -> set[str]:
+    """Every Literal value inside an annotation (through Optional, Union, Required)."""
+    found: set[str] = set()
+    if typing.get_origin(annotation) is typing.Literal:
+        return set(typing.get_args(annotation))
+    for arg in typing.get_args(annotation):
+        found |= _literals(arg)
+    return found
+
+
+def test_every_field_of_the_clients_image_params_is_sent_or_refused():
+    """A field the installed client lists and Workbench has not decided on fails here."""
+    client = _client_fields()
+    missing = sorted(set(client) - set(API_FIELDS))
+    assert not missing, f"the client has fields Workbench does not handle: {missing}"
+    assert {how for how, _ in API_FIELDS.values()} == {"sent", "not sent"}
+    for name, (how, why) in API_FIELDS.items():
+        assert why.strip(), name
+        if how == "not sent":  # one sentence that says what to do instead
+            assert why.endswith(".") and why.count(". ") <= 1, name
+
+
+def test_the_clients_values_are_ones_workbench_knows():
+    client = _client_fields()
+    offered_qualities = set(ALL_QUALITIES) | set(API_VALUES_NOT_OFFERED["quality"])
+    assert _literals(client["quality"]) <= offered_qualities
+    assert _literals(client["output_format"]) == set(OUTPUT_FORMATS)
+    assert _literals(client["complexity"]) == set(COMPLEXITIES)
+    assert _literals(client["background"]) == set(BACKGROUNDS)
+    assert _literals(client["moderation"]) == set(MODERATIONS)
+    assert _literals(client["input_fidelity"]) == {"low", "high"}
+    from openai.types import image_edit_params, image_generate_params
+
+    for module in (image_generate_params, image_edit_params):
+        efforts = _literals(typing.get_type_hints(module.SvgReasoning)["effort"])
+        assert efforts == set(SVG_EFFORTS)
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        ({"response_format": "url"}, "retired DALL·E models"),
+        ({"user": "alice"}, "safety_identifier"),
+        ({"markup": b"x"}, "markup"),
+        ({"quality": "hd"}, "Unsupported quality 'hd'"),
+        ({"quality": "auto"}, "Unsupported quality 'auto'"),
+        ({"size": "auto"}, "A size is WIDTHxHEIGHT"),
+    ],
+)
+def test_a_field_workbench_does_not_send_is_one_sentence(root, option, words):
+    with pytest.raises(SpecError) as caught:
+        Workbench(root).plan("a mug", backend="openai", **option)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_style_stays_the_specs_own_field(root):
+    plan = Workbench(root).plan("a mug", backend="openai", style="watercolour")
+    assert "watercolour" in plan.request.prompt
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "words"),
+    [
+        ("gpt-image-2", {"quality": "xhigh"}, "has no quality 'xhigh': it has low, medium, high"),
+        ("gpt-image-1.5", {"quality": "max"}, "has no quality 'max'"),
+        ("gpt-image-2", {"output_format": "gif"}, "cannot write gif: it writes png, jpeg, webp"),
+        ("gpt-image-1.5", {"output_format": "svg"}, "cannot write svg"),
+        ("gpt-image-1.5", {"complexity": "low"}, "takes no complexity"),
+        ("gpt-image-2.5-sunburst", {"complexity": "extreme"}, "Unknown complexity 'extreme'"),
+        ("gpt-image-2.5-sunburst", {"output_format": "svg", "n": 2}, "one image per request"),
+        ("gpt-image-2.5-sunburst", {"output_format": "svg", "partial_images": 1}, "does not stream"),
+        (
+            "gpt-image-2.5-sunburst",
+            {"output_format": "gif", "output_compression": 50},
+            "no output_compression",
+        ),
+        ("gpt-image-2.5-sunburst", {"output_format": "gif", "frame_count": 17}, "2 to 16 frames"),
+        ("gpt-image-2.5-sunburst", {"frame_count": 4}, "GIF output only"),
+        ("gpt-image-2.5-sunburst", {"svg_model": "gpt-5"}, "SVG output only"),
+        ("gpt-image-2.5-sunburst", {"output_format": "svg", "svg_effort": "huge"}, "Unknown svg_effort"),
+        ("gpt-image-2.5-sunburst", {"output_format": "gif", "transparent": True}, "needs PNG or WebP"),
+    ],
+)
+def test_each_option_is_checked_against_the_model_before_anything_is_sent(
+    root, openai_server, monkeypatch, model, options, words
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(100)
+    with pytest.raises((SpecError, CapabilityError)) as caught:
+        wb.generate("a mug", backend="openai", model=model, **options)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert not openai_server.counts and wb.wallet.balance == 110 and wb.runs().empty
+
+
+def _plus_models() -> list[str]:
+    table = ModelTable.load()
+    return [name for name in table.names() if "xhigh" in table.info(name).caps.qualities]
+
+
+def test_the_25_models_and_only_they_have_xhigh_max_gif_and_svg():
+    table = ModelTable.load()
+    plus = set(_plus_models())
+    assert plus == {
+        "gpt-image-2.5-sunburst",
+        "gpt-image-2.5-sunburst-2026-09-08",
+        "gpt-image-2.5-flare",
+        "gpt-image-2.5-flare-2026-09-08",
+    }
+    for name in table.names():
+        caps = table.info(name).caps
+        assert ("max" in caps.qualities) == (name in plus)
+        assert ({"gif", "svg"} <= set(caps.formats)) == (name in plus)
+
+
+@pytest.mark.parametrize("model", _plus_models())
+@pytest.mark.parametrize("quality", ["xhigh", "max"])
+def test_xhigh_and_max_work_on_every_model_that_lists_them(root, openai_server, monkeypatch, model, quality):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(1000)
+    plan = wb.plan("a mug", backend="openai", model=model, quality=quality)
+    run = wb.generate("a mug", backend="openai", model=model, quality=quality)
+    assert run.ok and run.size == "2048x2048" and run.quality == quality
+    assert run.credits == plan.estimate.credits > 0
+    high = wb.plan("a mug", backend="openai", model=model, quality="high").estimate
+    assert plan.estimate.usd > high.usd  # more detail, more output tokens, more dollars
+    assert openai_server.produced[(model, "2048x2048", quality)] == 1
+
+
+def test_a_gif_answer_is_stored_whole_and_thumbnailed_from_its_first_frame(root, openai_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(100)
+    run = wb.generate(
+        "a spinning mug",
+        backend="openai",
+        model="gpt-image-2.5-sunburst",
+        quality="low",
+        output_format="gif",
+        frame_count=4,
+        frame_duration_ms=120,
+        complexity="high",
+    )
+    assert run.ok and run.images[0].suffix == ".gif"
+    with Image.open(run.images[0]) as gif:
+        assert gif.n_frames == 4 and gif.size == (1024, 1024)
+    from workbench.store import read_recipe
+
+    recipe = read_recipe(run.images[0])
+    assert recipe["run_id"] == run.id and recipe["params"]["frame_count"] == 4
+    assert recipe["params"]["complexity"] == "high"
+    thumb = wb.store.thumbnail(run.images[0].relative_to(wb.root))
+    with Image.open(io.BytesIO(thumb)) as small:
+        assert small.format == "WEBP" and max(small.size) == 256
+
+
+def test_an_svg_answer_is_stored_as_svg_with_its_recipe_and_raster_work_refuses_it(
+    root, openai_server, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(100)
+    run = wb.generate(
+        "a mug logo",
+        backend="openai",
+        model="gpt-image-2.5-flare",
+        quality="low",
+        output_format="svg",
+        svg_model="gpt-5",
+        svg_effort="low",
+    )
+    assert run.ok and run.images[0].suffix == ".svg" and run.credits > 0
+    text = run.images[0].read_text()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    from workbench.store import read_recipe
+
+    assert read_recipe(run.images[0])["run_id"] == run.id
+    import xml.etree.ElementTree as ET
+
+    assert ET.fromstring(run.images[0].read_bytes()).tag.endswith("svg")  # still well-formed
+    from workbench.errors import InputImageError
+
+    with pytest.raises(InputImageError, match="SVG \\(vector\\) image, not a raster"):
+        wb.store.thumbnail(run.images[0].relative_to(wb.root))
+    with pytest.raises(InputImageError) as caught:
+        wb.finish(run, "black_and_white")
+    assert "\n" not in str(caught.value)
+    assert len(wb.runs()) == 1  # the refused finishing left no run
