@@ -174,3 +174,39 @@ def test_partial_images_cannot_go_through_the_batch_api(root, tmp_path):
     request = ImageRequest(prompt="a mug", width=1024, height=1024, partial_images=2, model="gpt-image-2")
     with pytest.raises(CapabilityError, match="partial_images cannot go through it"):
         Workbench(root).models.check_batch("gpt-image-2", request)
+
+
+@pytest.mark.slow
+def test_xhigh_gif_and_svg_jobs_go_through_the_batch_api(root, openai_server, batch_api, tmp_path, cli):
+    """An experiment varying the 2.5 models' qualities and formats: each line carries them, each
+    answer is stored in its own format and charged at the discount."""
+    path = tmp_path / "formats.yaml"
+    path.write_text(
+        "model: gpt-image-2.5-sunburst\n"
+        "spec: {subject: a mug, quality: low}\n"
+        "options: {complexity: high}\n"
+        "rows:\n"
+        "  - {quality: xhigh}\n"
+        "  - {output_format: gif, frame_count: 3}\n"
+        "  - {output_format: svg, svg_effort: low}\n"
+    )
+    Workbench(root).wallet.topup(200)
+    base = ["--base-url", openai_server.base_url]
+    code, out, err = cli(
+        *base, "batch", "submit", str(path), "--via", "openai-batch", "--batch-id", "formats"
+    )
+    assert code == 0, err
+    batch = next(iter(batch_api.batches.values()))
+    assert batch["endpoint"] == "/v1/images/generations"
+    bodies = [json.loads(line)["body"] for line in batch_api.contents[batch["input_file_id"]].splitlines()]
+    assert [b["quality"] for b in bodies] == ["xhigh", "low", "low"]
+    assert {b["complexity"] for b in bodies} == {"high"}
+    assert bodies[1]["output_format"] == "gif" and bodies[1]["frame_count"] == 3
+    assert bodies[2]["output_format"] == "svg" and bodies[2]["svg"] == {"reasoning": {"effort": "low"}}
+    code, out, err = cli(*base, "batch", "collect", "formats")
+    assert code == 0, err
+    assert "3 ok of 3 jobs" in out
+    runs = Workbench(root).runs(batch_id="formats")
+    suffixes = sorted(str(images[0]).rsplit(".", 1)[1] for images in runs["images"])
+    assert suffixes == ["gif", "png", "svg"]
+    assert (runs["credits"] > 0).all() and (runs["usd"] > 0).all()

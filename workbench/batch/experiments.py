@@ -26,7 +26,8 @@ An experiment is a YAML file (or a CSV of rows), named by its path or by its nam
 
 Factor names are spec fields (subject, background, lighting, style, details, aspect, quality, n,
 seed, texts, preset), ``headline`` and ``subtext`` (replace the exact texts of that role), and run
-options (backend, model, variant, output_format, transparent), and for edits ``input``, ``mask`` and
+options (backend, model, variant, output_format, transparent, complexity, frame_count,
+frame_duration_ms, svg_model, svg_effort), and for edits ``input``, ``mask`` and
 ``instruction`` (one CSV row per photo to edit, say). A CSV's ``label`` column names its rows on the
 contact sheet. An edit job's image files are checked as uploads when the file is read (a missing or
 unreadable image is one sentence, nothing run); its key hashes their bytes, so a changed photo is a
@@ -69,7 +70,13 @@ __all__ = [
 
 SPEC_FIELDS = tuple(name for name in ALL_SPEC_FIELDS if name != "character")  # factors a job can vary
 TEXT_ROLES = ("headline", "subtext")
-OPTIONS = ("backend", "model", "variant", "output_format", "transparent")
+# Run options a job can vary; complexity, frame_count/frame_duration_ms (GIF) and svg_model/
+# svg_effort (SVG) go to the models whose table rows list them, checked before the batch starts.
+OPTIONS = (
+    "backend", "model", "variant", "output_format", "transparent", "complexity", "frame_count",
+    "frame_duration_ms", "svg_model", "svg_effort",
+)  # fmt: skip
+_RUN_OPTIONS = tuple(o for o in OPTIONS if o not in ("backend", "model"))  # also under `options:`
 EDIT_FACTORS = ("input", "mask", "instruction")  # an edit job's image, mask and instruction
 EDIT_KEYS = ("input", "mask", "references", "instruction")
 FACTOR_NAMES = (*SPEC_FIELDS, *TEXT_ROLES, *OPTIONS, *EDIT_FACTORS)
@@ -78,7 +85,7 @@ _TOP_KEYS = (
     "repeats", "checks", "edit",
 )  # fmt: skip
 _MAX_REPEATS = 100
-_INTEGERS = ("n", "seed", "variant")
+_INTEGERS = ("n", "seed", "variant", "frame_count", "frame_duration_ms")
 _MAX_JOBS = 10_000
 _LABEL_CHARS = 40
 
@@ -314,7 +321,7 @@ class _Reader:
         if isinstance(value, str):
             value = value.strip()
         if name in _INTEGERS:
-            if value in ("", None) and name == "seed":
+            if value in ("", None) and name in ("seed", "frame_count", "frame_duration_ms"):
                 return None
             try:
                 if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -478,10 +485,8 @@ class _Reader:
             base["quality"] = quality
         options = dict(data.get("options") or {})
         for key, value in options.items():
-            if key not in ("variant", "output_format", "transparent"):
-                raise self.fail(
-                    f"options.{key}", "unknown option; use variant, output_format or transparent."
-                )
+            if key not in _RUN_OPTIONS:
+                raise self.fail(f"options.{key}", f"unknown option; use {', '.join(_RUN_OPTIONS)}.")
             options[key] = self.value(f"options.{key}", key, value)
         default_backend = backend or data.get("backend")
         default_model = model or data.get("model")
