@@ -231,3 +231,23 @@ def test_an_svg_answer_is_stored_as_svg_with_its_recipe_and_raster_work_refuses_
         wb.finish(run, "black_and_white")
     assert "\n" not in str(caught.value)
     assert len(wb.runs()) == 1  # the refused finishing left no run
+
+
+def test_the_cli_makes_a_gif_and_an_svg_and_dry_runs_xhigh(root, openai_server, monkeypatch, cli):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    Workbench(root).wallet.topup(100)
+    base = ("--base-url", openai_server.base_url, "generate", "a mug", "--backend", "openai")
+    model = ("--model", "gpt-image-2.5-sunburst", "--quality", "low")
+    code, out, err = cli(*base, *model, "--format", "gif", "--frames", "3", "--complexity", "low")
+    assert code == 0, err
+    assert out.split()[0] == "ok" and out.strip().endswith(".gif")
+    code, out, err = cli(*base, *model, "--format", "svg", "--svg-effort", "minimal")
+    assert code == 0, err
+    assert out.strip().endswith(".svg")
+    assert openai_server.counts == {"/v1/images/generations": 2}
+    code, out, err = cli(*base, "--model", "gpt-image-2.5-flare", "--quality", "max", "--dry-run")
+    assert code == 0, err
+    assert "2048x2048" in out and "max" in out
+    code, _, err = cli(*base, "--model", "gpt-image-2", "--format", "gif")
+    assert code == 1 and "cannot write gif: it writes png, jpeg, webp" in err and err.count("\n") == 1
+    assert openai_server.counts == {"/v1/images/generations": 2}

@@ -179,7 +179,8 @@ def _spec_from_options(
 @click.option("--aspect", help=f"Aspect ratio: {', '.join(ASPECTS)} (default 1:1).")
 @click.option(
     "--quality",
-    help="low, medium or high; default medium. On gpt-image-2 at 1:1: low 1024x1024 = 1 credit, "
+    help="low, medium or high (xhigh and max on the 2.5 models); default medium. "
+    "On gpt-image-2 at 1:1: low 1024x1024 = 1 credit, "
     "medium 1024x1024 = 2, high 2048x2048 = 40 (credits follow dollars; --dry-run prints a run's price).",
 )
 @click.option(
@@ -199,7 +200,23 @@ def _spec_from_options(
 @click.option("--model", help="Model of the backend (default: the backend's own).")
 @click.option("--transparent", is_flag=True, help="Transparent background (PNG or WebP).")
 @click.option(
-    "--format", "output_format", type=click.Choice(["png", "jpeg", "webp"]), default="png", show_default=True
+    "--format",
+    "output_format",
+    type=click.Choice(["png", "jpeg", "webp", "gif", "svg"]),
+    default="png",
+    show_default=True,
+    help="Output format; gif (animated) and svg (vector) on the models whose table lists them.",
+)
+@click.option(
+    "--complexity", type=click.Choice(["low", "medium", "high"]), help="Planning effort, apart from quality."
+)
+@click.option("--frames", "frame_count", type=int, help="GIF frames (2 to 16; the service's default is 9).")
+@click.option("--frame-ms", "frame_duration_ms", type=int, help="Milliseconds per GIF frame (default 200).")
+@click.option("--svg-model", help="The model that authors SVG output (where the project can choose one).")
+@click.option(
+    "--svg-effort",
+    type=click.Choice(["none", "minimal", "low", "medium", "high", "xhigh", "max"]),
+    help="Reasoning effort of the SVG author.",
 )
 @click.option("--fresh", is_flag=True, help="Make a new sample even if this exact request was made before.")
 @click.option(
@@ -225,6 +242,11 @@ def generate(
     size: str | None,
     references: tuple[Path, ...],
     dry_run: bool,
+    complexity: str | None,
+    frame_count: int | None,
+    frame_duration_ms: int | None,
+    svg_model: str | None,
+    svg_effort: str | None,
     **fields: Any,
 ) -> None:
     """Make images from PROMPT, a --preset or a --spec file; log the run and charge the wallet."""
@@ -243,6 +265,17 @@ def generate(
         "variant": variant,
         "transparent": transparent or None,
         "output_format": output_format,
+        **{
+            name: value
+            for name, value in (
+                ("complexity", complexity),
+                ("frame_count", frame_count),
+                ("frame_duration_ms", frame_duration_ms),
+                ("svg_model", svg_model),
+                ("svg_effort", svg_effort),
+            )
+            if value is not None
+        },
     }
     if size:
         options["size"] = parse_size(size)
