@@ -18,13 +18,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["GrowingFrame"]
+__all__ = ["GrowingFrame", "capacity_for"]
 
 _MIN_ROOM = 1024
 
 
+def capacity_for(rows: int) -> int:
+    """Room for ``rows`` and the runs to come: a quarter more, at least ``_MIN_ROOM`` more."""
+    return rows + max(_MIN_ROOM, rows // 4)
+
+
 class _Column:
     """One column's buffer; ``view(n)`` is the column of the first ``n`` rows, without a copy."""
+
+    @classmethod
+    def adopt(cls, kind: str, **buffers: Any) -> _Column:
+        """A column of buffers made with room already (``kind`` and its buffers as the attributes
+        below: category ``codes`` and ``categories``; datetime ``buffer``, a tz-aware array;
+        Int64 ``values`` and ``mask``; numpy ``buffer``), kept as they are: no copy."""
+        column = cls.__new__(cls)
+        column.kind = kind
+        for name, value in buffers.items():
+            setattr(column, name, value)
+        if kind == "category":
+            column.dtype = pd.CategoricalDtype(column.categories)
+        elif kind == "Int64":
+            column.dtype = pd.Int64Dtype()
+        else:
+            column.dtype = column.buffer.dtype
+        return column
 
     def __init__(self, values: Any, capacity: int) -> None:
         self.dtype = values.dtype
@@ -167,10 +189,22 @@ class GrowingFrame:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.n = len(frame)
-        self.capacity = self.n + max(_MIN_ROOM, self.n // 4)
+        self.capacity = capacity_for(self.n)
         self.columns = list(frame.columns)
         self._columns = {name: _Column(frame[name], self.capacity) for name in self.columns}
         self._frame: pd.DataFrame | None = None
+
+    @classmethod
+    def from_buffers(cls, n: int, capacity: int, columns: dict[str, dict[str, Any]]) -> GrowingFrame:
+        """A frame of ``n`` rows kept in buffers of ``capacity`` rows made by the caller (a saved
+        frame read straight into them): each column a dict of ``kind`` and its buffers (see
+        ``_Column.adopt``)."""
+        growing = cls.__new__(cls)
+        growing.n, growing.capacity = n, capacity
+        growing.columns = list(columns)
+        growing._columns = {name: _Column.adopt(**spec) for name, spec in columns.items()}
+        growing._frame = None
+        return growing
 
     def __len__(self) -> int:
         return self.n

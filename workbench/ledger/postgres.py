@@ -18,7 +18,6 @@ URL's password never appears in a message.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,11 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS, Ledger, RunRecord, utc_now
 from workbench.ledger.common import CommonLedger, check_filters, masked, quoted
+from workbench.ledger.frames import FEW_ROWS, RUN_KINDS, Fetched, FrameCache, Typed, wait_for_save
 from workbench.ledger.migrations import MIGRATIONS, OLD_TABLES_MESSAGE, WELCOME_CREDITS, old_batch_escrow_sql
 from workbench.ledger.scores import INDEX as SCORES_INDEX
 from workbench.ledger.scores import POSTGRES_TABLE as POSTGRES_SCORES_TABLE
@@ -283,7 +284,7 @@ def _first_line(exc: BaseException, url: str) -> str:
     return text.rstrip(".") + "."
 
 
-class PostgresLedger(CommonLedger, Ledger):
+class PostgresLedger(FrameCache, CommonLedger, Ledger):
     """The run log in PostgreSQL at ``url``; see the module's docstring.
 
     Args:
@@ -298,6 +299,8 @@ class PostgresLedger(CommonLedger, Ledger):
 
     PARAM = "%s"  # the shared SQL (workbench.ledger.money, .common, .scores) is written with "?"
     ORDER_COLUMN = "seq"  # runs are numbered in commit order (under the write lock)
+    SNAPSHOT_KEY = "last_seq"
+    FIRST_ORDER = 0
     JOB_SQL = "params::jsonb ->> 'job'"
 
     def __init__(
@@ -322,10 +325,8 @@ class PostgresLedger(CommonLedger, Ledger):
         self._register_password(url, register_secret)
         self._lock = threading.RLock()
         self._cache: pd.DataFrame | None = None
-        self._cache_seq = 0
         self._snapshot_dir = Path(snapshot_dir) if snapshot_dir is not None else None
         self.snapshot_path: Path | None = None
-        self._saving: threading.Thread | None = None
         self._accuracy: pd.Series | None = None
         self._accuracy_key: tuple[Any, ...] | None = None
         try:  # one plain connection first: its error says why (refused, no such database, password)
@@ -345,6 +346,7 @@ class PostgresLedger(CommonLedger, Ledger):
             self.migrate()
             if self._snapshot_dir is not None:
                 self.snapshot_path = self._snapshot_dir / f"ledger-{self._identity()}-frame.npz"
+                wait_for_save(self.snapshot_path)  # this process may be saving its frame still
         except LedgerError:
             self._pool.close()
             raise
@@ -406,8 +408,8 @@ class PostgresLedger(CommonLedger, Ledger):
         return self._fetch(sql, params)
 
     def close(self) -> None:
-        if self._saving is not None:
-            self._saving.join()
+        """Close the pool (after this log's frame, if being saved, is written)."""
+        self._wait_for_saves()
         self._pool.close()
 
     # -- runs (record, get, find_ok, count, mark: workbench.ledger.common) -----------------------
@@ -444,29 +446,44 @@ class PostgresLedger(CommonLedger, Ledger):
         except _psycopg_errors() as exc:
             raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
 
-    def _cached_frame(self) -> pd.DataFrame:
-        from workbench.ledger.common import no_gc
-        from workbench.ledger.sqlite import SNAPSHOT_MIN_ROWS, _concat, _frame
+    def _rows_after(self, last: int) -> list[tuple] | Fetched:
+        """The rows recorded after seq ``last``, for ``FrameCache``: a few as rows (seq first),
+        many column by column (``_columns_after``)."""
+        if int(self._fetch("SELECT count(*) FROM runs WHERE seq > %s", (last,))[0][0]) > FEW_ROWS:
+            fetched = self._columns_after(last)
+            if fetched is not None:
+                return fetched
+        return self._fetch(
+            f"SELECT seq, {_RUN_READ} FROM runs WHERE seq > %s ORDER BY seq",
+            (last,),
+            binary=True,  # binary cells parse faster: 100k rows in about half the time
+        )
 
-        with self._lock:
-            if self._cache is None:
-                self._load_snapshot()
-            with no_gc():
-                rows = self._fetch(
-                    f"SELECT seq, {_RUN_LIST} FROM runs WHERE seq > %s ORDER BY seq",
-                    (self._cache_seq,),
-                    binary=True,  # binary cells parse faster: 100k rows in about half the time
-                )
-                new = _frame(rows) if rows or self._cache is None else None
-            if self._cache is None:
-                self._cache = new
-            elif new is not None:
-                self._cache = _concat(self._cache, new)
-            if rows:
-                self._cache_seq = int(rows[-1][0])
-            if len(rows) >= SNAPSHOT_MIN_ROWS:
-                self._save_snapshot()
-            return self._cache  # type: ignore[return-value]
+    def _columns_after(self, last: int) -> Fetched | None:
+        """The rows after seq ``last`` as one aggregate per column, made by the server (on its
+        own core) and split here at C speed: a few cells instead of one per row and column. None
+        when a text holds the separator or the rows came out of order (then: row by row)."""
+        parts: list[Fetched] = []
+        while True:
+            part = _unpacked(self._fetch(_COLUMNS_SQL, (last, _CHUNK), binary=True)[0])
+            if part is None:
+                return None
+            if part.n:
+                parts.append(part)
+                last = part.last
+            if part.n < _CHUNK:
+                break
+        if len(parts) == 1:
+            return parts[0]
+        by_name: dict[str, Any] = {}
+        for name in RUN_COLUMNS:
+            columns = [p.by_name[name] for p in parts]
+            if isinstance(columns[0], Typed):
+                data = np.concatenate([c.data for c in columns])
+                by_name[name] = Typed(data, np.concatenate([c.mask for c in columns]))
+            else:
+                by_name[name] = [value for column in columns for value in column]
+        return Fetched(by_name, sum(p.n for p in parts), last)
 
     def _identity(self) -> str:
         """This database's name for local files: server, database and when it was first migrated."""
@@ -481,32 +498,59 @@ class PostgresLedger(CommonLedger, Ledger):
     def _snapshot_meta(self) -> dict[str, Any]:
         return {"run_columns": RUN_COLUMNS, "pandas": pd.__version__, "database": self.path}
 
-    def _load_snapshot(self) -> None:
-        """Start the cache from the saved frame, if it is this database's and matches its rows."""
-        saved = self._saved_frame(self.snapshot_path, "last_seq")
-        if saved is not None:
-            self._cache, self._cache_seq = saved
-
-    def _save_snapshot(self) -> None:
-        from workbench.ledger.snapshot import save_frame
-
-        frame, path = self._cache, self.snapshot_path
-        if path is None or frame is None or frame.empty:
-            return
-        meta = {**self._snapshot_meta(), "last_seq": int(self._cache_seq), "last_id": frame["id"].iat[-1]}
-
-        def save() -> None:
-            with contextlib.suppress(OSError):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                save_frame(path, frame, meta)  # written whole, then renamed: never half a file
-
-        # In the background: the caller has its frame now (the cached frame is never changed in
-        # place, appends make a new one), and the process waits for the save before it exits.
-        self._saving = threading.Thread(target=save, name="workbench-frame-snapshot")
-        self._saving.start()
-
 
 _RUN_LIST = quoted(RUN_COLUMNS)
+# The columns as runs() reads them: a frame's float columns as double precision (a numeric column
+# read through psycopg's Decimal, then float, would cost microseconds a cell in Python).
+_RUN_READ = ", ".join(f'"{n}"::float8' if RUN_KINDS[n] == "float" else f'"{n}"' for n in RUN_COLUMNS)
+# Rows per aggregate of _columns_after (each text aggregate stays far below PostgreSQL's 1 GB).
+_CHUNK = 200_000
+_TEXT_SEP = "\x01"
+
+
+def _aggregate(name: str) -> str:
+    kind = RUN_KINDS[name]
+    if kind == "int":
+        return f"string_agg(int8send(coalesce(\"{name}\", 0)::bigint), ''::bytea)"
+    if kind == "float":
+        return f"string_agg(float8send(coalesce(\"{name}\", 0)::float8), ''::bytea)"
+    return f"string_agg(coalesce(\"{name}\"::text, ''), chr(1))"
+
+
+# One row: the count, the seqs, one '0'/'1' per cell for NULL, then one aggregate per column, over
+# the rows in seq order (a sorted subquery feeds an aggregate in its order; checked on the seqs).
+_COLUMNS_SQL = (
+    "SELECT count(*), string_agg(int8send(seq), ''::bytea), "
+    f"string_agg(concat({', '.join(f'({quoted([n])} IS NULL)::int' for n in RUN_COLUMNS)}), ''), "
+    f"{', '.join(_aggregate(n) for n in RUN_COLUMNS)} "
+    f"FROM (SELECT seq, {_RUN_LIST} FROM runs WHERE seq > %s ORDER BY seq LIMIT %s) AS r"
+)
+
+
+def _unpacked(row: Sequence[Any]) -> Fetched | None:
+    """``_COLUMNS_SQL``'s row as columns; None when a text holds the separator or the seqs are
+    not in order."""
+    count = int(row[0])
+    if not count:
+        return Fetched({}, 0, 0)
+    seqs = np.frombuffer(row[1], dtype=">i8").astype(np.int64)
+    if len(seqs) != count or (count > 1 and not bool((np.diff(seqs) > 0).all())):
+        return None
+    nulls = np.frombuffer(row[2].encode("ascii"), dtype=np.uint8).reshape(count, len(RUN_COLUMNS)) == 49
+    by_name: dict[str, Any] = {}
+    for j, (name, cell) in enumerate(zip(RUN_COLUMNS, row[3:], strict=True)):
+        kind, missing = RUN_KINDS[name], np.ascontiguousarray(nulls[:, j])
+        if kind in ("int", "float"):
+            data = np.frombuffer(cell, dtype=">i8" if kind == "int" else ">f8")
+            by_name[name] = Typed(data.astype(np.int64 if kind == "int" else np.float64), missing)
+            continue
+        values: list[Any] = cell.split(_TEXT_SEP)
+        if len(values) != count:
+            return None
+        for i in np.flatnonzero(missing).tolist():
+            values[i] = None
+        by_name[name] = values
+    return Fetched(by_name, count, int(seqs[-1]))
 
 
 def _cast(name: str) -> str:

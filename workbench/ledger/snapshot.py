@@ -1,59 +1,96 @@
 """A saved copy of the run log's DataFrame, so a new session reads a large log fast.
 
-Runs are written once and never changed, so the frame read from SQLite up to some row stays true
-for good. Reading 100,000 rows back from SQLite costs about a second, almost all of it in making
-Python objects of every cell; loading this snapshot costs a fraction of that, after which only the
-rows recorded since are read from SQLite.
+Runs are written once and never changed, so the frame read from the database up to some row stays
+true for good. Reading 100,000 rows back from SQLite costs about a second, almost all of it in
+making Python objects of every cell; loading this snapshot costs a fraction of that, after which
+only the rows recorded since are read from the database.
 
-The snapshot is an ``.npz`` file (numpy, no pickle: opening one cannot run code). Text columns
-are kept as one UTF-8 buffer each, split on load; categoricals as codes and categories; nullable
-integers as values and a mask. It records which row it ends at and that row's id; the ledger
-checks both against the database and ignores a snapshot that does not match (or cannot be read).
+The file (still named ``…-frame.npz``) is a small binary format of our own, no pickle: opening one
+cannot run code. It is a magic line, a JSON header (columns, kinds, rows, what it covers, and
+where each column's bytes are with their CRC-32) and then the columns' raw bytes. Numbers, codes
+and masks are numpy buffers read straight into arrays with room for the rows to come (the cached
+frame grows into it: ``workbench.ledger.growing``), so nothing is decompressed or copied twice;
+text columns are one UTF-8 buffer each, split on load (``[]`` and lists of paths: one path a
+line). It records which row it ends at and that row's id; the ledger checks both against the
+database and ignores a snapshot that does not match, is of another format or cannot be read.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
+import os
+import threading
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.store import write_atomic
+from workbench.ledger.growing import GrowingFrame, capacity_for
 
 __all__ = ["load_frame", "save_frame"]
 
-FORMAT = 1
+FORMAT = 2
+_MAGIC = b"WBFRAME2\n"
+_ALIGN = 64
 _SEP = "\x00"  # between the texts of a column; a text that holds it is not snapshotted
+# Line breaks str.splitlines() splits on besides "\n": a column of path lists holding none of them
+# splits with splitlines (C speed, and "" gives []), else path by path.
+_OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 
 def save_frame(path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> bool:
-    """Write ``frame`` with ``meta`` (what it covers) to ``path``; False when it cannot be kept."""
+    """Write ``frame`` with ``meta`` (what it covers) to ``path``; False when it cannot be kept
+    (a column or a text it does not keep, a read-only folder, a full disk)."""
     try:
-        arrays, kinds = _columns(frame)
+        blobs, kinds = _columns(frame)
     except (TypeError, ValueError):  # a column or a cell the snapshot does not keep
         return False
-    header = {"format": FORMAT, "columns": list(frame.columns), "kinds": kinds, "rows": len(frame), **meta}
-    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    layout: dict[str, list[Any]] = {}
+    offset = 0
+    for key, blob in blobs.items():
+        view = memoryview(blob).cast("B")
+        layout[key] = [offset, view.nbytes, str(blob.dtype) if isinstance(blob, np.ndarray) else "bytes"]
+        layout[key].append(zlib.crc32(view))
+        offset += _padded(view.nbytes)
+    header = {
+        "format": FORMAT,
+        "columns": list(frame.columns),
+        "kinds": kinds,
+        "rows": len(frame),
+        "blobs": layout,
+        **meta,
+    }
+    head = json.dumps(header).encode("utf-8")
+    start = _padded(len(_MAGIC) + 8 + len(head))
+    tmp = path.with_name(f".{path.name[:24]}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        write_atomic(path, buffer.getvalue())
-    except OSError:  # a read-only folder, a full disk: the ledger works without a snapshot
+        with open(tmp, "wb") as handle:
+            handle.write(_MAGIC + len(head).to_bytes(8, "little") + head)
+            handle.write(b"\0" * (start - handle.tell()))
+            for blob in blobs.values():
+                view = memoryview(blob).cast("B")
+                handle.write(view)
+                handle.write(b"\0" * (_padded(view.nbytes) - view.nbytes))
+        os.replace(tmp, path)  # written whole, then renamed: never half a file under its name
+    except OSError:
+        tmp.unlink(missing_ok=True)
         return False
     return True
 
 
-def _columns(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Each column as numpy arrays, and its kind.
+def _padded(size: int) -> int:
+    return -(-size // _ALIGN) * _ALIGN
+
+
+def _columns(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each column as buffers (numpy arrays or bytes), and its kind.
 
     Raises:
         ValueError, TypeError: a column of another dtype, or a text that holds the separator.
     """
-    arrays: dict[str, np.ndarray] = {}
+    blobs: dict[str, Any] = {}
     kinds: dict[str, str] = {}
     for i, name in enumerate(frame.columns):
         column = frame[name]
@@ -61,80 +98,137 @@ def _columns(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, str]
         if isinstance(column.dtype, pd.CategoricalDtype):
             categories = column.cat.categories.tolist()
             kinds[name] = f"category:{len(categories)}"
-            arrays[key] = column.cat.codes.to_numpy()
-            arrays[key + "_text"] = _join(categories)
+            blobs[key] = np.ascontiguousarray(column.cat.codes.to_numpy())
+            blobs[key + "_text"] = _join(categories)
         elif isinstance(column.dtype, pd.DatetimeTZDtype):
-            kinds[name] = "datetime"
-            arrays[key] = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+            values = column.array.tz_convert("UTC")
+            kinds[name] = f"datetime:{column.dtype.unit}"
+            blobs[key] = np.ascontiguousarray(values.asi8)
         elif str(column.dtype) == "Int64":
             kinds[name] = "Int64"
-            arrays[key + "_mask"] = column.isna().to_numpy()
-            arrays[key] = column.to_numpy(dtype="int64", na_value=0)
+            blobs[key + "_mask"] = np.ascontiguousarray(column.isna().to_numpy())
+            blobs[key] = np.ascontiguousarray(column.to_numpy(dtype="int64", na_value=0))
         elif column.dtype == np.float64:
             kinds[name] = "float64"
-            arrays[key] = column.to_numpy()
+            blobs[key] = np.ascontiguousarray(column.to_numpy())
         elif column.dtype == object:
             values = column.tolist()
             kinds[name] = "lines" if any(isinstance(v, list) for v in values[:1]) else "text"
             if kinds[name] == "lines":
                 values = ["\n".join(v) for v in values]
-            arrays[key + "_mask"] = column.isna().to_numpy()
-            arrays[key + "_text"] = _join(["" if v is None else v for v in values])
+            blobs[key + "_mask"] = np.ascontiguousarray(column.isna().to_numpy())
+            blobs[key + "_text"] = _join(["" if v is None else v for v in values])
         else:
             raise TypeError(f"column {name!r} of dtype {column.dtype} is not kept in a snapshot")
-    return arrays, kinds
+    return blobs, kinds
 
 
-def load_frame(path: Path) -> tuple[pd.DataFrame, dict[str, Any]] | None:
-    """The frame and its header from ``path``; None when there is none or it cannot be read."""
+def load_frame(path: Path, *, room: int | None = None) -> tuple[GrowingFrame, dict[str, Any]] | None:
+    """The saved frame at ``path`` (as a ``GrowingFrame`` with ``room`` spare rows, by default
+    ``growing.capacity_for``'s) and its header; None when there is none or it cannot be read."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(bytes(data["header"]).decode("utf-8"))
-            if header.get("format") != FORMAT:
+        with open(path, "rb") as handle:
+            header = _header(handle)
+            if header is None:
                 return None
-            rows = header["rows"]
-            columns: dict[str, Any] = {}
-            for i, name in enumerate(header["columns"]):
-                key, kind = f"c{i}", header["kinds"][name]
-                if kind.startswith("category:"):
-                    count = int(kind.split(":")[1])
-                    categories = pd.Index(_split(data[key + "_text"], count), dtype="str")
-                    columns[name] = pd.Categorical.from_codes(data[key], categories=categories)
-                elif kind == "datetime":
-                    columns[name] = pd.DatetimeIndex(data[key]).tz_localize("UTC")
-                elif kind == "Int64":
-                    columns[name] = pd.arrays.IntegerArray(data[key], data[key + "_mask"])
-                elif kind == "float64":
-                    columns[name] = data[key]
-                else:
-                    values: list[Any] = _split(data[key + "_text"], rows)
-                    if kind == "lines":
-                        values = [v.split("\n") if v else [] for v in values]
-                    series = pd.Series(values, dtype=object)
-                    mask = data[key + "_mask"]
-                    if mask.any():
-                        series[mask] = None
-                    columns[name] = series
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError):
+            return _load(handle, header, room), header
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    # copy=False: each column stays its own block (stacking same-dtype columns copied ~1 s at 10^6 rows)
-    return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False), header
 
 
-def _join(values: list[str]) -> np.ndarray:
+def _header(handle: IO[bytes]) -> dict[str, Any] | None:
+    if handle.read(len(_MAGIC)) != _MAGIC:
+        return None  # another format (an .npz of an older version): read from the database instead
+    size = int.from_bytes(handle.read(8), "little")
+    header = json.loads(handle.read(size).decode("utf-8"))
+    if header.get("format") != FORMAT:
+        return None
+    header["_start"] = _padded(len(_MAGIC) + 8 + size)
+    return header
+
+
+def _load(handle: IO[bytes], header: dict[str, Any], room: int | None) -> GrowingFrame:
+    rows = int(header["rows"])
+    capacity = rows + room if room is not None else capacity_for(rows)
+    layout, start = header["blobs"], header["_start"]
+
+    def read_into(key: str, buffer: np.ndarray) -> np.ndarray:
+        """The blob ``key`` read into the first rows of ``buffer`` (checked: size and CRC)."""
+        offset, size, _dtype, crc = layout[key]
+        target = memoryview(buffer).cast("B")[:size]
+        if target.nbytes != size:
+            raise ValueError("a snapshot column does not have its number of rows")
+        handle.seek(start + offset)
+        if handle.readinto(target) != size or zlib.crc32(target) != crc:
+            raise ValueError("a snapshot column is damaged")
+        return buffer
+
+    def read_bytes(key: str) -> bytes:
+        offset, size, _dtype, crc = layout[key]
+        handle.seek(start + offset)
+        data = handle.read(size)
+        if len(data) != size or zlib.crc32(data) != crc:
+            raise ValueError("a snapshot column is damaged")
+        return data
+
+    def room_of(key: str) -> np.ndarray:
+        return read_into(key, np.zeros(capacity, dtype=np.dtype(layout[key][2])))
+
+    columns: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(header["columns"]):
+        key, kind = f"c{i}", header["kinds"][name]
+        if kind.startswith("category:"):
+            count = int(kind.split(":")[1])
+            categories = pd.Index(_split(read_bytes(key + "_text").decode("utf-8"), count), dtype="str")
+            columns[name] = {"kind": "category", "categories": categories, "codes": room_of(key)}
+        elif kind.startswith("datetime:"):
+            unit = kind.split(":")[1]
+            times = pd.array(np.zeros(capacity, dtype=f"datetime64[{unit}]")).tz_localize("UTC")
+            read_into(key, times.asi8)  # (a view of the array's own buffer)
+            columns[name] = {"kind": "datetime", "buffer": times}
+        elif kind == "Int64":
+            columns[name] = {"kind": "Int64", "values": room_of(key), "mask": room_of(key + "_mask")}
+        elif kind == "float64":
+            columns[name] = {"kind": "numpy", "buffer": room_of(key)}
+        elif kind in ("text", "lines"):
+            text = read_bytes(key + "_text").decode("utf-8")
+            values: list[Any] = _split(text, rows)
+            if kind == "lines":
+                plain = not text.endswith("\n") and "\n" + _SEP not in text  # (no list ends in "")
+                values = _lines(values, plain=plain and not any(mark in text for mark in _OTHER_BREAKS))
+            buffer = np.empty(capacity, dtype=object)
+            buffer[:rows] = np.fromiter(values, dtype=object, count=rows)  # (lists stay cells)
+            mask = np.asarray(room_of(key + "_mask")[:rows], dtype=bool)
+            if mask.any():
+                buffer[:rows][mask] = None
+            columns[name] = {"kind": "numpy", "buffer": buffer}
+        else:
+            raise ValueError(f"a snapshot column of an unknown kind {kind!r}")
+    return GrowingFrame.from_buffers(rows, capacity, columns)
+
+
+def _lines(values: list[str], *, plain: bool) -> list[list[str]]:
+    """Each text's lines, one path a line (``""``: none); ``plain``: no text holds a line break
+    other than ``"\\n"`` or ends in one, so ``str.splitlines`` (C speed) splits them alike."""
+    if plain:
+        return list(map(str.splitlines, values))
+    return [v.split("\n") if v else [] for v in values]
+
+
+def _join(values: list[str]) -> bytes:
     """The texts as one UTF-8 buffer (TypeError when one is not text, ValueError when one holds
     the separator)."""
     text = _SEP.join(values)
     if text.count(_SEP) != max(len(values) - 1, 0):
         raise ValueError("a text holds the snapshot's separator")
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    return text.encode("utf-8")
 
 
-def _split(buffer: np.ndarray, count: int) -> list[str]:
-    """The ``count`` texts joined into ``buffer`` (``[]`` and ``[""]`` both join to nothing)."""
+def _split(text: str, count: int) -> list[str]:
+    """The ``count`` texts joined into ``text`` (``[]`` and ``[""]`` both join to nothing)."""
     if count == 0:
         return []
-    values = buffer.tobytes().decode("utf-8").split(_SEP)
+    values = text.split(_SEP)
     if len(values) != count:
         raise ValueError("a snapshot column does not have its number of rows")
     return values

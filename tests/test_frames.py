@@ -1,0 +1,136 @@
+"""The runs() frame's read paths: many rows column by column on PostgreSQL, the saved frame."""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import pytest
+
+from workbench.ledger import SQLiteLedger
+
+
+def _row(i: int, **values):
+    return {
+        "id": f"run-{i:05d}",
+        "created_at": f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.{i:06d}+00:00",
+        "batch_id": None if i % 3 else f"b{i % 2}",
+        "kind": "generate",
+        "backend": ["draft", "openai"][i % 2],
+        "model": None if i % 11 == 5 else "gpt-image-2",
+        "preset": [None, "marketing-poster", ""][i % 3],
+        "prompt": f"a poster reading 'MOVE FORWARD' · 日本語 #{i}",
+        "spec": '{"subject": "poster"}' if i % 4 else None,
+        "params": f'{{"job": "j{i % 7}"}}',
+        "width": None if i % 13 == 0 else 1024 + 512 * (i % 2),
+        "height": 1024,
+        "quality": ["low", "medium", "high"][i % 3],
+        "n": 1,
+        "seed": 2**62 + i if i % 5 else None,
+        "status": ["ok", "cached", "failed", "blocked"][i % 4],
+        "credits": i % 5,
+        "usd": 0.0412 * i,
+        "tokens_in": None if i % 2 else 40,
+        "latency_ms": None if i % 4 == 0 else 12.5 + i / 3,
+        "fingerprint": uuid.uuid5(uuid.NAMESPACE_URL, str(i)).hex,
+        "images": [[], ["images/ab/x.png"], ["images/ab/x.png", "images/cd/ü.webp"]][i % 3],
+        "error": "boom ✓" if i % 4 == 2 else None,
+        "user": ["ana", "bo", None][i % 3],
+        **values,
+    }
+
+
+def _fill(ledger, rows) -> None:
+    with ledger.transaction() as tx:
+        for row in rows:
+            ledger.record(row, db=tx)
+
+
+def test_many_rows_come_column_by_column_from_postgresql_as_the_same_frame(postgres_url, tmp_path):
+    from workbench.ledger.frames import Fetched
+    from workbench.ledger.postgres import PostgresLedger
+
+    rows = [_row(i) for i in range(1_500)]
+    pg, lite = PostgresLedger(postgres_url), SQLiteLedger(tmp_path / "ledger.sqlite")
+    _fill(pg, rows)
+    _fill(lite, rows)
+    assert isinstance(pg._rows_after(0), Fetched)  # more than a refresh's few rows: aggregates
+    pd.testing.assert_frame_equal(pg.runs(), lite.runs())
+    # A text holding the aggregates' separator: the rows come one by one, the frame is the same.
+    more = [_row(i, prompt="a \x01 inside" if i == 1_600 else "later") for i in range(1_500, 3_000)]
+    _fill(pg, more)
+    _fill(lite, more)
+    assert pg._columns_after(0) is None
+    fresh = PostgresLedger(postgres_url)
+    pd.testing.assert_frame_equal(fresh.runs(), lite.runs())
+    pd.testing.assert_frame_equal(pg.runs(), lite.runs())  # the warm one grew by 1,500 rows
+    for ledger in (pg, fresh, lite):
+        ledger.close()
+
+
+def _saved(tmp_path, monkeypatch, rows) -> SQLiteLedger:
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 5)
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    _fill(ledger, rows)
+    ledger.runs()
+    ledger.close()  # (after the frame is saved: it is written in the background)
+    assert ledger.snapshot_path.is_file()
+    return SQLiteLedger(ledger.path)
+
+
+def test_the_saved_frame_gives_back_every_cell(tmp_path, monkeypatch):
+    odd_paths = [["a.png", ""], ["p\u2028q.png"], [], ["r\rs.png", "t.png"]]
+    rows = [_row(i, images=odd_paths[i % 4]) for i in range(40)]
+    ledger = _saved(tmp_path, monkeypatch, rows)
+    ledger._load_snapshot()
+    assert ledger._cache is not None and len(ledger._cache) == 40
+    loaded = ledger.runs()
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10**9)
+    ledger.snapshot_path.unlink()
+    read = SQLiteLedger(ledger.path).runs()  # every row from SQLite
+    pd.testing.assert_frame_equal(loaded, read)
+    assert loaded["images"].tolist()[:4] == odd_paths
+
+
+def test_a_damaged_saved_frame_or_one_of_other_column_kinds_is_read_again(tmp_path, monkeypatch):
+    rows = [_row(i) for i in range(30)]
+    ledger = _saved(tmp_path, monkeypatch, rows)
+    expected = ledger.runs()
+    data = bytearray(ledger.snapshot_path.read_bytes())
+    data[data.rindex("MOVE FORWARD".encode())] ^= 0x20  # one changed letter in the prompts
+    ledger.snapshot_path.write_bytes(bytes(data))
+    damaged = SQLiteLedger(ledger.path)
+    damaged._load_snapshot()
+    assert damaged._cache is None
+    pd.testing.assert_frame_equal(damaged.runs(), expected)
+    damaged.close()
+    # A frame saved while a column had another kind (credits were whole numbers, say) is not used.
+    import workbench.ledger.frames as frames
+
+    kinds = dict(frames.RUN_KINDS)
+    monkeypatch.setitem(frames.RUN_KINDS, "credits", "float" if kinds["credits"] != "float" else "int")
+    other = SQLiteLedger(ledger.path)
+    other._load_snapshot()
+    assert other._cache is None
+
+
+def test_a_new_ledger_waits_for_this_processs_save_of_its_log(tmp_path, monkeypatch):
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 5)
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    _fill(ledger, [_row(i) for i in range(50)])
+    frame = ledger.runs()  # saves in the background
+    again = SQLiteLedger(ledger.path)  # waits for that save rather than reading every row again
+    again._load_snapshot()
+    assert again._cache is not None
+    pd.testing.assert_frame_equal(again.runs(), frame)
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_small_frames_have_the_same_columns_and_kinds(tmp_path, count):
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    _fill(ledger, [_row(i) for i in range(count)])
+    warm = ledger.runs()
+    limited = SQLiteLedger(ledger.path).runs(limit=5)  # from SQL: a frame without room
+    assert list(warm.columns) == list(limited.columns)
+    assert [str(t) for t in warm.dtypes] == [str(t) for t in limited.dtypes]
+    assert str(warm["created_at"].dtype) == "datetime64[us, UTC]"
