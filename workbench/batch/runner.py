@@ -19,6 +19,7 @@ the stored images, named by job), ``contact-sheet*.png`` and ``report.html``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -489,6 +490,7 @@ def run_batch(
         >>> result.statuses, result.report
     """
     started = time.perf_counter()
+    marks = {"batch_started": time.time()}  # when each step began, kept in timings.json
     if isinstance(experiment, (str, Path)):
         experiment = load_experiment(experiment, templates=wb.templates, root=wb.root)
     if workers < 1:
@@ -510,8 +512,25 @@ def run_batch(
         names = tuple(check_names(checks))  # an unknown check: one sentence, before anything runs
         jobs = [replace(j, checks=names) for j in experiment.jobs]
         experiment = replace(experiment, jobs=jobs, checks=names)
-    plan = plan_batch(wb, experiment, batch_id=batch_id, resume=resume, budget=budget)
-    plan.check()  # before any kernel starts: a batch the wallet cannot pay renders nothing
+    # The shards' kernels start now, while the batch is planned: each boots and imports what its
+    # jobs need (0.5-2 s a kernel) beside the runner's own work instead of after it.
+    public_options, secret_options = _split_options(wb.backend_options)
+    kernels = _Kernels.start(
+        wb,
+        notebook,
+        count=min(workers, len(experiment.jobs)) if experiment is not None else workers,
+        secret_options=secret_options,
+        service=experiment is None
+        or any((job.backend or wb.default_backend) != "draft" for job in experiment.jobs),
+        start_timeout=start_timeout,
+    )
+    try:
+        plan = plan_batch(wb, experiment, batch_id=batch_id, resume=resume, budget=budget)
+        plan.check()  # before any job runs: a batch the wallet cannot pay renders nothing
+    except BaseException:
+        kernels.close()
+        raise
+    marks["planned"] = time.time()
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
     share_batch_files(wb, folder, plan.batch_id)
@@ -531,7 +550,6 @@ def run_batch(
         _stop_stale_kernels(folder)
     selected = plan.selected
     shards = _shards(selected, workers)
-    public_options, secret_options = _split_options(wb.backend_options)
     in_flight = _in_flight(wb, selected, concurrency, len(shards))
     if in_flight is not None:
         # One total for the batch: every kernel may send `in_flight` requests, and the slots in
@@ -554,6 +572,7 @@ def run_batch(
     }
     outcomes: list[ShardOutcome] = []
     first_rowid = wb.batches.mark()
+    marks["shards_started"] = time.time()
     if shards:
         outcomes = _run_shards(
             wb,
@@ -567,7 +586,10 @@ def run_batch(
             progress=progress,
             first_rowid=first_rowid,
             total=len(selected),
+            kernels=kernels,
         )
+    kernels.close()  # those no shard took (all jobs done before, fewer shards than kernels)
+    marks["shards_done"] = time.time()
     statuses, credits, usd = batch_outcome(wb, plan, first_rowid)
     result = BatchResult(
         plan.batch_id,
@@ -588,8 +610,27 @@ def run_batch(
 
         written = write_report(wb, plan.batch_id)
         result.contact_sheets, result.report = written.contact_sheets, written.html
+    marks["reported"] = time.time()
+    _write_timings(folder, marks | kernels.marks, len(shards))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _write_timings(folder: Path, marks: dict[str, float], shards: int) -> None:
+    """``timings.json``: when each step of this run began (Unix seconds), the runner's and each
+    shard's (``shard_started``, ``first_job_done``, ...), to see where a batch's time goes."""
+    timings: dict[str, Any] = {"runner": marks, "shards": {}}
+    for k in range(shards):
+        path = folder / f"shard-{k}.timings.json"
+        try:
+            timings["shards"][str(k)] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        path.unlink(missing_ok=True)
+    try:
+        _write_json(folder / "timings.json", timings)
+    except OSError:
+        pass
 
 
 def _in_flight(wb: Workbench, jobs: list[PlannedJob], concurrency: int | None, shards: int) -> int | None:
@@ -728,6 +769,129 @@ def _kernel_manager_class(
     return WorkbenchKernelManager
 
 
+_KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+# What a shard imports before its first job (pandas, the facade, the shard): in the kernel while
+# the runner plans. ``openai`` too when the batch may send requests (0.9 s of a first request).
+_WARM_UP = "import pandas, workbench.core, workbench.batch.shard, workbench.backends.base"
+_WARM_UP_SERVICE = "\ntry:\n    import openai, workbench.backends.openai\nexcept ImportError:\n    pass"
+
+
+class _Kernels:
+    """Kernels started before a batch is planned, one per shard expected, each warmed up with the
+    imports its jobs need. A shard takes one (``take``), which then works in the batch folder; the
+    runner stops it after its notebook. A kernel that failed to start or warm up is not handed
+    out: the shard starts its own, as on a retry. ``close`` stops the ones nobody took.
+    """
+
+    def __init__(self, pending: list[Any], start_timeout: float) -> None:
+        self._pending = pending  # futures of (kernel manager, client, warm-up message id)
+        self._timeout = start_timeout
+        self._lock = threading.Lock()
+        self.marks: dict[str, float] = {}  # when the first kernel was up, and warm
+
+    @classmethod
+    def start(
+        cls,
+        wb: Workbench,
+        notebook: Path,
+        *,
+        count: int,
+        secret_options: Mapping[str, Mapping[str, Any]],
+        service: bool,
+        start_timeout: float,
+    ) -> _Kernels:
+        if count < 1 or _kernel_name(notebook) not in ("python3", "python"):
+            return cls([], start_timeout)  # another language's kernel: papermill starts it as asked
+        manager = _kernel_manager_class(secret_options, environment=_team_environment(wb))
+        code = _WARM_UP + (_WARM_UP_SERVICE if service else "")
+        cwd = str(wb.root.resolve())
+        pool = ThreadPoolExecutor(count, thread_name_prefix="kernel-start")
+        pending = [pool.submit(_start_kernel, manager, cwd, code, start_timeout) for _ in range(count)]
+        pool.shutdown(wait=False)
+        kernels = cls(pending, start_timeout)
+        atexit.register(kernels.close)  # a runner stopped between planning and its shards
+        return kernels
+
+    def take(self, folder: Path) -> Any:
+        """A started kernel, now working in ``folder`` (its warm-up done), or None."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return None
+                future = self._pending.pop(0)
+            try:
+                km, kc, warm_id = future.result()
+            except Exception:  # noqa: BLE001 - this kernel did not start: try the next one, else none
+                continue
+            self.marks.setdefault("kernel_started", time.time())
+            try:
+                chdir = kc.execute(
+                    f"import os as _os\n_os.chdir({str(folder.resolve())!r})\ndel _os",
+                    silent=True,
+                    store_history=False,
+                )
+                statuses = {}
+                deadline = time.monotonic() + self._timeout
+                while chdir not in statuses:  # the warm-up's reply first: the kernel runs them in order
+                    reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+                    statuses[reply["parent_header"].get("msg_id")] = reply["content"].get("status")
+                if statuses.get(warm_id) == "ok" and statuses[chdir] == "ok":
+                    self.marks.setdefault("kernel_warm", time.time())
+                    return km
+            except Exception:  # noqa: BLE001 - no answer in time, the kernel died: not this one
+                pass
+            finally:
+                kc.stop_channels()
+            _stop_kernel(km)
+
+    def close(self) -> None:
+        atexit.unregister(self.close)
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for future in pending:
+            try:
+                km, kc, _ = future.result()
+            except Exception:  # noqa: BLE001 - it never started
+                continue
+            kc.stop_channels()
+            _stop_kernel(km)
+
+
+def _kernel_name(notebook: Path) -> str | None:
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    return (meta.get("kernelspec") or {}).get("name")
+
+
+def _start_kernel(manager: type, cwd: str, code: str, start_timeout: float) -> tuple[Any, Any, str]:
+    """Start a kernel and send it its warm-up (not waited for); (manager, client, message id)."""
+    import asyncio
+
+    km = manager(kernel_name="python3")
+    asyncio.run(km.start_kernel(cwd=cwd, extra_arguments=_KERNEL_ARGUMENTS))
+    kc = km.blocking_client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=start_timeout)
+        return km, kc, kc.execute(code, silent=True, store_history=False)
+    except BaseException:
+        kc.stop_channels()
+        _stop_kernel(km)
+        raise
+
+
+def _stop_kernel(km: Any) -> None:
+    """Stop a kernel at once (its shard has closed its Workbench); best effort."""
+    import asyncio
+
+    try:
+        asyncio.run(km.shutdown_kernel(now=True))
+    except Exception:  # noqa: BLE001 - a kernel that is gone already
+        pass
+
+
 def _team_environment(wb: Workbench) -> dict[str, str]:
     """The shards' run log and image store: the batch's own, which may have been given to its
     Workbench rather than by the environment. Through the kernels' environment, not the notebook
@@ -755,6 +919,7 @@ def _run_shards(
     progress: bool,
     first_rowid: int,
     total: int,
+    kernels: _Kernels | None = None,
 ) -> list[ShardOutcome]:
     from tqdm.auto import tqdm
 
@@ -770,9 +935,15 @@ def _run_shards(
         for attempt in range(1, retries + 2):
             outcome.attempts = attempt
             begun = time.perf_counter()
-            error, retry = _execute_notebook(
-                notebook, outcome.notebook, params, folder, manager, start_timeout
-            )
+            # The first attempt in a kernel started with the batch, if one is ready; a retry in a new one.
+            km = kernels.take(folder) if kernels is not None and attempt == 1 else None
+            try:
+                error, retry = _execute_notebook(
+                    notebook, outcome.notebook, params, folder, manager, start_timeout, km=km
+                )
+            finally:
+                if km is not None:
+                    _stop_kernel(km)
             outcome.seconds += time.perf_counter() - begun
             outcome.error = error
             if error is None or not retry:
@@ -793,6 +964,8 @@ def _run_shards(
         _advance(wb, bar, first_rowid, params_common["batch_id"])
     finally:
         bar.close()
+        if kernels is not None:
+            kernels.close()
     return outcomes
 
 
@@ -820,15 +993,35 @@ def _import_papermill() -> None:
 
 
 def _execute_notebook(
-    notebook: Path, output: Path, params: dict[str, Any], folder: Path, manager: type, start_timeout: float
+    notebook: Path,
+    output: Path,
+    params: dict[str, Any],
+    folder: Path,
+    manager: type,
+    start_timeout: float,
+    *,
+    km: Any = None,
 ) -> tuple[str | None, bool]:
     """Run one shard's notebook in a kernel working in ``folder``; return (error or None, whether
-    a retry may help). The runner's own working directory never changes (no papermill ``cwd=``)."""
+    a retry may help). The runner's own working directory never changes (no papermill ``cwd=``).
+
+    ``km``: a kernel already started (and working in ``folder``), which the caller stops after;
+    without it papermill starts one with ``manager`` and stops it at the end."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    if getattr(manager, "kernel_cwd", None) != str(folder):
-        manager = type(manager.__name__, (manager,), {"kernel_cwd": str(folder)})
+    if km is not None:
+        kernel: dict[str, Any] = {"km": km}
+    else:
+        if getattr(manager, "kernel_cwd", None) != str(folder):
+            manager = type(manager.__name__, (manager,), {"kernel_cwd": str(folder)})
+        kernel = {
+            "kernel_manager_class": manager,
+            "extra_arguments": _KERNEL_ARGUMENTS,
+            # The shard has closed its Workbench and joined its threads when its cell ends: a
+            # graceful shutdown only waits ~1 s for a kernel with nothing left to do.
+            "shutdown_kernel": "immediate",
+        }
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -837,11 +1030,7 @@ def _execute_notebook(
             progress_bar=False,
             log_output=False,
             start_timeout=start_timeout,
-            kernel_manager_class=manager,
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            # The shard has closed its Workbench and joined its threads when its cell ends: a
-            # graceful shutdown only waits ~1 s for a kernel with nothing left to do.
-            shutdown_kernel="immediate",
+            **kernel,
         )
     except PapermillExecutionError as exc:
         # The notebook raised: papermill kept it with the error. The same jobs would fail again.

@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -111,11 +112,13 @@ def run_shard(
         check_text: read each finished image's exact texts back with OCR (``Workbench.check_text``)
             and store the scores, for the report's text accuracy; runs without exact texts are left.
     """
+    marks = {"shard_started": time.time()}  # when each step began: shard-<k>.timings.json
     import pandas as pd
 
     from workbench.backends.base import get_backend_class
     from workbench.core import Workbench
 
+    marks["shard_imported"] = time.time()
     jobs_path = Path(jobs_file)
     jobs = [Job.from_dict(data) for data in json.loads(jobs_path.read_text(encoding="utf-8"))]
     pid_file = _pid_file(jobs_path.parent, shard)
@@ -133,6 +136,7 @@ def run_shard(
         for name in {*(backend_options or {}), *secret}
     }
     wb = Workbench(root, prompts=tuple(prompts), backend_options=options)
+    marks["shard_opened"] = time.time()
     # A team's run log (PostgreSQL) may have workers of this batch on other machines: each job is
     # claimed before it runs, so one worker only takes it (see take_job).
     shared = getattr(wb.ledger, "url", None) is not None
@@ -147,6 +151,7 @@ def run_shard(
         if concurrency is None:
             drafts = all(get_backend_class(job.backend or wb.default_backend).is_draft for job in pending)
             concurrency = 1 if drafts else 4
+        marks["shard_planned"] = time.time()
         statuses: list[dict[str, Any]] = []
         # A budget error stops new work, but the requests already sent finish and are recorded:
         # cancelling them would lose answers the service has billed.
@@ -186,6 +191,8 @@ def run_shard(
                         await asyncio.to_thread(_run_checks, wb, run, job.checks)
                     if check_text:
                         accuracy = await asyncio.to_thread(_check_text, wb, run)
+                    marks.setdefault("first_job_done", time.time())
+                    marks["last_job_done"] = time.time()
                     statuses.append(
                         {
                             "job": job.key,
@@ -215,6 +222,8 @@ def run_shard(
     finally:
         wb.close()
         pid_file.unlink(missing_ok=True)
+        marks["shard_closed"] = time.time()
+        _write_marks(jobs_path.parent / f"shard-{shard}.timings.json", marks)
     frame = pd.DataFrame(statuses, columns=["job", "status", "credits", "usd", "text_accuracy"])
     aggregates = {"jobs": ("job", "count"), "credits": ("credits", "sum"), "usd": ("usd", "sum")}
     if check_text:
@@ -224,6 +233,14 @@ def run_shard(
     skipped = [len(jobs) - len(pending), 0, 0.0] + ([float("nan")] if check_text else [])
     summary.loc["skipped (done before)"] = skipped
     return summary
+
+
+def _write_marks(path: Path, marks: Mapping[str, float]) -> None:
+    """The times (Unix seconds) a shard's steps began, for ``timings.json`` (best effort)."""
+    try:
+        path.write_text(json.dumps(marks), encoding="utf-8")
+    except OSError:
+        pass
 
 
 def _thumbnails(wb: Workbench, run: Any) -> None:
