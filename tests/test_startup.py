@@ -65,7 +65,7 @@ def test_help_imports_no_heavy_package(tmp_path: Path) -> None:
     modules, done = _imported(tmp_path, "--help")
     assert "generate" in done.stdout
     assert "workbench.cli" in modules
-    heavy = _tops(modules) & {*_HEAVY, "numpy", "PIL", "fontTools", "isal", "sqlite3", "asyncio"}
+    heavy = _tops(modules) & {*_HEAVY, "numpy", "PIL", "fontTools", "isal", "sqlite3", "asyncio", "yaml"}
     assert not heavy, f"workbench --help imported {sorted(heavy)}"
     assert not {"workbench.core", "workbench.backends.draft", "workbench.ledger"} & modules
 

@@ -21,8 +21,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from workbench.errors import SpecError, TemplateError
 from workbench.quotes import quote_text, quoted_texts
 
@@ -283,6 +281,8 @@ class PromptSpec:
         return cls.from_dict(data)
 
     def to_yaml(self) -> str:
+        import yaml  # here: the command line's help and most specs never write YAML
+
         return yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False)
 
     @classmethod
