@@ -259,8 +259,12 @@ class BatchAPI:
         try:
             inputs = [self._image_ref(ref) for ref in body.pop("images", None) or []]
             mask = self._image_ref(body.pop("mask")) if body.get("mask") is not None else None
+            markup = self._image_ref(body.pop("markup")) if body.get("markup") is not None else None
         except LookupError as exc:
             return Response(400, error_body(str(exc), kind="invalid_request_error", param="images"))
+        refused = self.server._markup_refusal(body, markup, mask)
+        if refused is not None:
+            return refused
         if "image" in body:
             return Response(
                 400,

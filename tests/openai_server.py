@@ -226,6 +226,7 @@ class OpenAIServer:
         self.judge_scores: dict[str, tuple[float, str]] = {}
         self.judgements: list[dict[str, Any]] = []  # what each clean /v1/responses answer judged
         self.served: dict[str, bytes] = {}  # images answered as URLs, by id
+        self.markups: list[bytes] = []  # the markup of each edit that carried one
         self.counts: Counter[str] = Counter()
         self.successes: Counter[str] = Counter()
         self.faults_sent: Counter[str] = Counter()
@@ -521,6 +522,9 @@ class OpenAIServer:
                 400, error_body("An edit needs an image.", kind="invalid_request_error", param="image")
             )
         mask = (files.get("mask") or [None])[0]
+        refused = self._markup_refusal(params, (files.get("markup") or [None])[0], mask)
+        if refused is not None:
+            return refused
         if mask is not None:
             with Image.open(io.BytesIO(mask)) as m, Image.open(io.BytesIO(inputs[0])) as first:
                 if m.size != first.size:
@@ -685,6 +689,32 @@ class OpenAIServer:
                 param="size",
             ),
         )
+
+    def _markup_refusal(
+        self, params: dict[str, Any], markup: bytes | None, mask: bytes | None
+    ) -> Response | None:
+        """The service's rules for an edit's markup: GPT Image 2.5 only, never with a mask."""
+        if markup is None:
+            return None
+        if mask is not None:
+            return Response(
+                400,
+                error_body(
+                    "markup cannot be combined with mask.", kind="invalid_request_error", param="markup"
+                ),
+            )
+        if not str(params.get("model") or "").startswith(_PLUS_MODELS):
+            return Response(
+                400,
+                error_body(
+                    f"markup is not supported for model {params.get('model')}.",
+                    kind="invalid_request_error",
+                    param="markup",
+                ),
+            )
+        with self._lock:
+            self.markups.append(markup)
+        return None
 
     def _option_refusal(self, params: dict[str, Any], fmt: str, quality: str, n: int) -> Response | None:
         """The service's rules for qualities, GIF, SVG and complexity (its own, not Workbench's)."""

@@ -251,3 +251,54 @@ def test_the_cli_makes_a_gif_and_an_svg_and_dry_runs_xhigh(root, openai_server, 
     code, _, err = cli(*base, "--model", "gpt-image-2", "--format", "gif")
     assert code == 1 and "cannot write gif: it writes png, jpeg, webp" in err and err.count("\n") == 1
     assert openai_server.counts == {"/v1/images/generations": 2}
+
+
+def _markup_png(size: tuple[int, int] = (1024, 1024), *, transparent: bool = True) -> bytes:
+    drawn = Image.new("RGBA", size, (0, 0, 0, 0 if transparent else 255))
+    drawn.paste((255, 0, 0, 255), (100, 100, 300, 140))  # an arrow's stroke, say
+    buffer = io.BytesIO()
+    drawn.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (1024, 1024), (200, 100, 50)).save(path)
+    return path
+
+
+def test_an_edit_with_a_markup_sends_it_on_the_25_models(root, openai_server, monkeypatch, photo):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(100)
+    markup = _markup_png()
+    run = wb.edit(
+        photo, "put a hat where the red line is", markup=markup, backend="openai",
+        model="gpt-image-2.5-sunburst", quality="low",
+    )  # fmt: skip
+    assert run.ok and openai_server.markups == [markup]
+    assert openai_server.counts == {"/v1/images/edits": 1}
+
+
+@pytest.mark.parametrize(
+    ("model", "markup", "mask", "words"),
+    [
+        ("gpt-image-2", _markup_png(), False, "takes no markup (the GPT Image 2.5 models do)"),
+        ("gpt-image-2.5-flare", _markup_png((512, 512)), False, "it must be the image's size, 1024x1024"),
+        ("gpt-image-2.5-flare", _markup_png(transparent=False), False, "has no transparent pixels"),
+        ("gpt-image-2.5-flare", b"not an image", False, "The markup is not an image"),
+        ("gpt-image-2.5-flare", _markup_png(), True, "cannot be combined with a mask"),
+    ],
+)
+def test_a_markup_the_model_cannot_take_is_one_sentence_and_nothing_is_sent(
+    root, openai_server, monkeypatch, photo, model, markup, mask, words
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(100)
+    regions = [(0, 0, 200, 200)] if mask else None
+    with pytest.raises((SpecError, CapabilityError)) as caught:
+        wb.edit(photo, "put a hat on it", markup=markup, regions=regions, backend="openai", model=model)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert not openai_server.counts and wb.wallet.balance == 110 and wb.runs().empty

@@ -210,3 +210,29 @@ def test_xhigh_gif_and_svg_jobs_go_through_the_batch_api(root, openai_server, ba
     suffixes = sorted(str(images[0]).rsplit(".", 1)[1] for images in runs["images"])
     assert suffixes == ["gif", "png", "svg"]
     assert (runs["credits"] > 0).all() and (runs["usd"] > 0).all()
+
+
+@pytest.mark.slow
+def test_a_markup_goes_through_the_batch_api_by_file_id(root, openai_server, batch_api, tmp_path, cli):
+    (tmp_path / "mug.png").write_bytes(_png((200, 100, 50)))
+    drawn = Image.new("RGBA", (1024, 1024), (0, 0, 0, 0))
+    drawn.paste((255, 0, 0, 255), (100, 100, 300, 140))
+    drawn.save(tmp_path / "markup.png")
+    path = tmp_path / "marked.yaml"
+    path.write_text(
+        "model: gpt-image-2.5-flare\n"
+        "edit: {input: mug.png, markup: markup.png, instruction: put a hat where the line is}\n"
+        "spec: {quality: low}\n"
+    )
+    Workbench(root).wallet.topup(20)
+    base = ["--base-url", openai_server.base_url]
+    code, out, err = cli(*base, "batch", "submit", str(path), "--via", "openai-batch", "--batch-id", "marked")
+    assert code == 0, err
+    assert batch_api.uploads == {"user_data": 2}
+    batch = next(iter(batch_api.batches.values()))
+    body = json.loads(batch_api.contents[batch["input_file_id"]].splitlines()[0])["body"]
+    assert set(body["markup"]) == {"file_id"} and "mask" not in body
+    code, out, err = cli(*base, "batch", "collect", "marked")
+    assert code == 0 and "1 ok of 1 jobs" in out, out + err
+    assert len(openai_server.markups) == 1
+    assert _pixel(openai_server.markups[0], (200, 120)) == (255, 0, 0, 255)

@@ -86,6 +86,20 @@ def _open_ledger(root: Path, database: str | Path | None) -> Ledger:
     return SQLiteLedger(Path(text))
 
 
+def _markup(markup: Any) -> bytes | None:
+    """An edit's markup as PNG bytes (a path or bytes, read as an upload is), or None."""
+    if markup is None or isinstance(markup, bytes):
+        return markup
+    from pathlib import Path
+
+    from workbench.errors import InputImageError
+
+    path = Path(markup)
+    if not path.is_file():
+        raise InputImageError(f"No markup image at {path}.", path=str(path))
+    return path.read_bytes()
+
+
 def _references(wb: Workbench, inputs: Any) -> tuple[bytes, ...]:
     """A generate's reference images as checked bytes (``resolve_source``: a Run, a store file, a
     path, bytes or a PIL image, each upload checked), so nothing unusable is sent and charged."""
@@ -280,6 +294,7 @@ class Workbench:
         frame_duration_ms: int | None = None,
         svg_model: str | None = None,
         svg_effort: str | None = None,
+        markup: Any = None,
         parent_id: str | None = None,
         params: Mapping[str, Any] | None = None,
         **fields: Any,
@@ -299,8 +314,9 @@ class Workbench:
         user, for the service's abuse monitoring) go to the service. ``complexity`` (low, medium,
         high: planning effort, apart from quality), ``output_format="gif"`` with ``frame_count``
         and ``frame_duration_ms``, and ``output_format="svg"`` with ``svg_model``/``svg_effort``
-        (the SVG author) go where the model's table row lists them; elsewhere they are refused in
-        one sentence naming what the model takes.
+        (the SVG author) go where the model's table row lists them, and so does ``markup`` on an
+        edit (a transparent PNG, path or bytes, drawn over the image to guide it; not with a mask);
+        elsewhere they are refused in one sentence naming what the model takes.
         """
         if fields:  # response_format, user, markup...: the API's own names get their own sentence
             from workbench.models import refuse_unsent
@@ -362,6 +378,7 @@ class Workbench:
             frame_duration_ms=frame_duration_ms,
             svg_model=svg_model,
             svg_effort=svg_effort,
+            markup=_markup(markup),
         )
         if table is not None:
             table.check(request)

@@ -63,6 +63,7 @@ _FLAGS = (
     "output_compression",
     "streaming",
     "batch_api",
+    "markup",
 )
 _KEYS = frozenset(
     {
@@ -124,6 +125,7 @@ class ModelInfo:
     streaming: bool = True
     batch_api: bool = True
     complexity: tuple[str, ...] = ()
+    markup: bool = False
 
     @property
     def usable(self) -> bool:
@@ -295,6 +297,14 @@ class ModelTable:
             )
         if request.mask is not None and not info.mask:
             raise CapabilityError(f"{where} takes no mask.", field="mask")
+        if request.markup is not None:
+            if not info.markup:
+                raise CapabilityError(
+                    f"{where} takes no markup (the GPT Image 2.5 models do): mark the edit with regions "
+                    "or a mask.",
+                    field="markup",
+                )
+            _check_markup(request.markup, request.inputs[0])
         fidelity = getattr(request, "input_fidelity", None)
         if fidelity is not None:
             if not info.input_fidelity:
@@ -385,11 +395,7 @@ API_FIELDS: dict[str, tuple[str, str]] = {
         "not sent",
         "user is deprecated: Workbench sends the run's user as safety_identifier instead.",
     ),
-    "markup": (
-        "not sent",
-        "markup (a guide drawn over the image, GPT Image 2.5) is not offered yet: give regions or a "
-        "mask to mark where to edit.",
-    ),
+    "markup": ("sent", "markup= on an edit (a transparent PNG over the image), where the model's `markup`"),
 }
 # The client's values Workbench does not offer, with why (the spec refuses them in a sentence).
 API_VALUES_NOT_OFFERED = {
@@ -400,6 +406,34 @@ API_VALUES_NOT_OFFERED = {
     },
     "size": {"auto": "Workbench sends the size it priced"},
 }
+
+
+def _check_markup(markup: bytes, image: bytes) -> None:
+    """A markup is a PNG the size of the image it is drawn over, with transparent pixels (where
+    the image shows through): anything else is one sentence before sending."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(markup)) as drawn, Image.open(io.BytesIO(image)) as under:
+            fmt, size, under_size = drawn.format, drawn.size, under.size
+            alpha = drawn.convert("RGBA").getchannel("A").getextrema()[0] if fmt == "PNG" else 255
+    except Exception:  # noqa: BLE001 - any file Pillow cannot read is the same finding
+        raise CapabilityError("The markup is not an image: give a transparent PNG.", field="markup") from None
+    if fmt != "PNG":
+        raise CapabilityError(f"The markup is {fmt}, not the transparent PNG it must be.", field="markup")
+    if size != under_size:
+        raise CapabilityError(
+            f"The markup is {size[0]}x{size[1]}; it must be the image's size, "
+            f"{under_size[0]}x{under_size[1]}.",
+            field="markup",
+        )
+    if alpha == 255:
+        raise CapabilityError(
+            "The markup has no transparent pixels: draw on a transparent PNG, so the image shows through.",
+            field="markup",
+        )
 
 
 def refuse_unsent(options: Mapping[str, Any]) -> None:
@@ -576,6 +610,7 @@ def _build(
         streaming=entry.get("streaming", True),
         batch_api=entry.get("batch_api", True),
         complexity=tuple(complexity),
+        markup=entry.get("markup", False),
     )
 
 

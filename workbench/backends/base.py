@@ -97,6 +97,7 @@ class ImageRequest:
     frame_duration_ms: int | None = None
     svg_model: str | None = None
     svg_effort: str | None = None
+    markup: bytes | None = None  # a transparent PNG drawn over the first input to guide an edit
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -148,6 +149,16 @@ class ImageRequest:
             raise SpecError(f"Unknown moderation {self.moderation!r}: use auto or low.", field="moderation")
         if self.kind == "edit" and not self.inputs:
             raise SpecError("An edit needs at least one input image.", field="inputs")
+        if self.markup is not None:
+            if not self.inputs:
+                raise SpecError(
+                    "A markup is drawn over an input image: it goes with an edit.", field="markup"
+                )
+            if self.mask is not None:
+                raise SpecError(
+                    "A markup cannot be combined with a mask: give one way of marking the edit.",
+                    field="markup",
+                )
         if not _whole(self.width, 1, MAX_EDGE) or not _whole(self.height, 1, MAX_EDGE):
             raise SpecError(f"Invalid size {self.width}x{self.height}.", field="size")
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
@@ -222,6 +233,7 @@ class ImageRequest:
             "moderation": self.moderation,
             "inputs": [hashlib.sha256(b).hexdigest() for b in self.inputs],
             "mask": hashlib.sha256(self.mask).hexdigest() if self.mask else None,
+            **({"markup": hashlib.sha256(self.markup).hexdigest()} if self.markup else {}),
             "variant": self.variant,
         }
         # Only when set, so earlier fingerprints stay the same.

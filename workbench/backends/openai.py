@@ -1114,6 +1114,8 @@ class OpenAIBackend(Backend):
             if request.mask is not None:
                 ext, mime = _mime(request.mask)
                 params["mask"] = (f"mask.{ext}", request.mask, mime)
+            if request.markup is not None:
+                params["markup"] = ("markup.png", request.markup, "image/png")
             if request.input_fidelity is not None:
                 params["input_fidelity"] = request.input_fidelity
         elif request.moderation != "auto":

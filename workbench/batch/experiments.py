@@ -21,6 +21,7 @@ An experiment is a YAML file (or a CSV of rows), named by its path or by its nam
     edit:                               # optional: every job edits an image instead of generating
       input: product.png                # the image to edit (relative to this file)
       mask: product-mask.png            # optional: alpha 0 (or non-zero grey) where to edit
+      markup: product-markup.png        # optional, 2.5 models: a transparent PNG drawn over it (no mask)
       references: [logo.png]            # optional: more images the edit may use
       instruction: put it on white marble   # what to change (or vary `instruction` as a factor)
 
@@ -78,7 +79,7 @@ OPTIONS = (
 )  # fmt: skip
 _RUN_OPTIONS = tuple(o for o in OPTIONS if o not in ("backend", "model"))  # also under `options:`
 EDIT_FACTORS = ("input", "mask", "instruction")  # an edit job's image, mask and instruction
-EDIT_KEYS = ("input", "mask", "references", "instruction")
+EDIT_KEYS = ("input", "mask", "markup", "references", "instruction")
 FACTOR_NAMES = (*SPEC_FIELDS, *TEXT_ROLES, *OPTIONS, *EDIT_FACTORS)
 _TOP_KEYS = (
     "name", "description", "preset", "spec", "backend", "model", "options", "grid", "zip", "rows",
@@ -392,9 +393,10 @@ class _Reader:
         if unknown:
             raise self.fail(f"edit.{unknown[0]}", f"unknown key; an edit takes {', '.join(EDIT_KEYS)}.")
         edit: dict[str, Any] = {}
-        for key in ("input", "mask", "instruction"):
+        for key in ("input", "mask", "markup", "instruction"):
             if raw.get(key) is not None:
-                edit[key] = self.value(f"edit.{key}", key, raw[key])
+                kind = "mask" if key == "markup" else key  # an image file, like the mask
+                edit[key] = self.value(f"edit.{key}", kind, raw[key])
         references = raw.get("references")
         if references is not None:
             if isinstance(references, str):
@@ -670,7 +672,7 @@ class _Reader:
             # The key hashes what the images hold, not where they are: a changed photo is a new job.
             digests = {
                 k: _digest(v)
-                if k in ("input", "mask")
+                if k in ("input", "mask", "markup")
                 else [_digest(r) for r in v]
                 if k == "references"
                 else v
@@ -721,6 +723,7 @@ def plan_edit_job(wb: Any, job: Job, edit: Mapping[str, Any], **options: Any) ->
         edit["instruction"],
         mask=mask,
         references=tuple(edit.get("references") or ()),
+        **({"markup": Path(edit["markup"]).read_bytes()} if edit.get("markup") else {}),
         backend=job.backend,
         model=job.model,
         quality=job.spec.quality,

@@ -175,8 +175,9 @@ def line_body(wb: Workbench, plan: Any, file_ids: dict[str, str] | None = None) 
         params["images"] = [
             {"file_id": ids[hashlib.sha256(data).hexdigest()]} for _, data, _ in params.pop("image")
         ]
-        if "mask" in params:
-            params["mask"] = {"file_id": ids[hashlib.sha256(params["mask"][1]).hexdigest()]}
+        for name in ("mask", "markup"):
+            if name in params:
+                params[name] = {"file_id": ids[hashlib.sha256(params[name][1]).hexdigest()]}
     return params
 
 
@@ -215,7 +216,8 @@ def _upload_inputs(wb: Workbench, client: Any, plan: Any) -> dict[str, str]:
         request = planned.plan.request
         if planned.cached or not request.inputs:
             continue
-        for data in (*request.inputs, *((request.mask,) if request.mask is not None else ())):
+        marks = tuple(m for m in (request.mask, request.markup) if m is not None)
+        for data in (*request.inputs, *marks):
             digest = hashlib.sha256(data).hexdigest()
             if digest in file_ids:
                 continue
