@@ -20,7 +20,9 @@ render), in a root that already has its run log, and in a new root (the run log 
 ``BENCH_SERVICE_FLAGS`` replaces the batch command's concurrency flags (e.g. ``--workers 2`` to
 time a version without ``--concurrency``); ``BENCH_SERVICE_QUICK=1`` runs only the 50 ms case;
 ``BENCH_SERVICE_COLD=1`` only the cold-start figures.
-Run with ``python -m bench service``.
+Each batch case also prints the seconds from its process's start to each step (the batch's
+``timings.json``: planned, first kernel up and warm, first and last job done, report, exit), to
+see where the fixed cost goes. Run with ``python -m bench service``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from bench._common import report
+if __package__ in (None, ""):  # run as a file (python bench/bench_service.py), not with -m bench
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "bench" / "_loopback.py"
@@ -103,8 +108,11 @@ def _experiment(folder: Path, name: str, requests: int) -> Path:
     return path
 
 
-def _batch(base_url: str, requests: int, concurrency: int, folder: Path, name: str) -> tuple[float, str]:
-    """``workbench batch run --backend openai`` in a new process; (wall seconds, its output)."""
+def _batch(
+    base_url: str, requests: int, concurrency: int, folder: Path, name: str
+) -> tuple[float, str, dict]:
+    """``workbench batch run --backend openai`` in a new process; (wall seconds, its output, the
+    seconds from the process's start to each step of the batch)."""
     root = folder / f"root-{name}"
     env = _env()
     base = [*WORKBENCH, "--root", str(root), "--base-url", base_url]
@@ -113,12 +121,55 @@ def _batch(base_url: str, requests: int, concurrency: int, folder: Path, name: s
     extra = shlex.split(flags) if flags is not None else ["--concurrency", str(concurrency)]
     command = [*base, "batch", "run", str(_experiment(folder, name, requests)), "--backend", "openai"]
     command += [*extra, "--no-progress"]
-    started = time.perf_counter()
+    started, wall = time.perf_counter(), time.time()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"the batch failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return elapsed, done.stdout
+    return elapsed, done.stdout, _phases(root, wall) | {"exit": elapsed}
+
+
+# The steps of a batch, in order, as the runner's timings.json names them (earliest shard for the
+# shards' first steps, latest for their last).
+PHASES = (
+    ("batch_started", "run_batch called (process start, imports, experiment)"),
+    ("planned", "planned and priced"),
+    ("shards_started", "shards handed to papermill"),
+    ("kernel_started", "first kernel up"),
+    ("kernel_warm", "first kernel warm (imports done)"),
+    ("shard_started", "first shard's cell running"),
+    ("first_job_done", "first job done"),
+    ("last_job_done", "last job done"),
+    ("shards_done", "kernels stopped, notebooks written"),
+    ("reported", "report written"),
+    ("exit", "process exited"),
+)
+
+
+def _phases(root: Path, wall: float) -> dict:
+    """Seconds from the batch process's start to each step in the batch's ``timings.json``."""
+    found = sorted(root.glob("batches/*/timings.json"))
+    if not found:
+        return {}
+    timings = json.loads(found[-1].read_text())
+    shards = list(timings.get("shards", {}).values())
+    seen = dict(timings.get("runner", {}))
+    for key in ("shard_started", "first_job_done"):
+        values = [s[key] for s in shards if key in s]
+        if values:
+            seen[key] = min(values)
+    values = [s["last_job_done"] for s in shards if "last_job_done" in s]
+    if values:
+        seen["last_job_done"] = max(values)
+    return {key: seen[key] - wall for key, _ in PHASES if key in seen}
+
+
+def _phase_figures(phases: dict, case: str) -> list[dict]:
+    return [
+        {"name": f"  {case} +{label}", "value": phases[key], "unit": "s", "phase": key}
+        for key, label in PHASES
+        if key in phases
+    ]
 
 
 def _cold_env(pycache: Path | None) -> dict[str, str]:
@@ -180,7 +231,7 @@ def _cold_figures(folder: Path) -> list[dict]:
 def _case(latency: float, requests: int, concurrency: int, folder: Path, name: str) -> dict:
     with _Server(latency) as server:
         # The batch first, so the server's most-in-flight counter is the batch's own.
-        batch, output = _batch(server.base_url, requests, concurrency, folder, name)
+        batch, output, phases = _batch(server.base_url, requests, concurrency, folder, name)
         after = server.stats()
         _raw(server.base_url, 4, 4, f"{name} warm-up")
         raw = _raw(server.base_url, requests, concurrency, name)
@@ -192,11 +243,13 @@ def _case(latency: float, requests: int, concurrency: int, folder: Path, name: s
         "sent": sent,
         "max_inflight": after["max_inflight"],
         "output": output.strip().splitlines()[:1],
+        "phases": phases,
     }
 
 
 def main() -> None:
     quick = os.environ.get("BENCH_SERVICE_QUICK") == "1"
+    load_at_start = os.getloadavg()[0]  # other work on the machine slows every figure here
     figures: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -230,6 +283,7 @@ def main() -> None:
                 "value": fast["max_inflight"],
                 "unit": "req",
             },
+            *_phase_figures(fast["phases"], "50 ms"),
         ]
         if not quick:
             slow = _case(2.0, 256, 32, folder, "slow")
@@ -249,8 +303,10 @@ def main() -> None:
                     "value": slow["max_inflight"],
                     "unit": "req",
                 },
+                *_phase_figures(slow["phases"], "2 s"),
             ]
     figures.append({"name": "load average (1 min) when done", "value": os.getloadavg()[0], "unit": ""})
+    figures.append({"name": "load average (1 min) at start", "value": load_at_start, "unit": ""})
     report("service", figures)
 
 
