@@ -302,3 +302,16 @@ def test_a_markup_the_model_cannot_take_is_one_sentence_and_nothing_is_sent(
         wb.edit(photo, "put a hat on it", markup=markup, regions=regions, backend="openai", model=model)
     assert words in str(caught.value) and "\n" not in str(caught.value)
     assert not openai_server.counts and wb.wallet.balance == 110 and wb.runs().empty
+
+
+def test_workbench_edit_takes_a_markup(root, openai_server, monkeypatch, photo, tmp_path, cli):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    Workbench(root).wallet.topup(100)
+    (tmp_path / "markup.png").write_bytes(_markup_png())
+    base = ("--base-url", openai_server.base_url, "edit", str(photo), "put a hat on the line")
+    options = ("--markup", str(tmp_path / "markup.png"), "--backend", "openai", "--quality", "low")
+    code, out, err = cli(*base, *options, "--model", "gpt-image-2")
+    assert code == 1 and "takes no markup" in err and not openai_server.counts
+    code, out, err = cli(*base, *options, "--model", "gpt-image-2.5-sunburst")
+    assert code == 0, err
+    assert openai_server.counts == {"/v1/images/edits": 1} and len(openai_server.markups) == 1

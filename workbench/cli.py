@@ -580,9 +580,17 @@ def _print_run(run, as_json: bool, wb) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A reference image (repeatable), e.g. the same character in another picture.",
 )
+@click.option(
+    "--markup",
+    "markup_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A transparent PNG drawn over the image to guide the edit (GPT Image 2.5; not with a mask).",
+)
 @click.option("--backend", help="Force a backend (default: local draft when the instruction needs no model).")
 @click.option("--model", help="Model of the service (default: the backend's own).")
-@click.option("--quality", help="low, medium or high (service edits); default medium.")
+@click.option(
+    "--quality", help="low, medium or high (service edits; xhigh and max on the 2.5 models); default medium."
+)
 @click.option(
     "--size", help="WIDTHxHEIGHT of the result (service edits; default: the source's, or the nearest)."
 )
@@ -599,6 +607,7 @@ def edit(
     regions: tuple[str, ...],
     mask_file: Path | None,
     references: tuple[Path, ...],
+    markup_file: Path | None,
     backend: str | None,
     model: str | None,
     quality: str | None,
@@ -621,6 +630,8 @@ def edit(
         options["quality"] = quality
     if size:
         options["size"] = parse_size(size)
+    if markup_file:
+        options["markup"] = markup_file
     arguments = {
         "regions": list(regions) or None,
         "mask": mask,
