@@ -258,6 +258,7 @@ class FrameCache:
                             self._cache = self._growing.frame
                         else:
                             self._cache = self._append(build_frame(fetched).frame)
+                del fetched  # (freed before the collector runs again: it would walk every row)
             if self._cache is None:  # an empty log
                 self._growing = build_frame([], room=None)
                 self._cache = self._growing.frame
