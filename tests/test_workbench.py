@@ -158,7 +158,7 @@ class _Answers(_Faulty):
     ("answer", "error"),
     [
         ([], "returned no image"),
-        ([b"GIF89a not an image we store"], "Image 1 of the answer is not PNG, JPEG or WebP"),
+        ([b"BM6 not an image we store"], "Image 1 of the answer is not PNG, JPEG, WebP, GIF or SVG"),
     ],
     ids=["no-image", "unstorable"],
 )
