@@ -166,6 +166,32 @@ def test_same_request_same_bytes() -> None:
     assert first == again
 
 
+@pytest.mark.parametrize("deflate", ["isal", "zlib"])
+@pytest.mark.parametrize(("size", "channels"), [((1023, 517), 3), ((640, 480), 4)])
+def test_the_png_encoder_keeps_every_pixel(
+    monkeypatch, deflate: str, size: tuple[int, int], channels: int
+) -> None:
+    """Repeated rows (Up), others (Sub), an odd row length, RGBA; ISA-L's deflate and zlib's."""
+    from PIL import ImageDraw
+
+    import workbench.backends.draft as draft
+
+    if deflate == "zlib":
+        monkeypatch.setattr(draft, "_isal_zlib", None)
+    small = np.random.default_rng(7).integers(
+        0, 256, (size[1] // 4 + 1, size[0] // 4 + 1, channels), np.uint8
+    )
+    image = Image.fromarray(small).resize(size, Image.Resampling.NEAREST)
+    ImageDraw.Draw(image).text((10, 10), "MOVE FORWARD", fill=(255,) * channels)
+    data = draft.encode_png(image)
+    back = Image.open(io.BytesIO(data))
+    back.load()
+    assert (back.format, back.mode, back.size) == ("PNG", image.mode, size)
+    assert np.array_equal(np.asarray(back), np.asarray(image))
+    assert draft.encode_png(image) == data
+    assert len(data) < size[0] * size[1] * channels // 4  # the repeated rows and pixels compress
+
+
 def test_seed_variant_and_index_change_the_image() -> None:
     spec = PromptSpec(subject="a white leather sneaker", background="dark concrete")
     base = BACKEND.generate(request_for(spec, seed=1)).images[0]
