@@ -2,14 +2,19 @@
 
 Targets: 1024x1024 (medium, 1:1) within 40 ms, 3840x2160 (high, 16:9) within 300 ms, with a
 realistic spec: a gradient background with a texture, light from the upper left, a subject, a
-headline and a subtext. Run with ``python -m bench draft``.
+headline and a subtext; beside each, the PNG encoding alone. Run with ``python -m bench draft``.
 """
 
 from __future__ import annotations
 
+import io
+import os
+
+from PIL import Image
+
 from bench._common import median, pin_to_one_core, report, timeit
 from workbench.backends.base import ImageRequest
-from workbench.backends.draft import DraftBackend
+from workbench.backends.draft import DraftBackend, encode_png
 from workbench.spec import PromptSpec, TextItem, compose
 
 SPEC = PromptSpec(
@@ -29,8 +34,11 @@ def main() -> None:
         spec = SPEC.replace(aspect=aspect, quality=quality)
         width, height = spec.size
         request = ImageRequest(compose(spec), width, height, quality=quality, spec=spec)
-        size = len(backend.generate(request).images[0])
+        png = backend.generate(request).images[0]
+        size = len(png)
         times = timeit(lambda request=request: backend.generate(request), repeat=repeat, warmup=2)
+        image = Image.open(io.BytesIO(png)).convert("RGB")  # the same pixels the renderer drew
+        encoding = timeit(lambda image=image: encode_png(image), repeat=repeat, warmup=2)
         figures.append(
             {
                 "name": f"render+encode PNG {width}x{height} ({quality} {aspect})",
@@ -43,6 +51,8 @@ def main() -> None:
                 "pinned": pinned,
             }
         )
+        figures.append({"name": "  ... of which PNG encoding", "value": median(encoding), "unit": "ms"})
+    figures.append({"name": "load average (1 min) when done", "value": os.getloadavg()[0], "unit": ""})
     report("draft", figures)
 
 
