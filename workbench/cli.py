@@ -764,7 +764,7 @@ def models(ctx: click.Context) -> None:
             continue
         sizes = "free sizes" if info.caps.sizes is None else f"{len(info.caps.sizes)} sizes"
         click.echo(
-            f"{name:<34} {info.describe_status():<12} {sizes:<10} {'/'.join(info.caps.qualities):<16} "
+            f"{name:<34} {info.describe_status():<12} {sizes:<10} {'/'.join(info.caps.qualities):<26} "
             f"{', '.join(info.features())}"
         )
 

@@ -148,6 +148,8 @@ class ModelInfo:
             names.append("edits" + ("+mask" if self.mask else ""))
         if self.input_fidelity:
             names.append("input_fidelity=" + "/".join(self.input_fidelity))
+        if self.markup:
+            names.append("markup")
         if self.complexity:
             names.append("complexity")
         extra = [f for f in self.caps.formats if f not in FORMATS]
