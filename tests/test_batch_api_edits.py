@@ -236,3 +236,13 @@ def test_a_markup_goes_through_the_batch_api_by_file_id(root, openai_server, bat
     assert code == 0 and "1 ok of 1 jobs" in out, out + err
     assert len(openai_server.markups) == 1
     assert _pixel(openai_server.markups[0], (200, 120)) == (255, 0, 0, 255)
+
+
+def test_an_edit_jobs_image_that_went_away_is_one_sentence(root, edits, tmp_path):
+    from workbench.batch.shard import plan_job
+
+    experiment = load_experiment(edits, backend="openai")
+    (tmp_path / "mask.png").unlink()
+    with pytest.raises(ExperimentError) as caught:
+        plan_job(Workbench(root), experiment.jobs[0], experiment.name)
+    assert "mask image" in str(caught.value) and "is no longer there" in str(caught.value)

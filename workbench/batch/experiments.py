@@ -717,6 +717,13 @@ def plan_edit_job(wb: Any, job: Job, edit: Mapping[str, Any], **options: Any) ->
     """The plan of an edit job (``edit:`` in its experiment): its image, mask and references
     through ``Workbench.plan_edit``, at the job's quality and model, priced like any edit."""
     params = dict(options.pop("params", None) or {})
+    for key in ("input", "mask", "markup"):  # a batch is planned again to resume or collect it
+        if edit.get(key) and not Path(edit[key]).is_file():
+            raise ExperimentError(
+                f"Job {job.index + 1}'s {key} image {edit[key]} is no longer there: put it back (the "
+                "job is planned from it again to run, resume or collect it).",
+                field=f"edit.{key}",
+            )
     mask = Path(edit["mask"]).read_bytes() if edit.get("mask") else None
     plan = wb.plan_edit(
         edit["input"],
