@@ -512,25 +512,11 @@ def run_batch(
         names = tuple(check_names(checks))  # an unknown check: one sentence, before anything runs
         jobs = [replace(j, checks=names) for j in experiment.jobs]
         experiment = replace(experiment, jobs=jobs, checks=names)
-    # The shards' kernels start now, while the batch is planned: each boots and imports what its
-    # jobs need (0.5-2 s a kernel) beside the runner's own work instead of after it.
-    public_options, secret_options = _split_options(wb.backend_options)
-    kernels = _Kernels.start(
-        wb,
-        notebook,
-        count=min(workers, len(experiment.jobs)) if experiment is not None else workers,
-        secret_options=secret_options,
-        service=experiment is None
-        or any((job.backend or wb.default_backend) != "draft" for job in experiment.jobs),
-        start_timeout=start_timeout,
-    )
-    try:
-        plan = plan_batch(wb, experiment, batch_id=batch_id, resume=resume, budget=budget)
-        plan.check()  # before any job runs: a batch the wallet cannot pay renders nothing
-    except BaseException:
-        kernels.close()
-        raise
+    plan = plan_batch(wb, experiment, batch_id=batch_id, resume=resume, budget=budget)
+    plan.check()  # before any kernel starts: a batch the wallet cannot pay renders nothing
     marks["planned"] = time.time()
+    selected = plan.selected
+    shards = _shards(selected, workers)
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
     share_batch_files(wb, folder, plan.batch_id)
@@ -548,8 +534,17 @@ def run_batch(
     )
     if resume:
         _stop_stale_kernels(folder)
-    selected = plan.selected
-    shards = _shards(selected, workers)
+    # The shards' kernels start now: each boots and imports what its jobs need (0.5-2 s a kernel)
+    # while the runner loads papermill, instead of after.
+    public_options, secret_options = _split_options(wb.backend_options)
+    kernels = _Kernels.start(
+        wb,
+        notebook,
+        count=len(shards),
+        secret_options=secret_options,
+        service=any(not _is_draft(job.plan.backend) for job in selected),
+        start_timeout=start_timeout,
+    )
     in_flight = _in_flight(wb, selected, concurrency, len(shards))
     if in_flight is not None:
         # One total for the batch: every kernel may send `in_flight` requests, and the slots in
@@ -589,7 +584,6 @@ def run_batch(
             kernels=kernels,
             report=report,
         )
-    kernels.close()  # those no shard took (all jobs done before, fewer shards than kernels)
     marks["shards_done"] = time.time()
     statuses, credits, usd = batch_outcome(wb, plan, first_rowid)
     result = BatchResult(
@@ -871,6 +865,12 @@ class _Kernels:
                 continue
             kc.stop_channels()
             _stop_kernel(km)
+
+
+def _is_draft(backend: str) -> bool:
+    from workbench.backends.base import get_backend_class
+
+    return get_backend_class(backend).is_draft
 
 
 def _kernel_name(notebook: Path) -> str | None:
