@@ -60,7 +60,7 @@ def test_many_rows_come_column_by_column_from_postgresql_as_the_same_frame(postg
     more = [_row(i, prompt="a \x01 inside" if i == 1_600 else "later") for i in range(1_500, 3_000)]
     _fill(pg, more)
     _fill(lite, more)
-    assert pg._columns_after(0) is None
+    assert pg._columns_after(0, 10**9) is None
     fresh = PostgresLedger(postgres_url)
     pd.testing.assert_frame_equal(fresh.runs(), lite.runs())
     pd.testing.assert_frame_equal(pg.runs(), lite.runs())  # the warm one grew by 1,500 rows
@@ -97,7 +97,7 @@ def test_a_damaged_saved_frame_or_one_of_other_column_kinds_is_read_again(tmp_pa
     ledger = _saved(tmp_path, monkeypatch, rows)
     expected = ledger.runs()
     data = bytearray(ledger.snapshot_path.read_bytes())
-    data[data.rindex("MOVE FORWARD".encode())] ^= 0x20  # one changed letter in the prompts
+    data[data.rindex(b"MOVE FORWARD")] ^= 0x20  # one changed letter in the prompts
     ledger.snapshot_path.write_bytes(bytes(data))
     damaged = SQLiteLedger(ledger.path)
     damaged._load_snapshot()

@@ -449,8 +449,10 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
     def _rows_after(self, last: int) -> list[tuple] | Fetched:
         """The rows recorded after seq ``last``, for ``FrameCache``: a few as rows (seq first),
         many column by column (``_columns_after``)."""
-        if int(self._fetch("SELECT count(*) FROM runs WHERE seq > %s", (last,))[0][0]) > FEW_ROWS:
-            fetched = self._columns_after(last)
+        sql = "SELECT count(*), coalesce(max(seq), 0) FROM runs WHERE seq > %s"
+        count, upto = self._fetch(sql, (last,))[0]
+        if int(count) > FEW_ROWS:
+            fetched = self._columns_after(last, int(upto))
             if fetched is not None:
                 return fetched
         return self._fetch(
@@ -459,20 +461,29 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
             binary=True,  # binary cells parse faster: 100k rows in about half the time
         )
 
-    def _columns_after(self, last: int) -> Fetched | None:
-        """The rows after seq ``last`` as one aggregate per column, made by the server (on its
-        own core) and split here at C speed: a few cells instead of one per row and column. None
-        when a text holds the separator or the rows came out of order (then: row by row)."""
+    def _columns_after(self, last: int, upto: int) -> Fetched | None:
+        """The rows after seq ``last`` up to ``upto`` as one aggregate per column, made by the
+        server and split here at C speed: a few cells instead of one per row and column. The
+        text and the number columns are two queries on two connections at once (the server works
+        on both cores while this process splits the texts). Every run up to ``upto`` has
+        committed (seqs are taken under the write lock), so both see the same rows. None when a
+        text holds the separator or the rows came out of order (then: row by row)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fetch(sql: str) -> Sequence[Any]:
+            return self._fetch(sql, (last, upto, _CHUNK), binary=True)[0]
+
         parts: list[Fetched] = []
-        while True:
-            part = _unpacked(self._fetch(_COLUMNS_SQL, (last, _CHUNK), binary=True)[0])
-            if part is None:
-                return None
-            if part.n:
-                parts.append(part)
-                last = part.last
-            if part.n < _CHUNK:
-                break
+        with ThreadPoolExecutor(max_workers=len(_COLUMNS_SQL), thread_name_prefix="workbench-runs") as pool:
+            while True:
+                part = _unpacked(list(pool.map(fetch, _COLUMNS_SQL)))
+                if part is None:
+                    return None
+                if part.n:
+                    parts.append(part)
+                    last = part.last
+                if part.n < _CHUNK:
+                    break
         if len(parts) == 1:
             return parts[0]
         by_name: dict[str, Any] = {}
@@ -517,40 +528,56 @@ def _aggregate(name: str) -> str:
     return f"string_agg(coalesce(\"{name}\"::text, ''), chr(1))"
 
 
-# One row: the count, the seqs, one '0'/'1' per cell for NULL, then one aggregate per column, over
-# the rows in seq order (a sorted subquery feeds an aggregate in its order; checked on the seqs).
-_COLUMNS_SQL = (
-    "SELECT count(*), string_agg(int8send(seq), ''::bytea), "
-    f"string_agg(concat({', '.join(f'({quoted([n])} IS NULL)::int' for n in RUN_COLUMNS)}), ''), "
-    f"{', '.join(_aggregate(n) for n in RUN_COLUMNS)} "
-    f"FROM (SELECT seq, {_RUN_LIST} FROM runs WHERE seq > %s ORDER BY seq LIMIT %s) AS r"
+# The columns in two groups, each one query: texts (split here) and numbers (read as arrays).
+_GROUPS = (
+    tuple(n for n in RUN_COLUMNS if RUN_KINDS[n] not in ("int", "float")),
+    tuple(n for n in RUN_COLUMNS if RUN_KINDS[n] in ("int", "float")),
 )
 
 
-def _unpacked(row: Sequence[Any]) -> Fetched | None:
-    """``_COLUMNS_SQL``'s row as columns; None when a text holds the separator or the seqs are
-    not in order."""
-    count = int(row[0])
+def _group_sql(names: Sequence[str]) -> str:
+    """One row: the count, the seqs, one '0'/'1' per cell for NULL, then one aggregate per column,
+    over the rows in seq order (a sorted subquery feeds an aggregate in its order; checked on the
+    seqs)."""
+    return (
+        "SELECT count(*), string_agg(int8send(seq), ''::bytea), "
+        f"string_agg(concat({', '.join(f'({quoted([n])} IS NULL)::int' for n in names)}), ''), "
+        f"{', '.join(_aggregate(n) for n in names)} "
+        f"FROM (SELECT seq, {quoted(names)} FROM runs "
+        "WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s) AS r"
+    )
+
+
+_COLUMNS_SQL = tuple(_group_sql(names) for names in _GROUPS)
+
+
+def _unpacked(rows: Sequence[Sequence[Any]]) -> Fetched | None:
+    """The rows of ``_COLUMNS_SQL`` as columns; None when a text holds the separator, the seqs
+    are not in order or the groups saw other rows."""
+    count, seq_bytes = int(rows[0][0]), rows[0][1]
+    if any((int(row[0]), row[1]) != (count, seq_bytes) for row in rows[1:]):
+        return None
     if not count:
         return Fetched({}, 0, 0)
-    seqs = np.frombuffer(row[1], dtype=">i8").astype(np.int64)
+    seqs = np.frombuffer(seq_bytes, dtype=">i8").astype(np.int64)
     if len(seqs) != count or (count > 1 and not bool((np.diff(seqs) > 0).all())):
         return None
-    nulls = np.frombuffer(row[2].encode("ascii"), dtype=np.uint8).reshape(count, len(RUN_COLUMNS)) == 49
     by_name: dict[str, Any] = {}
-    for j, (name, cell) in enumerate(zip(RUN_COLUMNS, row[3:], strict=True)):
-        kind, missing = RUN_KINDS[name], np.ascontiguousarray(nulls[:, j])
-        if kind in ("int", "float"):
-            data = np.frombuffer(cell, dtype=">i8" if kind == "int" else ">f8")
-            by_name[name] = Typed(data.astype(np.int64 if kind == "int" else np.float64), missing)
-            continue
-        values: list[Any] = cell.split(_TEXT_SEP)
-        if len(values) != count:
-            return None
-        for i in np.flatnonzero(missing).tolist():
-            values[i] = None
-        by_name[name] = values
-    return Fetched(by_name, count, int(seqs[-1]))
+    for names, row in zip(_GROUPS, rows, strict=True):
+        nulls = np.frombuffer(row[2].encode("ascii"), dtype=np.uint8).reshape(count, len(names)) == 49
+        for j, (name, cell) in enumerate(zip(names, row[3:], strict=True)):
+            kind, missing = RUN_KINDS[name], np.ascontiguousarray(nulls[:, j])
+            if kind in ("int", "float"):
+                data = np.frombuffer(cell, dtype=">i8" if kind == "int" else ">f8")
+                by_name[name] = Typed(data.astype(np.int64 if kind == "int" else np.float64), missing)
+                continue
+            values: list[Any] = cell.split(_TEXT_SEP)
+            if len(values) != count:
+                return None
+            for i in np.flatnonzero(missing).tolist():
+                values[i] = None
+            by_name[name] = values
+    return Fetched({name: by_name[name] for name in RUN_COLUMNS}, count, int(seqs[-1]))
 
 
 def _cast(name: str) -> str:
