@@ -216,10 +216,15 @@ def restore_aspect(data: bytes, size: tuple[int, int] | list[int]) -> bytes:
     than an eighth, padded with its edge colour back to the aspect of ``size``; the same format.
 
     Never raises: it runs between the service's answer and its row, so on any trouble the answer
-    is returned as it came.
+    is returned as it came. An animated GIF or an SVG is kept as it came too: cropping would
+    flatten the one to its first frame, and the other has no pixels to crop.
     """
     import io
 
+    from workbench.store import sniff_stored_format
+
+    if sniff_stored_format(data) in ("gif", "svg"):
+        return data
     try:
         with Image.open(io.BytesIO(data)) as opened:
             opened.load()
