@@ -16,7 +16,7 @@ from conftest import ledger_state
         (["generate", "a mug", "-n", "0"], "'-n': 0 is not in the range 1<=x<=10"),
         (["generate", "a mug", "--seed", "-1"], "'--seed': -1 is not in the range x>=0"),
         (["generate", "a mug", "--variant", "-2"], "'--variant': -2 is not in the range x>=0"),
-        (["wallet", "topup", "--", "-3"], "'CREDITS': -3 is not in the range x>=1"),
+        (["wallet", "topup", "--", "-3"], "'CREDITS': -3.0 is not in the range x>0"),
         (["finish", "x.png", "tone", "--warmth", "3"], "'--warmth': 3.0 is not in the range -1<=x<=1"),
     ],
 )

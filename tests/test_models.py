@@ -17,6 +17,7 @@ from PIL import Image
 from workbench import CapabilityError, SpecError, TemplateError, Workbench, WorkbenchError
 from workbench.backends.base import ImageRequest
 from workbench.backends.openai import OpenAIBackend, RetryPolicy
+from workbench.credits import format_credits
 from workbench.errors import InputImageError
 from workbench.models import ModelTable, parse_size
 from workbench.pricing import PriceTable
@@ -158,7 +159,7 @@ def test_3840x2160_at_high_quality_works_and_costs_what_the_table_says(cli, root
     assert (
         run["credits"]
         == prices.credits_per_image("openai", "gpt-image-2", "high", width=3840, height=2160)
-        == 80
+        == 79.11
     )
     with Image.open(run["images"][0]) as image:
         assert image.size == (3840, 2160)
@@ -176,9 +177,10 @@ def test_high_quality_works_on_every_model_that_lists_it(wb, openai_server):
         run = wb.generate("a glass teapot", model=model, quality="high")
         expected = table.size_for(model, "1:1", "high")
         assert run.status == "ok" and run.size == f"{expected[0]}x{expected[1]}", model
-        assert run.credits == prices.credits_per_image(
-            "openai", model, "high", width=expected[0], height=expected[1]
-        )
+        # The image's credits, and (to the hundredth) its prompt's share of the text tokens.
+        image_only = prices.credits_per_image("openai", model, "high", width=expected[0], height=expected[1])
+        assert run.credits == wb.plan("a glass teapot", model=model, quality="high").estimate.credits
+        assert image_only <= run.credits <= image_only + 0.02, model
         body = json.loads(openai_server.requests[-1].body)
         assert body["model"] == model and body["quality"] == "high"
     assert openai_server.faults_sent["bad_size"] == 0  # the service accepted every size it was sent
@@ -477,7 +479,7 @@ def test_a_dry_run_sends_nothing_and_prints_the_route_and_the_price(cli, root, o
     assert "dry run: nothing sent, nothing charged" in out
     assert f"route    service (openai at {openai_server.base_url})" in out
     assert "model    gpt-image-2 (current)" in out and "size     3840x2160" in out and "quality  high" in out
-    assert "credits  80; wallet 10 (short by 70)" in out and "dollars  $0.98" in out
+    assert "credits  79.11; wallet 10 (short by 69.11)" in out and "dollars  $0.98" in out
     code, out, err = cli("generate", "a harbour", "--dry-run", "--json")
     plan = json.loads(out)
     assert plan["route"].startswith("local") and plan["credits"] == 0 and plan["size"] == "1024x1024"
@@ -490,7 +492,7 @@ def test_a_dry_run_sends_nothing_and_prints_the_route_and_the_price(cli, root, o
     assert (
         "route    service (openai at" in out
         and "kind     edit with 1 image(s)" in out
-        and "credits  3" in out  # the edited image is billed too ($0.0399)
+        and "credits  2.53; wallet 10" in out  # the edited image is billed too ($0.0399)
     )
     code, out, err = cli("edit", str(source), "Convert to black and white", "--dry-run")
     assert code == 0, err
@@ -533,4 +535,4 @@ def test_the_clis_quality_help_states_what_the_tables_charge(cli):
         width, height = table.size_for("gpt-image-2", "1:1", quality)
         credits = prices.credits_per_image("openai", "gpt-image-2", quality, width=width, height=height)
         unit = " credit" if credits == 1 else ""
-        assert f"{quality} {width}x{height} = {credits}{unit}" in text, quality
+        assert f"{quality} {width}x{height} = {format_credits(credits)}{unit}" in text, quality

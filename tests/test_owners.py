@@ -84,8 +84,12 @@ def test_a_bad_limit_is_one_sentence(paid_draft: Path):
     with Workbench(paid_draft) as wb:
         with pytest.raises(SpecError, match="a user or a project"):
             wb.wallet.set_limit(5)
-        with pytest.raises(SpecError, match="whole number"):
+        with pytest.raises(SpecError, match="at most two decimals"):
             wb.wallet.set_limit(-1, user="ana")
+        with pytest.raises(SpecError, match="at most two decimals"):
+            wb.wallet.set_limit(2.555, user="ana")
+        wb.wallet.set_limit(2.5, user="ana")  # credits have two decimals: a limit may too
+        assert wb.wallet.limits()["limit"].tolist() == [2.5]
 
 
 def test_the_cli_sets_limits_and_filters_runs(cli, paid_draft: Path, monkeypatch):

@@ -152,6 +152,33 @@ def test_the_wallet_on_postgres(postgres_url):
         wallet.commit(held, 6, db=db)
     assert wallet.balance == 4 and wallet.spent == 6
     assert wallet.topup(20) == 24
+    # Credits of two decimals, kept as numeric(14,2) (m014) and read as float, never Decimal:
+    # 0.1 + 0.2 thirty times over sums to what it says, no float noise in a balance or a hold.
+    types = ledger.query(
+        "SELECT table_name, column_name, data_type, numeric_scale FROM information_schema.columns "
+        "WHERE column_name IN ('credits', 'credits_estimated', 'held', 'balance_after', 'held_after') "
+        "AND table_name IN ('runs', 'wallet_journal', 'wallet_holds', 'spending_limits')"
+    )
+    assert len(types) == 8 and {(t[2], t[3]) for t in types} == {("numeric", 2)}
+    for i in range(30):
+        price = (0.1, 0.2)[i % 2]
+        held = wallet.reserve(price, f"small-{i}")
+        with ledger.transaction() as db:
+            ledger.record(_row(id=f"small-{i}", credits=price, credits_estimated=price), db=db)
+            assert wallet.commit(held, price, db=db) == price
+    assert wallet.balance == 19.5 and wallet.spent == 10.5 and wallet.reserved == 0
+    assert isinstance(wallet.balance, float) and isinstance(ledger.journal_entries()[-1].credits, float)
+    assert wallet.history()["balance"].iat[-1] == 19.5
+    assert ledger.runs()["credits"].dtype == "float64" and round(ledger.runs()["credits"].sum(), 2) == 4.5
+    wallet.reserve(18.15, "leaves-1.35")
+    with pytest.raises(BudgetError) as caught:
+        wallet.reserve(2, "too-much")
+    assert str(caught.value) == (
+        "Not enough credits: this run costs 2, the wallet has 1.35 (short by 0.65); "
+        "top up with `workbench wallet topup 1`."
+    )
+    wallet.set_limit(2.5, user="ana")
+    assert wallet.limits()["limit"].tolist() == [2.5]
     ledger.close()
 
 
@@ -164,12 +191,12 @@ def _spender(url: str, prefix: str, attempts: int, queue) -> None:
     for i in range(attempts):
         run_id = f"{prefix}-{i}"
         try:
-            held = wallet.reserve(3, run_id)
+            held = wallet.reserve(0.55, run_id)
         except BudgetError:
             continue
         with ledger.transaction() as db:
-            ledger.record(_row(id=run_id, credits=3), db=db)
-            wallet.commit(held, 3, db=db)
+            ledger.record(_row(id=run_id, credits=0.55), db=db)
+            wallet.commit(held, 0.55, db=db)
         paid += 1
     ledger.close()
     queue.put(paid)
@@ -180,7 +207,7 @@ def test_four_processes_spend_one_wallet_and_never_go_below_zero(postgres_url):
     ledger = PostgresLedger(postgres_url)
     from workbench.wallet import Wallet
 
-    Wallet(ledger).topup(50)  # 60 credits: 20 runs of 3 can be paid, 40 attempts are made
+    Wallet(ledger).topup(1)  # 11 credits: 20 runs of 0.55 can be paid, 40 attempts are made
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     workers = [context.Process(target=_spender, args=(postgres_url, p, 10, queue)) for p in "abcd"]
@@ -193,7 +220,7 @@ def test_four_processes_spend_one_wallet_and_never_go_below_zero(postgres_url):
     assert paid == 20
     assert ledger.count() == 20
     assert ledger.journal_sums() == (0, 0)  # the wallet journal: nothing available, nothing held
-    assert ledger.runs()["credits"].sum() == 60
+    assert round(ledger.runs()["credits"].sum(), 2) == 11
     ledger.close()
 
 
@@ -225,7 +252,7 @@ def test_database_urls_are_told_from_paths():
 
 
 # -- moving in: workbench ledger migrate --to postgresql://... ------------------------------------
-def _filled_sqlite(path, runs: int):
+def _filled_sqlite(path, runs: int, credits: float = 2):
     from workbench.ledger.money import JournalEntry
     from workbench.wallet import Wallet
 
@@ -238,8 +265,8 @@ def _filled_sqlite(path, runs: int):
         wallet.commit(held, 4, db=db)
     with lite.transaction() as db:
         for i in range(runs):
-            lite.record(_row(id=f"bulk-{i}", credits=2, usd=0.0412, batch_id=f"b{i % 3}"), db=db)
-            lite.journal_append(JournalEntry("commit", credits=-2, run_id=f"bulk-{i}"), db=db)
+            lite.record(_row(id=f"bulk-{i}", credits=credits, usd=0.0412, batch_id=f"b{i % 3}"), db=db)
+            lite.journal_append(JournalEntry("commit", credits=-credits, run_id=f"bulk-{i}"), db=db)
     lite.record_text_checks("bulk-0", [{"text": "SALE", "read": "SALE", "accuracy": 1.0}])
     lite.batch_save({"id": "b0", "experiment": "x", "status": "done"})
     return lite
@@ -249,12 +276,14 @@ def test_moving_in_copies_everything_once(postgres_url, tmp_path):
     from workbench.ledger.movein import move_in
     from workbench.wallet import Wallet
 
-    lite = _filled_sqlite(tmp_path / "ledger.sqlite", 50)
+    lite = _filled_sqlite(tmp_path / "ledger.sqlite", 50, credits=0.59)  # fractional credits
     pg = PostgresLedger(postgres_url)
     before = Wallet(pg).balance  # the team's own welcome credits
     report = move_in(lite, pg)
     assert report.copied["runs"] == 51 and report.copied["batches"] == 1 and report.copied["text_checks"] == 1
-    assert report.checked["runs"] == {"rows": 51, "credits": 104, "usd": round(0.08 + 50 * 0.0412, 6)}
+    # SQLite's sum of fifty 0.59s carries float noise, PostgreSQL's numeric none: equal to the hundredth.
+    assert report.checked["runs"] == {"rows": 51, "credits": 33.5, "usd": round(0.08 + 50 * 0.0412, 6)}
+    assert report.checked["wallet_journal"]["credits"] == Wallet(lite).balance == 476.5
     assert Wallet(pg).balance == before + Wallet(lite).balance
     assert Wallet(pg).spent == Wallet(lite).spent
     pd.testing.assert_frame_equal(pg.runs(), lite.runs())

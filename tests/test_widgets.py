@@ -276,9 +276,9 @@ def test_service_quality_labels_are_priced_at_the_size_the_run_makes(wb: Workben
     panel.inputs["quality"].value = "high"
     assert panel.estimate.credits == 40  # the label and the estimate agree
     panel.inputs["aspect"].value = "16:9"
-    assert labels()["high"] == "high · 80 credits"  # 3840x2160
+    assert labels()["high"] == "high · 79.11 credits"  # 3840x2160
     panel.inputs["size"].value = "1536x864"
-    assert labels()["high"] == "high · 13 credits" and panel.estimate.credits == 13
+    assert labels()["high"] == "high · 12.66 credits" and panel.estimate.credits == 12.66
     assert "acme-image-7" in panel.inputs["model"].options
     panel.inputs["model"].value = "acme-image-7"
     assert [v for _, v in panel.inputs["size"].options][1:3] == ["1536x864", "3840x2160"]

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from workbench.cliopts import workbench_for as _workbench
+from workbench.credits import credits_value, format_credits
 from workbench.errors import WorkbenchError
 from workbench.redaction import redact
 from workbench.spec import ASPECTS, TEMPLATE_KINDS, PromptSpec
@@ -42,6 +43,8 @@ def run_table(frame, *, width: int = 48) -> str:
     table["id"] = table["id"].str[:8]
     table["latency_ms"] = table["latency_ms"].round(0).astype("Int64")
     table["usd"] = table["usd"].map(lambda v: f"{v:.4f}")
+    if "credits" in table:
+        table["credits"] = table["credits"].map(format_credits)
     table["prompt"] = table["prompt"].map(lambda p: p if len(p) <= width else p[: width - 1] + "…")
     if "preset" in table:
         table["preset"] = table["preset"].astype(object).fillna("")
@@ -95,7 +98,7 @@ class _progress:
 
     FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
-    def __init__(self, plan: Any, *, fresh: bool = False, balance: int | None = None) -> None:
+    def __init__(self, plan: Any, *, fresh: bool = False, balance: float | None = None) -> None:
         request = plan.request
         images = f"{request.n} image{'s' if request.n != 1 else ''}"
         self.text = f"rendering {images} on {plan.backend}/{plan.model}, {request.quality}, {request.size}"
@@ -180,7 +183,7 @@ def _spec_from_options(
 @click.option(
     "--quality",
     help="low, medium or high (xhigh and max on the 2.5 models); default medium. "
-    "On gpt-image-2 at 1:1: low 1024x1024 = 1 credit, "
+    "On gpt-image-2 at 1:1: low 1024x1024 = 0.59 credits, "
     "medium 1024x1024 = 2, high 2048x2048 = 40 (credits follow dollars; --dry-run prints a run's price).",
 )
 @click.option(
@@ -308,8 +311,8 @@ def generate(
         )
         return
     for path in run.images:
-        click.echo(f"{run.status:<7} {run.size:>9}  {run.credits:>3} credits  {path}")
-    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+        click.echo(f"{run.status:<7} {run.size:>9}  {format_credits(run.credits):>3} credits  {path}")
+    click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
 
 
 @cli.command()
@@ -362,7 +365,7 @@ def runs(
             float(frame["usd_possibly_billed"].fillna(0).sum()) if "usd_possibly_billed" in frame else 0.0
         )
         click.echo(
-            f"{len(frame)} run(s), {int(frame['credits'].sum()) if len(frame) else 0} credits, "
+            f"{len(frame)} run(s), {format_credits(frame['credits'].sum() if len(frame) else 0)} credits, "
             f"${frame['usd'].sum() if len(frame) else 0:.4f}"
             + (f" + ${billed:.4f} possibly billed" if billed > 0 else "")
         )
@@ -413,27 +416,27 @@ def wallet(ctx: click.Context) -> None:
     """Show the credit balance (subcommands: topup, history)."""
     if ctx.invoked_subcommand is None:
         wb = _workbench(ctx)
-        click.echo(f"{wb.wallet.balance} credits ({wb.wallet.spent} spent)")
+        click.echo(f"{format_credits(wb.wallet.balance)} credits ({format_credits(wb.wallet.spent)} spent)")
 
 
 @wallet.command()
-@click.argument("credits", type=click.IntRange(min=1))
+@click.argument("credits", type=click.FloatRange(min=0, min_open=True))
 @click.option("--note", help="Why, for the history.")
 @click.pass_context
-def topup(ctx: click.Context, credits: int, note: str | None) -> None:
-    """Add CREDITS to the wallet."""
+def topup(ctx: click.Context, credits: float, note: str | None) -> None:
+    """Add CREDITS to the wallet (at most two decimals: 50, or 12.5)."""
     wb = _workbench(ctx)
-    click.echo(f"{wb.wallet.topup(credits, note=note)} credits")
+    click.echo(f"{format_credits(wb.wallet.topup(credits, note=note))} credits")
 
 
 @wallet.command("limit")
-@click.argument("credits", required=False, type=click.IntRange(min=0))
+@click.argument("credits", required=False, type=click.FloatRange(min=0))
 @click.option("--user", help="The user to limit.")
 @click.option("--project", help="The project to limit.")
 @click.option("--remove", is_flag=True, help="Lift the limit.")
 @click.pass_context
 def wallet_limit(
-    ctx: click.Context, credits: int | None, user: str | None, project: str | None, remove: bool
+    ctx: click.Context, credits: float | None, user: str | None, project: str | None, remove: bool
 ) -> None:
     """Limit what a user or a project may spend (CREDITS), or list the limits."""
     wb = _workbench(ctx)
@@ -446,7 +449,8 @@ def wallet_limit(
     wb.wallet.set_limit(None if remove else credits, user=user, project=project)
     name = f"user {user}" if user is not None else f"project {project}"
     used = wb.wallet.spent_by(user=user, project=project)
-    click.echo(f"{name}: {'no limit' if remove else f'{credits} credits'} ({used} spent or held)")
+    limit = "no limit" if remove else f"{format_credits(credits)} credits"
+    click.echo(f"{name}: {limit} ({format_credits(used)} spent or held)")
 
 
 @wallet.command()
@@ -523,8 +527,9 @@ def demo(ctx: click.Context) -> None:
     click.echo(run_table(frame))
     click.echo(
         f"\n{len(frame)} run(s): {int((frame['status'] == 'ok').sum())} rendered, "
-        f"{int((frame['status'] == 'cached').sum())} from the cache, {int(frame['credits'].sum())} credits; "
-        f"wallet {wb.wallet.balance} credits. Images and the run log are in {wb.root}/."
+        f"{int((frame['status'] == 'cached').sum())} from the cache, "
+        f"{format_credits(frame['credits'].sum())} credits; "
+        f"wallet {format_credits(wb.wallet.balance)} credits. Images and the run log are in {wb.root}/."
     )
 
 
@@ -553,8 +558,9 @@ def _print_run(run, as_json: bool, wb) -> None:
         )
         return
     for path in run.images:
-        click.echo(f"{run.status:<7} {run.backend:<6} {run.size:>9}  {run.credits:>3} credits  {path}")
-    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+        credits = format_credits(run.credits)
+        click.echo(f"{run.status:<7} {run.backend:<6} {run.size:>9}  {credits:>3} credits  {path}")
+    click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
 
 
 @cli.command()
@@ -692,8 +698,10 @@ def _print_plan(wb, plan, as_json: bool) -> None:
     status = ""
     if wb.models.models.get(plan.model) is not None and plan.backend == "openai":
         status = f" ({wb.models.models[plan.model].describe_status()})"
-    credits = 0 if estimate.cached else estimate.credits
+    credits = 0.0 if estimate.cached else credits_value(estimate.credits)
     usd = 0.0 if estimate.cached else estimate.usd
+    balance = wb.wallet.balance
+    short = credits_value(max(0.0, credits - balance))
     operation = _operation_text(plan)
     if as_json:
         click.echo(
@@ -711,8 +719,8 @@ def _print_plan(wb, plan, as_json: bool) -> None:
                     "credits": credits,
                     "usd": usd,
                     "cached": estimate.cached,
-                    "wallet": wb.wallet.balance,
-                    "short_by": max(0, credits - wb.wallet.balance),
+                    "wallet": balance,
+                    "short_by": short,
                 }
             )
         )
@@ -727,10 +735,10 @@ def _print_plan(wb, plan, as_json: bool) -> None:
         ("images", str(request.n)),
         (
             "credits",
-            f"{credits}"
+            format_credits(credits)
             + (" (from the cache)" if estimate.cached else "")
-            + f"; wallet {wb.wallet.balance}"
-            + (f" (short by {credits - wb.wallet.balance})" if credits > wb.wallet.balance else ""),
+            + f"; wallet {format_credits(balance)}"
+            + (f" (short by {format_credits(short)})" if short > 0 else ""),
         ),
         ("dollars", f"${usd:.4f} estimated"),
     ]
@@ -980,7 +988,7 @@ def check(
         for row in frame.itertuples():
             score = "   —  " if row.score != row.score else f"{row.score:6.2f}"
             verdict = {True: "pass", False: "FAIL", None: "n/a "}[row.passed]
-            cost = f"  ({row.credits} credits)" if row.credits else ""
+            cost = f"  ({format_credits(row.credits)} credits)" if row.credits else ""
             click.echo(f"{row.check:<14}{score}  {verdict}  {row.reason}{cost}")
     if (frame["passed"] == False).any():  # noqa: E712 - None (nothing to judge) is not a failure
         failed = ", ".join(frame.loc[frame["passed"] == False, "check"])  # noqa: E712

@@ -127,7 +127,7 @@ class BudgetError(WorkbenchError):
         super().__init__(message)
         self.needed = needed
         self.available = available
-        self.short = needed - available
+        self.short = round(needed - available, 2)  # credits have two decimals (workbench.credits)
 
 
 class InputImageError(WorkbenchError, ValueError):

@@ -4,13 +4,18 @@ Dollars are what the provider bills for tokens; credits are the budget unit the 
 they follow dollars: the table's ``credit_anchor`` (medium at 1024x1024 = 2 credits, high = 10, on
 the reference model) fixes what a credit is worth at each quality, and every other model, size and
 quality costs its estimated dollars (image, text and input images) in those credits, rounded
-up. So a credit budget bounds dollars, at 4K as at 1024x1024, and Batch API runs cost their
-discount in credits too. A flat
-``credits`` entry (the free draft renderer) replaces the derivation for its backend and model.
+up to the hundredth of a credit (``round_credits``: a $0.004 image is 0.28 credits, not 1). So a
+credit budget bounds dollars, at 4K as at 1024x1024, every row of the table costs its quality's
+dollars per credit, and Batch API runs cost their discount in credits too. A flat ``credits``
+entry (the free draft renderer) replaces the derivation for its backend and model.
+
+Credits are floats of at most two decimals everywhere (``workbench.credits``: ``round_credits``
+for a price, ``credits_value`` for a sum or a difference, ``format_credits`` for how they read).
 
 A ``prices.yaml`` in the Workbench root overrides entries of the packaged table. Every number of
-both is checked when they are read: a table that would give negative, fractional, NaN or text
-credits or dollars is refused with one sentence naming the file and the key, before any run.
+both is checked when they are read: a table that would give negative, NaN or text credits or
+dollars, or credits finer than a hundredth, is refused with one sentence naming the file and the
+key, before any run.
 """
 
 from __future__ import annotations
@@ -23,17 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from workbench.backends.base import ImageRequest, Usage
+from workbench.credits import CREDIT_STEP, credits_value, format_credits, in_hundredths, round_credits
 from workbench.errors import SpecError
 
-__all__ = ["Estimate", "PriceTable"]
+__all__ = ["CREDIT_STEP", "Estimate", "PriceTable", "credits_value", "format_credits", "round_credits"]
 
 # A rough count of prompt tokens per character, for estimates only.
 _CHARS_PER_TOKEN = 4
 # Image input tokens per 1024x1024 input, for estimates only (the service reports the real count).
 _IMAGE_IN_TOKENS_1MP = 1024
 _ONE_MP = 1024 * 1024
-# Exact credits within this of a whole number round down to it (see ``PriceTable.whole_credits``).
-_ROUNDING_SLACK = 0.05
 _TOKEN_KINDS = ("text_in", "image_in", "image_out", "text_out")
 _SECTIONS = ("usd_per_million_tokens", "output_tokens_1mp", "credits", "credit_anchor", "batch_discount")
 
@@ -42,7 +46,7 @@ _SECTIONS = ("usd_per_million_tokens", "output_tokens_1mp", "credits", "credit_a
 class Estimate:
     """What a run is expected to cost, and whether it would be served from the cache."""
 
-    credits: int
+    credits: float
     usd: float
     cached: bool = False
     fingerprint: str = ""
@@ -70,7 +74,7 @@ Key = tuple[Any, ...]
 
 
 def _refuse(doc: Any, key: Key, value: Any, problem: str) -> Exception:
-    """``file:line: credits.openai.*.low: 0.4 is not a whole number of credits (0 or more).``"""
+    """``file:line: credits.openai.*.low: -2 is not a number of credits (0 or more).``"""
     return doc.error(key, f"{value!r} {problem}.")
 
 
@@ -91,11 +95,14 @@ def _check_amount(doc: Any, key: Key, value: Any, unit: str) -> None:
         raise _refuse(doc, key, value, f"is not a price: {unit} are at most {MAX_AMOUNT:,.0f}")
 
 
-def _check_credits(doc: Any, key: Key, value: Any, *, least: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise _refuse(doc, key, value, f"is not a whole number of credits ({least} or more)")
+def _check_credits(doc: Any, key: Key, value: Any, *, least: float = 0) -> None:
+    least_text = format_credits(least)
+    if not _is_number(value) or value < least:
+        raise _refuse(doc, key, value, f"is not a number of credits ({least_text} or more)")
     if value > MAX_TABLE_CREDITS:
         raise _refuse(doc, key, value, f"is more credits than a wallet holds ({MAX_TABLE_CREDITS:,})")
+    if not in_hundredths(value):
+        raise _refuse(doc, key, value, "is finer than a hundredth of a credit (credits have two decimals)")
 
 
 def _mapping(doc: Any, key: Key, value: Any) -> Mapping[str, Any]:
@@ -107,7 +114,7 @@ def _mapping(doc: Any, key: Key, value: Any) -> Mapping[str, Any]:
 def check_table(doc: Any) -> dict[str, Any]:
     """Every number of one price table file (a ``yamlio.Document``), checked; the first wrong one
     raises ``TemplateError`` naming the file, line and key
-    (``prices.yaml:3: credits.openai.*.low: 0.4 is not a whole number of credits``)."""
+    (``prices.yaml:3: credits.openai.*.low: 0.405 is finer than a hundredth of a credit``)."""
     if doc.data is None:
         return {}
     table = _mapping(doc, (), doc.data)
@@ -132,7 +139,7 @@ def check_table(doc: Any) -> dict[str, Any]:
         anchor = _mapping(doc, ("credit_anchor",), table["credit_anchor"])
         credits = _mapping(doc, ("credit_anchor", "credits"), anchor.get("credits", {}))
         for quality, value in credits.items():
-            _check_credits(doc, ("credit_anchor", "credits", quality), value, least=1)
+            _check_credits(doc, ("credit_anchor", "credits", quality), value, least=CREDIT_STEP)
         if "size" in anchor:
             from workbench.models import parse_size
 
@@ -165,7 +172,7 @@ def _check_no_free_service(doc: Any, merged: Mapping[str, Any]) -> None:
                         ("credits", backend, model, quality),
                         value,
                         f"credits would make paid {backend} runs free (the service bills them in "
-                        "dollars); give it 1 or more, or leave credits to follow dollars",
+                        "dollars); give it 0.01 or more, or leave credits to follow dollars",
                     )
 
 
@@ -181,9 +188,11 @@ class PriceTable:
     Example:
         >>> prices = PriceTable.load()
         >>> prices.credits_per_image("openai", "gpt-image-2", "high")
-        10
+        10.0
         >>> prices.credits_per_image("openai", "gpt-image-2", "high", width=3840, height=2160)
-        80
+        79.11
+        >>> prices.credits_per_image("openai", "gpt-image-2", "low")
+        0.59
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
@@ -290,12 +299,9 @@ class PriceTable:
         return self.credit_rate(), {quality: anchor[quality] / rate for quality, rate in rates.items()}
 
     @staticmethod
-    def whole_credits(exact: float) -> int:
-        """Exact credits as whole ones: rounded up, ignoring the last twentieth of a credit (so a
-        prompt's few text tokens do not turn the promised 2 into 3); at least 1 for anything billed."""
-        if exact <= 0:
-            return 0
-        return max(1, math.ceil(exact - _ROUNDING_SLACK))
+    def round_credits(exact: float) -> float:
+        """Exact credits as a price (``workbench.pricing.round_credits``)."""
+        return round_credits(exact)
 
     def _input_usd(self, backend: str, model: str | None, request: ImageRequest | None) -> float:
         """Dollars of a request's text and input images (billed once per request)."""
@@ -343,9 +349,9 @@ class PriceTable:
         height: int = 1024,
         batch: bool = False,
         request: ImageRequest | None = None,
-    ) -> int:
-        """Whole credits one image costs: a flat ``credits`` entry, else its estimated dollars in
-        credits (at the Batch API's discount for batch runs), see ``whole_credits``."""
+    ) -> float:
+        """Credits one image costs: a flat ``credits`` entry, else its estimated dollars in
+        credits (at the Batch API's discount for batch runs), see ``round_credits``."""
         entry = self._lookup("credits", backend, model)
         if entry is not None:
             if quality not in entry:
@@ -354,11 +360,11 @@ class PriceTable:
                     "add it to prices.yaml.",
                     field="quality",
                 )
-            return int(entry[quality])
+            return credits_value(entry[quality])
         exact = self.exact_credits(backend, model, quality, width=width, height=height, request=request)
         if batch:
             exact *= self.batch_discount
-        return self.whole_credits(exact)
+        return round_credits(exact)
 
     def usd_for_usage(
         self, backend: str, model: str | None, usage: Usage | None, *, batch: bool = False
@@ -390,7 +396,7 @@ class PriceTable:
 
     def credits_for(
         self, backend: str, model: str | None, request: ImageRequest, *, batch: bool = False
-    ) -> int:
+    ) -> float:
         """Credits per image of a request: its model, size and quality, and its share of the
         request's text and input images (reference and edit images are billed too)."""
         return self.credits_per_image(
@@ -406,7 +412,7 @@ class PriceTable:
     def estimate(
         self, backend: str, model: str | None, request: ImageRequest, *, batch: bool = False
     ) -> Estimate:
-        credits = self.credits_for(backend, model, request, batch=batch) * request.n
+        credits = credits_value(self.credits_for(backend, model, request, batch=batch) * request.n)
         usage = self.estimate_usage(backend, model, request)
         usd = self.usd_for_usage(backend, model, usage, batch=batch)
         return Estimate(

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workbench.credits import credits_value, format_credits
 from workbench.errors import SpecError
 
 if TYPE_CHECKING:
@@ -78,9 +79,10 @@ class RepairResult:
         return next((a.number for a in self.attempts if a.passed), None)
 
     @property
-    def credits(self) -> int:
-        return sum(a.run.credits for a in self.attempts) + sum(
-            r.credits for a in self.attempts for r in a.results
+    def credits(self) -> float:
+        return credits_value(
+            sum(a.run.credits for a in self.attempts)
+            + sum(r.credits for a in self.attempts for r in a.results)
         )
 
     @property
@@ -99,22 +101,26 @@ class RepairResult:
             scores = ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} —" for k, v in a.scores.items())
             verdict = "passed" if a.passed else "failed " + ", ".join(a.failed)
             lines.append(
-                f"attempt {a.number} ({a.action}, run {a.run.id[:8]}, {a.run.credits} credits): "
-                f"{scores}: {verdict}"
+                f"attempt {a.number} ({a.action}, run {a.run.id[:8]}, "
+                f"{format_credits(a.run.credits)} credits): {scores}: {verdict}"
             )
         if self.passed:
             lines.append(
-                f"attempt {self.passed_attempt} passed; the loop cost {self.credits} credits, ${self.usd:.4f}"
+                f"attempt {self.passed_attempt} passed; the loop cost "
+                f"{format_credits(self.credits)} credits, ${self.usd:.4f}"
             )
         else:
             lines.append(
-                f"no attempt passed ({self.stopped}); the loop cost {self.credits} credits, ${self.usd:.4f}"
+                f"no attempt passed ({self.stopped}); the loop cost {format_credits(self.credits)} credits, "
+                f"${self.usd:.4f}"
             )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         state = f"passed at attempt {self.passed_attempt}" if self.passed else f"not passed ({self.stopped})"
-        return f"<RepairResult {state}, {len(self.attempts)} attempt(s), {self.credits} credits>"
+        return (
+            f"<RepairResult {state}, {len(self.attempts)} attempt(s), {format_credits(self.credits)} credits>"
+        )
 
 
 def _thresholds(until: Mapping[str, Any]) -> dict[str, float]:
@@ -148,15 +154,15 @@ def generate_until(
     thresholds = _thresholds(until)
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
         raise SpecError(f"max_attempts is 1 or more, not {max_attempts!r}.", field="max_attempts")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
-        raise SpecError(
-            f"The budget is a whole number of credits, 0 or more, not {budget!r}.", field="budget"
-        )
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget >= 0
+    ):
+        raise SpecError(f"The budget is a number of credits, 0 or more, not {budget!r}.", field="budget")
     plan = wb.plan(spec, **options)  # bad input: one sentence, nothing made
     target = plan.spec
     variant = int(options.pop("variant", 0) or 0)
     result = RepairResult()
-    spent = 0
+    spent = 0.0
     action, source = "render", None
     failing_texts: list[dict[str, Any]] = []
     for number in range(1, max_attempts + 1):
@@ -167,16 +173,16 @@ def generate_until(
             if action == "variant":
                 variant += 1
             estimate = wb.estimate(spec, variant=variant, **options)
-            if budget is not None and spent + estimate.credits > budget:
+            if budget is not None and credits_value(spent + estimate.credits) > budget:
                 result.stopped = (
-                    f"attempt {number} would cost {estimate.credits} credits, past the budget of {budget} "
-                    f"({spent} spent)"
+                    f"attempt {number} would cost {format_credits(estimate.credits)} credits, "
+                    f"past the budget of {format_credits(budget)} ({format_credits(spent)} spent)"
                 )
                 break
             run = wb.generate(spec, variant=variant, **options)
-        spent += run.credits
+        spent = credits_value(spent + run.credits)
         results, _ = check_image(wb, run, list(thresholds), spec=target, **dict(check_options or {}))
-        spent += sum(r.credits for r in results)
+        spent = credits_value(spent + sum(r.credits for r in results))
         by_name = {r.check: r for r in results}
         failed = [
             n for n, floor in thresholds.items() if (by_name[n].score is None or by_name[n].score < floor)

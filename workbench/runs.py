@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.backends.base import Backend, ImageRequest, ImageResult, PartialCallback, get_backend_class
+from workbench.credits import credits_value, format_credits
 from workbench.errors import BackendError, ContentPolicyError, InputImageError, SpecError
 from workbench.lazy import lazy_module
 from workbench.ledger import RUN_COLUMNS, utc_now
@@ -77,9 +78,9 @@ class Run:
     height: int
     quality: str | None
     n: int
-    credits: int
+    credits: float
     usd: float
-    credits_estimated: int
+    credits_estimated: float
     usd_estimated: float
     tokens_in: int | None
     tokens_out: int | None
@@ -130,7 +131,7 @@ class Run:
     def __repr__(self) -> str:
         return (
             f"<Run {self.id[:8]} {self.status} {self.backend}/{self.model} {self.size} "
-            f"{self.credits} credits, {len(self.images)} image(s)>"
+            f"{format_credits(self.credits)} credits, {len(self.images)} image(s)>"
         )
 
 
@@ -314,7 +315,7 @@ def run_call(
     row = dict(row)
     run_id = row["id"]
     reservation = wb.wallet.reserve(
-        int(row["credits_estimated"] or 0),
+        credits_value(row["credits_estimated"]),
         run_id,
         what=what,
         user=row.get("user"),
@@ -354,7 +355,9 @@ def run_call(
     }
     try:
         with wb.ledger.transaction() as db:  # the answer's row and its charge: together or not at all
-            done["credits"] = wb.wallet.commit(reservation, int(done["credits"] or 0), db=db, run_id=run_id)
+            done["credits"] = wb.wallet.commit(
+                reservation, credits_value(done["credits"]), db=db, run_id=run_id
+            )
             wb.ledger.record(done, db=db)
             wb.ledger.record_attempts(_attempt_rows(run_id, tries), db=db)
     except BaseException:
@@ -738,7 +741,7 @@ def _finish(
         return _fail(wb, plan, attempt, exc, True)
     # Images beyond the n asked for are kept but not charged (and never more than was reserved).
     charged_images = min(len(images), plan.request.n or len(images))
-    credits = (
+    credits = credits_value(
         wb.prices.credits_for(plan.backend, plan.model, plan.request, batch=batch_pricing) * charged_images
     )
     usage = result.usage

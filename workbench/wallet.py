@@ -11,15 +11,21 @@ batch, on this host) or whose lease ran out (any host) is released by the next p
 the balance. A Batch API submit reserves its whole estimate without a lease (escrow): collecting
 commits each request's actual credits and releases the rest; a cancelled, expired or failed batch
 releases it all.
+
+Credits are amounts of two decimals (``workbench.credits``: a low image costs 0.59); every amount
+the wallet takes or gives is rounded to them (``credits_value``) before it is compared or written,
+and messages print them with ``format_credits`` (2, 0.35, 12.5).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.credits import credits_value, format_credits, in_hundredths, whole_credits_for
 from workbench.errors import BudgetError, SpecError
 from workbench.lazy import lazy_module
 from workbench.ledger import Ledger
@@ -36,13 +42,14 @@ _HOST = socket.gethostname()
 RUN_LEASE_SECONDS = float(os.environ.get("WORKBENCH_LEASE_SECONDS") or 1800)
 """How long a run's reservation holds when its owner cannot be asked (another host): 30 minutes."""
 MAX_CREDITS = 10**9
-"""The most a top-up adds and a wallet holds (the run log stores credits as 32-bit integers on PostgreSQL)."""
+"""The most a top-up adds and a wallet holds (PostgreSQL keeps credits as ``numeric(14,2)``)."""
 
 
-def topup_advice(short: int) -> str:
-    """What to do about a shortfall: the top-up command, or (past what a wallet holds) to ask less."""
+def topup_advice(short: float) -> str:
+    """What to do about a shortfall: the top-up command (whole credits, at least the shortfall),
+    or (past what a wallet holds) to ask less."""
     if short <= MAX_CREDITS:
-        return f"top up with `workbench wallet topup {short}`"
+        return f"top up with `workbench wallet topup {whole_credits_for(short)}`"
     return f"that is more than a wallet can hold ({MAX_CREDITS:,} credits): ask for less"
 
 
@@ -55,13 +62,23 @@ class Reservation:
 
     id: int | None
     run_id: str | None
-    credits: int
+    credits: float
     batch_id: str | None = None
 
     @property
     def escrow(self) -> bool:
         """A batch's reservation (Batch API): its runs commit against it; only the batch releases it."""
         return self.run_id is None and self.batch_id is not None
+
+
+def _is_amount(value: Any) -> bool:
+    """A finite number (not a bool) of whole hundredths of a credit."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and in_hundredths(value)
+    )
 
 
 def process_alive(pid: int) -> bool:
@@ -100,9 +117,9 @@ class Wallet:
     Example:
         >>> wallet = Workbench().wallet
         >>> wallet.balance
-        10
+        10.0
         >>> wallet.topup(50, note="team budget")
-        60
+        60.0
         >>> wallet.history()[["kind", "credits", "held", "run_id", "balance"]]
     """
 
@@ -125,33 +142,33 @@ class Wallet:
                 if hold.run_id is not None:  # its request may have gone out: log what it left
                     self.ledger.attempt_orphan(hold.run_id, f"owner died mid-request: {reason}", db=db)
 
-    def _available(self, db: Any) -> int:
+    def _available(self, db: Any) -> float:
         return self.ledger.journal_sums(db=db)[0]
 
     @property
-    def balance(self) -> int:
+    def balance(self) -> float:
         """Credits available now: the journal's credits (reservations are already taken out)."""
         with self.ledger.transaction() as db:
             self._release_orphans(db)
             return self._available(db)
 
     @property
-    def reserved(self) -> int:
+    def reserved(self) -> float:
         """Credits held by reservations now."""
         return self.ledger.journal_sums()[1]
 
     @property
-    def spent(self) -> int:
+    def spent(self) -> float:
         """Credits committed for runs so far, less refunds."""
         return self.ledger.journal_spent()
 
-    def can_pay(self, credits: int) -> bool:
-        return credits <= self.balance
+    def can_pay(self, credits: float) -> bool:
+        return credits_value(credits) <= self.balance
 
     # -- reservations -------------------------------------------------------------------------
     def reserve(
         self,
-        credits: int,
+        credits: float,
         run_id: str | None,
         *,
         batch_id: str | None = None,
@@ -164,15 +181,17 @@ class Wallet:
         holds nothing then. ``lease_seconds=None`` holds until released (a batch's escrow).
         ``user``/``project``: who reserves and what for; a spending limit set for either
         (``set_limit``) is checked here too, with what they already spent or hold."""
-        if credits == 0:
+        credits = credits_value(credits)
+        if credits <= 0:
             return Reservation(None, run_id, 0, batch_id)
         with self.ledger.transaction() as db:
             self._release_orphans(db)
             available = self._available(db)
             if credits > available:
+                short = credits_value(credits - available)
                 raise BudgetError(
-                    f"Not enough credits: {what} costs {credits}, the wallet has {available} "
-                    f"(short by {credits - available}); {topup_advice(credits - available)}.",
+                    f"Not enough credits: {what} costs {format_credits(credits)}, the wallet has "
+                    f"{format_credits(available)} (short by {format_credits(short)}); {topup_advice(short)}.",
                     needed=credits,
                     available=available,
                 )
@@ -197,7 +216,7 @@ class Wallet:
             return Reservation(reservation, run_id, credits, batch_id)
 
     def _check_limits(
-        self, credits: int, *, user: str | None, project: str | None, what: str, db: Any
+        self, credits: float, *, user: str | None, project: str | None, what: str, db: Any
     ) -> None:
         for scope, name in (("user", user), ("project", project)):
             if not name:
@@ -206,18 +225,21 @@ class Wallet:
             if limit is None:
                 continue
             used = self.ledger.journal_used(scope, name, db=db)
-            if used + credits > limit:
-                left = max(0, limit - used)
+            if credits_value(used + credits) > limit:
+                left = max(0.0, credits_value(limit - used))
                 raise BudgetError(
-                    f"Over the spending limit of {scope} {name}: {what} costs {credits}, "
-                    f"{left} of its {limit} credits are left ({used} spent or held); "
+                    f"Over the spending limit of {scope} {name}: {what} costs {format_credits(credits)}, "
+                    f"{format_credits(left)} of its {format_credits(limit)} credits are left "
+                    f"({format_credits(used)} spent or held); "
                     f"raise it with `workbench wallet limit --{scope} {name} CREDITS`.",
                     needed=credits,
                     available=left,
                 )
 
     # -- who spent what -----------------------------------------------------------------------
-    def set_limit(self, credits: int | None, *, user: str | None = None, project: str | None = None) -> None:
+    def set_limit(
+        self, credits: float | None, *, user: str | None = None, project: str | None = None
+    ) -> None:
         """Limit what a user or a project may spend (credits spent or held), or with None lift it.
 
         Example:
@@ -225,12 +247,14 @@ class Wallet:
         """
         if (user is None) == (project is None):
             raise SpecError("Give a user or a project for a spending limit (one of them).", field="user")
-        if credits is not None and (isinstance(credits, bool) or not isinstance(credits, int) or credits < 0):
+        if credits is not None and (not _is_amount(credits) or credits < 0 or credits > MAX_CREDITS):
             raise SpecError(
-                f"A spending limit is a whole number of credits, 0 or more, not {credits!r}.", field="credits"
+                f"A spending limit is a number of credits with at most two decimals, 0 to {MAX_CREDITS:,}, "
+                f"not {credits!r}.",
+                field="credits",
             )
         scope, name = ("user", user) if user is not None else ("project", project)
-        self.ledger.limit_set(scope, str(name), credits)
+        self.ledger.limit_set(scope, str(name), None if credits is None else credits_value(credits))
 
     def limits(self) -> pd.DataFrame:
         """Every spending limit with what its user or project has spent or holds."""
@@ -240,25 +264,25 @@ class Wallet:
         ]
         return pd.DataFrame(rows, columns=["scope", "name", "limit", "used"])
 
-    def spent_by(self, *, user: str | None = None, project: str | None = None) -> int:
+    def spent_by(self, *, user: str | None = None, project: str | None = None) -> float:
         """Credits a user's (or a project's) runs have spent or hold now."""
         if (user is None) == (project is None):
             raise SpecError("Give a user or a project (one of them).", field="user")
         return self.ledger.journal_used("user" if user is not None else "project", str(user or project))
 
-    def _held(self, reservation: Reservation, db: Any) -> int:
+    def _held(self, reservation: Reservation, db: Any) -> float:
         holds = self.ledger.open_holds(reservation=reservation.id, db=db)
-        return holds[0].credits if holds else 0
+        return holds[0].credits if holds else 0.0
 
     def commit(
         self,
         reservation: Reservation,
-        credits: int,
+        credits: float,
         *,
         db: Any,
         run_id: str | None = None,
         settle: bool = True,
-    ) -> int:
+    ) -> float:
         """Charge ``credits`` against a reservation inside the caller's transaction; return the
         credits charged.
 
@@ -267,28 +291,31 @@ class Wallet:
         escrow passes False for each request and releases the rest at the end.
         """
         run_id = run_id or reservation.run_id
+        credits = max(0.0, credits_value(credits))
         if reservation.id is None:  # nothing held: a direct charge (an answer that came another way)
             # Never below zero: what the wallet cannot cover is not charged (the run's dollars are
             # still in its row); e.g. a batch submitted before escrow existed, collected later.
-            asked = max(0, int(credits))
-            charged = min(asked, max(0, self._available(db)))
+            asked = credits
+            charged = min(asked, max(0.0, self._available(db)))
             if charged > 0:
                 entry = JournalEntry(
                     "commit",
                     credits=-charged,
                     run_id=run_id,
                     batch_id=reservation.batch_id,
-                    note=None if charged == asked else f"{asked} asked, the wallet had {charged}",
+                    note=None
+                    if charged == asked
+                    else f"{format_credits(asked)} asked, the wallet had {format_credits(charged)}",
                     user=self.user,
                     project=self.project,
                 )
                 self.ledger.journal_append(entry, db=db)
             return charged
         held = self._held(reservation, db)
-        charged = max(0, min(int(credits), held))
-        owed = max(0, min(int(credits), reservation.credits)) - charged
+        charged = min(credits, held)
+        owed = credits_value(min(credits, reservation.credits) - charged)
         if owed and not reservation.escrow:
-            owed = min(owed, max(0, self._available(db)))  # charged after release: never below zero
+            owed = min(owed, max(0.0, self._available(db)))  # charged after release: never below zero
         if owed and not reservation.escrow:
             # The reservation was released under the run (its lease ran out on another host) but
             # the service did the work: charge what was reserved for it all the same.
@@ -312,21 +339,23 @@ class Wallet:
                     run_id=run_id,
                     batch_id=reservation.batch_id,
                     reservation=reservation.id,
-                    note=None if charged == credits else f"{credits} asked, {charged} held",
+                    note=None
+                    if charged == credits
+                    else f"{format_credits(credits)} asked, {format_credits(charged)} held",
                 ),
                 db=db,
             )
             self.ledger.hold_reduce(reservation.id, charged, db=db)
-        if settle and held - charged > 0:
-            self._release(reservation, held - charged, note="unspent", db=db)
+        if settle and credits_value(held - charged) > 0:
+            self._release(reservation, credits_value(held - charged), note="unspent", db=db)
         if owed and not reservation.escrow:
-            return charged + owed
+            return credits_value(charged + owed)
         return charged
 
-    def release(self, reservation: Reservation, *, db: Any = None, note: str | None = None) -> int:
+    def release(self, reservation: Reservation, *, db: Any = None, note: str | None = None) -> float:
         """Give back what a reservation still holds (the run failed, the batch ended); return it."""
         if reservation.id is None:
-            return 0
+            return 0.0
         if db is None:
             with self.ledger.transaction() as tx:
                 return self.release(reservation, db=tx, note=note)
@@ -335,7 +364,7 @@ class Wallet:
             self._release(reservation, held, note=note, db=db)
         return held
 
-    def _release(self, reservation: Reservation, credits: int, *, note: str | None, db: Any) -> None:
+    def _release(self, reservation: Reservation, credits: float, *, note: str | None, db: Any) -> None:
         self.ledger.journal_append(
             JournalEntry(
                 "release",
@@ -367,18 +396,22 @@ class Wallet:
         return Reservation(hold.reservation, None, hold.credits, batch_id)
 
     # -- top-ups and history ------------------------------------------------------------------
-    def topup(self, credits: int, *, note: str | None = None) -> int:
-        """Add credits; returns the new balance."""
-        self._whole(credits, "A top-up")
+    def topup(self, credits: float, *, note: str | None = None) -> float:
+        """Add credits (two decimals at most: 50, or 12.5); returns the new balance."""
+        self._positive(credits, "A top-up")
+        credits = credits_value(credits)
         if credits > MAX_CREDITS:
             raise SpecError(
-                f"A top-up adds at most {MAX_CREDITS:,} credits, not {credits:,}.", field="credits"
+                f"A top-up adds at most {MAX_CREDITS:,} credits, "
+                f"not {format_credits(credits, grouped=True)}.",
+                field="credits",
             )
         with self.ledger.transaction() as db:
             if self._available(db) + credits > MAX_CREDITS:
                 raise SpecError(
-                    f"A wallet holds at most {MAX_CREDITS:,} credits; it has {self._available(db):,}, "
-                    f"so a top-up of {credits:,} is too much.",
+                    f"A wallet holds at most {MAX_CREDITS:,} credits; it has "
+                    f"{format_credits(self._available(db), grouped=True)}, "
+                    f"so a top-up of {format_credits(credits, grouped=True)} is too much.",
                     field="credits",
                 )
             self.ledger.journal_append(
@@ -386,9 +419,10 @@ class Wallet:
             )
             return self._available(db)
 
-    def refund(self, credits: int, *, run_id: str | None = None, note: str | None = None) -> int:
+    def refund(self, credits: float, *, run_id: str | None = None, note: str | None = None) -> float:
         """Give credits back for a run that was charged wrongly; returns the new balance."""
-        self._whole(credits, "A refund")
+        self._positive(credits, "A refund")
+        credits = credits_value(credits)
         with self.ledger.transaction() as db:
             self.ledger.journal_append(
                 JournalEntry("refund", credits=credits, run_id=run_id, note=note), db=db
@@ -396,10 +430,11 @@ class Wallet:
             return self._available(db)
 
     @staticmethod
-    def _whole(credits: Any, what: str) -> None:
-        if isinstance(credits, bool) or not isinstance(credits, int) or credits <= 0:
+    def _positive(credits: Any, what: str) -> None:
+        if not _is_amount(credits) or credits <= 0:
             raise SpecError(
-                f"{what} must be a positive whole number of credits, not {credits!r}.", field="credits"
+                f"{what} must be a positive number of credits with at most two decimals, not {credits!r}.",
+                field="credits",
             )
 
     def history(
@@ -461,11 +496,11 @@ class Wallet:
             columns=columns,
         )
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
-        frame["credits"] = frame["credits"].astype("int64")
-        frame["held"] = frame["held"].astype("int64")
+        frame["credits"] = frame["credits"].astype("float64")
+        frame["held"] = frame["held"].astype("float64")
         if run_id is None and batch_id is None and user is None and project is None:
-            frame["balance"] = frame["credits"].cumsum()
+            frame["balance"] = frame["credits"].cumsum().round(2)
         return frame
 
     def __repr__(self) -> str:
-        return f"<Wallet balance={self.balance} credits>"
+        return f"<Wallet balance={format_credits(self.balance)} credits>"

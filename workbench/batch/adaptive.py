@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.batch.experiments import Experiment
 from workbench.batch.folders import batch_folder
 from workbench.batch.runner import BatchResult, new_batch_id, plan_batch, run_batch, write_batch_files
+from workbench.credits import credits_value, format_credits
 from workbench.errors import ExperimentError
 
 if TYPE_CHECKING:
@@ -37,10 +38,13 @@ class AdaptiveOutcome:
     rounds: int
     samples: dict[tuple[str, ...], int]
     dropped: dict[tuple[str, ...], int] = field(default_factory=dict)
-    credits: int = 0
+    credits: float = 0.0
 
     def describe(self) -> str:
-        lines = [self.result.describe(), f"adaptive: {self.rounds} round(s), {self.credits} credits in all"]
+        lines = [
+            self.result.describe(),
+            f"adaptive: {self.rounds} round(s), {format_credits(self.credits)} credits in all",
+        ]
         for cell, count in self.dropped.items():
             lines.append(
                 f"  stopped {'/'.join(cell) or 'the cell'} after {count} sample(s): below the leader"
@@ -53,7 +57,7 @@ def run_adaptive(
     experiment: Experiment,
     *,
     checks: list[str] | tuple[str, ...] | str | None = None,
-    budget: int | None = None,
+    budget: float | None = None,
     batch_id: str | None = None,
     first: int = FIRST_SAMPLES,
     **options: Any,
@@ -80,11 +84,11 @@ def run_adaptive(
     active = set(cells)
     dropped: dict[tuple[str, ...], int] = {}
     batch_id = batch_id or new_batch_id(experiment.name)
-    spent, rounds = 0, 0
+    spent, rounds = 0.0, 0
     while True:
         chosen = [job for job in jobs if job.repeat < samples[job.coords]]
         part = replace(experiment, jobs=chosen)
-        left = None if budget is None else budget - spent
+        left = None if budget is None else credits_value(budget - spent)
         if rounds == 0:
             result = run_batch(wb, part, batch_id=batch_id, budget=left, report=False, **options)
         else:
@@ -92,7 +96,7 @@ def run_adaptive(
             write_batch_files(batch_folder(wb, batch_id), plan_batch(wb, part))
             result = run_batch(wb, resume=batch_id, budget=left, report=False, **options)
         rounds += 1
-        spent += result.credits
+        spent = credits_value(spent + result.credits)
         if result.left:  # the budget stopped it
             break
         frame = batch_frame(wb, batch_id)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from workbench.credits import format_credits
+
 
 def _workbench(ctx: click.Context):
     from workbench.cliopts import workbench_for
@@ -44,7 +46,7 @@ def batch() -> None:
 @_backend
 @_model
 @_quality
-@click.option("--budget", type=int, help="A cap in credits: show how many jobs fit.")
+@click.option("--budget", type=float, help="A cap in credits: show how many jobs fit.")
 @click.option(
     "--via",
     type=click.Choice(["papermill", "openai-batch"]),
@@ -60,7 +62,7 @@ def plan(
     backend: str | None,
     model: str | None,
     quality: str | None,
-    budget: int | None,
+    budget: float | None,
     via: str,
     batch_id: str | None,
 ) -> None:
@@ -100,7 +102,9 @@ def plan(
 @_backend
 @_model
 @_quality
-@click.option("--budget", type=int, help="Stop cleanly before the job that would spend more than this.")
+@click.option(
+    "--budget", type=float, help="Stop cleanly before the job that would spend more credits than this."
+)
 @click.option("--batch-id", help="The new batch's id (default: the experiment's name and the time).")
 @click.option(
     "--resume", "resume", metavar="BATCH_ID", help="Continue a batch: run only its missing and failed jobs."
@@ -136,7 +140,7 @@ def run(
     backend: str | None,
     model: str | None,
     quality: str | None,
-    budget: int | None,
+    budget: float | None,
     batch_id: str | None,
     resume: str | None,
     retries: int,
@@ -175,7 +179,7 @@ def run(
             check_text=check_text,
         )
         click.echo(outcome.describe())
-        click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+        click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
         result = outcome.result
         if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
             sys.exit(1)
@@ -195,7 +199,7 @@ def run(
         checks=checks,
     )
     click.echo(result.describe())
-    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+    click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
     if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
         sys.exit(1)
 
@@ -283,7 +287,7 @@ def collect(ctx: click.Context, batch_id: str) -> None:
     wb = _workbench(ctx)
     result = gather(wb, batch_id)
     click.echo(result.describe())
-    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+    click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
 
 
 @batch.command()
@@ -296,4 +300,4 @@ def cancel(ctx: click.Context, batch_id: str) -> None:
     wb = _workbench(ctx)
     result = stop(wb, batch_id)
     click.echo(result.describe() if result is not None else f"batch {batch_id}: cancelled before it was sent")
-    click.echo(f"wallet: {wb.wallet.balance} credits left", err=True)
+    click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)

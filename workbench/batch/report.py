@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image, ImageDraw, ImageFont
 
 from workbench.batch.folders import batch_folder, best_per_job
+from workbench.credits import credits_value, format_credits
 from workbench.errors import InputImageError, WorkbenchError
 from workbench.store import Store
 
@@ -109,7 +110,7 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
         n = int(run.get("n") or spec.get("n") or 1)
         prompt = _text(run.get("prompt")) or ""
         if run:
-            estimated = (int(run.get("credits_estimated") or 0), float(run.get("usd_estimated") or 0.0))
+            estimated = (credits_value(run.get("credits_estimated")), float(run.get("usd_estimated") or 0.0))
         else:
             estimated = _estimate(wb, backend, model, quality, width, height, n, len(prompt) or 200)
         latency = run.get("latency_ms")
@@ -126,7 +127,7 @@ def batch_frame(wb: Workbench, batch_id: str) -> pd.DataFrame:
                 "size": f"{width}x{height}",
                 "aspect_ratio": str(spec.get("aspect") or "1:1"),
                 "n": n,
-                "credits": int(run.get("credits") or 0),
+                "credits": credits_value(run.get("credits")),
                 "usd": float(run.get("usd") or 0.0),
                 "credits_estimated": estimated[0],
                 "usd_estimated": estimated[1],
@@ -174,8 +175,8 @@ def _estimate(
         request = ImageRequest(prompt="x" * max(1, chars), width=width, height=height, quality=quality, n=n)
         estimate = wb.prices.estimate(backend, model, request)
     except WorkbenchError:
-        return 0, 0.0
-    return int(estimate.credits), float(estimate.usd)
+        return 0.0, 0.0
+    return credits_value(estimate.credits), float(estimate.usd)
 
 
 def _accuracy(value: Any) -> float:
@@ -233,7 +234,7 @@ def ranking(frame: pd.DataFrame, axes: list[dict[str, Any]]) -> pd.DataFrame:
         grouped = frame.groupby(labels, sort=False)
         images = grouped["_images"].sum()
         passing_images = frame["n"].where(frame["_pass"], 0).groupby(labels, sort=False).sum()
-        credits, usd = grouped["credits"].sum(), grouped["usd"].sum()
+        credits, usd = grouped["credits"].sum().round(2), grouped["usd"].sum()
         table = pd.DataFrame(
             {
                 "axis": axis["name"],
@@ -248,7 +249,7 @@ def ranking(frame: pd.DataFrame, axes: list[dict[str, Any]]) -> pd.DataFrame:
                 "text_checked": grouped["text_accuracy"].count().to_numpy(),
                 "passing": passing_images.to_numpy(),
                 "credits": credits.to_numpy(),
-                "credits_estimated": grouped["credits_estimated"].sum().to_numpy(),
+                "credits_estimated": grouped["credits_estimated"].sum().round(2).to_numpy(),
                 "usd": usd.to_numpy(),
                 "usd_estimated": grouped["usd_estimated"].sum().to_numpy(),
                 "credits_per_image": (credits / images.where(images > 0)).to_numpy(),
@@ -288,6 +289,7 @@ def _template() -> Any:
         keep_trailing_newline=True,
         bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
+    environment.filters["credits"] = format_credits  # 2, 0.59, 12.5
     return environment.get_template("report.html.j2")
 
 
@@ -315,7 +317,7 @@ def service_prices(wb: Workbench, frame: pd.DataFrame, backend: str = "openai") 
     for model in models:
         cells = []
         for quality in _QUALITIES:
-            credits, usd = 0, 0.0
+            credits, usd = 0.0, 0.0
             for (aspect, width, height, n), lengths in groups.items():
                 name = None if model == "*" else model
                 try:  # the model's size for it, else the spec's (as a plan's request takes)
@@ -326,7 +328,7 @@ def service_prices(wb: Workbench, frame: pd.DataFrame, backend: str = "openai") 
                     per_credits, per_usd = _estimate(
                         wb, backend, name, quality, *(sized or (width, height)), n, chars
                     )
-                    credits += per_credits * count
+                    credits = credits_value(credits + per_credits * count)
                     usd += per_usd * count
             cells.append({"credits": credits, "usd": usd})
         rows.append({"model": model if model != "*" else backend, "cells": cells})
@@ -756,9 +758,9 @@ def _notes(wb: Workbench, batch_id: str, frame: pd.DataFrame) -> list[str]:
     if missing:
         record = wb.batches.get(batch_id)
         options = json.loads(record["options"] or "{}") if record else {}
-        cost = int(frame.loc[frame["status"] == "missing", "credits_estimated"].sum())
+        cost = format_credits(frame.loc[frame["status"] == "missing", "credits_estimated"].sum())
         why = (
-            f"the batch stopped at its budget of {options['budget']} credits"
+            f"the batch stopped at its budget of {format_credits(options['budget'])} credits"
             if options.get("budget") is not None
             else "the batch was stopped or interrupted before them"
         )
@@ -856,8 +858,8 @@ def _write_report(
                 "credits_per_image": _fmt(record["credits_per_image"], "{:.1f}"),
                 "usd_per_image": _fmt(record["usd_per_image"], "${:.4f}"),
                 "usd_per_passing": _fmt(record["usd_per_passing"], "${:.4f}"),
-                "estimate": f"{record['credits_estimated']} · ${record['usd_estimated']:.4f}",
-                "actual": f"{record['credits']} · ${record['usd']:.4f}",
+                "estimate": f"{format_credits(record['credits_estimated'])} · ${record['usd_estimated']:.4f}",
+                "actual": f"{format_credits(record['credits'])} · ${record['usd']:.4f}",
                 "latency_ms": _fmt(
                     record["latency_ms"] / 1000 if record["latency_ms"] == record["latency_ms"] else None,
                     "{:.2f}",
@@ -938,11 +940,11 @@ def _write_report(
         batch_id=batch_id,
         jobs=len(frame),
         statuses=list(frame["status"].value_counts().items()),
-        credits=int(frame["credits"].sum()),
+        credits=credits_value(frame["credits"].sum()),
         usd=float(frame["usd"].sum()),
         # Dollars the service may have billed for tries whose answer never came (every run of the batch).
         usd_possibly_billed=float(wb.runs(batch_id=batch_id)["usd_possibly_billed"].fillna(0.0).sum()),
-        credits_estimated=int(frame["credits_estimated"].sum()),
+        credits_estimated=credits_value(frame["credits_estimated"].sum()),
         usd_estimated=float(frame["usd_estimated"].sum()),
         backends=", ".join(
             sorted(

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from workbench.batch.experiments import Axis, Experiment, Job, load_experiment
 from workbench.batch.folders import batch_folder, best_per_job
 from workbench.batch.shard import SECRETS_ENV, done_jobs, plan_job
+from workbench.credits import credits_value, format_credits
 from workbench.errors import BudgetError, ExperimentError, WorkbenchError
 from workbench.ledger import utc_now
 from workbench.store import write_atomic
@@ -90,7 +91,7 @@ class PlannedJob:
     plan: Plan
     done: bool
     cached: bool
-    charge: int
+    charge: float
     usd: float
 
     def record(self) -> dict[str, Any]:
@@ -111,8 +112,8 @@ class BatchPlan:
     batch_id: str
     experiment: Experiment
     jobs: list[PlannedJob]
-    balance: int
-    budget: int | None = None
+    balance: float
+    budget: float | None = None
     via: str = "papermill"
     resume: bool = False
 
@@ -126,12 +127,12 @@ class BatchPlan:
         """The jobs this run will do: all to run, or those that fit the budget (in order)."""
         if self.budget is None:
             return self.to_run
-        chosen, total = [], 0
+        chosen, total = [], 0.0
         for job in self.to_run:
-            if total + job.charge > self.budget:
+            if credits_value(total + job.charge) > self.budget:
                 break
             chosen.append(job)
-            total += job.charge
+            total = credits_value(total + job.charge)
         return chosen
 
     @property
@@ -143,13 +144,13 @@ class BatchPlan:
         return sum(j.plan.request.n for j in self.to_run)
 
     @property
-    def credits(self) -> int:
+    def credits(self) -> float:
         """Credits of the selected jobs (the cached and repeated ones count 0)."""
-        return sum(j.charge for j in self.selected)
+        return credits_value(sum(j.charge for j in self.selected))
 
     @property
-    def credits_all(self) -> int:
-        return sum(j.charge for j in self.to_run)
+    def credits_all(self) -> float:
+        return credits_value(sum(j.charge for j in self.to_run))
 
     @property
     def usd(self) -> float:
@@ -177,7 +178,8 @@ class BatchPlan:
         if self.budget is not None and self.to_run and not self.selected:
             first = self.to_run[0].charge
             raise BudgetError(
-                f"The budget of {self.budget} credits does not cover the first job ({first} credits); "
+                f"The budget of {format_credits(self.budget)} credits does not cover the first job "
+                f"({format_credits(first)} credits); "
                 "nothing ran.",
                 needed=first,
                 available=self.budget,
@@ -185,11 +187,13 @@ class BatchPlan:
         if not self.can_pay:
             from workbench.wallet import topup_advice
 
-            short = self.credits - self.balance
-            cap = "" if self.budget is not None else f" or cap the run with --budget {self.balance}"
+            short = credits_value(self.credits - self.balance)
+            balance = format_credits(self.balance)
+            cap = "" if self.budget is not None else f" or cap the run with --budget {balance}"
             raise BudgetError(
-                f"This batch costs {self.credits} credits for {sum(j.plan.request.n for j in self.selected)} "
-                f"images; the wallet has {self.balance} (short by {short}): {topup_advice(short)}{cap}.",
+                f"This batch costs {format_credits(self.credits)} credits for "
+                f"{sum(j.plan.request.n for j in self.selected)} images; the wallet has {balance} "
+                f"(short by {format_credits(short)}): {topup_advice(short)}{cap}.",
                 needed=self.credits,
                 available=self.balance,
             )
@@ -207,15 +211,17 @@ class BatchPlan:
             f"images     {self.images} in {len(self.to_run)} jobs"
             + (f" ({len(self.jobs) - len(self.to_run)} done before in this batch)" if self.resume else ""),
             f"cached     {self.cached} (0 credits)",
-            f"cost       {self.credits_all} credits, ${sum(j.usd for j in self.to_run):.4f}",
+            f"cost       {format_credits(self.credits_all)} credits, ${sum(j.usd for j in self.to_run):.4f}",
         ]
         if self.budget is not None:
             lines.append(
-                f"budget     {self.budget} credits: {len(self.selected)} jobs fit ({self.credits} credits), "
+                f"budget     {format_credits(self.budget)} credits: {len(self.selected)} jobs fit "
+                f"({format_credits(self.credits)} credits), "
                 f"{self.left} left for later"
             )
-        verdict = "can pay" if self.can_pay else f"cannot pay (short by {self.credits - self.balance})"
-        lines.append(f"wallet     {self.balance} credits: {verdict}")
+        short = format_credits(self.credits - self.balance)
+        verdict = "can pay" if self.can_pay else f"cannot pay (short by {short})"
+        lines.append(f"wallet     {format_credits(self.balance)} credits: {verdict}")
         return "\n".join(lines)
 
 
@@ -241,7 +247,7 @@ class BatchResult:
     folder: Path
     jobs: int
     statuses: dict[str, int]
-    credits: int
+    credits: float
     usd: float
     left: int
     shards: list[ShardOutcome] = field(default_factory=list)
@@ -262,7 +268,8 @@ class BatchResult:
     def describe(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in self.statuses.items() if n) or "nothing"
         lines = [
-            f"batch {self.batch_id}: {counts} of {self.jobs} jobs; {self.credits} credits, ${self.usd:.4f} "
+            f"batch {self.batch_id}: {counts} of {self.jobs} jobs; {format_credits(self.credits)} credits, "
+            f"${self.usd:.4f} "
             f"in {self.seconds:.1f} s"
         ]
         if self.text_accuracy is not None:
@@ -294,7 +301,7 @@ def plan_batch(
     *,
     batch_id: str | None = None,
     resume: str | None = None,
-    budget: int | None = None,
+    budget: float | None = None,
     via: str = "papermill",
 ) -> BatchPlan:
     """Price every job of a batch and see what is cached or done, without sending anything.
@@ -448,7 +455,7 @@ def run_batch(
     resume: str | None = None,
     workers: int = 2,
     notebook: str | Path | None = None,
-    budget: int | None = None,
+    budget: float | None = None,
     retries: int = KERNEL_RETRIES,
     concurrency: int | None = None,
     progress: bool = True,

@@ -58,7 +58,7 @@ class CheckResult:
     threshold: float
     details: Mapping[str, Any] = field(default_factory=dict)
     run_id: str | None = None  # the judge's own run in the run log
-    credits: int = 0
+    credits: float = 0.0
     usd: float = 0.0
 
     @property

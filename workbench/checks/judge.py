@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from workbench.checks.base import CheckResult, CheckSpec
+from workbench.credits import round_credits
 from workbench.errors import BackendError, WorkbenchError
 
 if TYPE_CHECKING:
@@ -99,12 +100,13 @@ def _usd(model: str, tokens_in: int, tokens_out: int) -> float:
     return (tokens_in * rate_in + tokens_out * rate_out) / 1_000_000
 
 
-def _credits(wb: Workbench, usd: float) -> int:
-    """Credits that follow the dollars, as image credits do (at least 1 for anything billed)."""
+def _credits(wb: Workbench, usd: float) -> float:
+    """Credits that follow the dollars, as image credits do (rounded up to the hundredth, at least
+    0.01 for anything billed: ``workbench.credits.round_credits``)."""
     if usd <= 0:
-        return 0
+        return 0.0
     per_dollar, _anchors = wb.prices.credit_scale()
-    return max(1, math.ceil(usd * per_dollar - 1e-9))
+    return round_credits(usd * per_dollar)
 
 
 def _png(image: Image.Image) -> bytes:

@@ -79,8 +79,8 @@ class RunRecord:
     seed: int | None = _column("int")
     variant: int = _column("int", 0)
     status: str = _column("category")
-    credits_estimated: int = _column("int", 0)
-    credits: int = _column("int", 0)
+    credits_estimated: float = _column("float", 0.0)  # credits: two decimals (workbench.credits)
+    credits: float = _column("float", 0.0)
     usd_estimated: float = _column("float", 0.0)
     usd: float = _column("float", 0.0)
     tokens_in: int | None = _column("int")
@@ -204,5 +204,5 @@ class Ledger(MoneyLedger, ScoresLedger, ABC):
         """``(job key, status)`` of each of a batch's runs, in the order recorded."""
 
     @abstractmethod
-    def batch_spend(self, batch_id: str, *, since: int | None = None) -> tuple[int, float]:
+    def batch_spend(self, batch_id: str, *, since: int | None = None) -> tuple[float, float]:
         """Credits and dollars of a batch's runs (recorded after the mark ``since``)."""

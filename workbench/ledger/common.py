@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.credits import credits_value
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS, STATUSES, utc_now
 
@@ -82,6 +83,8 @@ def run_values(run: Mapping[str, Any]) -> list[Any]:
     row["images"] = images if isinstance(images, str) else "\n".join(str(p) for p in images)
     for name in ("credits_estimated", "credits", "usd_estimated", "usd", "variant"):
         row[name] = row[name] or 0
+    for name in ("credits_estimated", "credits"):
+        row[name] = credits_value(row[name])  # two decimals, a plain float
     return list(row.values())
 
 
@@ -351,11 +354,11 @@ class CommonLedger:
         )
         return [(row[0], row[1]) for row in rows]
 
-    def batch_spend(self, batch_id: str, *, since: int | None = None) -> tuple[int, float]:
+    def batch_spend(self, batch_id: str, *, since: int | None = None) -> tuple[float, float]:
         """Credits and dollars of a batch's runs (recorded after the mark ``since``)."""
         credits, usd = self._read(
             "SELECT coalesce(sum(credits), 0), coalesce(sum(usd), 0) FROM runs "
             f"WHERE batch_id = ? AND {self.ORDER_COLUMN} > ?",
             (batch_id, -1 if since is None else since),
         )[0]
-        return int(credits), float(usd)
+        return credits_value(credits), float(usd)

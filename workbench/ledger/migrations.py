@@ -12,7 +12,14 @@ from collections.abc import Callable
 
 from workbench.ledger.base import utc_now
 
-__all__ = ["MIGRATIONS", "OLD_BATCH_CREDITS_PER_JOB", "OLD_TABLES_MESSAGE", "WELCOME_CREDITS", "migration"]
+__all__ = [
+    "CREDIT_COLUMNS",
+    "MIGRATIONS",
+    "OLD_BATCH_CREDITS_PER_JOB",
+    "OLD_TABLES_MESSAGE",
+    "WELCOME_CREDITS",
+    "migration",
+]
 
 WELCOME_CREDITS = 10
 
@@ -364,3 +371,20 @@ def m013_attempts_pending_row(db: sqlite3.Connection) -> None:
     """A request's ``sent`` attempt, written before it goes out, keeps the failed row to log should
     its process die before the answer (``kill -9``): whoever releases its credits logs it."""
     db.execute("ALTER TABLE attempts ADD COLUMN pending_row TEXT")
+
+
+CREDIT_COLUMNS = {
+    "runs": ("credits_estimated", "credits"),
+    "wallet_journal": ("credits", "held", "balance_after", "held_after"),
+    "wallet_holds": ("credits",),
+    "spending_limits": ("credits",),
+}
+"""The columns that hold credits: amounts of two decimals since m014 (``workbench.credits``)."""
+
+
+@migration
+def m014_fractional_credits(db: sqlite3.Connection) -> None:
+    """Credits follow dollars to the hundredth (a low image is 0.59 credits), so every credit
+    column holds amounts of two decimals (``CREDIT_COLUMNS``). On SQLite nothing changes: a column
+    of INTEGER affinity keeps 0.59 as a REAL (and 2 as an integer), and the ledger rounds every
+    sum it reads to two decimals; PostgreSQL's INTEGER columns become ``numeric(14,2)``."""

@@ -15,9 +15,13 @@ can be spent now) and ``held`` (what reservations hold)::
     refund / adjust   credits +c               (a correction)
 
 so the balance is ``sum(credits)``, the credits held ``sum(held)``, and what was spent
-``-sum(credits + held)`` over the commits less the refunds. ``wallet_holds`` is an index of the
-reservations still open (the sweep for dead owners reads it instead of the whole journal); it is
-derived from the journal and never the source of a balance.
+``-sum(credits + held)`` over the commits less the refunds. Credits are amounts of two decimals
+(``workbench.credits``): every amount written is rounded to them and every sum read back is too
+(``credits_value``), so a balance compares with a price exactly, whatever float noise a sum of
+SQLite's REALs carries (PostgreSQL keeps them as ``numeric(14,2)``: exact).
+
+``wallet_holds`` is an index of the reservations still open (the sweep for dead owners reads it
+instead of the whole journal); it is derived from the journal and never the source of a balance.
 
 A claim (``claims``) is one row per request fingerprint being sent: the first process to insert it
 sends the request; others wait for its row. A claim whose lease ran out, or whose owner on this
@@ -33,6 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from workbench.credits import credits_value
 
 __all__ = [
     "ATTEMPT_COLUMNS",
@@ -96,8 +102,8 @@ class JournalEntry:
     """One entry of the wallet's journal (see the module docstring for what each kind moves)."""
 
     kind: str
-    credits: int = 0
-    held: int = 0
+    credits: float = 0.0
+    held: float = 0.0
     run_id: str | None = None
     batch_id: str | None = None
     reservation: int | None = None
@@ -116,7 +122,7 @@ class OpenHold:
     """A reservation still holding credits: its journal id, what it still holds, its owner and lease."""
 
     reservation: int
-    credits: int
+    credits: float
     run_id: str | None
     batch_id: str | None
     pid: int | None
@@ -172,6 +178,7 @@ class MoneyLedger:
         # The sums after this entry: the last entry's plus this one's (the caller's write transaction
         # holds the run log's write lock, so no other entry comes between the read and the insert).
         available, held = self.journal_sums(db=db)
+        credits, held_change = credits_value(entry.credits), credits_value(entry.held)
         row = self._run(
             db,
             "INSERT INTO wallet_journal (created_at, kind, credits, held, run_id, batch_id, reservation, "
@@ -180,8 +187,8 @@ class MoneyLedger:
             (
                 entry.created_at or _now(),
                 entry.kind,
-                int(entry.credits),
-                int(entry.held),
+                credits,
+                held_change,
                 entry.run_id,
                 entry.batch_id,
                 entry.reservation,
@@ -191,27 +198,27 @@ class MoneyLedger:
                 entry.note,
                 entry.user,
                 entry.project,
-                available + int(entry.credits),
-                held + int(entry.held),
+                credits_value(available + credits),
+                credits_value(held + held_change),
             ),
         ).fetchone()
         return int(row[0])
 
-    def journal_sums(self, *, db: Any = None) -> tuple[int, int]:
+    def journal_sums(self, *, db: Any = None) -> tuple[float, float]:
         """``(available, held)``: the journal's two sums, as its last entry carries them
         (``balance_after``, ``held_after``): constant time, however long the journal grows."""
         rows = self._read(
             "SELECT balance_after, held_after FROM wallet_journal ORDER BY id DESC LIMIT 1", (), db
         )
         if not rows:
-            return 0, 0
+            return 0.0, 0.0
         if rows[0][0] is None or rows[0][1] is None:  # entries copied in without their sums: add them up
             rows = self._read(
                 "SELECT coalesce(sum(credits), 0), coalesce(sum(held), 0) FROM wallet_journal", (), db
             )
-        return int(rows[0][0]), int(rows[0][1])
+        return credits_value(rows[0][0]), credits_value(rows[0][1])
 
-    def journal_spent(self, *, db: Any = None) -> int:
+    def journal_spent(self, *, db: Any = None) -> float:
         """Credits spent on runs: the commits, less the refunds."""
         row = self._read(
             "SELECT coalesce(sum(CASE WHEN kind = 'commit' THEN -(credits + held) "
@@ -219,7 +226,7 @@ class MoneyLedger:
             (),
             db,
         )[0]
-        return int(row[0])
+        return credits_value(row[0])
 
     def journal_entries(
         self, *, run_id: str | None = None, batch_id: str | None = None
@@ -232,7 +239,15 @@ class MoneyLedger:
         elif batch_id is not None:
             sql, params = sql + " WHERE batch_id = ?", [batch_id]
         rows = self._read(sql + " ORDER BY id", params)
-        return [JournalEntry(**dict(zip(JOURNAL_COLUMNS, tuple(row), strict=True))) for row in rows]
+        entries = []
+        for row in rows:
+            values = dict(zip(JOURNAL_COLUMNS, tuple(row), strict=True))
+            values["credits"], values["held"] = (
+                credits_value(values["credits"]),
+                credits_value(values["held"]),
+            )
+            entries.append(JournalEntry(**values))
+        return entries
 
     def hold_open(self, reservation: int, entry: JournalEntry, *, db: Any) -> None:
         """Index a reservation as open (``wallet_holds``), with what it holds."""
@@ -240,15 +255,26 @@ class MoneyLedger:
             db,
             "INSERT INTO wallet_holds (reservation, credits, run_id, batch_id, pid, host, lease_until) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (reservation, entry.held, entry.run_id, entry.batch_id, entry.pid, entry.host, entry.lease_until),
+            (
+                reservation,
+                credits_value(entry.held),
+                entry.run_id,
+                entry.batch_id,
+                entry.pid,
+                entry.host,
+                entry.lease_until,
+            ),
         )
 
-    def hold_reduce(self, reservation: int, credits: int, *, db: Any) -> None:
-        """Lower what an open reservation holds by ``credits``; forget it when nothing is left."""
+    def hold_reduce(self, reservation: int, credits: float, *, db: Any) -> None:
+        """Lower what an open reservation holds by ``credits``; forget it when nothing is left
+        (less than half a hundredth: a difference of SQLite's REALs may leave 1e-17)."""
         self._run(
-            db, "UPDATE wallet_holds SET credits = credits - ? WHERE reservation = ?", (credits, reservation)
+            db,
+            "UPDATE wallet_holds SET credits = credits - ? WHERE reservation = ?",
+            (credits_value(credits), reservation),
         )
-        self._run(db, "DELETE FROM wallet_holds WHERE reservation = ? AND credits <= 0", (reservation,))
+        self._run(db, "DELETE FROM wallet_holds WHERE reservation = ? AND credits < 0.005", (reservation,))
 
     def open_holds(
         self,
@@ -273,10 +299,11 @@ class MoneyLedger:
         sql = "SELECT reservation, credits, run_id, batch_id, pid, host, lease_until FROM wallet_holds"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return [OpenHold(*tuple(row)) for row in self._read(sql + " ORDER BY reservation", params, db)]
+        rows = self._read(sql + " ORDER BY reservation", params, db)
+        return [OpenHold(row[0], credits_value(row[1]), *tuple(row)[2:]) for row in rows]
 
     # -- who spent what -----------------------------------------------------------------------
-    def journal_used(self, scope: str, name: str, *, db: Any = None) -> int:
+    def journal_used(self, scope: str, name: str, *, db: Any = None) -> float:
         """Credits a user's or project's runs hold or have spent: its reservations, less what
         came back, plus its direct charges (a release counts for its reservation's owner)."""
         if scope not in LIMIT_SCOPES:
@@ -289,9 +316,9 @@ class MoneyLedger:
             (name,),
             db,
         )[0]
-        return int(row[0])
+        return credits_value(row[0])
 
-    def limit_set(self, scope: str, name: str, credits: int | None, *, db: Any = None) -> None:
+    def limit_set(self, scope: str, name: str, credits: float | None, *, db: Any = None) -> None:
         """Set (or, with None, remove) the spending limit of a user or a project."""
         if db is None:
             with self.transaction() as tx:
@@ -302,19 +329,19 @@ class MoneyLedger:
             self._run(
                 db,
                 "INSERT INTO spending_limits (scope, name, credits, updated_at) VALUES (?, ?, ?, ?)",
-                (scope, name, int(credits), _now()),
+                (scope, name, credits_value(credits), _now()),
             )
 
-    def limit_get(self, scope: str, name: str, *, db: Any = None) -> int | None:
+    def limit_get(self, scope: str, name: str, *, db: Any = None) -> float | None:
         rows = self._read(
             "SELECT credits FROM spending_limits WHERE scope = ? AND name = ?", (scope, name), db
         )
-        return int(rows[0][0]) if rows else None
+        return credits_value(rows[0][0]) if rows else None
 
-    def limits(self) -> list[tuple[str, str, int]]:
+    def limits(self) -> list[tuple[str, str, float]]:
         """Every spending limit: ``(scope, name, credits)``."""
         rows = self._read("SELECT scope, name, credits FROM spending_limits ORDER BY scope, name")
-        return [(r[0], r[1], int(r[2])) for r in rows]
+        return [(r[0], r[1], credits_value(r[2])) for r in rows]
 
     # -- claims -------------------------------------------------------------------------------
     def claim(

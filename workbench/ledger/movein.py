@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.credits import credits_value, format_credits
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS
 from workbench.ledger.common import BATCH_COLUMNS as _BATCH_COLUMNS
@@ -71,7 +72,8 @@ def move_in(source: Any, target: Any) -> MoveReport:
     open_holds = source.query("SELECT count(*), coalesce(sum(credits), 0) FROM wallet_holds")[0]
     if open_holds[0]:
         raise LedgerError(
-            f"{source.path} has {open_holds[0]} open reservation(s) holding {open_holds[1]} credits "
+            f"{source.path} has {open_holds[0]} open reservation(s) holding "
+            f"{format_credits(open_holds[1])} credits "
             "(runs under way): let them finish, or release them, before moving in."
         )
     identity = _source_identity(source)
@@ -176,7 +178,8 @@ def _copy_journal(source: Any, db: Any, identity: str) -> int:
     the moved reserve entry (ids are the target's own)."""
     columns = JOURNAL_COLUMNS  # id first
     rows = [tuple(r) for r in source.query(f"SELECT {', '.join(columns)} FROM wallet_journal ORDER BY id")]
-    types = {"id": "bigint", "credits": "bigint", "held": "bigint", "reservation": "bigint", "pid": "bigint"}
+    credits = "numeric(14,2)"  # as the journal keeps them (m014)
+    types = {"id": "bigint", "credits": credits, "held": credits, "reservation": "bigint", "pid": "bigint"}
     _stage(db, "moving_journal", columns, types, rows)
     db.execute(
         "DELETE FROM moving_journal m USING moved_in i "
@@ -243,13 +246,20 @@ def _verify(source: Any, db: Any, identity: str) -> dict[str, dict[str, Any]]:
 
 
 def _compare(table: str, names: tuple[str, ...], theirs: tuple, ours: tuple) -> dict[str, Any]:
+    """Each count and sum of the source against the copy's: rows exactly, credits to the hundredth
+    (SQLite's sum of REALs carries float noise, PostgreSQL's numeric none), dollars to 1e-6."""
     result = {}
     for name, a, b in zip(names, theirs, ours, strict=True):
-        same = round(float(a), 6) == round(float(b), 6) if name == "usd" else int(a) == int(b)
-        if not same:
+        if name == "usd":
+            mine, copied = round(float(a), 6), round(float(b), 6)
+        elif name in ("credits", "held"):
+            mine, copied = credits_value(a), credits_value(b)
+        else:
+            mine, copied = int(a), int(b)
+        if mine != copied:
             raise LedgerError(
-                f"The moved {table} do not match the source ({name}: {a} in the source, {b} moved); "
+                f"The moved {table} do not match the source ({name}: {mine} in the source, {copied} moved); "
                 "nothing was moved."
             )
-        result[name] = round(float(a), 6) if name == "usd" else int(a)
+        result[name] = mine
     return result

@@ -33,7 +33,13 @@ from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS, Ledger, RunRecord, utc_now
 from workbench.ledger.common import CommonLedger, check_filters, masked, quoted
 from workbench.ledger.frames import FEW_ROWS, RUN_KINDS, Fetched, FrameCache, Typed, wait_for_save
-from workbench.ledger.migrations import MIGRATIONS, OLD_TABLES_MESSAGE, WELCOME_CREDITS, old_batch_escrow_sql
+from workbench.ledger.migrations import (
+    CREDIT_COLUMNS,
+    MIGRATIONS,
+    OLD_TABLES_MESSAGE,
+    WELCOME_CREDITS,
+    old_batch_escrow_sql,
+)
 from workbench.ledger.scores import INDEX as SCORES_INDEX
 from workbench.ledger.scores import POSTGRES_TABLE as POSTGRES_SCORES_TABLE
 
@@ -255,6 +261,13 @@ PG_MIGRATIONS: dict[str, tuple[str, ...]] = {
         "FOR EACH ROW EXECUTE FUNCTION workbench_old_wallet_tables_closed()",
     ),
     "m013_attempts_pending_row": ("ALTER TABLE attempts ADD COLUMN pending_row TEXT",),
+    # Credits of two decimals, exact: numeric, not double precision, so that sums of the journal
+    # and the holds carry no float noise and a balance compares with a price exactly (Python reads
+    # them as float, see _numeric_as_float). 14 digits hold MAX_CREDITS (1e9) with room.
+    "m014_fractional_credits": tuple(
+        f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {column} TYPE numeric(14,2)" for column in columns)
+        for table, columns in CREDIT_COLUMNS.items()
+    ),
 }
 
 
@@ -338,6 +351,7 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
             min_size=1,
             max_size=max(1, pool_size),
             kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout))},
+            configure=_numeric_as_float,
             timeout=max(connect_timeout, 30.0),
             open=True,
             name="workbench-ledger",
@@ -590,6 +604,25 @@ _INSERT_RUN_LOCKED = (
     f"INSERT INTO runs ({_RUN_LIST}) "
     f"SELECT {', '.join('%s' + _cast(name) for name in RUN_COLUMNS)} FROM write_lock"
 )
+
+
+_FLOAT_LOADERS: tuple[type, type] | None = None
+
+
+def _numeric_as_float(conn: Any) -> None:
+    """Read ``numeric`` (the credit columns, m014) as float, as SQLite's ledger gives them: psycopg's
+    default, ``Decimal``, would raise TypeError the first time a balance meets a float price."""
+    global _FLOAT_LOADERS
+    if _FLOAT_LOADERS is None:
+        from psycopg.types.numeric import FloatLoader, NumericBinaryLoader
+
+        class FloatBinaryLoader(NumericBinaryLoader):
+            def load(self, data: Any) -> float:  # type: ignore[override]
+                return float(super().load(data))
+
+        _FLOAT_LOADERS = (FloatLoader, FloatBinaryLoader)
+    for loader in _FLOAT_LOADERS:
+        conn.adapters.register_loader("numeric", loader)
 
 
 def _psycopg_errors() -> tuple[type[BaseException], ...]:

@@ -23,7 +23,8 @@ function h(tag, attrs = {}, ...children) {
   return node;
 }
 
-const credits = (n) => `${n} credit${n === 1 ? "" : "s"}`;
+// Credits have at most two decimals (2, 0.59, 12.5), as the Python side prints them.
+const credits = (n) => `${Number((Number(n) || 0).toFixed(2))} credit${n === 1 ? "" : "s"}`;
 
 // The OCR text accuracy as the static HTML shows it: rounded down, so 100 % means exact.
 function textScore(accuracy) {

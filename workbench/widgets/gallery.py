@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from workbench.credits import credits_value
 from workbench.errors import InputImageError, WorkbenchError
 from workbench.widgets import html as H
 
@@ -229,7 +230,7 @@ class Gallery(anywidget.AnyWidget):
                     "size": _text(columns["size"][i]),
                     "kind": _text(columns["kind"][i]),
                     "n": int(columns["n"][i] or 1),
-                    "credits": int(columns["credits"][i] or 0),
+                    "credits": credits_value(columns["credits"][i]),
                     "usd": float(columns["usd"][i] or 0.0),
                     "latency_ms": None
                     if math.isnan(columns["latency_ms"][i])

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.credits import credits_value, format_credits
 from workbench.errors import InputImageError
 from workbench.store import Store
 
@@ -89,8 +90,8 @@ def _img(src: str, size: int, alt: str = "") -> str:
 
 
 def _credits(value: Any) -> str:
-    value = int(value or 0)
-    return f"{value} credit{'' if value == 1 else 's'}"
+    value = credits_value(value)
+    return f"{format_credits(value)} credit{'' if value == 1 else 's'}"
 
 
 def text_score(accuracy: float | None) -> str:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from workbench.backends.base import available_backends, get_backend_class
+from workbench.credits import credits_value, format_credits, whole_credits_for
 from workbench.errors import SpecError, WorkbenchError
 from workbench.spec import ASPECTS, QUALITIES, TEMPLATE_KINDS, TEXT_ROLES, PromptSpec, TextItem
 from workbench.widgets import html as H
@@ -529,12 +530,12 @@ class Panel(widgets.VBox):
                 credits = self.wb.prices.credits_per_image(
                     backend, name, quality, **self._priced_size(cls, name, aspect, quality, size)
                 )
-                label = f"{quality} · {credits} credit{'' if credits == 1 else 's'}"
+                label = f"{quality} · {format_credits(credits)} credit{'' if credits == 1 else 's'}"
                 if credits == 0 and backend != SERVICE:
                     service_model = self.wb.models.default
                     at = self._priced_size(get_backend_class(SERVICE), service_model, aspect, quality, size)
                     service = self.wb.prices.credits_per_image(SERVICE, service_model, quality, **at)
-                    label = f"{quality} · free (service {service})"
+                    label = f"{quality} · free (service {format_credits(service)})"
             except Exception:  # noqa: BLE001 — no price: still offer the quality
                 label = quality
             options.append((label, quality))
@@ -614,10 +615,11 @@ class Panel(widgets.VBox):
         if self._estimate is None:
             return "Generate is off: pick a preset or type a subject first."
         if not self._estimate.cached and self._balance is not None and self._estimate.credits > self._balance:
-            short = self._estimate.credits - self._balance
+            cost, short = self._estimate.credits, credits_value(self._estimate.credits - self._balance)
             return (
-                f"Not enough credits: this run costs {self._estimate.credits}, the wallet has "
-                f"{self._balance} (short by {short}); top up with wb.wallet.topup({short})."
+                f"Not enough credits: this run costs {format_credits(cost)}, the wallet has "
+                f"{format_credits(self._balance)} (short by {format_credits(short)}); "
+                f"top up with wb.wallet.topup({whole_credits_for(short)})."
             )
         return None
 
@@ -667,7 +669,7 @@ class Panel(widgets.VBox):
         )
 
     def _cost_html(self) -> str:
-        balance = f"wallet: <b>{self._balance}</b> credits"
+        balance = f"wallet: <b>{format_credits(self._balance)}</b> credits"
         estimate = self._estimate
         if estimate is None:
             return f'<div class="workbench-cost">{balance}</div>'
@@ -675,20 +677,23 @@ class Panel(widgets.VBox):
             cost = "<b>0 credits</b> — the same request was made before; it comes from the store"
         else:
             plural = "" if estimate.credits == 1 else "s"
-            cost = f"<b>{estimate.credits} credit{plural}</b> (~${estimate.usd:.3f})"
+            cost = f"<b>{format_credits(estimate.credits)} credit{plural}</b> (~${estimate.usd:.3f})"
         warn = ""
         if not estimate.cached and self._balance is not None and estimate.credits > self._balance:
-            short = estimate.credits - self._balance
+            short = credits_value(estimate.credits - self._balance)
             # The one top-up hint is the reason beside Generate; here only the shortfall.
             plural = "" if short == 1 else "s"
-            warn = f'<br><span style="color:#b26a00">The wallet is {short} credit{plural} short.</span>'
+            warn = (
+                f'<br><span style="color:#b26a00">The wallet is {format_credits(short)} credit{plural} '
+                "short.</span>"
+            )
         service = ""
         if getattr(self, "_service", None):
             model, price = self._service
             plural = "" if price.credits == 1 else "s"
             service = (
                 f'<br><span class="workbench-service-price">On the service ({H.escape(model)}, '
-                f"{H.escape(self._value('quality'))}): {price.credits} credit{plural} "
+                f"{H.escape(self._value('quality'))}): {format_credits(price.credits)} credit{plural} "
                 f"(~${price.usd:.3f})</span>"
             )
         count = f" · {estimate.n} images" if estimate.n > 1 else ""
@@ -862,7 +867,7 @@ class Panel(widgets.VBox):
                 )
                 self.edit_route.value = (
                     f'<div class="workbench-edit-route">Route: runs {where} · '
-                    f"{cost} credit{'' if cost == 1 else 's'}"
+                    f"{format_credits(cost)} credit{'' if cost == 1 else 's'}"
                     f" (~${plan.estimate.usd:.3f}) · {plan.estimate.size}</div>"
                 )
         self.edit_button.disabled = self._edit_plan is None
