@@ -31,7 +31,8 @@ def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, ba
     Workbench(root).wallet.topup(40)
     base = ["--base-url", openai_server.base_url]
     code, out, _ = cli(*base, "batch", "plan", str(fifty), "--backend", "openai", "--via", "openai-batch")
-    assert "images     50 in 50 jobs" in out and "cost       50 credits" in out and "Batch API" in out
+    # 50 low images at the Batch API's half price: 0.30 credits each (it was 1 credit for $0.004).
+    assert "images     50 in 50 jobs" in out and "cost       15 credits" in out and "Batch API" in out
 
     code, out, err = cli(*base, "batch", "submit", str(fifty), "--batch-id", "fifty")
     assert code == 0, err
@@ -49,7 +50,7 @@ def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, ba
 
     code, out, err = cli(*base, "batch", "collect", "fifty")
     assert code == 0, err
-    assert "48 ok, 1 failed, 1 blocked of 50 jobs; 48 credits" in out
+    assert "48 ok, 1 failed, 1 blocked of 50 jobs; 14.4 credits" in out
     wb = Workbench(root)
     runs = wb.runs(batch_id="fifty")
     assert len(runs) == 50 and runs["status"].value_counts().to_dict() == {
@@ -59,7 +60,7 @@ def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, ba
     }
     failed = runs[runs["status"] != "ok"]
     assert set(failed["credits"]) == {0} and any("safety system" in e for e in failed["error"])
-    assert wb.wallet.spent == 48 == int(runs["credits"].sum()) and wb.wallet.balance == 2
+    assert wb.wallet.spent == 14.4 == round(runs["credits"].sum(), 2) and wb.wallet.balance == 35.6
     ok = runs[runs["status"] == "ok"].iloc[0]
     assert all(wb.store.exists(p) for p in ok["images"])
     usage = json.loads(ok["usage"])
@@ -70,14 +71,14 @@ def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, ba
     assert (root / "batches" / "fifty" / "report.html").is_file()
 
     code, out, _ = cli(*base, "batch", "collect", "fifty")  # collecting again adds nothing
-    assert len(Workbench(root).runs(batch_id="fifty")) == 50 and Workbench(root).wallet.spent == 48
+    assert len(Workbench(root).runs(batch_id="fifty")) == 50 and Workbench(root).wallet.spent == 14.4
 
 
 def test_a_batch_the_wallet_cannot_pay_for_is_not_sent(root, openai_server, batch_api, fifty, cli):
     Workbench(root).close()
     before = ledger_state(root)
     code, _, err = cli("--base-url", openai_server.base_url, "batch", "submit", str(fifty))
-    assert code == 1 and "This batch costs 50 credits for 50 images; the wallet has 10 (short by 40)" in err
+    assert code == 1 and "This batch costs 15 credits for 50 images; the wallet has 10 (short by 5)" in err
     assert not openai_server.counts and ledger_state(root) == before
 
 
@@ -120,7 +121,7 @@ def test_a_grid_on_the_openai_backend_runs_through_papermill_without_the_key(
         "remote",
     )
     assert code == 0, out + err
-    assert "6 ok of 6 jobs; 6 credits" in out and "6/6" in err  # the progress bar reached the end
+    assert "6 ok of 6 jobs; 3.54 credits" in out and "6/6" in err  # the progress bar reached the end
     assert openai_server.counts == {"/v1/images/generations": 6}
     runs = Workbench(root).runs(batch_id="remote")
     assert set(runs["backend"]) == {"openai"} and set(runs["shard"]) == {0, 1}
@@ -138,7 +139,7 @@ def test_a_batch_runs_on_the_workbenchs_own_default_backend(root, openai_server,
     path = tmp_path / "two.yaml"
     path.write_text("spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n")
     result = run_batch(wb, path, workers=1, progress=False, report=False)
-    assert result.statuses["ok"] == 2 and result.credits == 2, result.describe()
+    assert result.statuses["ok"] == 2 and result.credits == 1.18, result.describe()  # 2 x 0.59
     runs = wb.runs(batch_id=result.batch_id)
     assert set(runs["backend"]) == {"openai"} and set(runs["model"]) == {"gpt-image-2"}
     assert openai_server.counts == {"/v1/images/generations": 2}

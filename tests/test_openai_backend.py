@@ -171,9 +171,9 @@ def test_a_run_records_its_tokens_and_their_dollars_beside_its_credits(wb, opena
     assert row["tokens_in"] == usage.tokens_in and row["tokens_out"] == usage.tokens_out
     usd = PriceTable.load().usd_for_usage("openai", "gpt-image-2", usage)
     assert run.usd == pytest.approx(usd, abs=1e-6) and run.usd > 0
-    # Credits follow dollars: high at 2160x1440 is 2.97 MP, so 27 credits (10 at 1024x1024).
+    # Credits follow dollars: high at 2160x1440 is 2.97 MP, so 29.67 credits (10 at 1024x1024).
     assert estimate.size == "2160x1440"
-    assert run.credits == run.credits_estimated == 30 == estimate.credits
+    assert run.credits == run.credits_estimated == 29.67 == estimate.credits
     assert run.usd_estimated == estimate.usd > 0
 
 
@@ -195,7 +195,8 @@ def test_a_batch_through_429s_and_500s_ends_ok_and_charged_once(root, openai_ser
     frame = wb.runs()
     assert [r.status for r in runs] == ["ok"] * 100 and len(frame) == 100
     assert (frame["status"] == "ok").all()
-    assert wb.wallet.spent == int(frame["credits"].sum()) == 100 == before - wb.wallet.balance
+    # 100 low images at 0.59 credits: sums of two-decimal credits are exact to the hundredth.
+    assert wb.wallet.spent == round(frame["credits"].sum(), 2) == 59 == round(before - wb.wallet.balance, 2)
     assert wb.wallet.reserved == 0
     prices = PriceTable.load()
     per_run = [prices.usd_for_usage("openai", "gpt-image-2", Usage(**json.loads(u))) for u in frame["usage"]]
