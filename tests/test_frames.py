@@ -55,7 +55,19 @@ def test_many_rows_come_column_by_column_from_postgresql_as_the_same_frame(postg
     _fill(pg, rows)
     _fill(lite, rows)
     assert isinstance(pg._rows_after(0), Fetched)  # more than a refresh's few rows: aggregates
+    # A new Ledger's narrow questions go to SQL on either database, without reading the whole log.
+    cold_pg, cold_lite = PostgresLedger(postgres_url), SQLiteLedger(lite.path)
+    for question in (
+        {"limit": 5},
+        {"batch_id": "b0", "limit": 3},
+        {"since": "2026-01-01T00:20:00+00:00", "until": "2026-01-01T00:21:00+00:00"},
+        {"user": "ana", "id": [f"run-{i:05d}" for i in range(0, 40, 3)]},
+    ):
+        pd.testing.assert_frame_equal(cold_pg.runs(**question), cold_lite.runs(**question))
+    assert cold_pg._cache is None and cold_lite._cache is None
+    cold_pg.close()
     pd.testing.assert_frame_equal(pg.runs(), lite.runs())
+    pd.testing.assert_frame_equal(pg.runs(limit=5), cold_lite.runs(limit=5))  # warm: from the frame
     # A text holding the aggregates' separator: the rows come one by one, the frame is the same.
     more = [_row(i, prompt="a \x01 inside" if i == 1_600 else "later") for i in range(1_500, 3_000)]
     _fill(pg, more)

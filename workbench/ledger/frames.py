@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.lazy import lazy_module
 from workbench.ledger.base import RUN_COLUMNS, RunRecord, columns_of_kind
-from workbench.ledger.common import no_gc
+from workbench.ledger.common import INDEXED, masked, no_gc, quoted, utc
 
 if TYPE_CHECKING:
     import numpy as np
@@ -213,26 +213,68 @@ class FrameCache:
     saved locally when large. Mixed into a ledger, which gives:
 
     - ``_rows_after(last)``: rows recorded after the order value ``last`` (order value first), or
-      many of them column by column (``Fetched``);
+      many of them column by column (``Fetched``); ``_rows(sql, params)``: the rows of a query
+      written with ``?``; ``RUN_READ``: the run columns as its SELECT lists them;
     - ``_lock`` (an RLock), ``snapshot_path`` (or None), ``_snapshot_meta()``, ``_read()``;
     - ``ORDER_COLUMN`` and ``SNAPSHOT_KEY`` (the header's name for the last order value).
     """
 
     ORDER_COLUMN: str
+    RUN_READ = quoted(RUN_COLUMNS)
     SNAPSHOT_KEY = "last_rowid"
     FIRST_ORDER = -1  # below every order value (SQLite's rowid; PostgreSQL's seq starts at 1)
 
     _cache: pd.DataFrame | None = None
     _growing: GrowingFrame | None = None
     _cache_last: int = -1
+    _save_due = False
     snapshot_path: Path | None
 
     if TYPE_CHECKING:
         _lock: Any
 
         def _rows_after(self, last: int) -> list[tuple] | Fetched: ...
+        def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]: ...
         def _snapshot_meta(self) -> dict[str, Any]: ...
         def _read(self, sql: str, params: Sequence[Any] = (), db: Any = None) -> list[Any]: ...
+
+    def _runs_frame(self, filters: dict[str, Any], since: Any, until: Any, limit: int | None) -> pd.DataFrame:
+        """``runs()``'s rows (checked ``filters``, bounds, limit) as a new frame (the caller's
+        changes never reach the cache)."""
+        narrow = filters or since is not None or until is not None
+        indexed = any(name in INDEXED for name in filters) or since is not None or until is not None
+        saved = self.snapshot_path is not None and self.snapshot_path.exists()
+        if self._cache is None and (limit is not None or indexed or (narrow and not saved)):
+            # A cold cache and a question the database answers from an index (the newest N, a
+            # batch, a fingerprint, a time range): read only those rows, not the whole log.
+            frame = self._select(filters, since, until, limit=limit)
+        else:  # (the whole log needs no mask: a refresh stays O(new rows))
+            frame = masked(self._cached_frame(), filters, since, until, limit)
+        return frame.reset_index(drop=True)
+
+    def _select(
+        self, filters: dict[str, Any], since: Any, until: Any, *, limit: int | None = None
+    ) -> pd.DataFrame:
+        order = self.ORDER_COLUMN
+        where, params = [], []
+        for name, value in filters.items():
+            values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+            where.append(f"{quoted([name])} IN ({', '.join('?' * len(values))})")
+            params += values
+        for op, bound in ((">=", since), ("<", until)):
+            if bound is not None:
+                where.append(f"created_at {op} ?")
+                params.append(utc(bound).isoformat())
+        sql = f"SELECT {order}, {self.RUN_READ} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if limit is not None:  # the newest `limit`, back in the order they were recorded
+            sql = f"SELECT * FROM ({sql} ORDER BY {order} DESC LIMIT ?) AS newest ORDER BY {order}"
+            params.append(max(0, int(limit)))
+        else:
+            sql += f" ORDER BY {order}"
+        with no_gc():
+            return build_frame(self._rows(sql, params)).frame
 
     def _cached_frame(self) -> pd.DataFrame:
         from workbench.ledger import sqlite
@@ -264,8 +306,16 @@ class FrameCache:
                 self._cache = self._growing.frame
             self._cache_last = last
             if count >= sqlite.SNAPSHOT_MIN_ROWS:
-                self._save_snapshot()
+                self._save_due = True  # once the caller has its frame (``_handed_out``)
             return self._cache
+
+    def _handed_out(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``runs()``'s last step: start saving the cached frame if a large read made it (now, so
+        the saving thread does not compete with building the caller's frame)."""
+        if self._save_due:
+            self._save_due = False
+            self._save_snapshot()
+        return frame
 
     def _few_appended(self, rows: list[tuple]) -> bool:
         """A few new rows (a refresh after some runs) go into the cache's buffers as plain values,
@@ -348,13 +398,14 @@ class FrameCache:
         waits for the save before it exits, and a new Ledger of this log waits for it too."""
         from workbench.ledger.snapshot import save_frame
 
-        frame, path = self._cache, self.snapshot_path
+        with self._lock:
+            frame, path, last = self._cache, self.snapshot_path, int(self._cache_last)
         if path is None or frame is None or frame.empty:
             return
         meta = {
             **self._snapshot_meta(),
             "run_kinds": RUN_KINDS,
-            self.SNAPSHOT_KEY: int(self._cache_last),
+            self.SNAPSHOT_KEY: last,
             "last_id": frame["id"].iat[-1],
         }
 

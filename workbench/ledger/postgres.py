@@ -31,7 +31,7 @@ import pandas as pd
 
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS, Ledger, RunRecord, utc_now
-from workbench.ledger.common import CommonLedger, check_filters, masked, quoted
+from workbench.ledger.common import CommonLedger, check_filters, quoted
 from workbench.ledger.frames import FEW_ROWS, RUN_KINDS, Fetched, FrameCache, Typed, wait_for_save
 from workbench.ledger.migrations import (
     CREDIT_COLUMNS,
@@ -297,6 +297,11 @@ def _first_line(exc: BaseException, url: str) -> str:
     return text.rstrip(".") + "."
 
 
+# The columns as runs() reads them: a frame's float columns as double precision (a numeric column
+# read through psycopg's Decimal, then float, would cost microseconds a cell in Python).
+_RUN_READ = ", ".join(f'"{n}"::float8 AS "{n}"' if RUN_KINDS[n] == "float" else f'"{n}"' for n in RUN_COLUMNS)
+
+
 class PostgresLedger(FrameCache, CommonLedger, Ledger):
     """The run log in PostgreSQL at ``url``; see the module's docstring.
 
@@ -313,6 +318,7 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
     PARAM = "%s"  # the shared SQL (workbench.ledger.money, .common, .scores) is written with "?"
     ORDER_COLUMN = "seq"  # runs are numbered in commit order (under the write lock)
     SNAPSHOT_KEY = "last_seq"
+    RUN_READ = _RUN_READ
     FIRST_ORDER = 0
     JOB_SQL = "params::jsonb ->> 'job'"
 
@@ -449,8 +455,11 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
         The ledger keeps the frame it has read and fetches only the rows recorded since (runs
         get their ``seq`` under the write lock, in commit order, so none is skipped).
         """
-        frame = masked(self._cached_frame(), check_filters(filters), since, until, limit)
-        return self._with_scores(frame.reset_index(drop=True))  # text accuracy, one column per check
+        frame = self._runs_frame(check_filters(filters), since, until, limit)
+        return self._handed_out(self._with_scores(frame))  # text accuracy, one column per check
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        return self._fetch(self._sql(sql), params, binary=True)
 
     # -- text checks and batches: workbench.ledger.common; helpers --------------------------
     def _fetch(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[tuple]:
@@ -525,9 +534,6 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
 
 
 _RUN_LIST = quoted(RUN_COLUMNS)
-# The columns as runs() reads them: a frame's float columns as double precision (a numeric column
-# read through psycopg's Decimal, then float, would cost microseconds a cell in Python).
-_RUN_READ = ", ".join(f'"{n}"::float8' if RUN_KINDS[n] == "float" else f'"{n}"' for n in RUN_COLUMNS)
 # Rows per aggregate of _columns_after (each text aggregate stays far below PostgreSQL's 1 GB).
 _CHUNK = 200_000
 _TEXT_SEP = "\x01"

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import LedgerError
 from workbench.lazy import lazy_module
 from workbench.ledger.base import RUN_COLUMNS, Ledger, utc_now
-from workbench.ledger.common import INDEXED, CommonLedger, check_filters, masked, utc
-from workbench.ledger.common import no_gc as _no_gc
-from workbench.ledger.frames import FrameCache, build_frame, wait_for_save
+from workbench.ledger.common import CommonLedger, check_filters
+from workbench.ledger.frames import FrameCache, wait_for_save
 from workbench.ledger.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -133,43 +132,12 @@ class SQLiteLedger(FrameCache, CommonLedger, Ledger):
         (``ledger.sqlite-frame.npz``, ``workbench.ledger.frames``) so that the first read of the
         next session is fast too.
         """
-        filters = check_filters(filters)
-        narrow = filters or since is not None or until is not None
-        indexed = any(name in INDEXED for name in filters) or since is not None or until is not None
-        if self._cache is None and (
-            limit is not None or indexed or (narrow and not self.snapshot_path.exists())
-        ):
-            # A cold cache and a question SQLite answers from an index (the newest N, a batch, a
-            # fingerprint, a time range): read only those rows, not the whole log.
-            frame = self._select(filters, since, until, limit=limit)
-        else:  # (the whole log needs no mask: a refresh stays O(new rows))
-            frame = masked(self._cached_frame(), filters, since, until, limit)
-        frame = frame.reset_index(drop=True)  # a new frame: the caller's changes never reach the cache
-        return self._with_scores(frame)  # text accuracy, one column per check
+        frame = self._runs_frame(check_filters(filters), since, until, limit)
+        return self._handed_out(self._with_scores(frame))  # text accuracy, one column per check
 
     # -- text checks and batches: workbench.ledger.common ------------------------------------
-    def _select(
-        self, filters: dict[str, Any], since: Any, until: Any, *, limit: int | None = None
-    ) -> pd.DataFrame:
-        where, params = [], []
-        for name, value in filters.items():
-            values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-            where.append(f"{name} IN ({', '.join('?' * len(values))})")
-            params += values
-        for op, bound in ((">=", since), ("<", until)):
-            if bound is not None:
-                where.append(f"created_at {op} ?")
-                params.append(utc(bound).isoformat())
-        sql = _RUN_SELECT
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        if limit is not None:  # the newest `limit`, back in the order they were recorded
-            sql = f"SELECT * FROM ({sql} ORDER BY rowid DESC LIMIT ?) ORDER BY rowid"
-            params.append(max(0, int(limit)))
-        else:
-            sql += " ORDER BY rowid"
-        with _no_gc():
-            return build_frame(self._fetch(sql, params)).frame
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        return self._fetch(sql, params)
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
