@@ -16,7 +16,6 @@ import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.credits import credits_value
@@ -161,7 +160,6 @@ class CommonLedger:
         def _run(self, db: Any, sql: str, params: Sequence[Any] = ()) -> Any: ...
         def _read(self, sql: str, params: Sequence[Any] = (), db: Any = None) -> list[Any]: ...
         def add_score_columns(self, frame: pd.DataFrame) -> pd.DataFrame: ...
-        def _snapshot_meta(self) -> dict[str, Any]: ...
 
     # -- runs ---------------------------------------------------------------------------------
     def record(self, run: Mapping[str, Any], *, db: Any = None) -> None:
@@ -202,31 +200,6 @@ class CommonLedger:
         """A runs() frame with its text accuracy and one column per check (``ScoresLedger``)."""
         frame["text_accuracy"] = self._text_accuracy(frame)
         return self.add_score_columns(frame)  # (ScoresLedger)
-
-    def _saved_frame(self, path: Path | None, key: str) -> tuple[pd.DataFrame, int] | None:
-        """The runs frame saved at ``path`` (``workbench.ledger.snapshot``) and the last run it
-        holds (its ``ORDER_COLUMN``, saved as ``key``), if it is this ledger's and matches its
-        rows; None otherwise (another ledger's, or one from before the database was replaced)."""
-        from workbench.ledger.snapshot import load_frame
-
-        if path is None or not path.exists():
-            return None
-        with no_gc():
-            loaded = load_frame(path)
-        if loaded is None:
-            return None
-        frame, header = loaded
-        if any(header.get(k) != v for k, v in self._snapshot_meta().items()):
-            return None
-        last, last_id = header.get(key), header.get("last_id")
-        order = self.ORDER_COLUMN
-        check = self._read(
-            f"SELECT (SELECT id FROM runs WHERE {order} = ?), (SELECT count(*) FROM runs WHERE {order} <= ?)",
-            (last, last),
-        )[0]
-        if tuple(check) != (last_id, len(frame)) or (len(frame) and frame["id"].iat[-1] != last_id):
-            return None
-        return frame, int(last)
 
     # -- text checks --------------------------------------------------------------------------
     def record_text_checks(
