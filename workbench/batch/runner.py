@@ -614,6 +614,7 @@ def run_batch(
         result.contact_sheets, result.report = written.contact_sheets, written.html
     marks["reported"] = time.time()
     kernels.join()  # the shards' kernels, stopped while the report was made
+    marks["kernels_stopped"] = time.time()
     _write_timings(folder, marks | kernels.marks, len(shards))
     result.seconds = time.perf_counter() - started
     return result
@@ -773,10 +774,23 @@ def _kernel_manager_class(
 
 
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
-# What a shard imports before its first job (pandas, the facade, the shard): in the kernel while
-# the runner plans. ``openai`` too when the batch may send requests (0.9 s of a first request).
-_WARM_UP = "import pandas, workbench.core, workbench.batch.shard, workbench.backends.base"
-_WARM_UP_SERVICE = "\ntry:\n    import openai, workbench.backends.openai\nexcept ImportError:\n    pass"
+# What a shard loads before its first job (pandas, the facade, Pillow's decoders), run in the kernel
+# while the runner works; with the service client's modules too when the batch sends requests
+# (openai alone is 0.6-0.9 s). A function, so that the notebook's namespace stays as it was.
+_WARM_UP = """
+def _workbench_warm_up(service):
+    import pandas, workbench.core, workbench.batch.shard, workbench.backends.base
+    from PIL import Image, WebPImagePlugin
+    Image.preinit()
+    if service:
+        try:
+            import encodings.idna, openai, workbench.backends.openai
+            openai.AsyncOpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1").images
+        except Exception:
+            pass
+_workbench_warm_up(%r)
+del _workbench_warm_up
+"""
 
 
 class _Kernels:
@@ -807,7 +821,7 @@ class _Kernels:
         if count < 1 or _kernel_name(notebook) not in ("python3", "python"):
             return cls([], start_timeout)  # another language's kernel: papermill starts it as asked
         manager = _kernel_manager_class(secret_options, environment=_team_environment(wb))
-        code = _WARM_UP + (_WARM_UP_SERVICE if service else "")
+        code = _WARM_UP % service
         cwd = str(wb.root.resolve())
         pool = ThreadPoolExecutor(count, thread_name_prefix="kernel-start")
         pending = [pool.submit(_start_kernel, manager, cwd, code, start_timeout) for _ in range(count)]
@@ -948,8 +962,6 @@ def _run_shards(
     from tqdm.auto import tqdm
 
     _import_papermill()  # here, before the shards' threads: it sets a module aside for a moment
-    if report:  # what the report needs, loaded while the kernels work rather than after them
-        threading.Thread(target=_prefetch_report, name="report-prefetch", daemon=True).start()
     manager = _kernel_manager_class(secret_options, cwd=folder, environment=_team_environment(wb))
     outcomes = [ShardOutcome(k, len(jobs), folder / f"shard-{k}.ipynb") for k, jobs in enumerate(shards)]
     for k, jobs in enumerate(shards):
@@ -981,8 +993,14 @@ def _run_shards(
     try:
         with ThreadPoolExecutor(len(shards), thread_name_prefix="shard") as pool:
             futures = [pool.submit(run_one, k) for k in range(len(shards))]
+            prefetch = report
             while not all(f.done() for f in futures):
-                _advance(wb, bar, first_rowid, params_common["batch_id"])
+                finished = _advance(wb, bar, first_rowid, params_common["batch_id"])
+                if prefetch and finished:
+                    # What the report needs, loaded while the kernels work rather than after them;
+                    # from the first job on, not while the kernels start (that is the critical path).
+                    threading.Thread(target=_prefetch_report, name="report-prefetch", daemon=True).start()
+                    prefetch = False
                 wait(futures, timeout=_POLL_SECONDS)  # back at once when the last shard ends
             for future in futures:
                 future.result()
@@ -994,10 +1012,12 @@ def _run_shards(
     return outcomes
 
 
-def _advance(wb: Workbench, bar: Any, first_rowid: int, batch_id: str) -> None:
+def _advance(wb: Workbench, bar: Any, first_rowid: int, batch_id: str) -> int:
+    """Move the progress bar to the jobs finished so far; their number."""
     finished = len(wb.batches.jobs(batch_id, since=first_rowid))
     if finished > bar.n:
         bar.update(min(finished, bar.total) - bar.n)
+    return finished
 
 
 def _prefetch_report() -> None:
