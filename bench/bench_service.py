@@ -140,8 +140,9 @@ PHASES = (
     ("shard_started", "first shard's cell running"),
     ("first_job_done", "first job done"),
     ("last_job_done", "last job done"),
-    ("shards_done", "kernels stopped, notebooks written"),
+    ("shards_done", "shards' notebooks written"),
     ("reported", "report written"),
+    ("kernels_stopped", "kernels stopped"),
     ("exit", "process exited"),
 )
 
