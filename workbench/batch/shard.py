@@ -230,6 +230,7 @@ def run_shard(
         frame["text_accuracy"] = frame["text_accuracy"].astype("float64")
         aggregates["text_accuracy"] = ("text_accuracy", "mean")
     summary = frame.groupby("status", observed=True).agg(**aggregates)
+    summary["credits"] = summary["credits"].round(2)  # credits have two decimals (workbench.credits)
     skipped = [len(jobs) - len(pending), 0, 0.0] + ([float("nan")] if check_text else [])
     summary.loc["skipped (done before)"] = skipped
     return summary
