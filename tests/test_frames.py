@@ -146,3 +146,23 @@ def test_small_frames_have_the_same_columns_and_kinds(tmp_path, count):
     assert list(warm.columns) == list(limited.columns)
     assert [str(t) for t in warm.dtypes] == [str(t) for t in limited.dtypes]
     assert str(warm["created_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_times_in_any_iso_form_read_as_pandas_reads_them(tmp_path):
+    texts = [
+        "2026-01-01T00:00:00.000001+00:00",  # as utc_now writes them (numpy parses these)
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-01T01:00:00.5+02:00",
+        "2026-01-01T00:00:00.123456Z",
+    ]
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    _fill(ledger, [_row(i, created_at=text) for i, text in enumerate(texts)])
+    expected = pd.Series(pd.to_datetime(texts, utc=True, format="ISO8601"), name="created_at")
+    pd.testing.assert_series_equal(ledger.runs()["created_at"], expected)
+    newest = SQLiteLedger(ledger.path).runs(limit=1)["created_at"]
+    pd.testing.assert_series_equal(newest, expected.tail(1).reset_index(drop=True))
+    ledger.close()
+    alike = SQLiteLedger(tmp_path / "alike.sqlite")  # every one in utc_now's form: the fast path
+    _fill(alike, [_row(i) for i in range(3)])
+    times = pd.to_datetime([_row(i)["created_at"] for i in range(3)], utc=True)
+    pd.testing.assert_series_equal(alike.runs()["created_at"], pd.Series(times, name="created_at"))

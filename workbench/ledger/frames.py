@@ -107,7 +107,10 @@ def build_columns(by_name: dict[str, Any], n: int, *, room: int | None = 0) -> G
         kind = RUN_KINDS[name]
         if kind == "datetime":
             times = pd.array(np.zeros(capacity, dtype="datetime64[us]")).tz_localize("UTC")
-            if n:
+            plain = _utc_times(values) if n else None
+            if plain is not None:
+                times.asi8[:n] = plain.view(np.int64)
+            elif n:
                 parsed = pd.to_datetime(np.asarray(values, dtype=object), utc=True, format="ISO8601")
                 if parsed.dtype != times.dtype:  # (another unit: as today's frame, whatever it is)
                     unit = parsed.dtype.unit
@@ -131,6 +134,24 @@ def build_columns(by_name: dict[str, Any], n: int, *, room: int | None = 0) -> G
             buffer[:n] = np.fromiter(cells, dtype=object, count=n)  # (lists stay cells)
             specs[name] = {"kind": "numpy", "buffer": buffer}
     return GrowingFrame.from_buffers(n, capacity, specs)
+
+
+def _utc_times(values: Sequence[Any]) -> np.ndarray | None:
+    """The times of ISO texts written as ``utc_now`` writes them (``2026-01-01T00:00:00.000000+00:00``)
+    as ``datetime64[us]``, parsed by numpy in C; None for any other text (pandas parses those)."""
+    if None in values or set(map(len, values)) != {32}:
+        return None
+    try:
+        cells = np.frombuffer("".join(values).encode("ascii"), dtype="S32")
+    except (TypeError, UnicodeEncodeError):
+        return None
+    suffix = np.frombuffer(b"+00:00", dtype=np.uint8)
+    if not bool((cells.view(np.uint8).reshape(-1, 32)[:, 26:] == suffix).all()):
+        return None
+    try:
+        return cells.astype("S26").astype("datetime64[us]")
+    except ValueError:
+        return None
 
 
 def _listed(values: Any) -> Sequence[Any]:
