@@ -751,6 +751,13 @@ def _fmt(value: Any, pattern: str, empty: str = "—") -> str:
     return pattern.format(value)
 
 
+def _credits_text(value: Any, empty: str = "—") -> str:
+    """Credits as they read (2, 0.59, 12.5: two decimals, not one), or ``empty`` for none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return empty
+    return format_credits(value)
+
+
 def _notes(wb: Workbench, batch_id: str, frame: pd.DataFrame) -> list[str]:
     counts = frame["status"].value_counts()
     notes = []
@@ -855,7 +862,7 @@ def _write_report(
                 "text_accuracy": _fmt(
                     record["text_accuracy"] * 100 if record["text_checked"] else None, "{:.1f}"
                 ),
-                "credits_per_image": _fmt(record["credits_per_image"], "{:.1f}"),
+                "credits_per_image": _credits_text(record["credits_per_image"]),
                 "usd_per_image": _fmt(record["usd_per_image"], "${:.4f}"),
                 "usd_per_passing": _fmt(record["usd_per_passing"], "${:.4f}"),
                 "estimate": f"{format_credits(record['credits_estimated'])} · ${record['usd_estimated']:.4f}",
