@@ -166,3 +166,24 @@ def test_times_in_any_iso_form_read_as_pandas_reads_them(tmp_path):
     _fill(alike, [_row(i) for i in range(3)])
     times = pd.to_datetime([_row(i)["created_at"] for i in range(3)], utc=True)
     pd.testing.assert_series_equal(alike.runs()["created_at"], pd.Series(times, name="created_at"))
+
+
+def test_a_saved_frame_whose_header_asks_for_objects_is_not_read(tmp_path, monkeypatch):
+    import json
+
+    ledger = _saved(tmp_path, monkeypatch, [_row(i) for i in range(30)])
+    data = ledger.snapshot_path.read_bytes()
+    size = int.from_bytes(data[9:17], "little")
+    header = json.loads(data[17 : 17 + size])
+    start = -(-(17 + size) // 64) * 64
+    blobs = data[start:]
+    key = next(k for k, v in header["blobs"].items() if v[2] == "float64")
+    header["blobs"][key][2] = "object"  # raw bytes read as object pointers would crash the process
+    head = json.dumps(header).encode()
+    new_start = -(-(17 + len(head)) // 64) * 64
+    ledger.snapshot_path.write_bytes(
+        data[:9] + len(head).to_bytes(8, "little") + head + b"\0" * (new_start - 17 - len(head)) + blobs
+    )
+    ledger._load_snapshot()
+    assert ledger._cache is None
+    assert len(ledger.runs()) == 30

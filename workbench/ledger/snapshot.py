@@ -155,9 +155,9 @@ def _load(handle: IO[bytes], header: dict[str, Any], room: int | None) -> Growin
     def read_into(key: str, buffer: np.ndarray) -> np.ndarray:
         """The blob ``key`` read into the first rows of ``buffer`` (checked: size and CRC)."""
         offset, size, _dtype, crc = layout[key]
-        target = memoryview(buffer).cast("B")[:size]
-        if target.nbytes != size:
+        if size != rows * buffer.itemsize:
             raise ValueError("a snapshot column does not have its number of rows")
+        target = memoryview(buffer).cast("B")[:size]
         handle.seek(start + offset)
         if handle.readinto(target) != size or zlib.crc32(target) != crc:
             raise ValueError("a snapshot column is damaged")
@@ -172,7 +172,10 @@ def _load(handle: IO[bytes], header: dict[str, Any], room: int | None) -> Growin
         return data
 
     def room_of(key: str) -> np.ndarray:
-        return read_into(key, np.zeros(capacity, dtype=np.dtype(layout[key][2])))
+        dtype = np.dtype(layout[key][2])
+        if dtype.kind not in "biuf":  # numbers, codes and masks only: bytes never become objects
+            raise ValueError(f"a snapshot column of dtype {dtype}")
+        return read_into(key, np.zeros(capacity, dtype=dtype))
 
     columns: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(header["columns"]):
