@@ -494,8 +494,9 @@ def test_a_service_batch_report_shows_estimate_beside_actual(
             at = headers.index("estimate (credits · $)")
             assert headers[at + 1] == "actual (credits · $)"  # side by side
             first = ranking.locator("tr").nth(1).locator("td").all_inner_texts()
-            assert re.fullmatch(r"1 · \$0\.\d{4}", first[at]) and re.fullmatch(
-                r"1 · \$0\.\d{4}", first[at + 1]
+            # A low image's credits and dollars, estimated and actual (0.59 credits, not 1).
+            assert re.fullmatch(r"0\.59 · \$0\.\d{4}", first[at]) and re.fullmatch(
+                r"0\.59 · \$0\.\d{4}", first[at + 1]
             )
             expect(page.locator("#service-price")).to_have_count(0)
             expect(page.locator("figure.chart svg")).to_have_count(2)
