@@ -20,15 +20,17 @@ the stored images, named by job), ``contact-sheet*.png`` and ``report.html``.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
 import secrets
 import signal
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -793,16 +795,70 @@ del _workbench_warm_up
 """
 
 
+_BOOTED: list[tuple[Any, dict[str, str]]] = []  # kernels booted ahead (futures), with their environment
+_BOOTED_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def prestarted_kernels(count: int) -> Iterator[None]:
+    """Boot ``count`` batch kernels now, before the Workbench is opened and the batch planned (a
+    kernel takes ~0.6 s to boot): a :func:`run_batch` inside the block warms up and uses those its
+    shards need; the others, and all of them if no batch runs, are stopped at the end of the block.
+    ``workbench batch run`` wraps its work in it. The kernels get their working directory, run log,
+    store and secrets when a shard takes them."""
+    if count >= 1:
+        manager = _kernel_manager_class()
+        cwd = tempfile.gettempdir()
+        pool = ThreadPoolExecutor(count, thread_name_prefix="kernel-boot")
+        booted = [(pool.submit(_boot_kernel, manager, cwd, 60.0), dict(os.environ)) for _ in range(count)]
+        pool.shutdown(wait=False)
+        with _BOOTED_LOCK:
+            _BOOTED.extend(booted)
+    try:
+        yield
+    finally:
+        _close_booted()
+
+
+def _take_booted(count: int) -> list[Any]:
+    """Up to ``count`` kernels booted ahead in this very environment; the others are stopped."""
+    with _BOOTED_LOCK:
+        booted = list(_BOOTED)
+        _BOOTED.clear()
+    taken, environment = [], dict(os.environ)
+    for future, seen in booted:
+        if len(taken) < count and seen == environment:
+            taken.append(future)
+        else:
+            future.add_done_callback(_stop_booted)
+    return taken
+
+
+def _close_booted() -> None:
+    _take_booted(0)
+
+
+def _stop_booted(future: Any) -> None:
+    try:
+        km, kc = future.result()
+    except Exception:  # noqa: BLE001 - it never booted
+        return
+    kc.stop_channels()
+    _stop_kernel(km)
+
+
 class _Kernels:
-    """Kernels started before a batch is planned, one per shard expected, each warmed up with the
-    imports its jobs need. A shard takes one (``take``), which then works in the batch folder; the
-    runner stops it after its notebook. A kernel that failed to start or warm up is not handed
-    out: the shard starts its own, as on a retry. ``close`` stops the ones nobody took.
+    """Kernels started (or booted ahead) for a batch's shards, one per shard, each warmed up with
+    the imports its jobs need while the runner works. A shard takes one (``take``), which then works
+    in the batch folder with the batch's environment; the runner stops it after its notebook. A
+    kernel that failed to start or warm up is not handed out: the shard starts its own, as on a
+    retry. ``close`` stops the ones nobody took.
     """
 
-    def __init__(self, pending: list[Any], start_timeout: float) -> None:
+    def __init__(self, pending: list[Any], start_timeout: float, environment: Mapping[str, str]) -> None:
         self._pending = pending  # futures of (kernel manager, client, warm-up message id)
         self._timeout = start_timeout
+        self._environment = dict(environment)
         self._lock = threading.Lock()
         self.marks: dict[str, float] = {}  # when the first kernel was up, and warm
         self._stopping: list[threading.Thread] = []
@@ -818,20 +874,29 @@ class _Kernels:
         service: bool,
         start_timeout: float,
     ) -> _Kernels:
+        # What papermill's kernels get at launch, given to these when a shard takes one: the
+        # secret backend options and the batch's run log and store.
+        environment = _team_environment(wb)
+        if secret_options:
+            environment[SECRETS_ENV] = json.dumps(secret_options)
         if count < 1 or _kernel_name(notebook) not in ("python3", "python"):
-            return cls([], start_timeout)  # another language's kernel: papermill starts it as asked
-        manager = _kernel_manager_class(secret_options, environment=_team_environment(wb))
+            _close_booted()
+            return cls([], start_timeout, environment)  # another language's kernel: papermill starts it
+        booted = _take_booted(count)
+        booted += [None] * (count - len(booted))
+        manager = _kernel_manager_class()
         code = _WARM_UP % service
         cwd = str(wb.root.resolve())
         pool = ThreadPoolExecutor(count, thread_name_prefix="kernel-start")
-        pending = [pool.submit(_start_kernel, manager, cwd, code, start_timeout) for _ in range(count)]
+        pending = [pool.submit(_warm_kernel, b, manager, cwd, code, start_timeout) for b in booted]
         pool.shutdown(wait=False)
-        kernels = cls(pending, start_timeout)
+        kernels = cls(pending, start_timeout, environment)
         atexit.register(kernels.close)  # a runner stopped between planning and its shards
         return kernels
 
     def take(self, folder: Path) -> Any:
-        """A started kernel, now working in ``folder`` (its warm-up done), or None."""
+        """A started kernel, now working in ``folder`` with the batch's environment (its warm-up
+        done), or None."""
         while True:
             with self._lock:
                 if not self._pending:
@@ -843,17 +908,21 @@ class _Kernels:
                 continue
             self.marks.setdefault("kernel_started", time.time())
             try:
-                chdir = kc.execute(
-                    f"import os as _os\n_os.chdir({str(folder.resolve())!r})\ndel _os",
+                # Not stored anywhere: a silent request, outside the notebook and its history.
+                ready = kc.execute(
+                    "import os as _os, json as _json\n"
+                    f"_os.environ.update(_json.loads({json.dumps(self._environment)!r}))\n"
+                    f"_os.chdir({str(folder.resolve())!r})\n"
+                    "del _os, _json",
                     silent=True,
                     store_history=False,
                 )
                 statuses = {}
                 deadline = time.monotonic() + self._timeout
-                while chdir not in statuses:  # the warm-up's reply first: the kernel runs them in order
+                while ready not in statuses:  # the warm-up's reply first: the kernel runs them in order
                     reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
                     statuses[reply["parent_header"].get("msg_id")] = reply["content"].get("status")
-                if statuses.get(warm_id) == "ok" and statuses[chdir] == "ok":
+                if statuses.get(warm_id) == "ok" and statuses[ready] == "ok":
                     self.marks.setdefault("kernel_warm", time.time())
                     return km
             except Exception:  # noqa: BLE001 - no answer in time, the kernel died: not this one
@@ -902,8 +971,8 @@ def _kernel_name(notebook: Path) -> str | None:
     return (meta.get("kernelspec") or {}).get("name")
 
 
-def _start_kernel(manager: type, cwd: str, code: str, start_timeout: float) -> tuple[Any, Any, str]:
-    """Start a kernel and send it its warm-up (not waited for); (manager, client, message id)."""
+def _boot_kernel(manager: type, cwd: str, start_timeout: float) -> tuple[Any, Any]:
+    """Start a kernel and connect to it; (manager, client)."""
     import asyncio
 
     km = manager(kernel_name="python3")
@@ -912,6 +981,20 @@ def _start_kernel(manager: type, cwd: str, code: str, start_timeout: float) -> t
     try:
         kc.start_channels()
         kc.wait_for_ready(timeout=start_timeout)
+    except BaseException:
+        kc.stop_channels()
+        _stop_kernel(km)
+        raise
+    return km, kc
+
+
+def _warm_kernel(
+    booted: Any, manager: type, cwd: str, code: str, start_timeout: float
+) -> tuple[Any, Any, str]:
+    """A kernel booted ahead (``booted``, a future) or started now, sent its warm-up (not waited
+    for); (manager, client, the warm-up's message id)."""
+    km, kc = booted.result() if booted is not None else _boot_kernel(manager, cwd, start_timeout)
+    try:
         return km, kc, kc.execute(code, silent=True, store_history=False)
     except BaseException:
         kc.stop_channels()
