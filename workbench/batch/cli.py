@@ -150,7 +150,7 @@ def run(
     no_progress: bool,
 ) -> None:
     """Run EXPERIMENT through the batch notebook, K shards at once; write images, sheets and a report."""
-    from workbench.batch.runner import run_batch
+    from workbench.batch.runner import prestarted_kernels, run_batch
 
     if (experiment is None) == (resume is None):
         raise click.UsageError("Give an EXPERIMENT to start a batch, or --resume BATCH_ID to continue one.")
@@ -158,50 +158,52 @@ def run(
         raise click.UsageError(
             "--resume continues a batch as it was planned; drop --backend/--model/--quality/--batch-id."
         )
-    wb = _workbench(ctx)
-    loaded = _load(wb, experiment, backend, model, quality) if experiment else None
-    if adaptive:
-        from workbench.batch.adaptive import run_adaptive
+    # The shards' kernels boot while the run log is opened and the batch loaded and planned.
+    with prestarted_kernels(0 if adaptive else workers):
+        wb = _workbench(ctx)
+        loaded = _load(wb, experiment, backend, model, quality) if experiment else None
+        if adaptive:
+            from workbench.batch.adaptive import run_adaptive
 
-        if loaded is None:
-            raise click.UsageError("--adaptive starts a batch: give an EXPERIMENT, not --resume.")
-        outcome = run_adaptive(
+            if loaded is None:
+                raise click.UsageError("--adaptive starts a batch: give an EXPERIMENT, not --resume.")
+            outcome = run_adaptive(
+                wb,
+                loaded,
+                checks=checks,
+                budget=budget,
+                batch_id=batch_id,
+                workers=workers,
+                concurrency=concurrency,
+                notebook=notebook,
+                retries=retries,
+                progress=not no_progress,
+                check_text=check_text,
+            )
+            click.echo(outcome.describe())
+            click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
+            result = outcome.result
+            if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
+                sys.exit(1)
+            return
+        result = run_batch(
             wb,
             loaded,
-            checks=checks,
-            budget=budget,
             batch_id=batch_id,
+            resume=resume,
             workers=workers,
             concurrency=concurrency,
             notebook=notebook,
+            budget=budget,
             retries=retries,
             progress=not no_progress,
             check_text=check_text,
+            checks=checks,
         )
-        click.echo(outcome.describe())
+        click.echo(result.describe())
         click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
-        result = outcome.result
         if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
             sys.exit(1)
-        return
-    result = run_batch(
-        wb,
-        loaded,
-        batch_id=batch_id,
-        resume=resume,
-        workers=workers,
-        concurrency=concurrency,
-        notebook=notebook,
-        budget=budget,
-        retries=retries,
-        progress=not no_progress,
-        check_text=check_text,
-        checks=checks,
-    )
-    click.echo(result.describe())
-    click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
-    if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
-        sys.exit(1)
 
 
 @batch.command()
