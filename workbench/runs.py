@@ -100,6 +100,8 @@ class Run:
         fetched into its local cache) or a folder the store paths are relative to."""
         values = {f.name: row[f.name] for f in dataclasses.fields(cls)}  # its columns, by name
         values["spec"] = PromptSpec.from_json(row["spec"]) if row.get("spec") else None
+        for name in ("credits", "credits_estimated"):  # a float of two decimals, however it was stored
+            values[name] = credits_value(values[name])
         values["images"] = [root.path(p) if isinstance(root, Store) else root / p for p in row["images"]]
         return cls(**values)
 
