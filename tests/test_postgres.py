@@ -349,3 +349,35 @@ def test_a_large_logs_frame_is_kept_in_the_local_root(postgres_url, tmp_path, mo
     pd.testing.assert_frame_equal(again.iloc[:12].reset_index(drop=True), frame)
     assert again["id"].iat[-1] == "after"
     later.close()
+
+
+def test_m014_turns_a_whole_credit_log_into_two_decimal_credits(postgres_url):
+    """A team log from before m014 (INTEGER credit columns, whole credits) keeps every balance and
+    run when upgraded, and takes fractional credits after."""
+    from workbench.ledger.migrations import CREDIT_COLUMNS
+    from workbench.wallet import Wallet
+
+    ledger = PostgresLedger(postgres_url)
+    with ledger.transaction() as db:  # back to the schema before m014, with whole credits in it
+        db.execute("DELETE FROM _migrations WHERE name = 'm014_fractional_credits'")
+        for table, columns in CREDIT_COLUMNS.items():
+            changes = ", ".join(f"ALTER COLUMN {c} TYPE INTEGER" for c in columns)
+            db.execute(f"ALTER TABLE {table} {changes}")
+    wallet = Wallet(ledger)
+    wallet.topup(5)
+    held = wallet.reserve(3, "old-run")
+    with ledger.transaction() as db:
+        ledger.record(_row(id="old-run", credits=3, credits_estimated=3), db=db)
+        wallet.commit(held, 3, db=db)
+    ledger.close()
+    upgraded = PostgresLedger(postgres_url)  # applies m014
+    assert upgraded.applied_migrations()[-1] == "m014_fractional_credits"
+    wallet = Wallet(upgraded)
+    assert wallet.balance == 12 and wallet.spent == 3 and upgraded.get("old-run")["credits"] == 3
+    held = wallet.reserve(0.59, "new-run")
+    with upgraded.transaction() as db:
+        upgraded.record(_row(id="new-run", credits=0.59, credits_estimated=0.59), db=db)
+        wallet.commit(held, 0.59, db=db)
+    assert wallet.balance == 11.41 and wallet.spent == 3.59
+    assert upgraded.runs()["credits"].tolist() == [3.0, 0.59]
+    upgraded.close()
