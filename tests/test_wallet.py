@@ -76,6 +76,9 @@ def test_fractional_credits_sum_exactly(wallet):
             assert wallet.commit(held, price, db=db) == price
     assert wallet.balance == 5.5 and wallet.spent == 4.5 and wallet.reserved == 0
     assert wallet.history()["balance"].iat[-1] == 5.5 and not wallet.ledger.open_holds()
+    # SQLite's INTEGER affinity keeps 0.1 as a REAL (m014 changes nothing there), 5 as an integer.
+    kinds = wallet.ledger.query("SELECT DISTINCT typeof(credits) FROM wallet_journal WHERE kind = 'reserve'")
+    assert {row[0] for row in kinds} == {"real"}
     held = wallet.reserve(4.15, "leaves-1.35")  # a charge below what was held releases the rest
     with wallet.ledger.transaction() as db:
         assert wallet.commit(held, 0.59 * 3, db=db) == 1.77  # 1.7699999999999998 as a float
