@@ -187,3 +187,21 @@ def test_a_saved_frame_whose_header_asks_for_objects_is_not_read(tmp_path, monke
     ledger._load_snapshot()
     assert ledger._cache is None
     assert len(ledger.runs()) == 30
+
+
+def test_a_log_that_grows_a_few_runs_at_a_time_gets_its_frame_saved(tmp_path, monkeypatch):
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10)
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    for i in range(9):
+        ledger.record(_row(i))
+        ledger.runs()  # a notebook looking at its runs after each one
+    ledger._wait_for_saves()
+    assert not ledger.snapshot_path.exists()  # nine rows: read fast enough without one
+    ledger.record(_row(9))
+    frame = ledger.runs()
+    ledger.close()
+    assert ledger.snapshot_path.is_file()
+    again = SQLiteLedger(ledger.path)
+    again._load_snapshot()
+    assert again._cache is not None and len(again._cache) == 10
+    pd.testing.assert_frame_equal(again.runs(), frame)

@@ -249,6 +249,7 @@ class FrameCache:
     _growing: GrowingFrame | None = None
     _cache_last: int = -1
     _save_due = False
+    _saved_rows = 0  # rows of the frame saved (or loaded) last
     snapshot_path: Path | None
 
     if TYPE_CHECKING:
@@ -326,8 +327,11 @@ class FrameCache:
                 self._growing = build_frame([], room=None)
                 self._cache = self._growing.frame
             self._cache_last = last
-            if count >= sqlite.SNAPSHOT_MIN_ROWS:
-                self._save_due = True  # once the caller has its frame (``_handed_out``)
+            # Saved when a read brought many rows, and again once the log has grown by many since
+            # the frame saved (runs() after each batch reads few rows at a time, but they add up).
+            total, least = len(self._cache), sqlite.SNAPSHOT_MIN_ROWS
+            if count and total >= least and total - self._saved_rows >= max(least, self._saved_rows // 10):
+                self._save_due, self._saved_rows = True, total  # once the caller has its frame
             return self._cache
 
     def _handed_out(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -382,6 +386,7 @@ class FrameCache:
         if saved is not None:
             self._growing, self._cache_last = saved
             self._cache = self._growing.frame
+            self._saved_rows = len(self._cache)
 
     def _saved_frame(self, path: Path | None, key: str) -> tuple[GrowingFrame, int] | None:
         """The frame saved at ``path`` and the last run it holds (its order value, saved as
