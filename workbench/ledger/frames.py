@@ -35,8 +35,6 @@ else:
 __all__ = ["FrameCache", "Typed", "build_columns", "build_frame", "concat_frames"]
 
 _CATEGORIES = columns_of_kind("category")
-_INTEGERS = columns_of_kind("int")
-_FLOATS = columns_of_kind("float")
 # Each column's kind in the frame, saved with a snapshot: one saved under other kinds (credits
 # that were whole numbers, say) is not this run log's frame any more and is read again.
 RUN_KINDS = {f.name: f.metadata["kind"] for f in dataclasses.fields(RunRecord)}
