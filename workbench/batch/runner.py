@@ -806,9 +806,11 @@ def prestarted_kernels(count: int) -> Iterator[None]:
     shards need; the others, and all of them if no batch runs, are stopped at the end of the block.
     ``workbench batch run`` wraps its work in it. The kernels get their working directory, run log,
     store and secrets when a shard takes them."""
-    if count >= 1:
+    # They boot in an empty folder of their own (a kernel imports from its working directory
+    # first: not the shared temp folder), and work in the batch folder once taken.
+    cwd = tempfile.mkdtemp(prefix="workbench-kernels-") if count >= 1 else None
+    if cwd is not None:
         manager = _kernel_manager_class()
-        cwd = tempfile.gettempdir()
         pool = ThreadPoolExecutor(count, thread_name_prefix="kernel-boot")
         booted = [(pool.submit(_boot_kernel, manager, cwd, 60.0), dict(os.environ)) for _ in range(count)]
         pool.shutdown(wait=False)
@@ -818,6 +820,9 @@ def prestarted_kernels(count: int) -> Iterator[None]:
         yield
     finally:
         _close_booted()
+        if cwd is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(cwd)  # empty; a kernel still booting there only loses the name
 
 
 def _take_booted(count: int) -> list[Any]:
