@@ -414,6 +414,53 @@ def test_a_batch_never_moves_the_callers_working_directory(wb, tmp_path):
         assert Path((result.folder / f"cwd-{shard}.txt").read_text()) == result.folder.resolve()
 
 
+def _kernels_of_this_process() -> list[int]:
+    """The ipykernel processes this process started and that still run."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and b"ipykernel" in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table in /proc")
+def test_kernels_booted_ahead_are_used_or_stopped(root, tmp_path, cli):
+    """``batch run`` boots --workers kernels before it plans: a one-job batch warms up and uses one,
+    the other is stopped, and no kernel is left running after the command; timings.json shows the
+    kernel warm before the shard's cell ran, and each step after the one before."""
+    path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [7]\n")
+    code, out, err = cli("batch", "run", str(path), "--workers", "2", "--no-progress", "--batch-id", "ahead")
+    assert code == 0, out + err
+    assert "1 ok of 1 jobs" in out
+    deadline = time.monotonic() + 30
+    while _kernels_of_this_process() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _kernels_of_this_process() == []
+    timings = json.loads((root / "batches" / "ahead" / "timings.json").read_text())
+    runner, shards = timings["runner"], timings["shards"]
+    assert list(shards) == ["0"]
+    steps = [
+        runner["batch_started"],
+        runner["planned"],
+        runner["kernel_warm"],
+        shards["0"]["shard_started"],
+        shards["0"]["first_job_done"],
+        shards["0"]["shard_closed"],
+        runner["shards_done"],
+        runner["reported"],
+    ]
+    assert steps == sorted(steps)
+    assert not (root / "batches" / "ahead" / "shard-0.timings.json").exists()  # merged into timings.json
+
+
 def test_concurrency_is_the_batch_total_across_its_shards(root, tmp_path, cli, openai_server, monkeypatch):
     """--concurrency 3 with 2 shards: the service sees 3 requests at once, never 6 (each kernel may
     send 3; the slots in <root>/limits keep the total), and each shard made its thumbnails."""
