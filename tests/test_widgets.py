@@ -614,3 +614,27 @@ def test_wb_mask_painter_erases_through_rectangles_polygons_and_strokes(wb: Work
     assert run.ok and run.parent_id == source.id
     painter.clear()
     assert painter.erased == "" and painter.mask_png() is None
+
+
+def test_qualities_and_formats_follow_the_chosen_model(wb: Workbench):
+    """The panel offered low/medium/high and png/webp/jpeg whatever the model: the 2.5 models'
+    xhigh, max, GIF and SVG were out of reach, and a choice the next model lacks stayed chosen."""
+    panel = wb.panel(subject="a ceramic mug", backend="openai", aspect="1:1", threaded=False)
+
+    def qualities() -> list[str]:
+        return [value for _, value in panel.inputs["quality"].options]
+
+    assert qualities() == ["low", "medium", "high"] and panel.inputs["format"].options == (
+        "png",
+        "jpeg",
+        "webp",
+    )
+    panel.inputs["model"].value = "gpt-image-2.5-sunburst"
+    assert qualities() == ["low", "medium", "high", "xhigh", "max"]
+    assert {"gif", "svg"} <= set(panel.inputs["format"].options)
+    panel.inputs["quality"].value = "xhigh"
+    panel.inputs["format"].value = "gif"
+    assert panel.run_options()["output_format"] == "gif" and panel.estimate.credits > 40
+    panel.inputs["model"].value = "gpt-image-2"  # neither xhigh nor GIF: back to what it makes
+    assert panel.inputs["quality"].value == "medium" and panel.inputs["format"].value == "png"
+    assert "xhigh" not in qualities()

@@ -209,7 +209,7 @@ class Panel(widgets.VBox):
         self.inputs["transparent"] = widgets.Checkbox(description="Transparent background", indent=False)
         self.inputs["format"] = widgets.Dropdown(
             description="Format",
-            options=list(FORMAT_CHOICES),
+            options=self._format_options(),
             value="png",
             style=style,
             layout=widgets.Layout(width="170px"),
@@ -466,18 +466,28 @@ class Panel(widgets.VBox):
         self.refresh()
         return self
 
-    def _size_options(self) -> list[tuple[str, str]]:
-        """ "from aspect" and the sizes the chosen model makes (its fixed set, or common ones)."""
-        options = [("from aspect", AUTO_SIZE)]
+    def _capabilities(self) -> Any:
+        """The chosen model's capabilities (the root's models.yaml over the packaged table for the
+        service), or None when the backend or model is unknown: the plan says what is wrong."""
         try:
             cls = get_backend_class(self.backend)
             model = self.inputs["model"].value if "model" in self.inputs else None
-            if cls.uses_model_table:  # the root's models.yaml over the packaged table
-                capabilities = self.wb.models.capabilities(model or cls.default_model)
-            else:
-                capabilities = cls.models.get(model or cls.default_model) or cls.models.get(cls.default_model)
+            if cls.uses_model_table:
+                return self.wb.models.capabilities(model or cls.default_model)
+            return cls.models.get(model or cls.default_model) or cls.models.get(cls.default_model)
         except Exception:  # noqa: BLE001 — the plan will say what is wrong with the backend
-            return options
+            return None
+
+    def _format_options(self) -> list[str]:
+        """The output formats the chosen model writes (GIF and SVG on the models that make them)."""
+        capabilities = self._capabilities()
+        return list(capabilities.formats) if capabilities is not None else list(FORMAT_CHOICES)
+
+    def _size_options(self) -> list[tuple[str, str]]:
+        """ "from aspect" and the sizes the chosen model makes (its fixed set, or common ones)."""
+        options = [("from aspect", AUTO_SIZE)]
+        model = self.inputs["model"].value if "model" in self.inputs else None
+        capabilities = self._capabilities()
         if capabilities is None:
             return options
         sizes = (
@@ -510,7 +520,13 @@ class Panel(widgets.VBox):
             self.inputs["model"].value = self.inputs["model"].options[0]
         quality = self._value("quality")
         self.inputs["quality"].options = self._quality_options()
-        self.inputs["quality"].value = quality
+        qualities = [v for _, v in self.inputs["quality"].options]
+        fallback = "medium" if "medium" in qualities else qualities[0]
+        self.inputs["quality"].value = quality if quality in qualities else fallback
+        if "format" in self.inputs:
+            fmt = self._value("format")
+            self.inputs["format"].options = self._format_options()
+            self.inputs["format"].value = fmt if fmt in self.inputs["format"].options else "png"
         if "size" in self.inputs:
             size = self._value("size")
             self.inputs["size"].options = self._size_options()
@@ -523,7 +539,8 @@ class Panel(widgets.VBox):
         options = []
         aspect = self._value("aspect") if "aspect" in self.inputs else "1:1"
         size = self._value("size") if "size" in self.inputs else AUTO_SIZE
-        for quality in QUALITIES:
+        capabilities = self._capabilities()
+        for quality in capabilities.qualities if capabilities is not None else QUALITIES:
             try:
                 cls = get_backend_class(backend)
                 name = model or cls.default_model
