@@ -674,3 +674,34 @@ def test_batch_run_checks_makes_each_shard_score_its_images(wb: Workbench, tmp_p
     assert sorted(stored["check"]) == ["aspect", "aspect", "palette", "palette"]
     code, _out, err = cli("batch", "run", str(path), "--checks", "colour", "--batch-id", "three")
     assert code != 0 and "Unknown check 'colour'" in err and not (wb.root / "batches" / "three").exists()
+
+
+def test_the_same_judgement_asked_twice_at_once_is_sent_and_paid_once(root, openai_server, monkeypatch):
+    """Two notebooks (two Workbench objects on one root) judging the same image at the same
+    moment both missed the cache, both sent and both paid: the judgement's fingerprint is claimed
+    while it is asked, so the second waits and reads the first's answer at 0 credits."""
+    import threading
+
+    first = _judge_wb(root, openai_server, monkeypatch)
+    run = first.generate(NAVY_POSTER)
+    second = _judge_wb(root, openai_server, monkeypatch)
+    before = first.wallet.balance
+    openai_server.faults.latency = 0.5
+    start, results = threading.Barrier(2), {}
+
+    def ask(name: str, wb: Workbench) -> None:
+        start.wait()
+        results[name] = wb.check(run, ["judge"], rubric="The mug is the hero.")
+
+    threads = [threading.Thread(target=ask, args=item) for item in (("a", first), ("b", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert openai_server.counts["/v1/responses"] == 1
+    judged = first.runs(kind="judge")
+    assert sorted(judged["status"]) == ["cached", "ok"]
+    paid = judged[judged["status"] == "ok"].iloc[0]
+    assert judged[judged["status"] == "cached"].iloc[0]["cached_from"] == paid["id"]
+    assert first.wallet.balance == round(before - paid["credits"], 2)
+    assert results["a"].loc[0, "score"] == results["b"].loc[0, "score"]

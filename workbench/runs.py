@@ -496,6 +496,31 @@ def _waiting(holder: Any, said: list[bool]) -> None:
     )
 
 
+@contextlib.contextmanager
+def call_claim(wb: Workbench, fingerprint: str, run_id: str) -> Generator[None, None, None]:
+    """Hold a call's fingerprint claim while it is made (the judge's, as an image request holds
+    its own): the same call asked at the same moment elsewhere waits for this one's answer and
+    reads it from the log at 0 credits, instead of being sent and paid twice. A holder that died
+    (on this host) or whose lease ran out is taken over; waiting is bounded by the lease."""
+    from workbench.wallet import process_alive
+
+    ledger, pid, lease = wb.ledger, os.getpid(), CLAIM_LEASE_SECONDS
+    delay, waited = 0.01, 0.0
+    while (holder := ledger.claim(fingerprint, run_id, pid=pid, host=_HOST, lease_seconds=lease)) is not None:
+        gone = not process_alive(holder.pid) if holder.host == _HOST else holder.expired()
+        if (gone or waited > lease) and ledger.claim_take_over(
+            holder, run_id, pid=pid, host=_HOST, lease_seconds=lease
+        ):
+            break
+        time.sleep(delay)
+        waited += delay
+        delay = min(delay * 1.5, 0.2)
+    try:
+        yield
+    finally:
+        ledger.claim_release(fingerprint, run_id)
+
+
 def _begin_steps(
     wb: Workbench, plan: Plan, fresh: bool, batch_id: str | None, shard: int | None
 ) -> Generator[float, None, Run | _Attempt]:

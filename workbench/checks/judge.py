@@ -160,7 +160,7 @@ def judge(image: Image.Image, spec: CheckSpec) -> CheckResult:
             sort_keys=True,
         ).encode()
     ).hexdigest()
-    from workbench.runs import call_row, record_cached_call, run_call
+    from workbench.runs import call_claim, call_row
 
     row = call_row(
         wb,
@@ -174,6 +174,41 @@ def judge(image: Image.Image, spec: CheckSpec) -> CheckResult:
         height=image.size[1],
         fingerprint=fingerprint,
     )
+    # Held while the judgement is asked: the same judgement at the same moment (two notebooks, a
+    # batch's shards) waits for this answer and reads it at 0 credits, instead of paying twice.
+    with call_claim(wb, fingerprint, row["id"]):
+        done = _judged(wb, row, fingerprint, model, prompt, data, image.size, key, backend_options, options)
+    if isinstance(done, CheckResult):
+        return done
+    answer = json.loads(done["params"])["answer"]
+    return CheckResult(
+        "judge",
+        answer["score"],
+        answer["reason"],
+        THRESHOLD,
+        {"model": model, "cached": False},
+        run_id=done["id"],
+        credits=done["credits"],
+        usd=done["usd"],
+    )
+
+
+def _judged(
+    wb: Workbench,
+    row: dict[str, Any],
+    fingerprint: str,
+    model: str,
+    prompt: str,
+    data: bytes,
+    size: tuple[int, int],
+    key: str,
+    backend_options: dict[str, Any],
+    options: dict[str, Any],
+) -> dict[str, Any] | CheckResult:
+    """The judgement's row once asked (its claim held), or a CheckResult when it was cached or
+    its request failed."""
+    from workbench.runs import record_cached_call, run_call
+
     source = wb.ledger.find_ok(fingerprint)
     answer = (json.loads(source.get("params") or "{}") or {}).get("answer") if source else None
     if source is not None and answer:  # the same judgement asked before: 0 credits, nothing sent
@@ -186,7 +221,7 @@ def judge(image: Image.Image, spec: CheckSpec) -> CheckResult:
             {"model": model, "cached": True},
             run_id=cached["id"],
         )
-    tokens_in, tokens_out = estimate_tokens(prompt + _INSTRUCTIONS, *image.size)
+    tokens_in, tokens_out = estimate_tokens(prompt + _INSTRUCTIONS, *size)
     usd_estimated = _usd(model, tokens_in, tokens_out)
     credits_estimated = _credits(wb, usd_estimated)
     row |= {"credits_estimated": credits_estimated, "usd_estimated": round(usd_estimated, 6)}
@@ -213,17 +248,7 @@ def judge(image: Image.Image, spec: CheckSpec) -> CheckResult:
         if getattr(exc, "run_id", None) is None:
             raise  # refused before sending (the wallet): nothing was logged
         return CheckResult("judge", None, f"the judge's request failed: {exc}", THRESHOLD, run_id=exc.run_id)
-    answer = json.loads(done["params"])["answer"]
-    return CheckResult(
-        "judge",
-        answer["score"],
-        answer["reason"],
-        THRESHOLD,
-        {"model": model, "cached": False},
-        run_id=done["id"],
-        credits=done["credits"],
-        usd=done["usd"],
-    )
+    return done
 
 
 def _ask(
