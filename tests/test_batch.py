@@ -481,3 +481,26 @@ def test_concurrency_is_the_batch_total_across_its_shards(root, tmp_path, cli, o
     assert len(list((root / "thumbs").rglob("*.webp"))) == 16  # made in the shards, read by the report
     code, out, _ = cli("batch", "run", str(path), "--concurrency", "0")
     assert code == 1 and "--concurrency must be 1 or more, not 0." in out + _
+
+
+@pytest.mark.slow
+def test_a_service_batch_that_fits_in_flight_runs_in_one_kernel(
+    root, tmp_path, cli, openai_server, monkeypatch
+):
+    """--concurrency 8 covers all 6 requests: they are in flight at once from one kernel (a second
+    would only add its start); with --concurrency 3 the same batch takes both shards."""
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-batch-one-wave")
+    openai_server.faults.latency = 0.6
+    Workbench(root).wallet.topup(100)
+    subjects = ", ".join(f"'a vase, take {i}'" for i in range(6))
+    path = experiment(tmp_path, f"name: wave\nspec: {{quality: low}}\ngrid:\n  subject: [{subjects}]\n")
+    for concurrency, shards in (("8", {0}), ("3", {0, 1})):
+        code, out, err = cli(
+            "--base-url", openai_server.base_url, "batch", "run", str(path), "--backend", "openai",
+            "--workers", "2", "--concurrency", concurrency, "--no-progress",
+            "--batch-id", f"wave-{concurrency}",
+        )  # fmt: skip
+        assert code == 0, out + err
+        runs = Workbench(root).runs(batch_id=f"wave-{concurrency}")
+        assert len(runs) == 6 and set(runs["shard"]) == shards
+    assert openai_server.max_inflight == 6  # the first batch: all six at once

@@ -90,7 +90,12 @@ def plan(
     help="The parameterised batch notebook (default: the one shipped in the package).",
 )
 @click.option(
-    "--workers", "-k", type=int, default=2, show_default=True, help="Shards (kernels) run in parallel."
+    "--workers",
+    "-k",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Shards (kernels) run in parallel (one when --concurrency covers every service request).",
 )
 @click.option(
     "--concurrency",

@@ -472,7 +472,8 @@ def run_batch(
         experiment: an Experiment, or a file/name for ``load_experiment``.
         batch_id: the id of a new batch (default: made from the name and time).
         resume: continue this batch instead: only its missing and failed jobs run.
-        workers: shards run in parallel, each one kernel running many jobs.
+        workers: shards run in parallel, each one kernel running many jobs; one only when every
+            job is a service request and ``concurrency`` covers them all (they are in flight at once).
         notebook: the parameterised batch notebook (default: the packaged one, :func:`default_notebook`).
         budget: stop cleanly before the job that would take the spend over this many credits.
         retries: extra attempts for a shard whose kernel fails to start or dies.
@@ -526,6 +527,8 @@ def run_batch(
     marks["planned"] = time.time()
     selected = plan.selected
     shards = _shards(selected, workers)
+    if len(shards) > 1 and _one_wave(wb, selected, concurrency):
+        shards = _shards(selected, 1)  # all its requests fit in flight at once: one kernel sends them
     folder = batch_folder(wb, plan.batch_id)
     write_batch_files(folder, plan)
     share_batch_files(wb, folder, plan.batch_id)
@@ -637,6 +640,17 @@ def _write_timings(folder: Path, marks: dict[str, float], shards: int) -> None:
         _write_json(folder / "timings.json", timings)
     except OSError:
         pass
+
+
+def _one_wave(wb: Workbench, jobs: list[PlannedJob], concurrency: int | None) -> bool:
+    """Whether every job is a service request and the batch's total in flight (``concurrency``,
+    else the backend options') covers them all: a second kernel would only add its start."""
+    if concurrency is None:
+        configured = wb.backend_options.get("openai", {}).get("concurrency")
+        concurrency = int(configured) if configured else None
+    if concurrency is None or len(jobs) > concurrency:
+        return False
+    return all(not _is_draft(job.plan.backend) for job in jobs)
 
 
 def _in_flight(wb: Workbench, jobs: list[PlannedJob], concurrency: int | None, shards: int) -> int | None:
@@ -806,10 +820,8 @@ def prestarted_kernels(count: int) -> Iterator[None]:
     shards need; the others, and all of them if no batch runs, are stopped at the end of the block.
     ``workbench batch run`` wraps its work in it. The kernels get their working directory, run log,
     store and secrets when a shard takes them."""
-    # They boot in an empty folder of their own (a kernel imports from its working directory
-    # first: not the shared temp folder), and work in the batch folder once taken.
-    cwd = tempfile.mkdtemp(prefix="workbench-kernels-") if count >= 1 else None
-    if cwd is not None:
+    if count >= 1:
+        cwd = _boot_folder()
         manager = _kernel_manager_class()
         pool = ThreadPoolExecutor(count, thread_name_prefix="kernel-boot")
         booted = [(pool.submit(_boot_kernel, manager, cwd, 60.0), dict(os.environ)) for _ in range(count)]
@@ -820,9 +832,23 @@ def prestarted_kernels(count: int) -> Iterator[None]:
         yield
     finally:
         _close_booted()
-        if cwd is not None:
-            with contextlib.suppress(OSError):
-                os.rmdir(cwd)  # empty; a kernel still booting there only loses the name
+
+
+def _boot_folder() -> str:
+    """Where kernels booted ahead start: an empty folder of this user's only, kept for the next
+    batch (a kernel imports from its working directory first: not the shared temp folder, and
+    not one removed under a kernel still starting). They work in the batch folder once taken."""
+    folder = Path(tempfile.gettempdir()) / f"workbench-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+        mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+        if folder.is_dir() and not folder.is_symlink() and mine and not info.st_mode & 0o022:
+            if not any(folder.iterdir()):
+                return str(folder)
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="workbench-kernels-")  # someone else's, or not empty: a new one
 
 
 def _take_booted(count: int) -> list[Any]:
