@@ -81,3 +81,15 @@ def test_a_first_draft_imports_only_what_it_draws_with(tmp_path: Path, root: Pat
     # The draft is a built-in backend: no scan of the installed packages' entry points.
     assert "importlib.metadata" not in modules
     assert "asyncio" not in _tops(modules)
+
+
+def test_the_built_in_backends_are_the_entry_points_pyproject_declares() -> None:
+    """get_backend_class finds draft and openai without scanning entry points: the same targets."""
+    import tomllib
+
+    from workbench.backends import base
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert base._BUILTIN == project["entry-points"][base.ENTRY_POINT_GROUP]
+    for name in base._BUILTIN:
+        assert base.get_backend_class(name).name == name
