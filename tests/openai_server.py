@@ -648,7 +648,28 @@ class OpenAIServer:
         else:
             data = [{"b64_json": b64} for _ in range(answered)]
         body = {"created": int(time.time()), "data": data, "usage": usage} | common
+        if fmt == "svg":
+            body["svg_usage"] = self.svg_usage(params, prompt)
         return Response(200, body)
+
+    # The SVG author's tokens, as the service bills them apart (``svg_usage``): the default author
+    # when the request names none, output tokens (reasoning included) by svg.reasoning.effort.
+    SVG_AUTHOR = "gpt-5"
+    SVG_TOKENS = {"none": 1500, "minimal": 3000, "low": 6000, "medium": 12000, "high": 24000,
+                  "xhigh": 48000, "max": 96000, None: 12000}  # fmt: skip
+
+    def svg_usage(self, params: dict[str, Any], prompt: str) -> dict[str, Any]:
+        svg = params.get("svg") or {}
+        effort = (svg.get("reasoning") or {}).get("effort")
+        out = self.SVG_TOKENS[effort]
+        tokens_in = 2000 + max(1, math.ceil(len(prompt) / 4))
+        return {
+            "model": svg.get("model") or self.SVG_AUTHOR,
+            "input_tokens": tokens_in,
+            "output_tokens": out,
+            "reasoning_tokens": out * 3 // 4,
+            "total_tokens": tokens_in + out,
+        }
 
     # -- sizes, and images answered as URLs ----------------------------------------------------
     _STANDARD_SIZE_MODELS = ("gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest", "gpt-image-2.6")

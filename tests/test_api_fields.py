@@ -5,6 +5,7 @@ parameters is either sent (checked against the model's row first) or refused in 
 from __future__ import annotations
 
 import io
+import json
 import typing
 
 import pytest
@@ -17,9 +18,11 @@ from workbench.backends.base import (
     MODERATIONS,
     OUTPUT_FORMATS,
     SVG_EFFORTS,
+    Usage,
 )
 from workbench.errors import CapabilityError, SpecError
 from workbench.models import API_FIELDS, API_VALUES_NOT_OFFERED, ModelTable
+from workbench.pricing import PriceTable
 from workbench.spec import ALL_QUALITIES
 
 
@@ -231,6 +234,48 @@ def test_an_svg_answer_is_stored_as_svg_with_its_recipe_and_raster_work_refuses_
         wb.finish(run, "black_and_white")
     assert "\n" not in str(caught.value)
     assert len(wb.runs()) == 1  # the refused finishing left no run
+
+
+def test_the_svg_authors_tokens_are_recorded_priced_and_reserved(root, openai_server, monkeypatch):
+    """SVG output is authored by a text model the service bills apart (``svg_usage``): its tokens
+    are in the run's usage and tokens columns, its dollars in the run's dollars, and its estimate
+    (by svg_effort) in the plan, the reservation and the credits."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fields")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(100)
+    options = {"backend": "openai", "model": "gpt-image-2.5-flare", "quality": "low"}
+    png = wb.plan("a mug logo", **options).estimate
+    low = wb.plan("a mug logo", **options, output_format="svg", svg_model="gpt-5", svg_effort="low")
+    high = wb.plan("a mug logo", **options, output_format="svg", svg_model="gpt-5", svg_effort="high")
+    prices = PriceTable.load()
+    assert low.estimate.usd == pytest.approx(png.usd + prices.svg_usd("openai", low.request), abs=1e-6)
+    assert png.credits < low.estimate.credits < high.estimate.credits
+    before = wb.wallet.balance
+    run = wb.run_plan(high)
+    assert run.ok and run.credits == high.estimate.credits
+    row = wb.runs().iloc[-1]
+    usage = Usage(**json.loads(row["usage"]))
+    served = openai_server.svg_usage(
+        {"svg": {"model": "gpt-5", "reasoning": {"effort": "high"}}}, "a mug logo"
+    )
+    assert (usage.svg_model, usage.svg_in, usage.svg_out) == (
+        "gpt-5",
+        served["input_tokens"],
+        served["output_tokens"],
+    )
+    assert row["tokens_out"] == usage.image_out + served["output_tokens"]
+    author = (served["input_tokens"] * 1.25 + served["output_tokens"] * 10.0) / 1e6  # gpt-5's rates
+    image = prices.usd_for_usage(
+        "openai", "gpt-image-2.5-flare", Usage(usage.text_in, usage.image_in, usage.image_out)
+    )
+    assert row["usd"] == pytest.approx(image + author, abs=1e-6) and author > image
+    assert wb.wallet.balance == pytest.approx(before - high.estimate.credits)
+    # The default author (no svg_model) is priced at the table's default author rate.
+    run = wb.generate("a mug logo 2", **options, output_format="svg")
+    assert (
+        run.ok and Usage(**json.loads(wb.runs().iloc[-1]["usage"])).svg_out == openai_server.SVG_TOKENS[None]
+    )
+    assert wb.runs().iloc[-1]["usd"] > image + 0.1
 
 
 def test_the_cli_makes_a_gif_and_an_svg_and_dry_runs_xhigh(root, openai_server, monkeypatch, cli):

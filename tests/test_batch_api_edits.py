@@ -210,6 +210,14 @@ def test_xhigh_gif_and_svg_jobs_go_through_the_batch_api(root, openai_server, ba
     suffixes = sorted(str(images[0]).rsplit(".", 1)[1] for images in runs["images"])
     assert suffixes == ["gif", "png", "svg"]
     assert (runs["credits"] > 0).all() and (runs["usd"] > 0).all()
+    # The SVG author's tokens (svg_usage) are recorded and in the dollars, at the discount too.
+    svg = runs[runs["images"].map(lambda images: str(images[0]).endswith(".svg"))].iloc[0]
+    usage = Usage(**json.loads(svg["usage"]))
+    assert usage.svg_model == "gpt-5" and usage.svg_out == openai_server.SVG_TOKENS["low"]
+    prices = PriceTable.load()
+    image = prices.usd_for_usage("openai", "gpt-image-2.5-sunburst", Usage(usage.text_in, 0, usage.image_out))
+    author = (usage.svg_in * 1.25 + usage.svg_out * 10.0) / 1e6
+    assert svg["usd"] == pytest.approx((image + author) * prices.batch_discount, abs=1e-6)
 
 
 @pytest.mark.slow

@@ -39,7 +39,15 @@ _CHARS_PER_TOKEN = 4
 _IMAGE_IN_TOKENS_1MP = 1024
 _ONE_MP = 1024 * 1024
 _TOKEN_KINDS = ("text_in", "image_in", "image_out", "text_out")
-_SECTIONS = ("usd_per_million_tokens", "output_tokens_1mp", "credits", "credit_anchor", "batch_discount")
+_SECTIONS = (
+    "usd_per_million_tokens",
+    "output_tokens_1mp",
+    "svg_author",
+    "credits",
+    "credit_anchor",
+    "batch_discount",
+)
+_SVG_TOKEN_KINDS = ("text_in", "text_out")
 
 
 @dataclass(frozen=True)
@@ -149,11 +157,41 @@ def check_table(doc: Any) -> dict[str, Any]:
                 raise _refuse(
                     doc, ("credit_anchor", "size"), anchor["size"], "is not a size WIDTHxHEIGHT"
                 ) from None
+    _check_svg_author(doc, table)
     if "batch_discount" in table:
         value = table["batch_discount"]
         if not _is_number(value) or not 0 < value <= 1:
             raise _refuse(doc, ("batch_discount",), value, "is not a fraction above 0 and at most 1")
     return dict(table)
+
+
+def _check_svg_author(doc: Any, table: Mapping[str, Any]) -> None:
+    """``svg_author.<backend>``: ``usd_per_million_tokens`` per author model (text_in, text_out),
+    ``input_tokens`` a request and ``output_tokens`` per svg_effort (and ``default``)."""
+    for backend, entry in _mapping(doc, ("svg_author",), table.get("svg_author", {})).items():
+        entry = _mapping(doc, ("svg_author", backend), entry)
+        for key in entry:
+            if key not in ("usd_per_million_tokens", "input_tokens", "output_tokens"):
+                raise _refuse(
+                    doc,
+                    ("svg_author", backend, key),
+                    key,
+                    "is not one of usd_per_million_tokens, input_tokens, output_tokens",
+                )
+        rates = _mapping(
+            doc, ("svg_author", backend, "usd_per_million_tokens"), entry.get("usd_per_million_tokens", {})
+        )
+        for model, kinds in rates.items():
+            where = ("svg_author", backend, "usd_per_million_tokens", model)
+            for kind, value in _mapping(doc, where, kinds).items():
+                if kind not in _SVG_TOKEN_KINDS:
+                    raise _refuse(doc, (*where, kind), kind, f"is not one of {', '.join(_SVG_TOKEN_KINDS)}")
+                _check_amount(doc, (*where, kind), value, "dollars")
+        if "input_tokens" in entry:
+            _check_amount(doc, ("svg_author", backend, "input_tokens"), entry["input_tokens"], "tokens")
+        where = ("svg_author", backend, "output_tokens")
+        for effort, value in _mapping(doc, where, entry.get("output_tokens", {})).items():
+            _check_amount(doc, (*where, effort), value, "tokens")
 
 
 def _check_no_free_service(doc: Any, merged: Mapping[str, Any]) -> None:
@@ -335,6 +373,7 @@ class PriceTable:
             )
         if request is not None:
             usd += self._input_usd(backend, model, request) / max(1, request.n)
+            usd += self.svg_usd(backend, request) / max(1, request.n)
         if usd == 0:
             return 0.0
         return usd * self.credit_rate(quality)
@@ -371,15 +410,64 @@ class PriceTable:
     ) -> float:
         """Dollars billed for the tokens a call used."""
         rates = self._lookup("usd_per_million_tokens", backend, model)
-        if rates is None or usage is None:
+        if usage is None:
             return 0.0
-        usd = (
-            usage.text_in * rates.get("text_in", 0)
-            + usage.image_in * rates.get("image_in", 0)
-            + usage.image_out * rates.get("image_out", 0)
-            + usage.text_out * rates.get("text_out", 0)
-        ) / 1_000_000
+        usd = 0.0
+        if rates is not None:
+            usd = (
+                usage.text_in * rates.get("text_in", 0)
+                + usage.image_in * rates.get("image_in", 0)
+                + usage.image_out * rates.get("image_out", 0)
+                + usage.text_out * rates.get("text_out", 0)
+            ) / 1_000_000
+        if usage.svg_in or usage.svg_out:
+            usd += self._svg_usd(backend, usage.svg_model, usage.svg_in, usage.svg_out)
         return usd * (self.batch_discount if batch else 1.0)
+
+    # -- the SVG author ---------------------------------------------------------------------
+    def svg_rates(self, backend: str, svg_model: str | None) -> Mapping[str, float]:
+        """Dollars per million tokens of the model that authors SVG output: its own entry, else
+        the default author's (``*``), else the dearest author rate the table knows, so a price
+        that cannot be known is never taken as free."""
+        author = (self.data.get("svg_author") or {}).get(backend) or {}
+        rates = author.get("usd_per_million_tokens") or {}
+        entry = rates.get(svg_model or "*") or rates.get("*")
+        if entry:
+            return entry
+        known = [
+            kinds
+            for per_backend in (self.data.get("svg_author") or {}).values()
+            for kinds in ((per_backend or {}).get("usd_per_million_tokens") or {}).values()
+        ]
+        if not known:
+            raise SpecError(
+                f"No price for the {backend} SVG author {svg_model or ''}: add svg_author rates to "
+                "prices.yaml.",
+                field="svg_model",
+            )
+        return {kind: max(k.get(kind, 0) for k in known) for kind in _SVG_TOKEN_KINDS}
+
+    def _svg_usd(self, backend: str, svg_model: str | None, tokens_in: int, tokens_out: int) -> float:
+        rates = self.svg_rates(backend, svg_model)
+        return (tokens_in * rates.get("text_in", 0) + tokens_out * rates.get("text_out", 0)) / 1_000_000
+
+    def svg_tokens(self, backend: str, request: ImageRequest | None) -> tuple[int, int]:
+        """Tokens the SVG author is expected to use for a request (in, out), by its svg_effort
+        (``default`` when it has none); (0, 0) when the request is not for SVG output."""
+        if request is None or request.output_format != "svg":
+            return 0, 0
+        author = (self.data.get("svg_author") or {}).get(backend) or {}
+        per_effort = author.get("output_tokens") or {}
+        out = per_effort.get(request.svg_effort or "default", per_effort.get("default", 0))
+        text_in = math.ceil(len(request.prompt) / _CHARS_PER_TOKEN)
+        return math.ceil(author.get("input_tokens", 0)) + text_in, math.ceil(out)
+
+    def svg_usd(self, backend: str, request: ImageRequest | None) -> float:
+        """Estimated dollars of a request's SVG author (0 when it is not for SVG output)."""
+        tokens_in, tokens_out = self.svg_tokens(backend, request)
+        if not tokens_in and not tokens_out:
+            return 0.0
+        return self._svg_usd(backend, request.svg_model if request else None, tokens_in, tokens_out)
 
     def estimate_usage(self, backend: str, model: str | None, request: ImageRequest) -> Usage | None:
         """Tokens a request is expected to use, from its prompt length, inputs and output size."""
@@ -388,10 +476,14 @@ class PriceTable:
             return None
         megapixels = request.width * request.height / _ONE_MP
         image_out = math.ceil(per_quality.get(request.quality, 0) * megapixels) * request.n
+        svg_in, svg_out = self.svg_tokens(backend, request)
         return Usage(
             text_in=math.ceil(len(request.prompt) / _CHARS_PER_TOKEN),
             image_in=_IMAGE_IN_TOKENS_1MP * len(request.inputs),
             image_out=image_out,
+            svg_in=svg_in,
+            svg_out=svg_out,
+            svg_model=request.svg_model if svg_in or svg_out else None,
         )
 
     def credits_for(

@@ -261,14 +261,20 @@ class Usage:
     image_in: int = 0
     image_out: int = 0
     text_out: int = 0
+    # SVG output's author (a text model the service bills apart, its ``svg_usage``): its tokens
+    # in and out (reasoning included in out, ``svg_reasoning`` of them) and its model.
+    svg_in: int = 0
+    svg_out: int = 0
+    svg_reasoning: int = 0
+    svg_model: str | None = None
 
     @property
     def tokens_in(self) -> int:
-        return self.text_in + self.image_in
+        return self.text_in + self.image_in + self.svg_in
 
     @property
     def tokens_out(self) -> int:
-        return self.image_out + self.text_out
+        return self.image_out + self.text_out + self.svg_out
 
 
 @dataclass

@@ -620,8 +620,10 @@ def _mime(data: bytes) -> tuple[str, str]:
     ]
 
 
-def _usage(usage: Any) -> Usage | None:
-    if usage is None:
+def _usage(usage: Any, svg_usage: Any = None) -> Usage | None:
+    """The tokens of an answer: the image's ``usage`` and, for SVG output, the author's
+    ``svg_usage`` (billed apart, by its own model)."""
+    if usage is None and svg_usage is None:
         return None
     details_in = getattr(usage, "input_tokens_details", None)
     details_out = getattr(usage, "output_tokens_details", None)
@@ -638,6 +640,10 @@ def _usage(usage: Any) -> Usage | None:
         image_in=int(image_in or 0),
         image_out=int(image_out),
         text_out=int(text_out),
+        svg_in=int(getattr(svg_usage, "input_tokens", 0) or 0),
+        svg_out=int(getattr(svg_usage, "output_tokens", 0) or 0),
+        svg_reasoning=int(getattr(svg_usage, "reasoning_tokens", 0) or 0),
+        svg_model=getattr(svg_usage, "model", None) or None,
     )
 
 
@@ -781,6 +787,7 @@ class _Collected:
     def __init__(self, on_partial: PartialCallback | None) -> None:
         self.images: list[bytes | _Url] = []
         self.usage: Any = None
+        self.svg_usage: Any = None
         self.meta: dict[str, Any] = {}
         self.partials = 0
         self._on_partial = on_partial
@@ -789,6 +796,7 @@ class _Collected:
         for item in response.data or []:
             self.images.append(_image_of(item))
         self.usage = response.usage
+        self.svg_usage = getattr(response, "svg_usage", None)
         self.meta = {
             k: getattr(response, k, None)
             for k in ("created", "size", "quality", "background", "output_format")
@@ -1289,7 +1297,7 @@ class OpenAIBackend(Backend):
             images=collected.images,
             format=fmt,
             model=request.model or self.default_model,
-            usage=_usage(collected.usage),
+            usage=_usage(collected.usage, collected.svg_usage),
             latency_ms=(time.perf_counter() - started) * 1000,
             raw=meta | {"attempts": attempts, "partial_images": collected.partials},
         )

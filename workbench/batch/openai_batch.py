@@ -376,6 +376,7 @@ def _result(body: dict[str, Any], model: str) -> ImageResult:
     details_in = usage.get("input_tokens_details") or {}
     details_out = usage.get("output_tokens_details") or {}
     text_out = int(details_out.get("text_tokens") or 0)
+    svg = body.get("svg_usage") or {}  # SVG output's author, billed apart by its own model
     return ImageResult(
         images=images,
         format=sniff_stored_format(images[0]) or "png",
@@ -385,6 +386,10 @@ def _result(body: dict[str, Any], model: str) -> ImageResult:
             image_in=int(details_in.get("image_tokens") or 0),
             image_out=int(details_out.get("image_tokens", (usage.get("output_tokens") or 0) - text_out) or 0),
             text_out=text_out,
+            svg_in=int(svg.get("input_tokens") or 0),
+            svg_out=int(svg.get("output_tokens") or 0),
+            svg_reasoning=int(svg.get("reasoning_tokens") or 0),
+            svg_model=svg.get("model") or None,
         ),
         raw={k: body.get(k) for k in ("size", "quality", "background", "output_format") if body.get(k)},
     )
