@@ -155,6 +155,19 @@ def test_a_budget_stops_cleanly_and_a_resume_finishes_the_batch(paid_draft, tmp_
     assert code == 1 and "A batch capped exists already; continue it with --resume capped." in err
 
 
+@pytest.mark.parametrize("budget", ["nan", "inf", "-inf", "-1", "0.005", "1e400"])
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_budget_that_is_not_a_number_of_credits_is_one_sentence(root, tmp_path, cli, command, budget):
+    path = experiment(tmp_path, "spec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2]\n")
+    Workbench(root).wallet.topup(10)
+    before = ledger_state(root)
+    extra = ("--no-progress",) if command == "run" else ()
+    code, out, err = cli("batch", command, str(path), "--budget", budget, *extra)
+    assert code == 1 and "The budget is a number of credits, 0 or more, with at most two decimals" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ledger_state(root) == before and not (root / "batches").exists()
+
+
 def _count_rows(ledger: Path, batch_id: str) -> int:
     if not ledger.exists():
         return 0

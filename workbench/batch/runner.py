@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
@@ -41,7 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 from workbench.batch.experiments import Axis, Experiment, Job, load_experiment
 from workbench.batch.folders import batch_folder, best_per_job
 from workbench.batch.shard import SECRETS_ENV, done_jobs, plan_job
-from workbench.credits import credits_value, format_credits
+from workbench.credits import credits_value, format_credits, in_hundredths
 from workbench.errors import BudgetError, ExperimentError, WorkbenchError
 from workbench.ledger import utc_now
 from workbench.store import write_atomic
@@ -332,8 +333,17 @@ def plan_batch(
             raise ExperimentError(
                 f"A batch {batch_id} exists already; continue it with --resume {batch_id}.", field="batch_id"
             )
-    if budget is not None and budget < 0:
-        raise ExperimentError(f"The budget must be 0 or more credits, not {budget}.", field="budget")
+    if budget is not None and not (
+        isinstance(budget, (int, float))
+        and not isinstance(budget, bool)
+        and math.isfinite(budget)
+        and budget >= 0
+        and in_hundredths(budget)
+    ):
+        raise ExperimentError(
+            f"The budget is a number of credits, 0 or more, with at most two decimals, not {budget!r}.",
+            field="budget",
+        )
     done = done_jobs(wb, batch_id) if resume else set()
     planned: list[PlannedJob] = []
     paid_for: set[str] = set()
