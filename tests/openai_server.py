@@ -761,6 +761,8 @@ class OpenAIServer:
             return bad("frame_count must be from 2 through 16.", "frame_count")
         if fmt != "svg" and params.get("svg") is not None:
             return bad("svg requires output_format=svg.", "svg")
+        if params.get("svg") is not None and not (params["svg"] or {}).get("model"):
+            return bad("Missing required parameter: 'svg.model'.", "svg.model")
         if fmt == "svg" and n != 1:
             return bad("SVG generation requires n=1.", "n")
         if fmt in ("gif", "svg") and (params.get("stream") or params.get("output_compression") is not None):

@@ -124,7 +124,16 @@ def test_style_stays_the_specs_own_field(root):
         ("gpt-image-2.5-sunburst", {"output_format": "gif", "frame_count": 17}, "2 to 16 frames"),
         ("gpt-image-2.5-sunburst", {"frame_count": 4}, "GIF output only"),
         ("gpt-image-2.5-sunburst", {"svg_model": "gpt-5"}, "SVG output only"),
-        ("gpt-image-2.5-sunburst", {"output_format": "svg", "svg_effort": "huge"}, "Unknown svg_effort"),
+        (
+            "gpt-image-2.5-sunburst",
+            {"output_format": "svg", "svg_model": "gpt-5", "svg_effort": "huge"},
+            "Unknown svg_effort",
+        ),
+        (
+            "gpt-image-2.5-sunburst",
+            {"output_format": "svg", "svg_effort": "low"},
+            "svg_effort needs svg_model",
+        ),
         ("gpt-image-2.5-sunburst", {"output_format": "gif", "transparent": True}, "needs PNG or WebP"),
     ],
 )
@@ -287,6 +296,9 @@ def test_the_cli_makes_a_gif_and_an_svg_and_dry_runs_xhigh(root, openai_server, 
     assert code == 0, err
     assert out.split()[0] == "ok" and out.strip().endswith(".gif")
     code, out, err = cli(*base, *model, "--format", "svg", "--svg-effort", "minimal")
+    assert code == 1 and "svg_effort needs svg_model" in err and err.count("\n") == 1
+    assert openai_server.counts == {"/v1/images/generations": 1}  # nothing sent
+    code, out, err = cli(*base, *model, "--format", "svg", "--svg-model", "gpt-5", "--svg-effort", "minimal")
     assert code == 0, err
     assert out.strip().endswith(".svg")
     assert openai_server.counts == {"/v1/images/generations": 2}
@@ -360,3 +372,15 @@ def test_workbench_edit_takes_a_markup(root, openai_server, monkeypatch, photo, 
     code, out, err = cli(*base, *options, "--model", "gpt-image-2.5-sunburst")
     assert code == 0, err
     assert openai_server.counts == {"/v1/images/edits": 1} and len(openai_server.markups) == 1
+
+
+def test_the_loopback_service_refuses_an_svg_object_without_its_model(openai_server):
+    """The client marks svg.model Required: the loopback server answers 400 as the service does."""
+    import httpx
+
+    body = {"model": "gpt-image-2.5-flare", "prompt": "a mug", "output_format": "svg", "quality": "low"}
+    url = f"{openai_server.base_url}/images/generations"
+    bare = httpx.post(url, json=body | {"svg": {"reasoning": {"effort": "low"}}}, timeout=10)
+    assert bare.status_code == 400 and "svg.model" in bare.text
+    named = httpx.post(url, json=body | {"svg": {"model": "gpt-5"}}, timeout=10)
+    assert named.status_code == 200 and named.json()["svg_usage"]["model"] == "gpt-5"

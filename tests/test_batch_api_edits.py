@@ -188,7 +188,7 @@ def test_xhigh_gif_and_svg_jobs_go_through_the_batch_api(root, openai_server, ba
         "rows:\n"
         "  - {quality: xhigh}\n"
         "  - {output_format: gif, frame_count: 3}\n"
-        "  - {output_format: svg, svg_effort: low}\n"
+        "  - {output_format: svg, svg_model: gpt-5, svg_effort: low}\n"
     )
     Workbench(root).wallet.topup(200)
     base = ["--base-url", openai_server.base_url]
@@ -202,7 +202,10 @@ def test_xhigh_gif_and_svg_jobs_go_through_the_batch_api(root, openai_server, ba
     assert [b["quality"] for b in bodies] == ["xhigh", "low", "low"]
     assert {b["complexity"] for b in bodies} == {"high"}
     assert bodies[1]["output_format"] == "gif" and bodies[1]["frame_count"] == 3
-    assert bodies[2]["output_format"] == "svg" and bodies[2]["svg"] == {"reasoning": {"effort": "low"}}
+    assert bodies[2]["output_format"] == "svg" and bodies[2]["svg"] == {
+        "model": "gpt-5",
+        "reasoning": {"effort": "low"},
+    }
     code, out, err = cli(*base, "batch", "collect", "formats")
     assert code == 0, err
     assert "3 ok of 3 jobs" in out

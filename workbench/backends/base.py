@@ -192,6 +192,14 @@ class ImageRequest:
             raise SpecError("svg_model and svg_effort go with SVG output only.", field="svg_model")
         if self.svg_model is not None and (not isinstance(self.svg_model, str) or not self.svg_model.strip()):
             raise SpecError("svg_model is the name of the model that authors the SVG.", field="svg_model")
+        if self.svg_effort is not None and self.svg_model is None:
+            # The service's svg object requires its model whenever it is sent (omitted, the
+            # service's default author and effort are used): an effort alone cannot be sent.
+            raise SpecError(
+                "svg_effort needs svg_model (the model that authors the SVG, e.g. gpt-5): give both, "
+                "or neither for the service's default author.",
+                field="svg_effort",
+            )
         if self.svg_effort is not None and self.svg_effort not in SVG_EFFORTS:
             raise SpecError(
                 f"Unknown svg_effort {self.svg_effort!r}: use {', '.join(SVG_EFFORTS)}.", field="svg_effort"
