@@ -68,6 +68,9 @@ def test_fifty_requests_round_trip_through_the_batch_api(root, openai_server, ba
 
     full = PriceTable.load().usd_for_usage("openai", "gpt-image-2", Usage(**usage))
     assert ok["usd"] == pytest.approx(full / 2, abs=1e-6) and ok["usd"] > 0
+    # What submit said (15 credits for 50, at the Batch API's price) is each run's estimate too.
+    assert set(runs["credits_estimated"]) == {0.3} and runs["credits_estimated"].sum() == pytest.approx(15)
+    assert ok["usd_estimated"] == pytest.approx(ok["usd"], rel=0.05)
     assert (root / "batches" / "fifty" / "report.html").is_file()
 
     code, out, _ = cli(*base, "batch", "collect", "fifty")  # collecting again adds nothing

@@ -54,6 +54,7 @@ from workbench.errors import BackendError, ContentPolicyError, ExperimentError, 
 
 if TYPE_CHECKING:
     from workbench.core import Workbench
+    from workbench.runs import Plan
 
 __all__ = ["EDITS_ENDPOINT", "ENDPOINT", "Submitted", "endpoint_of", "cancel", "collect", "status", "submit"]
 
@@ -467,6 +468,19 @@ def _claim_collect(wb: Workbench, batch_id: str) -> str:
     )
 
 
+def _batch_priced(wb: Workbench, plan: Plan) -> Plan:
+    """A job's plan with its Batch API estimate (what submit said and reserved), so its row's
+    credits_estimated and usd_estimated are the discounted price, not the direct one."""
+    import dataclasses
+
+    if plan.estimate.cached:
+        return plan
+    priced = wb.prices.estimate(plan.backend, plan.model, plan.request, batch=True)
+    return dataclasses.replace(
+        plan, estimate=dataclasses.replace(plan.estimate, credits=priced.credits, usd=priced.usd)
+    )
+
+
 def _collect(wb: Workbench, batch_id: str, *, started: float, report: bool) -> BatchResult:
     import time
 
@@ -476,7 +490,7 @@ def _collect(wb: Workbench, batch_id: str, *, started: float, report: bool) -> B
         row = _remote(wb, batch_id)
     first_rowid = wb.batches.mark()
     experiment = load_batch(wb, batch_id)
-    plans = {job.key: (job, plan_job(wb, job, experiment.name)) for job in experiment.jobs}
+    plans = {job.key: (job, _batch_priced(wb, plan_job(wb, job, experiment.name))) for job in experiment.jobs}
     recorded = wb.batches.jobs(batch_id)
     escrow = wb.wallet.escrow(batch_id)  # what submit reserved: each answer is paid from it
     if row["remote_id"]:
@@ -521,7 +535,7 @@ def _collect(wb: Workbench, batch_id: str, *, started: float, report: bool) -> B
             wb.run_plan(fresh, batch_id=batch_id, shard=0)
         else:
             wb.record_result(
-                fresh,
+                _batch_priced(wb, fresh),
                 error=ServiceError("The Batch API returned no answer for this request.", backend="openai"),
                 batch_id=batch_id,
                 shard=0,
