@@ -210,6 +210,28 @@ def test_an_image_outside_the_run_log_is_checked_but_not_stored(wb: Workbench, t
     assert wb.ledger.scores().empty
 
 
+@pytest.mark.parametrize("transparent", [False, True])
+def test_an_animated_gif_is_checked_on_its_first_frame(wb: Workbench, cli, transparent):
+    """A stored GIF is palette-mode (P), often with a transparent index: it is checked as its
+    first frame in RGB (RGBA when it has transparency), by the facade and by ``workbench check``."""
+    import io
+
+    image, _ = _text_image((27, 42, 74), (250, 250, 247))
+    first = image.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    other = Image.new("RGB", image.size, (255, 102, 0)).convert("P", palette=Image.Palette.ADAPTIVE)
+    buffer = io.BytesIO()
+    extra = {"transparency": 255} if transparent else {}
+    first.save(buffer, "GIF", save_all=True, append_images=[other], duration=100, loop=0, **extra)
+    path = wb.root / wb.store.put(buffer.getvalue(), recipe={"prompt": "a navy poster"})
+    result = wb.check(path, ["palette", "contrast", "aspect"], palette="navy", aspect="1:1")
+    assert result.loc[0, "score"] >= 0.5 and result.loc[2, "score"] == 1.0  # the navy frame, not the orange
+    code, out, err = cli(
+        "--root", str(wb.root), "check", str(path), "--check", "palette,aspect", "--palette", "navy"
+    )
+    assert code == 0, err
+    assert "palette" in out and "Traceback" not in err
+
+
 def test_unknown_check_option_is_one_sentence(wb: Workbench):
     run = wb.generate("a mug")
     with pytest.raises(SpecError, match="Unknown check option 'colours'"):

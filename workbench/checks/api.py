@@ -68,12 +68,21 @@ def check_image(
         **{k: v for k, v in targets.items() if v is not None},
     )
     with Image.open(io.BytesIO(source.data)) as opened:
-        opened.load()
-        results = run_checks(opened, target, names)
+        opened.load()  # an animation's first frame
+        results = run_checks(_checkable(opened), target, names)
     if record and known and run_id is not None:
         wb.record_scores(run_id, results, image_index=int(recipe.get("index") or 0))
         wb.refresh_views()
     return results, (run_id if known and record else None)
+
+
+def _checkable(image: Image.Image) -> Image.Image:
+    """The pixels the checks read: RGB, or RGBA when the image has transparency (a GIF's
+    palette frame with a transparent index, a grey PNG with alpha)."""
+    if image.mode in ("RGB", "RGBA"):
+        return image
+    alpha = image.mode in ("LA", "La", "PA", "RGBa") or "transparency" in image.info
+    return image.convert("RGBA" if alpha else "RGB")
 
 
 def results_frame(results: Iterable[CheckResult]) -> pd.DataFrame:
