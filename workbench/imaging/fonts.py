@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -246,20 +247,48 @@ def _face_index(path: str, script: str) -> int:
     return 0
 
 
-@functools.lru_cache(maxsize=1024)
+class _Coverage:
+    """Which characters one face has glyphs for (compared with its missing-glyph box), asked
+    once per character: labels of a contact sheet each have other letters, and loading the face
+    for every new set of letters was most of a sheet's font time."""
+
+    def __init__(self, path: str, index: int) -> None:
+        try:
+            self.font: ImageFont.FreeTypeFont | None = ImageFont.truetype(
+                path, 24, index=index, layout_engine=ImageFont.Layout.BASIC
+            )
+        except OSError:
+            self.font = None
+            return
+        missing = self.font.getmask("\U0010fffd")
+        self.missing = (missing.size, bytes(missing))
+        self.known: dict[str, bool] = {}
+
+    def covers(self, chars: str) -> bool:
+        if self.font is None:
+            return False
+        for ch in chars:
+            found = self.known.get(ch)
+            if found is None:
+                mask = self.font.getmask(ch)
+                found = self.known[ch] = (mask.size, bytes(mask)) != self.missing
+            if not found:
+                return False
+        return True
+
+
+@functools.lru_cache(maxsize=256)
+def _coverage(path: str, index: int) -> _Coverage:
+    return _Coverage(path, index)
+
+
+_COVERAGE_LOCK = threading.Lock()
+
+
 def _covers(path: str, index: int, chars: str) -> bool:
     """Whether every character has a glyph in the face (compared with the missing-glyph box)."""
-    try:
-        font = ImageFont.truetype(path, 24, index=index, layout_engine=ImageFont.Layout.BASIC)
-    except OSError:
-        return False
-    missing = font.getmask("\U0010fffd")
-    missing_key = (missing.size, bytes(missing))
-    for ch in chars:
-        mask = font.getmask(ch)
-        if (mask.size, bytes(mask)) == missing_key:
-            return False
-    return True
+    with _COVERAGE_LOCK:  # one face's glyph cache, filled from report threads too
+        return _coverage(path, index).covers(chars)
 
 
 @functools.lru_cache(maxsize=512)
