@@ -109,3 +109,62 @@ def test_workbench_export_writes_each_kind_and_recall_works(wb, tmp_path):
         assert recipe["run_id"] in {generated.id, photo_run.id, cut_run.id}
     assert wb.recall(results["poster"].path).texts[0].text == "HELLO"
     assert "smaller than PNG" in results["photo"].summary()
+
+
+def _stored_gif(wb, frames: int = 3) -> tuple[object, bytes]:
+    """An animated GIF in the store, as a GIF answer is kept (its recipe in it)."""
+    colours = [(27, 42, 74), (255, 102, 0), (240, 240, 240), (20, 160, 60)][:frames]
+    stills = [
+        Image.new("RGB", (256, 192), colour).convert("P", palette=Image.Palette.ADAPTIVE)
+        for colour in colours
+    ]
+    buffer = io.BytesIO()
+    stills[0].save(buffer, "GIF", save_all=True, append_images=stills[1:], duration=120, loop=0)
+    relative = wb.store.put(buffer.getvalue(), recipe={"run_id": "gif0123456789", "prompt": "a spinning mug"})
+    path = wb.root / relative
+    return path, path.read_bytes()
+
+
+def test_an_animated_gif_exports_with_every_frame_and_never_under_another_formats_name(wb, tmp_path, cli):
+    from workbench.errors import SpecError
+
+    path, data = _stored_gif(wb)
+    kept = wb.export(path, path=tmp_path)  # auto: the GIF as it is, with its recipe
+    assert kept.format == "gif" and kept.path.suffix == ".gif" and kept.path.read_bytes() == data
+    assert (
+        "GIF animation of 3 frames" in kept.summary() and read_recipe(kept.path)["run_id"] == "gif0123456789"
+    )
+    webp = wb.export(path, format="webp", path=tmp_path / "spin.webp")
+    with Image.open(webp.path) as opened:
+        assert opened.format == "WEBP" and opened.n_frames == 3
+        opened.seek(1)
+        assert opened.convert("RGB").getpixel((5, 5)) == (255, 102, 0)
+    assert read_recipe(webp.path)["run_id"] == "gif0123456789"
+    for fmt in ("png", "jpeg"):
+        with pytest.raises(SpecError) as caught:
+            wb.export(path, format=fmt, path=tmp_path / f"one.{fmt}")
+        assert "animated GIF of 3 frames" in str(caught.value) and "\n" not in str(caught.value)
+    assert not list(tmp_path.glob("one.*"))
+    # The file's name says the format: .gif keeps the animation, a GIF asked as WebP is renamed.
+    named = wb.export(path, path=tmp_path / "named.gif")
+    assert named.format == "gif" and named.path == tmp_path / "named.gif" and named.renamed_from is None
+    renamed = wb.export(path, format="webp", path=tmp_path / "asked.gif")
+    assert renamed.path == tmp_path / "asked.webp" and not (tmp_path / "asked.gif").exists()
+    assert "written as .webp: asked.gif would not be a WEBP" in renamed.summary()
+    code, out, err = cli("export", str(path), "--out", str(tmp_path / "cli.gif"))
+    assert code == 0, err
+    assert (tmp_path / "cli.gif").read_bytes() == data and "3 frames" in out
+
+
+def test_an_exports_file_name_says_its_format(wb, tmp_path):
+    run = wb.generate(preset=None, subject="a red mug", texts=["HELLO"], aspect="1:1")
+    for name, fmt in (("a.png", "png"), ("a.webp", "webp"), ("a.jpg", "jpeg")):
+        result = wb.export(run, path=tmp_path / name)  # auto honours the name
+        assert result.format == fmt and result.path == tmp_path / name
+        with Image.open(result.path) as opened:
+            assert opened.format == {"png": "PNG", "webp": "WEBP", "jpeg": "JPEG"}[fmt]
+    still = wb.export(run, path=tmp_path / "still.gif")  # a still is never written as a GIF
+    assert still.path.suffix in (".png", ".webp", ".jpg") and not (tmp_path / "still.gif").exists()
+    assert f"written as .{still.extension}: still.gif" in still.summary()
+    forced = wb.export(run, format="jpeg", path=tmp_path / "b.png")
+    assert forced.path == tmp_path / "b.jpg" and not (tmp_path / "b.png").exists()

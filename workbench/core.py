@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["Plan", "Run", "Workbench", "default_root"]
 
 DEFAULT_BACKEND = "draft"
+# The format an export's file name says (``export(path=...)``): honoured under ``auto``, and a name
+# that says another format than the one written gets the right suffix.
+_SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".gif": "gif"}
 
 
 def current_user() -> str | None:
@@ -718,9 +721,13 @@ class Workbench:
     ) -> Any:
         """Write an image in the format that suits it (PNG, WebP or JPEG), smallest within the
         quality bar (SSIM ≥ 0.98 against the original), with its recipe; see
-        ``workbench.imaging.formats``. Returns an ``ExportResult`` (format, bytes, saved_bytes,
-        ssim, path). An existing file is overwritten only with ``force``; the run log, the store
-        and files that are not regular files never are (``workbench.exporting``).
+        ``workbench.imaging.formats``. An animated GIF keeps every frame: as it is, or as an
+        animated WebP (``format="webp"``); PNG and JPEG are refused for it. A file ``path`` says
+        the format (under ``auto`` its suffix is honoured; a suffix that would say another format
+        than the one written is corrected, and the summary says so). Returns an ``ExportResult``
+        (format, bytes, saved_bytes, ssim, path). An existing file is overwritten only with
+        ``force``; the run log, the store and files that are not regular files never are
+        (``workbench.exporting``).
 
         Example:
             >>> self.export(run).summary()
@@ -732,20 +739,31 @@ class Workbench:
         from PIL import Image
 
         from workbench.exporting import check_export_target, write_export
-        from workbench.imaging.formats import MIN_SSIM, choose_format
+        from workbench.imaging.formats import MIN_SSIM, choose_format, export_animation
         from workbench.imaging.uploads import resolve_source
 
-        if path is not None and not Path(path).is_dir():
-            check_export_target(self, Path(path), force=force)  # refused before any work is done
+        named = Path(path) if path is not None and not Path(path).is_dir() else None
+        if named is not None:
+            check_export_target(self, named, force=force)  # refused before any work is done
         source = resolve_source(image, store_root=self.root, max_bytes=1 << 31)
         recipe = source.recipe  # read from the file (or the upload) by resolve_source
+        said = _SUFFIX_FORMATS.get(named.suffix.lower()) if named is not None else None
         with Image.open(io.BytesIO(source.data)) as opened:
             opened.load()
-            result = choose_format(opened, format=format, min_ssim=min_ssim or MIN_SSIM, recipe=recipe)
+            if getattr(opened, "n_frames", 1) > 1:  # an animated GIF: every frame is kept
+                wanted = said if format == "auto" and said in ("gif", "webp") else format
+                result = export_animation(opened, source.data, format=wanted, recipe=recipe)
+            else:
+                wanted = said if format == "auto" and said in ("png", "jpeg", "webp") else format
+                result = choose_format(opened, format=wanted, min_ssim=min_ssim or MIN_SSIM, recipe=recipe)
         target = Path(path) if path is not None else self.root / "exports"
-        if path is None or target.is_dir():
+        if named is None:
             stem = (recipe or {}).get("run_id") or hashlib.sha256(source.data).hexdigest()
             target = target / f"{stem[:12]}.{result.extension}"
+        elif said != result.format:  # the name would say another format: the right suffix, said so
+            target = named.with_suffix(f".{result.extension}")
+            check_export_target(self, target, force=force)
+            result.renamed_from = named
         result.path = write_export(self, target, result.data, force=force)
         return result
 

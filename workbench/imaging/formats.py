@@ -32,11 +32,11 @@ from PIL import Image
 
 from workbench.errors import SpecError
 
-__all__ = ["ExportResult", "MIN_SSIM", "choose_format", "classify", "encode", "ssim"]
+__all__ = ["ExportResult", "MIN_SSIM", "choose_format", "classify", "encode", "export_animation", "ssim"]
 
 MIN_SSIM = 0.98
 _LUMA = np.array([[0.299], [0.587], [0.114]], np.float32)
-_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif"}
 
 
 def ssim(a: Image.Image | np.ndarray, b: Image.Image | np.ndarray) -> float:
@@ -130,6 +130,8 @@ class ExportResult:
     png_bytes: int
     candidates: list[dict[str, Any]] = field(default_factory=list)
     path: Path | None = None  # where ``Workbench.export`` wrote it
+    frames: int = 1  # an animation's frames (all of them are kept)
+    renamed_from: Path | None = None  # the --out name, when its suffix said another format
 
     @property
     def bytes(self) -> int:
@@ -147,9 +149,18 @@ class ExportResult:
     def summary(self) -> str:
         pct = 100 * self.saved_bytes / self.png_bytes if self.png_bytes else 0.0
         q = f" q{self.quality}" if self.quality else ""
+        renamed = (
+            f" (written as .{self.extension}: {self.renamed_from.name} would not be a {self.format.upper()})"
+            if self.renamed_from is not None
+            else ""
+        )
+        if self.frames > 1:
+            kept = "kept as it is" if self.format == "gif" else "lossless"
+            animation = f"{self.format.upper()} animation of {self.frames} frames ({kept})"
+            return f"{animation}: {self.bytes:,} bytes{renamed}"
         return (
             f"{self.format.upper()}{q} ({self.kind}): {self.bytes:,} bytes, {self.saved_bytes:,} bytes "
-            f"({pct:.0f} %) smaller than PNG, SSIM {self.ssim:.4f}"
+            f"({pct:.0f} %) smaller than PNG, SSIM {self.ssim:.4f}{renamed}"
         )
 
 
@@ -248,3 +259,43 @@ def choose_format(
             for c in candidates
         ],
     )
+
+
+def export_animation(
+    image: Image.Image, data: bytes, *, format: str = "auto", recipe: dict[str, Any] | None = None
+) -> ExportResult:
+    """An animated GIF's export, every frame kept: as it is (``auto`` or ``gif``: the stored file,
+    its recipe in it already), or as a lossless animated WebP (``webp``) with the frames' timing
+    and the recipe. PNG and JPEG hold one frame, so they are refused with a sentence."""
+    from workbench.store import embed_recipe, read_recipe
+
+    frames = int(getattr(image, "n_frames", 1))
+    if format in ("png", "jpeg"):
+        raise SpecError(
+            f"This image is an animated GIF of {frames} frames and {format.upper()} holds one: export it "
+            "as it is (--format auto, a .gif) or as an animated WebP (--format webp).",
+            field="format",
+        )
+    if format not in ("auto", "gif", "webp"):
+        raise SpecError(f"Unknown format {format!r}: use auto, png, jpeg or webp.", field="format")
+    if format in ("auto", "gif"):
+        kept = data if recipe is None or read_recipe(data) is not None else embed_recipe(data, recipe)
+        return ExportResult(kept, "gif", "animation", 1.0, None, len(kept), frames=frames)
+    stills, durations = [], []
+    for index in range(frames):
+        image.seek(index)
+        durations.append(int(image.info.get("duration") or 100))
+        stills.append(image.convert("RGBA"))
+    buffer = io.BytesIO()
+    stills[0].save(
+        buffer,
+        "WEBP",
+        save_all=True,
+        append_images=stills[1:],
+        duration=durations,
+        loop=int(image.info.get("loop", 0) or 0),
+        lossless=True,
+    )
+    webp = buffer.getvalue()
+    webp = embed_recipe(webp, recipe) if recipe is not None else webp
+    return ExportResult(webp, "webp", "animation", 1.0, None, len(webp), frames=frames)
