@@ -638,3 +638,23 @@ def test_qualities_and_formats_follow_the_chosen_model(wb: Workbench):
     panel.inputs["model"].value = "gpt-image-2"  # neither xhigh nor GIF: back to what it makes
     assert panel.inputs["quality"].value == "medium" and panel.inputs["format"].value == "png"
     assert "xhigh" not in qualities()
+
+
+def test_gif_and_svg_runs_open_full_size_as_themselves_and_an_svg_is_its_own_thumbnail(
+    root, openai_server, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-gallery")
+    wb = Workbench(root, backend_options={"openai": {"base_url": openai_server.base_url}})
+    wb.wallet.topup(100)
+    options = {"backend": "openai", "model": "gpt-image-2.5-flare", "quality": "low"}
+    gif = wb.generate("a spinning mug", **options, output_format="gif", frame_count=3)
+    svg = wb.generate("a mug logo", **options, output_format="svg")
+    gallery = wb.gallery()
+    assert gallery.open_full(gif.id)["src"].startswith("data:image/gif;base64,")
+    assert gallery.open_full(svg.id)["src"].startswith("data:image/svg+xml;base64,")
+    thumbs = gallery.load_thumbs()
+    assert thumbs[svg.id].startswith("data:image/svg+xml;base64,")  # a vector draws at any size
+    assert thumbs[gif.id].startswith("data:image/webp;base64,")  # the GIF's first frame
+    gallery.selected = [gif.id, svg.id]
+    assert gallery.load_large([gif.id, svg.id])[svg.id].startswith("data:image/svg+xml;base64,")
+    gallery.close()

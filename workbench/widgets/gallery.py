@@ -45,6 +45,15 @@ HERE = Path(__file__).parent
 FILTERS = ("batch_id", "preset", "status")
 THUMB = 160
 COMPARE = 512
+_MIMES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "svg": "image/svg+xml",
+}
+_MAX_SVG_THUMB_BYTES = 1 << 20  # an SVG is its own thumbnail up to this size (else none is shown)
 
 
 def _text(value: Any) -> str | None:
@@ -168,10 +177,20 @@ class Gallery(anywidget.AnyWidget):
             self.selected = kept
 
     # -- data ------------------------------------------------------------------------------------
+    def _picture(self, relative: str, side: int) -> str:
+        """A stored image as a data URI of at most ``side`` px: a WebP thumbnail, or an SVG
+        itself (a vector draws at any size; ``<img>`` runs none of its scripts)."""
+        if str(relative).lower().endswith(".svg"):
+            path = self.wb.store.path(relative)
+            if not path.is_file() or path.stat().st_size > _MAX_SVG_THUMB_BYTES:
+                raise InputImageError(f"No SVG thumbnail for {relative}.", path=str(path))
+            return H.data_uri(path.read_bytes(), _MIMES["svg"])
+        return H.data_uri(self.wb.thumbnail(relative, side))
+
     def _thumb(self, relative: str) -> str | None:
         if relative not in self._thumbs:
             try:
-                self._thumbs[relative] = H.data_uri(self.wb.thumbnail(relative, self.thumb_size))
+                self._thumbs[relative] = self._picture(relative, self.thumb_size)
             except InputImageError:
                 self._thumbs[relative] = None  # the file was removed: show the run without a picture
         return self._thumbs[relative]
@@ -285,7 +304,7 @@ class Gallery(anywidget.AnyWidget):
             if run is None or not run["image"] or run_id in large:
                 continue
             try:
-                large[run_id] = H.data_uri(self.wb.thumbnail(run["image"], _compare_side(run.get("size"))))
+                large[run_id] = self._picture(run["image"], _compare_side(run.get("size")))
             except InputImageError:
                 continue
         self.large = large
@@ -311,9 +330,7 @@ class Gallery(anywidget.AnyWidget):
         except (WorkbenchError, IndexError, OSError) as exc:
             self.full_image = {"id": run_id, "error": f"The full image cannot be opened: {exc}"}
             return self.full_image
-        mime = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}.get(
-            path.suffix[1:], "image/png"
-        )
+        mime = _MIMES.get(path.suffix[1:].lower(), "image/png")
         self.full_image = {"id": run_id, "src": H.data_uri(data, mime), "size": run.size, "path": str(path)}
         return self.full_image
 
