@@ -188,3 +188,19 @@ def test_credentials_in_a_url_option_stay_out_of_the_parameters():
         "openai": {"base_url": "https://proxy.example/v1", "timeout": 60, "organization": "org"}
     }
     assert secret == {"openai": {"base_url": "https://me:pw-123@proxy.example/v1", "api_key": "k"}}
+
+
+def test_batch_quality_takes_every_quality_the_model_table_has(root, openai_server, batch_api, tmp_path, cli):
+    """--quality is checked by the model table, not a fixed list: xhigh and max on the 2.5
+    models, refused with a sentence on a model without them."""
+    path = tmp_path / "mugs.yaml"
+    path.write_text("spec: {subject: a mug}\ngrid:\n  seed: [1, 2]\n")
+    base = ["--base-url", openai_server.base_url, "batch", "plan", str(path), "--backend", "openai"]
+    code, out, err = cli(*base, "--model", "gpt-image-2.5-flare", "--quality", "xhigh")
+    assert code == 0, err
+    assert "images     2 in 2 jobs" in out
+    code, out, err = cli(*base, "--model", "gpt-image-2", "--quality", "max")
+    assert code == 1 and "has no quality 'max'" in err and err.count("\n") == 1, err
+    code, out, err = cli(*base, "--quality", "ultra")
+    assert code != 0 and "ultra" in err and "Traceback" not in err
+    assert openai_server.counts == {}

@@ -27,7 +27,9 @@ def _load(wb, experiment: str, backend: str | None, model: str | None, quality: 
 _backend = click.option("--backend", help="Backend for every job (default: the experiment's, else draft).")
 _model = click.option("--model", help="Model for every job (default: the backend's own).")
 _quality = click.option(
-    "--quality", type=click.Choice(["low", "medium", "high"]), help="Quality for every job."
+    "--quality",
+    help="Quality for every job: low, medium or high (xhigh and max on the 2.5 models); "
+    "checked against each job's model.",
 )
 
 
