@@ -103,6 +103,8 @@ def test_the_cli_sets_limits_and_filters_runs(cli, paid_draft: Path, monkeypatch
     assert "(no runs)" in out
     code, out, _ = cli("wallet", "limit")
     assert "ana" in out and "5" in out
+    assert "5.0" not in out and "2.0" not in out  # credits read as credits: 5, and 2 used
+    assert out.split("\n")[1].split()[-2:] == ["5", "2"]
     assert cli("wallet", "limit", "--user", "ana")[0] == 2  # no CREDITS, no --remove
 
 

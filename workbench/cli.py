@@ -443,6 +443,8 @@ def wallet_limit(
     wb = _workbench(ctx)
     if user is None and project is None:
         table = wb.wallet.limits()
+        for column in ("limit", "used"):  # credits as credits read (5, 2.5), not floats (5.0)
+            table[column] = table[column].map(format_credits)
         click.echo(table.to_string(index=False) if len(table) else "(no spending limits)")
         return
     if credits is None and not remove:
