@@ -205,3 +205,43 @@ def test_a_log_that_grows_a_few_runs_at_a_time_gets_its_frame_saved(tmp_path, mo
     again._load_snapshot()
     assert again._cache is not None and len(again._cache) == 10
     pd.testing.assert_frame_equal(again.runs(), frame)
+
+
+@pytest.mark.slow
+def test_a_postgresql_log_of_long_texts_is_read_in_chunks_under_the_servers_value_limit(postgres_url):
+    from workbench.ledger.postgres import PostgresLedger
+
+    pg = PostgresLedger(postgres_url)
+    with pg.transaction() as db:  # 1.1 GB of prompts: one aggregate of them is over PostgreSQL's 1 GB
+        db.execute(
+            "INSERT INTO runs (id, created_at, kind, backend, prompt, status, images) "
+            "SELECT 'r' || lpad(g::text, 4, '0'), '2026-01-01T00:00:00.000000+00:00', 'generate', "
+            "'draft', repeat('x', 1000000), 'ok', '' FROM generate_series(1, 1100) g"
+        )
+    frame = PostgresLedger(postgres_url).runs()
+    assert len(frame) == 1100 and frame["id"].is_monotonic_increasing
+    assert set(frame["prompt"].str.len()) == {1_000_000}
+
+
+def test_a_chunk_the_server_cannot_build_is_asked_again_smaller(postgres_url, monkeypatch):
+    import psycopg
+
+    from workbench.ledger import postgres
+
+    rows = [_row(i) for i in range(1_500)]
+    pg = postgres.PostgresLedger(postgres_url)
+    _fill(pg, rows)
+    monkeypatch.setattr(postgres, "_CHUNK_BYTES", 40_000)  # a few hundred rows a chunk
+    asked: list[int] = []
+    real = postgres.PostgresLedger._fetch_aggregate
+
+    def fetch(self, sql, params):
+        asked.append(params[2])
+        if params[2] > 400:  # (the server's "out of memory" for a chunk this large)
+            raise postgres._TooLarge
+        return real(self, sql, params)
+
+    monkeypatch.setattr(postgres.PostgresLedger, "_fetch_aggregate", fetch)
+    frame = postgres.PostgresLedger(postgres_url).runs()
+    assert frame["id"].tolist() == [r["id"] for r in rows]
+    assert min(asked) <= 400 and psycopg.errors.OutOfMemory.sqlstate == "53200"

@@ -489,24 +489,34 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
         server and split here at C speed: a few cells instead of one per row and column. The
         text and the number columns are two queries on two connections at once (the server works
         on both cores while this process splits the texts). Every run up to ``upto`` has
-        committed (seqs are taken under the write lock), so both see the same rows. None when a
-        text holds the separator or the rows came out of order (then: row by row)."""
+        committed (seqs are taken under the write lock), so both see the same rows. Each chunk
+        holds at most ``_CHUNK`` rows and ``_CHUNK_BYTES`` of text (a PostgreSQL value stays
+        under 1 GB); one the server still cannot build (out of memory, a program limit) is asked
+        again at half the size. None when a text holds the separator, the rows came out of order
+        or a chunk of one row is too large (then: row by row)."""
         from concurrent.futures import ThreadPoolExecutor
 
+        rows, size = _CHUNK, _CHUNK_BYTES
+
         def fetch(sql: str) -> Sequence[Any]:
-            return self._fetch(sql, (last, upto, _CHUNK), binary=True)[0]
+            return self._fetch_aggregate(sql, (last, upto, rows, size))
 
         parts: list[Fetched] = []
         with ThreadPoolExecutor(max_workers=len(_COLUMNS_SQL), thread_name_prefix="workbench-runs") as pool:
-            while True:
-                part = _unpacked(list(pool.map(fetch, _COLUMNS_SQL)))
+            while last < upto:
+                try:
+                    part = _unpacked(list(pool.map(fetch, _COLUMNS_SQL)))
+                except _TooLarge:
+                    if rows == 1:
+                        return None
+                    rows, size = max(1, rows // 2), max(1, size // 2)
+                    continue
                 if part is None:
                     return None
-                if part.n:
-                    parts.append(part)
-                    last = part.last
-                if part.n < _CHUNK:
+                if not part.n:
                     break
+                parts.append(part)
+                last = part.last
         if len(parts) == 1:
             return parts[0]
         by_name: dict[str, Any] = {}
@@ -518,6 +528,18 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
             else:
                 by_name[name] = [value for column in columns for value in column]
         return Fetched(by_name, sum(p.n for p in parts), last)
+
+    def _fetch_aggregate(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
+        """The one row of a ``_COLUMNS_SQL`` query; ``_TooLarge`` when the server cannot build it."""
+        import psycopg
+
+        try:
+            with self._pool.connection() as conn, conn.cursor(binary=True) as cursor:
+                return cursor.execute(sql, params).fetchall()[0]
+        except (psycopg.errors.ProgramLimitExceeded, psycopg.errors.OutOfMemory):
+            raise _TooLarge from None
+        except _psycopg_errors() as exc:
+            raise LedgerError(f"The run log {self.path} failed: {_first_line(exc, self.url)}") from None
 
     def _identity(self) -> str:
         """This database's name for local files: server, database and when it was first migrated."""
@@ -534,8 +556,16 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
 
 
 _RUN_LIST = quoted(RUN_COLUMNS)
-# Rows per aggregate of _columns_after (each text aggregate stays far below PostgreSQL's 1 GB).
+# Rows and bytes of text per chunk of _columns_after: a text aggregate, and the row of them the
+# server sends, must stay below PostgreSQL's 1 GB limit of a value (and of a message).
 _CHUNK = 200_000
+_CHUNK_BYTES = 256 * 2**20
+
+
+class _TooLarge(Exception):
+    """The server could not build a chunk's aggregates (SQLSTATE 54000 or 53200)."""
+
+
 _TEXT_SEP = "\x01"
 
 
@@ -558,16 +588,26 @@ _GROUPS = (
 def _group_sql(names: Sequence[str]) -> str:
     """One row: the count, the seqs, one '0'/'1' per cell for NULL, then one aggregate per column,
     over the rows in seq order (a sorted subquery feeds an aggregate in its order; checked on the
-    seqs)."""
+    seqs). The rows: after seq ``%s`` up to ``%s``, at most ``%s`` of them, while their texts
+    (every group counts the same: the text group's bytes) add up to at most ``%s`` bytes, but
+    always the first one."""
     return (
         "SELECT count(*), string_agg(int8send(seq), ''::bytea), "
         f"string_agg(concat({', '.join(f'({quoted([n])} IS NULL)::int' for n in names)}), ''), "
         f"{', '.join(_aggregate(n) for n in names)} "
-        f"FROM (SELECT seq, {quoted(names)} FROM runs "
-        "WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s) AS r"
+        f"FROM (SELECT seq, {quoted(names)}, "
+        "sum(bytes) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto_here, "
+        "row_number() OVER (ORDER BY seq) AS k "
+        f"FROM (SELECT seq, {quoted(names)}, {_TEXT_BYTES} AS bytes FROM runs "
+        "WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s) AS chunk) AS r "
+        "WHERE upto_here <= %s OR k = 1"
     )
 
 
+# A row's share of a chunk: its texts' bytes, their separators and NULL marks.
+_TEXT_BYTES = " + ".join(
+    [f"octet_length(coalesce({quoted([n])}::text, ''))" for n in _GROUPS[0]] + [str(2 * len(RUN_COLUMNS))]
+)
 _COLUMNS_SQL = tuple(_group_sql(names) for names in _GROUPS)
 
 
