@@ -245,3 +245,63 @@ def test_a_chunk_the_server_cannot_build_is_asked_again_smaller(postgres_url, mo
     frame = postgres.PostgresLedger(postgres_url).runs()
     assert frame["id"].tolist() == [r["id"] for r in rows]
     assert min(asked) <= 400 and psycopg.errors.OutOfMemory.sqlstate == "53200"
+
+
+def test_a_ledger_opened_or_closed_while_a_second_save_waits_for_the_first_does_not_fail(
+    tmp_path, monkeypatch
+):
+    import threading
+    import time
+
+    import workbench.ledger.snapshot as snapshot
+
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 5)
+    real = snapshot.save_frame
+
+    def slow(path, frame, meta):  # a large frame on a slow disk
+        time.sleep(0.6)
+        return real(path, frame, meta)
+
+    monkeypatch.setattr(snapshot, "save_frame", slow)
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    _fill(ledger, [_row(i) for i in range(10)])
+    ledger.runs()  # the first save starts
+    _fill(ledger, [_row(i) for i in range(10, 20)])
+    second = threading.Thread(target=ledger.runs)  # a second save, after the first
+    second.start()
+    time.sleep(0.2)
+    again = SQLiteLedger(ledger.path)  # another cell opens the log while the saves run
+    ledger.close()
+    second.join()
+    again._load_snapshot()
+    assert again._cache is not None and len(again._cache) == 20
+
+
+def test_the_save_finishes_when_a_daemon_thread_asked_for_the_frame_and_the_process_exits(tmp_path):
+    import subprocess
+    import sys
+
+    script = f"""
+import threading, time
+import workbench.ledger.sqlite as sq
+import workbench.ledger.snapshot as snap
+from workbench.ledger import SQLiteLedger
+sq.SNAPSHOT_MIN_ROWS = 5
+real = snap.save_frame
+def slow(path, frame, meta):
+    time.sleep(0.5)
+    return real(path, frame, meta)
+snap.save_frame = slow
+led = SQLiteLedger({str(tmp_path / "ledger.sqlite")!r})
+with led.transaction() as tx:
+    for i in range(50):
+        row = {{"id": f"r{{i}}", "kind": "generate", "backend": "draft", "prompt": "p", "status": "ok"}}
+        led.record(row, db=tx)
+t = threading.Thread(target=led.runs, daemon=True)  # a panel's or a watcher's thread
+t.start()
+t.join()
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    saved = SQLiteLedger(tmp_path / "ledger.sqlite")
+    saved._load_snapshot()
+    assert saved._cache is not None and len(saved._cache) == 50

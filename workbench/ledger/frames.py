@@ -433,8 +433,12 @@ class FrameCache:
             "last_id": frame["id"].iat[-1],
         }
 
+        previous: threading.Thread | None = None
+
         def save() -> None:
             try:
+                if previous is not None:  # (the saves of a path are written in turn)
+                    previous.join()
                 with contextlib.suppress(OSError):
                     path.parent.mkdir(parents=True, exist_ok=True)
                     save_frame(path, frame, meta)  # written whole, then renamed: never half a file
@@ -444,14 +448,15 @@ class FrameCache:
                         del _SAVING[path]
 
         # The frame saved is views on the first rows of the buffers: appends write after them
-        # (or into new buffers), so the rows saved never change under the saving thread.
-        thread = threading.Thread(target=save, name="workbench-frame-snapshot")
+        # (or into new buffers), so the rows saved never change under the saving thread. It is
+        # registered and started under one lock (whoever finds it may join it), and never a
+        # daemon, even for a daemon caller (a gallery watcher): the interpreter's exit lets it
+        # finish this one save rather than leave the file unwritten.
+        thread = threading.Thread(target=save, name="workbench-frame-snapshot", daemon=False)
         with _SAVING_LOCK:
             previous = _SAVING.get(path)
             _SAVING[path] = thread
-        if previous is not None:
-            previous.join()
-        thread.start()
+            thread.start()
 
     def _wait_for_saves(self) -> None:
         wait_for_save(self.snapshot_path)
