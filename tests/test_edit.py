@@ -696,3 +696,21 @@ def test_a_service_edit_comes_back_at_the_uploads_aspect(service_wb, openai_serv
     assert (width, height) != (512, 600)  # the service made its nearest size...
     out = run.image()
     assert abs(out.width / out.height - 512 / 600) < 0.005  # ...and the answer has the upload's aspect
+
+
+def test_the_drafts_refusal_names_edits_it_can_make_in_words(wb):
+    """The refusal listed an old set of operations; it names the phrasings the router maps, each
+    of which the draft really makes (so a user can copy one)."""
+    from workbench.backends.base import ImageRequest
+    from workbench.backends.draft import DraftBackend
+    from workbench.errors import CapabilityError
+    from workbench.instructions import LOCAL_EDIT_EXAMPLES, map_instruction
+
+    request = ImageRequest(
+        prompt="turn the cat into a tiger", width=1024, height=1024, kind="edit", inputs=(b"x",)
+    )
+    with pytest.raises(CapabilityError) as caught:
+        DraftBackend.check(request)
+    message = str(caught.value)
+    assert "'sepia'" in message and "'add a vignette'" in message and "\n" not in message
+    assert all(map_instruction(example) is not None for example in LOCAL_EDIT_EXAMPLES)

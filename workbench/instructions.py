@@ -29,6 +29,7 @@ from typing import Any
 from workbench.vocabulary import SCENES, colours_in
 
 __all__ = [
+    "LOCAL_EDIT_EXAMPLES",
     "LocalOperation",
     "local_sounding",
     "map_instruction",
@@ -624,7 +625,7 @@ _LOCAL_SOUNDING: list[tuple[str, str, tuple[str, ...]]] = [
     (r"\bvignett(?:e|ing)\b", "removing a vignette", ()),
     (r"\b(resize|rescale)\b", "a resize without a size", ("make it smaller", "resize to 800 px wide")),
 ]
-_SUGGESTIONS = (
+LOCAL_EDIT_EXAMPLES = (  # what a local edit can be asked in words (also the draft's refusal)
     "increase the contrast",
     "less contrast",
     "brighter",
@@ -696,7 +697,7 @@ def suggest(text: str) -> str:
     for pattern, _, nearest in _LOCAL_SOUNDING:
         if nearest and re.search(pattern, t):
             return nearest[0]
-    return max(_SUGGESTIONS, key=lambda s: difflib.SequenceMatcher(None, t, s).ratio())
+    return max(LOCAL_EDIT_EXAMPLES, key=lambda s: difflib.SequenceMatcher(None, t, s).ratio())
 
 
 def unknown_local_error(text: str, what: str, *, cli: bool = False, image: str = "IMAGE") -> str:

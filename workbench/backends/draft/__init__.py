@@ -246,15 +246,14 @@ class DraftBackend(Backend):
             super().check(request)
             return
         from workbench.errors import CapabilityError
-        from workbench.instructions import map_instruction
+        from workbench.instructions import LOCAL_EDIT_EXAMPLES, map_instruction
 
         cls.capabilities(request.model)
         if map_instruction(request.prompt) is None:
             raise CapabilityError(
-                f"The draft backend cannot edit with {request.prompt!r}: it edits locally only "
-                "(black and white, warmer or cooler tone, contrast, brightness, saturation, sharpen, "
-                "rotate, flip, background removal or replacement with a colour, crop, upscale). Use the "
-                "image service (backend 'openai') for this edit.",
+                f"The draft backend cannot edit with {request.prompt!r}: it edits locally only, as in "
+                f"{', '.join(repr(example) for example in LOCAL_EDIT_EXAMPLES)}. Use the image service "
+                "(backend 'openai') for this edit.",
                 field="kind",
             )
 
