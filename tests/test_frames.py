@@ -305,3 +305,64 @@ t.join()
     saved = SQLiteLedger(tmp_path / "ledger.sqlite")
     saved._load_snapshot()
     assert saved._cache is not None and len(saved._cache) == 50
+
+
+def _two_ledgers(kind, request, tmp_path):
+    """A function making a new ledger of one log (a cold one each call), on SQLite or PostgreSQL."""
+    if kind == "sqlite":
+        return lambda: SQLiteLedger(tmp_path / "ledger.sqlite")
+    from workbench.ledger.postgres import PostgresLedger
+
+    url = request.getfixturevalue("postgres_url")
+    return lambda: PostgresLedger(url)
+
+
+_ODD_TIMES = [
+    "2026-01-01T02:30:00.000000+02:00",  # 00:30 UTC, written in another offset
+    "2026-01-01T00:30:00.000000+00:00",
+    "2026-01-01 00:40:00.000000+00:00",  # a space for the T
+    "2026-01-01T00:50:00.5Z",
+    "2025-12-31T23:59:59.000000+00:00",
+    "2026-01-01T01:00:00.000000+00:00",
+    "2026-01-01T03:00:00.000000+02:00",  # 01:00 UTC: not before until
+    "2025-12-31T23:30:00.000000-01:00",  # 00:30 UTC
+]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_cold_ledger_answers_every_question_as_a_warm_one(kind, request, tmp_path):
+    from workbench.errors import LedgerError
+
+    new = _two_ledgers(kind, request, tmp_path)
+    warm = new()
+    rows = [_row(i, created_at=_ODD_TIMES[i % len(_ODD_TIMES)]) for i in range(24)]
+    rows[5]["status"], rows[7]["quality"] = "failed", "xhigh"
+    _fill(warm, rows)
+    warm.runs()
+    bounds = {"since": "2026-01-01T00:00:00+00:00", "until": "2026-01-01T01:00:00+00:00"}
+    questions = [
+        {"id": []},
+        {"batch_id": []},
+        {"batch_id": [None, "b0"]},
+        {"batch_id": [None]},
+        {"batch_id": ("b0",), "status": ["ok", "cached"]},
+        {"batch_id": "b0"},
+        {"id": ["run-00003", "run-00004"]},
+        bounds,
+        {**bounds, "limit": 3},
+        {"since": "2026-01-01T00:35:00+00:00"},
+        {"until": "2026-01-01T02:35:00+02:00"},
+        {"limit": 5},
+        {"limit": 0},
+        {"fingerprint": rows[4]["fingerprint"]},
+    ]
+    for question in questions:
+        cold = new().runs(**question)
+        pd.testing.assert_frame_equal(cold, warm.runs(**question), obj=str(question))
+    assert sorted(new().runs(**bounds)["id"]) == [
+        f"run-{i:05d}" for i in range(24) if i % 8 in (0, 1, 2, 3, 7)
+    ]
+    assert len(new().runs(id=[])) == 0 and list(new().runs(id=[]).columns) == list(warm.runs().columns)
+    for ledger in (new(), warm):
+        with pytest.raises(LedgerError, match="limit"):
+            ledger.runs(limit=-1)

@@ -133,7 +133,11 @@ def masked(
         mask = np.ones(len(frame), dtype=bool)
         for name, value in filters.items():
             values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-            mask &= frame[name].isin(values).to_numpy(dtype=bool)
+            known = [v for v in values if v is not None]
+            keep = frame[name].isin(known).to_numpy(dtype=bool)
+            if len(known) < len(values):  # (None: a missing value, as SQL's IS NULL)
+                keep = keep | frame[name].isna().to_numpy(dtype=bool)
+            mask &= keep
         if since is not None:
             mask &= (frame["created_at"] >= utc(since)).to_numpy(dtype=bool)
         if until is not None:

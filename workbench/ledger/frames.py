@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.errors import LedgerError
 from workbench.lazy import lazy_module
 from workbench.ledger.base import RUN_COLUMNS, RunRecord, columns_of_kind
 from workbench.ledger.common import INDEXED, masked, no_gc, quoted, utc
@@ -219,6 +220,20 @@ def _code_dtype(categories: int) -> np.dtype:
     return np.dtype(np.int64)
 
 
+def _own_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each categorical column's categories those of its rows, sorted (as a frame
+    built from those rows has them)."""
+    changed = {}
+    for name in (*_CATEGORIES, "size"):
+        column = frame[name]
+        used = column.cat.remove_unused_categories()
+        ordered = sorted(used.cat.categories)
+        if len(ordered) != len(column.cat.categories) or ordered != column.cat.categories.tolist():
+            categories = pd.Index(ordered, dtype=column.cat.categories.dtype)
+            changed[name] = used.cat.reorder_categories(categories)
+    return frame.assign(**changed) if changed else frame
+
+
 def concat_frames(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """Append rows, keeping categorical columns categorical (their categories are united)."""
     frame = pd.concat([old, new], ignore_index=True)
@@ -260,7 +275,11 @@ class FrameCache:
 
     def _runs_frame(self, filters: dict[str, Any], since: Any, until: Any, limit: int | None) -> pd.DataFrame:
         """``runs()``'s rows (checked ``filters``, bounds, limit) as a new frame (the caller's
-        changes never reach the cache)."""
+        changes never reach the cache). A cold ledger's question asked in SQL gives the same frame
+        as a warm one's mask: the same rows, and a narrow frame's categories are those of its rows,
+        sorted, either way."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise LedgerError(f"runs() takes a limit of 0 or more runs, not {limit!r}.")
         narrow = filters or since is not None or until is not None
         indexed = any(name in INDEXED for name in filters) or since is not None or until is not None
         saved = self.snapshot_path is not None and self.snapshot_path.exists()
@@ -270,31 +289,44 @@ class FrameCache:
             frame = self._select(filters, since, until, limit=limit)
         else:  # (the whole log needs no mask: a refresh stays O(new rows))
             frame = masked(self._cached_frame(), filters, since, until, limit)
+        if narrow or limit is not None:
+            frame = _own_categories(frame)
         return frame.reset_index(drop=True)
 
     def _select(
         self, filters: dict[str, Any], since: Any, until: Any, *, limit: int | None = None
     ) -> pd.DataFrame:
+        """The rows of a question, asked in SQL. Times are kept as written (another offset, a
+        space for the T): the bounds go to SQL as whole days widened by 14 hours (every offset),
+        and the rows are then trimmed by the warm path's own mask on the parsed times."""
         order = self.ORDER_COLUMN
         where, params = [], []
         for name, value in filters.items():
             values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-            where.append(f"{quoted([name])} IN ({', '.join('?' * len(values))})")
-            params += values
-        for op, bound in ((">=", since), ("<", until)):
-            if bound is not None:
+            known = [v for v in values if v is not None]
+            if not values:  # (an empty list: no run, the frame's columns and kinds all the same)
+                return build_frame([]).frame
+            either = [f"{quoted([name])} IN ({', '.join('?' * len(known))})"] if known else []
+            if len(known) < len(values):
+                either.append(f"{quoted([name])} IS NULL")
+            where.append("(" + " OR ".join(either) + ")")
+            params += known
+        bounded = since is not None or until is not None
+        for op, bound, hours in ((">=", since, -14), ("<", until, 38)):
+            if bound is not None:  # (38: the 14 hours, then the whole of that day)
                 where.append(f"created_at {op} ?")
-                params.append(utc(bound).isoformat())
+                params.append((utc(bound) + pd.Timedelta(hours=hours)).strftime("%Y-%m-%d"))
         sql = f"SELECT {order}, {self.RUN_READ} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        if limit is not None:  # the newest `limit`, back in the order they were recorded
+        if limit is not None and not bounded:  # the newest `limit`, back in the order they were recorded
             sql = f"SELECT * FROM ({sql} ORDER BY {order} DESC LIMIT ?) AS newest ORDER BY {order}"
-            params.append(max(0, int(limit)))
+            params.append(int(limit))
         else:
             sql += f" ORDER BY {order}"
         with no_gc():
-            return build_frame(self._rows(sql, params)).frame
+            frame = build_frame(self._rows(sql, params)).frame
+        return masked(frame, {}, since, until, limit) if bounded else frame
 
     def _cached_frame(self) -> pd.DataFrame:
         from workbench.ledger import sqlite

@@ -123,9 +123,13 @@ class SQLiteLedger(FrameCache, CommonLedger, Ledger):
 
         Args:
             since/until: bounds on ``created_at`` (datetime or ISO text, UTC when naive).
-            limit: the newest ``limit`` runs only.
+            limit: the newest ``limit`` runs only (0 or more; a negative one is refused).
             **filters: column=value or column=[values] for batch_id, status, kind, backend, model,
-                preset, quality, fingerprint, parent_id, shard, id.
+                preset, quality, fingerprint, parent_id, shard, id (``None`` in a list: missing;
+                an empty list: no run).
+
+        A frame of some runs only (filters, bounds or a limit) has the categories of its own rows,
+        sorted, whether it was asked in SQL or masked from the kept frame.
 
         Rows are written once and never changed, so the Ledger keeps the frame it has read and
         fetches only rows recorded since; a large log's frame is also saved beside the database
