@@ -364,5 +364,9 @@ def test_a_cold_ledger_answers_every_question_as_a_warm_one(kind, request, tmp_p
     ]
     assert len(new().runs(id=[])) == 0 and list(new().runs(id=[]).columns) == list(warm.runs().columns)
     for ledger in (new(), warm):
-        with pytest.raises(LedgerError, match="limit"):
-            ledger.runs(limit=-1)
+        for wrong in (-1, 2.5, "3", True):
+            with pytest.raises(LedgerError, match="limit"):
+                ledger.runs(limit=wrong)
+    import numpy as np
+
+    pd.testing.assert_frame_equal(new().runs(limit=np.int64(2)), warm.runs(limit=2))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -278,8 +279,11 @@ class FrameCache:
         changes never reach the cache). A cold ledger's question asked in SQL gives the same frame
         as a warm one's mask: the same rows, and a narrow frame's categories are those of its rows,
         sorted, either way."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise LedgerError(f"runs() takes a limit of 0 or more runs, not {limit!r}.")
+        if limit is not None:
+            whole = isinstance(limit, numbers.Integral) and not isinstance(limit, bool)
+            if not whole or limit < 0:
+                raise LedgerError(f"runs() takes a limit of 0 or more runs, not {limit!r}.")
+            limit = int(limit)
         narrow = filters or since is not None or until is not None
         indexed = any(name in INDEXED for name in filters) or since is not None or until is not None
         saved = self.snapshot_path is not None and self.snapshot_path.exists()
