@@ -727,3 +727,32 @@ def test_the_same_judgement_asked_twice_at_once_is_sent_and_paid_once(root, open
     assert judged[judged["status"] == "cached"].iloc[0]["cached_from"] == paid["id"]
     assert first.wallet.balance == round(before - paid["credits"], 2)
     assert results["a"].loc[0, "score"] == results["b"].loc[0, "score"]
+
+
+def test_a_batch_plan_counts_the_judgement_of_each_new_image(root, openai_server, monkeypatch, tmp_path):
+    """A batch with the judge planned only its images: --budget and the wallet check left out what
+    every judgement would cost, so a capped batch could spend past its cap."""
+    from workbench.batch.experiments import load_experiment
+    from workbench.batch.runner import plan_batch
+    from workbench.checks.judge import judgement_estimate
+
+    wb = _judge_wb(root, openai_server, monkeypatch)
+    path = tmp_path / "judged.yaml"
+    path.write_text(
+        "name: judged\nspec: {subject: a ceramic mug}\nchecks: [judge]\n"
+        'grid:\n  background: {navy: "deep navy", orange: "bright orange", green: "moss green"}\n',
+        encoding="utf-8",
+    )
+    from dataclasses import replace
+
+    experiment = load_experiment(path, templates=wb.templates)
+    plain = plan_batch(wb, replace(experiment, jobs=[replace(job, checks=()) for job in experiment.jobs]))
+    judged = plan_batch(wb, experiment)
+    per_image, usd = judgement_estimate(wb, 1024, 1024, judged.jobs[0].plan.request.prompt)
+    assert per_image >= 0.01 and usd > 0
+    assert plain.credits == 0  # the draft images are free; their judgements are not
+    assert judged.credits == pytest.approx(3 * per_image, abs=0.011) and judged.usd > 0
+    budget = judged.jobs[0].charge + judged.jobs[1].charge
+    assert len(plan_batch(wb, experiment, budget=budget).selected) == 2  # the cap counts the judge
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert plan_batch(wb, experiment).credits == 0  # no key: no judge runs, nothing to plan

@@ -357,6 +357,13 @@ def plan_batch(
         priced = _batch_estimate(wb, plan) if via == "openai-batch" else plan.estimate
         charge = 0 if (is_done or cached) else priced.credits
         usd = 0.0 if (is_done or cached) else priced.usd
+        if not (is_done or cached) and "judge" in job.checks and via != "openai-batch":
+            # Each new image's judgement is paid too: planned, so --budget and the wallet count it.
+            from workbench.checks.judge import judgement_estimate
+
+            request = plan.request
+            judge_credits, judge_usd = judgement_estimate(wb, request.width, request.height, request.prompt)
+            charge, usd = credits_value(charge + judge_credits * request.n), usd + judge_usd * request.n
         if not is_done:
             paid_for.add(plan.fingerprint)
         planned.append(PlannedJob(job, plan, is_done, cached, charge, usd))

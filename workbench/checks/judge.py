@@ -109,6 +109,19 @@ def _credits(wb: Workbench, usd: float) -> float:
     return round_credits(usd * per_dollar)
 
 
+def judgement_estimate(wb: Workbench, width: int, height: int, brief: str = "") -> tuple[float, float]:
+    """(credits, dollars) one judgement of a ``width`` x ``height`` image is expected to cost with
+    the default rubric and a brief about as long as ``brief``: what a batch plans for each new
+    image it will judge. (0, 0) when the judge cannot run (no key): it is then not asked."""
+    backend_options = wb.backend_options.get("openai", {})
+    if not (backend_options.get("api_key") or os.environ.get("OPENAI_API_KEY")):
+        return 0.0, 0.0
+    prompt = f"Rubric: {DEFAULT_RUBRIC}\nBrief: {brief}"
+    tokens_in, tokens_out = estimate_tokens(prompt + _INSTRUCTIONS, width, height)  # as judge() reserves
+    usd = _usd(JUDGE_MODEL, tokens_in, tokens_out)
+    return _credits(wb, usd), usd
+
+
 def _png(image: Image.Image) -> bytes:
     small = image.convert("RGBA" if "A" in image.mode else "RGB")
     if max(small.size) > JUDGE_SIDE:
