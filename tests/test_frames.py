@@ -370,3 +370,25 @@ def test_a_cold_ledger_answers_every_question_as_a_warm_one(kind, request, tmp_p
     import numpy as np
 
     pd.testing.assert_frame_equal(new().runs(limit=np.int64(2)), warm.runs(limit=2))
+
+
+def test_a_saved_frame_with_a_damaged_header_is_read_from_the_database_instead(tmp_path, monkeypatch):
+    ledger = _saved(tmp_path, monkeypatch, [_row(i) for i in range(30)])
+    expected = ledger.runs()
+    good = ledger.snapshot_path.read_bytes()
+    assert b'"rows": 30' in good
+    damaged = [
+        good[:9] + b"\xff" * 8 + good[17:],  # a header "longer" than any file (2**64 - 1)
+        good[:9] + (2**45).to_bytes(8, "little") + good[17:],  # longer than this file
+        good.replace(b'"rows": 30', b'"rows":9e9', 1),  # rows the blobs cannot hold
+        good.replace(b'"rows": 30', b'"rows": -1', 1),
+        good[:200],  # cut short
+    ]
+    for data in damaged:
+        ledger.snapshot_path.write_bytes(data)
+        fresh = SQLiteLedger(ledger.path)
+        fresh._load_snapshot()
+        assert fresh._cache is None
+        reader = SQLiteLedger(ledger.path)
+        pd.testing.assert_frame_equal(reader.runs(), expected)
+        reader.close()  # (its save of a good frame ends before the next damage is written)

@@ -34,6 +34,7 @@ __all__ = ["load_frame", "save_frame"]
 FORMAT = 2
 _MAGIC = b"WBFRAME2\n"
 _ALIGN = 64
+_MAX_HEADER = 64 * 2**20  # a header is columns and blob places: a few kB
 _SEP = "\x00"  # between the texts of a column; a text that holds it is not snapshotted
 # Line breaks str.splitlines() splits on besides "\n": a column of path lists holding none of them
 # splits with splitlines (C speed, and "" gives []), else path by path.
@@ -132,18 +133,35 @@ def load_frame(path: Path, *, room: int | None = None) -> tuple[GrowingFrame, di
             if header is None:
                 return None
             return _load(handle, header, room), header
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, MemoryError):
+        return None  # (json's and UTF-8's errors are ValueErrors)
 
 
 def _header(handle: IO[bytes]) -> dict[str, Any] | None:
+    """The header, checked against the file: its length, the rows and where each blob is (a
+    damaged number must not make the load ask for memory the file cannot fill)."""
     if handle.read(len(_MAGIC)) != _MAGIC:
         return None  # another format (an .npz of an older version): read from the database instead
+    file_size = os.fstat(handle.fileno()).st_size
     size = int.from_bytes(handle.read(8), "little")
-    header = json.loads(handle.read(size).decode("utf-8"))
-    if header.get("format") != FORMAT:
+    if size > min(file_size - len(_MAGIC) - 8, _MAX_HEADER):
         return None
-    header["_start"] = _padded(len(_MAGIC) + 8 + size)
+    header = json.loads(handle.read(size).decode("utf-8"))
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        return None
+    start = _padded(len(_MAGIC) + 8 + size)
+    rows, blobs = header.get("rows"), header.get("blobs")
+    if isinstance(rows, bool) or not isinstance(rows, int) or not 0 <= rows <= file_size:
+        return None  # (every row has a byte in a mask or codes at least)
+    if not isinstance(blobs, dict):
+        return None
+    for place in blobs.values():
+        offset, length = place[0], place[1]
+        if not (isinstance(offset, int) and isinstance(length, int)) or min(offset, length) < 0:
+            return None
+        if start + offset + length > file_size:
+            return None
+    header["_start"] = start
     return header
 
 
