@@ -392,3 +392,30 @@ def test_a_saved_frame_with_a_damaged_header_is_read_from_the_database_instead(t
         reader = SQLiteLedger(ledger.path)
         pd.testing.assert_frame_equal(reader.runs(), expected)
         reader.close()  # (its save of a good frame ends before the next damage is written)
+
+
+def test_a_save_removes_what_a_killed_save_left_and_keeps_one_still_being_written(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 5)
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    _fill(ledger, [_row(i) for i in range(20)])
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    prefix = f".{ledger.snapshot_path.name[:24]}"
+    dead = tmp_path / f"{prefix}.{int(gone.stdout)}.1.tmp"  # a process killed mid-save
+    old = tmp_path / f"{prefix}.{os.getppid()}.2.tmp"  # a live process's, two hours old
+    live = tmp_path / f"{prefix}.{os.getppid()}.3.tmp"  # being written now
+    other = tmp_path / ".notes.txt.1.tmp"
+    for leftover in (dead, old, live, other):
+        leftover.write_bytes(b"\0" * 1000)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    ledger.runs()
+    ledger.close()
+    assert ledger.snapshot_path.is_file()
+    assert not dead.exists() and not old.exists() and live.exists() and other.exists()

@@ -65,6 +65,7 @@ def save_frame(path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> bool:
     }
     head = json.dumps(header).encode("utf-8")
     start = _padded(len(_MAGIC) + 8 + len(head))
+    _remove_stale(path)
     tmp = path.with_name(f".{path.name[:24]}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "wb") as handle:
@@ -78,6 +79,39 @@ def save_frame(path: Path, frame: pd.DataFrame, meta: dict[str, Any]) -> bool:
     except OSError:
         tmp.unlink(missing_ok=True)
         return False
+    return True
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove what saves of ``path`` killed mid-write left (``.{name}.{pid}.{thread}.tmp``, as
+    large as the frame): those of a process that is gone (snapshots are local files, so of this
+    host) or older than an hour. One still being written by a live process is kept."""
+    import time
+
+    try:
+        leftovers = list(path.parent.glob(f".{path.name[:24]}.*.*.tmp"))
+    except OSError:
+        return
+    for leftover in leftovers:
+        pid = leftover.name[len(path.name[:24]) + 2 :].split(".")[0]
+        try:
+            if time.time() - leftover.stat().st_mtime < 3600 and (not pid.isdigit() or _alive(int(pid))):
+                continue
+            leftover.unlink(missing_ok=True)
+        except (OSError, ValueError, OverflowError):
+            continue
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (Windows: assumed, os.kill would signal it; the hour decides)."""
+    if pid == os.getpid() or os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # (another user's process, or a number not to ask about)
     return True
 
 
