@@ -223,15 +223,25 @@ def _code_dtype(categories: int) -> np.dtype:
 
 def _own_categories(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with each categorical column's categories those of its rows, sorted (as a frame
-    built from those rows has them)."""
+    built from those rows has them); counted on the codes, so O(rows) at numpy speed."""
     changed = {}
     for name in (*_CATEGORIES, "size"):
         column = frame[name]
-        used = column.cat.remove_unused_categories()
-        ordered = sorted(used.cat.categories)
-        if len(ordered) != len(column.cat.categories) or ordered != column.cat.categories.tolist():
-            categories = pd.Index(ordered, dtype=column.cat.categories.dtype)
-            changed[name] = used.cat.reorder_categories(categories)
+        categories = column.cat.categories
+        codes = column.cat.codes.to_numpy()
+        used = np.bincount(codes + 1, minlength=len(categories) + 1)[1:] > 0
+        if used.all() and categories.is_monotonic_increasing:
+            continue
+        kept = categories[used]
+        order = np.argsort(kept.to_numpy(dtype=object).astype(str), kind="stable")
+        remap = np.full(len(categories) + 1, -1, dtype=np.int64)  # (the last: code -1 stays)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        remap[np.flatnonzero(used)] = rank
+        new_codes = remap[codes].astype(_code_dtype(len(kept)))
+        changed[name] = pd.Categorical.from_codes(
+            new_codes, categories=pd.Index(kept[order], dtype=categories.dtype), validate=False
+        )
     return frame.assign(**changed) if changed else frame
 
 
