@@ -308,13 +308,23 @@ t.join()
 
 
 def _two_ledgers(kind, request, tmp_path):
-    """A function making a new ledger of one log (a cold one each call), on SQLite or PostgreSQL."""
+    """A function making a new ledger of one log (a cold one each call), on SQLite or PostgreSQL;
+    each is closed at the end of the test (a pool left to the collector warns)."""
+    made = []
+    request.addfinalizer(lambda: [ledger.close() for ledger in made])
     if kind == "sqlite":
-        return lambda: SQLiteLedger(tmp_path / "ledger.sqlite")
-    from workbench.ledger.postgres import PostgresLedger
+        make = lambda: SQLiteLedger(tmp_path / "ledger.sqlite")  # noqa: E731
+    else:
+        from workbench.ledger.postgres import PostgresLedger
 
-    url = request.getfixturevalue("postgres_url")
-    return lambda: PostgresLedger(url)
+        url = request.getfixturevalue("postgres_url")
+        make = lambda: PostgresLedger(url)  # noqa: E731
+
+    def new():
+        made.append(make())
+        return made[-1]
+
+    return new
 
 
 _ODD_TIMES = [
