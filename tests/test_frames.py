@@ -81,7 +81,7 @@ def test_many_rows_come_column_by_column_from_postgresql_as_the_same_frame(postg
 
 
 def _saved(tmp_path, monkeypatch, rows) -> SQLiteLedger:
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 5)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 5)
     ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     _fill(ledger, rows)
     ledger.runs()
@@ -97,7 +97,7 @@ def test_the_saved_frame_gives_back_every_cell(tmp_path, monkeypatch):
     ledger._load_snapshot()
     assert ledger._cache is not None and len(ledger._cache) == 40
     loaded = ledger.runs()
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10**9)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 10**9)
     ledger.snapshot_path.unlink()
     read = SQLiteLedger(ledger.path).runs()  # every row from SQLite
     pd.testing.assert_frame_equal(loaded, read)
@@ -127,7 +127,7 @@ def test_a_damaged_saved_frame_or_one_of_other_column_kinds_is_read_again(tmp_pa
 
 
 def test_a_new_ledger_waits_for_this_processs_save_of_its_log(tmp_path, monkeypatch):
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 5)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 5)
     ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     _fill(ledger, [_row(i) for i in range(50)])
     frame = ledger.runs()  # saves in the background
@@ -190,7 +190,7 @@ def test_a_saved_frame_whose_header_asks_for_objects_is_not_read(tmp_path, monke
 
 
 def test_a_log_that_grows_a_few_runs_at_a_time_gets_its_frame_saved(tmp_path, monkeypatch):
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 10)
     ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     for i in range(9):
         ledger.record(_row(i))
@@ -255,7 +255,7 @@ def test_a_ledger_opened_or_closed_while_a_second_save_waits_for_the_first_does_
 
     import workbench.ledger.snapshot as snapshot
 
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 5)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 5)
     real = snapshot.save_frame
 
     def slow(path, frame, meta):  # a large frame on a slow disk
@@ -283,7 +283,7 @@ def test_the_save_finishes_when_a_daemon_thread_asked_for_the_frame_and_the_proc
 
     script = f"""
 import threading, time
-import workbench.ledger.sqlite as sq
+import workbench.ledger.frames as sq
 import workbench.ledger.snapshot as snap
 from workbench.ledger import SQLiteLedger
 sq.SNAPSHOT_MIN_ROWS = 5
@@ -410,7 +410,7 @@ def test_a_save_removes_what_a_killed_save_left_and_keeps_one_still_being_writte
     import sys
     import time
 
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 5)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 5)
     ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     _fill(ledger, [_row(i) for i in range(20)])
     gone = subprocess.run(

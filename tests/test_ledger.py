@@ -160,7 +160,7 @@ def _varied_ledger(path, count: int = 40) -> SQLiteLedger:
 
 
 def test_a_large_logs_frame_is_saved_and_the_next_session_loads_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 10)
     path = tmp_path / "ledger.sqlite"
     frame = _varied_ledger(path).runs()
     ledger = SQLiteLedger(path)
@@ -184,7 +184,7 @@ def test_a_large_logs_frame_is_saved_and_the_next_session_loads_it(tmp_path, mon
 
 
 def test_a_snapshot_that_is_not_this_ledgers_or_is_broken_is_ignored(tmp_path, monkeypatch):
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 10)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 10)
     first = _varied_ledger(tmp_path / "a" / "ledger.sqlite")
     first.runs()
     other = _varied_ledger(tmp_path / "b" / "ledger.sqlite", count=40)
@@ -197,7 +197,7 @@ def test_a_snapshot_that_is_not_this_ledgers_or_is_broken_is_ignored(tmp_path, m
 
 
 def test_a_text_the_snapshot_cannot_keep_leaves_no_snapshot(tmp_path, monkeypatch):
-    monkeypatch.setattr("workbench.ledger.sqlite.SNAPSHOT_MIN_ROWS", 1)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 1)
     ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     ledger.record(_row(prompt="a NUL \x00 inside"))
     assert ledger.runs()["prompt"].tolist() == ["a NUL \x00 inside"]

@@ -332,9 +332,7 @@ def test_moving_in_a_100k_row_log(postgres_url, tmp_path):
 
 
 def test_a_large_logs_frame_is_kept_in_the_local_root(postgres_url, tmp_path, monkeypatch):
-    import workbench.ledger.sqlite as sqlite_ledger
-
-    monkeypatch.setattr(sqlite_ledger, "SNAPSHOT_MIN_ROWS", 5)
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 5)
     first = PostgresLedger(postgres_url, snapshot_dir=tmp_path)
     for row in _varied_rows(12):
         first.record(row)

@@ -19,8 +19,9 @@ from workbench.ledger.base import (
     columns_of_kind,
     utc_now,
 )
+from workbench.ledger.frames import SNAPSHOT_MIN_ROWS
 from workbench.ledger.migrations import MIGRATIONS, WELCOME_CREDITS
-from workbench.ledger.sqlite import SNAPSHOT_MIN_ROWS, SQLiteLedger
+from workbench.ledger.sqlite import SQLiteLedger
 
 __all__ = [
     "MIGRATIONS",

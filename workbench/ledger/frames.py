@@ -36,6 +36,10 @@ else:
 
 __all__ = ["FrameCache", "Typed", "build_columns", "build_frame", "concat_frames"]
 
+# A cold runs() that reads this many rows from the database saves the frame locally, so the next
+# session loads it instead (see workbench.ledger.snapshot); fewer rows read fast enough without one.
+SNAPSHOT_MIN_ROWS = 20_000
+
 _CATEGORIES = columns_of_kind("category")
 # Each column's kind in the frame, saved with a snapshot: one saved under other kinds (credits
 # that were whole numbers, say) is not this run log's frame any more and is read again.
@@ -343,8 +347,6 @@ class FrameCache:
         return masked(frame, {}, since, until, limit) if bounded else frame
 
     def _cached_frame(self) -> pd.DataFrame:
-        from workbench.ledger import sqlite
-
         with self._lock:
             if self._cache is None:
                 self._cache_last = self.FIRST_ORDER
@@ -373,7 +375,7 @@ class FrameCache:
             self._cache_last = last
             # Saved when a read brought many rows, and again once the log has grown by many since
             # the frame saved (runs() after each batch reads few rows at a time, but they add up).
-            total, least = len(self._cache), sqlite.SNAPSHOT_MIN_ROWS
+            total, least = len(self._cache), SNAPSHOT_MIN_ROWS
             if count and total >= least and total - self._saved_rows >= max(least, self._saved_rows // 10):
                 self._save_due, self._saved_rows = True, total  # once the caller has its frame
             return self._cache

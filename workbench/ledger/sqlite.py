@@ -29,9 +29,6 @@ else:  # a run recorded from a cold process (a draft from the CLI) never needs i
 
 __all__ = ["SQLiteLedger"]
 
-# A cold runs() that reads this many rows from the database saves the frame locally, so the next
-# session loads it instead (see workbench.ledger.snapshot); fewer rows read fast enough without one.
-SNAPSHOT_MIN_ROWS = 20_000
 _RUN_SELECT = f"SELECT rowid, {', '.join(RUN_COLUMNS)} FROM runs"
 
 
