@@ -405,6 +405,8 @@ def test_a_batch_never_moves_the_callers_working_directory(wb, tmp_path):
     path = experiment(
         tmp_path, "name: here\nspec: {subject: a mug, quality: low}\ngrid:\n  seed: [1, 2, 3, 4]\n"
     )
+    # A module in the root named like one the kernels' warm-up imports: never imported from there.
+    (wb.root / "PIL.py").write_text("open(__file__ + '.imported', 'w').close()\nraise ImportError\n")
     before = os.getcwd()
     seen: set[str] = set()
     stop = threading.Event()
@@ -425,6 +427,7 @@ def test_a_batch_never_moves_the_callers_working_directory(wb, tmp_path):
     assert seen == {before} and os.getcwd() == before
     for shard in (0, 1):
         assert Path((result.folder / f"cwd-{shard}.txt").read_text()) == result.folder.resolve()
+    assert not (wb.root / "PIL.py.imported").exists()  # the kernels booted outside the root
 
 
 def _kernels_of_this_process() -> list[int]:

@@ -1022,6 +1022,8 @@ def main(argv: list[str] | None = None) -> None:
     if "numpy" not in sys.modules:
         # One BLAS thread unless told otherwise: a command's numpy work is small, and starting
         # OpenBLAS's pool is a third of numpy's import (~60 ms of a cold draft on a busy machine).
+        # A batch's kernels inherit it, on purpose: their numpy work is elementwise (no BLAS), and
+        # several kernels each starting a pool of every core would only oversubscribe the cores.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         cli.main(args=argv, prog_name="workbench", standalone_mode=False)

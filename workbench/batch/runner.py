@@ -837,6 +837,10 @@ def prestarted_kernels(count: int) -> Iterator[None]:
     shards need; the others, and all of them if no batch runs, are stopped at the end of the block.
     ``workbench batch run`` wraps its work in it. The kernels get their working directory, run log,
     store and secrets when a shard takes them."""
+    # No more than the machine's cores ahead: the batch's size is not known yet, and kernels past
+    # what its shards take would only compete with the planning for a core (run_batch starts
+    # any further kernel its shards need).
+    count = min(count, os.cpu_count() or 1)
     if count >= 1:
         cwd = _boot_folder()
         manager = _kernel_manager_class()
@@ -934,7 +938,7 @@ class _Kernels:
         booted += [None] * (count - len(booted))
         manager = _kernel_manager_class()
         code = _WARM_UP % service
-        cwd = str(wb.root.resolve())
+        cwd = _boot_folder()  # never the root: a kernel imports from its working directory first
         pool = ThreadPoolExecutor(count, thread_name_prefix="kernel-start")
         pending = [pool.submit(_warm_kernel, b, manager, cwd, code, start_timeout) for b in booted]
         pool.shutdown(wait=False)
