@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -187,11 +188,7 @@ def run(
                 progress=not no_progress,
                 check_text=check_text,
             )
-            click.echo(outcome.describe())
-            click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
-            result = outcome.result
-            if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
-                sys.exit(1)
+            _said(wb, outcome.describe(), outcome.result)
             return
         result = run_batch(
             wb,
@@ -207,10 +204,7 @@ def run(
             check_text=check_text,
             checks=checks,
         )
-        click.echo(result.describe())
-        click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
-        if result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked"):
-            sys.exit(1)
+        _said(wb, result.describe(), result)
 
 
 @batch.command()
@@ -295,8 +289,7 @@ def collect(ctx: click.Context, batch_id: str) -> None:
 
     wb = _workbench(ctx)
     result = gather(wb, batch_id)
-    click.echo(result.describe())
-    click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
+    _said(wb, result.describe())
 
 
 @batch.command()
@@ -308,5 +301,15 @@ def cancel(ctx: click.Context, batch_id: str) -> None:
 
     wb = _workbench(ctx)
     result = stop(wb, batch_id)
-    click.echo(result.describe() if result is not None else f"batch {batch_id}: cancelled before it was sent")
+    _said(wb, result.describe() if result is not None else f"batch {batch_id}: cancelled before it was sent")
+
+
+def _said(wb: Any, summary: str, result: Any = None) -> None:
+    """A batch command's last words: its summary, the wallet's balance (on stderr), and exit 1
+    when a run's shards failed or any job failed or was blocked."""
+    click.echo(summary)
     click.echo(f"wallet: {format_credits(wb.wallet.balance)} credits left", err=True)
+    if result is not None and (
+        result.failed_shards or result.statuses.get("failed") or result.statuses.get("blocked")
+    ):
+        sys.exit(1)
