@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import struct
@@ -518,7 +519,7 @@ class Store:
         except FileNotFoundError:
             pass
         if image is not None and source.suffix.lower() in (".png", ".webp"):
-            data = _thumbnail_webp(image.copy(), size)
+            data = _thumbnail_webp(_thumbnail_pixels(image, size), size)
         else:
             source = self.path(relative)
             try:
@@ -533,6 +534,26 @@ class Store:
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(cached, data)
         return data
+
+
+def _thumbnail_pixels(image: Image.Image, size: int) -> Image.Image:
+    """What ``image.thumbnail((size, size), LANCZOS, reducing_gap=1.0)`` makes of a decoded PNG or
+    WebP, as a new image: ``image`` is left as it is without a copy of its full pixels first (a
+    fresh 1024² copy is ~2.5 ms of page faults for each answer of a batch). The size is Pillow's
+    own rounding (``Image.thumbnail``'s ``preserve_aspect_ratio``); a PNG has no ``draft``."""
+    width, height = image.size
+    if size >= width and size >= height:
+        return image
+    aspect = width / height
+
+    def rounded(number: float, key: Any) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if 1 >= aspect:  # (size / size against the aspect, as Pillow compares them)
+        final = (rounded(size * aspect, lambda n: abs(aspect - n / size)), size)
+    else:
+        final = (size, rounded(size / aspect, lambda n: 0 if n == 0 else abs(aspect - size / n)))
+    return image.resize(final, Image.Resampling.LANCZOS, reducing_gap=1.0)
 
 
 def _thumbnail_webp(image: Image.Image, size: int) -> bytes:
