@@ -93,3 +93,54 @@ def test_the_built_in_backends_are_the_entry_points_pyproject_declares() -> None
     assert base._BUILTIN == project["entry-points"][base.ENTRY_POINT_GROUP]
     for name in base._BUILTIN:
         assert base.get_backend_class(name).name == name
+
+
+# A batch kernel's work, as the runner gives it: the warm-up, then the notebook's run_shard call
+# on a shard of service jobs, then the summary shown as the notebook shows it.
+_SHARD = """
+import json, sys
+out, root, jobs, base_url = sys.argv[1:5]
+from workbench.batch.runner import _WARM_UP
+names = set(sys.modules)
+exec(_WARM_UP % True)
+from workbench.batch import run_shard
+summary = run_shard(jobs, root=root, batch_id="cold", shard=0,
+                    backend_options={"openai": {"base_url": base_url}}, concurrency=2)
+shown = summary._repr_html_() + repr(summary)
+with open(out, "w") as handle:
+    json.dump({"modules": sorted(set(sys.modules) - names), "shown": shown}, handle)
+"""
+
+
+def test_a_batch_kernel_runs_its_service_jobs_without_pandas(
+    tmp_path: Path, root: Path, openai_server
+) -> None:
+    """pandas is ~0.3 s of each kernel's start: no job needs it, nor the shard's summary table."""
+    from workbench import Workbench
+    from workbench.batch.shard import example_jobs_file
+
+    wb = Workbench(root)
+    wb.wallet.topup(10)
+    wb.close()
+    jobs = example_jobs_file(root)
+    jobs.write_text(json.dumps([dict(job, backend="openai") for job in json.loads(jobs.read_text())]))
+    out = tmp_path / "shard.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENAI_API_KEY="wbtest-not-a-key")
+    done = subprocess.run(
+        [sys.executable, "-c", _SHARD, str(out), str(root), str(jobs), openai_server.base_url],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(out.read_text())
+    assert "openai" in _tops(set(seen["modules"]))  # the service's jobs ran in this process
+    assert "pandas" not in _tops(set(seen["modules"]))
+    assert "<td>ok</td><td>2</td>" in seen["shown"] and "skipped (done before)" in seen["shown"]
+    wb = Workbench(root)
+    try:
+        assert (wb.runs(batch_id="cold")["status"] == "ok").sum() == 2
+    finally:
+        wb.close()

@@ -807,12 +807,13 @@ def _kernel_manager_class(
 
 
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
-# What a shard loads before its first job (pandas, the facade, Pillow's decoders), run in the kernel
-# while the runner works; with the service client's modules too when the batch sends requests
-# (openai alone is 0.6-0.9 s). A function, so that the notebook's namespace stays as it was.
+# What a shard loads before its first job (the facade, Pillow's decoders), run in the kernel while
+# the runner works; with the service client's modules too when the batch sends requests (openai
+# alone is 0.6-0.9 s). Not pandas: no job needs it, nor the shard's summary (0.3 s a kernel).
+# A function, so that the notebook's namespace stays as it was.
 _WARM_UP = """
 def _workbench_warm_up(service):
-    import pandas, workbench.core, workbench.batch.shard, workbench.backends.base
+    import workbench.core, workbench.batch.shard, workbench.backends.base
     from PIL import Image, WebPImagePlugin
     Image.preinit()
     if service:
