@@ -29,7 +29,7 @@ import math
 import os
 import re
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -688,11 +688,11 @@ def _image_name(record: dict[str, Any]) -> str | None:
     return f"{record['index']:04d}-{_slug('-'.join(record['coords']))}{Path(source).suffix}"
 
 
-def _link_images(folder: Path, frame: pd.DataFrame) -> None:
+def _link_images(folder: Path, records: list[dict[str, Any]]) -> None:
     """Name the batch's images by job in ``images/`` (hard links into the store, else copies)."""
     target = folder / "images"
     target.mkdir(exist_ok=True)
-    for record in frame.to_dict("records"):
+    for record in records:
         source, name = record["image"], _image_name(record)
         if name is None or not Path(source).is_file():
             continue
@@ -794,11 +794,28 @@ def _notes(wb: Workbench, batch_id: str, frame: pd.DataFrame) -> list[str]:
 def _write_report(
     wb: Workbench, batch_id: str, folder: Path, meta: dict[str, Any], frame: pd.DataFrame
 ) -> Report:
+    _prefetch(frame)
+    # The contact sheets are drawn while the rest of the report is worked out: decoding, pasting,
+    # drawing text and encoding the JPEG release the GIL, so the sheets take the other core (about
+    # half of a 200-job batch's report, which the runner writes after its last job).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheets") as pool:
+        drawing = pool.submit(contact_sheets, wb, batch_id, frame, folder=folder)
+        return _report_beside(wb, batch_id, folder, meta, frame, drawing)
+
+
+def _report_beside(
+    wb: Workbench,
+    batch_id: str,
+    folder: Path,
+    meta: dict[str, Any],
+    frame: pd.DataFrame,
+    drawing: Future[list[Path]],
+) -> Report:
+    """The report of ``_write_report`` but its contact sheets, which ``drawing`` makes meanwhile."""
     import pandas as pd
 
-    _prefetch(frame)
-    sheets = contact_sheets(wb, batch_id, frame, folder=folder)
-    _link_images(folder, frame)
+    records = frame.to_dict("records")  # once, for the images, jobs.csv and the jobs table
+    _link_images(folder, records)
     axes = meta["axes"]
     checked = frame["text_accuracy"].dropna()
     has_text = len(checked) > 0
@@ -893,10 +910,9 @@ def _write_report(
 
     ranking_csv, jobs_csv = folder / "ranking.csv", folder / "jobs.csv"
     table.to_csv(ranking_csv, index=False, float_format="%.6g")
-    _jobs_csv(jobs_csv, frame, axes)
+    _jobs_csv(jobs_csv, records, axes)
 
     inline = len(frame) <= INLINE_THUMBS
-    records = frame.to_dict("records")
 
     def thumb_for(record: dict[str, Any]) -> str:
         if record["image"] is None or record["status"] not in _DONE:
@@ -941,6 +957,7 @@ def _write_report(
         if has_text
         else ""
     )
+    sheets = drawing.result()
     page = _template().render(
         experiment=meta["experiment"],
         description=meta.get("description") or "",
@@ -1003,7 +1020,7 @@ def _conclusions(
     return found
 
 
-def _jobs_csv(path: Path, frame: pd.DataFrame, axes: list[dict[str, Any]]) -> None:
+def _jobs_csv(path: Path, records: list[dict[str, Any]], axes: list[dict[str, Any]]) -> None:
     factor_names = list(dict.fromkeys(f for axis in axes for f in axis["factors"]))
     fields = [
         "index",
@@ -1029,7 +1046,7 @@ def _jobs_csv(path: Path, frame: pd.DataFrame, axes: list[dict[str, Any]]) -> No
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(fields)
-        for record in frame.to_dict("records"):
+        for record in records:
             row = []
             for field in fields:
                 value = record.get(field)
