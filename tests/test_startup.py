@@ -144,3 +144,16 @@ def test_a_batch_kernel_runs_its_service_jobs_without_pandas(
         assert (wb.runs(batch_id="cold")["status"] == "ok").sum() == 2
     finally:
         wb.close()
+
+
+def test_a_service_batch_plan_never_loads_the_draft_renderer(tmp_path: Path, root: Path) -> None:
+    """The default backend's name is checked without loading it: the draft renderer's modules
+    (numpy and its painting) are ~0.4 s of a runner that only sends requests to the service."""
+    experiment = tmp_path / "mugs.yaml"
+    experiment.write_text("name: mugs\nspec: {quality: low}\ngrid:\n  subject: ['a mug', 'a cup']\n")
+    modules, done = _imported(
+        tmp_path, "--root", str(root), "batch", "plan", str(experiment), "--backend", "openai"
+    )
+    assert "images     2 in 2 jobs" in done.stdout and "openai/gpt-image-2" in done.stdout, done.stdout
+    assert "workbench.backends.openai" in modules
+    assert "workbench.backends.draft" not in modules

@@ -26,6 +26,7 @@ from workbench.backends.base import (
     ImageRequest,
     ImageResult,
     PartialCallback,
+    check_backend_name,
     get_backend_class,
 )
 from workbench.batches import BatchLog
@@ -169,7 +170,7 @@ class Workbench:
         user: str | None = None,
         project: str | None = None,
     ) -> None:
-        get_backend_class(backend)  # an unknown default backend: before anything is made
+        check_backend_name(backend)  # an unknown default backend: before anything is made
         for name, options in (backend_options or {}).items():  # a misspelt option or a wrong value too
             get_backend_class(name).check_options(options)
         self.root = Path(root) if root is not None else default_root()

@@ -558,15 +558,18 @@ def available_backends() -> list[str]:
     return sorted(set(_REGISTRY) | set(_entry_points()))
 
 
-def get_backend_class(name: str) -> type[Backend]:
-    """Look a backend class up by name; ``SpecError`` names the ones there are."""
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    if name in _LOADED:
-        return _LOADED[name]
-    builtin = _BUILTIN.get(name)
-    eps = {} if builtin else _entry_points()
-    if not builtin and name not in eps:
+def check_backend_name(name: str) -> None:
+    """Raise ``SpecError`` (naming the ones there are) unless a backend called ``name`` exists,
+    or ``BackendError`` if its package cannot be loaded. The package's own backends are not
+    loaded for it (the draft renderer's modules are ~0.4 s of a cold process that only sends
+    requests to the service); another package's is, so a broken one is refused here."""
+    if name not in _BUILTIN:
+        get_backend_class(name)
+
+
+def _entry_point(name: str) -> Any:
+    eps = _entry_points()
+    if name not in eps:
         names = available_backends()
         close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -574,12 +577,23 @@ def get_backend_class(name: str) -> type[Backend]:
             f"Unknown backend {name!r}.{hint} Choose one of {', '.join(names) or 'none installed'}.",
             field="backend",
         )
+    return eps[name]
+
+
+def get_backend_class(name: str) -> type[Backend]:
+    """Look a backend class up by name; ``SpecError`` names the ones there are."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name in _LOADED:
+        return _LOADED[name]
+    builtin = _BUILTIN.get(name)
+    entry = None if builtin else _entry_point(name)
     try:
         if builtin:
             module, _, attr = builtin.partition(":")
             cls = getattr(importlib.import_module(module), attr)
         else:
-            cls = eps[name].load()
+            cls = entry.load()
     except (ImportError, AttributeError) as exc:  # its package is missing or broken
         raise BackendError(f"The {name} backend cannot be loaded ({exc}).", backend=name) from None
     _LOADED[name] = cls
