@@ -13,7 +13,9 @@ image from a cold process â‰¤ 500 ms, a 2-shard batch's cost over its requests â
 
 The start-up figures are of processes whose bytecode is cached, as an installed package runs (a
 ``PYTHONPYCACHEPREFIX`` of the benchmark's own, written by an untimed first run); beside them the
-same with the checkout's own modules compiled on every start (``PYTHONDONTWRITEBYTECODE``). The
+same with the package's own modules compiled on every start (a copy without its bytecode, run
+with ``PYTHONDONTWRITEBYTECODE``). The batch cases run the checkout with the bytecode ``make``
+writes for it, as an installed package has its own. The
 first draft image is timed with a new prompt each time (a repeated one is a cached run, not a
 render), in a root that already has its run log, and in a new root (the run log made too).
 
@@ -189,13 +191,22 @@ def _phase_figures(phases: dict, case: str) -> list[dict]:
     return figures
 
 
-def _cold_env(pycache: Path | None) -> dict[str, str]:
+def _cold_env(pycache: Path | None, folder: Path) -> dict[str, str]:
     """A cold process's environment: bytecode cached in ``pycache`` (written by a first run, as an
-    installed package has it), or with ``None`` none written, so a checkout's own modules are
-    compiled on every start (``PYTHONDONTWRITEBYTECODE``, as on the project's machines)."""
+    installed package has it), or with ``None`` a copy of the package without its bytecode and
+    none written, so its own modules are compiled on every start (``PYTHONDONTWRITEBYTECODE``, as
+    on the project's machines, in a checkout whose bytecode ``make`` has not written)."""
     env = _env()
     if pycache is None:
+        import shutil
+
+        source = folder / "uncompiled"
+        if not source.exists():
+            shutil.copytree(
+                ROOT / "workbench", source / "workbench", ignore=shutil.ignore_patterns("__pycache__")
+            )
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPATH"] = str(source)
     else:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(pycache)
@@ -221,7 +232,7 @@ def _cold_figures(folder: Path) -> list[dict]:
     cold = [*WORKBENCH, "--root", str(folder / "cold"), "generate"]
     figures = []
     for cached in (True, False):
-        env = _cold_env(folder / "pycache" if cached else None)
+        env = _cold_env(folder / "pycache" if cached else None, folder)
         note = "" if cached else " [workbench compiled]"
         target = {"target": 500} if cached else {}
         help_s, help_cpu = _cold(lambda i: [*WORKBENCH, "--help"], env)
