@@ -429,3 +429,77 @@ def test_a_save_removes_what_a_killed_save_left_and_keeps_one_still_being_writte
     ledger.close()
     assert ledger.snapshot_path.is_file()
     assert not dead.exists() and not old.exists() and live.exists() and other.exists()
+
+
+def _pandas_frame(rows) -> pd.DataFrame:
+    """The runs frame of database rows (order value first) as pandas builds it, cell by cell:
+    the reference for the fast paths (chunks, category codes, factorized sizes)."""
+    import numpy as np
+
+    from workbench.ledger.base import RUN_COLUMNS
+    from workbench.ledger.frames import RUN_KINDS
+
+    def categorical(values):
+        known = sorted({v for v in values if v is not None})
+        return pd.Categorical(values, categories=pd.Index(known, dtype="str"))
+
+    cells = {name: [row[i + 1] for row in rows] for i, name in enumerate(RUN_COLUMNS)}
+    data = {}
+    for name, values in cells.items():
+        if name == "width":
+            shown = [["<NA>" if v is None else v for v in cells[side]] for side in ("width", "height")]
+            data["size"] = categorical([f"{w}x{h}" for w, h in zip(*shown, strict=True)])
+        kind = RUN_KINDS[name]
+        if kind == "category":
+            data[name] = categorical(values)
+        elif kind == "int":
+            data[name] = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
+        elif kind == "float":
+            data[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        elif kind == "datetime":
+            data[name] = pd.to_datetime(values, utc=True, format="ISO8601")
+        else:
+            column = np.empty(len(values), dtype=object)
+            column[:] = [(v.split("\n") if v else []) for v in values] if kind == "images" else values
+            data[name] = pd.Series(column, dtype=object)
+    return pd.DataFrame(data)
+
+
+def _odd(i: int) -> dict:
+    """A row of odd values: new category texts only after the first thousand rows (texts that
+    look like numbers or codes, quotes), more projects than a CASE would list, separators and
+    line breaks in texts, one huge text, times in other offsets, a width that is a float."""
+    row = _row(i, project=f"p{i % 40}")
+    if i >= 1_200:
+        row["kind"] = ["generate", "edit", "5", "-1", "x'y; --", "日本"][i % 6]
+        row["quality"] = None if i % 7 == 0 else row["quality"]
+    if i % 97 == 0:
+        row["prompt"] = "a\x01b\nc\r\nd\x00e" + "é" * (i % 5)
+        row["created_at"] = "2026-01-01T02:30:00.5+02:00"
+    if i == 1_500:
+        row["prompt"] = "x" * 3_000_000
+        row["images"] = ["a.png", "", "b\u2028c.png"]
+    if i == 1_700:
+        row["width"] = 1024.5
+    return row
+
+
+def test_a_large_sqlite_read_is_the_frame_pandas_builds_from_its_rows(tmp_path, monkeypatch):
+    from workbench.ledger.sqlite import _RUN_SELECT
+
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 10**9)
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
+    _fill(ledger, [_odd(i) for i in range(2_600)])
+    rows = ledger._fetch(f"{_RUN_SELECT} ORDER BY rowid")
+    expected = _pandas_frame(rows)
+    frame = SQLiteLedger(ledger.path).runs()  # every row, fetched column by column
+    pd.testing.assert_frame_equal(frame[list(expected.columns)], expected)
+    assert frame["size"].cat.categories[-1] == "<NA>x1024" and "1024.5x1024" in set(frame["size"])
+    # The same rows without the odd texts after the first ones: every category fetched as codes.
+    plain = SQLiteLedger(tmp_path / "plain.sqlite")
+    _fill(plain, [_row(i) for i in range(1_500)])
+    expected = _pandas_frame(plain._fetch(f"{_RUN_SELECT} ORDER BY rowid"))
+    frame = SQLiteLedger(plain.path).runs()
+    pd.testing.assert_frame_equal(frame[list(expected.columns)], expected)
+    for each in (ledger, plain):
+        each.close()
