@@ -503,3 +503,38 @@ def test_a_large_sqlite_read_is_the_frame_pandas_builds_from_its_rows(tmp_path, 
     pd.testing.assert_frame_equal(frame[list(expected.columns)], expected)
     for each in (ledger, plain):
         each.close()
+
+
+def _odd_for_postgresql(i: int) -> dict:
+    """Odd rows PostgreSQL can hold (no NUL, no aggregate separator): NULLs in every nullable
+    column some of the time and in some always, line breaks and other separators in texts, one
+    huge text, times in other offsets, new category texts late."""
+    row = _row(i, project=None if i % 5 else f"p{i % 40}", usage=None, cached_from=None)
+    if i % 97 == 0:
+        row.update(prompt="a\tb\nc\r\nd\x02e\u2028" + "é" * (i % 5), created_at="2026-01-01T02:30:00.5+02:00")
+        row.update(spec=None, params=None, batch_id=None, seed=None, tokens_in=None, latency_ms=None)
+    if i >= 1_200:
+        row["kind"] = ["generate", "edit", "5", "x'y; --", "日本"][i % 5]
+    if i == 1_500:
+        row.update(prompt="x" * 3_000_000, images=["a.png", "", "b\u2028c.png"])
+    return row
+
+
+def test_a_large_postgresql_read_is_the_frame_pandas_builds_from_its_rows(postgres_url, monkeypatch):
+    from workbench.ledger import postgres
+    from workbench.ledger.frames import Fetched
+
+    monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 10**9)
+    pg = postgres.PostgresLedger(postgres_url)
+    _fill(pg, [_odd_for_postgresql(i) for i in range(2_600)])
+    expected = _pandas_frame(
+        pg._fetch(f"SELECT seq, {postgres._RUN_READ} FROM runs ORDER BY seq", binary=True)
+    )
+    assert isinstance(pg._columns_after(0, 2_600, whole=True), Fetched)  # (no separator: aggregates)
+    whole = postgres.PostgresLedger(postgres_url)
+    pd.testing.assert_frame_equal(whole.runs()[list(expected.columns)], expected)
+    monkeypatch.setattr(postgres, "_CHUNK_BYTES", 400_000)  # chunks of a few hundred rows, then the huge one
+    chunked = postgres.PostgresLedger(postgres_url)
+    pd.testing.assert_frame_equal(chunked.runs()[list(expected.columns)], expected)
+    for each in (pg, whole, chunked):
+        each.close()

@@ -471,11 +471,12 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
 
     def _rows_after(self, last: int) -> list[tuple] | Fetched:
         """The rows recorded after seq ``last``, for ``FrameCache``: a few as rows (seq first),
-        many column by column (``_columns_after``)."""
-        sql = "SELECT count(*), coalesce(max(seq), 0) FROM runs WHERE seq > %s"
-        count, upto = self._fetch(sql, (last,))[0]
+        many column by column (``_columns_after``; counted with their texts' bytes first, to
+        know whether they fit one chunk)."""
+        count, upto, size = self._fetch(_COUNT_SQL, (last,))[0]
         if int(count) > FEW_ROWS:
-            fetched = self._columns_after(last, int(upto))
+            whole = int(count) <= _CHUNK and int(size) <= _CHUNK_BYTES
+            fetched = self._columns_after(last, int(upto), whole=whole)
             if fetched is not None:
                 return fetched
         return self._fetch(
@@ -484,7 +485,7 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
             binary=True,  # binary cells parse faster: 100k rows in about half the time
         )
 
-    def _columns_after(self, last: int, upto: int) -> Fetched | None:
+    def _columns_after(self, last: int, upto: int, *, whole: bool = False) -> Fetched | None:
         """The rows after seq ``last`` up to ``upto`` as one aggregate per column, made by the
         server and split here at C speed: a few cells instead of one per row and column. The
         text and the number columns are two queries on two connections at once (the server works
@@ -492,8 +493,11 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
         committed (seqs are taken under the write lock), so both see the same rows. Each chunk
         holds at most ``_CHUNK`` rows and ``_CHUNK_BYTES`` of text (a PostgreSQL value stays
         under 1 GB); one the server still cannot build (out of memory, a program limit) is asked
-        again at half the size. None when a text holds the separator, the rows came out of order
-        or a chunk of one row is too large (then: row by row)."""
+        again at half the size. ``whole``: the caller counted the rows and their texts' bytes, and
+        they fit one chunk: then each group is a plain aggregate over them, without the window
+        functions that cap a chunk (they were half of the server's time). None when a text holds
+        the separator, the rows came out of order or a chunk of one row is too large (then: row
+        by row)."""
         from concurrent.futures import ThreadPoolExecutor
 
         rows, size = _CHUNK, _CHUNK_BYTES
@@ -501,8 +505,20 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
         def fetch(sql: str) -> Sequence[Any]:
             return self._fetch_aggregate(sql, (last, upto, rows, size))
 
+        def fetch_whole(sql: str) -> Sequence[Any]:
+            return self._fetch_aggregate(sql, (last, upto))
+
         parts: list[Fetched] = []
         with ThreadPoolExecutor(max_workers=len(_COLUMNS_SQL), thread_name_prefix="workbench-runs") as pool:
+            if whole:
+                try:
+                    part = _unpacked(list(pool.map(fetch_whole, _WHOLE_SQL)))
+                except _TooLarge:  # (then in chunks, as below)
+                    part = Fetched({}, 0, last)
+                if part is None:
+                    return None
+                if part.n:
+                    return part
             while last < upto:
                 try:
                     part = _unpacked(list(pool.map(fetch, _COLUMNS_SQL)))
@@ -530,11 +546,15 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
         return Fetched(by_name, sum(p.n for p in parts), last)
 
     def _fetch_aggregate(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
-        """The one row of a ``_COLUMNS_SQL`` query; ``_TooLarge`` when the server cannot build it."""
+        """The one row of a ``_COLUMNS_SQL`` (or ``_WHOLE_SQL``) query; ``_TooLarge`` when the
+        server cannot build it. The rows are read in seq order from seq's index rather than
+        sorted (``enable_sort`` off for the query: a sort of 100,000 rows spilled to disk, a
+        fifth of the server's time; the order is checked on the seqs all the same)."""
         import psycopg
 
         try:
-            with self._pool.connection() as conn, conn.cursor(binary=True) as cursor:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor(binary=True) as cursor:
+                cursor.execute("SET LOCAL enable_sort = off")
                 return cursor.execute(sql, params).fetchall()[0]
         except (psycopg.errors.ProgramLimitExceeded, psycopg.errors.OutOfMemory):
             raise _TooLarge from None
@@ -569,13 +589,19 @@ class _TooLarge(Exception):
 _TEXT_SEP = "\x01"
 
 
-def _aggregate(name: str) -> str:
-    kind = RUN_KINDS[name]
-    if kind == "int":
-        return f"string_agg(int8send(coalesce(\"{name}\", 0)::bigint), ''::bytea)"
-    if kind == "float":
-        return f"string_agg(float8send(coalesce(\"{name}\", 0)::float8), ''::bytea)"
-    return f"string_agg(coalesce(\"{name}\"::text, ''), chr(1))"
+def _is_number(name: str) -> bool:
+    return RUN_KINDS[name] in ("int", "float")
+
+
+def _cell(name: str) -> str:
+    """A number cell as 8 bytes (big-endian; 0 where NULL)."""
+    if RUN_KINDS[name] == "int":
+        return f'int8send(coalesce("{name}", 0)::bigint)'
+    return f'float8send(coalesce("{name}", 0)::float8)'
+
+
+# NULL marks: one bit a column, 63 columns to a bigint word of a row's head (see _group_head).
+_WORD_BITS = 63
 
 
 # The columns in two groups, each one query: texts (split here) and numbers (read as arrays).
@@ -585,6 +611,41 @@ _GROUPS = (
 )
 
 
+def _group_head(names: Sequence[str]) -> str:
+    """The select list of a group's row: the count; one bytea of every row's head, in seq order
+    (8 bytes each: its seq, its NULL marks as bits of bigint words, then its number cells;
+    ``_head_dtype``); then one aggregate per text column, the texts joined by ``_TEXT_SEP``.
+    (One bytea of whole heads, not one aggregate per number column and a '0'/'1' text of NULL
+    marks: the server built those in twice the time.)"""
+    words = [
+        " | ".join(f"(({quoted([n])} IS NULL)::int::bigint << {bit})" for bit, n in enumerate(chunk))
+        for chunk in _words(names)
+    ]
+    head = ["int8send(seq)", *(f"int8send({word})" for word in words), *map(_cell, filter(_is_number, names))]
+    texts = [f"string_agg(coalesce({quoted([n])}::text, ''), chr(1))" for n in names if not _is_number(n)]
+    heads = "string_agg(" + " || ".join(head) + ", ''::bytea)"
+    return f"SELECT {', '.join(['count(*)', heads, *texts])} "
+
+
+def _words(names: Sequence[str]) -> list[Sequence[str]]:
+    return [names[i : i + _WORD_BITS] for i in range(0, len(names), _WORD_BITS)]
+
+
+def _head_dtype(names: Sequence[str]) -> np.dtype:
+    """A row's head in a group's bytea (``_group_head``): seq, NULL-mark words, number cells."""
+    fields = [("seq", ">i8"), *((f"nulls{i}", ">i8") for i in range(len(_words(names))))]
+    fields += [(n, ">i8" if RUN_KINDS[n] == "int" else ">f8") for n in names if _is_number(n)]
+    return np.dtype(fields)
+
+
+def _whole_sql(names: Sequence[str]) -> str:
+    """``_group_sql`` without the cap: every row after seq ``%s`` up to ``%s``."""
+    return (
+        f"{_group_head(names)}FROM (SELECT seq, {quoted(names)} FROM runs "
+        "WHERE seq > %s AND seq <= %s ORDER BY seq) AS r"
+    )
+
+
 def _group_sql(names: Sequence[str]) -> str:
     """One row: the count, the seqs, one '0'/'1' per cell for NULL, then one aggregate per column,
     over the rows in seq order (a sorted subquery feeds an aggregate in its order; checked on the
@@ -592,10 +653,7 @@ def _group_sql(names: Sequence[str]) -> str:
     (every group counts the same: the text group's bytes) add up to at most ``%s`` bytes, but
     always the first one."""
     return (
-        "SELECT count(*), string_agg(int8send(seq), ''::bytea), "
-        f"string_agg(concat({', '.join(f'({quoted([n])} IS NULL)::int' for n in names)}), ''), "
-        f"{', '.join(_aggregate(n) for n in names)} "
-        f"FROM (SELECT seq, {quoted(names)}, "
+        f"{_group_head(names)}FROM (SELECT seq, {quoted(names)}, "
         "sum(bytes) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto_here, "
         "row_number() OVER (ORDER BY seq) AS k "
         f"FROM (SELECT seq, {quoted(names)}, {_TEXT_BYTES} AS bytes FROM runs "
@@ -609,33 +667,48 @@ _TEXT_BYTES = " + ".join(
     [f"octet_length(coalesce({quoted([n])}::text, ''))" for n in _GROUPS[0]] + [str(2 * len(RUN_COLUMNS))]
 )
 _COLUMNS_SQL = tuple(_group_sql(names) for names in _GROUPS)
+_WHOLE_SQL = tuple(_whole_sql(names) for names in _GROUPS)
+_COUNT_SQL = (
+    f"SELECT count(*), coalesce(max(seq), 0), coalesce(sum({_TEXT_BYTES}), 0) FROM runs WHERE seq > %s"
+)
 
 
 def _unpacked(rows: Sequence[Sequence[Any]]) -> Fetched | None:
-    """The rows of ``_COLUMNS_SQL`` as columns; None when a text holds the separator, the seqs
-    are not in order or the groups saw other rows."""
-    count, seq_bytes = int(rows[0][0]), rows[0][1]
-    if any((int(row[0]), row[1]) != (count, seq_bytes) for row in rows[1:]):
+    """The rows of ``_COLUMNS_SQL`` (or ``_WHOLE_SQL``) as columns; None when a text holds the
+    separator, the seqs are not in order or the groups saw other rows."""
+    count = int(rows[0][0])
+    if any(int(row[0]) != count for row in rows[1:]):
         return None
     if not count:
         return Fetched({}, 0, 0)
-    seqs = np.frombuffer(seq_bytes, dtype=">i8").astype(np.int64)
-    if len(seqs) != count or (count > 1 and not bool((np.diff(seqs) > 0).all())):
+    heads = [
+        np.frombuffer(row[1], dtype=_head_dtype(names)) for names, row in zip(_GROUPS, rows, strict=True)
+    ]
+    seqs = heads[0]["seq"].astype(np.int64)
+    if any(len(head) != count or not np.array_equal(head["seq"], seqs) for head in heads):
+        return None
+    if count > 1 and not bool((np.diff(seqs) > 0).all()):
         return None
     by_name: dict[str, Any] = {}
-    for names, row in zip(_GROUPS, rows, strict=True):
-        nulls = np.frombuffer(row[2].encode("ascii"), dtype=np.uint8).reshape(count, len(names)) == 49
-        for j, (name, cell) in enumerate(zip(names, row[3:], strict=True)):
-            kind, missing = RUN_KINDS[name], np.ascontiguousarray(nulls[:, j])
-            if kind in ("int", "float"):
-                data = np.frombuffer(cell, dtype=">i8" if kind == "int" else ">f8")
-                by_name[name] = Typed(data.astype(np.int64 if kind == "int" else np.float64), missing)
+    for names, head, row in zip(_GROUPS, heads, rows, strict=True):
+        texts = iter(row[2:])
+        for j, name in enumerate(names):
+            word, bit = divmod(j, _WORD_BITS)
+            missing = (head[f"nulls{word}"] >> bit) & 1 == 1
+            if _is_number(name):
+                by_name[name] = Typed(
+                    head[name].astype(np.int64 if RUN_KINDS[name] == "int" else np.float64), missing
+                )
                 continue
-            values: list[Any] = cell.split(_TEXT_SEP)
+            values: list[Any] = next(texts).split(_TEXT_SEP)
             if len(values) != count:
                 return None
-            for i in np.flatnonzero(missing).tolist():
-                values[i] = None
+            if missing.all():  # (a column never written: no loop over its cells)
+                values = [None] * count
+            elif missing.any():
+                cells = np.fromiter(values, dtype=object, count=count)
+                cells[missing] = None
+                values = cells.tolist()
             by_name[name] = values
     return Fetched({name: by_name[name] for name in RUN_COLUMNS}, count, int(seqs[-1]))
 
