@@ -179,7 +179,8 @@ class SQLiteLedger(FrameCache, CommonLedger, Ledger):
                     known[name] = sorted(texts)
             selected, params = [], []
             for name in RUN_COLUMNS:
-                if name in known:  # NULL: -1; a text not among them comes as it is
+                if name in known:  # NULL: -1; a text not among them comes as it is (a TEXT
+                    # column holds texts, blobs and NULLs only: an int in it is always a code)
                     whens = " ".join("WHEN ? THEN ?" for _ in known[name])
                     missing = f'ifnull("{name}", -1)'
                     selected.append(f'CASE "{name}" {whens} ELSE {missing} END' if whens else missing)
