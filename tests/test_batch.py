@@ -520,3 +520,48 @@ def test_a_service_batch_that_fits_in_flight_runs_in_one_kernel(
         runs = Workbench(root).runs(batch_id=f"wave-{concurrency}")
         assert len(runs) == 6 and set(runs["shard"]) == shards
     assert openai_server.max_inflight == 6  # the first batch: all six at once
+
+
+def test_a_new_kernel_client_is_ready_with_a_live_iopub_and_sees_every_output(tmp_path):
+    """The batch's kernel clients skip jupyter_client's fixed 0.2 s waits in wait_for_ready, but
+    keep its proof: once ready, the client's IOPub subscription is live, so the first output of
+    the first cell is not lost (nbclient writes it into the shard's notebook)."""
+    import asyncio
+
+    from workbench.batch.runner import _boot_kernel, _kernel_manager_class, _stop_kernel
+
+    manager = _kernel_manager_class(cwd=tmp_path)
+    km, booted = _boot_kernel(manager, str(tmp_path), 60.0)
+    booted.stop_channels()
+
+    async def outputs_of_new_clients() -> list[str]:
+        seen = []
+        for i in range(5):
+            client = km.client()
+            client.start_channels()
+            try:
+                await client.wait_for_ready(timeout=30)
+                msg_id = client.execute(f"print('hello {i}')")
+                text = ""
+                while True:
+                    msg = await client.get_iopub_msg(timeout=30)
+                    if msg["parent_header"].get("msg_id") != msg_id:
+                        continue  # (a kernel_info request's status)
+                    if msg["msg_type"] == "stream":
+                        text += msg["content"]["text"]
+                    if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                        break
+                reply = await client.get_shell_msg(timeout=30)
+                while reply["parent_header"].get("msg_id") != msg_id:
+                    reply = await client.get_shell_msg(timeout=30)
+                assert reply["content"]["status"] == "ok"
+                seen.append(text)
+            finally:
+                client.stop_channels()
+        return seen
+
+    try:
+        assert type(km.client()).__name__ == "ReadyAsyncKernelClient"
+        assert asyncio.run(outputs_of_new_clients()) == [f"hello {i}\n" for i in range(5)]
+    finally:
+        _stop_kernel(km)

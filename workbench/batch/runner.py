@@ -787,8 +787,15 @@ def _kernel_manager_class(
 
     package_parent = str(Path(__file__).resolve().parents[2])
 
+    ready_async, ready_blocking = _ready_clients()
+
     class WorkbenchKernelManager(AsyncKernelManager):
         kernel_cwd = None if cwd is None else str(cwd)
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.client_factory = ready_async  # (nbclient's client of the shard's notebook)
+            self.blocking_class = ready_blocking  # (the client of a kernel booted ahead)
 
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             if self.kernel_cwd is not None:
@@ -804,6 +811,67 @@ def _kernel_manager_class(
             return await super().start_kernel(env=env, **kw)
 
     return WorkbenchKernelManager
+
+
+_READY_CLIENTS: tuple[type, type] | None = None
+
+
+def _ready_clients() -> tuple[type, type]:
+    """jupyter_client's async and blocking kernel clients with ``_wait_for_ready`` (made once)."""
+    global _READY_CLIENTS
+    if _READY_CLIENTS is None:
+        from jupyter_client.asynchronous import AsyncKernelClient
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_client.utils import run_sync
+
+        class ReadyAsyncKernelClient(AsyncKernelClient):
+            wait_for_ready = _wait_for_ready
+
+        class ReadyBlockingKernelClient(BlockingKernelClient):
+            wait_for_ready = run_sync(_wait_for_ready)
+
+        _READY_CLIENTS = (ReadyAsyncKernelClient, ReadyBlockingKernelClient)
+    return _READY_CLIENTS
+
+
+async def _wait_for_ready(self: Any, timeout: float | None = None) -> None:
+    """``KernelClient.wait_for_ready`` without its fixed waits, which cost every new client
+    0.2 s at least: after a kernel_info reply it gives IOPub 0.2 s for a message, then drains
+    IOPub until 0.2 s pass without one. A batch paid that once per kernel booted ahead and once
+    per shard (nbclient's own client), on the way to its first job. The same proof of a live
+    kernel and a live IOPub subscription (a kernel_info reply on shell, then any message on
+    IOPub), asked again every 20 ms until it holds; what IOPub has already queued is dropped
+    (nbclient and the runner match replies and outputs to their requests anyway)."""
+    from queue import Empty
+
+    from jupyter_core.utils import ensure_async
+
+    deadline = time.monotonic() + (math.inf if timeout is None else timeout)
+    while True:
+        self.kernel_info()
+        try:
+            reply = await ensure_async(self.shell_channel.get_msg(timeout=1))
+        except Empty:
+            reply = None
+        if reply is not None and reply["msg_type"] == "kernel_info_reply":
+            try:
+                await ensure_async(self.iopub_channel.get_msg(timeout=0.02))
+            except Empty:
+                pass  # not subscribed yet: ask again
+            else:
+                handle = getattr(self, "_handle_kernel_info_reply", None)  # (protocol version)
+                if handle is not None:
+                    handle(reply)
+                break
+        if not await ensure_async(self.is_alive()):
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+    while True:
+        try:
+            await ensure_async(self.iopub_channel.get_msg(timeout=0))
+        except Empty:
+            return
 
 
 _KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
