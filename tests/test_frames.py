@@ -235,9 +235,9 @@ def test_a_chunk_the_server_cannot_build_is_asked_again_smaller(postgres_url, mo
     asked: list[int] = []
     real = postgres.PostgresLedger._fetch_aggregate
 
-    def fetch(self, sql, params):
-        asked.append(params[2])
-        if params[2] > 400:  # (the server's "out of memory" for a chunk this large)
+    def fetch(self, sql, params):  # (params: the known category texts, then last, upto, rows, bytes)
+        asked.append(params[-2])
+        if params[-2] > 400:  # (the server's "out of memory" for a chunk this large)
             raise postgres._TooLarge
         return real(self, sql, params)
 
@@ -530,11 +530,21 @@ def test_a_large_postgresql_read_is_the_frame_pandas_builds_from_its_rows(postgr
     expected = _pandas_frame(
         pg._fetch(f"SELECT seq, {postgres._RUN_READ} FROM runs ORDER BY seq", binary=True)
     )
-    assert isinstance(pg._columns_after(0, 2_600, whole=True), Fetched)  # (no separator: aggregates)
+    known = pg._first_texts(0)  # (no separator: aggregates, the first rows' categories as codes)
+    assert isinstance(pg._columns_after(0, 2_600, whole=True, known=known), Fetched)
+    assert set(known) >= {"kind", "backend", "status"}
     whole = postgres.PostgresLedger(postgres_url)
     pd.testing.assert_frame_equal(whole.runs()[list(expected.columns)], expected)
     monkeypatch.setattr(postgres, "_CHUNK_BYTES", 400_000)  # chunks of a few hundred rows, then the huge one
     chunked = postgres.PostgresLedger(postgres_url)
     pd.testing.assert_frame_equal(chunked.runs()[list(expected.columns)], expected)
-    for each in (pg, whole, chunked):
+    # A category text not among the first rows' that holds the separator: then row by row.
+    _fill(pg, [{**_odd_for_postgresql(2_600), "kind": "a\x01b"}])
+    assert pg._columns_after(0, 2_601, whole=True, known=pg._first_texts(0)) is None
+    expected = _pandas_frame(
+        pg._fetch(f"SELECT seq, {postgres._RUN_READ} FROM runs ORDER BY seq", binary=True)
+    )
+    fresh = postgres.PostgresLedger(postgres_url)
+    pd.testing.assert_frame_equal(fresh.runs()[list(expected.columns)], expected)
+    for each in (pg, whole, chunked, fresh):
         each.close()

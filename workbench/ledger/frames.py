@@ -84,9 +84,9 @@ class Typed:
 @dataclasses.dataclass
 class Coded:
     """A category column fetched as codes: each cell the index of its text in ``known``, -1 where
-    it is missing, or (a text not among them) the text itself."""
+    it is missing, or (a text not among them) the text itself; or an array of codes only."""
 
-    values: list[Any]
+    values: list[Any] | np.ndarray
     known: list[str]
 
     def __len__(self) -> int:
@@ -94,7 +94,8 @@ class Coded:
 
     def decoded(self) -> list[Any]:
         known = self.known
-        return [v if type(v) is not int else known[v] if v >= 0 else None for v in self.values]
+        values = self.values.tolist() if isinstance(self.values, np.ndarray) else self.values
+        return [v if type(v) is not int else known[v] if v >= 0 else None for v in values]
 
 
 @dataclasses.dataclass
@@ -256,9 +257,9 @@ def _categorical(values: Sequence[str | None], capacity: int) -> dict[str, Any]:
     unite them; ``None`` is code -1. ``Coded`` cells that are all codes need no factorizing
     (every text known is one of the column's: they were read from its first rows)."""
     if isinstance(values, Coded):
-        if set(map(type, values.values)) == {int}:
+        if isinstance(values.values, np.ndarray) or set(map(type, values.values)) == {int}:
             return _coded(
-                np.array(values.values, dtype=np.intp), np.array(values.known, dtype=object), capacity
+                np.asarray(values.values, dtype=np.intp), np.array(values.known, dtype=object), capacity
             )
         values = values.decoded()
     return _coded(*pd.factorize(_objects(values)), capacity)

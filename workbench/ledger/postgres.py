@@ -32,7 +32,7 @@ import pandas as pd
 from workbench.errors import LedgerError
 from workbench.ledger.base import RUN_COLUMNS, Ledger, RunRecord, utc_now
 from workbench.ledger.common import CommonLedger, check_filters, quoted
-from workbench.ledger.frames import FEW_ROWS, RUN_KINDS, Fetched, FrameCache, Typed, wait_for_save
+from workbench.ledger.frames import FEW_ROWS, RUN_KINDS, Coded, Fetched, FrameCache, Typed, wait_for_save
 from workbench.ledger.migrations import (
     CREDIT_COLUMNS,
     MIGRATIONS,
@@ -476,7 +476,7 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
         count, upto, size = self._fetch(_COUNT_SQL, (last,))[0]
         if int(count) > FEW_ROWS:
             whole = int(count) <= _CHUNK and int(size) <= _CHUNK_BYTES
-            fetched = self._columns_after(last, int(upto), whole=whole)
+            fetched = self._columns_after(last, int(upto), whole=whole, known=self._first_texts(last))
             if fetched is not None:
                 return fetched
         return self._fetch(
@@ -485,7 +485,22 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
             binary=True,  # binary cells parse faster: 100k rows in about half the time
         )
 
-    def _columns_after(self, last: int, upto: int, *, whole: bool = False) -> Fetched | None:
+    def _first_texts(self, last: int) -> dict[str, list[str]]:
+        """The texts of each category column in the first rows after seq ``last``, sorted, for
+        the columns that hold at most ``_FEW_TEXTS`` of them there (see ``_group_head``)."""
+        first = self._fetch(
+            f"SELECT {quoted(_CATEGORIES)} FROM runs WHERE seq > %s ORDER BY seq LIMIT 1000", (last,)
+        )
+        known = {}
+        for name, values in zip(_CATEGORIES, zip(*first, strict=True), strict=True):
+            texts = {v for v in values if v is not None}
+            if 0 < len(texts) <= _FEW_TEXTS and all(type(v) is str for v in texts):
+                known[name] = sorted(texts)
+        return known
+
+    def _columns_after(
+        self, last: int, upto: int, *, whole: bool = False, known: dict[str, list[str]] | None = None
+    ) -> Fetched | None:
         """The rows after seq ``last`` up to ``upto`` as one aggregate per column, made by the
         server and split here at C speed: a few cells instead of one per row and column. The
         text and the number columns are two queries on two connections at once (the server works
@@ -497,22 +512,26 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
         they fit one chunk: then each group is a plain aggregate over them, without the window
         functions that cap a chunk (they were half of the server's time). None when a text holds
         the separator, the rows came out of order or a chunk of one row is too large (then: row
-        by row)."""
+        by row). ``known``: texts of category columns (``_first_texts``), fetched as codes."""
         from concurrent.futures import ThreadPoolExecutor
 
         rows, size = _CHUNK, _CHUNK_BYTES
+        known = known or {}
+        groups = [(names, [known[n] for n in names if n in known]) for names in _GROUPS]
 
-        def fetch(sql: str) -> Sequence[Any]:
-            return self._fetch_aggregate(sql, (last, upto, rows, size))
+        def fetch(group: tuple[Sequence[str], list[Any]]) -> Sequence[Any]:
+            names, texts = group
+            return self._fetch_aggregate(_group_sql(names, known), (*texts, last, upto, rows, size))
 
-        def fetch_whole(sql: str) -> Sequence[Any]:
-            return self._fetch_aggregate(sql, (last, upto))
+        def fetch_whole(group: tuple[Sequence[str], list[Any]]) -> Sequence[Any]:
+            names, texts = group
+            return self._fetch_aggregate(_whole_sql(names, known), (*texts, last, upto))
 
         parts: list[Fetched] = []
-        with ThreadPoolExecutor(max_workers=len(_COLUMNS_SQL), thread_name_prefix="workbench-runs") as pool:
+        with ThreadPoolExecutor(max_workers=len(_GROUPS), thread_name_prefix="workbench-runs") as pool:
             if whole:
                 try:
-                    part = _unpacked(list(pool.map(fetch_whole, _WHOLE_SQL)))
+                    part = _unpacked(list(pool.map(fetch_whole, groups)), known)
                 except _TooLarge:  # (then in chunks, as below)
                     part = Fetched({}, 0, last)
                 if part is None:
@@ -521,7 +540,7 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
                     return part
             while last < upto:
                 try:
-                    part = _unpacked(list(pool.map(fetch, _COLUMNS_SQL)))
+                    part = _unpacked(list(pool.map(fetch, groups)), known)
                 except _TooLarge:
                     if rows == 1:
                         return None
@@ -541,12 +560,16 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
             if isinstance(columns[0], Typed):
                 data = np.concatenate([c.data for c in columns])
                 by_name[name] = Typed(data, np.concatenate([c.mask for c in columns]))
+            elif all(isinstance(c, Coded) for c in columns):
+                by_name[name] = Coded(np.concatenate([c.values for c in columns]), known[name])
+            elif any(isinstance(c, Coded) for c in columns):
+                by_name[name] = [v for c in columns for v in (c.decoded() if isinstance(c, Coded) else c)]
             else:
                 by_name[name] = [value for column in columns for value in column]
         return Fetched(by_name, sum(p.n for p in parts), last)
 
     def _fetch_aggregate(self, sql: str, params: Sequence[Any]) -> Sequence[Any]:
-        """The one row of a ``_COLUMNS_SQL`` (or ``_WHOLE_SQL``) query; ``_TooLarge`` when the
+        """The one row of a ``_group_sql`` (or ``_whole_sql``) query; ``_TooLarge`` when the
         server cannot build it. The rows are read in seq order from seq's index rather than
         sorted (``enable_sort`` off for the query: a sort of 100,000 rows spilled to disk, a
         fifth of the server's time; the order is checked on the seqs all the same)."""
@@ -611,52 +634,67 @@ _GROUPS = (
 )
 
 
-def _group_head(names: Sequence[str]) -> str:
+def _group_head(names: Sequence[str], known: dict[str, list[str]]) -> str:
     """The select list of a group's row: the count; one bytea of every row's head, in seq order
-    (8 bytes each: its seq, its NULL marks as bits of bigint words, then its number cells;
-    ``_head_dtype``); then one aggregate per text column, the texts joined by ``_TEXT_SEP``.
-    (One bytea of whole heads, not one aggregate per number column and a '0'/'1' text of NULL
-    marks: the server built those in twice the time.)"""
+    (``_head_dtype``: its seq, its NULL marks as bits of bigint words, its number cells, then the
+    codes of its ``known`` category texts, 1 + their index, 0 for another text or NULL); then one
+    aggregate per text column, its texts joined by ``_TEXT_SEP`` (a coded column's: only the
+    texts not known). (One bytea of whole heads, not one aggregate per number column and a
+    '0'/'1' text of NULL marks: the server built those in twice the time.)"""
     words = [
         " | ".join(f"(({quoted([n])} IS NULL)::int::bigint << {bit})" for bit, n in enumerate(chunk))
         for chunk in _words(names)
     ]
     head = ["int8send(seq)", *(f"int8send({word})" for word in words), *map(_cell, filter(_is_number, names))]
-    texts = [f"string_agg(coalesce({quoted([n])}::text, ''), chr(1))" for n in names if not _is_number(n)]
+    head += [f'int2send(coalesce("{n}:code", 0)::int2)' for n in names if n in known]
+    texts = [
+        f'string_agg(CASE WHEN "{n}:code" IS NULL THEN "{n}" END, chr(1))'
+        if n in known
+        else f"string_agg(coalesce({quoted([n])}::text, ''), chr(1))"
+        for n in names
+        if not _is_number(n)
+    ]
     heads = "string_agg(" + " || ".join(head) + ", ''::bytea)"
     return f"SELECT {', '.join(['count(*)', heads, *texts])} "
+
+
+def _selected(names: Sequence[str], known: dict[str, list[str]]) -> str:
+    """The columns of a group's rows, with the code of each known category text (one text[]
+    parameter a coded column, first in the query's parameters)."""
+    codes = [f'array_position(%s::text[], "{n}") AS "{n}:code"' for n in names if n in known]
+    return ", ".join(["seq", quoted(names), *codes])
 
 
 def _words(names: Sequence[str]) -> list[Sequence[str]]:
     return [names[i : i + _WORD_BITS] for i in range(0, len(names), _WORD_BITS)]
 
 
-def _head_dtype(names: Sequence[str]) -> np.dtype:
-    """A row's head in a group's bytea (``_group_head``): seq, NULL-mark words, number cells."""
+def _head_dtype(names: Sequence[str], known: dict[str, list[str]]) -> np.dtype:
+    """A row's head in a group's bytea (``_group_head``)."""
     fields = [("seq", ">i8"), *((f"nulls{i}", ">i8") for i in range(len(_words(names))))]
     fields += [(n, ">i8" if RUN_KINDS[n] == "int" else ">f8") for n in names if _is_number(n)]
+    fields += [(f"{n}:code", ">i2") for n in names if n in known]
     return np.dtype(fields)
 
 
-def _whole_sql(names: Sequence[str]) -> str:
+def _whole_sql(names: Sequence[str], known: dict[str, list[str]]) -> str:
     """``_group_sql`` without the cap: every row after seq ``%s`` up to ``%s``."""
     return (
-        f"{_group_head(names)}FROM (SELECT seq, {quoted(names)} FROM runs "
+        f"{_group_head(names, known)}FROM (SELECT {_selected(names, known)} FROM runs "
         "WHERE seq > %s AND seq <= %s ORDER BY seq) AS r"
     )
 
 
-def _group_sql(names: Sequence[str]) -> str:
-    """One row: the count, the seqs, one '0'/'1' per cell for NULL, then one aggregate per column,
-    over the rows in seq order (a sorted subquery feeds an aggregate in its order; checked on the
-    seqs). The rows: after seq ``%s`` up to ``%s``, at most ``%s`` of them, while their texts
-    (every group counts the same: the text group's bytes) add up to at most ``%s`` bytes, but
-    always the first one."""
+def _group_sql(names: Sequence[str], known: dict[str, list[str]]) -> str:
+    """One row (``_group_head``) over the rows in seq order (a sorted subquery feeds an aggregate
+    in its order; checked on the seqs). The rows: after seq ``%s`` up to ``%s``, at most ``%s``
+    of them, while their texts (every group counts the same: the text group's bytes) add up to
+    at most ``%s`` bytes, but always the first one."""
     return (
-        f"{_group_head(names)}FROM (SELECT seq, {quoted(names)}, "
+        f"{_group_head(names, known)}FROM (SELECT *, "
         "sum(bytes) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto_here, "
         "row_number() OVER (ORDER BY seq) AS k "
-        f"FROM (SELECT seq, {quoted(names)}, {_TEXT_BYTES} AS bytes FROM runs "
+        f"FROM (SELECT {_selected(names, known)}, {_TEXT_BYTES} AS bytes FROM runs "
         "WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s) AS chunk) AS r "
         "WHERE upto_here <= %s OR k = 1"
     )
@@ -666,23 +704,27 @@ def _group_sql(names: Sequence[str]) -> str:
 _TEXT_BYTES = " + ".join(
     [f"octet_length(coalesce({quoted([n])}::text, ''))" for n in _GROUPS[0]] + [str(2 * len(RUN_COLUMNS))]
 )
-_COLUMNS_SQL = tuple(_group_sql(names) for names in _GROUPS)
-_WHOLE_SQL = tuple(_whole_sql(names) for names in _GROUPS)
 _COUNT_SQL = (
     f"SELECT count(*), coalesce(max(seq), 0), coalesce(sum({_TEXT_BYTES}), 0) FROM runs WHERE seq > %s"
 )
+# A category column is fetched as codes when its first rows hold at most this many texts.
+_FEW_TEXTS = 32
+_CATEGORIES = tuple(n for n in RUN_COLUMNS if RUN_KINDS[n] == "category")
 
 
-def _unpacked(rows: Sequence[Sequence[Any]]) -> Fetched | None:
-    """The rows of ``_COLUMNS_SQL`` (or ``_WHOLE_SQL``) as columns; None when a text holds the
-    separator, the seqs are not in order or the groups saw other rows."""
+def _unpacked(rows: Sequence[Sequence[Any]], known: dict[str, list[str]] | None = None) -> Fetched | None:
+    """The rows of the groups' queries (``_group_sql`` or ``_whole_sql``, with ``known``) as
+    columns; None when a text holds the separator, the seqs are not in order or the groups saw
+    other rows."""
+    known = known or {}
     count = int(rows[0][0])
     if any(int(row[0]) != count for row in rows[1:]):
         return None
     if not count:
         return Fetched({}, 0, 0)
     heads = [
-        np.frombuffer(row[1], dtype=_head_dtype(names)) for names, row in zip(_GROUPS, rows, strict=True)
+        np.frombuffer(row[1], dtype=_head_dtype(names, known))
+        for names, row in zip(_GROUPS, rows, strict=True)
     ]
     seqs = heads[0]["seq"].astype(np.int64)
     if any(len(head) != count or not np.array_equal(head["seq"], seqs) for head in heads):
@@ -700,6 +742,12 @@ def _unpacked(rows: Sequence[Sequence[Any]]) -> Fetched | None:
                     head[name].astype(np.int64 if RUN_KINDS[name] == "int" else np.float64), missing
                 )
                 continue
+            if name in known:
+                coded = _decoded(head[f"{name}:code"], missing, next(texts), known[name])
+                if coded is None:
+                    return None
+                by_name[name] = coded
+                continue
             values: list[Any] = next(texts).split(_TEXT_SEP)
             if len(values) != count:
                 return None
@@ -711,6 +759,23 @@ def _unpacked(rows: Sequence[Sequence[Any]]) -> Fetched | None:
                 values = cells.tolist()
             by_name[name] = values
     return Fetched({name: by_name[name] for name in RUN_COLUMNS}, count, int(seqs[-1]))
+
+
+def _decoded(codes: np.ndarray, missing: np.ndarray, others: str | None, known: list[str]) -> Any:
+    """A coded category column (``_group_head``): ``Coded`` when every text is known; else its
+    values, the texts not known (``others``, in order) where they are; None when those do not
+    add up (one holds the separator)."""
+    index = codes.astype(np.intp) - 1  # (-1: NULL or another text)
+    other = (index < 0) & ~missing
+    if not other.any():
+        return Coded(index, known)
+    texts = [] if others is None else others.split(_TEXT_SEP)
+    if len(texts) != int(other.sum()):
+        return None
+    values: list[Any] = Coded(index, known).decoded()
+    for i, text in zip(np.flatnonzero(other).tolist(), texts, strict=True):
+        values[i] = text
+    return values
 
 
 def _cast(name: str) -> str:
