@@ -490,7 +490,9 @@ def _thumb(path: Path | None) -> Image.Image | None:
     data = _thumb_bytes(path)
     if data is None:
         return None
-    with Image.open(io.BytesIO(data)) as image:
+    # Only the WebP reader looks at it (it is the store's cached thumbnail): Image.open would
+    # otherwise try other formats' readers first: about half of its ~0.8 ms a thumbnail.
+    with Image.open(io.BytesIO(data), formats=["WEBP"]) as image:
         image.load()
         if image.mode == "RGB":
             return image  # nothing transparent to put on white
