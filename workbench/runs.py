@@ -977,7 +977,8 @@ def _check_answer(request: ImageRequest, images: list[bytes], decoded: list[Any]
                 decoded.append(None)
             continue
         try:
-            image = Image.open(io.BytesIO(data))
+            # The reader of the sniffed format only: Image.open would try others' first.
+            image = Image.open(io.BytesIO(data), formats=[kind.upper()])
             image.load()
             size = image.size
         except Exception as exc:  # noqa: BLE001 - any decoding failure is the same finding
