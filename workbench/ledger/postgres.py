@@ -517,7 +517,7 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
 
         rows, size = _CHUNK, _CHUNK_BYTES
         known = known or {}
-        groups = [(names, [known[n] for n in names if n in known]) for names in _GROUPS]
+        groups = [(names, _known_params(names, known)) for names in _GROUPS]
 
         def fetch(group: tuple[Sequence[str], list[Any]]) -> Sequence[Any]:
             names, texts = group
@@ -637,18 +637,23 @@ _GROUPS = (
 def _group_head(names: Sequence[str], known: dict[str, list[str]]) -> str:
     """The select list of a group's row: the count; one bytea of every row's head, in seq order
     (``_head_dtype``: its seq, its NULL marks as bits of bigint words, its number cells, then the
-    codes of its ``known`` category texts, 1 + their index, 0 for another text or NULL); then one
-    aggregate per text column, its texts joined by ``_TEXT_SEP`` (a coded column's: only the
-    texts not known). (One bytea of whole heads, not one aggregate per number column and a
-    '0'/'1' text of NULL marks: the server built those in twice the time.)"""
+    codes of its ``known`` category texts, 1 + their index, 0 for another text or NULL, in
+    ``_CODE_BITS`` of bigint words); then one aggregate per text column, its texts joined by
+    ``_TEXT_SEP`` (a coded column's: only the texts not known). (One bytea of whole heads, not
+    one aggregate per number column and a '0'/'1' text of NULL marks: the server built those in
+    twice the time.)"""
     words = [
         " | ".join(f"(({quoted([n])} IS NULL)::int::bigint << {bit})" for bit, n in enumerate(chunk))
         for chunk in _words(names)
     ]
+    codes = [
+        " | ".join(f'("{n}:code"::bigint << {_CODE_BITS * i})' for i, n in enumerate(chunk))
+        for chunk in _code_words(names, known)
+    ]
     head = ["int8send(seq)", *(f"int8send({word})" for word in words), *map(_cell, filter(_is_number, names))]
-    head += [f'int2send(coalesce("{n}:code", 0)::int2)' for n in names if n in known]
+    head += [f"int8send({word})" for word in codes]
     texts = [
-        f'string_agg(CASE WHEN "{n}:code" IS NULL THEN "{n}" END, chr(1))'
+        f'string_agg(CASE WHEN "{n}:code" = 0 THEN "{n}" END, chr(1))'
         if n in known
         else f"string_agg(coalesce({quoted([n])}::text, ''), chr(1))"
         for n in names
@@ -659,21 +664,34 @@ def _group_head(names: Sequence[str], known: dict[str, list[str]]) -> str:
 
 
 def _selected(names: Sequence[str], known: dict[str, list[str]]) -> str:
-    """The columns of a group's rows, with the code of each known category text (one text[]
-    parameter a coded column, first in the query's parameters)."""
-    codes = [f'array_position(%s::text[], "{n}") AS "{n}:code"' for n in names if n in known]
+    """The columns of a group's rows, with the code of each row's known category text (a CASE
+    of the texts, each a parameter, first in the query's parameters: ``_known_params``)."""
+    codes = []
+    for n in (n for n in names if n in known):
+        whens = " ".join(f"WHEN %s THEN {code}" for code in range(1, len(known[n]) + 1))
+        codes.append(f'CASE "{n}" {whens} ELSE 0 END AS "{n}:code"')
     return ", ".join(["seq", quoted(names), *codes])
+
+
+def _known_params(names: Sequence[str], known: dict[str, list[str]]) -> list[str]:
+    return [text for n in names if n in known for text in known[n]]
 
 
 def _words(names: Sequence[str]) -> list[Sequence[str]]:
     return [names[i : i + _WORD_BITS] for i in range(0, len(names), _WORD_BITS)]
 
 
+def _code_words(names: Sequence[str], known: dict[str, list[str]]) -> list[list[str]]:
+    coded = [n for n in names if n in known]
+    per_word = 63 // _CODE_BITS
+    return [coded[i : i + per_word] for i in range(0, len(coded), per_word)]
+
+
 def _head_dtype(names: Sequence[str], known: dict[str, list[str]]) -> np.dtype:
     """A row's head in a group's bytea (``_group_head``)."""
     fields = [("seq", ">i8"), *((f"nulls{i}", ">i8") for i in range(len(_words(names))))]
     fields += [(n, ">i8" if RUN_KINDS[n] == "int" else ">f8") for n in names if _is_number(n)]
-    fields += [(f"{n}:code", ">i2") for n in names if n in known]
+    fields += [(f"codes{i}", ">i8") for i in range(len(_code_words(names, known)))]
     return np.dtype(fields)
 
 
@@ -707,8 +725,10 @@ _TEXT_BYTES = " + ".join(
 _COUNT_SQL = (
     f"SELECT count(*), coalesce(max(seq), 0), coalesce(sum({_TEXT_BYTES}), 0) FROM runs WHERE seq > %s"
 )
-# A category column is fetched as codes when its first rows hold at most this many texts.
+# A category column is fetched as codes when its first rows hold at most this many texts; a
+# code (0: another text or NULL, else 1 + the text's index) takes _CODE_BITS of a bigint.
 _FEW_TEXTS = 32
+_CODE_BITS = 6
 _CATEGORIES = tuple(n for n in RUN_COLUMNS if RUN_KINDS[n] == "category")
 
 
@@ -734,6 +754,11 @@ def _unpacked(rows: Sequence[Sequence[Any]], known: dict[str, list[str]] | None 
     by_name: dict[str, Any] = {}
     for names, head, row in zip(_GROUPS, heads, rows, strict=True):
         texts = iter(row[2:])
+        codes = {
+            n: (head[f"codes{w}"] >> (_CODE_BITS * i)) & (2**_CODE_BITS - 1)
+            for w, chunk in enumerate(_code_words(names, known))
+            for i, n in enumerate(chunk)
+        }
         for j, name in enumerate(names):
             word, bit = divmod(j, _WORD_BITS)
             missing = (head[f"nulls{word}"] >> bit) & 1 == 1
@@ -743,7 +768,7 @@ def _unpacked(rows: Sequence[Sequence[Any]], known: dict[str, list[str]] | None 
                 )
                 continue
             if name in known:
-                coded = _decoded(head[f"{name}:code"], missing, next(texts), known[name])
+                coded = _decoded(codes[name], missing, next(texts), known[name])
                 if coded is None:
                     return None
                 by_name[name] = coded
