@@ -9,6 +9,9 @@ runs() is measured on the first read ever (every row from the database; the fram
 the local root, in the background), in a new session (the saved frame, checked against the
 database, plus the rows recorded since) and warm (the Ledger holds the frame and fetches the new
 rows only). The first read's figure also records this process's CPU time and the load average.
+It comes right after the bulk insert, as a team's first look at a busy log would: PostgreSQL's
+first scan of those rows also sets their hint bits (and autovacuum may not have analyzed the
+table yet), so a later first read of the same rows costs its server less. Nothing is vacuumed.
 """
 
 from __future__ import annotations
