@@ -42,18 +42,23 @@ _HEAVY = (
 )
 
 
-def _imported(tmp_path: Path, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
-    out = tmp_path / "modules.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def _python(tmp_path: Path, code: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -c code args`` in a fresh interpreter (this checkout first on its path)."""
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(out), *args],
-        env=env,
+        [sys.executable, "-c", code, *args],
+        env=dict(os.environ, PYTHONPATH=str(ROOT), **env),
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def _imported(tmp_path: Path, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    out = tmp_path / "modules.json"
+    done = _python(tmp_path, _PROBE, str(out), *args)
     return set(json.loads(out.read_text())), done
 
 
@@ -125,16 +130,15 @@ def test_a_batch_kernel_runs_its_service_jobs_without_pandas(
     jobs = example_jobs_file(root)
     jobs.write_text(json.dumps([dict(job, backend="openai") for job in json.loads(jobs.read_text())]))
     out = tmp_path / "shard.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENAI_API_KEY="wbtest-not-a-key")
-    done = subprocess.run(
-        [sys.executable, "-c", _SHARD, str(out), str(root), str(jobs), openai_server.base_url],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    _python(
+        tmp_path,
+        _SHARD,
+        str(out),
+        str(root),
+        str(jobs),
+        openai_server.base_url,
+        OPENAI_API_KEY="wbtest-not-a-key",
     )
-    assert done.returncode == 0, done.stderr
     seen = json.loads(out.read_text())
     assert "openai" in _tops(set(seen["modules"]))  # the service's jobs ran in this process
     assert "pandas" not in _tops(set(seen["modules"]))
