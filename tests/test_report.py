@@ -247,3 +247,29 @@ def test_contact_sheet_labels_in_cjk_are_drawn_in_a_font_with_their_glyphs(wb):
 
     assert (caption(0) < 128).any()  # something is drawn
     assert np.abs(caption(0) - caption(1)).mean() > 2 * np.abs(caption(0) - caption(2)).mean() + 1
+
+
+def test_a_sheet_cell_finds_its_thumbnail_under_a_relative_root_and_a_bad_one_is_shown_missing(
+    tmp_path, monkeypatch
+):
+    """A report's thumbnails come from ``<root>/thumbs`` of the image's own root: a root given as
+    a relative path must not be joined twice; a thumbnail that cannot be made or read leaves its
+    cell to the job's status instead of failing the whole report."""
+    import io
+
+    from workbench.batch.report import _thumb
+    from workbench.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    store = Store(Path("rroot"))
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 400), (10, 120, 200)).save(buffer, "PNG")
+    image = Path("rroot") / store.put(buffer.getvalue())
+    thumb = _thumb(image)
+    assert thumb is not None and thumb.size == (THUMB, 171)
+    assert all(
+        abs(a - b) <= 6 for a, b in zip(thumb.getpixel((5, 5)), (10, 120, 200), strict=True)
+    )  # (lossy WebP)
+    cached = next((tmp_path / "rroot" / "thumbs").rglob("*.webp"))
+    cached.write_bytes(cached.read_bytes()[:40])  # a damaged cached thumbnail
+    assert _thumb(image) is None

@@ -106,14 +106,13 @@ _SHARD = """
 import json, sys
 out, root, jobs, base_url = sys.argv[1:5]
 from workbench.batch.runner import _WARM_UP
-names = set(sys.modules)
 exec(_WARM_UP % True)
 from workbench.batch import run_shard
 summary = run_shard(jobs, root=root, batch_id="cold", shard=0,
                     backend_options={"openai": {"base_url": base_url}}, concurrency=2)
 shown = summary._repr_html_() + repr(summary)
 with open(out, "w") as handle:
-    json.dump({"modules": sorted(set(sys.modules) - names), "shown": shown}, handle)
+    json.dump({"modules": sorted(sys.modules), "shown": shown}, handle)
 """
 
 

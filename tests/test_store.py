@@ -105,16 +105,32 @@ def test_a_service_run_makes_its_thumbnail_from_the_answer_as_the_file_would(
 
 
 @pytest.mark.parametrize(
-    "size", [(1024, 1024), (1536, 1024), (1024, 1536), (3840, 2160), (999, 7), (300, 200), (100, 80)]
+    "size",
+    [
+        (1024, 1024),
+        (1536, 1024),
+        (1024, 1536),
+        (3840, 2160),
+        (999, 7),
+        (262, 1024),
+        (270, 10),
+        (300, 200),
+        (100, 80),
+    ],
 )
-def test_a_thumbnail_of_decoded_pixels_is_pillows_own_and_leaves_the_pixels_as_they_were(size):
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "L", "P"])
+def test_a_thumbnail_of_decoded_pixels_is_pillows_own_and_leaves_the_pixels_as_they_were(size, mode):
+    """Shapes where Pillow's rounding of the other side matters (262x1024: 65.5 px), and modes."""
     from workbench.store import _thumbnail_pixels
 
     rng = np.random.default_rng(size[0] * size[1])
-    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
-    before = image.tobytes()
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(mode)
+    if mode == "P":
+        image.info["transparency"] = 0
+    before = (image.tobytes(), image.size, image.mode, dict(image.info))
     expected = image.copy()
     expected.thumbnail((256, 256), Image.Resampling.LANCZOS, reducing_gap=1.0)
     made = _thumbnail_pixels(image, 256)
-    assert made.size == expected.size and made.tobytes() == expected.tobytes()
-    assert image.tobytes() == before and image.size == size
+    assert (made.size, made.mode) == (expected.size, expected.mode)
+    assert made.tobytes() == expected.tobytes()
+    assert (image.tobytes(), image.size, image.mode, dict(image.info)) == before

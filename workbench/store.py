@@ -29,6 +29,7 @@ import re
 import struct
 import threading
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -538,18 +539,19 @@ class Store:
 
 def _thumbnail_pixels(image: Image.Image, size: int) -> Image.Image:
     """What ``image.thumbnail((size, size), LANCZOS, reducing_gap=1.0)`` makes of a decoded PNG or
-    WebP, as a new image: ``image`` is left as it is without a copy of its full pixels first (a
-    fresh 1024² copy is ~2.5 ms of page faults for each answer of a batch). The size is Pillow's
-    own rounding (``Image.thumbnail``'s ``preserve_aspect_ratio``); a PNG has no ``draft``."""
+    WebP: a new, resized image, or ``image`` itself when it fits already (the caller only reads
+    it). ``image`` is left as it is without a copy of its full pixels first (a fresh 1024² copy,
+    faulting in new pages, was ~2.5 ms of each answer of a batch). The size is Pillow's own rounding
+    (``Image.thumbnail``'s ``preserve_aspect_ratio``); a PNG has no ``draft``."""
     width, height = image.size
     if size >= width and size >= height:
         return image
     aspect = width / height
 
-    def rounded(number: float, key: Any) -> int:
+    def rounded(number: float, key: Callable[[int], float]) -> int:
         return max(min(math.floor(number), math.ceil(number), key=key), 1)
 
-    if 1 >= aspect:  # (size / size against the aspect, as Pillow compares them)
+    if aspect <= 1:  # (size / size against the aspect, as Pillow compares them)
         final = (rounded(size * aspect, lambda n: abs(aspect - n / size)), size)
     else:
         final = (size, rounded(size / aspect, lambda n: 0 if n == 0 else abs(aspect - size / n)))

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 _MODULE_OF = {
     **dict.fromkeys(("Axis", "Experiment", "Job", "find_experiment", "load_experiment"), "experiments"),
     **dict.fromkeys(("BatchPlan", "BatchResult", "load_batch", "plan_batch", "run_batch"), "runner"),
-    **dict.fromkeys(("example_jobs_file", "run_shard"), "shard"),
+    **dict.fromkeys(("ShardSummary", "example_jobs_file", "run_shard"), "shard"),
 }
 
 if TYPE_CHECKING:
     from workbench.batch.experiments import Axis, Experiment, Job, find_experiment, load_experiment
     from workbench.batch.runner import BatchPlan, BatchResult, load_batch, plan_batch, run_batch
-    from workbench.batch.shard import example_jobs_file, run_shard
+    from workbench.batch.shard import ShardSummary, example_jobs_file, run_shard
 
 
 def __getattr__(name: str) -> Any:
@@ -44,6 +44,7 @@ __all__ = [
     "BatchResult",
     "Experiment",
     "Job",
+    "ShardSummary",
     "example_jobs_file",
     "find_experiment",
     "load_batch",

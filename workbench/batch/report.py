@@ -475,28 +475,35 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width:
 
 
 def _thumb_bytes(path: Path | None) -> bytes | None:
+    """The store's cached thumbnail of a stored image (made now if missing); None when it cannot
+    be made (the sheet then shows the job's status in its cell, not a broken report)."""
     if path is None:
         return None
-    path = Path(path)  # <root>/images/<xx>/<sha>.<ext>
+    path = Path(path).absolute()  # <root>/images/<xx>/<sha>.<ext> (a relative root too)
     try:
         return Store(path.parents[2]).thumbnail(path, THUMB)
-    except InputImageError:
+    except (InputImageError, ValueError):  # (ValueError: a mode Pillow cannot write as WebP)
         return None
 
 
 def _thumb(path: Path | None) -> Image.Image | None:
     """A ~256 px RGB thumbnail on white, from the store's thumbnail cache (an image is reduced
-    once, for every report and gallery after)."""
+    once, for every report and gallery after); None when there is none to show."""
+    from PIL import WebPImagePlugin  # noqa: F401 - registers the WebP reader alone
+
     data = _thumb_bytes(path)
     if data is None:
         return None
-    # Only the WebP reader looks at it (it is the store's cached thumbnail): Image.open would
-    # otherwise try other formats' readers first: about half of its ~0.8 ms a thumbnail.
-    with Image.open(io.BytesIO(data), formats=["WEBP"]) as image:
-        image.load()
-        if image.mode == "RGB":
-            return image  # nothing transparent to put on white
-        image = image.convert("RGBA")
+    # Only the WebP reader looks at it (it is the store's cached thumbnail): Image.open neither
+    # tries other formats' readers first nor, with the plugin imported above, loads them all.
+    try:
+        with Image.open(io.BytesIO(data), formats=["WEBP"]) as image:
+            image.load()
+            if image.mode == "RGB":
+                return image  # nothing transparent to put on white
+            image = image.convert("RGBA")
+    except OSError:  # a damaged cached thumbnail: shown as missing, not a failed report
+        return None
     canvas = Image.new("RGB", image.size, "white")
     canvas.paste(image, mask=image.getchannel("A"))
     return canvas

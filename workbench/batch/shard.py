@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.batch.experiments import Job
+from workbench.credits import format_credits
 from workbench.errors import BudgetError, WorkbenchError
 from workbench.wallet import process_alive
 
@@ -241,6 +242,8 @@ class ShardSummary:
 
     @classmethod
     def of(cls, statuses: Sequence[Mapping[str, Any]], *, skipped: int, text: bool) -> ShardSummary:
+        """The summary of the jobs' ``statuses`` (each: status, credits, usd, text_accuracy),
+        with ``skipped`` jobs done before; a text accuracy column with ``text``."""
         from workbench.credits import credits_value
 
         columns = ["jobs", "credits", "usd"] + (["text_accuracy"] if text else [])
@@ -253,13 +256,16 @@ class ShardSummary:
                 sum(s["usd"] or 0.0 for s in mine),
             ]
             if text:
-                scores = [s["text_accuracy"] for s in mine if s["text_accuracy"] is not None]
+                scores = [
+                    a for a in (s["text_accuracy"] for s in mine) if a is not None and a == a
+                ]  # (NaN: none)
                 row.append(sum(scores) / len(scores) if scores else float("nan"))
             rows[status] = row
         rows["skipped (done before)"] = [skipped, 0.0, 0.0] + ([float("nan")] if text else [])
         return cls(columns, rows)
 
     def to_frame(self) -> pd.DataFrame:
+        """The summary as a DataFrame, one row a status (its index, named ``status``)."""
         import pandas as pd
 
         frame = pd.DataFrame.from_dict(self.rows, orient="index", columns=list(self.columns))
@@ -272,7 +278,9 @@ class ShardSummary:
                 return str(int(value))
             if value != value:  # NaN: no score
                 return ""
-            return f"{value:g}" if name == "credits" else f"{value:.4g}"
+            if name == "credits":
+                return format_credits(value)
+            return f"{value:.4f}" if name == "usd" else f"{value:.3f}"
 
         return [[status, *map(cell, self.columns, values)] for status, values in self.rows.items()]
 
