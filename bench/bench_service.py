@@ -15,7 +15,7 @@ The start-up figures are of processes whose bytecode is cached, as an installed 
 ``PYTHONPYCACHEPREFIX`` of the benchmark's own, written by an untimed first run); beside them the
 same with the package's own modules compiled on every start (a copy without its bytecode, run
 with ``PYTHONDONTWRITEBYTECODE``). The batch cases run the checkout with the bytecode ``make``
-writes for it, as an installed package has its own. The
+writes for it (``make bench`` brings it up to date first), as an installed package has its own. The
 first draft image is timed with a new prompt each time (a repeated one is a cached run, not a
 render), in a root that already has its run log, and in a new root (the run log made too).
 

@@ -565,3 +565,56 @@ def test_a_new_kernel_client_is_ready_with_a_live_iopub_and_sees_every_output(tm
         assert asyncio.run(outputs_of_new_clients()) == [f"hello {i}\n" for i in range(5)]
     finally:
         _stop_kernel(km)
+
+
+def test_a_kernel_client_is_not_ready_until_iopub_has_answered():
+    """_wait_for_ready asks for kernel_info again (every 20 ms) until a message comes on IOPub
+    after a reply on shell: a client whose subscription is not live yet would lose the first
+    cell's output. A client made of queues stands in for the kernel."""
+    import asyncio
+    from queue import Empty
+
+    from workbench.batch.runner import _wait_for_ready
+
+    class Channel:
+        def __init__(self, answers):
+            self.answers = answers  # what each get_msg gives: a message, or None for nothing yet
+
+        async def get_msg(self, timeout=None):
+            if not self.answers or self.answers[0] is None:
+                if self.answers:
+                    self.answers.pop(0)
+                raise Empty
+            return self.answers.pop(0)
+
+    class Client:
+        asked = 0
+        handled = None
+
+        def __init__(self):
+            reply = {"msg_type": "kernel_info_reply", "content": {"protocol_version": "5.3"}}
+            self.shell_channel = Channel([dict(reply) for _ in range(10)])
+            # IOPub silent for the first three replies, then a status, then two queued ones.
+            status = {"msg_type": "status"}
+            self.iopub_channel = Channel([None, None, None, status, status, status])
+
+        def kernel_info(self):
+            self.asked += 1
+
+        async def is_alive(self):
+            return True
+
+        def _handle_kernel_info_reply(self, msg):
+            self.handled = msg
+
+    client = Client()
+    asyncio.run(_wait_for_ready(client, timeout=5))
+    assert client.asked == 4 and client.handled["msg_type"] == "kernel_info_reply"
+    assert client.iopub_channel.answers == []  # what was queued on IOPub is dropped
+
+    class Dead(Client):
+        async def is_alive(self):
+            return False
+
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        asyncio.run(_wait_for_ready(Dead(), timeout=5))
