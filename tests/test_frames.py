@@ -485,6 +485,7 @@ def _odd(i: int) -> dict:
 
 
 def test_a_large_sqlite_read_is_the_frame_pandas_builds_from_its_rows(tmp_path, monkeypatch):
+    from workbench.ledger.frames import Coded
     from workbench.ledger.sqlite import _RUN_SELECT
 
     monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 10**9)
@@ -499,9 +500,12 @@ def test_a_large_sqlite_read_is_the_frame_pandas_builds_from_its_rows(tmp_path, 
     plain = SQLiteLedger(tmp_path / "plain.sqlite")
     _fill(plain, [_row(i) for i in range(1_500)])
     expected = _pandas_frame(plain._fetch(f"{_RUN_SELECT} ORDER BY rowid"))
-    frame = SQLiteLedger(plain.path).runs()
+    again = SQLiteLedger(plain.path)
+    frame = again.runs()
     pd.testing.assert_frame_equal(frame[list(expected.columns)], expected)
-    for each in (ledger, plain):
+    fetched = again._rows_after(-1)
+    assert all(isinstance(fetched.by_name[name], Coded) for name in ("kind", "backend", "status", "quality"))
+    for each in (ledger, plain, again):
         each.close()
 
 
@@ -509,7 +513,7 @@ def _odd_for_postgresql(i: int) -> dict:
     """Odd rows PostgreSQL can hold (no NUL, no aggregate separator): NULLs in every nullable
     column some of the time and in some always, line breaks and other separators in texts, one
     huge text, times in other offsets, new category texts late."""
-    row = _row(i, project=None if i % 5 else f"p{i % 40}", usage=None, cached_from=None)
+    row = _row(i, project=None if i % 5 else f"p{i % 40}", user=f"u{i % 32}", usage=None, cached_from=None)
     if i % 97 == 0:
         row.update(prompt="a\tb\nc\r\nd\x02e\u2028" + "é" * (i % 5), created_at="2026-01-01T02:30:00.5+02:00")
         row.update(spec=None, params=None, batch_id=None, seed=None, tokens_in=None, latency_ms=None)
@@ -522,7 +526,7 @@ def _odd_for_postgresql(i: int) -> dict:
 
 def test_a_large_postgresql_read_is_the_frame_pandas_builds_from_its_rows(postgres_url, monkeypatch):
     from workbench.ledger import postgres
-    from workbench.ledger.frames import Fetched
+    from workbench.ledger.frames import Coded, Fetched
 
     monkeypatch.setattr("workbench.ledger.frames.SNAPSHOT_MIN_ROWS", 10**9)
     pg = postgres.PostgresLedger(postgres_url)
@@ -530,9 +534,11 @@ def test_a_large_postgresql_read_is_the_frame_pandas_builds_from_its_rows(postgr
     expected = _pandas_frame(
         pg._fetch(f"SELECT seq, {postgres._RUN_READ} FROM runs ORDER BY seq", binary=True)
     )
-    known = pg._first_texts(0)  # (no separator: aggregates, the first rows' categories as codes)
-    assert isinstance(pg._columns_after(0, 2_600, whole=True, known=known), Fetched)
-    assert set(known) >= {"kind", "backend", "status"}
+    known = pg._first_texts(0, 2_600)  # (no separator: aggregates, the first rows' categories as codes)
+    fetched = pg._columns_after(0, 2_600, whole=True, known=known)
+    assert isinstance(fetched, Fetched) and set(known) >= {"kind", "backend", "status", "user"}
+    assert len(known["user"]) == 32  # (32 texts: the most a code holds)
+    assert all(isinstance(fetched.by_name[name], Coded) for name in ("user", "backend"))  # (no late texts)
     whole = postgres.PostgresLedger(postgres_url)
     pd.testing.assert_frame_equal(whole.runs()[list(expected.columns)], expected)
     monkeypatch.setattr(postgres, "_CHUNK_BYTES", 400_000)  # chunks of a few hundred rows, then the huge one
@@ -540,7 +546,7 @@ def test_a_large_postgresql_read_is_the_frame_pandas_builds_from_its_rows(postgr
     pd.testing.assert_frame_equal(chunked.runs()[list(expected.columns)], expected)
     # A category text not among the first rows' that holds the separator: then row by row.
     _fill(pg, [{**_odd_for_postgresql(2_600), "kind": "a\x01b"}])
-    assert pg._columns_after(0, 2_601, whole=True, known=pg._first_texts(0)) is None
+    assert pg._columns_after(0, 2_601, whole=True, known=pg._first_texts(0, 2_601)) is None
     expected = _pandas_frame(
         pg._fetch(f"SELECT seq, {postgres._RUN_READ} FROM runs ORDER BY seq", binary=True)
     )

@@ -476,7 +476,9 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
         count, upto, size = self._fetch(_COUNT_SQL, (last,))[0]
         if int(count) > FEW_ROWS:
             whole = int(count) <= _CHUNK and int(size) <= _CHUNK_BYTES
-            fetched = self._columns_after(last, int(upto), whole=whole, known=self._first_texts(last))
+            fetched = self._columns_after(
+                last, int(upto), whole=whole, known=self._first_texts(last, int(upto))
+            )
             if fetched is not None:
                 return fetched
         return self._fetch(
@@ -485,11 +487,13 @@ class PostgresLedger(FrameCache, CommonLedger, Ledger):
             binary=True,  # binary cells parse faster: 100k rows in about half the time
         )
 
-    def _first_texts(self, last: int) -> dict[str, list[str]]:
-        """The texts of each category column in the first rows after seq ``last``, sorted, for
-        the columns that hold at most ``_FEW_TEXTS`` of them there (see ``_group_head``)."""
+    def _first_texts(self, last: int, upto: int) -> dict[str, list[str]]:
+        """The texts of each category column in the first rows after seq ``last`` (up to
+        ``upto``), sorted, for the columns that hold at most ``_FEW_TEXTS`` of them there (see
+        ``_group_head``)."""
         first = self._fetch(
-            f"SELECT {quoted(_CATEGORIES)} FROM runs WHERE seq > %s ORDER BY seq LIMIT 1000", (last,)
+            f"SELECT {quoted(_CATEGORIES)} FROM runs WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s",
+            (last, upto, FEW_ROWS),
         )
         known = {}
         for name, values in zip(_CATEGORIES, zip(*first, strict=True), strict=True):
@@ -683,7 +687,7 @@ def _words(names: Sequence[str]) -> list[Sequence[str]]:
 
 def _code_words(names: Sequence[str], known: dict[str, list[str]]) -> list[list[str]]:
     coded = [n for n in names if n in known]
-    per_word = 63 // _CODE_BITS
+    per_word = _WORD_BITS // _CODE_BITS
     return [coded[i : i + per_word] for i in range(0, len(coded), per_word)]
 
 
@@ -729,6 +733,7 @@ _COUNT_SQL = (
 # code (0: another text or NULL, else 1 + the text's index) takes _CODE_BITS of a bigint.
 _FEW_TEXTS = 32
 _CODE_BITS = 6
+assert _FEW_TEXTS < 2**_CODE_BITS, "a code (1 + a text's index) must fit its bits"
 _CATEGORIES = tuple(n for n in RUN_COLUMNS if RUN_KINDS[n] == "category")
 
 
