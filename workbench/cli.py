@@ -269,17 +269,12 @@ def generate(
         "variant": variant,
         "transparent": transparent or None,
         "output_format": output_format,
-        **{
-            name: value
-            for name, value in (
-                ("complexity", complexity),
-                ("frame_count", frame_count),
-                ("frame_duration_ms", frame_duration_ms),
-                ("svg_model", svg_model),
-                ("svg_effort", svg_effort),
-            )
-            if value is not None
-        },
+        # (None: not given; Workbench.plan leaves those out of the request itself)
+        "complexity": complexity,
+        "frame_count": frame_count,
+        "frame_duration_ms": frame_duration_ms,
+        "svg_model": svg_model,
+        "svg_effort": svg_effort,
     }
     if size:
         options["size"] = parse_size(size)

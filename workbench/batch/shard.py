@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.batch.experiments import Job
-from workbench.credits import format_credits
+from workbench.credits import credits_value, format_credits
 from workbench.errors import BudgetError, WorkbenchError
 from workbench.wallet import process_alive
 
@@ -244,8 +244,6 @@ class ShardSummary:
     def of(cls, statuses: Sequence[Mapping[str, Any]], *, skipped: int, text: bool) -> ShardSummary:
         """The summary of the jobs' ``statuses`` (each: status, credits, usd, text_accuracy),
         with ``skipped`` jobs done before; a text accuracy column with ``text``."""
-        from workbench.credits import credits_value
-
         columns = ["jobs", "credits", "usd"] + (["text_accuracy"] if text else [])
         rows: dict[str, list[Any]] = {}
         for status in sorted({s["status"] for s in statuses}):
